@@ -1,0 +1,18 @@
+//! sg-remediator: an Alibaba Cloud Function Compute (custom runtime) function that revokes
+//! security-group rules opening risky ports to the whole internet, as the custom remediation of
+//! the Cloud Config managed rule `sg-risky-ports-check`.
+//!
+//! Data flows one way: event → resources → fetch → select → confirm → revoke → verify → report.
+
+pub mod config;
+pub mod credentials;
+pub mod emulator;
+pub mod event;
+pub mod logging;
+pub mod openapi;
+pub mod remediation;
+pub mod report;
+pub mod rules;
+pub mod runtime;
+pub mod select;
+pub mod services;

@@ -1,0 +1,3 @@
+//! The Alibaba Cloud OpenAPI client: RPC signing, transport and retries.
+
+pub mod signing;
