@@ -1,1 +1,453 @@
-//! (to be written)
+//! The `/invoke` body: what Config (or an operator) asks the function to do.
+//!
+//! Config sends a JSON array of non-compliant resources. Operators testing from the FC console
+//! paste a single object, or `{"resources": [...], "dryRun": true}`, and undo a remediation with
+//! `{"action": "restore", ...}`. Everything is parsed here, once, into types: a body that is not
+//! an event at all is a function error with a message saying what is wrong, while one bad *item*
+//! only fails that item, so the other resources of the event are still processed.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::rules::Permission;
+
+/// The only resource type this function remediates.
+pub const SECURITY_GROUP: &str = "ACS::ECS::SecurityGroup";
+
+/// An Alibaba Cloud account UID. Config writes it as a JSON number, operators often as a string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct AccountId(pub String);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AccountId {
+    /// Accepts digits only (a UID), as a string or a non-negative integer.
+    pub fn from_json(v: &Value) -> Result<Self, String> {
+        let s = match v {
+            Value::String(s) => s.trim().to_string(),
+            Value::Number(n) if n.is_u64() => n.to_string(),
+            other => {
+                return Err(format!(
+                    "accountId must be a number or a string of digits, got {other}"
+                ))
+            }
+        };
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || s.len() > 32 {
+            return Err(format!("accountId {s:?} is not an account UID"));
+        }
+        Ok(AccountId(s))
+    }
+}
+
+/// One resource named by the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRef {
+    /// Absent in hand-made events: then the function's own account is meant.
+    pub account_id: Option<AccountId>,
+    pub region_id: String,
+    pub resource_id: String,
+    pub resource_type: String,
+    pub config_rule_id: Option<String>,
+}
+
+/// An item of the event that could not be read; it is reported as `failed` with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidItem {
+    /// Position in the event, from 0.
+    pub index: usize,
+    /// Whatever identifying fields could be read, for the report.
+    pub account_id: Option<String>,
+    pub region_id: Option<String>,
+    pub resource_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Resource(ResourceRef),
+    Invalid(InvalidItem),
+}
+
+/// A remediation request: the resources, and the console's per-invocation `dryRun` override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemediationEvent {
+    pub items: Vec<Item>,
+    pub dry_run: Option<bool>,
+}
+
+/// An undo: put back rules that an earlier remediation revoked (from its report's `revokedRules`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreRequest {
+    pub account_id: Option<AccountId>,
+    pub region_id: String,
+    pub resource_id: String,
+    pub rules: Vec<Permission>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invocation {
+    Remediate(RemediationEvent),
+    Restore(RestoreRequest),
+}
+
+/// Why a body is not an event at all (a function error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("the event is not UTF-8 text (invalid byte at offset {0})")]
+    NotUtf8(usize),
+    #[error("the event is not valid JSON: {0}")]
+    Malformed(String),
+    #[error("the event names no resource (an empty list): check the remediation wiring or the test event")]
+    Empty,
+    #[error("this is a Config custom-rule evaluation event (it has invokingEvent), not a remediation event: wire this function as the rule's remediation (remediation_type FC, CUSTOM), not as a CUSTOM_FC rule")]
+    RuleEvaluationEvent,
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// Reads the raw body of an invocation.
+pub fn parse(body: &[u8]) -> Result<Invocation, EventError> {
+    let text = std::str::from_utf8(body).map_err(|e| EventError::NotUtf8(e.valid_up_to()))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| EventError::Malformed(e.to_string()))?;
+    match value {
+        Value::Array(items) => Ok(Invocation::Remediate(remediation(items, None)?)),
+        Value::Object(obj) => parse_object(obj),
+        other => Err(EventError::Shape(format!(
+            "the event must be a JSON array of resources or an object, got {}",
+            kind(&other)
+        ))),
+    }
+}
+
+fn parse_object(obj: Map<String, Value>) -> Result<Invocation, EventError> {
+    if field(&obj, "invokingEvent").is_some() {
+        return Err(EventError::RuleEvaluationEvent);
+    }
+    if let Some(action) = field(&obj, "action") {
+        return match action.as_str() {
+            Some(a) if a.eq_ignore_ascii_case("restore") => Ok(Invocation::Restore(restore(&obj)?)),
+            Some(a) if a.eq_ignore_ascii_case("remediate") => remediate_object(obj),
+            _ => Err(EventError::Shape(format!(
+                "unknown action {action}: expected \"restore\" or \"remediate\""
+            ))),
+        };
+    }
+    remediate_object(obj)
+}
+
+fn remediate_object(obj: Map<String, Value>) -> Result<Invocation, EventError> {
+    let dry_run = match field(&obj, "dryRun") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(other) => {
+            return Err(EventError::Shape(format!(
+                "dryRun must be true or false, got {other}"
+            )))
+        }
+    };
+    match field(&obj, "resources") {
+        Some(Value::Array(items)) => {
+            Ok(Invocation::Remediate(remediation(items.clone(), dry_run)?))
+        }
+        Some(other) => Err(EventError::Shape(format!(
+            "resources must be an array, got {}",
+            kind(other)
+        ))),
+        None if field(&obj, "resourceId").is_some() => Ok(Invocation::Remediate(remediation(
+            vec![Value::Object(obj)],
+            dry_run,
+        )?)),
+        None => Err(EventError::Shape(
+            "the object has neither resources nor resourceId: expected a Config remediation event \
+             ([{\"accountId\", \"regionId\", \"resourceId\", \"resourceType\"}])"
+                .into(),
+        )),
+    }
+}
+
+fn remediation(items: Vec<Value>, dry_run: Option<bool>) -> Result<RemediationEvent, EventError> {
+    if items.is_empty() {
+        return Err(EventError::Empty);
+    }
+    let items = items
+        .iter()
+        .enumerate()
+        .map(|(index, v)| match resource(v) {
+            Ok(r) => Item::Resource(r),
+            Err(reason) => Item::Invalid(invalid(index, v, reason)),
+        })
+        .collect();
+    Ok(RemediationEvent { items, dry_run })
+}
+
+/// Looks a key up as written (camelCase) or in PascalCase, as Config's APIs spell it.
+fn field<'a>(obj: &'a Map<String, Value>, camel: &str) -> Option<&'a Value> {
+    obj.get(camel).or_else(|| {
+        let mut pascal = camel.to_string();
+        pascal[..1].make_ascii_uppercase();
+        obj.get(&pascal)
+    })
+}
+
+fn string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match field(obj, key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+        Some(other) => Err(format!("{key} must be a string, got {}", kind(other))),
+    }
+}
+
+fn required(obj: &Map<String, Value>, key: &str) -> Result<String, String> {
+    string(obj, key)?.ok_or_else(|| format!("{key} is missing"))
+}
+
+/// Region ids and resource ids travel into API parameters; reject anything that is not one.
+fn identifier(key: &str, value: String) -> Result<String, String> {
+    let ok = value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if ok {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{key} {value:?} contains characters an id cannot have"
+        ))
+    }
+}
+
+fn account(obj: &Map<String, Value>) -> Result<Option<AccountId>, String> {
+    match field(obj, "accountId") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(v) => AccountId::from_json(v).map(Some),
+    }
+}
+
+fn resource(v: &Value) -> Result<ResourceRef, String> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| format!("a resource must be a JSON object, got {}", kind(v)))?;
+    Ok(ResourceRef {
+        account_id: account(obj)?,
+        region_id: identifier("regionId", required(obj, "regionId")?)?,
+        resource_id: identifier("resourceId", required(obj, "resourceId")?)?,
+        resource_type: required(obj, "resourceType")?,
+        config_rule_id: string(obj, "configRuleId")?,
+    })
+}
+
+fn invalid(index: usize, v: &Value, reason: String) -> InvalidItem {
+    let text = |key: &str| {
+        v.as_object()
+            .and_then(|o| field(o, key))
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+    };
+    InvalidItem {
+        index,
+        account_id: text("accountId"),
+        region_id: text("regionId"),
+        resource_id: text("resourceId"),
+        resource_type: text("resourceType"),
+        reason: format!("event item {index}: {reason}"),
+    }
+}
+
+fn restore(obj: &Map<String, Value>) -> Result<RestoreRequest, EventError> {
+    let shape = EventError::Shape;
+    let region_id = required(obj, "regionId")
+        .and_then(|r| identifier("regionId", r))
+        .map_err(|e| shape(format!("restore: {e}")))?;
+    let resource_id = required(obj, "resourceId")
+        .and_then(|r| identifier("resourceId", r))
+        .map_err(|e| shape(format!("restore: {e}")))?;
+    let account_id = account(obj).map_err(|e| shape(format!("restore: {e}")))?;
+    let rules = match field(obj, "rules") {
+        Some(Value::Array(rules)) if !rules.is_empty() => rules,
+        Some(Value::Array(_)) => return Err(shape("restore: rules is empty".into())),
+        Some(other) => {
+            return Err(shape(format!(
+                "restore: rules must be an array, got {}",
+                kind(other)
+            )))
+        }
+        None => {
+            return Err(shape(
+                "restore: rules is missing (copy revokedRules from the report)".into(),
+            ))
+        }
+    };
+    let rules = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            Permission::from_json(r).map_err(|e| shape(format!("restore: rule {i}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RestoreRequest {
+        account_id,
+        region_id,
+        resource_id,
+        rules,
+    })
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remediate(body: &str) -> RemediationEvent {
+        match parse(body.as_bytes()).unwrap() {
+            Invocation::Remediate(r) => r,
+            other => panic!("expected a remediation, got {other:?}"),
+        }
+    }
+
+    fn only_resource(e: &RemediationEvent) -> &ResourceRef {
+        match &e.items[..] {
+            [Item::Resource(r)] => r,
+            other => panic!("expected one valid resource, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn configs_array_form_with_a_numeric_account_id_parses() {
+        let e = remediate(
+            r#"[{"accountId": 1234567890123456, "regionId": "cn-hangzhou", "resourceId": "sg-bp67acfmxazb4p1234", "resourceType": "ACS::ECS::SecurityGroup", "configRuleId": "cr-5772ba41209e007b0000", "complianceType": "NON_COMPLIANT"}]"#,
+        );
+        let r = only_resource(&e);
+        assert_eq!(r.account_id, Some(AccountId("1234567890123456".into())));
+        assert_eq!(r.region_id, "cn-hangzhou");
+        assert_eq!(r.config_rule_id.as_deref(), Some("cr-5772ba41209e007b0000"));
+        assert_eq!(e.dry_run, None);
+    }
+
+    #[test]
+    fn pascal_case_keys_and_a_string_account_id_are_accepted() {
+        let e = remediate(
+            r#"[{"AccountId": "1234567890123456", "RegionId": "cn-hangzhou", "ResourceId": "sg-1", "ResourceType": "ACS::ECS::SecurityGroup"}]"#,
+        );
+        assert_eq!(
+            only_resource(&e).account_id,
+            Some(AccountId("1234567890123456".into()))
+        );
+    }
+
+    #[test]
+    fn a_single_object_is_one_resource() {
+        let e = remediate(
+            r#"{"regionId": "cn-hangzhou", "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup"}"#,
+        );
+        assert_eq!(only_resource(&e).resource_id, "sg-1");
+        assert_eq!(only_resource(&e).account_id, None);
+    }
+
+    #[test]
+    fn the_console_form_carries_a_dry_run_override() {
+        let e = remediate(
+            r#"{"resources": [{"regionId": "cn-hangzhou", "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup"}], "dryRun": true}"#,
+        );
+        assert_eq!(e.dry_run, Some(true));
+    }
+
+    #[test]
+    fn a_bad_item_is_kept_as_invalid_while_the_others_parse() {
+        let e = remediate(
+            r#"[{"regionId": "cn-hangzhou", "resourceType": "ACS::ECS::SecurityGroup"}, {"regionId": "cn-hangzhou", "resourceId": "sg-2", "resourceType": "ACS::ECS::SecurityGroup"}, 7]"#,
+        );
+        assert!(
+            matches!(&e.items[0], Item::Invalid(i) if i.reason.contains("resourceId is missing"))
+        );
+        assert!(matches!(&e.items[1], Item::Resource(r) if r.resource_id == "sg-2"));
+        assert!(matches!(&e.items[2], Item::Invalid(i) if i.reason.contains("JSON object")));
+    }
+
+    #[test]
+    fn wrong_types_in_an_item_name_the_key() {
+        let e = remediate(
+            r#"[{"regionId": 5, "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup"}]"#,
+        );
+        assert!(
+            matches!(&e.items[0], Item::Invalid(i) if i.reason.contains("regionId must be a string"))
+        );
+        let e = remediate(
+            r#"[{"accountId": "12ab", "regionId": "cn-hangzhou", "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup"}]"#,
+        );
+        assert!(matches!(&e.items[0], Item::Invalid(i) if i.reason.contains("not an account UID")));
+    }
+
+    #[test]
+    fn ids_with_query_characters_are_refused() {
+        let e = remediate(
+            r#"[{"regionId": "cn-hangzhou&Action=x", "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup"}]"#,
+        );
+        assert!(matches!(&e.items[0], Item::Invalid(i) if i.reason.contains("characters")));
+    }
+
+    #[test]
+    fn bodies_that_are_not_events_are_errors_that_say_why() {
+        assert_eq!(parse(b"[]"), Err(EventError::Empty));
+        assert!(matches!(parse(b"{not json"), Err(EventError::Malformed(_))));
+        assert_eq!(parse(b"\xff\xfe"), Err(EventError::NotUtf8(0)));
+        assert!(matches!(parse(b"42"), Err(EventError::Shape(m)) if m.contains("a number")));
+        assert!(
+            matches!(parse(br#"{"resources": {}}"#), Err(EventError::Shape(m)) if m.contains("array"))
+        );
+        assert!(matches!(
+            parse(br#"{"resources": [], "dryRun": true}"#),
+            Err(EventError::Empty)
+        ));
+        assert!(
+            matches!(parse(br#"{"resources": [{}], "dryRun": "yes"}"#), Err(EventError::Shape(m)) if m.contains("dryRun"))
+        );
+        assert_eq!(
+            parse(br#"{"invokingEvent": {"configurationItem": {}}, "resultToken": "x"}"#),
+            Err(EventError::RuleEvaluationEvent)
+        );
+    }
+
+    #[test]
+    fn a_restore_event_carries_the_backed_up_rules() {
+        let body = r#"{"action": "restore", "regionId": "cn-hangzhou", "resourceId": "sg-1", "rules": [{"SecurityGroupRuleId": "sgr-1", "Direction": "ingress", "Policy": "accept", "Priority": "1", "IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0"}]}"#;
+        match parse(body.as_bytes()).unwrap() {
+            Invocation::Restore(r) => {
+                assert_eq!(r.resource_id, "sg-1");
+                assert_eq!(r.rules.len(), 1);
+                assert_eq!(r.rules[0].port_range.to_string(), "22/22");
+            }
+            other => panic!("expected a restore, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_restore_event_without_rules_is_refused() {
+        assert!(matches!(
+            parse(br#"{"action": "restore", "regionId": "cn-hangzhou", "resourceId": "sg-1"}"#),
+            Err(EventError::Shape(m)) if m.contains("rules is missing")
+        ));
+    }
+}

@@ -1,1 +1,242 @@
-//! (to be written)
+//! The report: the response body of an invocation and the audit record of every resource.
+//!
+//! Every resource of the event appears exactly once with a status, and every revoked rule
+//! appears with all of its attributes (the backup a restore feeds back). If any resource
+//! `failed`, the invocation is a function error whose body is this whole report plus
+//! `errorType` and `errorMessage`, so Config records the failure and nothing is hidden.
+
+use serde::Serialize;
+
+use crate::rules::{Permission, RuleId};
+
+/// What happened to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Exposed rules were revoked and verified gone.
+    Remediated,
+    /// Nothing is exposed (possibly because of shadowing Drop rules or prefix-list sources).
+    Compliant,
+    /// Dry run: these rules would have been revoked.
+    WouldRemediate,
+    /// Deliberately not acted on (unsupported type, deleted, managed, exempt); the reason says why.
+    Skipped,
+    /// Could not be brought to a known state; the reason says why.
+    Failed,
+}
+
+/// Remediation mode of one invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Enforce,
+    DryRun,
+}
+
+/// One resource's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceResult {
+    pub resource_id: Option<String>,
+    pub region_id: Option<String>,
+    pub account_id: Option<String>,
+    pub resource_type: Option<String>,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub revoked_rule_ids: Vec<RuleId>,
+    /// Full attributes of each revoked rule: enough to put it back with a restore event.
+    pub revoked_rules: Vec<Permission>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_revoke_rule_ids: Option<Vec<RuleId>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_revoke_rules: Option<Vec<Permission>>,
+    /// World-open rules whose risky ports are all denied by higher-precedence Drop rules.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadowed_rule_ids: Vec<RuleId>,
+    /// Rules that cannot be judged from the data (prefix-list sources, port lists, unreadable
+    /// values): not revoked, for an operator to check.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub review_rule_ids: Vec<RuleId>,
+    /// Rules on which Config's snapshot and live ECS disagree (selected in one view only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift_rule_ids: Vec<RuleId>,
+    /// RequestIds of every API call made for this resource, for the cloud's own audit trail.
+    pub api_request_ids: Vec<String>,
+}
+
+impl ResourceResult {
+    /// A result with the identifying fields and a status; lists empty.
+    pub fn new(
+        resource_id: Option<String>,
+        region_id: Option<String>,
+        account_id: Option<String>,
+        resource_type: Option<String>,
+        status: Status,
+    ) -> Self {
+        ResourceResult {
+            resource_id,
+            region_id,
+            account_id,
+            resource_type,
+            status,
+            reason: None,
+            revoked_rule_ids: Vec::new(),
+            revoked_rules: Vec::new(),
+            would_revoke_rule_ids: None,
+            would_revoke_rules: None,
+            shadowed_rule_ids: Vec::new(),
+            review_rule_ids: Vec::new(),
+            drift_rule_ids: Vec::new(),
+            api_request_ids: Vec::new(),
+        }
+    }
+
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+}
+
+/// How many resources ended in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub remediated: usize,
+    pub compliant: usize,
+    pub would_remediate: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+impl Summary {
+    pub fn of(results: &[ResourceResult]) -> Self {
+        let mut s = Summary::default();
+        for r in results {
+            match r.status {
+                Status::Remediated => s.remediated += 1,
+                Status::Compliant => s.compliant += 1,
+                Status::WouldRemediate => s.would_remediate += 1,
+                Status::Skipped => s.skipped += 1,
+                Status::Failed => s.failed += 1,
+            }
+        }
+        s
+    }
+}
+
+/// The response body of a remediation invocation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub request_id: String,
+    pub mode: Mode,
+    pub summary: Summary,
+    pub results: Vec<ResourceResult>,
+}
+
+impl Report {
+    pub fn new(request_id: String, mode: Mode, results: Vec<ResourceResult>) -> Self {
+        Report {
+            request_id,
+            mode,
+            summary: Summary::of(&results),
+            results,
+        }
+    }
+
+    /// `Some(message)` when the invocation must be a function error.
+    pub fn failure_message(&self) -> Option<String> {
+        (self.summary.failed > 0).then(|| {
+            let ids: Vec<&str> = self
+                .results
+                .iter()
+                .filter(|r| r.status == Status::Failed)
+                .map(|r| r.resource_id.as_deref().unwrap_or("(unnamed)"))
+                .collect();
+            format!(
+                "{} of {} resources failed: {}",
+                self.summary.failed,
+                self.results.len(),
+                ids.join(", ")
+            )
+        })
+    }
+}
+
+/// The response body of a restore invocation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreReport {
+    pub request_id: String,
+    pub action: &'static str,
+    pub resource_id: String,
+    pub region_id: String,
+    pub account_id: Option<String>,
+    /// `restored` or `failed`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub restored_rules: Vec<Permission>,
+    /// Ids the restored rules got (a restored rule gets a new id), learned by describing again.
+    pub new_rule_ids: Vec<RuleId>,
+    pub api_request_ids: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_summary_counts_each_status() {
+        let r = |s| ResourceResult::new(Some("sg".into()), None, None, None, s);
+        let report = Report::new(
+            "req".into(),
+            Mode::Enforce,
+            vec![
+                r(Status::Remediated),
+                r(Status::Failed),
+                r(Status::Skipped),
+                r(Status::Skipped),
+            ],
+        );
+        assert_eq!(
+            serde_json::to_value(report.summary).unwrap(),
+            json!({"remediated": 1, "compliant": 0, "wouldRemediate": 0, "skipped": 2, "failed": 1})
+        );
+        assert_eq!(
+            report.failure_message().unwrap(),
+            "1 of 4 resources failed: sg"
+        );
+    }
+
+    #[test]
+    fn results_serialize_with_the_documented_field_names() {
+        let mut r = ResourceResult::new(
+            Some("sg-1".into()),
+            Some("cn-hangzhou".into()),
+            Some("1".into()),
+            Some("ACS::ECS::SecurityGroup".into()),
+            Status::WouldRemediate,
+        );
+        r.would_revoke_rule_ids = Some(vec![RuleId("sgr-1".into())]);
+        let v = serde_json::to_value(Report::new("req".into(), Mode::DryRun, vec![r])).unwrap();
+        assert_eq!(v["mode"], "dry-run");
+        let first = &v["results"][0];
+        assert_eq!(first["status"], "would_remediate");
+        assert_eq!(first["wouldRevokeRuleIds"], json!(["sgr-1"]));
+        assert_eq!(first["revokedRuleIds"], json!([]));
+        assert!(first.get("shadowedRuleIds").is_none());
+        assert!(first.get("reason").is_none());
+    }
+
+    #[test]
+    fn a_report_without_failures_is_not_an_error() {
+        let r = ResourceResult::new(None, None, None, None, Status::Compliant);
+        assert_eq!(
+            Report::new("x".into(), Mode::Enforce, vec![r]).failure_message(),
+            None
+        );
+    }
+}
