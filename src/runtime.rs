@@ -29,9 +29,9 @@
 //! are printed as plain lines around each invocation: FC's console and tail log match them.
 //!
 //! # Concurrency and shutdown
-//! Invocations are served concurrently (FC sends several at once when `instance_concurrency`
-//! > 1). Each handler runs in its own tokio task, so a panic becomes an error response and the
-//! server lives on. On SIGTERM or SIGINT the server stops accepting, lets every in-flight
+//! Invocations are served concurrently: FC sends several at once when `instance_concurrency`
+//! is above 1. Each handler runs in its own tokio task, so a panic becomes an error response and
+//! the server lives on. On SIGTERM or SIGINT the server stops accepting, lets every in-flight
 //! invocation finish and answer, then [`run`] returns `Ok(())`.
 //!
 //! The handler future is polled inside a `tracing` span named `invoke` with a `request_id`
@@ -646,8 +646,9 @@ async fn read_body(
             buf.reserve(n as usize);
         }
     }
-    let mut complete = true;
-    while !declared.is_some_and(|n| n > DRAIN_CAP) {
+    // A body declaring more than DRAIN_CAP is not read at all.
+    let mut complete = declared.is_none_or(|n| n <= DRAIN_CAP);
+    while complete {
         let Some(frame) = body.frame().await else {
             break;
         };
@@ -663,7 +664,7 @@ async fn read_body(
         total += data.len() as u64;
         if total > limit64 {
             over = true;
-            buf.clear();
+            buf = BytesMut::new();
         }
         if over {
             if total > DRAIN_CAP {
@@ -673,9 +674,6 @@ async fn read_body(
         } else {
             buf.extend_from_slice(&data);
         }
-    }
-    if declared.is_some_and(|n| n > DRAIN_CAP) {
-        complete = false;
     }
     if over {
         let size = match (declared, complete) {
