@@ -645,6 +645,9 @@ fn ids_from_output(out: &Rcvar) -> Result<Vec<String>, SelectError> {
 
 /// `<type> <value>`, the value cut to a readable length.
 fn describe(v: &Rcvar) -> String {
+    if v.is_null() {
+        return "null".to_string();
+    }
     let text = v.to_string();
     let cut: String = text.chars().take(120).collect();
     let ellipsis = if cut.len() < text.len() { "…" } else { "" };
