@@ -1,4 +1,52 @@
 //! Typed calls to the cloud services this function uses: Config, ECS and STS.
+//!
+//! Each call names its API through an [`Api`] constant; a unit test checks every constant
+//! against [`API_ACTIONS`], so a call cannot be added without its RAM permission.
+
+pub mod config;
+pub mod ecs;
+pub mod sts;
+
+use crate::openapi::{ApiError, CallContext, Client, Params, RpcRequest, RpcResponse};
+
+/// One OpenAPI action as sent on the wire, with its service prefix for RAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Api {
+    /// The RAM service prefix: `config`, `ecs`, `sts`.
+    pub service: &'static str,
+    pub action: &'static str,
+    pub version: &'static str,
+}
+
+impl Api {
+    /// `service:Action`, as in a RAM policy.
+    pub fn ram_action(&self) -> String {
+        format!("{}:{}", self.service, self.action)
+    }
+
+    /// Whether [`API_ACTIONS`] lists this action.
+    pub fn is_listed(&self) -> bool {
+        let ram = self.ram_action();
+        API_ACTIONS.iter().any(|a| a.ram_action == ram)
+    }
+}
+
+/// Sends one call of `api` to `endpoint`.
+pub(crate) async fn invoke(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    api: Api,
+    params: Params,
+) -> Result<RpcResponse, ApiError> {
+    let req = RpcRequest {
+        endpoint,
+        action: api.action,
+        version: api.version,
+        params,
+    };
+    client.call(&req, cx).await
+}
 
 /// When the function role needs an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,3 +96,40 @@ pub const API_ACTIONS: &[ApiAction] = &[
         needed: Needed::CrossAccount,
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every API constant the service modules call through.
+    const CALLS: &[Api] = &[
+        config::GET_DISCOVERED_RESOURCE,
+        config::GET_AGGREGATE_DISCOVERED_RESOURCE,
+        ecs::DESCRIBE_SECURITY_GROUP_ATTRIBUTE,
+        ecs::REVOKE_SECURITY_GROUP,
+        ecs::AUTHORIZE_SECURITY_GROUP,
+        sts::ASSUME_ROLE,
+    ];
+
+    #[test]
+    fn every_service_call_is_listed_in_api_actions() {
+        for api in CALLS {
+            assert!(
+                api.is_listed(),
+                "{} is missing from API_ACTIONS",
+                api.ram_action()
+            );
+        }
+    }
+
+    #[test]
+    fn every_listed_action_has_a_service_call() {
+        for action in API_ACTIONS {
+            assert!(
+                CALLS.iter().any(|c| c.ram_action() == action.ram_action),
+                "{} is listed but never called",
+                action.ram_action
+            );
+        }
+    }
+}

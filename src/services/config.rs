@@ -1,0 +1,460 @@
+//! Cloud Config: re-reading a resource (`GetDiscoveredResource`, or
+//! `GetAggregateDiscoveredResource` through an aggregator).
+//!
+//! `Configuration` and `Tags` arrive as strings containing JSON; both are parsed here, once. A
+//! string that does not parse is an error, never a silent `null`: an unreadable snapshot must
+//! not look like an empty one.
+
+use serde_json::Value;
+
+use super::{invoke, Api};
+use crate::openapi::error::{field, text_field};
+use crate::openapi::{ApiError, CallContext, Client, Params};
+
+pub const GET_DISCOVERED_RESOURCE: Api = Api {
+    service: "config",
+    action: "GetDiscoveredResource",
+    version: "2020-09-07",
+};
+
+pub const GET_AGGREGATE_DISCOVERED_RESOURCE: Api = Api {
+    service: "config",
+    action: "GetAggregateDiscoveredResource",
+    version: "2020-09-07",
+};
+
+/// Which aggregator and member account to read through (multi-account setups).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregatorScope {
+    pub aggregator_id: String,
+    pub account_id: String,
+}
+
+/// What to re-read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceQuery {
+    pub resource_id: String,
+    /// e.g. `ACS::ECS::SecurityGroup`.
+    pub resource_type: String,
+    /// The resource's region (Config's endpoint is central; the region is a parameter).
+    pub region: String,
+    pub aggregator: Option<AggregatorScope>,
+}
+
+/// Config's view of one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscoveredResource {
+    pub request_id: Option<String>,
+    /// The owner's UID (Config sends a number; kept as text).
+    pub account_id: Option<String>,
+    pub region: String,
+    pub resource_id: String,
+    pub resource_type: String,
+    /// `ResourceDeleted == 0`. (Config's `1` means the resource still exists.) A missing field
+    /// counts as "exists": the live ECS check that follows decides.
+    pub deleted: bool,
+    /// The parsed `Configuration`; `Null` only when Config sent none (absent or empty string).
+    pub configuration: Value,
+    pub tags: Tags,
+    /// `ServiceManaged` from the configuration; `None` when the key is missing.
+    pub service_managed: Option<bool>,
+}
+
+/// Resource tags, whatever shape Config serialised them in. Keys and values are case-sensitive,
+/// as ECS tags are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags(Vec<(String, String)>);
+
+impl Tags {
+    /// Parses the decoded `Tags` JSON. Accepted shapes (the real one is undocumented):
+    /// `{"k":"v"}`, `{"k":["v"]}`, `[{"Key":…,"Value":…}]`, `[{"TagKey":…,"TagValue":…}]`,
+    /// and any of the lists wrapped as `{"Tag":[…]}`. `null` is no tags.
+    pub fn from_json(v: &Value) -> Result<Tags, String> {
+        let mut pairs = Vec::new();
+        match v {
+            Value::Null => {}
+            Value::Array(items) => collect_tag_list(items, &mut pairs)?,
+            Value::Object(map) => {
+                let wrapped = if map.len() == 1 {
+                    map.iter()
+                        .find(|(k, _)| {
+                            k.eq_ignore_ascii_case("tag") || k.eq_ignore_ascii_case("tags")
+                        })
+                        .and_then(|(_, v)| v.as_array())
+                        .filter(|items| items.iter().all(Value::is_object))
+                } else {
+                    None
+                };
+                if let Some(items) = wrapped {
+                    collect_tag_list(items, &mut pairs)?;
+                } else {
+                    for (key, value) in map {
+                        match value {
+                            Value::Array(values) => {
+                                if values.is_empty() {
+                                    pairs.push((key.clone(), String::new()));
+                                }
+                                for value in values {
+                                    pairs.push((key.clone(), scalar(value, key)?));
+                                }
+                            }
+                            other => pairs.push((key.clone(), scalar(other, key)?)),
+                        }
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "tags must be an object or a list, got {}",
+                    kind(other)
+                ))
+            }
+        }
+        Ok(Tags(pairs))
+    }
+
+    /// The first value of tag `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether tag `key` is present (with `value`, when one is given).
+    pub fn contains(&self, key: &str, value: Option<&str>) -> bool {
+        self.0
+            .iter()
+            .any(|(k, v)| k == key && value.is_none_or(|want| want == v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every `(key, value)` pair, in Config's order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn scalar(v: &Value, key: &str) -> Result<String, String> {
+    match v {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(format!("tag {key:?} has {} as its value", kind(other))),
+    }
+}
+
+fn collect_tag_list(items: &[Value], pairs: &mut Vec<(String, String)>) -> Result<(), String> {
+    for (i, item) in items.iter().enumerate() {
+        if !item.is_object() {
+            return Err(format!("tag entry {i} is {}, not an object", kind(item)));
+        }
+        let key = text_field(item, "Key")
+            .or_else(|| text_field(item, "TagKey"))
+            .ok_or_else(|| format!("tag entry {i} has no Key/TagKey"))?;
+        let value = field(item, "Value")
+            .or_else(|| field(item, "TagValue"))
+            .map(|v| scalar(v, &key))
+            .transpose()?
+            .unwrap_or_default();
+        pairs.push((key, value));
+    }
+    Ok(())
+}
+
+/// Re-reads one resource from Config.
+pub async fn get_discovered_resource(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    query: &ResourceQuery,
+) -> Result<DiscoveredResource, ApiError> {
+    let mut params = Params::new();
+    params.insert("ResourceId".into(), query.resource_id.clone());
+    params.insert("ResourceType".into(), query.resource_type.clone());
+    params.insert("Region".into(), query.region.clone());
+    let api = match &query.aggregator {
+        None => GET_DISCOVERED_RESOURCE,
+        Some(scope) => {
+            params.insert("AggregatorId".into(), scope.aggregator_id.clone());
+            params.insert("ResourceAccountId".into(), scope.account_id.clone());
+            GET_AGGREGATE_DISCOVERED_RESOURCE
+        }
+    };
+    let response = invoke(client, cx, endpoint, api, params).await?;
+    parse_discovered_resource(&response.body, response.request_id, query)
+}
+
+fn decode(detail: impl Into<String>) -> ApiError {
+    ApiError::Decode {
+        status: 200,
+        detail: detail.into(),
+    }
+}
+
+/// Reads a `DiscoveredResourceDetail` body, checking it describes the resource asked for.
+pub fn parse_discovered_resource(
+    body: &Value,
+    request_id: Option<String>,
+    query: &ResourceQuery,
+) -> Result<DiscoveredResource, ApiError> {
+    let detail = field(body, "DiscoveredResourceDetail")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| decode("response has no DiscoveredResourceDetail object"))?;
+    let resource_id = text_field(detail, "ResourceId")
+        .ok_or_else(|| decode("DiscoveredResourceDetail has no ResourceId"))?;
+    if resource_id != query.resource_id {
+        return Err(decode(format!(
+            "Config answered for {resource_id:?}, not the requested {:?}",
+            query.resource_id
+        )));
+    }
+    let resource_type =
+        text_field(detail, "ResourceType").unwrap_or_else(|| query.resource_type.clone());
+    let region = text_field(detail, "Region").unwrap_or_else(|| query.region.clone());
+    let deleted = match field(detail, "ResourceDeleted") {
+        None | Some(Value::Null) => false,
+        Some(v) => match text_field(detail, "ResourceDeleted").as_deref() {
+            Some("0") => true,
+            Some("1") => false,
+            _ => {
+                return Err(decode(format!(
+                    "ResourceDeleted is {}, not 0 or 1",
+                    kind(v)
+                )))
+            }
+        },
+    };
+    let configuration = match field(detail, "Configuration") {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
+        Some(Value::String(s)) => serde_json::from_str(s)
+            .map_err(|e| decode(format!("Configuration is not valid JSON: {e}")))?,
+        // Tolerate a configuration already delivered as an object.
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(v) => return Err(decode(format!("Configuration is {}", kind(v)))),
+    };
+    let tags_json = match field(detail, "Tags") {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
+        Some(Value::String(s)) => {
+            serde_json::from_str(s).map_err(|e| decode(format!("Tags is not valid JSON: {e}")))?
+        }
+        Some(v) => v.clone(),
+    };
+    let tags = Tags::from_json(&tags_json).map_err(|e| decode(format!("Tags: {e}")))?;
+    let service_managed = match field(&configuration, "ServiceManaged") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
+        Some(v) => {
+            return Err(decode(format!(
+                "Configuration.ServiceManaged is {}, not a boolean",
+                kind(v)
+            )))
+        }
+    };
+    Ok(DiscoveredResource {
+        request_id: request_id.or_else(|| text_field(body, "RequestId")),
+        account_id: text_field(detail, "AccountId"),
+        region,
+        resource_id,
+        resource_type,
+        deleted,
+        configuration,
+        tags,
+        service_managed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn query() -> ResourceQuery {
+        ResourceQuery {
+            resource_id: "sg-1".into(),
+            resource_type: "ACS::ECS::SecurityGroup".into(),
+            region: "cn-hangzhou".into(),
+            aggregator: None,
+        }
+    }
+
+    fn body(detail: Value) -> Value {
+        json!({"RequestId": "R-1", "DiscoveredResourceDetail": detail})
+    }
+
+    #[test]
+    fn a_detail_is_parsed_with_its_configuration_and_tags_decoded() {
+        let b = body(json!({
+            "AccountId": 1234567890123456u64, "Region": "cn-hangzhou", "ResourceId": "sg-1",
+            "ResourceType": "ACS::ECS::SecurityGroup", "ResourceDeleted": 1,
+            "Configuration": "{\"SecurityGroupId\":\"sg-1\",\"ServiceManaged\":false,\"Permissions\":{\"Permission\":[]}}",
+            "Tags": "{\"env\":\"prod\"}"
+        }));
+        let r = parse_discovered_resource(&b, None, &query()).unwrap();
+        assert_eq!(r.request_id.as_deref(), Some("R-1"));
+        assert_eq!(r.account_id.as_deref(), Some("1234567890123456"));
+        assert!(!r.deleted);
+        assert_eq!(r.configuration["SecurityGroupId"], "sg-1");
+        assert_eq!(r.service_managed, Some(false));
+        assert_eq!(r.tags.get("env"), Some("prod"));
+    }
+
+    #[test]
+    fn resource_deleted_zero_means_deleted() {
+        let b = body(json!({"ResourceId": "sg-1", "ResourceDeleted": 0}));
+        assert!(
+            parse_discovered_resource(&b, None, &query())
+                .unwrap()
+                .deleted
+        );
+        let b = body(json!({"ResourceId": "sg-1", "ResourceDeleted": "1"}));
+        assert!(
+            !parse_discovered_resource(&b, None, &query())
+                .unwrap()
+                .deleted
+        );
+    }
+
+    #[test]
+    fn an_unexpected_resource_deleted_value_is_an_error() {
+        let b = body(json!({"ResourceId": "sg-1", "ResourceDeleted": 2}));
+        assert!(matches!(
+            parse_discovered_resource(&b, None, &query()),
+            Err(ApiError::Decode { .. })
+        ));
+    }
+
+    #[test]
+    fn an_account_id_given_as_a_string_is_kept() {
+        let b = body(json!({"ResourceId": "sg-1", "AccountId": "1234"}));
+        let r = parse_discovered_resource(&b, None, &query()).unwrap();
+        assert_eq!(r.account_id.as_deref(), Some("1234"));
+    }
+
+    #[test]
+    fn an_unparseable_configuration_is_an_error_not_null() {
+        let b = body(json!({"ResourceId": "sg-1", "Configuration": "{not json"}));
+        let err = parse_discovered_resource(&b, None, &query()).unwrap_err();
+        assert!(matches!(err, ApiError::Decode { .. }), "{err:?}");
+        assert!(err.to_string().contains("Configuration"));
+    }
+
+    #[test]
+    fn unparseable_tags_are_an_error() {
+        let b = body(json!({"ResourceId": "sg-1", "Tags": "[1,"}));
+        assert!(parse_discovered_resource(&b, None, &query()).is_err());
+    }
+
+    #[test]
+    fn a_missing_service_managed_key_is_none() {
+        let b = body(json!({"ResourceId": "sg-1", "Configuration": "{\"VpcId\":\"v\"}"}));
+        let r = parse_discovered_resource(&b, None, &query()).unwrap();
+        assert_eq!(r.service_managed, None);
+        let b = body(json!({"ResourceId": "sg-1", "Configuration": "{\"serviceManaged\":true}"}));
+        let r = parse_discovered_resource(&b, None, &query()).unwrap();
+        assert_eq!(r.service_managed, Some(true), "case-insensitive fallback");
+    }
+
+    #[test]
+    fn camel_case_keys_are_read_as_a_fallback() {
+        let b = json!({"requestId": "R", "discoveredResourceDetail": {"resourceId": "sg-1", "resourceDeleted": 0}});
+        let r = parse_discovered_resource(&b, None, &query()).unwrap();
+        assert!(r.deleted);
+    }
+
+    #[test]
+    fn a_detail_for_another_resource_is_refused() {
+        let b = body(json!({"ResourceId": "sg-other"}));
+        assert!(parse_discovered_resource(&b, None, &query()).is_err());
+    }
+
+    #[test]
+    fn a_response_without_a_detail_is_an_error() {
+        assert!(parse_discovered_resource(&json!({"RequestId": "R"}), None, &query()).is_err());
+    }
+
+    #[test]
+    fn tags_as_a_plain_map() {
+        let t = Tags::from_json(&json!({"env": "prod", "team": "sec"})).unwrap();
+        assert_eq!(t.get("env"), Some("prod"));
+        assert!(t.contains("team", Some("sec")));
+        assert!(
+            !t.contains("team", Some("SEC")),
+            "values are case-sensitive"
+        );
+        assert_eq!(t.get("missing"), None);
+    }
+
+    #[test]
+    fn tags_as_a_map_of_value_lists() {
+        let t = Tags::from_json(&json!({"env": ["prod", "eu"], "flag": []})).unwrap();
+        assert!(t.contains("env", Some("eu")));
+        assert_eq!(t.get("env"), Some("prod"));
+        assert!(t.contains("flag", None));
+    }
+
+    #[test]
+    fn tags_as_a_key_value_list() {
+        let t = Tags::from_json(&json!([{"Key": "env", "Value": "prod"}, {"key": "x"}])).unwrap();
+        assert_eq!(t.get("env"), Some("prod"));
+        assert!(t.contains("x", None));
+    }
+
+    #[test]
+    fn tags_as_a_tag_key_tag_value_list() {
+        let t = Tags::from_json(&json!([{"TagKey": "env", "TagValue": "prod"}])).unwrap();
+        assert_eq!(t.get("env"), Some("prod"));
+    }
+
+    #[test]
+    fn tags_wrapped_in_a_tag_object() {
+        let t = Tags::from_json(&json!({"Tag": [{"TagKey": "env", "TagValue": "prod"}]})).unwrap();
+        assert_eq!(t.get("env"), Some("prod"));
+        assert!(!t.contains("Tag", None));
+    }
+
+    #[test]
+    fn a_user_tag_named_tag_with_string_values_is_a_tag() {
+        let t = Tags::from_json(&json!({"Tag": ["v"]})).unwrap();
+        assert_eq!(t.get("Tag"), Some("v"));
+    }
+
+    #[test]
+    fn empty_tags_in_any_shape_are_empty() {
+        for v in [json!(null), json!({}), json!([])] {
+            assert!(Tags::from_json(&v).unwrap().is_empty(), "{v}");
+        }
+    }
+
+    #[test]
+    fn malformed_tag_shapes_are_errors() {
+        for v in [
+            json!("env=prod"),
+            json!(5),
+            json!([{"Value": "no key"}]),
+            json!(["env"]),
+            json!({"env": {"nested": 1}}),
+        ] {
+            assert!(Tags::from_json(&v).is_err(), "{v}");
+        }
+    }
+}

@@ -1,0 +1,583 @@
+//! ECS security-group calls: read the live ingress rules, revoke by rule id, authorize (restore).
+//!
+//! Revoke and Authorize are sent in chunks of at most 100 (the API's limit), each with a
+//! `ClientToken` derived from its content, so every retry of a chunk — by this client or by a
+//! later invocation — is idempotent on the server and never revokes or adds twice.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{invoke, Api};
+use crate::openapi::error::{field, text_field};
+use crate::openapi::{ApiError, CallContext, Client, Params};
+use crate::rules::{Address, Direction, Permission, PortRange, RuleId};
+
+pub const DESCRIBE_SECURITY_GROUP_ATTRIBUTE: Api = Api {
+    service: "ecs",
+    action: "DescribeSecurityGroupAttribute",
+    version: "2014-05-26",
+};
+
+pub const REVOKE_SECURITY_GROUP: Api = Api {
+    service: "ecs",
+    action: "RevokeSecurityGroup",
+    version: "2014-05-26",
+};
+
+pub const AUTHORIZE_SECURITY_GROUP: Api = Api {
+    service: "ecs",
+    action: "AuthorizeSecurityGroup",
+    version: "2014-05-26",
+};
+
+/// Rule ids or permissions per Revoke/Authorize request (the API's maximum).
+pub const CHUNK_SIZE: usize = 100;
+
+/// Page size for DescribeSecurityGroupAttribute (the API's maximum).
+pub const PAGE_SIZE: u32 = 1000;
+
+/// More pages than this means the server is looping: no security group has 100 000 rules.
+pub const MAX_PAGES: u32 = 100;
+
+/// The complete live ingress rule set of one security group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityGroupRules {
+    pub permissions: Vec<Permission>,
+    /// One per page, in order.
+    pub request_ids: Vec<String>,
+    pub pages: u32,
+}
+
+/// Reads every ingress rule of `sg_id`, following `NextToken` to the last page.
+///
+/// An error on any page fails the whole call: a partial rule set is an unknown state, never a
+/// compliant one.
+pub async fn describe_security_group_attribute(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    region: &str,
+    sg_id: &str,
+) -> Result<SecurityGroupRules, ApiError> {
+    let mut rules = SecurityGroupRules {
+        permissions: Vec::new(),
+        request_ids: Vec::new(),
+        pages: 0,
+    };
+    let mut seen_tokens = HashSet::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let mut params = Params::new();
+        params.insert("RegionId".into(), region.into());
+        params.insert("SecurityGroupId".into(), sg_id.into());
+        params.insert("Direction".into(), "ingress".into());
+        params.insert("MaxResults".into(), PAGE_SIZE.to_string());
+        if let Some(token) = &next_token {
+            params.insert("NextToken".into(), token.clone());
+        }
+        let response = invoke(
+            client,
+            cx,
+            endpoint,
+            DESCRIBE_SECURITY_GROUP_ATTRIBUTE,
+            params,
+        )
+        .await?;
+        rules.pages += 1;
+        if let Some(id) = &response.request_id {
+            rules.request_ids.push(id.clone());
+        }
+        let page = parse_page(&response.body, sg_id)?;
+        rules.permissions.extend(page.permissions);
+        match page.next_token {
+            None => return Ok(rules),
+            Some(token) => {
+                if !seen_tokens.insert(token.clone()) {
+                    return Err(pagination_error(format!(
+                        "NextToken {token:?} repeated after page {}",
+                        rules.pages
+                    )));
+                }
+                if rules.pages >= MAX_PAGES {
+                    return Err(pagination_error(format!(
+                        "more than {MAX_PAGES} pages; refusing to continue"
+                    )));
+                }
+                next_token = Some(token);
+            }
+        }
+    }
+}
+
+fn pagination_error(detail: String) -> ApiError {
+    ApiError::Decode {
+        status: 200,
+        detail: format!("DescribeSecurityGroupAttribute pagination: {detail}"),
+    }
+}
+
+/// One page: its rules and the token of the next page (`None` on the last one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub permissions: Vec<Permission>,
+    pub next_token: Option<String>,
+}
+
+/// Reads one DescribeSecurityGroupAttribute page. Every rule must parse; a rule that does not
+/// fails the page, naming the rule.
+pub fn parse_page(body: &Value, sg_id: &str) -> Result<Page, ApiError> {
+    let decode = |detail: String| ApiError::Decode {
+        status: 200,
+        detail,
+    };
+    if let Some(answered) = text_field(body, "SecurityGroupId") {
+        if answered != sg_id {
+            return Err(decode(format!(
+                "ECS answered for {answered:?}, not the requested {sg_id:?}"
+            )));
+        }
+    }
+    let entries: &[Value] = match field(body, "Permissions") {
+        None | Some(Value::Null) => {
+            return Err(decode("response has no Permissions".into()));
+        }
+        Some(Value::Array(list)) => list,
+        Some(obj @ Value::Object(_)) => match field(obj, "Permission") {
+            Some(Value::Array(list)) => list,
+            // `{}` is how an empty list is sometimes serialised.
+            None if obj.as_object().is_some_and(|m| m.is_empty()) => &[],
+            _ => return Err(decode("Permissions.Permission is not a list".into())),
+        },
+        Some(_) => return Err(decode("Permissions is not a list".into())),
+    };
+    let mut permissions = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let permission = Permission::from_json(entry).map_err(|e| {
+            let id = text_field(entry, "SecurityGroupRuleId")
+                .unwrap_or_else(|| format!("#{} (no SecurityGroupRuleId)", i + 1));
+            decode(format!("rule {id} could not be read: {e}"))
+        })?;
+        permissions.push(permission);
+    }
+    let next_token = text_field(body, "NextToken").filter(|t| !t.trim().is_empty());
+    Ok(Page {
+        permissions,
+        next_token,
+    })
+}
+
+/// The outcome of one RevokeSecurityGroup request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevokeChunk {
+    pub ids: Vec<RuleId>,
+    /// The request id on success.
+    pub result: Result<String, ApiError>,
+}
+
+/// The outcome of one AuthorizeSecurityGroup request (or of rules refused before sending).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizeChunk {
+    pub rules: Vec<Permission>,
+    /// The request id on success.
+    pub result: Result<String, ApiError>,
+}
+
+/// `prefix` + the first 32 hex characters of SHA-256(`material`): ≤ 64 ASCII characters as
+/// ClientToken requires, and the same for the same content on every retry.
+fn client_token(prefix: &str, material: &str) -> String {
+    let digest = Sha256::digest(material.as_bytes());
+    let mut token = String::with_capacity(prefix.len() + 32);
+    token.push_str(prefix);
+    for b in digest.iter().take(16) {
+        token.push_str(&format!("{b:02x}"));
+    }
+    token
+}
+
+/// The ClientToken of a revoke chunk: `rm-` + hash of `<sg-id>,<sorted ids joined by ,>`.
+pub fn revoke_client_token(sg_id: &str, ids: &[RuleId]) -> String {
+    let mut sorted: Vec<&str> = ids.iter().map(RuleId::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut material = sg_id.to_string();
+    for id in sorted {
+        material.push(',');
+        material.push_str(id);
+    }
+    client_token("rm-", &material)
+}
+
+/// Sorted, de-duplicated ids split into requests of at most [`CHUNK_SIZE`].
+pub fn revoke_chunks(ids: &[RuleId]) -> Vec<Vec<RuleId>> {
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    sorted.chunks(CHUNK_SIZE).map(<[RuleId]>::to_vec).collect()
+}
+
+/// The parameters of one revoke request (besides the common ones).
+pub fn revoke_params(region: &str, sg_id: &str, ids: &[RuleId]) -> Params {
+    let mut params = Params::new();
+    params.insert("RegionId".into(), region.into());
+    params.insert("SecurityGroupId".into(), sg_id.into());
+    params.insert("ClientToken".into(), revoke_client_token(sg_id, ids));
+    for (i, id) in ids.iter().enumerate() {
+        params.insert(format!("SecurityGroupRuleId.{}", i + 1), id.0.clone());
+    }
+    params
+}
+
+/// Revokes ingress rules by id, in chunks of at most 100 sent one after another.
+///
+/// Each chunk reports its own outcome; the caller re-describes the group to learn what
+/// actually happened after any failure (a "rule not found" fails the whole request and the
+/// fate of the other ids is undocumented).
+pub async fn revoke_security_group(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    region: &str,
+    sg_id: &str,
+    ids: &[RuleId],
+) -> Vec<RevokeChunk> {
+    let mut out = Vec::new();
+    for chunk in revoke_chunks(ids) {
+        let params = revoke_params(region, sg_id, &chunk);
+        let result = invoke(client, cx, endpoint, REVOKE_SECURITY_GROUP, params)
+            .await
+            .map(|r| r.request_id.unwrap_or_default());
+        out.push(RevokeChunk { ids: chunk, result });
+    }
+    out
+}
+
+/// `Permissions.N.*` for one rule (N 1-based), as AuthorizeSecurityGroup expects: `Policy` in
+/// lower case, `Priority` as a string, exactly one source. Attributes ECS assigns (rule id,
+/// creation time, direction) are not sent.
+pub fn permission_params(n: usize, rule: &Permission) -> Result<Params, String> {
+    if rule.direction != Direction::Ingress {
+        return Err(format!(
+            "only ingress rules can be authorized, this one is {:?}",
+            rule.direction.as_str()
+        ));
+    }
+    let sources = [
+        rule.source_cidr.is_some(),
+        rule.ipv6_source_cidr.is_some(),
+        rule.source_group_id.is_some(),
+        rule.source_prefix_list_id.is_some(),
+    ];
+    let count = sources.iter().filter(|s| **s).count();
+    if count != 1 {
+        return Err(format!(
+            "a rule needs exactly one source (SourceCidrIp, Ipv6SourceCidrIp, SourceGroupId or SourcePrefixListId), this one has {count}"
+        ));
+    }
+    if rule.port_range_list_id.is_none()
+        && matches!(&rule.port_range, PortRange::Unparsed(s) if s.trim().is_empty())
+    {
+        return Err("a rule needs a PortRange or a PortRangeListId".into());
+    }
+    let mut params = Params::new();
+    let mut put = |name: &str, value: Option<String>| {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            params.insert(format!("Permissions.{n}.{name}"), value);
+        }
+    };
+    put("IpProtocol", Some(rule.protocol.as_str().to_string()));
+    put("PortRange", Some(rule.port_range.to_string()));
+    put("Policy", Some(rule.policy.as_str().to_ascii_lowercase()));
+    put("Priority", Some(rule.priority.0.to_string()));
+    put(
+        "SourceCidrIp",
+        rule.source_cidr.as_ref().map(Address::to_text),
+    );
+    put(
+        "Ipv6SourceCidrIp",
+        rule.ipv6_source_cidr.as_ref().map(Address::to_text),
+    );
+    put("SourceGroupId", rule.source_group_id.clone());
+    put(
+        "SourceGroupOwnerAccount",
+        rule.source_group_owner_account.clone(),
+    );
+    put("SourcePrefixListId", rule.source_prefix_list_id.clone());
+    put("SourcePortRange", rule.source_port_range.clone());
+    put("DestCidrIp", rule.dest_cidr.clone());
+    put("Ipv6DestCidrIp", rule.ipv6_dest_cidr.clone());
+    put("PortRangeListId", rule.port_range_list_id.clone());
+    put("NicType", rule.nic_type.clone());
+    put("Description", rule.description.clone());
+    Ok(params)
+}
+
+/// The canonical form of a rule for hashing and de-duplication: its `Permissions.1.*` wire
+/// parameters, in byte order.
+fn canonical_rule(rule: &Permission) -> Result<String, String> {
+    let params = permission_params(1, rule)?;
+    Ok(crate::openapi::signing::canonical_query(&params))
+}
+
+/// The ClientToken of an authorize chunk: `au-` + hash of the sg id and the chunk's rules in
+/// canonical form, sorted (so the same rules in any order give the same token).
+pub fn authorize_client_token(sg_id: &str, rules: &[Permission]) -> Result<String, String> {
+    let mut forms = rules
+        .iter()
+        .map(canonical_rule)
+        .collect::<Result<Vec<_>, _>>()?;
+    forms.sort();
+    forms.dedup();
+    let mut material = sg_id.to_string();
+    for form in forms {
+        material.push('\n');
+        material.push_str(&form);
+    }
+    Ok(client_token("au-", &material))
+}
+
+/// Adds ingress rules (the restore path), in chunks of at most 100. Rules that cannot form a
+/// valid request (not ingress, not exactly one source) are not sent: each gets a chunk of its
+/// own with an `InvalidRequest` error, so one bad backup record does not block the others.
+pub async fn authorize_security_group(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    region: &str,
+    sg_id: &str,
+    rules: &[Permission],
+) -> Vec<AuthorizeChunk> {
+    let mut out = Vec::new();
+    let mut valid: Vec<(String, Permission)> = Vec::new();
+    for rule in rules {
+        match canonical_rule(rule) {
+            Ok(form) => valid.push((form, rule.clone())),
+            Err(e) => out.push(AuthorizeChunk {
+                rules: vec![rule.clone()],
+                result: Err(ApiError::InvalidRequest(e)),
+            }),
+        }
+    }
+    valid.sort_by(|a, b| a.0.cmp(&b.0));
+    valid.dedup_by(|a, b| a.0 == b.0);
+    let valid: Vec<Permission> = valid.into_iter().map(|(_, r)| r).collect();
+    for chunk in valid.chunks(CHUNK_SIZE) {
+        let result = match authorize_params(region, sg_id, chunk) {
+            Ok(params) => invoke(client, cx, endpoint, AUTHORIZE_SECURITY_GROUP, params)
+                .await
+                .map(|r| r.request_id.unwrap_or_default()),
+            Err(e) => Err(ApiError::InvalidRequest(e)),
+        };
+        out.push(AuthorizeChunk {
+            rules: chunk.to_vec(),
+            result,
+        });
+    }
+    out
+}
+
+/// The parameters of one authorize request (besides the common ones).
+pub fn authorize_params(region: &str, sg_id: &str, rules: &[Permission]) -> Result<Params, String> {
+    let mut params = Params::new();
+    params.insert("RegionId".into(), region.into());
+    params.insert("SecurityGroupId".into(), sg_id.into());
+    params.insert("ClientToken".into(), authorize_client_token(sg_id, rules)?);
+    for (i, rule) in rules.iter().enumerate() {
+        params.extend(permission_params(i + 1, rule)?);
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ids(names: &[&str]) -> Vec<RuleId> {
+        names.iter().map(|n| RuleId(n.to_string())).collect()
+    }
+
+    fn rule(v: Value) -> Permission {
+        Permission::from_json(&v).unwrap()
+    }
+
+    #[test]
+    fn the_revoke_token_ignores_id_order() {
+        let a = revoke_client_token("sg-1", &ids(&["sgr-b", "sgr-a", "sgr-c"]));
+        let b = revoke_client_token("sg-1", &ids(&["sgr-c", "sgr-b", "sgr-a"]));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_revoke_token_differs_for_different_ids_or_groups() {
+        let a = revoke_client_token("sg-1", &ids(&["sgr-a", "sgr-b"]));
+        assert_ne!(a, revoke_client_token("sg-1", &ids(&["sgr-a", "sgr-c"])));
+        assert_ne!(a, revoke_client_token("sg-1", &ids(&["sgr-a"])));
+        assert_ne!(a, revoke_client_token("sg-2", &ids(&["sgr-a", "sgr-b"])));
+    }
+
+    #[test]
+    fn the_revoke_token_is_rm_plus_32_hex_of_the_sha256_of_the_documented_material() {
+        let token = revoke_client_token("sg-1", &ids(&["sgr-b", "sgr-a"]));
+        let digest = Sha256::digest(b"sg-1,sgr-a,sgr-b");
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(token, format!("rm-{}", &hex[..32]));
+        assert!(token.len() <= 64);
+    }
+
+    #[test]
+    fn revoke_ids_are_sorted_deduplicated_and_chunked_by_100() {
+        let many: Vec<RuleId> = (0..250)
+            .rev()
+            .map(|i| RuleId(format!("sgr-{i:04}")))
+            .collect();
+        let mut with_dupes = many.clone();
+        with_dupes.extend(many.iter().take(10).cloned());
+        let chunks = revoke_chunks(&with_dupes);
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        assert_eq!(chunks[0][0].as_str(), "sgr-0000");
+        assert_eq!(chunks[2][49].as_str(), "sgr-0249");
+    }
+
+    #[test]
+    fn no_ids_means_no_requests() {
+        assert!(revoke_chunks(&[]).is_empty());
+    }
+
+    #[test]
+    fn revoke_params_number_ids_from_one() {
+        let p = revoke_params("cn-hangzhou", "sg-1", &ids(&["sgr-a", "sgr-b"]));
+        assert_eq!(p["SecurityGroupRuleId.1"], "sgr-a");
+        assert_eq!(p["SecurityGroupRuleId.2"], "sgr-b");
+        assert_eq!(p["RegionId"], "cn-hangzhou");
+        assert!(p["ClientToken"].starts_with("rm-"));
+        assert!(!p.contains_key("SecurityGroupRuleId.0"));
+    }
+
+    /// The `Permissions.*` parameters of signing vector V3 (openapi-signing.md §2).
+    fn v3_permission_params() -> Params {
+        let vectors: Vec<Value> =
+            serde_json::from_str(include_str!("../../tests/fixtures/signing-vectors.json"))
+                .unwrap();
+        let v3 = vectors.iter().find(|v| v["name"] == "V3").unwrap();
+        v3["params"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with("Permissions."))
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn permissions_flatten_exactly_like_vector_v3() {
+        // The rules as DescribeSecurityGroupAttribute reports them (capitalised policy,
+        // numeric priority): the flattening must normalise both.
+        let rules = [
+            rule(
+                json!({"SecurityGroupRuleId": "sgr-1", "Direction": "ingress", "Policy": "Accept",
+                "Priority": 1, "IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8",
+                "Ipv6SourceCidrIp": "", "NicType": "intranet", "Description": "恢复 rule*~ a+b=c&d/é",
+                "CreateTime": "2024-04-30T09:12:44Z"}),
+            ),
+            rule(
+                json!({"SecurityGroupRuleId": "sgr-2", "Direction": "ingress", "Policy": "Drop",
+                "Priority": "100", "IpProtocol": "ALL", "PortRange": "-1/-1",
+                "Ipv6SourceCidrIp": "2001:db8::/32", "SourceCidrIp": ""}),
+            ),
+        ];
+        let mut params = Params::new();
+        for (i, r) in rules.iter().enumerate() {
+            params.extend(permission_params(i + 1, r).unwrap());
+        }
+        assert_eq!(params, v3_permission_params());
+    }
+
+    #[test]
+    fn a_rule_without_exactly_one_source_is_refused() {
+        let none = rule(json!({"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "22/22"}));
+        assert!(permission_params(1, &none).is_err());
+        let two = rule(
+            json!({"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "22/22",
+            "SourceCidrIp": "0.0.0.0/0", "SourceGroupId": "sg-2"}),
+        );
+        assert!(permission_params(1, &two).is_err());
+    }
+
+    #[test]
+    fn an_egress_rule_is_refused() {
+        let egress = rule(
+            json!({"Direction": "egress", "IpProtocol": "TCP", "PortRange": "22/22",
+            "SourceCidrIp": "0.0.0.0/0"}),
+        );
+        assert!(permission_params(1, &egress).is_err());
+    }
+
+    #[test]
+    fn the_authorize_token_ignores_rule_order_and_ecs_assigned_attributes() {
+        let a = rule(
+            json!({"SecurityGroupRuleId": "sgr-1", "Direction": "ingress", "IpProtocol": "TCP",
+            "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0", "CreateTime": "t1"}),
+        );
+        let a_again = rule(
+            json!({"SecurityGroupRuleId": "sgr-9", "Direction": "ingress", "IpProtocol": "tcp",
+            "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0", "Policy": "accept", "Priority": 1}),
+        );
+        let b = rule(
+            json!({"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "3389/3389",
+            "SourceCidrIp": "0.0.0.0/0"}),
+        );
+        let t1 = authorize_client_token("sg-1", &[a.clone(), b.clone()]).unwrap();
+        let t2 = authorize_client_token("sg-1", &[b.clone(), a_again]).unwrap();
+        assert_eq!(t1, t2);
+        assert!(t1.starts_with("au-") && t1.len() == 35);
+        assert_ne!(
+            t1,
+            authorize_client_token("sg-1", std::slice::from_ref(&a)).unwrap()
+        );
+        assert_ne!(t1, authorize_client_token("sg-2", &[a, b]).unwrap());
+    }
+
+    #[test]
+    fn a_page_parses_rules_and_its_next_token() {
+        let body = json!({"RequestId": "R", "SecurityGroupId": "sg-1", "NextToken": "t2",
+        "Permissions": {"Permission": [
+            {"SecurityGroupRuleId": "sgr-1", "Direction": "ingress", "Policy": "Accept", "Priority": "1",
+             "IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0", "DestGroupOwnerAccount": 123},
+            {"SecurityGroupRuleId": "sgr-2", "Direction": "ingress", "Policy": "accept", "Priority": 100,
+             "IpProtocol": "ALL", "PortRange": "-1/-1", "Ipv6SourceCidrIp": "::/0"}
+        ]}});
+        let page = parse_page(&body, "sg-1").unwrap();
+        assert_eq!(page.permissions.len(), 2);
+        assert_eq!(page.next_token.as_deref(), Some("t2"));
+        assert!(page.permissions.iter().all(Permission::is_world_open));
+    }
+
+    #[test]
+    fn an_empty_next_token_ends_pagination() {
+        let body = json!({"NextToken": "", "Permissions": {"Permission": []}});
+        assert_eq!(parse_page(&body, "sg-1").unwrap().next_token, None);
+    }
+
+    #[test]
+    fn a_rule_that_fails_to_parse_fails_the_page_naming_the_rule() {
+        let body = json!({"Permissions": {"Permission": [
+            {"SecurityGroupRuleId": "sgr-bad", "Priority": "high", "IpProtocol": "TCP"}]}});
+        let err = parse_page(&body, "sg-1").unwrap_err();
+        assert!(err.to_string().contains("sgr-bad"), "{err}");
+    }
+
+    #[test]
+    fn a_page_without_permissions_is_an_error_not_an_empty_group() {
+        assert!(parse_page(&json!({"RequestId": "R"}), "sg-1").is_err());
+        assert!(parse_page(&json!({"Permissions": {"Permission": "x"}}), "sg-1").is_err());
+    }
+
+    #[test]
+    fn a_page_for_another_group_is_refused() {
+        let body = json!({"SecurityGroupId": "sg-2", "Permissions": {"Permission": []}});
+        assert!(parse_page(&body, "sg-1").is_err());
+    }
+}

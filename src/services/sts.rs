@@ -1,0 +1,261 @@
+//! STS `AssumeRole` for cross-account remediation, with a credential cache.
+//!
+//! STS throttles per caller ("user flow control"), and a warm function instance handles many
+//! invocations, so assumed credentials are cached per (role, caller key) until five minutes
+//! before they expire.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use super::{invoke, Api};
+use crate::credentials::Credentials;
+use crate::openapi::error::{field, text_field};
+use crate::openapi::{ApiError, CallContext, Client, Params};
+
+pub const ASSUME_ROLE: Api = Api {
+    service: "sts",
+    action: "AssumeRole",
+    version: "2015-04-01",
+};
+
+/// Cached credentials are re-assumed this long before they expire.
+pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
+
+/// Credentials obtained from AssumeRole. `Debug` never prints the secret or the token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssumedRole {
+    pub credentials: Credentials,
+    pub expiration: SystemTime,
+    pub request_id: Option<String>,
+}
+
+/// `acs:ram::<account>:role/<name>`.
+pub fn role_arn(account_id: &str, role_name: &str) -> String {
+    format!("acs:ram::{account_id}:role/{role_name}")
+}
+
+/// A `RoleSessionName` naming the function: `sg-remediator-<fn>`, restricted to
+/// `[A-Za-z0-9.@_-]` and 64 characters (2 at least, which the prefix guarantees).
+pub fn session_name(function_name: &str) -> String {
+    let cleaned: String = function_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '@' | '_' | '-'))
+        .collect();
+    let mut name = if cleaned.is_empty() {
+        "sg-remediator".to_string()
+    } else {
+        format!("sg-remediator-{cleaned}")
+    };
+    name.truncate(64);
+    name
+}
+
+/// Calls AssumeRole with the caller's credentials from `cx`.
+pub async fn assume_role(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    role_arn: &str,
+    session_name: &str,
+    duration_seconds: u32,
+) -> Result<AssumedRole, ApiError> {
+    let mut params = Params::new();
+    params.insert("RoleArn".into(), role_arn.into());
+    params.insert("RoleSessionName".into(), session_name.into());
+    params.insert("DurationSeconds".into(), duration_seconds.to_string());
+    let response = invoke(client, cx, endpoint, ASSUME_ROLE, params).await?;
+    parse_assumed_role(&response.body, response.request_id)
+}
+
+/// Reads the `Credentials` object. Errors name fields only: the body holds a secret.
+pub fn parse_assumed_role(
+    body: &serde_json::Value,
+    request_id: Option<String>,
+) -> Result<AssumedRole, ApiError> {
+    let decode = |detail: &str| ApiError::Decode {
+        status: 200,
+        detail: format!("AssumeRole response: {detail}"),
+    };
+    let creds = field(body, "Credentials")
+        .filter(|c| c.is_object())
+        .ok_or_else(|| decode("no Credentials object"))?;
+    let get = |name: &str| text_field(creds, name).ok_or_else(|| decode(&format!("no {name}")));
+    let access_key_id = get("AccessKeyId")?;
+    let secret = get("AccessKeySecret")?;
+    let token = get("SecurityToken")?;
+    let expiration = humantime::parse_rfc3339(get("Expiration")?.trim())
+        .map_err(|_| decode("Expiration is not an RFC 3339 UTC time"))?;
+    Ok(AssumedRole {
+        credentials: Credentials::new(access_key_id, secret, Some(token)),
+        expiration,
+        request_id: request_id.or_else(|| text_field(body, "RequestId")),
+    })
+}
+
+/// Where the cache reads the time (injectable so tests can move it).
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Assumed-role credentials by (role ARN, caller AccessKeyId), reused until
+/// [`REFRESH_BEFORE_EXPIRY`] before they expire. Concurrent misses may both call AssumeRole;
+/// the later answer wins, and both are valid.
+pub struct CredentialCache {
+    entries: Mutex<HashMap<(String, String), AssumedRole>>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.entries.lock().map(|e| e.len()).unwrap_or(0);
+        f.debug_struct("CredentialCache")
+            .field("entries", &n)
+            .finish()
+    }
+}
+
+impl Default for CredentialCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CredentialCache {
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemTime::now))
+    }
+
+    pub fn with_clock(clock: Clock) -> Self {
+        CredentialCache {
+            entries: Mutex::new(HashMap::new()),
+            clock,
+        }
+    }
+
+    /// Cached credentials for `role_arn` assumed by `cx`'s caller, still valid for more than
+    /// five minutes.
+    pub fn cached(&self, role_arn: &str, caller_key_id: &str) -> Option<AssumedRole> {
+        let now = (self.clock)();
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&(role_arn.to_string(), caller_key_id.to_string()))
+            .filter(|e| fresh(e, now))
+            .cloned()
+    }
+
+    /// The cached credentials, or new ones from AssumeRole (then cached).
+    pub async fn get_or_assume(
+        &self,
+        client: &Client,
+        cx: &CallContext<'_>,
+        endpoint: &str,
+        role_arn: &str,
+        session_name: &str,
+        duration_seconds: u32,
+    ) -> Result<AssumedRole, ApiError> {
+        let caller = cx.credentials.access_key_id.as_str();
+        if let Some(hit) = self.cached(role_arn, caller) {
+            return Ok(hit);
+        }
+        let assumed = assume_role(
+            client,
+            cx,
+            endpoint,
+            role_arn,
+            session_name,
+            duration_seconds,
+        )
+        .await?;
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let now = (self.clock)();
+        entries.retain(|_, e| fresh(e, now));
+        entries.insert((role_arn.to_string(), caller.to_string()), assumed.clone());
+        Ok(assumed)
+    }
+}
+
+fn fresh(entry: &AssumedRole, now: SystemTime) -> bool {
+    entry
+        .expiration
+        .duration_since(now)
+        .is_ok_and(|left| left > REFRESH_BEFORE_EXPIRY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn session_names_keep_only_allowed_characters() {
+        assert_eq!(session_name("remediate sg/π!"), "sg-remediator-remediatesg");
+        assert_eq!(session_name("fn_1.a@b-c"), "sg-remediator-fn_1.a@b-c");
+        assert_eq!(session_name(""), "sg-remediator");
+        assert_eq!(session_name("ü"), "sg-remediator");
+    }
+
+    #[test]
+    fn session_names_are_at_most_64_characters() {
+        let name = session_name(&"x".repeat(200));
+        assert_eq!(name.len(), 64);
+        assert!(name.starts_with("sg-remediator-x"));
+    }
+
+    #[test]
+    fn role_arns_follow_the_ram_format() {
+        assert_eq!(
+            role_arn("1234567890123456", "sg-remediation"),
+            "acs:ram::1234567890123456:role/sg-remediation"
+        );
+    }
+
+    #[test]
+    fn an_assume_role_response_parses_into_credentials_and_expiry() {
+        let body = json!({"RequestId": "R", "Credentials": {"AccessKeyId": "STS.x",
+            "AccessKeySecret": "s3cret", "SecurityToken": "tok+/=", "Expiration": "2024-05-01T09:00:03Z"}});
+        let r = parse_assumed_role(&body, None).unwrap();
+        assert_eq!(r.credentials.access_key_id, "STS.x");
+        assert_eq!(r.credentials.access_key_secret.expose(), "s3cret");
+        assert_eq!(
+            r.credentials.security_token.as_ref().map(|t| t.expose()),
+            Some("tok+/=")
+        );
+        assert_eq!(
+            r.expiration,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_554_003)
+        );
+        assert_eq!(r.request_id.as_deref(), Some("R"));
+        assert!(!format!("{r:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_bad_expiration_is_an_error_that_does_not_quote_the_secret() {
+        let body = json!({"Credentials": {"AccessKeyId": "STS.x", "AccessKeySecret": "s3cret",
+            "SecurityToken": "t", "Expiration": "soon"}});
+        let err = parse_assumed_role(&body, None).unwrap_err();
+        assert!(!err.to_string().contains("s3cret"));
+        assert!(err.to_string().contains("Expiration"));
+    }
+
+    #[test]
+    fn a_response_without_a_token_is_an_error() {
+        let body = json!({"Credentials": {"AccessKeyId": "STS.x", "AccessKeySecret": "s",
+            "Expiration": "2024-05-01T09:00:03Z"}});
+        assert!(parse_assumed_role(&body, None).is_err());
+    }
+
+    fn entry(expires_in: Duration, now: SystemTime) -> AssumedRole {
+        AssumedRole {
+            credentials: Credentials::new("STS.x", "s", Some("t".into())),
+            expiration: now + expires_in,
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn credentials_are_fresh_until_five_minutes_before_expiry() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert!(fresh(&entry(Duration::from_secs(301), now), now));
+        assert!(!fresh(&entry(Duration::from_secs(300), now), now));
+        assert!(!fresh(&entry(Duration::from_secs(10), now), now));
+    }
+}
