@@ -360,6 +360,10 @@ pub struct Config {
     /// `FC_CUSTOM_LISTEN_PORT`, else `FC_SERVER_PORT`, else 9000. `0` binds an ephemeral port
     /// (tests only; the bound address is logged).
     pub listen_port: u16,
+    /// `ALLOW_RESTORE`: whether restore events may re-authorize revoked rules (default false;
+    /// a restore re-opens ports, so it must be switched on deliberately, together with the
+    /// `ecs:AuthorizeSecurityGroup` permission).
+    pub allow_restore: bool,
     /// `FC_ACCOUNT_ID`, informational: the per-request `x-fc-account-id` header wins.
     pub fc_account_id: Option<String>,
     /// `FC_REGION`, informational: the per-request `x-fc-region` header wins.
@@ -427,7 +431,21 @@ impl Config {
             .map_err(|e| ConfigError::new("RUST_LOG", e))?;
         let max_event_bytes = max_event_bytes_from(&lookup)?;
         let listen_port = listen_port_from(&lookup)?;
+        let allow_restore = match with_default(&lookup, "ALLOW_RESTORE", "false")?
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(ConfigError::new(
+                    "ALLOW_RESTORE",
+                    format!("must be true or false, got {other:?}"),
+                ))
+            }
+        };
         Ok(Config {
+            allow_restore,
             risky_ports,
             mode,
             rule_selector,

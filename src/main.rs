@@ -1,78 +1,86 @@
 //! `bootstrap`: the executable Function Compute starts (`/code/bootstrap`).
 //!
-//! TEMPORARY WIRING: the handler below only acknowledges the event; remediation is wired in a
-//! later step. It never pretends to have remediated anything.
+//! Only wiring: configuration → logging → selector → OpenAPI client → remediator → FC runtime.
+//! A bad configuration value (including an invalid `RULE_SELECTOR`) exits non-zero at start
+//! with a message naming the variable, which FC shows as the instance's start-up output.
 //!
 //! Runtime flavour: a current-thread tokio runtime. An FC instance gets a fraction of a vCPU to a
 //! few vCPUs, the work is almost entirely waiting on OpenAPI calls, and concurrency comes from
-//! async tasks, not threads. One thread starts fastest (no worker threads to spawn, part of the
-//! ≤ 5 ms ready budget) and needs no cross-thread synchronisation. Blocking work (DNS lookups)
-//! still goes to tokio's blocking pool.
+//! async tasks, not threads. One thread starts fastest (no worker threads to spawn) and needs no
+//! cross-thread synchronisation. Blocking work (DNS lookups) still goes to tokio's blocking pool.
+
+use std::process::ExitCode;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use sg_remediator::config::Config;
+use sg_remediator::openapi::{Client, ClientSettings};
+use sg_remediator::remediation::Remediator;
 use sg_remediator::runtime::{self, service_fn, Diagnostic, Event, RuntimeOptions};
+use sg_remediator::select::Selector;
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let config = match Config::from_env() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return fail(e),
     };
     if let Err(e) = sg_remediator::logging::init(config.log_format, &config.log_filter) {
-        eprintln!("error: {e}");
-        return std::process::ExitCode::FAILURE;
+        return fail(e);
     }
-    for variable in config.endpoints.plain_http() {
+    let selector = match Selector::new(config.risky_ports.clone(), config.rule_selector.as_deref())
+    {
+        Ok(s) => s,
+        Err(e) => return fail(format!("RULE_SELECTOR: {e}")),
+    };
+    let plain_http = config.endpoints.plain_http();
+    for variable in &plain_http {
         tracing::warn!(variable, "endpoint uses plain http:// as configured");
     }
+    let client = match Client::new(ClientSettings {
+        allow_http: !plain_http.is_empty(),
+        ..ClientSettings::default()
+    }) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot build the HTTP client: {e}")),
+    };
     let hooks = std::env::var("SG_REMEDIATOR_TEST_HOOKS").as_deref() == Ok("1");
     let options = RuntimeOptions::from_config(&config);
+    let remediator = Arc::new(Remediator::new(config, selector, client));
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
     let result = rt.block_on(runtime::run_with(
         options,
-        service_fn(move |event| placeholder(event, hooks)),
+        service_fn(move |event| handle(Arc::clone(&remediator), event, hooks)),
     ));
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
     }
 }
 
-/// Acknowledge the event without acting on it (remediation is not wired yet).
-async fn placeholder(event: Event, hooks: bool) -> Result<Value, Diagnostic> {
-    let text = std::str::from_utf8(&event.payload)
-        .map_err(|e| Diagnostic::new("InvalidEvent", format!("the event is not UTF-8: {e}")))?;
-    let parsed: Value = serde_json::from_str(text)
-        .map_err(|e| Diagnostic::new("InvalidEvent", format!("the event is not JSON: {e}")))?;
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::FAILURE
+}
+
+async fn handle(
+    remediator: Arc<Remediator>,
+    event: Event,
+    hooks: bool,
+) -> Result<Value, Diagnostic> {
     if hooks {
-        if let Some(answer) = test_hook(&event, &parsed).await? {
-            return Ok(answer);
+        if let Ok(parsed) = serde_json::from_slice::<Value>(&event.payload) {
+            if let Some(answer) = test_hook(&event, &parsed).await? {
+                return Ok(answer);
+            }
         }
     }
-    tracing::info!(
-        event_bytes = event.payload.len(),
-        "event received; remediation is not wired yet"
-    );
-    Ok(json!({
-        "requestId": event.context.request_id,
-        "note": "remediation not wired yet",
-        "eventBytes": event.payload.len(),
-    }))
+    remediator.handle(event).await
 }
 
 /// TEST-ONLY hooks, active only with `SG_REMEDIATOR_TEST_HOOKS=1`, so integration tests can

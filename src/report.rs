@@ -25,12 +25,13 @@ pub enum Status {
     Failed,
 }
 
-/// Remediation mode of one invocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    Enforce,
-    DryRun,
+pub use crate::config::Mode;
+
+/// The report spells the mode as the `REMEDIATION_MODE` value (`enforce` / `dry-run`).
+impl Serialize for Mode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// One resource's outcome.
