@@ -101,7 +101,9 @@ fn is_throttling_code(code: &str) -> bool {
 }
 
 impl ApiError {
-    /// The service's error code, if the service answered.
+    /// The service's error code, if the service answered. For `DeadlineExceeded` this is the
+    /// code of the last attempt (so `is_throttling()` tells "gave up while throttled"); the
+    /// other predicates except `is_not_found` see through it the same way.
     pub fn code(&self) -> Option<&str> {
         match self {
             ApiError::Service { code, .. } => Some(code),
