@@ -70,7 +70,10 @@ fn rdp_over_tcp_from_the_world_is_revoked() {
 
 #[test]
 fn rdp_over_udp_from_the_world_is_revoked() {
-    let r = open("sgr-a", json!({"IpProtocol": "UDP", "PortRange": "3389/3389"}));
+    let r = open(
+        "sgr-a",
+        json!({"IpProtocol": "UDP", "PortRange": "3389/3389"}),
+    );
     assert_eq!(revoked(&[r]), ids(&["sgr-a"]));
 }
 
@@ -138,7 +141,10 @@ fn a_private_source_is_kept() {
 
 #[test]
 fn a_security_group_source_is_kept() {
-    let r = open("sgr-a", json!({"SourceCidrIp": "", "SourceGroupId": "sg-other"}));
+    let r = open(
+        "sgr-a",
+        json!({"SourceCidrIp": "", "SourceGroupId": "sg-other"}),
+    );
     let s = select(&[r]);
     assert!(s.exposed.is_empty() && s.review.is_empty());
 }
@@ -166,7 +172,10 @@ fn a_world_drop_rule_on_ssh_is_kept() {
 
 #[test]
 fn ssh_from_the_ipv6_world_is_revoked() {
-    let r = open("sgr-a", json!({"SourceCidrIp": "", "Ipv6SourceCidrIp": "::/0"}));
+    let r = open(
+        "sgr-a",
+        json!({"SourceCidrIp": "", "Ipv6SourceCidrIp": "::/0"}),
+    );
     assert_eq!(revoked(&[r]), ids(&["sgr-a"]));
 }
 
@@ -275,7 +284,10 @@ fn two_drops_covering_both_risky_ports_together_shadow() {
 fn an_ipv4_world_drop_does_not_shadow_an_ipv6_world_accept() {
     let rules = [
         deny("sgr-d", json!({"Priority": 1})),
-        open("sgr-a", json!({"SourceCidrIp": "", "Ipv6SourceCidrIp": "::/0"})),
+        open(
+            "sgr-a",
+            json!({"SourceCidrIp": "", "Ipv6SourceCidrIp": "::/0"}),
+        ),
     ];
     assert_eq!(revoked(&rules), ids(&["sgr-a"]));
 }
@@ -348,7 +360,10 @@ fn an_all_protocol_accept_is_shadowed_by_an_all_protocol_drop() {
 #[test]
 fn a_drop_on_a_non_world_source_does_not_shadow() {
     let rules = [
-        deny("sgr-d", json!({"Priority": 1, "SourceCidrIp": "10.0.0.0/8"})),
+        deny(
+            "sgr-d",
+            json!({"Priority": 1, "SourceCidrIp": "10.0.0.0/8"}),
+        ),
         open("sgr-a", json!({})),
     ];
     assert_eq!(revoked(&rules), ids(&["sgr-a"]));
@@ -366,7 +381,10 @@ fn an_egress_drop_does_not_shadow() {
 #[test]
 fn a_drop_limited_to_one_destination_does_not_shadow() {
     let rules = [
-        deny("sgr-d", json!({"Priority": 1, "DestCidrIp": "192.168.0.5/32"})),
+        deny(
+            "sgr-d",
+            json!({"Priority": 1, "DestCidrIp": "192.168.0.5/32"}),
+        ),
         open("sgr-a", json!({})),
     ];
     assert_eq!(revoked(&rules), ids(&["sgr-a"]));
@@ -411,7 +429,13 @@ fn only_the_clipped_part_of_a_risky_span_needs_denying() {
     ];
     let s = selector("8000-8080").evaluate(&rules).unwrap();
     assert_eq!(s.shadowed_ids(), ids(&["sgr-a"]));
-    assert_eq!(s.shadowed[0].ports, vec![PortSpan { from: 8050, to: 8080 }]);
+    assert_eq!(
+        s.shadowed[0].ports,
+        vec![PortSpan {
+            from: 8050,
+            to: 8080
+        }]
+    );
 }
 
 // ----- review ----------------------------------------------------------------------------------
@@ -500,9 +524,11 @@ fn a_configuration_still_encoded_as_a_string_is_decoded() {
 
 #[test]
 fn a_configuration_without_permissions_has_no_rules() {
-    assert!(rules_from_configuration(&json!({"SecurityGroupId": "sg-1"}))
-        .unwrap()
-        .is_empty());
+    assert!(
+        rules_from_configuration(&json!({"SecurityGroupId": "sg-1"}))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -559,7 +585,8 @@ fn a_configuration_that_is_not_an_object_is_an_error() {
 
 #[test]
 fn a_describe_response_reads_like_a_configuration() {
-    let resp = json!({"RequestId": "r", "NextToken": "", "Permissions": {"Permission": fixture_rules()}});
+    let resp =
+        json!({"RequestId": "r", "NextToken": "", "Permissions": {"Permission": fixture_rules()}});
     assert_eq!(rules_from_describe(&resp).unwrap().len(), 3);
 }
 
@@ -567,8 +594,10 @@ fn a_describe_response_reads_like_a_configuration() {
 
 #[test]
 fn the_canonical_document_normalises_case_and_types() {
-    let r = rule(json!({"SecurityGroupRuleId": "sgr-a", "Direction": "Ingress", "Policy": "Accept",
-        "Priority": "7", "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0"}));
+    let r = rule(
+        json!({"SecurityGroupRuleId": "sgr-a", "Direction": "Ingress", "Policy": "Accept",
+        "Priority": "7", "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0"}),
+    );
     let doc = canonical_document(&[r]);
     let p = &doc["Permissions"][0];
     assert_eq!(p["Direction"], "ingress");
@@ -621,7 +650,10 @@ fn a_custom_query_can_also_select_port_80() {
 #[test]
 fn a_custom_query_may_return_rule_objects() {
     let q = "Permissions[?PortRange == '22/22']";
-    let s = custom(q).unwrap().evaluate(&[open("sgr-a", json!({}))]).unwrap();
+    let s = custom(q)
+        .unwrap()
+        .evaluate(&[open("sgr-a", json!({}))])
+        .unwrap();
     assert_eq!(s.revoke_ids(), ids(&["sgr-a"]));
 }
 
@@ -687,7 +719,10 @@ fn a_custom_selection_of_an_egress_rule_is_not_revoked() {
 #[test]
 fn ids_a_custom_query_invents_are_ignored_and_listed() {
     let q = "['sgr-ghost', 'sgr-a']";
-    let s = custom(q).unwrap().evaluate(&[open("sgr-a", json!({}))]).unwrap();
+    let s = custom(q)
+        .unwrap()
+        .evaluate(&[open("sgr-a", json!({}))])
+        .unwrap();
     assert_eq!(s.revoke_ids(), ids(&["sgr-a"]));
     assert_eq!(s.ignored_ids, vec!["sgr-ghost".to_string()]);
 }

@@ -496,12 +496,24 @@ fn invalid_query(query: &str, e: &JmespathError) -> SelectError {
 fn sample_rules() -> Vec<Permission> {
     let rule = |v: Value| Permission::from_json(&v).expect("the built-in sample rules parse");
     vec![
-        rule(serde_json::json!({"SecurityGroupRuleId":"sgr-sample-ssh","Direction":"ingress","Policy":"Accept","Priority":10,"IpProtocol":"TCP","PortRange":"22/22","SourceCidrIp":"0.0.0.0/0","NicType":"intranet","Description":"ssh"})),
-        rule(serde_json::json!({"SecurityGroupRuleId":"sgr-sample-all6","Direction":"ingress","Policy":"Accept","Priority":100,"IpProtocol":"ALL","PortRange":"-1/-1","Ipv6SourceCidrIp":"::/0"})),
-        rule(serde_json::json!({"SecurityGroupRuleId":"sgr-sample-drop","Direction":"ingress","Policy":"Drop","Priority":1,"IpProtocol":"UDP","PortRange":"1/1024","SourceCidrIp":"0.0.0.0/0"})),
-        rule(serde_json::json!({"SecurityGroupRuleId":"sgr-sample-sg","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"443/443","SourceGroupId":"sg-sample"})),
-        rule(serde_json::json!({"SecurityGroupRuleId":"sgr-sample-pl","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"3389/3389","SourcePrefixListId":"pl-sample"})),
-        rule(serde_json::json!({"SecurityGroupRuleId":"sgr-sample-out","Direction":"egress","Policy":"Accept","Priority":1,"IpProtocol":"ICMP","PortRange":"-1/-1","DestCidrIp":"10.0.0.0/8"})),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-ssh","Direction":"ingress","Policy":"Accept","Priority":10,"IpProtocol":"TCP","PortRange":"22/22","SourceCidrIp":"0.0.0.0/0","NicType":"intranet","Description":"ssh"}),
+        ),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-all6","Direction":"ingress","Policy":"Accept","Priority":100,"IpProtocol":"ALL","PortRange":"-1/-1","Ipv6SourceCidrIp":"::/0"}),
+        ),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-drop","Direction":"ingress","Policy":"Drop","Priority":1,"IpProtocol":"UDP","PortRange":"1/1024","SourceCidrIp":"0.0.0.0/0"}),
+        ),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-sg","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"443/443","SourceGroupId":"sg-sample"}),
+        ),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-pl","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"3389/3389","SourcePrefixListId":"pl-sample"}),
+        ),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-out","Direction":"egress","Policy":"Accept","Priority":1,"IpProtocol":"ICMP","PortRange":"-1/-1","DestCidrIp":"10.0.0.0/8"}),
+        ),
     ]
 }
 
@@ -556,8 +568,10 @@ impl Selector {
     fn run_query(&self, rules: &[Permission]) -> Result<Vec<String>, SelectError> {
         let q = &self.inner.query;
         let mut ctx = Context::new(q.as_str(), self.inner.runtime);
-        let out = jmespath::interpret(&canonical_variable(rules), q.as_ast(), &mut ctx)
-            .map_err(|e| SelectError::QueryFailed(format!("{} at column {}", e.reason, e.column + 1)))?;
+        let out =
+            jmespath::interpret(&canonical_variable(rules), q.as_ast(), &mut ctx).map_err(|e| {
+                SelectError::QueryFailed(format!("{} at column {}", e.reason, e.column + 1))
+            })?;
         ids_from_output(&out)
     }
 

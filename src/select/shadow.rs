@@ -103,7 +103,9 @@ fn drop_interval(d: &Permission) -> Option<(u16, u16)> {
 /// The outcome of checking one Accept rule against the Drop rules of its group.
 pub(crate) enum Verdict {
     /// Everything in `targets` is denied; `by` lists the Drop rules that do it.
-    Shadowed { by: Vec<RuleId> },
+    Shadowed {
+        by: Vec<RuleId>,
+    },
     Exposed,
 }
 
@@ -186,7 +188,10 @@ mod tests {
 
     #[test]
     fn a_gap_of_one_port_leaves_the_span_uncovered() {
-        assert!(!covered(&mut [(8000, 8039), (8041, 8080)], span(8000, 8080)));
+        assert!(!covered(
+            &mut [(8000, 8039), (8041, 8080)],
+            span(8000, 8080)
+        ));
     }
 
     #[test]
