@@ -566,6 +566,19 @@ fn a_rule_with_an_unreadable_priority_fails_the_configuration_naming_the_rule() 
 }
 
 #[test]
+fn a_policy_of_the_wrong_type_fails_the_configuration_instead_of_defaulting_to_accept() {
+    let cfg = json!({"Permissions": [
+        {"SecurityGroupRuleId": "sgr-odd", "Direction": "ingress", "Policy": {"Value": "Drop"},
+         "Priority": 1, "IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0"}
+    ]});
+    let err = rules_from_configuration(&cfg).unwrap_err();
+    assert!(
+        matches!(&err, SelectError::InvalidRule { id: Some(id), .. } if id == "sgr-odd"),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn permissions_of_the_wrong_type_are_an_error() {
     let err = rules_from_configuration(&json!({"Permissions": 7})).unwrap_err();
     assert!(matches!(err, SelectError::InvalidConfiguration(_)));
