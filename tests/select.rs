@@ -766,3 +766,49 @@ fn a_selector_is_cheap_to_clone_and_shareable_across_threads() {
         assert_eq!(h.join().unwrap(), ids(&["sgr-a"]));
     }
 }
+
+#[test]
+fn a_rule_open_to_both_families_needs_both_denied() {
+    let both = json!({"Ipv6SourceCidrIp": "::/0"});
+    let rules = [deny("sgr-d4", json!({"Priority": 1})), open("sgr-a", both)];
+    assert_eq!(revoked(&rules), ids(&["sgr-a"]));
+}
+
+// ----- the custom functions ---------------------------------------------------------------------
+
+#[test]
+fn is_world_is_true_only_for_a_zero_length_prefix() {
+    use sg_remediator::select::is_world;
+    assert!(is_world("0.0.0.0/0") && is_world("::/0"));
+    assert!(!is_world("0.0.0.0/1") && !is_world("0.0.0.0") && !is_world(""));
+    assert!(!is_world("everyone"));
+}
+
+#[test]
+fn opens_risky_port_treats_minus_one_as_every_port() {
+    use sg_remediator::select::opens_risky_port;
+    let risky = "22,8000-8080".parse().unwrap();
+    assert!(opens_risky_port("-1/-1", &risky));
+    assert!(opens_risky_port("8080/9000", &risky));
+    assert!(!opens_risky_port("8081/9000", &risky));
+    assert!(!opens_risky_port("junk", &risky));
+}
+
+#[test]
+fn port_range_covers_checks_inclusive_bounds() {
+    use sg_remediator::select::port_range_covers;
+    assert!(port_range_covers("20/30", 20) && port_range_covers("20/30", 30));
+    assert!(!port_range_covers("20/30", 31));
+    assert!(port_range_covers("-1/-1", 65535));
+}
+
+#[test]
+fn custom_functions_given_the_wrong_type_answer_false_instead_of_failing() {
+    let q = "Permissions[?is_world(Priority) || opens_risky_port(`7`) \
+             || port_range_covers(PortRange, 'eighty')].SecurityGroupRuleId";
+    let s = custom(q)
+        .unwrap()
+        .evaluate(&[open("sgr-a", json!({}))])
+        .unwrap();
+    assert!(s.exposed.is_empty());
+}
