@@ -475,3 +475,70 @@ async fn plain_http_endpoints_are_refused_by_default() {
     assert!(matches!(e, ApiError::InvalidRequest(_)), "{e:?}");
     assert!(s.seen().is_empty());
 }
+
+fn page(next_token: &str, rule_id: &str) -> Reply {
+    ok(&format!(
+        r#"{{"RequestId":"R-{rule_id}","SecurityGroupId":"sg-1","NextToken":"{next_token}","Permissions":{{"Permission":[{{"SecurityGroupRuleId":"{rule_id}","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"22/22","SourceCidrIp":"0.0.0.0/0"}}]}}}}"#
+    ))
+}
+
+async fn describe_against(
+    s: &Stub,
+) -> Result<sg_remediator::services::ecs::SecurityGroupRules, ApiError> {
+    let creds = sts_creds();
+    let cx = CallContext {
+        credentials: &creds,
+        deadline: in_secs(30),
+    };
+    sg_remediator::services::ecs::describe_security_group_attribute(
+        &client(100),
+        &cx,
+        &s.base,
+        "cn-hangzhou",
+        "sg-1",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_error_on_a_later_page_fails_the_whole_describe() {
+    let s = stub(vec![page("t2", "sgr-1"), err(403, "Forbidden.RAM")]).await;
+    let e = describe_against(&s).await.unwrap_err();
+    assert_eq!(e.code(), Some("Forbidden.RAM"));
+    let seen = s.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].params()["NextToken"], "t2");
+}
+
+#[tokio::test]
+async fn a_repeated_next_token_is_an_error_not_an_endless_loop() {
+    let s = stub(vec![
+        page("t2", "sgr-1"),
+        page("t3", "sgr-2"),
+        page("t2", "sgr-3"),
+    ])
+    .await;
+    let e = describe_against(&s).await.unwrap_err();
+    assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
+    assert!(e.to_string().contains("NextToken"), "{e}");
+    assert_eq!(s.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn pages_are_collected_in_order_until_the_token_is_empty() {
+    let s = stub(vec![
+        page("t2", "sgr-1"),
+        page("t3", "sgr-2"),
+        page("", "sgr-3"),
+    ])
+    .await;
+    let rules = describe_against(&s).await.unwrap();
+    assert_eq!(rules.pages, 3);
+    assert_eq!(rules.request_ids, ["R-sgr-1", "R-sgr-2", "R-sgr-3"]);
+    let ids: Vec<_> = rules
+        .permissions
+        .iter()
+        .map(|p| p.rule_id.as_ref().unwrap().as_str().to_string())
+        .collect();
+    assert_eq!(ids, ["sgr-1", "sgr-2", "sgr-3"]);
+}

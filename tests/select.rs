@@ -70,7 +70,10 @@ fn rdp_over_tcp_from_the_world_is_revoked() {
 
 #[test]
 fn rdp_over_udp_from_the_world_is_revoked() {
-    let r = open("sgr-a", json!({"IpProtocol": "UDP", "PortRange": "3389/3389"}));
+    let r = open(
+        "sgr-a",
+        json!({"IpProtocol": "UDP", "PortRange": "3389/3389"}),
+    );
     assert_eq!(revoked(&[r]), ids(&["sgr-a"]));
 }
 
@@ -138,7 +141,10 @@ fn a_private_source_is_kept() {
 
 #[test]
 fn a_security_group_source_is_kept() {
-    let r = open("sgr-a", json!({"SourceCidrIp": "", "SourceGroupId": "sg-other"}));
+    let r = open(
+        "sgr-a",
+        json!({"SourceCidrIp": "", "SourceGroupId": "sg-other"}),
+    );
     let s = select(&[r]);
     assert!(s.exposed.is_empty() && s.review.is_empty());
 }
@@ -166,7 +172,10 @@ fn a_world_drop_rule_on_ssh_is_kept() {
 
 #[test]
 fn ssh_from_the_ipv6_world_is_revoked() {
-    let r = open("sgr-a", json!({"SourceCidrIp": "", "Ipv6SourceCidrIp": "::/0"}));
+    let r = open(
+        "sgr-a",
+        json!({"SourceCidrIp": "", "Ipv6SourceCidrIp": "::/0"}),
+    );
     assert_eq!(revoked(&[r]), ids(&["sgr-a"]));
 }
 
@@ -275,7 +284,10 @@ fn two_drops_covering_both_risky_ports_together_shadow() {
 fn an_ipv4_world_drop_does_not_shadow_an_ipv6_world_accept() {
     let rules = [
         deny("sgr-d", json!({"Priority": 1})),
-        open("sgr-a", json!({"SourceCidrIp": "", "Ipv6SourceCidrIp": "::/0"})),
+        open(
+            "sgr-a",
+            json!({"SourceCidrIp": "", "Ipv6SourceCidrIp": "::/0"}),
+        ),
     ];
     assert_eq!(revoked(&rules), ids(&["sgr-a"]));
 }
@@ -348,7 +360,10 @@ fn an_all_protocol_accept_is_shadowed_by_an_all_protocol_drop() {
 #[test]
 fn a_drop_on_a_non_world_source_does_not_shadow() {
     let rules = [
-        deny("sgr-d", json!({"Priority": 1, "SourceCidrIp": "10.0.0.0/8"})),
+        deny(
+            "sgr-d",
+            json!({"Priority": 1, "SourceCidrIp": "10.0.0.0/8"}),
+        ),
         open("sgr-a", json!({})),
     ];
     assert_eq!(revoked(&rules), ids(&["sgr-a"]));
@@ -366,7 +381,10 @@ fn an_egress_drop_does_not_shadow() {
 #[test]
 fn a_drop_limited_to_one_destination_does_not_shadow() {
     let rules = [
-        deny("sgr-d", json!({"Priority": 1, "DestCidrIp": "192.168.0.5/32"})),
+        deny(
+            "sgr-d",
+            json!({"Priority": 1, "DestCidrIp": "192.168.0.5/32"}),
+        ),
         open("sgr-a", json!({})),
     ];
     assert_eq!(revoked(&rules), ids(&["sgr-a"]));
@@ -411,7 +429,13 @@ fn only_the_clipped_part_of_a_risky_span_needs_denying() {
     ];
     let s = selector("8000-8080").evaluate(&rules).unwrap();
     assert_eq!(s.shadowed_ids(), ids(&["sgr-a"]));
-    assert_eq!(s.shadowed[0].ports, vec![PortSpan { from: 8050, to: 8080 }]);
+    assert_eq!(
+        s.shadowed[0].ports,
+        vec![PortSpan {
+            from: 8050,
+            to: 8080
+        }]
+    );
 }
 
 // ----- review ----------------------------------------------------------------------------------
@@ -500,9 +524,11 @@ fn a_configuration_still_encoded_as_a_string_is_decoded() {
 
 #[test]
 fn a_configuration_without_permissions_has_no_rules() {
-    assert!(rules_from_configuration(&json!({"SecurityGroupId": "sg-1"}))
-        .unwrap()
-        .is_empty());
+    assert!(
+        rules_from_configuration(&json!({"SecurityGroupId": "sg-1"}))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -540,6 +566,19 @@ fn a_rule_with_an_unreadable_priority_fails_the_configuration_naming_the_rule() 
 }
 
 #[test]
+fn a_policy_of_the_wrong_type_fails_the_configuration_instead_of_defaulting_to_accept() {
+    let cfg = json!({"Permissions": [
+        {"SecurityGroupRuleId": "sgr-odd", "Direction": "ingress", "Policy": {"Value": "Drop"},
+         "Priority": 1, "IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0"}
+    ]});
+    let err = rules_from_configuration(&cfg).unwrap_err();
+    assert!(
+        matches!(&err, SelectError::InvalidRule { id: Some(id), .. } if id == "sgr-odd"),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn permissions_of_the_wrong_type_are_an_error() {
     let err = rules_from_configuration(&json!({"Permissions": 7})).unwrap_err();
     assert!(matches!(err, SelectError::InvalidConfiguration(_)));
@@ -559,7 +598,8 @@ fn a_configuration_that_is_not_an_object_is_an_error() {
 
 #[test]
 fn a_describe_response_reads_like_a_configuration() {
-    let resp = json!({"RequestId": "r", "NextToken": "", "Permissions": {"Permission": fixture_rules()}});
+    let resp =
+        json!({"RequestId": "r", "NextToken": "", "Permissions": {"Permission": fixture_rules()}});
     assert_eq!(rules_from_describe(&resp).unwrap().len(), 3);
 }
 
@@ -567,8 +607,10 @@ fn a_describe_response_reads_like_a_configuration() {
 
 #[test]
 fn the_canonical_document_normalises_case_and_types() {
-    let r = rule(json!({"SecurityGroupRuleId": "sgr-a", "Direction": "Ingress", "Policy": "Accept",
-        "Priority": "7", "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0"}));
+    let r = rule(
+        json!({"SecurityGroupRuleId": "sgr-a", "Direction": "Ingress", "Policy": "Accept",
+        "Priority": "7", "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0"}),
+    );
     let doc = canonical_document(&[r]);
     let p = &doc["Permissions"][0];
     assert_eq!(p["Direction"], "ingress");
@@ -621,7 +663,10 @@ fn a_custom_query_can_also_select_port_80() {
 #[test]
 fn a_custom_query_may_return_rule_objects() {
     let q = "Permissions[?PortRange == '22/22']";
-    let s = custom(q).unwrap().evaluate(&[open("sgr-a", json!({}))]).unwrap();
+    let s = custom(q)
+        .unwrap()
+        .evaluate(&[open("sgr-a", json!({}))])
+        .unwrap();
     assert_eq!(s.revoke_ids(), ids(&["sgr-a"]));
 }
 
@@ -687,7 +732,10 @@ fn a_custom_selection_of_an_egress_rule_is_not_revoked() {
 #[test]
 fn ids_a_custom_query_invents_are_ignored_and_listed() {
     let q = "['sgr-ghost', 'sgr-a']";
-    let s = custom(q).unwrap().evaluate(&[open("sgr-a", json!({}))]).unwrap();
+    let s = custom(q)
+        .unwrap()
+        .evaluate(&[open("sgr-a", json!({}))])
+        .unwrap();
     assert_eq!(s.revoke_ids(), ids(&["sgr-a"]));
     assert_eq!(s.ignored_ids, vec!["sgr-ghost".to_string()]);
 }
@@ -717,4 +765,50 @@ fn a_selector_is_cheap_to_clone_and_shareable_across_threads() {
     for h in handles {
         assert_eq!(h.join().unwrap(), ids(&["sgr-a"]));
     }
+}
+
+#[test]
+fn a_rule_open_to_both_families_needs_both_denied() {
+    let both = json!({"Ipv6SourceCidrIp": "::/0"});
+    let rules = [deny("sgr-d4", json!({"Priority": 1})), open("sgr-a", both)];
+    assert_eq!(revoked(&rules), ids(&["sgr-a"]));
+}
+
+// ----- the custom functions ---------------------------------------------------------------------
+
+#[test]
+fn is_world_is_true_only_for_a_zero_length_prefix() {
+    use sg_remediator::select::is_world;
+    assert!(is_world("0.0.0.0/0") && is_world("::/0"));
+    assert!(!is_world("0.0.0.0/1") && !is_world("0.0.0.0") && !is_world(""));
+    assert!(!is_world("everyone"));
+}
+
+#[test]
+fn opens_risky_port_treats_minus_one_as_every_port() {
+    use sg_remediator::select::opens_risky_port;
+    let risky = "22,8000-8080".parse().unwrap();
+    assert!(opens_risky_port("-1/-1", &risky));
+    assert!(opens_risky_port("8080/9000", &risky));
+    assert!(!opens_risky_port("8081/9000", &risky));
+    assert!(!opens_risky_port("junk", &risky));
+}
+
+#[test]
+fn port_range_covers_checks_inclusive_bounds() {
+    use sg_remediator::select::port_range_covers;
+    assert!(port_range_covers("20/30", 20) && port_range_covers("20/30", 30));
+    assert!(!port_range_covers("20/30", 31));
+    assert!(port_range_covers("-1/-1", 65535));
+}
+
+#[test]
+fn custom_functions_given_the_wrong_type_answer_false_instead_of_failing() {
+    let q = "Permissions[?is_world(Priority) || opens_risky_port(`7`) \
+             || port_range_covers(PortRange, 'eighty')].SecurityGroupRuleId";
+    let s = custom(q)
+        .unwrap()
+        .evaluate(&[open("sgr-a", json!({}))])
+        .unwrap();
+    assert!(s.exposed.is_empty());
 }

@@ -101,7 +101,10 @@ fn is_throttling_code(code: &str) -> bool {
 }
 
 impl ApiError {
-    /// The service's error code, if the service answered.
+    /// The service's error code, if the service answered. For `DeadlineExceeded` this is the
+    /// code of the last attempt (so `is_throttling()` tells "gave up while throttled");
+    /// `request_id()` and `status()` see through it too, `is_not_found()` and
+    /// `is_rule_not_found()` never do (a call that ran out of time proves nothing is gone).
     pub fn code(&self) -> Option<&str> {
         match self {
             ApiError::Service { code, .. } => Some(code),

@@ -1,0 +1,126 @@
+//! Injected failures: the ways a real cloud call goes wrong (throttling, 5xx, slow answers,
+//! garbage bodies, dropped sockets, arbitrary error codes), so the client's retry and
+//! "state unknown" paths can be exercised deterministically.
+
+use serde::{Deserialize, Serialize};
+
+/// One fault rule. Optional matchers narrow it; `count` limits it to the next N matching calls
+/// (absent = every matching call until cleared).
+///
+/// JSON (fixture `faults`, `POST /__admin/faults`):
+/// `{"action":"RevokeSecurityGroup","securityGroupId":"sg-1","count":2,"kind":{"type":"throttle"}}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Fault {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Matches the `SecurityGroupId` (ECS) or `ResourceId` (Config) parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    pub kind: FaultKind,
+}
+
+/// What happens to a matching call. Faults apply after authentication (the request was valid)
+/// and before the action runs, so a faulted call never changes state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum FaultKind {
+    /// HTTP 400 with a throttling code (`Throttling.User` by default; `Throttling`,
+    /// `Throttling.Api` also allowed) and the flow-control message.
+    Throttle {
+        #[serde(default = "default_throttle_code")]
+        code: String,
+    },
+    /// `500 InternalError` by default; `503 ServiceUnavailable` is the other common one.
+    ServerError {
+        #[serde(default = "default_500")]
+        status: u16,
+        #[serde(default = "default_internal")]
+        code: String,
+    },
+    /// Waits `ms` before handling the call normally.
+    Delay { ms: u64 },
+    /// HTTP 200 whose body is not valid JSON.
+    MalformedBody,
+    /// Closes the connection without any response.
+    DropConnection,
+    /// Any error answer.
+    Error {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+fn default_throttle_code() -> String {
+    "Throttling.User".into()
+}
+fn default_500() -> u16 {
+    500
+}
+fn default_internal() -> String {
+    "InternalError".into()
+}
+
+impl Fault {
+    /// A fault for every call (no matchers, no count).
+    pub fn always(kind: FaultKind) -> Fault {
+        Fault {
+            action: None,
+            security_group_id: None,
+            access_key_id: None,
+            count: None,
+            kind,
+        }
+    }
+
+    /// Narrows the fault to one action.
+    pub fn on_action(mut self, action: &str) -> Fault {
+        self.action = Some(action.to_string());
+        self
+    }
+
+    /// Narrows the fault to one security group (`SecurityGroupId` or `ResourceId`).
+    pub fn on_group(mut self, security_group_id: &str) -> Fault {
+        self.security_group_id = Some(security_group_id.to_string());
+        self
+    }
+
+    /// Narrows the fault to one access key.
+    pub fn on_key(mut self, access_key_id: &str) -> Fault {
+        self.access_key_id = Some(access_key_id.to_string());
+        self
+    }
+
+    /// Limits the fault to the next `n` matching calls.
+    pub fn times(mut self, n: u32) -> Fault {
+        self.count = Some(n);
+        self
+    }
+
+    pub(crate) fn matches(&self, action: &str, group: Option<&str>, key: &str) -> bool {
+        self.action.as_deref().is_none_or(|a| a == action)
+            && self
+                .security_group_id
+                .as_deref()
+                .is_none_or(|g| Some(g) == group)
+            && self.access_key_id.as_deref().is_none_or(|k| k == key)
+            && self.count != Some(0)
+    }
+
+    /// A short label for the journal.
+    pub(crate) fn label(&self) -> String {
+        match &self.kind {
+            FaultKind::Throttle { code } => format!("throttle:{code}"),
+            FaultKind::ServerError { status, code } => format!("serverError:{status}:{code}"),
+            FaultKind::Delay { ms } => format!("delay:{ms}ms"),
+            FaultKind::MalformedBody => "malformedBody".into(),
+            FaultKind::DropConnection => "dropConnection".into(),
+            FaultKind::Error { status, code, .. } => format!("error:{status}:{code}"),
+        }
+    }
+}

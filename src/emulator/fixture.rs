@@ -1,0 +1,350 @@
+//! The emulator's world, as a JSON file: accounts and their keys, RAM roles, aggregators,
+//! security groups (live ECS view plus an optional, possibly stale, Config snapshot), settings
+//! and faults. Parsed and validated once, so a typo in a fixture fails loudly at start-up rather
+//! than turning into a confusing `NotFound` in the middle of a test.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::fault::Fault;
+use super::EmulatorError;
+
+/// The whole fixture. Every list may be omitted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Fixture {
+    #[serde(default)]
+    pub accounts: Vec<AccountFixture>,
+    #[serde(default)]
+    pub roles: Vec<RoleFixture>,
+    #[serde(default)]
+    pub aggregators: Vec<AggregatorFixture>,
+    /// Regions the ECS and Config listeners accept. Empty means "every region a group uses".
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroupFixture>,
+    #[serde(default)]
+    pub settings: Settings,
+    /// Faults active from the start (same shape as `POST /__admin/faults`).
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+/// An Alibaba Cloud account (UID) and the access keys that act as it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountFixture {
+    /// Numeric UID as a string, e.g. `"1234567890123456"`.
+    pub account_id: String,
+    #[serde(default)]
+    pub credentials: Vec<CredentialFixture>,
+}
+
+/// One access key. With `securityToken` it behaves like STS credentials (the token must be sent
+/// and must match); `expired: true` makes every call fail as expired; `root: true` marks a
+/// root-account key, which may not assume roles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CredentialFixture {
+    pub access_key_id: String,
+    pub access_key_secret: String,
+    #[serde(default)]
+    pub security_token: Option<String>,
+    #[serde(default)]
+    pub expired: bool,
+    #[serde(default)]
+    pub root: bool,
+}
+
+/// A RAM role that `AssumeRole` can hand out credentials for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleFixture {
+    pub account_id: String,
+    pub role_name: String,
+    /// Accounts whose principals the trust policy admits.
+    #[serde(default)]
+    pub trusted_account_ids: Vec<String>,
+    /// Upper bound of `DurationSeconds` (RAM's default is 3600).
+    #[serde(default = "default_max_session")]
+    pub max_session_duration: u64,
+}
+
+fn default_max_session() -> u64 {
+    3600
+}
+
+/// A Config aggregator: only its owner may read through it, only members' resources are visible.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AggregatorFixture {
+    pub aggregator_id: String,
+    pub owner_account_id: String,
+    #[serde(default)]
+    pub member_account_ids: Vec<String>,
+}
+
+/// A security group: the live ECS view plus the Config snapshot (by default a copy of live).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecurityGroupFixture {
+    pub account_id: String,
+    pub region_id: String,
+    pub security_group_id: String,
+    #[serde(default)]
+    pub security_group_name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub vpc_id: String,
+    /// `normal` or `enterprise`.
+    #[serde(default = "default_sg_type")]
+    pub security_group_type: String,
+    #[serde(default = "default_inner_policy")]
+    pub inner_access_policy: String,
+    /// `true` = managed by a cloud product: writes are refused. Absent = key omitted from Config.
+    #[serde(default)]
+    pub service_managed: Option<bool>,
+    /// Deleted in the live view (ECS says NotFound).
+    #[serde(default)]
+    pub deleted: bool,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Raw permission objects, returned as given (a `SecurityGroupRuleId` is generated if missing).
+    #[serde(default)]
+    pub rules: Vec<Value>,
+    /// Overrides for the Config view; absent fields copy the live view.
+    #[serde(default)]
+    pub snapshot: Option<SnapshotFixture>,
+    /// When true, Revoke/Authorize also update the snapshot (Config caught up instantly).
+    #[serde(default)]
+    pub snapshot_follows_live: bool,
+    /// `ResourceCreationTime` in epoch milliseconds.
+    #[serde(default = "default_creation_ms")]
+    pub creation_time_ms: u64,
+}
+
+fn default_sg_type() -> String {
+    "normal".into()
+}
+fn default_inner_policy() -> String {
+    "Accept".into()
+}
+fn default_creation_ms() -> u64 {
+    1_714_550_400_000
+}
+
+/// Shape of `Permissions` inside Config's `Configuration` string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum ConfigShape {
+    /// `"Permissions": {"Permission": [...]}` (the DescribeSecurityGroupAttribute shape).
+    #[default]
+    PermissionObject,
+    /// `"Permissions": [...]` (the Config custom-rule sample's shape).
+    BareList,
+}
+
+/// Config's view of a group, where it differs from live.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SnapshotFixture {
+    #[serde(default)]
+    pub rules: Option<Vec<Value>>,
+    /// Config knows the group as deleted (`ResourceDeleted: 0`).
+    #[serde(default)]
+    pub deleted: Option<bool>,
+    /// `true`/`false`, or the string `"absent"` to omit the key from `Configuration`.
+    #[serde(default)]
+    pub service_managed: Option<Value>,
+    #[serde(default)]
+    pub shape: ConfigShape,
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Config has never recorded the group: GetDiscoveredResource says `ResourceNotExists`.
+    #[serde(default)]
+    pub unknown: bool,
+    /// Returned with `ComplianceOption=1`.
+    #[serde(default = "default_compliance")]
+    pub compliance_type: String,
+}
+
+fn default_compliance() -> String {
+    "NON_COMPLIANT".into()
+}
+
+/// Tunables. Defaults follow the real services where the reference states them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    /// How long a `SignatureNonce` stays "used" (per access key).
+    #[serde(default = "default_900")]
+    pub nonce_window_secs: u64,
+    /// Allowed clock skew of `Timestamp`, either way.
+    #[serde(default = "default_900")]
+    pub clock_skew_secs: u64,
+    /// `MaxResults` when the request omits it.
+    #[serde(default = "default_page")]
+    pub page_size_default: u32,
+    /// Added to every API call (not admin calls).
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// How long a successful `ClientToken` is remembered.
+    #[serde(default = "default_token_window")]
+    pub client_token_window_secs: u64,
+}
+
+fn default_900() -> u64 {
+    900
+}
+fn default_page() -> u32 {
+    500
+}
+fn default_token_window() -> u64 {
+    3600
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            nonce_window_secs: 900,
+            clock_skew_secs: 900,
+            page_size_default: 500,
+            latency_ms: 0,
+            client_token_window_secs: 3600,
+        }
+    }
+}
+
+impl Fixture {
+    /// Parses and validates a fixture.
+    pub fn from_json_str(text: &str) -> Result<Fixture, EmulatorError> {
+        let fixture: Fixture = serde_json::from_str(text)
+            .map_err(|e| EmulatorError::Fixture(format!("not a valid fixture: {e}")))?;
+        fixture.validate()?;
+        Ok(fixture)
+    }
+
+    /// Reads, parses and validates a fixture file.
+    pub fn from_path(path: &Path) -> Result<Fixture, EmulatorError> {
+        let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Fixture::from_json_str(&text)
+    }
+
+    /// Cross-references: unique ids, numeric account ids, known accounts, object rules.
+    pub fn validate(&self) -> Result<(), EmulatorError> {
+        let bad = |m: String| Err(EmulatorError::Fixture(m));
+        let is_uid =
+            |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+        let mut accounts = BTreeSet::new();
+        let mut keys = BTreeSet::new();
+        for a in &self.accounts {
+            if !is_uid(&a.account_id) || a.account_id.parse::<u64>().is_err() {
+                return bad(format!("accountId {:?} is not a numeric UID", a.account_id));
+            }
+            if !accounts.insert(a.account_id.as_str()) {
+                return bad(format!("account {} is listed twice", a.account_id));
+            }
+            for c in &a.credentials {
+                if c.access_key_id.is_empty() || c.access_key_secret.is_empty() {
+                    return bad(format!(
+                        "account {}: a credential has an empty id or secret",
+                        a.account_id
+                    ));
+                }
+                if !keys.insert(c.access_key_id.as_str()) {
+                    return bad(format!("accessKeyId {} is listed twice", c.access_key_id));
+                }
+            }
+        }
+        let known = |id: &str| accounts.contains(id);
+        for r in &self.roles {
+            if !known(&r.account_id) {
+                return bad(format!(
+                    "role {}: unknown account {}",
+                    r.role_name, r.account_id
+                ));
+            }
+            if r.max_session_duration < 900 || r.max_session_duration > 43_200 {
+                return bad(format!(
+                    "role {}: maxSessionDuration must be 900..=43200",
+                    r.role_name
+                ));
+            }
+        }
+        for ag in &self.aggregators {
+            if !known(&ag.owner_account_id) {
+                return bad(format!(
+                    "aggregator {}: unknown owner {}",
+                    ag.aggregator_id, ag.owner_account_id
+                ));
+            }
+        }
+        let mut groups = BTreeSet::new();
+        let mut rule_ids = BTreeSet::new();
+        for g in &self.security_groups {
+            if !groups.insert(g.security_group_id.as_str()) {
+                return bad(format!(
+                    "security group {} is listed twice",
+                    g.security_group_id
+                ));
+            }
+            if !known(&g.account_id) {
+                return bad(format!(
+                    "security group {}: unknown account {}",
+                    g.security_group_id, g.account_id
+                ));
+            }
+            if !self.regions.is_empty() && !self.regions.contains(&g.region_id) {
+                return bad(format!(
+                    "security group {}: region {} is not in regions",
+                    g.security_group_id, g.region_id
+                ));
+            }
+            let snapshot_rules = g.snapshot.as_ref().and_then(|s| s.rules.as_ref());
+            for rule in g.rules.iter().chain(snapshot_rules.into_iter().flatten()) {
+                let Some(obj) = rule.as_object() else {
+                    return bad(format!(
+                        "security group {}: every rule must be a JSON object",
+                        g.security_group_id
+                    ));
+                };
+                if let Some(id) = obj.get("SecurityGroupRuleId") {
+                    if !id.is_string() {
+                        return bad(format!(
+                            "security group {}: SecurityGroupRuleId must be a string",
+                            g.security_group_id
+                        ));
+                    }
+                }
+            }
+            for rule in &g.rules {
+                if let Some(id) = rule.get("SecurityGroupRuleId").and_then(Value::as_str) {
+                    if !rule_ids.insert(id.to_string()) {
+                        return bad(format!("rule id {id} is used twice in live rules"));
+                    }
+                }
+            }
+            if let Some(s) = &g.snapshot {
+                match &s.service_managed {
+                    None | Some(Value::Bool(_)) => {}
+                    Some(Value::String(x)) if x == "absent" => {}
+                    Some(other) => {
+                        return bad(format!(
+                            "security group {}: snapshot.serviceManaged must be true, false or \"absent\", not {other}",
+                            g.security_group_id
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

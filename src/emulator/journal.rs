@@ -1,0 +1,66 @@
+//! The call journal: what each test or demo can inspect afterwards ("was Revoke called, with
+//! which rule ids, by which key, and what did the cloud answer?"). Secrets never enter it:
+//! `Signature` and `SecurityToken` are removed from the recorded parameters.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// Which listener served a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Config,
+    Ecs,
+    Sts,
+}
+
+impl Service {
+    /// The API version this listener serves.
+    pub fn version(self) -> &'static str {
+        match self {
+            Service::Config => "2020-09-07",
+            Service::Ecs => "2014-05-26",
+            Service::Sts => "2015-04-01",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Config => "config",
+            Service::Ecs => "ecs",
+            Service::Sts => "sts",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One API call as the emulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalEntry {
+    /// 1-based, in arrival order of completion.
+    pub seq: u64,
+    pub service: Service,
+    /// `Action` parameter (empty if the request had none).
+    pub action: String,
+    /// Decoded parameters without `Signature` and `SecurityToken`.
+    pub params: BTreeMap<String, String>,
+    /// `AccessKeyId` parameter (empty if none).
+    pub access_key_id: String,
+    /// HTTP status sent; 0 when the connection was dropped by a fault.
+    pub http_status: u16,
+    /// Error code, if the answer was an error.
+    pub code: Option<String>,
+    pub request_id: String,
+    /// True when the call changed security-group rules (live or snapshot).
+    pub mutated: bool,
+    /// Label of the injected fault that shaped the answer, if any.
+    pub fault: Option<String>,
+}

@@ -1,0 +1,451 @@
+//! HTTP plumbing (hyper 1): one accept loop per listener, the request pipeline
+//! (decode → authenticate → faults → action → journal → latency → answer) and the unsigned,
+//! loopback-only `/__admin/` endpoints.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::auth::{authenticate, Caller};
+use super::fault::{Fault, FaultKind};
+use super::journal::{JournalEntry, Service};
+use super::state::State;
+use super::wire::{parse_pairs, redact, request_id, ApiError, Encoding};
+use super::{config_service, ecs_service, sts_service};
+
+/// Largest request body accepted (form-encoded parameters).
+const MAX_BODY: usize = 1 << 20;
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub fn new(state: State) -> Shared {
+        Shared {
+            state: Mutex::new(state),
+        }
+    }
+
+    /// The state lock; a panic elsewhere must not make the emulator unusable.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Returned by the service to make hyper close the socket without answering.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+enum Reply {
+    Json(u16, Value),
+    Raw(u16, &'static str),
+    Drop,
+}
+
+struct Outcome {
+    reply: Reply,
+    wait: Duration,
+}
+
+/// Accepts connections until `shutdown` flips to true.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    service: Service,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let host = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => break,
+        };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
+        let shared = shared.clone();
+        let host = host.clone();
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let shared = shared.clone();
+                let host = host.clone();
+                async move { handle(shared, service, peer, host, req).await }
+            });
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+}
+
+fn json_response(status: u16, body: &Value, rid: Option<&str>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    if let Some(rid) = rid.and_then(|r| HeaderValue::from_str(r).ok()) {
+        resp.headers_mut().insert("x-acs-request-id", rid);
+    }
+    resp
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    service: Service,
+    peer: SocketAddr,
+    host: String,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    if req.uri().path().starts_with("/__admin/") {
+        return Ok(admin(&shared, peer, req).await);
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(_) => Err(ApiError::invalid("Body", "unreadable or larger than 1 MiB")),
+    };
+    let rid = request_id();
+    let outcome = {
+        let mut state = shared.lock();
+        process(
+            &mut state, service, &method, &path, &query, form, body, &rid, &host,
+        )
+    };
+    if !outcome.wait.is_zero() {
+        tokio::time::sleep(outcome.wait).await;
+    }
+    match outcome.reply {
+        Reply::Json(status, body) => {
+            let rid = body
+                .get("RequestId")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            Ok(json_response(status, &body, rid.as_deref()))
+        }
+        Reply::Raw(status, text) => {
+            let mut resp = json_response(status, &Value::Null, Some(&rid));
+            *resp.body_mut() = Full::new(Bytes::from(text.replace("{RID}", &rid)));
+            Ok(resp)
+        }
+        Reply::Drop => Err(Dropped),
+    }
+}
+
+fn decode(
+    method: &Method,
+    path: &str,
+    query: &str,
+    form: bool,
+    body: Result<Bytes, ApiError>,
+    params: &mut BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    if path != "/" {
+        return Err(ApiError::new(
+            404,
+            "InvalidAction.NotFound",
+            format!("RPC-style APIs are served on path /, not {path}."),
+        ));
+    }
+    if method != Method::GET && method != Method::POST {
+        return Err(ApiError::new(
+            405,
+            "UnsupportedHTTPMethod",
+            format!("HTTP method {method} is not supported; use POST or GET."),
+        ));
+    }
+    parse_pairs(query, Encoding::Query, params)?;
+    let body = body?;
+    if !body.is_empty() {
+        if !form {
+            return Err(ApiError::invalid(
+                "Body",
+                "a request body must be application/x-www-form-urlencoded",
+            ));
+        }
+        let text = std::str::from_utf8(&body)
+            .map_err(|_| ApiError::invalid("Body", "the form body is not UTF-8"))?;
+        parse_pairs(text, Encoding::Form, params)?;
+    }
+    Ok(())
+}
+
+fn dispatch(
+    state: &mut State,
+    action: &str,
+    caller: &Caller,
+    params: &BTreeMap<String, String>,
+    rid: &str,
+) -> Result<(Value, bool), ApiError> {
+    match action {
+        "GetDiscoveredResource" => {
+            config_service::get_discovered_resource(state, caller, params, rid).map(|b| (b, false))
+        }
+        "GetAggregateDiscoveredResource" => {
+            config_service::get_aggregate_discovered_resource(state, caller, params, rid)
+                .map(|b| (b, false))
+        }
+        "DescribeSecurityGroupAttribute" => {
+            ecs_service::describe_attribute(state, caller, params, rid).map(|b| (b, false))
+        }
+        "RevokeSecurityGroup" => {
+            ecs_service::revoke(state, caller, params, rid).map(|w| (w.body, w.mutated))
+        }
+        "AuthorizeSecurityGroup" => {
+            ecs_service::authorize(state, caller, params, rid).map(|w| (w.body, w.mutated))
+        }
+        "AssumeRole" => sts_service::assume_role(state, caller, params, rid).map(|b| (b, false)),
+        other => Err(ApiError::new(
+            404,
+            "InvalidAction.NotFound",
+            format!("Specified api is not found: {other}"),
+        )),
+    }
+}
+
+fn fault_error(kind: &FaultKind) -> Option<ApiError> {
+    Some(match kind {
+        FaultKind::Throttle { code } => {
+            ApiError::new(400, code, "Request was denied due to user flow control.")
+        }
+        FaultKind::ServerError { status, code } => ApiError::new(
+            *status,
+            code,
+            if *status == 503 {
+                "The request has failed due to a temporary failure of the server."
+            } else {
+                "The request processing has failed due to some unknown error, exception or failure."
+            },
+        ),
+        FaultKind::Error {
+            status,
+            code,
+            message,
+        } => ApiError::new(*status, code, message.clone()),
+        FaultKind::Delay { .. } | FaultKind::MalformedBody | FaultKind::DropConnection => {
+            return None
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process(
+    state: &mut State,
+    service: Service,
+    method: &Method,
+    path: &str,
+    query: &str,
+    form: bool,
+    body: Result<Bytes, ApiError>,
+    rid: &str,
+    host: &str,
+) -> Outcome {
+    let mut params = BTreeMap::new();
+    let decoded = decode(method, path, query, form, body, &mut params);
+    let action = params.get("Action").cloned().unwrap_or_default();
+    let key_id = params.get("AccessKeyId").cloned().unwrap_or_default();
+    let token = params.get("SecurityToken").cloned();
+    let mut delay = Duration::ZERO;
+    let mut fault_label = None;
+    let mut mutated = false;
+    let result: Result<Value, Reply> = (|| {
+        decoded.map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
+        let caller = authenticate(state, service, method.as_str(), &params)
+            .map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
+        let group = params
+            .get("SecurityGroupId")
+            .or_else(|| params.get("ResourceId"))
+            .map(String::as_str);
+        let (wait, fault) = state.take_faults(&action, group, &key_id);
+        delay = wait;
+        if let Some(fault) = fault {
+            fault_label = Some(fault.label());
+            return Err(match fault_error(&fault.kind) {
+                Some(e) => error_reply(e, rid, host, service, token.as_deref()),
+                None if fault.kind == FaultKind::MalformedBody => Reply::Raw(
+                    200,
+                    "{\"RequestId\":\"{RID}\",\"Permissions\":{\"Permission\":[{\"SecurityGroupRuleId\":",
+                ),
+                None => Reply::Drop,
+            });
+        }
+        let (body, changed) = dispatch(state, &action, &caller, &params, rid)
+            .map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
+        mutated = changed;
+        Ok(body)
+    })();
+    let reply = match result {
+        Ok(body) => Reply::Json(200, body),
+        Err(reply) => reply,
+    };
+    let (http_status, code, request_id) = match &reply {
+        Reply::Json(status, body) => (
+            *status,
+            body.get("Code").and_then(Value::as_str).map(str::to_string),
+            body.get("RequestId")
+                .and_then(Value::as_str)
+                .unwrap_or(rid)
+                .to_string(),
+        ),
+        Reply::Raw(status, _) => (*status, None, rid.to_string()),
+        Reply::Drop => (0, None, rid.to_string()),
+    };
+    params.remove("Signature");
+    params.remove("SecurityToken");
+    state.record(JournalEntry {
+        seq: 0,
+        service,
+        action,
+        params,
+        access_key_id: key_id,
+        http_status,
+        code,
+        request_id,
+        mutated,
+        fault: fault_label,
+    });
+    Outcome {
+        reply,
+        wait: state.latency + delay,
+    }
+}
+
+fn error_reply(e: ApiError, rid: &str, host: &str, service: Service, token: Option<&str>) -> Reply {
+    let product = match service {
+        Service::Config => "Config",
+        Service::Ecs => "Ecs",
+        Service::Sts => "Sts",
+    };
+    Reply::Json(
+        e.status,
+        json!({
+            "RequestId": rid,
+            "HostId": host,
+            "Code": e.code,
+            "Message": redact(&e.message, token),
+            "Recommend": format!("https://api.aliyun.com/troubleshoot?q={}&product={product}&requestId={rid}", e.code),
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LatencyBody {
+    ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ExpireBody {
+    access_key_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClockBody {
+    advance_secs: u64,
+}
+
+fn admin_error(status: u16, message: &str) -> Response<Full<Bytes>> {
+    json_response(status, &json!({ "error": message }), None)
+}
+
+async fn admin(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if !peer.ip().is_loopback() {
+        return admin_error(403, "admin endpoints answer loopback clients only");
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return admin_error(400, "unreadable body"),
+    };
+    fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response<Full<Bytes>>> {
+        serde_json::from_slice(body).map_err(|e| admin_error(400, &format!("bad JSON body: {e}")))
+    }
+    let ok = || json_response(200, &json!({ "ok": true }), None);
+    let mut state = shared.lock();
+    let result: Result<Response<Full<Bytes>>, Response<Full<Bytes>>> = match (method, path.as_str())
+    {
+        (Method::GET, "/__admin/journal") => Ok(json_response(200, &json!(state.journal), None)),
+        (Method::DELETE, "/__admin/journal") => {
+            state.journal.clear();
+            Ok(ok())
+        }
+        (Method::GET, "/__admin/state") => Ok(json_response(200, &state.describe(), None)),
+        (Method::POST, "/__admin/faults") => parse::<Fault>(&body).map(|f| {
+            state.faults.push(f);
+            ok()
+        }),
+        (Method::DELETE, "/__admin/faults") => {
+            state.faults.clear();
+            Ok(ok())
+        }
+        (Method::POST, "/__admin/latency") => parse::<LatencyBody>(&body).map(|b| {
+            state.latency = Duration::from_millis(b.ms);
+            ok()
+        }),
+        (Method::POST, "/__admin/expire") => {
+            parse::<ExpireBody>(&body).and_then(|b| match state.creds.get_mut(&b.access_key_id) {
+                Some(c) => {
+                    c.expired = true;
+                    Ok(ok())
+                }
+                None => Err(admin_error(404, "unknown accessKeyId")),
+            })
+        }
+        (Method::POST, "/__admin/clock") => parse::<ClockBody>(&body).map(|b| {
+            state.clock_offset += Duration::from_secs(b.advance_secs);
+            ok()
+        }),
+        (Method::POST, "/__admin/reset") => {
+            let fixture = state.fixture.clone();
+            *state = State::new(fixture);
+            Ok(ok())
+        }
+        _ => Err(admin_error(404, "unknown admin endpoint")),
+    };
+    drop(state);
+    result.unwrap_or_else(|e| e)
+}

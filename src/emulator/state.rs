@@ -1,0 +1,266 @@
+//! The emulator's mutable world, behind one mutex: credentials, groups (live and snapshot),
+//! used nonces, remembered client tokens, pagination cursors, faults and the journal.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Map, Value};
+
+use super::fault::{Fault, FaultKind};
+use super::fixture::{
+    AggregatorFixture, ConfigShape, Fixture, RoleFixture, SecurityGroupFixture, Settings,
+};
+use super::journal::JournalEntry;
+use super::wire::{random_chars, LOWER_ALNUM};
+
+/// An access key known to the emulator.
+#[derive(Debug, Clone)]
+pub(crate) struct Cred {
+    pub account_id: String,
+    pub secret: String,
+    pub token: Option<String>,
+    /// Forced expiry (fixture `expired` or `expire_credentials`).
+    pub expired: bool,
+    /// Natural expiry of AssumeRole credentials.
+    pub expires_at: Option<SystemTime>,
+    pub root: bool,
+}
+
+/// One view (live ECS, or Config's snapshot) of a group.
+#[derive(Debug, Clone)]
+pub(crate) struct View {
+    pub rules: Vec<Value>,
+    pub deleted: bool,
+    /// `None` = key absent (never managed when live).
+    pub service_managed: Option<bool>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    pub account_id: String,
+    pub region_id: String,
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub vpc_id: String,
+    pub sg_type: String,
+    pub inner_access_policy: String,
+    pub creation_ms: u64,
+    pub live: View,
+    pub snapshot: View,
+    pub shape: ConfigShape,
+    pub snapshot_unknown: bool,
+    pub compliance_type: String,
+    pub follows_live: bool,
+}
+
+/// Where the next page of a DescribeSecurityGroupAttribute starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub group: String,
+    pub filter: String,
+    pub offset: usize,
+}
+
+/// A remembered successful write, for ClientToken idempotency.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRecord {
+    pub fingerprint: String,
+    pub response: Value,
+    pub at: SystemTime,
+}
+
+pub(crate) struct State {
+    pub fixture: Fixture,
+    pub settings: Settings,
+    pub creds: HashMap<String, Cred>,
+    pub roles: Vec<RoleFixture>,
+    pub aggregators: Vec<AggregatorFixture>,
+    pub regions: BTreeSet<String>,
+    pub groups: BTreeMap<String, Group>,
+    pub nonces: HashMap<(String, String), SystemTime>,
+    pub client_tokens: HashMap<(String, String, String), TokenRecord>,
+    pub cursors: HashMap<String, Cursor>,
+    pub faults: Vec<Fault>,
+    pub journal: Vec<JournalEntry>,
+    pub next_seq: u64,
+    pub latency: Duration,
+    pub clock_offset: Duration,
+}
+
+/// A fresh `sgr-…` id.
+pub(crate) fn new_rule_id() -> String {
+    format!("sgr-{}", random_chars(20, LOWER_ALNUM))
+}
+
+fn with_rule_id(mut rule: Value) -> Value {
+    if let Some(obj) = rule.as_object_mut() {
+        if !obj.contains_key("SecurityGroupRuleId") {
+            obj.insert("SecurityGroupRuleId".into(), json!(new_rule_id()));
+        }
+    }
+    rule
+}
+
+fn group_from_fixture(g: &SecurityGroupFixture) -> Group {
+    let live = View {
+        rules: g.rules.iter().cloned().map(with_rule_id).collect(),
+        deleted: g.deleted,
+        service_managed: g.service_managed,
+        tags: g.tags.clone(),
+    };
+    let snap = g.snapshot.clone().unwrap_or_default();
+    let snapshot = View {
+        rules: match snap.rules {
+            Some(rules) => rules.into_iter().map(with_rule_id).collect(),
+            None => live.rules.clone(),
+        },
+        deleted: snap.deleted.unwrap_or(g.deleted),
+        service_managed: match snap.service_managed {
+            None => g.service_managed,
+            Some(Value::Bool(b)) => Some(b),
+            Some(_) => None, // "absent", checked by Fixture::validate
+        },
+        tags: snap.tags.unwrap_or_else(|| g.tags.clone()),
+    };
+    Group {
+        account_id: g.account_id.clone(),
+        region_id: g.region_id.clone(),
+        id: g.security_group_id.clone(),
+        name: g.security_group_name.clone(),
+        description: g.description.clone(),
+        vpc_id: g.vpc_id.clone(),
+        sg_type: g.security_group_type.clone(),
+        inner_access_policy: g.inner_access_policy.clone(),
+        creation_ms: g.creation_time_ms,
+        live,
+        snapshot,
+        shape: snap.shape,
+        snapshot_unknown: snap.unknown,
+        compliance_type: if g.snapshot.is_some() {
+            snap.compliance_type
+        } else {
+            "NON_COMPLIANT".into()
+        },
+        follows_live: g.snapshot_follows_live,
+    }
+}
+
+impl State {
+    pub fn new(fixture: Fixture) -> State {
+        let mut creds = HashMap::new();
+        for a in &fixture.accounts {
+            for c in &a.credentials {
+                creds.insert(
+                    c.access_key_id.clone(),
+                    Cred {
+                        account_id: a.account_id.clone(),
+                        secret: c.access_key_secret.clone(),
+                        token: c.security_token.clone().filter(|t| !t.is_empty()),
+                        expired: c.expired,
+                        expires_at: None,
+                        root: c.root,
+                    },
+                );
+            }
+        }
+        let mut regions: BTreeSet<String> = fixture.regions.iter().cloned().collect();
+        if regions.is_empty() {
+            regions.extend(fixture.security_groups.iter().map(|g| g.region_id.clone()));
+        }
+        State {
+            settings: fixture.settings.clone(),
+            creds,
+            roles: fixture.roles.clone(),
+            aggregators: fixture.aggregators.clone(),
+            regions,
+            groups: fixture
+                .security_groups
+                .iter()
+                .map(|g| (g.security_group_id.clone(), group_from_fixture(g)))
+                .collect(),
+            nonces: HashMap::new(),
+            client_tokens: HashMap::new(),
+            cursors: HashMap::new(),
+            faults: fixture.faults.clone(),
+            journal: Vec::new(),
+            next_seq: 1,
+            latency: Duration::from_millis(fixture.settings.latency_ms),
+            clock_offset: Duration::ZERO,
+            fixture,
+        }
+    }
+
+    /// The emulator's clock: wall time plus any offset a test advanced it by.
+    pub fn now(&self) -> SystemTime {
+        SystemTime::now() + self.clock_offset
+    }
+
+    /// Consumes the faults matching this call: returns the accumulated delay and the first
+    /// non-delay fault (later faults are left untouched).
+    pub fn take_faults(
+        &mut self,
+        action: &str,
+        group: Option<&str>,
+        key: &str,
+    ) -> (Duration, Option<Fault>) {
+        let mut delay = Duration::ZERO;
+        let mut hit = None;
+        for fault in self.faults.iter_mut() {
+            if !fault.matches(action, group, key) {
+                continue;
+            }
+            if let Some(n) = fault.count.as_mut() {
+                *n -= 1;
+            }
+            if let FaultKind::Delay { ms } = fault.kind {
+                delay += Duration::from_millis(ms);
+            } else {
+                hit = Some(fault.clone());
+                break;
+            }
+        }
+        self.faults.retain(|f| f.count != Some(0));
+        (delay, hit)
+    }
+
+    /// Appends to the journal, numbering the entry.
+    pub fn record(&mut self, mut entry: JournalEntry) {
+        entry.seq = self.next_seq;
+        self.next_seq += 1;
+        self.journal.push(entry);
+    }
+
+    /// The admin view of every group: live and snapshot side by side.
+    pub fn describe(&self) -> Value {
+        let view = |v: &View| {
+            let mut m = Map::new();
+            m.insert("deleted".into(), json!(v.deleted));
+            m.insert("serviceManaged".into(), json!(v.service_managed));
+            m.insert("tags".into(), json!(v.tags));
+            m.insert("rules".into(), Value::Array(v.rules.clone()));
+            Value::Object(m)
+        };
+        let groups: Vec<Value> = self
+            .groups
+            .values()
+            .map(|g| {
+                json!({
+                    "securityGroupId": g.id,
+                    "accountId": g.account_id,
+                    "regionId": g.region_id,
+                    "live": view(&g.live),
+                    "snapshot": view(&g.snapshot),
+                    "snapshotFollowsLive": g.follows_live,
+                })
+            })
+            .collect();
+        json!({
+            "securityGroups": groups,
+            "faults": self.faults,
+            "latencyMs": self.latency.as_millis() as u64,
+            "clockOffsetSecs": self.clock_offset.as_secs(),
+        })
+    }
+}

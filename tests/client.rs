@@ -1,0 +1,678 @@
+//! The client and the typed service calls against the emulator: every call's happy path, every
+//! error path the remediation depends on, pagination, batching, retries and the deadline, and
+//! the STS credential cache.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{json, Value};
+use sg_remediator::credentials::Credentials;
+use sg_remediator::emulator::{Emulator, Fault, FaultKind, Fixture, JournalEntry};
+use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings};
+use sg_remediator::rules::{Permission, RuleId};
+use sg_remediator::services::config::{get_discovered_resource, AggregatorScope, ResourceQuery};
+use sg_remediator::services::ecs::{
+    authorize_security_group, describe_security_group_attribute, revoke_security_group,
+};
+use sg_remediator::services::sts::{self, CredentialCache};
+
+const OWNER: &str = "1234567890123456";
+const MEMBER: &str = "2234567890123456";
+const KEY: &str = "STS.owner";
+const SECRET: &str = "owner-secret";
+const TOKEN: &str = "CAIS+owner/token==";
+const MEMBER_KEY: &str = "member-key";
+const MEMBER_SECRET: &str = "member-secret";
+const REGION: &str = "cn-hangzhou";
+const SG: &str = "sg-web";
+const MANAGED_SG: &str = "sg-managed";
+const BIG_SG: &str = "sg-big";
+const MEMBER_SG: &str = "sg-member";
+
+fn rule(id: &str, port: u16, cidr: &str) -> Value {
+    json!({
+        "SecurityGroupRuleId": id, "Direction": "ingress", "Policy": "Accept", "Priority": "1",
+        "IpProtocol": "TCP", "PortRange": format!("{port}/{port}"), "SourceCidrIp": cidr,
+        "Ipv6SourceCidrIp": "", "NicType": "intranet", "Description": format!("rule {id}")
+    })
+}
+
+fn many_rules(prefix: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            rule(
+                &format!("sgr-{prefix}{i:04}"),
+                1000 + i as u16,
+                "10.0.0.0/8",
+            )
+        })
+        .collect()
+}
+
+fn fixture() -> Fixture {
+    let doc = json!({
+        "accounts": [
+            {"accountId": OWNER, "credentials": [
+                {"accessKeyId": KEY, "accessKeySecret": SECRET, "securityToken": TOKEN}]},
+            {"accountId": MEMBER, "credentials": [
+                {"accessKeyId": MEMBER_KEY, "accessKeySecret": MEMBER_SECRET}]}
+        ],
+        "roles": [{"accountId": MEMBER, "roleName": "sg-remediation",
+                   "trustedAccountIds": [OWNER], "maxSessionDuration": 3600}],
+        "aggregators": [{"aggregatorId": "ca-agg", "ownerAccountId": OWNER,
+                         "memberAccountIds": [MEMBER]}],
+        "securityGroups": [
+            {"accountId": OWNER, "regionId": REGION, "securityGroupId": SG,
+             "serviceManaged": false, "tags": {"env": "prod"},
+             "rules": [rule("sgr-ssh", 22, "0.0.0.0/0"), rule("sgr-https", 443, "0.0.0.0/0"),
+                       rule("sgr-rdp", 3389, "0.0.0.0/0")]},
+            {"accountId": OWNER, "regionId": REGION, "securityGroupId": MANAGED_SG,
+             "serviceManaged": true, "rules": [rule("sgr-m1", 22, "0.0.0.0/0")]},
+            {"accountId": OWNER, "regionId": REGION, "securityGroupId": BIG_SG,
+             "rules": many_rules("b", 2500)},
+            {"accountId": MEMBER, "regionId": REGION, "securityGroupId": MEMBER_SG,
+             "rules": [rule("sgr-mem", 22, "0.0.0.0/0")]},
+            {"accountId": OWNER, "regionId": REGION, "securityGroupId": "sg-unrecorded",
+             "snapshot": {"unknown": true}}
+        ]
+    });
+    Fixture::from_json_str(&doc.to_string()).expect("fixture is valid")
+}
+
+struct World {
+    emu: Emulator,
+    client: Client,
+    creds: Credentials,
+}
+
+async fn world() -> World {
+    world_with(ClientSettings {
+        allow_http: true,
+        deadline_margin: Duration::from_millis(200),
+        ..ClientSettings::default()
+    })
+    .await
+}
+
+async fn world_with(settings: ClientSettings) -> World {
+    World {
+        emu: Emulator::start(fixture()).await.expect("emulator starts"),
+        client: Client::new(settings).unwrap(),
+        creds: Credentials::new(KEY, SECRET, Some(TOKEN.into())),
+    }
+}
+
+impl World {
+    fn cx(&self) -> CallContext<'_> {
+        CallContext {
+            credentials: &self.creds,
+            deadline: Instant::now() + Duration::from_secs(30),
+        }
+    }
+
+    fn calls(&self, action: &str) -> Vec<JournalEntry> {
+        self.emu
+            .journal()
+            .into_iter()
+            .filter(|e| e.action == action)
+            .collect()
+    }
+
+    fn live_ids(&self, sg: &str) -> Vec<String> {
+        self.emu
+            .live_rules(sg)
+            .unwrap()
+            .iter()
+            .map(|r| r["SecurityGroupRuleId"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+fn query(id: &str) -> ResourceQuery {
+    ResourceQuery {
+        resource_id: id.into(),
+        resource_type: "ACS::ECS::SecurityGroup".into(),
+        region: REGION.into(),
+        aggregator: None,
+    }
+}
+
+fn ids(names: &[&str]) -> Vec<RuleId> {
+    names.iter().map(|n| RuleId(n.to_string())).collect()
+}
+
+// --- Config -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn get_discovered_resource_returns_the_parsed_snapshot() {
+    let w = world().await;
+    let r = get_discovered_resource(&w.client, &w.cx(), &w.emu.config_endpoint(), &query(SG))
+        .await
+        .unwrap();
+    assert_eq!(r.resource_id, SG);
+    assert_eq!(r.account_id.as_deref(), Some(OWNER));
+    assert_eq!(r.region, REGION);
+    assert!(!r.deleted);
+    assert_eq!(r.service_managed, Some(false));
+    assert_eq!(r.tags.get("env"), Some("prod"));
+    assert!(r.request_id.is_some());
+    let config_rules = &r.configuration["Permissions"]["Permission"];
+    assert_eq!(config_rules.as_array().map(Vec::len), Some(3));
+    let call = &w.calls("GetDiscoveredResource")[0];
+    assert_eq!(call.params["Region"], REGION);
+    assert!(!call.params.contains_key("RegionId"));
+}
+
+#[tokio::test]
+async fn get_aggregate_discovered_resource_reads_a_member_accounts_group() {
+    let w = world().await;
+    let q = ResourceQuery {
+        aggregator: Some(AggregatorScope {
+            aggregator_id: "ca-agg".into(),
+            account_id: MEMBER.into(),
+        }),
+        ..query(MEMBER_SG)
+    };
+    let r = get_discovered_resource(&w.client, &w.cx(), &w.emu.config_endpoint(), &q)
+        .await
+        .unwrap();
+    assert_eq!(r.account_id.as_deref(), Some(MEMBER));
+    let call = &w.calls("GetAggregateDiscoveredResource")[0];
+    assert_eq!(call.params["AggregatorId"], "ca-agg");
+    assert_eq!(call.params["ResourceAccountId"], MEMBER);
+}
+
+#[tokio::test]
+async fn a_resource_config_never_recorded_is_not_found() {
+    let w = world().await;
+    let e = get_discovered_resource(
+        &w.client,
+        &w.cx(),
+        &w.emu.config_endpoint(),
+        &query("sg-unrecorded"),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.is_not_found(), "{e:?}");
+    assert_eq!(w.calls("GetDiscoveredResource").len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_a_signature_mismatch_sent_once_with_the_token_redacted() {
+    let w = world().await;
+    let wrong = Credentials::new(KEY, "not-the-secret", Some(TOKEN.into()));
+    let cx = CallContext {
+        credentials: &wrong,
+        deadline: Instant::now() + Duration::from_secs(30),
+    };
+    let e = get_discovered_resource(&w.client, &cx, &w.emu.config_endpoint(), &query(SG))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("SignatureDoesNotMatch"));
+    assert_eq!(
+        w.emu.journal().len(),
+        1,
+        "a signature error is never retried"
+    );
+    let printed = format!("{e} {e:?}");
+    for form in [
+        "CAIS+owner/token==",
+        "CAIS%2Bowner%2Ftoken%3D%3D",
+        "CAIS%252Bowner%252Ftoken%253D%253D",
+    ] {
+        assert!(!printed.contains(form), "{form} in {printed}");
+    }
+}
+
+#[tokio::test]
+async fn expired_credentials_fail_without_retry() {
+    let w = world().await;
+    w.emu.expire_credentials(KEY);
+    let e =
+        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
+            .await
+            .unwrap_err();
+    assert!(!e.is_retryable(), "{e:?}");
+    assert!(
+        !e.is_not_found(),
+        "expired credentials must not look like a deleted group"
+    );
+    assert_eq!(w.emu.journal().len(), 1);
+}
+
+// --- ECS describe ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn describe_returns_every_live_ingress_rule() {
+    let w = world().await;
+    let rules =
+        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
+            .await
+            .unwrap();
+    assert_eq!(rules.pages, 1);
+    assert_eq!(rules.request_ids.len(), 1);
+    let found: Vec<&str> = rules
+        .permissions
+        .iter()
+        .map(|p| p.rule_id.as_ref().unwrap().as_str())
+        .collect();
+    assert_eq!(found, ["sgr-ssh", "sgr-https", "sgr-rdp"]);
+    let call = &w.calls("DescribeSecurityGroupAttribute")[0];
+    assert_eq!(call.params["Direction"], "ingress");
+    assert_eq!(call.params["MaxResults"], "1000");
+}
+
+#[tokio::test]
+async fn describe_follows_next_token_across_pages() {
+    let w = world().await;
+    let rules = describe_security_group_attribute(
+        &w.client,
+        &w.cx(),
+        &w.emu.ecs_endpoint(),
+        REGION,
+        BIG_SG,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rules.pages, 3);
+    assert_eq!(rules.request_ids.len(), 3);
+    assert_eq!(rules.permissions.len(), 2500);
+    let mut unique: Vec<_> = rules
+        .permissions
+        .iter()
+        .map(|p| p.rule_id.clone())
+        .collect();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 2500);
+}
+
+#[tokio::test]
+async fn describing_a_deleted_group_is_not_found() {
+    let w = world().await;
+    w.emu.set_live_deleted(SG, true);
+    let e =
+        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
+            .await
+            .unwrap_err();
+    assert!(e.is_not_found(), "{e:?}");
+    assert!(!e.is_rule_not_found());
+}
+
+// --- ECS revoke -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn revoke_removes_exactly_the_given_rules() {
+    let w = world().await;
+    let chunks = revoke_security_group(
+        &w.client,
+        &w.cx(),
+        &w.emu.ecs_endpoint(),
+        REGION,
+        SG,
+        &ids(&["sgr-rdp", "sgr-ssh"]),
+    )
+    .await;
+    assert_eq!(chunks.len(), 1);
+    assert!(chunks[0].result.is_ok(), "{:?}", chunks[0].result);
+    assert_eq!(w.live_ids(SG), ["sgr-https"]);
+    let call = &w.calls("RevokeSecurityGroup")[0];
+    assert_eq!(call.params["SecurityGroupRuleId.1"], "sgr-rdp");
+    assert_eq!(call.params["SecurityGroupRuleId.2"], "sgr-ssh");
+    assert!(call.params["ClientToken"].starts_with("rm-"));
+}
+
+#[tokio::test]
+async fn revoking_on_a_managed_group_is_refused_with_403() {
+    let w = world().await;
+    let chunks = revoke_security_group(
+        &w.client,
+        &w.cx(),
+        &w.emu.ecs_endpoint(),
+        REGION,
+        MANAGED_SG,
+        &ids(&["sgr-m1"]),
+    )
+    .await;
+    let e = chunks[0].result.as_ref().unwrap_err();
+    assert!(e.is_managed_by_cloud_product(), "{e:?}");
+    assert_eq!(e.status(), Some(403));
+    assert!(!e.is_not_found());
+    assert_eq!(w.live_ids(MANAGED_SG), ["sgr-m1"]);
+    assert_eq!(w.calls("RevokeSecurityGroup").len(), 1);
+}
+
+#[tokio::test]
+async fn revoking_an_unknown_rule_id_is_rule_not_found() {
+    let w = world().await;
+    let chunks = revoke_security_group(
+        &w.client,
+        &w.cx(),
+        &w.emu.ecs_endpoint(),
+        REGION,
+        SG,
+        &ids(&["sgr-ssh", "sgr-gone"]),
+    )
+    .await;
+    let e = chunks[0].result.as_ref().unwrap_err();
+    assert!(e.is_rule_not_found(), "{e:?}");
+    assert_eq!(w.calls("RevokeSecurityGroup").len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn revoking_150_rules_sends_chunks_of_100_and_50() {
+    let w = world().await;
+    let targets: Vec<RuleId> = (0..150).map(|i| RuleId(format!("sgr-b{i:04}"))).collect();
+    let chunks = revoke_security_group(
+        &w.client,
+        &w.cx(),
+        &w.emu.ecs_endpoint(),
+        REGION,
+        BIG_SG,
+        &targets,
+    )
+    .await;
+    let sizes: Vec<usize> = chunks.iter().map(|c| c.ids.len()).collect();
+    assert_eq!(sizes, [100, 50]);
+    assert!(chunks.iter().all(|c| c.result.is_ok()));
+    let calls = w.calls("RevokeSecurityGroup");
+    let sent: Vec<usize> = calls
+        .iter()
+        .map(|c| {
+            c.params
+                .keys()
+                .filter(|k| k.starts_with("SecurityGroupRuleId."))
+                .count()
+        })
+        .collect();
+    assert_eq!(sent, [100, 50]);
+    assert_ne!(
+        calls[0].params["ClientToken"],
+        calls[1].params["ClientToken"]
+    );
+    assert_eq!(w.live_ids(BIG_SG).len(), 2350);
+}
+
+#[tokio::test]
+async fn a_revoke_retried_after_a_503_reuses_its_client_token() {
+    let w = world().await;
+    w.emu.inject(
+        Fault::always(FaultKind::ServerError {
+            status: 503,
+            code: "ServiceUnavailable".into(),
+        })
+        .on_action("RevokeSecurityGroup")
+        .times(1),
+    );
+    let chunks = revoke_security_group(
+        &w.client,
+        &w.cx(),
+        &w.emu.ecs_endpoint(),
+        REGION,
+        SG,
+        &ids(&["sgr-ssh"]),
+    )
+    .await;
+    assert!(chunks[0].result.is_ok(), "{:?}", chunks[0].result);
+    let calls = w.calls("RevokeSecurityGroup");
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].http_status, 503);
+    assert_eq!(
+        calls[0].params["ClientToken"],
+        calls[1].params["ClientToken"]
+    );
+    assert_ne!(
+        calls[0].params["SignatureNonce"],
+        calls[1].params["SignatureNonce"]
+    );
+    assert_eq!(w.live_ids(SG), ["sgr-https", "sgr-rdp"]);
+}
+
+// --- ECS authorize --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn authorize_puts_a_revoked_rule_back() {
+    let w = world().await;
+    let backup = Permission::from_json(&w.emu.live_rules(SG).unwrap()[0]).unwrap();
+    let revoked = revoke_security_group(
+        &w.client,
+        &w.cx(),
+        &w.emu.ecs_endpoint(),
+        REGION,
+        SG,
+        &ids(&["sgr-ssh"]),
+    )
+    .await;
+    assert!(revoked[0].result.is_ok());
+    let chunks = authorize_security_group(
+        &w.client,
+        &w.cx(),
+        &w.emu.ecs_endpoint(),
+        REGION,
+        SG,
+        std::slice::from_ref(&backup),
+    )
+    .await;
+    assert_eq!(chunks.len(), 1);
+    assert!(chunks[0].result.is_ok(), "{:?}", chunks[0].result);
+    let after =
+        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
+            .await
+            .unwrap();
+    let restored = after
+        .permissions
+        .iter()
+        .find(|p| p.port_range == backup.port_range && p.is_world_open())
+        .expect("the rule is back");
+    assert_ne!(
+        restored.rule_id, backup.rule_id,
+        "a restored rule gets a new id"
+    );
+    let call = &w.calls("AuthorizeSecurityGroup")[0];
+    assert_eq!(call.params["Permissions.1.Policy"], "accept");
+    assert_eq!(call.params["Permissions.1.SourceCidrIp"], "0.0.0.0/0");
+    assert!(call.params["ClientToken"].starts_with("au-"));
+}
+
+// --- Retries and the deadline ---------------------------------------------------------------
+
+#[tokio::test]
+async fn a_throttled_call_is_retried_to_success_with_a_new_nonce_each_time() {
+    let w = world().await;
+    w.emu.inject(
+        Fault::always(FaultKind::Throttle {
+            code: "Throttling.User".into(),
+        })
+        .on_action("DescribeSecurityGroupAttribute")
+        .times(2),
+    );
+    let rules =
+        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
+            .await
+            .unwrap();
+    assert_eq!(rules.permissions.len(), 3);
+    let calls = w.calls("DescribeSecurityGroupAttribute");
+    let codes: Vec<Option<&str>> = calls.iter().map(|c| c.code.as_deref()).collect();
+    assert_eq!(
+        codes,
+        [Some("Throttling.User"), Some("Throttling.User"), None]
+    );
+    let mut nonces: Vec<&str> = calls
+        .iter()
+        .map(|c| c.params["SignatureNonce"].as_str())
+        .collect();
+    nonces.sort_unstable();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 3);
+}
+
+#[tokio::test]
+async fn endless_throttling_returns_deadline_exceeded_before_the_deadline() {
+    let w = world_with(ClientSettings {
+        allow_http: true,
+        max_attempts: 1000,
+        deadline_margin: Duration::from_millis(200),
+        ..ClientSettings::default()
+    })
+    .await;
+    w.emu.inject(Fault::always(FaultKind::Throttle {
+        code: "Throttling".into(),
+    }));
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let cx = CallContext {
+        credentials: &w.creds,
+        deadline,
+    };
+    let e = describe_security_group_attribute(&w.client, &cx, &w.emu.ecs_endpoint(), REGION, SG)
+        .await
+        .unwrap_err();
+    assert!(Instant::now() < deadline, "answered after the deadline");
+    match &e {
+        ApiError::DeadlineExceeded { last: Some(last) } => assert!(last.is_throttling()),
+        other => panic!("expected DeadlineExceeded carrying the throttle, got {other:?}"),
+    }
+    assert!(w.emu.journal().len() >= 2);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_retried() {
+    let w = world().await;
+    w.emu.inject(
+        Fault::always(FaultKind::DropConnection)
+            .on_action("DescribeSecurityGroupAttribute")
+            .times(1),
+    );
+    let rules =
+        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
+            .await
+            .unwrap();
+    assert_eq!(rules.permissions.len(), 3);
+    let statuses: Vec<u16> = w
+        .calls("DescribeSecurityGroupAttribute")
+        .iter()
+        .map(|c| c.http_status)
+        .collect();
+    assert_eq!(statuses, [0, 200]);
+}
+
+#[tokio::test]
+async fn a_malformed_success_body_is_an_error_not_an_empty_group() {
+    let w = world().await;
+    w.emu.inject(
+        Fault::always(FaultKind::MalformedBody)
+            .on_action("DescribeSecurityGroupAttribute")
+            .times(1),
+    );
+    let e =
+        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
+            .await
+            .unwrap_err();
+    assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
+}
+
+// --- STS ------------------------------------------------------------------------------------
+
+const ROLE_DURATION: u32 = 900;
+
+#[tokio::test]
+async fn assumed_credentials_act_as_the_member_account() {
+    let w = world().await;
+    let arn = sts::role_arn(MEMBER, "sg-remediation");
+    let assumed = sts::assume_role(
+        &w.client,
+        &w.cx(),
+        &w.emu.sts_endpoint(),
+        &arn,
+        &sts::session_name("remediate"),
+        ROLE_DURATION,
+    )
+    .await
+    .unwrap();
+    assert!(assumed.expiration > SystemTime::now());
+    let cx = CallContext {
+        credentials: &assumed.credentials,
+        deadline: Instant::now() + Duration::from_secs(30),
+    };
+    let rules =
+        describe_security_group_attribute(&w.client, &cx, &w.emu.ecs_endpoint(), REGION, MEMBER_SG)
+            .await
+            .unwrap();
+    assert_eq!(rules.permissions.len(), 1);
+    let call = &w.calls("AssumeRole")[0];
+    assert_eq!(call.params["RoleSessionName"], "sg-remediator-remediate");
+    assert_eq!(call.params["DurationSeconds"], "900");
+}
+
+#[tokio::test]
+async fn assuming_an_unknown_role_is_a_non_retryable_error() {
+    let w = world().await;
+    let e = sts::assume_role(
+        &w.client,
+        &w.cx(),
+        &w.emu.sts_endpoint(),
+        &sts::role_arn(MEMBER, "no-such-role"),
+        "sg-remediator-x",
+        ROLE_DURATION,
+    )
+    .await
+    .unwrap_err();
+    assert!(!e.is_retryable(), "{e:?}");
+    assert_eq!(w.calls("AssumeRole").len(), 1);
+}
+
+#[tokio::test]
+async fn cached_credentials_are_reused_then_refreshed_near_expiry() {
+    let w = world().await;
+    let skew = Arc::new(AtomicU64::new(0));
+    let clock_skew = skew.clone();
+    let cache = CredentialCache::with_clock(Arc::new(move || {
+        SystemTime::now() + Duration::from_secs(clock_skew.load(Ordering::SeqCst))
+    }));
+    let arn = sts::role_arn(MEMBER, "sg-remediation");
+    let (cx, endpoint) = (w.cx(), w.emu.sts_endpoint());
+    let get = || {
+        cache.get_or_assume(
+            &w.client,
+            &cx,
+            &endpoint,
+            &arn,
+            "sg-remediator-x",
+            ROLE_DURATION,
+        )
+    };
+    let first = get().await.unwrap();
+    let second = get().await.unwrap();
+    assert_eq!(first.credentials, second.credentials);
+    assert_eq!(
+        w.calls("AssumeRole").len(),
+        1,
+        "the second call hit the cache"
+    );
+
+    // 4 minutes before expiry: inside the 5-minute refresh window.
+    skew.store(u64::from(ROLE_DURATION) - 240, Ordering::SeqCst);
+    let third = get().await.unwrap();
+    assert_ne!(third.credentials, first.credentials);
+    assert_eq!(w.calls("AssumeRole").len(), 2, "refreshed near expiry");
+}
+
+#[tokio::test]
+async fn credentials_are_cached_per_caller_key() {
+    let w = world().await;
+    let cache = CredentialCache::new();
+    let arn = sts::role_arn(MEMBER, "sg-remediation");
+    cache
+        .get_or_assume(
+            &w.client,
+            &w.cx(),
+            &w.emu.sts_endpoint(),
+            &arn,
+            "sg-remediator-x",
+            ROLE_DURATION,
+        )
+        .await
+        .unwrap();
+    assert!(cache.cached(&arn, KEY).is_some());
+    assert!(cache.cached(&arn, "another-key").is_none());
+}
