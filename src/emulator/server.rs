@@ -387,11 +387,23 @@ struct ClockBody {
     advance_secs: u64,
 }
 
-fn admin_error(status: u16, message: &str) -> Response<Full<Bytes>> {
-    json_response(status, &json!({ "error": message }), None)
+/// An admin answer before it becomes a response: status and JSON body.
+type AdminReply = (u16, Value);
+
+fn admin_error(status: u16, message: &str) -> AdminReply {
+    (status, json!({ "error": message }))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AdminReply> {
+    serde_json::from_slice(body).map_err(|e| admin_error(400, &format!("bad JSON body: {e}")))
 }
 
 async fn admin(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (status, body) = admin_reply(shared, peer, req).await;
+    json_response(status, &body, None)
+}
+
+async fn admin_reply(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> AdminReply {
     if !peer.ip().is_loopback() {
         return admin_error(403, "admin endpoints answer loopback clients only");
     }
@@ -401,19 +413,15 @@ async fn admin(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Res
         Ok(b) => b.to_bytes(),
         Err(_) => return admin_error(400, "unreadable body"),
     };
-    fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response<Full<Bytes>>> {
-        serde_json::from_slice(body).map_err(|e| admin_error(400, &format!("bad JSON body: {e}")))
-    }
-    let ok = || json_response(200, &json!({ "ok": true }), None);
+    let ok = || (200, json!({ "ok": true }));
     let mut state = shared.lock();
-    let result: Result<Response<Full<Bytes>>, Response<Full<Bytes>>> = match (method, path.as_str())
-    {
-        (Method::GET, "/__admin/journal") => Ok(json_response(200, &json!(state.journal), None)),
+    let result: Result<AdminReply, AdminReply> = match (method, path.as_str()) {
+        (Method::GET, "/__admin/journal") => Ok((200, json!(state.journal))),
         (Method::DELETE, "/__admin/journal") => {
             state.journal.clear();
             Ok(ok())
         }
-        (Method::GET, "/__admin/state") => Ok(json_response(200, &state.describe(), None)),
+        (Method::GET, "/__admin/state") => Ok((200, state.describe())),
         (Method::POST, "/__admin/faults") => parse::<Fault>(&body).map(|f| {
             state.faults.push(f);
             ok()
@@ -446,6 +454,5 @@ async fn admin(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Res
         }
         _ => Err(admin_error(404, "unknown admin endpoint")),
     };
-    drop(state);
     result.unwrap_or_else(|e| e)
 }

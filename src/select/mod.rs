@@ -34,7 +34,7 @@
 //!
 //! # Custom functions
 //!
-//! Besides the JMESPath builtins, queries can call (see [`functions`]):
+//! Besides the JMESPath builtins, queries can call (each also exposed as a Rust function here):
 //! - `is_world(cidr)`: `true` when `cidr` parses as a CIDR block with prefix length 0
 //!   (`0.0.0.0/0`, `::/0`); `""`, unparsable text or a non-string gives `false`.
 //! - `opens_risky_port(port_range)`: `true` when the range (`a/b`, `-1/-1` = every port)
@@ -442,8 +442,8 @@ impl Selection {
             .filter_map(|r| r.rule.rule_id.clone())
             .collect()
     }
-    /// Whether there is nothing to revoke.
-    pub fn is_compliant(&self) -> bool {
+    /// Whether there is nothing to revoke (review items may still need a human).
+    pub fn nothing_to_revoke(&self) -> bool {
         self.exposed.is_empty()
     }
 }

@@ -1,0 +1,1522 @@
+//! The emulator is under test too: every later test meets "the cloud" through it, so each
+//! strictness it promises (signature, nonce, timestamp, tokens, Revoke semantics, pagination,
+//! idempotency, stale snapshots, STS expiry, faults, a secret-free journal) is specified here
+//! with hand-signed requests.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+use sg_remediator::credentials::Credentials;
+use sg_remediator::emulator::{Emulator, Fault, FaultKind, Fixture, Service};
+use sg_remediator::openapi::signing::{
+    add_common_params, canonical_query, format_timestamp, percent_encode, signed_query,
+    string_to_sign, Params,
+};
+
+const ECS: &str = "2014-05-26";
+const CONFIG: &str = "2020-09-07";
+const STS: &str = "2015-04-01";
+
+const WEB_SG: &str = "sg-bp67acfmxazb4p1234";
+const MANY_SG: &str = "sg-bp1many0000000000";
+const STALE_SG: &str = "sg-bp1stale0000000000";
+const MANAGED_SG: &str = "sg-bp1managed00000000";
+const MEMBER_SG: &str = "sg-bp1member00000000";
+const ROLE_ARN: &str = "acs:ram::2222333344445555:role/sg-remediation";
+
+/// An access key from tests/fixtures/emulator/basic.json.
+#[derive(Clone)]
+struct Key {
+    id: String,
+    secret: String,
+    token: Option<String>,
+}
+
+fn key(id: &str, secret: &str, token: Option<&str>) -> Key {
+    Key {
+        id: id.into(),
+        secret: secret.into(),
+        token: token.map(str::to_string),
+    }
+}
+
+fn fc_key() -> Key {
+    key(
+        "STS.FcRoleKey0000000000000",
+        "fcSecret/+=0000000000000000000000000000",
+        Some("CAIS+fc/token/with+plus/and=slash=="),
+    )
+}
+fn ram_user() -> Key {
+    key(
+        "LTAI5tRamUser00000000000",
+        "ramUserSecret000000000000000000",
+        None,
+    )
+}
+fn root_key() -> Key {
+    key(
+        "LTAI5tRootKey00000000000",
+        "rootSecret0000000000000000000000",
+        None,
+    )
+}
+fn member_user() -> Key {
+    key(
+        "LTAI5tMemberUser0000000",
+        "memberSecret000000000000000000",
+        None,
+    )
+}
+
+fn fixture_json() -> Value {
+    serde_json::from_str(include_str!("fixtures/emulator/basic.json")).expect("fixture is JSON")
+}
+
+async fn start() -> Emulator {
+    let fixture = Fixture::from_json_str(include_str!("fixtures/emulator/basic.json"))
+        .expect("basic fixture is valid");
+    Emulator::start(fixture).await.expect("emulator starts")
+}
+
+async fn start_with(fixture: Value) -> Emulator {
+    let fixture = Fixture::from_json_str(&fixture.to_string()).expect("fixture is valid");
+    Emulator::start(fixture).await.expect("emulator starts")
+}
+
+/// All parameters of one attempt, unsigned.
+fn params(k: &Key, action: &str, version: &str, extra: &[(&str, &str)]) -> Params {
+    let creds = Credentials::new(k.id.clone(), k.secret.clone(), k.token.clone());
+    let mut p = Params::new();
+    for (n, v) in extra {
+        p.insert(n.to_string(), v.to_string());
+    }
+    let nonce = uuid::Uuid::new_v4().to_string();
+    add_common_params(
+        &mut p,
+        action,
+        version,
+        &creds,
+        &nonce,
+        &format_timestamp(SystemTime::now()),
+    );
+    p
+}
+
+/// Sends a raw query (and optional form body); returns status and body (`Null` if not JSON).
+async fn send(
+    endpoint: &str,
+    method: &str,
+    query: &str,
+    form: Option<String>,
+) -> Result<(u16, Value), reqwest::Error> {
+    let client = reqwest::Client::new();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = client.request(method, format!("{endpoint}/?{query}"));
+    if let Some(body) = form {
+        req = req
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+    }
+    let resp = req.send().await?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+async fn send_params(endpoint: &str, method: &str, p: &Params, secret: &str) -> (u16, Value) {
+    send(endpoint, method, &signed_query(method, p, secret), None)
+        .await
+        .expect("emulator answers")
+}
+
+async fn call(
+    endpoint: &str,
+    k: &Key,
+    action: &str,
+    version: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let p = params(k, action, version, extra);
+    send_params(endpoint, "POST", &p, &k.secret).await
+}
+
+async fn describe(emu: &Emulator, k: &Key, group: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut all = vec![("RegionId", "cn-hangzhou"), ("SecurityGroupId", group)];
+    all.extend_from_slice(extra);
+    call(
+        &emu.ecs_endpoint(),
+        k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &all,
+    )
+    .await
+}
+
+async fn revoke(emu: &Emulator, group: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut all = vec![("RegionId", "cn-hangzhou"), ("SecurityGroupId", group)];
+    all.extend_from_slice(extra);
+    call(
+        &emu.ecs_endpoint(),
+        &fc_key(),
+        "RevokeSecurityGroup",
+        ECS,
+        &all,
+    )
+    .await
+}
+
+async fn authorize(emu: &Emulator, group: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut all = vec![("RegionId", "cn-hangzhou"), ("SecurityGroupId", group)];
+    all.extend_from_slice(extra);
+    call(
+        &emu.ecs_endpoint(),
+        &fc_key(),
+        "AuthorizeSecurityGroup",
+        ECS,
+        &all,
+    )
+    .await
+}
+
+async fn discovered(emu: &Emulator, k: &Key, group: &str) -> (u16, Value) {
+    call(
+        &emu.config_endpoint(),
+        k,
+        "GetDiscoveredResource",
+        CONFIG,
+        &[
+            ("ResourceId", group),
+            ("ResourceType", "ACS::ECS::SecurityGroup"),
+            ("Region", "cn-hangzhou"),
+        ],
+    )
+    .await
+}
+
+async fn assume(emu: &Emulator, k: &Key, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut all = vec![
+        ("RoleArn", ROLE_ARN),
+        ("RoleSessionName", "sg-remediator@fc"),
+    ];
+    for (n, v) in extra {
+        all.retain(|(name, _)| name != n);
+        all.push((n, v));
+    }
+    call(&emu.sts_endpoint(), k, "AssumeRole", STS, &all).await
+}
+
+fn code(body: &Value) -> &str {
+    body["Code"].as_str().unwrap_or("")
+}
+
+fn rule_ids(rules: &[Value]) -> Vec<String> {
+    rules
+        .iter()
+        .map(|r| r["SecurityGroupRuleId"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn live_ids(emu: &Emulator, group: &str) -> Vec<String> {
+    rule_ids(&emu.live_rules(group).expect("group exists"))
+}
+
+// ---------------------------------------------------------------- signature and common params
+
+#[tokio::test]
+async fn a_correctly_signed_request_is_accepted_with_an_uppercase_request_id() {
+    let emu = start().await;
+    let (status, body) = describe(&emu, &fc_key(), WEB_SG, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let rid = body["RequestId"].as_str().unwrap();
+    assert_eq!(rid, rid.to_uppercase());
+    assert_eq!(uuid::Uuid::parse_str(rid).map(|_| ()), Ok(()));
+    assert_eq!(body["SecurityGroupId"], WEB_SG);
+}
+
+#[tokio::test]
+async fn a_get_request_is_verified_against_the_get_string_to_sign() {
+    let emu = start().await;
+    let k = ram_user();
+    let p = params(
+        &k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+    );
+    let (status, _) = send_params(&emu.ecs_endpoint(), "GET", &p, &k.secret).await;
+    assert_eq!(status, 200);
+    // Signed for POST, sent as GET: the method is part of the string to sign.
+    let p = params(
+        &k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+    );
+    let q = signed_query("POST", &p, &k.secret);
+    let (status, body) = send(&emu.ecs_endpoint(), "GET", &q, None).await.unwrap();
+    assert_eq!((status, code(&body)), (400, "SignatureDoesNotMatch"));
+}
+
+#[tokio::test]
+async fn form_body_parameters_are_signed_together_with_the_query() {
+    let emu = start().await;
+    let k = ram_user();
+    let p = params(
+        &k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[
+            ("RegionId", "cn-hangzhou"),
+            ("SecurityGroupId", WEB_SG),
+            ("Direction", "ingress"),
+        ],
+    );
+    let signed = signed_query("POST", &p, &k.secret);
+    // Move two business parameters into a form body (space-free values; `+` would be a space).
+    let (body_pairs, query_pairs): (Vec<&str>, Vec<&str>) = signed
+        .split('&')
+        .partition(|pair| pair.starts_with("Direction=") || pair.starts_with("RegionId="));
+    let (status, body) = send(
+        &emu.ecs_endpoint(),
+        "POST",
+        &query_pairs.join("&"),
+        Some(body_pairs.join("&")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    // A parameter not covered by the signature is caught.
+    let (status, body) = send(
+        &emu.ecs_endpoint(),
+        "POST",
+        &query_pairs.join("&"),
+        Some(format!("{}&NicType=intranet", body_pairs.join("&"))),
+    )
+    .await
+    .unwrap();
+    assert_eq!((status, code(&body)), (400, "SignatureDoesNotMatch"));
+}
+
+#[tokio::test]
+async fn a_mutated_signature_is_refused_with_the_server_string_to_sign_and_no_token() {
+    let emu = start().await;
+    let k = fc_key();
+    let p = params(
+        &k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+    );
+    let query = format!(
+        "{}&Signature={}",
+        canonical_query(&p),
+        percent_encode("AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+    );
+    let (status, body) = send(&emu.ecs_endpoint(), "POST", &query, None)
+        .await
+        .unwrap();
+    assert_eq!((status, code(&body)), (400, "SignatureDoesNotMatch"));
+    let message = body["Message"].as_str().unwrap();
+    let expected = string_to_sign("POST", &canonical_query(&p));
+    let token = k.token.as_deref().unwrap();
+    let twice = percent_encode(&percent_encode(token));
+    assert!(
+        message.starts_with(
+            "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&"
+        ),
+        "{message}"
+    );
+    assert_eq!(
+        message.split_once("is:").unwrap().1,
+        expected.replace(&twice, "***")
+    );
+    assert!(!message.contains(&twice) && !message.contains(&percent_encode(token)));
+    assert!(!message.contains(token));
+}
+
+#[tokio::test]
+async fn a_replayed_nonce_is_refused() {
+    let emu = start().await;
+    let k = ram_user();
+    let p = params(
+        &k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+    );
+    let (first, _) = send_params(&emu.ecs_endpoint(), "POST", &p, &k.secret).await;
+    let (second, body) = send_params(&emu.ecs_endpoint(), "POST", &p, &k.secret).await;
+    assert_eq!(first, 200);
+    assert_eq!((second, code(&body)), (400, "SignatureNonceUsed"));
+}
+
+#[tokio::test]
+async fn a_timestamp_twenty_minutes_old_or_ahead_is_expired() {
+    let emu = start().await;
+    let k = ram_user();
+    for at in [
+        SystemTime::now() - Duration::from_secs(20 * 60),
+        SystemTime::now() + Duration::from_secs(20 * 60),
+    ] {
+        let mut p = params(
+            &k,
+            "DescribeSecurityGroupAttribute",
+            ECS,
+            &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+        );
+        p.insert("Timestamp".into(), format_timestamp(at));
+        let (status, body) = send_params(&emu.ecs_endpoint(), "POST", &p, &k.secret).await;
+        assert_eq!((status, code(&body)), (400, "InvalidTimeStamp.Expired"));
+    }
+}
+
+#[tokio::test]
+async fn a_timestamp_with_fractional_seconds_is_illegal() {
+    let emu = start().await;
+    let k = ram_user();
+    let mut p = params(
+        &k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+    );
+    let ts = p["Timestamp"].replace('Z', ".000Z");
+    p.insert("Timestamp".into(), ts);
+    let (status, body) = send_params(&emu.ecs_endpoint(), "POST", &p, &k.secret).await;
+    assert_eq!((status, code(&body)), (400, "IllegalTimestamp"));
+}
+
+#[tokio::test]
+async fn an_unknown_access_key_is_not_found() {
+    let emu = start().await;
+    let k = key("LTAI5tNobody", "whatever", None);
+    let (status, body) = describe(&emu, &k, WEB_SG, &[]).await;
+    assert_eq!((status, code(&body)), (404, "InvalidAccessKeyId.NotFound"));
+}
+
+#[tokio::test]
+async fn sts_credentials_need_their_own_security_token() {
+    let emu = start().await;
+    let mut missing = fc_key();
+    missing.token = None;
+    let (status, body) = describe(&emu, &missing, WEB_SG, &[]).await;
+    assert_eq!((status, code(&body)), (400, "MissingSecurityToken"));
+    let mut wrong = fc_key();
+    wrong.token = Some("CAIS+someone/elses==".into());
+    let (status, body) = describe(&emu, &wrong, WEB_SG, &[]).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidSecurityToken.MismatchWithAccessKey")
+    );
+}
+
+#[tokio::test]
+async fn expired_fixture_credentials_are_refused() {
+    let emu = start().await;
+    let k = key(
+        "STS.ExpiredKey00000000000",
+        "expiredSecret000000000000000000",
+        Some("CAIS+expired/token=="),
+    );
+    let (status, body) = describe(&emu, &k, WEB_SG, &[]).await;
+    assert_eq!((status, code(&body)), (400, "InvalidSecurityToken.Expired"));
+}
+
+#[tokio::test]
+async fn a_version_of_another_service_is_refused() {
+    let emu = start().await;
+    let (status, body) = call(
+        &emu.config_endpoint(),
+        &ram_user(),
+        "GetDiscoveredResource",
+        ECS,
+        &[
+            ("ResourceId", WEB_SG),
+            ("ResourceType", "ACS::ECS::SecurityGroup"),
+        ],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "InvalidVersion"));
+}
+
+#[tokio::test]
+async fn an_action_of_another_service_is_not_found() {
+    let emu = start().await;
+    let (status, body) = call(
+        &emu.ecs_endpoint(),
+        &ram_user(),
+        "AssumeRole",
+        ECS,
+        &[("RoleArn", ROLE_ARN)],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (404, "InvalidAction.NotFound"));
+}
+
+#[tokio::test]
+async fn each_missing_common_parameter_is_named() {
+    let emu = start().await;
+    let k = ram_user();
+    for name in [
+        "AccessKeyId",
+        "SignatureNonce",
+        "Timestamp",
+        "SignatureMethod",
+        "SignatureVersion",
+        "Version",
+        "Action",
+        "Format",
+    ] {
+        let mut p = params(
+            &k,
+            "DescribeSecurityGroupAttribute",
+            ECS,
+            &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+        );
+        p.remove(name);
+        let (status, body) = send_params(&emu.ecs_endpoint(), "POST", &p, &k.secret).await;
+        assert_eq!((status, code(&body)), (400, "MissingParameter"), "{name}");
+        assert!(
+            body["Message"].as_str().unwrap().contains(name),
+            "{name}: {body}"
+        );
+    }
+    let p = params(
+        &k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+    );
+    let (status, body) = send(&emu.ecs_endpoint(), "POST", &canonical_query(&p), None)
+        .await
+        .unwrap();
+    assert_eq!((status, code(&body)), (400, "MissingParameter"));
+    assert!(body["Message"].as_str().unwrap().contains("Signature"));
+}
+
+#[tokio::test]
+async fn only_hmac_sha1_version_1_0_is_served() {
+    let emu = start().await;
+    let k = ram_user();
+    for (name, value) in [
+        ("SignatureMethod", "HMAC-SHA256"),
+        ("SignatureVersion", "2.0"),
+    ] {
+        let mut p = params(
+            &k,
+            "DescribeSecurityGroupAttribute",
+            ECS,
+            &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+        );
+        p.insert(name.into(), value.into());
+        let (status, body) = send_params(&emu.ecs_endpoint(), "POST", &p, &k.secret).await;
+        assert_eq!(status, 400);
+        assert_eq!(code(&body), format!("InvalidParameter.{name}"));
+    }
+}
+
+#[tokio::test]
+async fn error_bodies_carry_request_id_host_code_message_and_recommend() {
+    let emu = start().await;
+    let (_, body) = describe(&emu, &ram_user(), "sg-doesnotexist", &[]).await;
+    for field in ["RequestId", "HostId", "Code", "Message", "Recommend"] {
+        assert!(body[field].is_string(), "{field} missing in {body}");
+    }
+}
+
+// ---------------------------------------------------------------- DescribeSecurityGroupAttribute
+
+#[tokio::test]
+async fn describe_pages_really_split_25_rules_into_10_10_5() {
+    let emu = start().await;
+    let mut token = String::new();
+    let mut sizes = Vec::new();
+    let mut seen = Vec::new();
+    loop {
+        let mut extra = vec![("MaxResults", "10"), ("Direction", "ingress")];
+        if !token.is_empty() {
+            extra.push(("NextToken", token.as_str()));
+        }
+        let (status, body) = describe(&emu, &fc_key(), MANY_SG, &extra).await;
+        assert_eq!(status, 200, "{body}");
+        let page = body["Permissions"]["Permission"]
+            .as_array()
+            .unwrap()
+            .clone();
+        sizes.push(page.len());
+        seen.extend(rule_ids(&page));
+        token = body["NextToken"].as_str().unwrap().to_string();
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(sizes, [10, 10, 5]);
+    assert_eq!(seen, live_ids(&emu, MANY_SG));
+}
+
+#[tokio::test]
+async fn describe_refuses_max_results_outside_10_to_1000() {
+    let emu = start().await;
+    for bad in ["9", "1001", "ten"] {
+        let (status, body) = describe(&emu, &fc_key(), MANY_SG, &[("MaxResults", bad)]).await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, "InvalidParameter.MaxResults"),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn describe_refuses_a_next_token_it_never_issued() {
+    let emu = start().await;
+    let (status, body) = describe(&emu, &fc_key(), MANY_SG, &[("NextToken", "forged")]).await;
+    assert_eq!((status, code(&body)), (400, "InvalidParameter.NextToken"));
+}
+
+#[tokio::test]
+async fn describe_filters_by_direction_and_returns_rules_as_the_fixture_wrote_them() {
+    let emu = start().await;
+    let (_, body) = describe(&emu, &fc_key(), WEB_SG, &[("Direction", "ingress")]).await;
+    let rules = body["Permissions"]["Permission"].as_array().unwrap();
+    assert!(rules.iter().all(|r| r["Direction"] == "ingress"));
+    let all_proto = rules
+        .iter()
+        .find(|r| r["SecurityGroupRuleId"] == "sgr-bp1z9y8x7w6v5u4t3s")
+        .unwrap();
+    assert_eq!(all_proto["Priority"], json!(100), "a number stays a number");
+    let ssh = rules
+        .iter()
+        .find(|r| r["SecurityGroupRuleId"] == "sgr-bp1a2b3c4d5e6f7g8h")
+        .unwrap();
+    assert_eq!(ssh["Priority"], json!("1"), "a string stays a string");
+    let (_, body) = describe(&emu, &fc_key(), WEB_SG, &[]).await;
+    let all = body["Permissions"]["Permission"].as_array().unwrap();
+    assert!(all.iter().any(|r| r["Direction"] == "egress"));
+}
+
+#[tokio::test]
+async fn describe_of_a_group_not_live_in_the_callers_account_and_region_is_not_found() {
+    let emu = start().await;
+    // Another account's group, a deleted group, a wrong region.
+    let (s1, b1) = describe(&emu, &fc_key(), MEMBER_SG, &[]).await;
+    let (s2, b2) = call(
+        &emu.ecs_endpoint(),
+        &fc_key(),
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[
+            ("RegionId", "ap-southeast-1"),
+            ("SecurityGroupId", "sg-t4n0deleted0000000"),
+        ],
+    )
+    .await;
+    let (s3, b3) = call(
+        &emu.ecs_endpoint(),
+        &fc_key(),
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "ap-southeast-1"), ("SecurityGroupId", WEB_SG)],
+    )
+    .await;
+    for (s, b) in [(s1, b1), (s2, b2), (s3, b3)] {
+        assert_eq!((s, code(&b)), (404, "InvalidSecurityGroupId.NotFound"));
+    }
+}
+
+// ---------------------------------------------------------------- RevokeSecurityGroup
+
+#[tokio::test]
+async fn revoke_removes_the_rules_from_live_but_not_from_the_snapshot() {
+    let emu = start().await;
+    let (status, body) = revoke(
+        &emu,
+        WEB_SG,
+        &[
+            ("SecurityGroupRuleId.1", "sgr-bp1a2b3c4d5e6f7g8h"),
+            ("SecurityGroupRuleId.2", "sgr-bp1z9y8x7w6v5u4t3s"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let live = live_ids(&emu, WEB_SG);
+    assert!(!live.contains(&"sgr-bp1a2b3c4d5e6f7g8h".to_string()));
+    assert!(!live.contains(&"sgr-bp1z9y8x7w6v5u4t3s".to_string()));
+    assert_eq!(live.len(), 4);
+    let snapshot = rule_ids(&emu.snapshot_rules(WEB_SG).unwrap());
+    assert!(snapshot.contains(&"sgr-bp1a2b3c4d5e6f7g8h".to_string()));
+}
+
+#[tokio::test]
+async fn revoke_with_one_unknown_rule_id_fails_whole_and_removes_nothing() {
+    let emu = start().await;
+    let before = live_ids(&emu, WEB_SG);
+    let (status, body) = revoke(
+        &emu,
+        WEB_SG,
+        &[
+            ("SecurityGroupRuleId.1", "sgr-bp1a2b3c4d5e6f7g8h"),
+            ("SecurityGroupRuleId.2", "sgr-doesnotexist"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidParam.SecurityGroupRuleId")
+    );
+    assert_eq!(live_ids(&emu, WEB_SG), before);
+}
+
+#[tokio::test]
+async fn revoke_refuses_more_than_100_rule_ids() {
+    let emu = start().await;
+    let names: Vec<String> = (1..=101)
+        .map(|i| format!("SecurityGroupRuleId.{i}"))
+        .collect();
+    let values: Vec<String> = (1..=101).map(|i| format!("sgr-x{i}")).collect();
+    let extra: Vec<(&str, &str)> = names
+        .iter()
+        .zip(&values)
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let (status, body) = revoke(&emu, WEB_SG, &extra).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidParameter.TooManySecurityGroupRuleId")
+    );
+}
+
+#[tokio::test]
+async fn revoke_refuses_repeated_rule_ids() {
+    let emu = start().await;
+    let (status, body) = revoke(
+        &emu,
+        WEB_SG,
+        &[
+            ("SecurityGroupRuleId.1", "sgr-bp1a2b3c4d5e6f7g8h"),
+            ("SecurityGroupRuleId.2", "sgr-bp1a2b3c4d5e6f7g8h"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidParam.SecurityGroupRuleIdRepeated")
+    );
+    assert_eq!(live_ids(&emu, WEB_SG).len(), 6);
+}
+
+#[tokio::test]
+async fn revoke_needs_rule_ids_or_permissions_but_not_both() {
+    let emu = start().await;
+    let (status, body) = revoke(&emu, WEB_SG, &[]).await;
+    assert_eq!((status, code(&body)), (400, "MissingParameter"));
+    let (status, body) = revoke(
+        &emu,
+        WEB_SG,
+        &[
+            ("SecurityGroupRuleId.1", "sgr-bp1a2b3c4d5e6f7g8h"),
+            ("Permissions.1.IpProtocol", "TCP"),
+            ("Permissions.1.PortRange", "22/22"),
+            ("Permissions.1.SourceCidrIp", "0.0.0.0/0"),
+        ],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "InvalidParam.Permissions"));
+}
+
+#[tokio::test]
+async fn revoke_by_permissions_deletes_only_the_exact_match() {
+    let emu = start().await;
+    let (status, _) = revoke(
+        &emu,
+        WEB_SG,
+        &[
+            ("Permissions.1.IpProtocol", "tcp"),
+            ("Permissions.1.PortRange", "22/22"),
+            ("Permissions.1.SourceCidrIp", "0.0.0.0/0"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let live = live_ids(&emu, WEB_SG);
+    assert!(!live.contains(&"sgr-bp1a2b3c4d5e6f7g8h".to_string()));
+    assert!(
+        live.contains(&"sgr-bp1ssh0drop0000001".to_string()),
+        "the Drop/priority-2 rule differs"
+    );
+    // Nothing matches: success, nothing deleted.
+    let (status, _) = revoke(
+        &emu,
+        WEB_SG,
+        &[
+            ("Permissions.1.IpProtocol", "TCP"),
+            ("Permissions.1.PortRange", "23/23"),
+            ("Permissions.1.SourceCidrIp", "0.0.0.0/0"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(live_ids(&emu, WEB_SG), live);
+}
+
+#[tokio::test]
+async fn a_managed_group_refuses_revoke_and_authorize() {
+    let emu = start().await;
+    let (status, body) = revoke(
+        &emu,
+        MANAGED_SG,
+        &[("SecurityGroupRuleId.1", "sgr-bp1managedssh0001")],
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (403, "InvalidOperation.ResourceManagedByCloudProduct")
+    );
+    let (status, body) = authorize(
+        &emu,
+        MANAGED_SG,
+        &[
+            ("Permissions.1.IpProtocol", "TCP"),
+            ("Permissions.1.PortRange", "80/80"),
+            ("Permissions.1.SourceCidrIp", "10.0.0.0/8"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (403, "InvalidOperation.ResourceManagedByCloudProduct")
+    );
+    assert_eq!(live_ids(&emu, MANAGED_SG), ["sgr-bp1managedssh0001"]);
+}
+
+#[tokio::test]
+async fn a_repeated_client_token_replays_the_first_answer_without_acting() {
+    let emu = start().await;
+    let extra = [
+        ("ClientToken", "rm-0123456789abcdef"),
+        ("SecurityGroupRuleId.1", "sgr-bp1a2b3c4d5e6f7g8h"),
+    ];
+    let (s1, first) = revoke(&emu, WEB_SG, &extra).await;
+    let after_first = live_ids(&emu, WEB_SG);
+    // The rule is gone now; without the token this retry would fail as unknown.
+    let (s2, second) = revoke(&emu, WEB_SG, &extra).await;
+    assert_eq!((s1, s2), (200, 200), "{second}");
+    assert_eq!(first["RequestId"], second["RequestId"]);
+    assert_eq!(live_ids(&emu, WEB_SG), after_first);
+    let revokes: Vec<bool> = emu
+        .journal()
+        .iter()
+        .filter(|e| e.action == "RevokeSecurityGroup")
+        .map(|e| e.mutated)
+        .collect();
+    assert_eq!(revokes, [true, false]);
+}
+
+#[tokio::test]
+async fn a_client_token_reused_with_other_parameters_is_a_mismatch() {
+    let emu = start().await;
+    let (s1, _) = revoke(
+        &emu,
+        WEB_SG,
+        &[
+            ("ClientToken", "rm-token"),
+            ("SecurityGroupRuleId.1", "sgr-bp1a2b3c4d5e6f7g8h"),
+        ],
+    )
+    .await;
+    let (s2, body) = revoke(
+        &emu,
+        WEB_SG,
+        &[
+            ("ClientToken", "rm-token"),
+            ("SecurityGroupRuleId.1", "sgr-bp1m1n2o3p4q5r6s7t"),
+        ],
+    )
+    .await;
+    assert_eq!(s1, 200);
+    assert_eq!((s2, code(&body)), (400, "IdempotentParameterMismatch"));
+    assert!(live_ids(&emu, WEB_SG).contains(&"sgr-bp1m1n2o3p4q5r6s7t".to_string()));
+}
+
+#[tokio::test]
+async fn a_client_token_longer_than_64_characters_is_refused() {
+    let emu = start().await;
+    let long = "x".repeat(65);
+    let (status, body) = revoke(
+        &emu,
+        WEB_SG,
+        &[
+            ("ClientToken", &long),
+            ("SecurityGroupRuleId.1", "sgr-bp1a2b3c4d5e6f7g8h"),
+        ],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "InvalidParameter.ClientToken"));
+}
+
+// ---------------------------------------------------------------- AuthorizeSecurityGroup
+
+#[tokio::test]
+async fn authorize_adds_a_rule_with_a_new_id_in_the_live_view_only() {
+    let emu = start().await;
+    let before = live_ids(&emu, WEB_SG);
+    let (status, body) = authorize(
+        &emu,
+        WEB_SG,
+        &[
+            ("Permissions.1.IpProtocol", "TCP"),
+            ("Permissions.1.PortRange", "8443/8443"),
+            ("Permissions.1.SourceCidrIp", "10.1.0.0/16"),
+            ("Permissions.1.Policy", "accept"),
+            ("Permissions.1.Priority", "5"),
+            ("Permissions.1.Description", "restored rule*~ a+b"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let live = emu.live_rules(WEB_SG).unwrap();
+    assert_eq!(live.len(), before.len() + 1);
+    let added = live.last().unwrap();
+    let id = added["SecurityGroupRuleId"].as_str().unwrap();
+    assert!(id.starts_with("sgr-") && !before.contains(&id.to_string()));
+    assert_eq!(added["PortRange"], "8443/8443");
+    assert_eq!(added["Policy"], "Accept");
+    assert_eq!(added["Description"], "restored rule*~ a+b");
+    assert_eq!(emu.snapshot_rules(WEB_SG).unwrap().len(), before.len());
+}
+
+#[tokio::test]
+async fn authorize_validates_each_permission_with_the_documented_codes() {
+    let emu = start().await;
+    let base = [
+        ("Permissions.1.IpProtocol", "TCP"),
+        ("Permissions.1.PortRange", "22/22"),
+        ("Permissions.1.SourceCidrIp", "10.0.0.0/8"),
+    ];
+    let cases: Vec<(&str, &str, &str)> = vec![
+        (
+            "Permissions.1.IpProtocol",
+            "SCTP",
+            "InvalidIpProtocol.ValueNotSupported",
+        ),
+        ("Permissions.1.PortRange", "0/22", "InvalidParam.PortRange"),
+        ("Permissions.1.PortRange", "30/22", "InvalidParam.PortRange"),
+        ("Permissions.1.SourceCidrIp", "", "MissingParameter.Source"),
+        (
+            "Permissions.1.SourceCidrIp",
+            "10.0.0.0/33",
+            "InvalidSourceCidrIp.Malformed",
+        ),
+        (
+            "Permissions.1.Priority",
+            "0",
+            "InvalidPriority.ValueNotSupported",
+        ),
+        (
+            "Permissions.1.Priority",
+            "high",
+            "InvalidPriority.Malformed",
+        ),
+        ("Permissions.1.Policy", "allow", "InvalidPolicy.Malformed"),
+        (
+            "Permissions.1.Ipv6SourceCidrIp",
+            "::/0",
+            "InvalidParam.Source",
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let mut extra: Vec<(&str, &str)> =
+            base.iter().copied().filter(|(n, _)| *n != name).collect();
+        extra.push((name, value));
+        let (status, body) = authorize(&emu, WEB_SG, &extra).await;
+        assert_eq!(code(&body), expected, "{name}={value}: {body}");
+        assert_eq!(status, 400);
+    }
+    let (_, body) = authorize(
+        &emu,
+        WEB_SG,
+        &[
+            ("Permissions.1.IpProtocol", "ALL"),
+            ("Permissions.1.PortRange", "1/65535"),
+            ("Permissions.1.SourceCidrIp", "10.0.0.0/8"),
+        ],
+    )
+    .await;
+    assert_eq!(code(&body), "InvalidParam.PortRange", "ALL needs -1/-1");
+    assert_eq!(live_ids(&emu, WEB_SG).len(), 6, "nothing was added");
+}
+
+// ---------------------------------------------------------------- Config
+
+#[tokio::test]
+async fn get_discovered_resource_returns_configuration_and_tags_as_json_strings() {
+    let emu = start().await;
+    let (status, body) = discovered(&emu, &fc_key(), WEB_SG).await;
+    assert_eq!(status, 200, "{body}");
+    let d = &body["DiscoveredResourceDetail"];
+    assert_eq!(d["AccountId"], json!(1234567890123456u64));
+    assert_eq!(d["ResourceDeleted"], json!(1));
+    let conf: Value = serde_json::from_str(d["Configuration"].as_str().unwrap()).unwrap();
+    let tags: Value = serde_json::from_str(d["Tags"].as_str().unwrap()).unwrap();
+    assert_eq!(conf["ServiceManaged"], json!(false));
+    assert_eq!(
+        rule_ids(conf["Permissions"]["Permission"].as_array().unwrap()),
+        live_ids(&emu, WEB_SG)
+    );
+    assert_eq!(tags["env"], json!(["prod"]));
+}
+
+#[tokio::test]
+async fn a_stale_snapshot_shows_a_rule_that_is_no_longer_live() {
+    let emu = start().await;
+    let (_, body) = discovered(&emu, &fc_key(), STALE_SG).await;
+    let conf: Value = serde_json::from_str(
+        body["DiscoveredResourceDetail"]["Configuration"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let snapshot = rule_ids(conf["Permissions"]["Permission"].as_array().unwrap());
+    assert!(snapshot.contains(&"sgr-bp1stalessh000001".to_string()));
+    let (_, live) = describe(&emu, &fc_key(), STALE_SG, &[]).await;
+    let live = rule_ids(live["Permissions"]["Permission"].as_array().unwrap());
+    assert!(!live.contains(&"sgr-bp1stalessh000001".to_string()));
+}
+
+#[tokio::test]
+async fn set_live_rules_makes_live_and_snapshot_disagree() {
+    let emu = start().await;
+    emu.set_live_rules(WEB_SG, vec![json!({"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "80/80", "SourceCidrIp": "10.0.0.0/8"})]);
+    let live = emu.live_rules(WEB_SG).unwrap();
+    assert_eq!(live.len(), 1);
+    assert!(live[0]["SecurityGroupRuleId"]
+        .as_str()
+        .unwrap()
+        .starts_with("sgr-"));
+    assert_eq!(emu.snapshot_rules(WEB_SG).unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn the_fixture_chooses_a_bare_permissions_list_and_an_absent_service_managed() {
+    let emu = start().await;
+    let (_, body) = discovered(&emu, &fc_key(), "sg-bp1bare0000000000").await;
+    let conf: Value = serde_json::from_str(
+        body["DiscoveredResourceDetail"]["Configuration"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(conf["Permissions"].is_array(), "{conf}");
+    assert!(conf.get("ServiceManaged").is_none());
+}
+
+#[tokio::test]
+async fn a_group_deleted_in_config_reports_resource_deleted_zero() {
+    let emu = start().await;
+    let (status, body) = call(
+        &emu.config_endpoint(),
+        &fc_key(),
+        "GetDiscoveredResource",
+        CONFIG,
+        &[
+            ("ResourceId", "sg-t4n0deleted0000000"),
+            ("ResourceType", "ACS::ECS::SecurityGroup"),
+            ("Region", "ap-southeast-1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["DiscoveredResourceDetail"]["ResourceDeleted"],
+        json!(0)
+    );
+}
+
+#[tokio::test]
+async fn another_accounts_resource_is_not_found_in_config() {
+    let emu = start().await;
+    let (status, body) = discovered(&emu, &fc_key(), MEMBER_SG).await;
+    assert_eq!((status, code(&body)), (404, "ResourceNotExists"));
+}
+
+#[tokio::test]
+async fn an_aggregator_reads_member_resources_for_its_owner_only() {
+    let emu = start().await;
+    let extra = [
+        ("AggregatorId", "ca-a4e5626622af0079dd1b"),
+        ("ResourceAccountId", "2222333344445555"),
+        ("Region", "cn-hangzhou"),
+        ("ResourceId", MEMBER_SG),
+        ("ResourceType", "ACS::ECS::SecurityGroup"),
+    ];
+    let (status, body) = call(
+        &emu.config_endpoint(),
+        &fc_key(),
+        "GetAggregateDiscoveredResource",
+        CONFIG,
+        &extra,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["DiscoveredResourceDetail"]["AccountId"],
+        json!(2222333344445555u64)
+    );
+    let (status, body) = call(
+        &emu.config_endpoint(),
+        &member_user(),
+        "GetAggregateDiscoveredResource",
+        CONFIG,
+        &extra,
+    )
+    .await;
+    assert_eq!((status, code(&body)), (403, "NoPermission"));
+}
+
+// ---------------------------------------------------------------- STS
+
+fn credentials_of(body: &Value) -> Key {
+    let c = &body["Credentials"];
+    key(
+        c["AccessKeyId"].as_str().unwrap(),
+        c["AccessKeySecret"].as_str().unwrap(),
+        c["SecurityToken"].as_str(),
+    )
+}
+
+#[tokio::test]
+async fn assumed_role_credentials_act_as_the_target_account() {
+    let emu = start().await;
+    let (status, body) = assume(&emu, &fc_key(), &[("DurationSeconds", "900")]).await;
+    assert_eq!(status, 200, "{body}");
+    let creds = credentials_of(&body);
+    assert!(creds.id.starts_with("STS."));
+    let token = creds.token.clone().unwrap();
+    assert!(token.contains('+') && token.contains('/') && token.contains('='));
+    let expiration = body["Credentials"]["Expiration"].as_str().unwrap();
+    assert!(humantime::parse_rfc3339(expiration).is_ok() && expiration.ends_with('Z'));
+    assert_eq!(
+        body["AssumedRoleUser"]["Arn"],
+        "acs:ram::2222333344445555:role/sg-remediation/sg-remediator@fc"
+    );
+    let (status, _) = describe(&emu, &creds, MEMBER_SG, &[]).await;
+    assert_eq!(status, 200);
+    let (status, body) = describe(&emu, &creds, WEB_SG, &[]).await;
+    assert_eq!(
+        (status, code(&body)),
+        (404, "InvalidSecurityGroupId.NotFound")
+    );
+}
+
+#[tokio::test]
+async fn assumed_role_credentials_expire_with_their_duration() {
+    let mut fixture = fixture_json();
+    // Let the emulator's clock move past the credentials without tripping the timestamp check.
+    fixture["settings"]["clockSkewSecs"] = json!(3600);
+    let emu = start_with(fixture).await;
+    let (_, body) = assume(&emu, &fc_key(), &[("DurationSeconds", "900")]).await;
+    let creds = credentials_of(&body);
+    emu.advance_clock(Duration::from_secs(899));
+    assert_eq!(describe(&emu, &creds, MEMBER_SG, &[]).await.0, 200);
+    emu.advance_clock(Duration::from_secs(2));
+    let (status, body) = describe(&emu, &creds, MEMBER_SG, &[]).await;
+    assert_eq!((status, code(&body)), (400, "InvalidSecurityToken.Expired"));
+}
+
+#[tokio::test]
+async fn expire_credentials_makes_a_key_fail_mid_event() {
+    let emu = start().await;
+    let (_, body) = assume(&emu, &fc_key(), &[]).await;
+    let creds = credentials_of(&body);
+    assert_eq!(describe(&emu, &creds, MEMBER_SG, &[]).await.0, 200);
+    emu.expire_credentials(&creds.id);
+    let (status, body) = describe(&emu, &creds, MEMBER_SG, &[]).await;
+    assert_eq!((status, code(&body)), (400, "InvalidSecurityToken.Expired"));
+}
+
+#[tokio::test]
+async fn assume_role_enforces_trust_existence_and_parameters() {
+    let emu = start().await;
+    /// Caller, parameter overrides, expected status and code.
+    type Case<'a> = (Key, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (member_user(), vec![], 403, "NoPermission"),
+        (root_key(), vec![], 403, "NoPermission"),
+        (
+            fc_key(),
+            vec![("RoleArn", "acs:ram::2222333344445555:role/nope")],
+            404,
+            "EntityNotExist.Role",
+        ),
+        (
+            fc_key(),
+            vec![("RoleArn", "arn:aws:iam::1:role/x")],
+            400,
+            "InvalidParameter.RoleArn",
+        ),
+        (
+            fc_key(),
+            vec![("RoleSessionName", "a")],
+            400,
+            "InvalidParameter.RoleSessionName",
+        ),
+        (
+            fc_key(),
+            vec![("RoleSessionName", "has space")],
+            400,
+            "InvalidParameter.RoleSessionName",
+        ),
+        (
+            fc_key(),
+            vec![("DurationSeconds", "3601")],
+            400,
+            "InvalidParameter.DurationSeconds",
+        ),
+        (
+            fc_key(),
+            vec![("DurationSeconds", "899")],
+            400,
+            "InvalidParameter.DurationSeconds",
+        ),
+    ];
+    for (k, extra, status, expected) in cases {
+        let (s, body) = assume(&emu, &k, &extra).await;
+        assert_eq!((s, code(&body)), (status, expected), "{extra:?}");
+    }
+}
+
+// ---------------------------------------------------------------- faults
+
+#[tokio::test]
+async fn a_throttle_fault_answers_throttling_user_for_the_next_n_matching_calls() {
+    let emu = start().await;
+    emu.inject(
+        Fault::always(FaultKind::Throttle {
+            code: "Throttling.User".into(),
+        })
+        .on_action("DescribeSecurityGroupAttribute")
+        .on_group(WEB_SG)
+        .times(2),
+    );
+    let other = describe(&emu, &fc_key(), MANY_SG, &[]).await;
+    assert_eq!(other.0, 200, "another group is not affected");
+    for _ in 0..2 {
+        let (status, body) = describe(&emu, &fc_key(), WEB_SG, &[]).await;
+        assert_eq!((status, code(&body)), (400, "Throttling.User"));
+        assert_eq!(
+            body["Message"],
+            "Request was denied due to user flow control."
+        );
+    }
+    assert_eq!(describe(&emu, &fc_key(), WEB_SG, &[]).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_server_error_fault_answers_its_status_and_code_and_changes_nothing() {
+    let emu = start().await;
+    emu.inject(Fault::always(FaultKind::ServerError {
+        status: 503,
+        code: "ServiceUnavailable".into(),
+    }));
+    let (status, body) = revoke(
+        &emu,
+        WEB_SG,
+        &[("SecurityGroupRuleId.1", "sgr-bp1a2b3c4d5e6f7g8h")],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (503, "ServiceUnavailable"));
+    assert_eq!(live_ids(&emu, WEB_SG).len(), 6);
+}
+
+#[tokio::test]
+async fn an_error_fault_answers_any_code() {
+    let emu = start().await;
+    emu.inject(Fault::always(FaultKind::Error {
+        status: 403,
+        code: "Forbidden.RAM".into(),
+        message: "User not authorized to operate on the specified resource.".into(),
+    }));
+    let (status, body) = discovered(&emu, &fc_key(), WEB_SG).await;
+    assert_eq!((status, code(&body)), (403, "Forbidden.RAM"));
+}
+
+#[tokio::test]
+async fn a_malformed_body_fault_answers_200_with_invalid_json() {
+    let emu = start().await;
+    emu.inject(Fault::always(FaultKind::MalformedBody).times(1));
+    let k = fc_key();
+    let p = params(
+        &k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+    );
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/?{}",
+            emu.ecs_endpoint(),
+            signed_query("POST", &p, &k.secret)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+}
+
+#[tokio::test]
+async fn a_drop_connection_fault_closes_the_socket_without_an_answer() {
+    let emu = start().await;
+    emu.inject(Fault::always(FaultKind::DropConnection).times(1));
+    let k = fc_key();
+    let p = params(
+        &k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+    );
+    let result = send(
+        &emu.ecs_endpoint(),
+        "POST",
+        &signed_query("POST", &p, &k.secret),
+        None,
+    )
+    .await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(describe(&emu, &k, WEB_SG, &[]).await.0, 200);
+    assert_eq!(emu.journal()[0].http_status, 0);
+}
+
+#[tokio::test]
+async fn a_delay_fault_still_answers_normally_and_is_journaled() {
+    let emu = start().await;
+    emu.inject(Fault::always(FaultKind::Delay { ms: 1 }).on_key(&fc_key().id));
+    assert_eq!(describe(&emu, &fc_key(), WEB_SG, &[]).await.0, 200);
+    assert_eq!(describe(&emu, &ram_user(), WEB_SG, &[]).await.0, 200);
+    let faults: Vec<Option<String>> = emu.journal().into_iter().map(|e| e.fault).collect();
+    assert_eq!(faults, [None, None], "a delay alone is not a failure label");
+}
+
+#[tokio::test]
+async fn faults_can_be_posted_to_and_cleared_through_the_admin_endpoint() {
+    let emu = start().await;
+    let client = reqwest::Client::new();
+    let resp = client
+        .post(format!("{}/__admin/faults", emu.sts_endpoint()))
+        .body(
+            r#"{"action":"GetDiscoveredResource","kind":{"type":"throttle","code":"Throttling"}}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let (status, body) = discovered(&emu, &fc_key(), WEB_SG).await;
+    assert_eq!((status, code(&body)), (400, "Throttling"));
+    let resp = client
+        .delete(format!("{}/__admin/faults", emu.ecs_endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(discovered(&emu, &fc_key(), WEB_SG).await.0, 200);
+    let bad = client
+        .post(format!("{}/__admin/faults", emu.ecs_endpoint()))
+        .body(r#"{"kind":{"type":"explode"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+}
+
+// ---------------------------------------------------------------- journal and admin
+
+#[tokio::test]
+async fn the_journal_records_each_call_without_any_secret() {
+    let emu = start().await;
+    let k = fc_key();
+    describe(&emu, &k, WEB_SG, &[]).await;
+    revoke(
+        &emu,
+        WEB_SG,
+        &[("SecurityGroupRuleId.1", "sgr-bp1a2b3c4d5e6f7g8h")],
+    )
+    .await;
+    // A bad signature too: its message contains the token twice-encoded.
+    let p = params(
+        &k,
+        "GetDiscoveredResource",
+        CONFIG,
+        &[("ResourceId", WEB_SG)],
+    );
+    send(
+        &emu.config_endpoint(),
+        "POST",
+        &format!("{}&Signature=bad", canonical_query(&p)),
+        None,
+    )
+    .await
+    .unwrap();
+    let journal = emu.journal();
+    assert_eq!(journal.len(), 3);
+    assert_eq!(journal.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(journal[0].service, Service::Ecs);
+    assert_eq!(journal[1].action, "RevokeSecurityGroup");
+    assert_eq!(
+        journal[1].params["SecurityGroupRuleId.1"],
+        "sgr-bp1a2b3c4d5e6f7g8h"
+    );
+    assert!(journal[1].mutated);
+    assert_eq!(journal[2].code.as_deref(), Some("SignatureDoesNotMatch"));
+    assert_eq!(journal[2].access_key_id, k.id);
+    let token = k.token.unwrap();
+    for entry in &journal {
+        assert!(!entry.params.contains_key("Signature"));
+        assert!(!entry.params.contains_key("SecurityToken"));
+        let text = format!("{entry:?}{}", serde_json::to_string(entry).unwrap());
+        for secret in [token.clone(), percent_encode(&token), k.secret.clone()] {
+            assert!(!text.contains(&secret), "secret leaked into {text}");
+        }
+    }
+    let admin: Value = reqwest::get(format!("{}/__admin/journal", emu.ecs_endpoint()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap();
+    assert_eq!(admin.as_array().unwrap().len(), 3);
+    assert!(!admin.to_string().contains(&token));
+    emu.clear_journal();
+    assert!(emu.journal().is_empty());
+}
+
+#[tokio::test]
+async fn the_admin_state_shows_live_and_snapshot_side_by_side() {
+    let emu = start().await;
+    let state: Value = reqwest::get(format!("{}/__admin/state", emu.config_endpoint()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap();
+    let stale = state["securityGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["securityGroupId"] == STALE_SG)
+        .unwrap();
+    assert_eq!(stale["live"]["rules"].as_array().unwrap().len(), 1);
+    assert_eq!(stale["snapshot"]["rules"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn reset_restores_the_fixture() {
+    let emu = start().await;
+    revoke(
+        &emu,
+        WEB_SG,
+        &[("SecurityGroupRuleId.1", "sgr-bp1a2b3c4d5e6f7g8h")],
+    )
+    .await;
+    assert_eq!(live_ids(&emu, WEB_SG).len(), 5);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/__admin/reset", emu.ecs_endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(live_ids(&emu, WEB_SG).len(), 6);
+    assert!(emu.journal().is_empty());
+}
+
+#[test]
+fn an_invalid_fixture_is_refused_with_a_reason() {
+    let mut fixture = fixture_json();
+    fixture["securityGroups"][0]["accountId"] = json!("9999");
+    let err = Fixture::from_json_str(&fixture.to_string()).unwrap_err();
+    assert!(err.to_string().contains("unknown account 9999"), "{err}");
+    let err = Fixture::from_json_str(r#"{"acounts": []}"#).unwrap_err();
+    assert!(err.to_string().contains("acounts"), "{err}");
+}
+
+#[tokio::test]
+async fn shutdown_closes_the_listeners() {
+    let emu = start().await;
+    let endpoint = emu.ecs_endpoint();
+    emu.clone().shutdown().await;
+    let result = reqwest::get(format!("{endpoint}/__admin/state")).await;
+    assert!(result.is_err());
+}
+
+// ---------------------------------------------------------------- the binary
+
+/// Kills the child process even when an assertion fails.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_binary_prints_its_endpoints_and_serves_signed_calls() {
+    use std::io::BufRead as _;
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/emulator/basic.json"
+    );
+    let mut child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_sg-remediator-emulator"))
+            .args(["--fixture", fixture])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("binary starts"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let endpoints: BTreeMap<String, String> = serde_json::from_str(&line).expect("one JSON line");
+    for service in ["config", "ecs", "sts"] {
+        assert!(
+            endpoints[service].starts_with("http://127.0.0.1:"),
+            "{line}"
+        );
+    }
+    let (status, body) = call(
+        &endpoints["ecs"],
+        &fc_key(),
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn the_binary_refuses_a_non_loopback_bind_without_the_explicit_flag() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/emulator/basic.json"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sg-remediator-emulator"))
+        .args(["--fixture", fixture, "--bind", "0.0.0.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-non-loopback"));
+}
