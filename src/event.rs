@@ -102,6 +102,8 @@ pub enum Invocation {
 pub enum EventError {
     #[error("the event is not UTF-8 text (invalid byte at offset {0})")]
     NotUtf8(usize),
+    #[error("the event is empty (no body): send a JSON array of resources, e.g. [{{\"accountId\", \"regionId\", \"resourceId\", \"resourceType\"}}]")]
+    NoBody,
     #[error("the event is not valid JSON: {0}")]
     Malformed(String),
     #[error("the event names no resource (an empty list): check the remediation wiring or the test event")]
@@ -115,6 +117,9 @@ pub enum EventError {
 /// Reads the raw body of an invocation.
 pub fn parse(body: &[u8]) -> Result<Invocation, EventError> {
     let text = std::str::from_utf8(body).map_err(|e| EventError::NotUtf8(e.valid_up_to()))?;
+    if text.trim().is_empty() {
+        return Err(EventError::NoBody);
+    }
     let value: Value =
         serde_json::from_str(text).map_err(|e| EventError::Malformed(e.to_string()))?;
     match value {
@@ -428,6 +433,13 @@ mod tests {
             parse(br#"{"invokingEvent": {"configurationItem": {}}, "resultToken": "x"}"#),
             Err(EventError::RuleEvaluationEvent)
         );
+    }
+
+    #[test]
+    fn an_empty_or_blank_body_is_reported_as_empty_not_as_bad_json() {
+        assert_eq!(parse(b""), Err(EventError::NoBody));
+        assert_eq!(parse(b" \n\t"), Err(EventError::NoBody));
+        assert!(EventError::NoBody.to_string().contains("empty"));
     }
 
     #[test]
