@@ -371,6 +371,28 @@ pub struct Permission {
     pub create_time: Option<String>,
 }
 
+/// The rule attributes [`Permission`] reads; each must be a scalar when present.
+const RULE_FIELDS: [&str; 18] = [
+    "SecurityGroupRuleId",
+    "Direction",
+    "Policy",
+    "Priority",
+    "IpProtocol",
+    "PortRange",
+    "SourceCidrIp",
+    "Ipv6SourceCidrIp",
+    "SourceGroupId",
+    "SourceGroupOwnerAccount",
+    "SourcePrefixListId",
+    "SourcePortRange",
+    "DestCidrIp",
+    "Ipv6DestCidrIp",
+    "PortRangeListId",
+    "NicType",
+    "Description",
+    "CreateTime",
+];
+
 /// Reads a field that may be a string, a number or absent; empty strings count as absent.
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {
@@ -388,6 +410,15 @@ impl Permission {
         let obj = v
             .as_object()
             .ok_or_else(|| format!("a rule must be a JSON object, got {v}"))?;
+        // A known field holding a list or an object is corrupt, not absent: reading it as absent
+        // would give it ECS's default (`Policy` accept, `Priority` 1), which can turn a Drop rule
+        // into a revocable Accept or make it outrank every other rule.
+        if let Some(k) = RULE_FIELDS
+            .iter()
+            .find(|k| obj.get(**k).is_some_and(|v| v.is_array() || v.is_object()))
+        {
+            return Err(format!("{k} must be a string or a number, got {}", obj[*k]));
+        }
         let get = |k: &str| text(obj.get(k));
         let priority = match get("Priority") {
             None => Priority::default(),
@@ -548,6 +579,16 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.is_world_open());
         assert_eq!(a.ipv6_source_cidr, None, "empty strings count as absent");
+    }
+
+    #[test]
+    fn a_field_holding_a_list_or_object_is_an_error_not_a_default() {
+        let err = Permission::from_json(
+            &json!({"SecurityGroupRuleId":"sgr-1","Policy":["Drop"],"Priority":1}),
+        )
+        .unwrap_err();
+        assert!(err.contains("Policy"), "{err}");
+        assert!(Permission::from_json(&json!({"Priority":{"v":1}})).is_err());
     }
 
     #[test]

@@ -1,0 +1,773 @@
+//! Which rules get revoked: the JMESPath rule selector, priority shadowing and guard rails.
+//!
+//! # Flow
+//!
+//! 1. Rules come from Config's snapshot ([`rules_from_configuration`]) or from ECS
+//!    (`DescribeSecurityGroupAttribute`, [`rules_from_describe`]) as typed [`Permission`]s.
+//! 2. Both views are rendered into one **canonical document** ([`canonical_document`]), so the
+//!    same query gives the same answer for the snapshot and for the live group.
+//! 3. The query ([`DEFAULT_QUERY`] or a custom `RULE_SELECTOR`) runs over that document and
+//!    returns rule ids.
+//! 4. Rust then applies what a query must not be trusted with: **guard rails** (never revoke an
+//!    egress or Drop rule, never act on a rule whose ports cannot be read) and **priority
+//!    shadowing** (an Accept rule whose risky ports are all denied by higher-precedence Drop
+//!    rules is reported, not revoked). Rules that look world-open on a risky port but cannot be
+//!    judged from the data (prefix-list source, port list, unreadable fields) go to **review**.
+//!
+//! # The canonical document
+//!
+//! `{"Permissions": [rule, …]}`, one object per rule, in the group's order. Every key is always
+//! present; absent values are the empty string `""` (never `null`), so a custom query can call
+//! string functions such as `starts_with(Description, 'tmp')` on any rule without a type error,
+//! exactly as on raw ECS output, where absent values are also `""`.
+//!
+//! | Key | Value |
+//! |---|---|
+//! | `SecurityGroupRuleId` | `sgr-…`, or `""` when the rule has none |
+//! | `Direction` | `ingress` / `egress` (lower case; unknown text lower-cased verbatim) |
+//! | `Policy` | `accept` / `drop` (lower case; absent means ECS's default `accept`) |
+//! | `Priority` | **number** 1–100 (absent means ECS's default 1) |
+//! | `IpProtocol` | `TCP`, `UDP`, `ICMP`, `ICMPV6`, `GRE`, `ALL` (upper case) |
+//! | `PortRange` | `a/b`, or `-1/-1` for every port; unreadable text verbatim |
+//! | `SourceCidrIp`, `Ipv6SourceCidrIp` | normalised CIDR (`1.2.3.4` becomes `1.2.3.4/32`) or `""` |
+//! | `SourceGroupId`, `SourceGroupOwnerAccount`, `SourcePrefixListId`, `SourcePortRange`, `DestCidrIp`, `Ipv6DestCidrIp`, `PortRangeListId`, `NicType`, `Description`, `CreateTime` | text or `""` |
+//!
+//! # Custom functions
+//!
+//! Besides the JMESPath builtins, queries can call (each also exposed as a Rust function here):
+//! - `is_world(cidr)`: `true` when `cidr` parses as a CIDR block with prefix length 0
+//!   (`0.0.0.0/0`, `::/0`); `""`, unparsable text or a non-string gives `false`.
+//! - `opens_risky_port(port_range)`: `true` when the range (`a/b`, `-1/-1` = every port)
+//!   contains at least one configured risky port (`RISKY_PORTS`, spans such as `8000-8080`
+//!   count when they overlap); unreadable ranges give `false`.
+//! - `port_range_covers(port_range, port)`: `true` when the range contains `port` (an integer
+//!   1–65535), e.g. `port_range_covers(PortRange, \`80\`)`.
+//!
+//! # What a query must return
+//!
+//! An array whose elements are rule-id strings or rule objects with a `SecurityGroupRuleId`
+//! (so both `Permissions[?…].SecurityGroupRuleId` and `Permissions[?…]` work). Anything else
+//! (`null`, a number, nested arrays) is [`SelectError::BadOutput`]. A custom query is also run
+//! once on a built-in sample group when the selector is built, so a query that fails or returns
+//! the wrong shape is rejected at start-up rather than on the first event.
+//!
+//! # Guard rails (apply to every query, including the default)
+//!
+//! - Ids the query returns that are not in the document are ignored and listed in
+//!   [`Selection::ignored_ids`]; they cannot be revoked by id anyway.
+//! - A selected egress rule, Drop rule, or rule whose direction, policy, protocol or port range
+//!   cannot be read is moved to [`Selection::review`] with the reason, never revoked:
+//!   revoking a Drop rule removes a protection, and RevokeSecurityGroup handles ingress only.
+//! - Shadowing applies to custom selections too. The ports judged are the risky spans the rule
+//!   opens or, when it opens none (a custom query selected it for another reason), its whole
+//!   port range.
+
+mod functions;
+mod shadow;
+
+pub use functions::{
+    is_world, opens_risky_port, port_range_covers, IS_WORLD, OPENS_RISKY_PORT, PORT_RANGE_COVERS,
+};
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use jmespath::{Context, Expression, JmespathError, Rcvar, Runtime, Variable};
+use serde_json::{Map, Value};
+
+use crate::rules::{
+    Address, Direction, Permission, Policy, PortRange, PortSpan, Protocol, RiskyPorts, RuleId,
+};
+
+/// The default selector: ingress Accept rules from `0.0.0.0/0` or `::/0` on TCP, UDP or ALL whose
+/// port range opens a configured risky port. Rules referencing a port list are left to review.
+pub const DEFAULT_QUERY: &str = "Permissions[?Direction == 'ingress' && Policy == 'accept' \
+&& (is_world(SourceCidrIp) || is_world(Ipv6SourceCidrIp)) \
+&& (IpProtocol == 'TCP' || IpProtocol == 'UDP' || IpProtocol == 'ALL') \
+&& PortRangeListId == '' && opens_risky_port(PortRange)].SecurityGroupRuleId";
+
+/// Everything that can go wrong while reading rules or selecting them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    /// The query does not parse. `line` and `column` are 1-based.
+    #[error("RULE_SELECTOR is not a valid JMESPath expression: {reason} at line {line}, column {column} of {query:?}")]
+    InvalidQuery {
+        query: String,
+        reason: String,
+        line: usize,
+        column: usize,
+    },
+    /// The query parses but fails (or returns the wrong shape) on the built-in sample group.
+    #[error("RULE_SELECTOR {query:?} does not work on a sample security group: {reason}")]
+    RejectedQuery { query: String, reason: String },
+    /// The query failed while evaluating a group (e.g. a builtin got a value of the wrong type).
+    #[error("the rule selector failed: {0}")]
+    QueryFailed(String),
+    /// The query returned something other than an array of rule ids or rule objects.
+    #[error("the rule selector must return an array of rule-id strings or of objects with a SecurityGroupRuleId, got {0}")]
+    BadOutput(String),
+    /// The security group's configuration has an unusable shape.
+    #[error("the security group configuration cannot be read: {0}")]
+    InvalidConfiguration(String),
+    /// One rule cannot be read. The whole group fails rather than losing the rule silently.
+    #[error("rule #{index}{} cannot be read: {reason}", id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default())]
+    InvalidRule {
+        index: usize,
+        id: Option<String>,
+        reason: String,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading rules
+// ---------------------------------------------------------------------------------------------
+
+/// Looks `key` up exactly, then case-insensitively (the 2019 Config API used camelCase).
+fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// The rule objects under `Permissions`, in either shape Config uses.
+fn permission_values(container: &Map<String, Value>) -> Result<Vec<&Value>, SelectError> {
+    let Some(perms) = field(container, "Permissions") else {
+        return Ok(Vec::new());
+    };
+    match perms {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) if s.trim().is_empty() => Ok(Vec::new()),
+        Value::Array(list) => Ok(list.iter().collect()),
+        Value::Object(inner) => match field(inner, "Permission") {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(list)) => Ok(list.iter().collect()),
+            // XML-to-JSON converters render a one-element list as the element itself.
+            Some(one @ Value::Object(_)) => Ok(vec![one]),
+            Some(other) => Err(SelectError::InvalidConfiguration(format!(
+                "Permissions.Permission must be a list of rules, got {}",
+                json_kind(other)
+            ))),
+        },
+        other => Err(SelectError::InvalidConfiguration(format!(
+            "Permissions must be a list of rules or {{\"Permission\": [...]}}, got {}",
+            json_kind(other)
+        ))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn parse_rules(values: Vec<&Value>) -> Result<Vec<Permission>, SelectError> {
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(index, v)| {
+            Permission::from_json(v).map_err(|reason| SelectError::InvalidRule {
+                index,
+                id: v
+                    .get("SecurityGroupRuleId")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// The rules of a security group's Config `Configuration`.
+///
+/// Accepts both shapes Config uses, `{"Permissions": {"Permission": [...]}}` (the
+/// DescribeSecurityGroupAttribute shape) and `{"Permissions": [...]}` (a bare list), the
+/// `Configuration` still encoded as a JSON string, and a configuration with no or empty
+/// `Permissions` (no rules). A rule that cannot be read (e.g. `Priority: "abc"`) is an
+/// [`SelectError::InvalidRule`] naming it: dropping it could hide an open port, so the group is
+/// reported as failed instead.
+pub fn rules_from_configuration(cfg: &Value) -> Result<Vec<Permission>, SelectError> {
+    if let Value::String(text) = cfg {
+        let decoded: Value = serde_json::from_str(text).map_err(|e| {
+            SelectError::InvalidConfiguration(format!("Configuration is not JSON: {e}"))
+        })?;
+        return rules_from_configuration(&decoded);
+    }
+    let obj = cfg.as_object().ok_or_else(|| {
+        SelectError::InvalidConfiguration(format!(
+            "Configuration must be a JSON object, got {}",
+            json_kind(cfg)
+        ))
+    })?;
+    parse_rules(permission_values(obj)?)
+}
+
+/// The rules of one `DescribeSecurityGroupAttribute` response page (`Permissions.Permission[]`).
+///
+/// Same tolerance and failure rules as [`rules_from_configuration`].
+pub fn rules_from_describe(resp: &Value) -> Result<Vec<Permission>, SelectError> {
+    rules_from_configuration(resp)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The canonical document
+// ---------------------------------------------------------------------------------------------
+
+enum Field {
+    Text(String),
+    Number(u8),
+}
+
+fn text(v: Option<&String>) -> Field {
+    Field::Text(v.cloned().unwrap_or_default())
+}
+
+fn addr(v: Option<&Address>) -> Field {
+    Field::Text(v.map(Address::to_text).unwrap_or_default())
+}
+
+/// The canonical fields of one rule; the single definition both renderings use.
+fn canonical_fields(p: &Permission) -> [(&'static str, Field); 18] {
+    [
+        (
+            "SecurityGroupRuleId",
+            Field::Text(p.rule_id.as_ref().map(|r| r.0.clone()).unwrap_or_default()),
+        ),
+        (
+            "Direction",
+            Field::Text(p.direction.as_str().trim().to_ascii_lowercase()),
+        ),
+        (
+            "Policy",
+            Field::Text(p.policy.as_str().trim().to_ascii_lowercase()),
+        ),
+        ("Priority", Field::Number(p.priority.0)),
+        (
+            "IpProtocol",
+            Field::Text(p.protocol.as_str().trim().to_ascii_uppercase()),
+        ),
+        ("PortRange", Field::Text(p.port_range.to_string())),
+        ("SourceCidrIp", addr(p.source_cidr.as_ref())),
+        ("Ipv6SourceCidrIp", addr(p.ipv6_source_cidr.as_ref())),
+        ("SourceGroupId", text(p.source_group_id.as_ref())),
+        (
+            "SourceGroupOwnerAccount",
+            text(p.source_group_owner_account.as_ref()),
+        ),
+        ("SourcePrefixListId", text(p.source_prefix_list_id.as_ref())),
+        ("SourcePortRange", text(p.source_port_range.as_ref())),
+        ("DestCidrIp", text(p.dest_cidr.as_ref())),
+        ("Ipv6DestCidrIp", text(p.ipv6_dest_cidr.as_ref())),
+        ("PortRangeListId", text(p.port_range_list_id.as_ref())),
+        ("NicType", text(p.nic_type.as_ref())),
+        ("Description", text(p.description.as_ref())),
+        ("CreateTime", text(p.create_time.as_ref())),
+    ]
+}
+
+/// The document queries run against, as JSON: `{"Permissions": [...]}` (see the module docs).
+pub fn canonical_document(rules: &[Permission]) -> Value {
+    let list = rules
+        .iter()
+        .map(|p| {
+            let obj: Map<String, Value> = canonical_fields(p)
+                .into_iter()
+                .map(|(k, f)| {
+                    let v = match f {
+                        Field::Text(s) => Value::String(s),
+                        Field::Number(n) => Value::from(n),
+                    };
+                    (k.to_string(), v)
+                })
+                .collect();
+            Value::Object(obj)
+        })
+        .collect();
+    let mut doc = Map::new();
+    doc.insert("Permissions".to_string(), Value::Array(list));
+    Value::Object(doc)
+}
+
+/// The same document built directly as a JMESPath variable (no JSON round trip on the hot path).
+fn canonical_variable(rules: &[Permission]) -> Rcvar {
+    let list = rules
+        .iter()
+        .map(|p| {
+            let obj = canonical_fields(p)
+                .into_iter()
+                .map(|(k, f)| {
+                    let v = match f {
+                        Field::Text(s) => Variable::String(s),
+                        Field::Number(n) => Variable::Number(n.into()),
+                    };
+                    (k.to_string(), Rcvar::new(v))
+                })
+                .collect();
+            Rcvar::new(Variable::Object(obj))
+        })
+        .collect();
+    let mut doc = std::collections::BTreeMap::new();
+    doc.insert("Permissions".to_string(), Rcvar::new(Variable::Array(list)));
+    Rcvar::new(Variable::Object(doc))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The selection
+// ---------------------------------------------------------------------------------------------
+
+/// A rule to revoke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposed {
+    pub rule: Permission,
+    /// The risky spans the rule opens, clipped to its range (for a custom selection that opens no
+    /// risky port: its whole port range).
+    pub ports: Vec<PortSpan>,
+    /// Revoking also removes access beyond those ports (a wider range, or protocol `ALL`):
+    /// log it, since it may cut more than the risky exposure.
+    pub collateral: bool,
+}
+
+/// A selected rule that is not revoked because Drop rules of equal or higher precedence already
+/// deny every port it was selected for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadowed {
+    pub rule: Permission,
+    /// The Drop rules doing the denying (those with an id), sorted.
+    pub by: Vec<RuleId>,
+    /// The spans found denied.
+    pub ports: Vec<PortSpan>,
+}
+
+/// A rule that needs a human: it may expose a risky port but cannot be judged or acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub rule: Permission,
+    pub reason: ReviewReason,
+}
+
+/// Why a rule went to review instead of being revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReviewReason {
+    /// The source is a prefix list; its CIDRs are not resolved, so world access is unknown.
+    PrefixListSource,
+    /// The source address field is not a CIDR block.
+    UnreadableSource,
+    /// The rule references a port list (`PortRangeListId`) instead of a port range.
+    PortRangeList,
+    /// The `PortRange` text cannot be read.
+    UnreadablePortRange,
+    /// `IpProtocol` is not one ECS documents.
+    UnknownProtocol,
+    /// `Direction` is neither ingress nor egress.
+    UnknownDirection,
+    /// `Policy` is neither accept nor drop.
+    UnknownPolicy,
+    /// The rule has no `SecurityGroupRuleId`, so it cannot be revoked by id.
+    MissingRuleId,
+    /// The query selected an egress rule; RevokeSecurityGroup handles ingress only.
+    SelectedEgress,
+    /// The query selected a Drop rule; revoking it would remove a protection.
+    SelectedDrop,
+}
+
+impl fmt::Display for ReviewReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReviewReason::PrefixListSource => {
+                "source is a prefix list, which is not resolved: world access cannot be judged"
+            }
+            ReviewReason::UnreadableSource => "source address is not a CIDR block",
+            ReviewReason::PortRangeList => {
+                "rule uses a port list (PortRangeListId), whose ports are not resolved"
+            }
+            ReviewReason::UnreadablePortRange => "PortRange cannot be read",
+            ReviewReason::UnknownProtocol => "IpProtocol is not one ECS documents",
+            ReviewReason::UnknownDirection => "Direction is neither ingress nor egress",
+            ReviewReason::UnknownPolicy => "Policy is neither accept nor drop",
+            ReviewReason::MissingRuleId => "rule has no SecurityGroupRuleId to revoke it by",
+            ReviewReason::SelectedEgress => {
+                "selector chose an egress rule; only ingress rules are revoked"
+            }
+            ReviewReason::SelectedDrop => {
+                "selector chose a Drop rule; revoking it would remove a protection"
+            }
+        })
+    }
+}
+
+/// What to do with each rule of one security group. Rules appear at most once, in group order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Revoke these.
+    pub exposed: Vec<Exposed>,
+    /// Selected, but already denied by Drop rules: report, never revoke.
+    pub shadowed: Vec<Shadowed>,
+    /// Possibly exposed but not judgeable, or selected against a guard rail: report only.
+    pub review: Vec<Review>,
+    /// Ids the query returned that are not in the group (or were empty): ignored.
+    pub ignored_ids: Vec<String>,
+}
+
+impl Selection {
+    /// The ids to pass to RevokeSecurityGroup, without duplicates, in group order.
+    pub fn revoke_ids(&self) -> Vec<RuleId> {
+        let mut ids: Vec<RuleId> = Vec::with_capacity(self.exposed.len());
+        for id in self.exposed.iter().filter_map(|e| e.rule.rule_id.as_ref()) {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        ids
+    }
+    /// Ids of the shadowed rules.
+    pub fn shadowed_ids(&self) -> Vec<RuleId> {
+        self.shadowed
+            .iter()
+            .filter_map(|s| s.rule.rule_id.clone())
+            .collect()
+    }
+    /// Ids of the rules sent to review (rules without an id are omitted).
+    pub fn review_ids(&self) -> Vec<RuleId> {
+        self.review
+            .iter()
+            .filter_map(|r| r.rule.rule_id.clone())
+            .collect()
+    }
+    /// Whether there is nothing to revoke (review items may still need a human).
+    pub fn nothing_to_revoke(&self) -> bool {
+        self.exposed.is_empty()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The selector
+// ---------------------------------------------------------------------------------------------
+
+struct Inner {
+    risky: RiskyPorts,
+    query: Expression<'static>,
+    runtime: &'static Runtime,
+    custom: bool,
+}
+
+/// A compiled rule selector: the query plus the risky ports, built once and shared by all tasks.
+///
+/// Cloning is cheap (an `Arc`). Building it registers the custom functions and compiles the
+/// query once; evaluating never recompiles.
+#[derive(Clone)]
+pub struct Selector {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Selector")
+            .field("risky", &self.inner.risky.to_string())
+            .field("query", &self.inner.query.as_str())
+            .field("custom", &self.inner.custom)
+            .finish()
+    }
+}
+
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Selector>();
+};
+
+fn invalid_query(query: &str, e: &JmespathError) -> SelectError {
+    SelectError::InvalidQuery {
+        query: query.to_string(),
+        reason: e.reason.to_string(),
+        line: e.line + 1,
+        column: e.column + 1,
+    }
+}
+
+/// A small group exercising every field kind, used to try a custom query before accepting it.
+fn sample_rules() -> Vec<Permission> {
+    let rule = |v: Value| Permission::from_json(&v).expect("the built-in sample rules parse");
+    vec![
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-ssh","Direction":"ingress","Policy":"Accept","Priority":10,"IpProtocol":"TCP","PortRange":"22/22","SourceCidrIp":"0.0.0.0/0","NicType":"intranet","Description":"ssh"}),
+        ),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-all6","Direction":"ingress","Policy":"Accept","Priority":100,"IpProtocol":"ALL","PortRange":"-1/-1","Ipv6SourceCidrIp":"::/0"}),
+        ),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-drop","Direction":"ingress","Policy":"Drop","Priority":1,"IpProtocol":"UDP","PortRange":"1/1024","SourceCidrIp":"0.0.0.0/0"}),
+        ),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-sg","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"443/443","SourceGroupId":"sg-sample"}),
+        ),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-pl","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"3389/3389","SourcePrefixListId":"pl-sample"}),
+        ),
+        rule(
+            serde_json::json!({"SecurityGroupRuleId":"sgr-sample-out","Direction":"egress","Policy":"Accept","Priority":1,"IpProtocol":"ICMP","PortRange":"-1/-1","DestCidrIp":"10.0.0.0/8"}),
+        ),
+    ]
+}
+
+impl Selector {
+    /// Builds a selector for `risky` ports, using `custom_query` (a `RULE_SELECTOR`) when given
+    /// and [`DEFAULT_QUERY`] otherwise.
+    ///
+    /// A custom query that does not parse is [`SelectError::InvalidQuery`] (with position and
+    /// reason); one that fails or returns the wrong shape on a built-in sample group (e.g. calls
+    /// an unknown function) is [`SelectError::RejectedQuery`].
+    pub fn new(risky: RiskyPorts, custom_query: Option<&str>) -> Result<Selector, SelectError> {
+        let runtime = functions::runtime_for(&risky);
+        let custom = custom_query.is_some_and(|q| !q.trim().is_empty());
+        let text = match custom_query {
+            Some(q) if custom => q.trim(),
+            _ => DEFAULT_QUERY,
+        };
+        let query = runtime.compile(text).map_err(|e| invalid_query(text, &e))?;
+        let selector = Selector {
+            inner: Arc::new(Inner {
+                risky,
+                query,
+                runtime,
+                custom,
+            }),
+        };
+        selector
+            .run_query(&sample_rules())
+            .map_err(|e| SelectError::RejectedQuery {
+                query: text.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(selector)
+    }
+
+    /// The query text in use.
+    pub fn query(&self) -> &str {
+        self.inner.query.as_str()
+    }
+
+    /// Whether the query is a custom `RULE_SELECTOR` rather than [`DEFAULT_QUERY`].
+    pub fn is_custom(&self) -> bool {
+        self.inner.custom
+    }
+
+    /// The configured risky ports.
+    pub fn risky_ports(&self) -> &RiskyPorts {
+        &self.inner.risky
+    }
+
+    /// Runs the query and returns the ids it selected, validated for shape.
+    fn run_query(&self, rules: &[Permission]) -> Result<Vec<String>, SelectError> {
+        let q = &self.inner.query;
+        let mut ctx = Context::new(q.as_str(), self.inner.runtime);
+        let out =
+            jmespath::interpret(&canonical_variable(rules), q.as_ast(), &mut ctx).map_err(|e| {
+                SelectError::QueryFailed(format!("{} at column {}", e.reason, e.column + 1))
+            })?;
+        ids_from_output(&out)
+    }
+
+    /// Decides, for one security group's rules, which to revoke, which are shadowed and which
+    /// need review.
+    pub fn evaluate(&self, rules: &[Permission]) -> Result<Selection, SelectError> {
+        let ids = self.run_query(rules)?;
+        let mut by_id: HashMap<&str, Vec<usize>> = HashMap::with_capacity(rules.len());
+        for (i, r) in rules.iter().enumerate() {
+            if let Some(id) = &r.rule_id {
+                by_id.entry(id.as_str()).or_default().push(i);
+            }
+        }
+        let mut selection = Selection::default();
+        let mut selected = vec![false; rules.len()];
+        for id in ids {
+            match by_id.get(id.as_str()) {
+                Some(indices) => indices.iter().for_each(|&i| selected[i] = true),
+                None if !selection.ignored_ids.contains(&id) => selection.ignored_ids.push(id),
+                None => {}
+            }
+        }
+        let risky = &self.inner.risky;
+        for (rule, chosen) in rules.iter().zip(selected) {
+            if !chosen {
+                if let Some(reason) = unjudgeable(rule, risky) {
+                    selection.review.push(Review {
+                        rule: rule.clone(),
+                        reason,
+                    });
+                }
+                continue;
+            }
+            if let Some(reason) = guard(rule) {
+                selection.review.push(Review {
+                    rule: rule.clone(),
+                    reason,
+                });
+                continue;
+            }
+            let ports = judged_ports(rule, risky);
+            match shadow::judge(rule, &ports, rules) {
+                shadow::Verdict::Shadowed { by } => selection.shadowed.push(Shadowed {
+                    rule: rule.clone(),
+                    by,
+                    ports,
+                }),
+                shadow::Verdict::Exposed => {
+                    let collateral = collateral(rule, &ports);
+                    selection.exposed.push(Exposed {
+                        rule: rule.clone(),
+                        ports,
+                        collateral,
+                    });
+                }
+            }
+        }
+        Ok(selection)
+    }
+}
+
+/// Reads the query result: an array of id strings or of objects carrying `SecurityGroupRuleId`.
+fn ids_from_output(out: &Rcvar) -> Result<Vec<String>, SelectError> {
+    let Some(items) = out.as_array() else {
+        return Err(SelectError::BadOutput(describe(out)));
+    };
+    items
+        .iter()
+        .map(|item| match &**item {
+            Variable::String(s) => Ok(s.clone()),
+            Variable::Object(o) => match o.get("SecurityGroupRuleId").map(|v| &**v) {
+                Some(Variable::String(s)) => Ok(s.clone()),
+                _ => Err(SelectError::BadOutput(format!(
+                    "an array containing an object without a string SecurityGroupRuleId: {}",
+                    describe(item)
+                ))),
+            },
+            _ => Err(SelectError::BadOutput(format!(
+                "an array containing {}",
+                describe(item)
+            ))),
+        })
+        .collect()
+}
+
+/// `<type> <value>`, the value cut to a readable length.
+fn describe(v: &Rcvar) -> String {
+    if v.is_null() {
+        return "null".to_string();
+    }
+    let text = v.to_string();
+    let cut: String = text.chars().take(120).collect();
+    let ellipsis = if cut.len() < text.len() { "…" } else { "" };
+    format!("{} {cut}{ellipsis}", v.get_type())
+}
+
+/// Why a rule the query selected must not be revoked, if it must not.
+fn guard(rule: &Permission) -> Option<ReviewReason> {
+    match rule.direction {
+        Direction::Ingress => {}
+        Direction::Egress => return Some(ReviewReason::SelectedEgress),
+        Direction::Unparsed(_) => return Some(ReviewReason::UnknownDirection),
+    }
+    match rule.policy {
+        Policy::Accept => {}
+        Policy::Drop => return Some(ReviewReason::SelectedDrop),
+        Policy::Unparsed(_) => return Some(ReviewReason::UnknownPolicy),
+    }
+    if let Protocol::Unparsed(_) = rule.protocol {
+        return Some(ReviewReason::UnknownProtocol);
+    }
+    if rule.protocol.has_ports() {
+        if rule.port_range_list_id.is_some() {
+            return Some(ReviewReason::PortRangeList);
+        }
+        if let PortRange::Unparsed(_) = rule.port_range {
+            return Some(ReviewReason::UnreadablePortRange);
+        }
+    }
+    None
+}
+
+/// For a rule the query did not select: whether it may open a risky port to the world but
+/// cannot be judged from the data (so the default query could not have selected it).
+fn unjudgeable(rule: &Permission, risky: &RiskyPorts) -> Option<ReviewReason> {
+    if matches!(rule.direction, Direction::Egress) || matches!(rule.policy, Policy::Drop) {
+        return None;
+    }
+    let unreadable_address = |a: &Option<Address>| matches!(a, Some(Address::Unparsed(_)));
+    let world = rule.is_world_open();
+    let prefix_list = rule.source_prefix_list_id.is_some();
+    let unreadable_source =
+        unreadable_address(&rule.source_cidr) || unreadable_address(&rule.ipv6_source_cidr);
+    if !(world || prefix_list || unreadable_source) {
+        return None;
+    }
+    let unknown_protocol = matches!(rule.protocol, Protocol::Unparsed(_));
+    if !(rule.protocol.has_ports() || unknown_protocol) {
+        return None;
+    }
+    let port_list = rule.port_range_list_id.is_some();
+    let unreadable_ports = matches!(rule.port_range, PortRange::Unparsed(_));
+    if !(port_list || unreadable_ports) && risky.opened_by(&rule.port_range).is_empty() {
+        return None;
+    }
+    // It would be a candidate if everything were known; name the first thing that is not.
+    if let Direction::Unparsed(_) = rule.direction {
+        Some(ReviewReason::UnknownDirection)
+    } else if let Policy::Unparsed(_) = rule.policy {
+        Some(ReviewReason::UnknownPolicy)
+    } else if unknown_protocol {
+        Some(ReviewReason::UnknownProtocol)
+    } else if !world && prefix_list {
+        Some(ReviewReason::PrefixListSource)
+    } else if !world {
+        Some(ReviewReason::UnreadableSource)
+    } else if port_list {
+        Some(ReviewReason::PortRangeList)
+    } else if unreadable_ports {
+        Some(ReviewReason::UnreadablePortRange)
+    } else if rule.rule_id.is_none() {
+        Some(ReviewReason::MissingRuleId)
+    } else {
+        None
+    }
+}
+
+/// The spans a selected rule is judged on: the risky spans it opens, else its whole range.
+fn judged_ports(rule: &Permission, risky: &RiskyPorts) -> Vec<PortSpan> {
+    if !rule.protocol.has_ports() {
+        return Vec::new();
+    }
+    let opened = risky.opened_by(&rule.port_range);
+    if !opened.is_empty() {
+        return opened;
+    }
+    match rule.port_range {
+        PortRange::All => vec![PortSpan { from: 1, to: 65535 }],
+        PortRange::Range { from, to } => vec![PortSpan { from, to }],
+        PortRange::Unparsed(_) => Vec::new(),
+    }
+}
+
+/// Whether revoking `rule` removes more than `ports`.
+fn collateral(rule: &Permission, ports: &[PortSpan]) -> bool {
+    if !rule.protocol.has_ports() || rule.protocol == Protocol::All {
+        return true;
+    }
+    let width = match rule.port_range {
+        PortRange::All => 65535,
+        PortRange::Range { from, to } => u32::from(to) - u32::from(from) + 1,
+        PortRange::Unparsed(_) => return true,
+    };
+    let judged: u32 = ports
+        .iter()
+        .map(|s| u32::from(s.to) - u32::from(s.from) + 1)
+        .sum();
+    width > judged
+}
