@@ -155,7 +155,10 @@ fn package_holds_exactly_one_entry_named_bootstrap_at_the_root() {
 #[test]
 fn bootstrap_entry_is_a_unix_regular_file_with_mode_0755() {
     let entry = only_entry(&package().zip);
-    assert_eq!(entry.made_by_system, SYSTEM_UNIX, "mode bits are only honoured for Unix entries");
+    assert_eq!(
+        entry.made_by_system, SYSTEM_UNIX,
+        "mode bits are only honoured for Unix entries"
+    );
     assert_eq!(entry.unix_mode, 0o100755, "regular file, rwxr-xr-x");
 }
 
@@ -172,8 +175,15 @@ fn bootstrap_entry_unzips_to_the_built_binary() {
     let entry = only_entry(&package.zip);
     let content = extract(&package.zip, &entry);
     assert_eq!(content.len(), entry.size);
-    assert_eq!(crc32(&content), entry.crc32, "stored CRC-32 matches the content");
-    assert!(content == package.binary, "zip content equals dist/bootstrap");
+    assert_eq!(
+        crc32(&content),
+        entry.crc32,
+        "stored CRC-32 matches the content"
+    );
+    assert!(
+        content == package.binary,
+        "zip content equals dist/bootstrap"
+    );
 }
 
 /// ELF facts the test needs: machine, and whether the loader or shared libraries are required.
@@ -231,7 +241,10 @@ fn elf_linkage(elf: &[u8]) -> ElfLinkage {
 fn bootstrap_is_a_static_x86_64_executable() {
     let linkage = elf_linkage(&package().binary);
     assert_eq!(linkage.machine, EM_X86_64, "FC custom runtimes are x86_64");
-    assert!(!linkage.has_interpreter, "no PT_INTERP: no dynamic loader needed");
+    assert!(
+        !linkage.has_interpreter,
+        "no PT_INTERP: no dynamic loader needed"
+    );
     assert_eq!(linkage.needed_libraries, 0, "no DT_NEEDED shared libraries");
 }
 
@@ -268,5 +281,8 @@ fn zipping_the_same_binary_again_gives_identical_bytes() {
     assert!(status.success(), "make-zip.py failed: {status}");
     let again = read(&zip);
     std::fs::remove_dir_all(&dir).ok();
-    assert!(again == package.zip, "second zip differs from dist/sg-remediator.zip");
+    assert!(
+        again == package.zip,
+        "second zip differs from dist/sg-remediator.zip"
+    );
 }
