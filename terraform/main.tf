@@ -9,11 +9,13 @@ locals {
 
   create_log_project = var.log_project == ""
   create_log_store   = var.log_store == ""
+
   log_project_name = var.log_project_name != "" ? var.log_project_name : format(
     "%s-%s",
     substr(replace(lower(var.function_name), "_", "-"), 0, 40),
     data.alicloud_caller_identity.current.account_id,
   )
+
   log_project = local.create_log_project ? alicloud_log_project.fn[0].project_name : var.log_project
   log_store   = local.create_log_store ? alicloud_log_store.fn[0].logstore_name : var.log_store
 
@@ -34,17 +36,19 @@ locals {
     LOG_FORMAT                = var.log_format
     RUST_LOG                  = var.rust_log
   }
+
   environment_variables = { for name, value in local.environment_all : name => value if value != "" }
 
   # RAM actions of the function role, one list per condition under which the code calls them
   # (src/services/mod.rs API_ACTIONS; tests/terraform.rs keeps the two equal).
   # No log:* action: FC delivers stdout/stderr to SLS through its service-linked role
-  # AliyunServiceRoleForFC, not through the function role (terraform.md §6 marks this as
-  # unverified; see the README's open questions).
+  # AliyunServiceRoleForFC, not through the function role. Unverified: see the open questions
+  # in terraform/README.md.
   policy_actions_always        = ["config:GetDiscoveredResource", "ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup"]
   policy_actions_restore       = ["ecs:AuthorizeSecurityGroup"]
   policy_actions_cross_account = ["sts:AssumeRole"]
   policy_actions_aggregator    = ["config:GetAggregateDiscoveredResource"]
+
   policy_actions = concat(
     local.policy_actions_always,
     var.enable_restore ? local.policy_actions_restore : [],
@@ -58,10 +62,10 @@ locals {
 # ---------------------------------------------------------------------------------------------
 
 resource "alicloud_ram_role" "fn" {
-  role_name   = var.role_name
-  description = "sg-remediator function role: reads security groups and revokes world-open risky-port rules."
+  role_name                   = var.role_name
+  description                 = "sg-remediator function role: reads security groups and revokes world-open risky-port rules."
   assume_role_policy_document = jsonencode({
-    Version = "1"
+    Version   = "1"
     Statement = [{
       Action    = "sts:AssumeRole"
       Effect    = "Allow"
@@ -73,10 +77,10 @@ resource "alicloud_ram_role" "fn" {
 }
 
 resource "alicloud_ram_policy" "fn" {
-  policy_name = var.policy_name
-  description = "sg-remediator: exactly the API actions the function calls."
+  policy_name     = var.policy_name
+  description     = "sg-remediator: exactly the API actions the function calls."
   policy_document = jsonencode({
-    Version = "1"
+    Version   = "1"
     Statement = [{
       Effect   = "Allow"
       Action   = local.policy_actions
@@ -124,16 +128,16 @@ data "alicloud_file_crc64_checksum" "pkg" {
 }
 
 resource "alicloud_fcv3_function" "fn" {
-  function_name        = var.function_name
-  description          = "Revokes security-group rules that open risky ports to the internet (Config rule sg-risky-ports-check)."
-  runtime              = var.runtime
-  handler              = "bootstrap"
-  role                 = alicloud_ram_role.fn.arn
-  memory_size          = var.memory_size
-  timeout              = var.timeout
-  instance_concurrency = var.instance_concurrency
+  function_name         = var.function_name
+  description           = "Revokes security-group rules that open risky ports to the internet (Config rule sg-risky-ports-check)."
+  runtime               = var.runtime
+  handler               = "bootstrap"
+  role                  = alicloud_ram_role.fn.arn
+  memory_size           = var.memory_size
+  timeout               = var.timeout
+  instance_concurrency  = var.instance_concurrency
   environment_variables = local.environment_variables
-  tags                 = var.tags
+  tags                  = var.tags
 
   # The checksum changes with the zip's content, so a new build is deployed by the next apply
   # (the zip is reproducible: an unchanged binary gives an unchanged checksum).
@@ -152,6 +156,15 @@ resource "alicloud_fcv3_function" "fn" {
     project        = local.log_project
     logstore       = local.log_store
     log_begin_rule = "DefaultRegex"
+  }
+
+  lifecycle {
+    # A logstore name alone would be looked up in a project the module creates, where it
+    # does not exist.
+    precondition {
+      condition     = var.log_store == "" || var.log_project != ""
+      error_message = "log_store names an existing logstore: set log_project to the project that holds it."
+    }
   }
 
   # The role must hold its permissions before Config can invoke the function.

@@ -806,15 +806,12 @@ impl Checker<'_> {
     }
 
     fn check_resources(&mut self, schema: &Schema) {
-        let kinds: [(&str, &BTreeMap<String, ResourceSchema>); 2] = [
-            ("resource", &schema.resources),
-            ("data", &schema.data_sources),
+        let module = self.module;
+        let kinds = [
+            ("resource", &schema.resources, module.resources()),
+            ("data", &schema.data_sources, module.data_sources()),
         ];
-        for (kind, table) in kinds {
-            let located: Vec<(String, Located)> = match kind {
-                "resource" => self.module.resources().into_iter().collect(),
-                _ => self.module.data_sources().into_iter().collect(),
-            };
+        for (kind, table, located) in kinds {
             for (key, l) in located {
                 let ty = l.block.labels()[0].as_str();
                 let at = format!("{kind}.{key}");
