@@ -830,6 +830,24 @@ fn catches_an_undeclared_variable() {
 }
 
 #[test]
+fn catches_an_undeclared_variable_inside_a_string_template() {
+    assert_caught(
+        FUNCTION,
+        "description = \"remediates ${var.nope}\"",
+        "var.nope: undeclared variable",
+    );
+}
+
+#[test]
+fn catches_an_undeclared_local_in_a_nested_block() {
+    assert_caught(
+        FUNCTION,
+        "log_config {\n project = local.nope\n }",
+        "local.nope: undeclared local value",
+    );
+}
+
+#[test]
 fn catches_an_unused_variable() {
     assert_caught(
         FUNCTION,

@@ -1006,17 +1006,31 @@ fn collect_template_refs(template: &Template, bound: &mut Vec<String>, out: &mut
     }
 }
 
-/// Attributes whose expressions are not value references (type constraints, provider
-/// addresses, lifecycle attribute lists).
+/// Attributes whose expressions are not value references (provider addresses, lifecycle
+/// attribute lists).
 const NOT_VALUES: &[&str] = &[
-    "type",
     "provider",
     "providers",
     "ignore_changes",
     "replace_triggered_by",
 ];
 
-/// Every expression of a body, recursively, except those in [`NOT_VALUES`].
+/// Every value expression of a top-level block, recursively, except those in [`NOT_VALUES`]
+/// and a variable's type constraint.
+fn block_expressions(block: &Block) -> Vec<&Expression> {
+    let mut out = Vec::new();
+    for attribute in block.body().attributes() {
+        let is_type = block.identifier() == "variable" && attribute.key() == "type";
+        if !is_type && !NOT_VALUES.contains(&attribute.key()) {
+            out.push(attribute.expr());
+        }
+    }
+    for nested in block.body().blocks() {
+        body_expressions(nested.body(), &mut out);
+    }
+    out
+}
+
 fn body_expressions<'a>(body: &'a Body, out: &mut Vec<&'a Expression>) {
     for attribute in body.attributes() {
         if !NOT_VALUES.contains(&attribute.key()) {
@@ -1063,9 +1077,7 @@ impl Checker<'_> {
                 if block.identifier() == "terraform" {
                     continue;
                 }
-                let mut exprs = Vec::new();
-                body_expressions(block.body(), &mut exprs);
-                for expr in exprs {
+                for expr in block_expressions(block) {
                     for path in references(expr) {
                         let shown = path.join(".");
                         let root = path[0].as_str();
