@@ -1,0 +1,197 @@
+# sg-remediator: Cloud Config managed rule sg-risky-ports-check, remediated by an FC 3.0
+# custom-runtime function (the static `bootstrap` built by `make package`).
+#
+# Config -> (remediation, FC) -> function -> Config GetDiscoveredResource, ECS
+# DescribeSecurityGroupAttribute / RevokeSecurityGroup, with the function's own RAM role.
+
+locals {
+  package_path = var.package_path != "" ? var.package_path : "${path.module}/../dist/sg-remediator.zip"
+
+  create_log_project = var.log_project == ""
+  create_log_store   = var.log_store == ""
+
+  log_project_name = var.log_project_name != "" ? var.log_project_name : format(
+    "%s-%s",
+    substr(replace(lower(var.function_name), "_", "-"), 0, 40),
+    data.alicloud_caller_identity.current.account_id,
+  )
+
+  log_project = local.create_log_project ? alicloud_log_project.fn[0].project_name : var.log_project
+  log_store   = local.create_log_store ? alicloud_log_store.fn[0].logstore_name : var.log_store
+
+  # Function environment. The function treats an empty value of a variable that has a default
+  # as a configuration error, so unset (empty) values are dropped, not passed as "".
+  environment_all = {
+    RISKY_PORTS               = var.risky_ports
+    REMEDIATION_MODE          = var.remediation_mode
+    EXEMPT_TAG                = var.exempt_tag
+    EXEMPT_SECURITY_GROUP_IDS = join(",", var.exempt_security_group_ids)
+    RULE_SELECTOR             = var.rule_selector
+    CROSS_ACCOUNT_ROLE_NAME   = var.cross_account_role_name
+    CONFIG_AGGREGATOR_ID      = var.config_aggregator_id
+    CONFIG_ENDPOINT           = var.config_endpoint
+    ECS_ENDPOINT              = var.ecs_endpoint
+    STS_ENDPOINT              = var.sts_endpoint
+    MAX_CONCURRENCY           = var.max_concurrency == null ? "" : tostring(var.max_concurrency)
+    LOG_FORMAT                = var.log_format
+    RUST_LOG                  = var.rust_log
+  }
+
+  environment_variables = { for name, value in local.environment_all : name => value if value != "" }
+
+  # RAM actions of the function role, one list per condition under which the code calls them
+  # (src/services/mod.rs API_ACTIONS; tests/terraform.rs keeps the two equal).
+  # No log:* action: FC delivers stdout/stderr to SLS through its service-linked role
+  # AliyunServiceRoleForFC, not through the function role. Unverified: see the open questions
+  # in terraform/README.md.
+  policy_actions_always        = ["config:GetDiscoveredResource", "ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup"]
+  policy_actions_restore       = ["ecs:AuthorizeSecurityGroup"]
+  policy_actions_cross_account = ["sts:AssumeRole"]
+  policy_actions_aggregator    = ["config:GetAggregateDiscoveredResource"]
+
+  policy_actions = concat(
+    local.policy_actions_always,
+    var.enable_restore ? local.policy_actions_restore : [],
+    var.cross_account_role_name != "" ? local.policy_actions_cross_account : [],
+    var.config_aggregator_id != "" ? local.policy_actions_aggregator : [],
+  )
+}
+
+# ---------------------------------------------------------------------------------------------
+# RAM: the role the function runs as
+# ---------------------------------------------------------------------------------------------
+
+resource "alicloud_ram_role" "fn" {
+  role_name                   = var.role_name
+  description                 = "sg-remediator function role: reads security groups and revokes world-open risky-port rules."
+  assume_role_policy_document = jsonencode({
+    Version   = "1"
+    Statement = [{
+      Action    = "sts:AssumeRole"
+      Effect    = "Allow"
+      Principal = { Service = ["fc.aliyuncs.com"] }
+    }]
+  })
+  force = true
+  tags  = var.tags
+}
+
+resource "alicloud_ram_policy" "fn" {
+  policy_name     = var.policy_name
+  description     = "sg-remediator: exactly the API actions the function calls."
+  policy_document = jsonencode({
+    Version   = "1"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = local.policy_actions
+      Resource = ["*"]
+    }]
+  })
+  rotate_strategy = "DeleteOldestNonDefaultVersionWhenLimitExceeded"
+  force           = true
+  tags            = var.tags
+}
+
+resource "alicloud_ram_role_policy_attachment" "fn" {
+  role_name   = alicloud_ram_role.fn.role_name
+  policy_name = alicloud_ram_policy.fn.policy_name
+  policy_type = "Custom"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Logs: the function's stdout/stderr (one JSON line per resource, the restore records)
+# ---------------------------------------------------------------------------------------------
+
+# The account id makes the default project name unique (SLS project names are global).
+data "alicloud_caller_identity" "current" {}
+
+resource "alicloud_log_project" "fn" {
+  count        = local.create_log_project ? 1 : 0
+  project_name = local.log_project_name
+  description  = "sg-remediator function logs"
+  tags         = var.tags
+}
+
+resource "alicloud_log_store" "fn" {
+  count            = local.create_log_store ? 1 : 0
+  project_name     = local.create_log_project ? alicloud_log_project.fn[0].project_name : var.log_project
+  logstore_name    = replace(lower(var.function_name), "_", "-")
+  retention_period = var.log_retention_days
+}
+
+# ---------------------------------------------------------------------------------------------
+# Function
+# ---------------------------------------------------------------------------------------------
+
+data "alicloud_file_crc64_checksum" "pkg" {
+  filename = local.package_path
+}
+
+resource "alicloud_fcv3_function" "fn" {
+  function_name         = var.function_name
+  description           = "Revokes security-group rules that open risky ports to the internet (Config rule sg-risky-ports-check)."
+  runtime               = var.runtime
+  handler               = "bootstrap"
+  role                  = alicloud_ram_role.fn.arn
+  memory_size           = var.memory_size
+  timeout               = var.timeout
+  instance_concurrency  = var.instance_concurrency
+  environment_variables = local.environment_variables
+  tags                  = var.tags
+
+  # The checksum changes with the zip's content, so a new build is deployed by the next apply
+  # (the zip is reproducible: an unchanged binary gives an unchanged checksum).
+  code {
+    zip_file = filebase64(local.package_path)
+    checksum = data.alicloud_file_crc64_checksum.pkg.checksum
+  }
+
+  # No command: FC runs /code/bootstrap. 9000 is FC's default port and the function's
+  # fallback when FC_CUSTOM_LISTEN_PORT is not set.
+  custom_runtime_config {
+    port = 9000
+  }
+
+  log_config {
+    project        = local.log_project
+    logstore       = local.log_store
+    log_begin_rule = "DefaultRegex"
+  }
+
+  lifecycle {
+    # A logstore name alone would be looked up in a project the module creates, where it
+    # does not exist.
+    precondition {
+      condition     = var.log_store == "" || var.log_project != ""
+      error_message = "log_store names an existing logstore: set log_project to the project that holds it."
+    }
+  }
+
+  # The role must hold its permissions before Config can invoke the function.
+  depends_on = [alicloud_ram_role_policy_attachment.fn]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Cloud Config: the managed rule and its FC remediation
+# ---------------------------------------------------------------------------------------------
+
+resource "alicloud_config_rule" "sg_risky_ports" {
+  rule_name                  = var.rule_name
+  description                = "Security groups must not open risky ports to 0.0.0.0/0; remediated by ${var.function_name}."
+  source_owner               = "ALIYUN"
+  source_identifier          = "sg-risky-ports-check"
+  risk_level                 = 1
+  config_rule_trigger_types  = "ConfigurationItemChangeNotification"
+  resource_types_scope       = ["ACS::ECS::SecurityGroup"]
+  input_parameters           = { ports = var.risky_ports }
+  exclude_resource_ids_scope = var.exclude_exempt_groups_from_rule && length(var.exempt_security_group_ids) > 0 ? join(",", var.exempt_security_group_ids) : null
+}
+
+resource "alicloud_config_remediation" "sg_risky_ports" {
+  config_rule_id          = alicloud_config_rule.sg_risky_ports.config_rule_id
+  remediation_type        = "FC"
+  remediation_source_type = "CUSTOM"
+  remediation_template_id = alicloud_fcv3_function.fn.function_arn
+  invoke_type             = var.invoke_type
+  params                  = "{}"
+}

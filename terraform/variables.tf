@@ -1,0 +1,276 @@
+# ---------------------------------------------------------------------------------------------
+# Names
+# ---------------------------------------------------------------------------------------------
+
+variable "function_name" {
+  description = "Name of the FC 3.0 function. Set explicitly so the function is not given a generated name (the name is ForceNew)."
+  type        = string
+  default     = "sg-remediator"
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][0-9A-Za-z_-]{0,127}$", var.function_name))
+    error_message = "function_name: 1-128 characters, letters, digits, '_' and '-', starting with a letter or '_'."
+  }
+}
+
+variable "role_name" {
+  description = "Name of the RAM role the function runs as (trusted by fc.aliyuncs.com)."
+  type        = string
+  default     = "sg-remediator-fc"
+
+  validation {
+    condition     = can(regex("^[0-9A-Za-z.-]{1,64}$", var.role_name))
+    error_message = "role_name: 1-64 characters, letters, digits, '.' and '-'."
+  }
+}
+
+variable "policy_name" {
+  description = "Name of the custom RAM policy holding exactly the API actions the function calls."
+  type        = string
+  default     = "sg-remediator-fc"
+
+  validation {
+    condition     = can(regex("^[0-9A-Za-z-]{1,128}$", var.policy_name))
+    error_message = "policy_name: 1-128 characters, letters, digits and '-'."
+  }
+}
+
+variable "rule_name" {
+  description = "Name of the Cloud Config rule (managed rule sg-risky-ports-check)."
+  type        = string
+  default     = "sg-risky-ports-check"
+}
+
+variable "tags" {
+  description = "Tags for the function, RAM role, RAM policy and the log project the module creates."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------------------------
+# Function
+# ---------------------------------------------------------------------------------------------
+
+variable "package_path" {
+  description = "Path of the code zip built by `make package`. Empty: the repository's dist/sg-remediator.zip."
+  type        = string
+  default     = ""
+}
+
+variable "runtime" {
+  description = "FC custom runtime. The static musl bootstrap runs on all of them; custom.debian12 is in public preview in a few regions only."
+  type        = string
+  default     = "custom.debian11"
+
+  validation {
+    condition     = contains(["custom", "custom.debian10", "custom.debian11", "custom.debian12"], var.runtime)
+    error_message = "runtime must be one of custom, custom.debian10, custom.debian11, custom.debian12."
+  }
+}
+
+variable "memory_size" {
+  description = "Function memory in MB. The function keeps one event and a few security groups in memory; 128 is plenty."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 32768 && var.memory_size % 64 == 0
+    error_message = "memory_size must be a multiple of 64 between 128 and 32768."
+  }
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds. One invocation may carry every non-compliant group of the rule (a manual run); each needs a few API calls with retries, MAX_CONCURRENCY at a time. 120 s covers hundreds of groups; raise it for larger fleets."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.timeout >= 1 && var.timeout <= 86400
+    error_message = "timeout must be between 1 and 86400 seconds."
+  }
+}
+
+variable "instance_concurrency" {
+  description = "Requests one instance serves at once. 1 keeps every instance's log lines between one pair of FC Invoke Start/End markers, so the console attributes them to the right request; remediations are rare, so the extra instances cost nothing."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.instance_concurrency >= 1 && var.instance_concurrency <= 200
+    error_message = "instance_concurrency must be between 1 and 200."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Behaviour (function environment; empty means "use the function's built-in default")
+# ---------------------------------------------------------------------------------------------
+
+variable "risky_ports" {
+  description = "Comma-separated risky ports, e.g. \"22,3389\". The SAME value configures the Config rule (parameter `ports`) and the function (RISKY_PORTS), so both judge the same ports."
+  type        = string
+  default     = "22,3389"
+
+  validation {
+    condition = can(regex("^[0-9]{1,5}(,[0-9]{1,5})*$", var.risky_ports)) && alltrue([
+      for port in split(",", var.risky_ports) : try(tonumber(port) >= 1 && tonumber(port) <= 65535, false)
+    ])
+    error_message = "risky_ports: comma-separated ports 1-65535 without spaces, e.g. \"22,3389\" (the Config rule takes no ranges)."
+  }
+}
+
+variable "remediation_mode" {
+  description = "REMEDIATION_MODE: \"dry-run\" reports what would be revoked and changes nothing; \"enforce\" revokes. Start with dry-run, read the reports, then switch."
+  type        = string
+  default     = "dry-run"
+
+  validation {
+    condition     = contains(["dry-run", "enforce"], var.remediation_mode)
+    error_message = "remediation_mode must be \"dry-run\" or \"enforce\"."
+  }
+}
+
+variable "exempt_tag" {
+  description = "EXEMPT_TAG: tag `key` or `key=value` that exempts a security group. Empty: the function's default (sg-remediator:exempt)."
+  type        = string
+  default     = ""
+}
+
+variable "exempt_security_group_ids" {
+  description = "EXEMPT_SECURITY_GROUP_IDS: security groups the function never touches (reported as skipped)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.exempt_security_group_ids : can(regex("^sg-[0-9a-z]+$", id))])
+    error_message = "exempt_security_group_ids: each entry must look like sg-xxxxxxxx."
+  }
+}
+
+variable "exclude_exempt_groups_from_rule" {
+  description = "Also put exempt_security_group_ids into the rule's exclude_resource_ids_scope, so Config does not evaluate them at all. Off by default: an exempt group then still shows as non-compliant in Config, which keeps the exemption visible."
+  type        = bool
+  default     = false
+}
+
+variable "rule_selector" {
+  description = "RULE_SELECTOR (advanced): a JMESPath expression replacing the built-in rule selection. Empty: built-in selection."
+  type        = string
+  default     = ""
+}
+
+variable "enable_restore" {
+  description = "Grant ecs:AuthorizeSecurityGroup so the restore event can re-create revoked rules."
+  type        = bool
+  default     = false
+}
+
+variable "cross_account_role_name" {
+  description = "CROSS_ACCOUNT_ROLE_NAME: RAM role assumed in member accounts. Setting it grants sts:AssumeRole."
+  type        = string
+  default     = ""
+}
+
+variable "config_aggregator_id" {
+  description = "CONFIG_AGGREGATOR_ID: read resources through this Config aggregator. Setting it grants config:GetAggregateDiscoveredResource."
+  type        = string
+  default     = ""
+}
+
+variable "config_endpoint" {
+  description = "CONFIG_ENDPOINT override. Empty: the function's default (https://config.cn-shanghai.aliyuncs.com)."
+  type        = string
+  default     = ""
+}
+
+variable "ecs_endpoint" {
+  description = "ECS_ENDPOINT override; `{region}` is replaced by the resource's region. Empty: https://ecs.{region}.aliyuncs.com."
+  type        = string
+  default     = ""
+}
+
+variable "sts_endpoint" {
+  description = "STS_ENDPOINT override. Empty: https://sts.aliyuncs.com."
+  type        = string
+  default     = ""
+}
+
+variable "max_concurrency" {
+  description = "MAX_CONCURRENCY: resources remediated at once inside one invocation (1-256). null: the function's default (8)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.max_concurrency == null ? true : (var.max_concurrency >= 1 && var.max_concurrency <= 256 && floor(var.max_concurrency) == var.max_concurrency)
+    error_message = "max_concurrency must be a whole number between 1 and 256, or null."
+  }
+}
+
+variable "log_format" {
+  description = "LOG_FORMAT: \"json\" (one JSON object per line, for SLS queries) or \"text\". Empty: json."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = contains(["", "json", "text"], var.log_format)
+    error_message = "log_format must be \"json\", \"text\" or empty."
+  }
+}
+
+variable "rust_log" {
+  description = "RUST_LOG: tracing filter, e.g. \"info\" or \"sg_remediator=debug\". Empty: info."
+  type        = string
+  default     = ""
+}
+
+# ---------------------------------------------------------------------------------------------
+# Config rule and remediation
+# ---------------------------------------------------------------------------------------------
+
+variable "invoke_type" {
+  description = "When Config runs the remediation: AUTO_EXECUTION (on every non-compliant evaluation), MANUAL_EXECUTION (from the console or StartRemediation), NON_EXECUTION or NOT_CONFIG."
+  type        = string
+  default     = "AUTO_EXECUTION"
+
+  validation {
+    condition     = contains(["NON_EXECUTION", "AUTO_EXECUTION", "MANUAL_EXECUTION", "NOT_CONFIG"], var.invoke_type)
+    error_message = "invoke_type must be one of NON_EXECUTION, AUTO_EXECUTION, MANUAL_EXECUTION, NOT_CONFIG."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Logs
+# ---------------------------------------------------------------------------------------------
+
+variable "log_project" {
+  description = "Existing SLS project for the function's logs. Empty: the module creates one named log_project_name."
+  type        = string
+  default     = ""
+}
+
+variable "log_store" {
+  description = "Existing logstore (in log_project) for the function's logs. Empty: the module creates one named after the function."
+  type        = string
+  default     = ""
+}
+
+variable "log_project_name" {
+  description = "Name of the SLS project the module creates when log_project is empty. Project names are globally unique; empty: \"<function_name>-<account id>\" in lower case."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.log_project_name == "" || can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", var.log_project_name))
+    error_message = "log_project_name: 3-63 characters, lower-case letters, digits and '-', starting and ending with a letter or digit."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the logstore the module creates, in days (the restore records live in these logs)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.log_retention_days >= 1 && var.log_retention_days <= 3650
+    error_message = "log_retention_days must be between 1 and 3650."
+  }
+}
