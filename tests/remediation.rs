@@ -1,0 +1,1081 @@
+//! The product, end to end: Config events through the real `bootstrap` process against the
+//! emulator, one scenario per behaviour. Which rules get revoked is what matters, so each test
+//! checks the report *and* what the emulator saw (live rules, journal).
+//!
+//! Every test starts its own emulator (from tests/fixtures/remediation/groups.json) and its own
+//! `bootstrap`, so tests can run in parallel without seeing each other's calls.
+
+#[path = "support/runtime_harness.rs"]
+mod harness;
+#[path = "support/remediation_harness.rs"]
+mod remediation_harness;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use remediation_harness::*;
+use serde_json::{json, Value};
+use sg_remediator::emulator::{Emulator, Fault, FaultKind};
+
+/// Remediates one group of groups.json in enforce mode.
+async fn remediate(sg: &str) -> (Answer, Emulator) {
+    remediate_with(sg, &[]).await
+}
+
+async fn remediate_with(sg: &str, env: &[(&str, &str)]) -> (Answer, Emulator) {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, env);
+    let answer = function.invoke(&event(&[sg])).await;
+    (answer, emulator)
+}
+
+/// Asserts `sg` ended `remediated` with exactly `revoked` gone and `kept` still live.
+fn assert_revoked(answer: &Answer, emulator: &Emulator, sg: &str, revoked: &[&str], kept: &[&str]) {
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of(sg), "remediated", "{:#}", answer.body);
+    assert_eq!(answer.ids(sg, "revokedRuleIds"), revoked);
+    assert_eq!(live_ids(emulator, sg), kept);
+    let revokes = calls_on(emulator, "RevokeSecurityGroup", sg);
+    assert_eq!(revokes.len(), 1, "one revoke call");
+    assert_eq!(revoked_in(&revokes[0]), revoked);
+}
+
+/// Asserts `sg` ended `compliant`, nothing was revoked and its live rules are untouched.
+fn assert_kept(answer: &Answer, emulator: &Emulator, sg: &str, rules: &[&str]) {
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of(sg), "compliant", "{:#}", answer.body);
+    assert!(answer.ids(sg, "revokedRuleIds").is_empty());
+    assert_eq!(live_ids(emulator, sg), rules);
+    assert!(calls(emulator, "RevokeSecurityGroup").is_empty());
+}
+
+/// Asserts `sg` was skipped with a reason containing `why`, and no rule changed.
+fn assert_skipped(answer: &Answer, emulator: &Emulator, sg: &str, why: &str) {
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of(sg), "skipped", "{:#}", answer.body);
+    let reason = answer.reason_of(sg);
+    assert!(
+        reason.contains(why),
+        "reason {reason:?} should mention {why:?}"
+    );
+    assert!(calls(emulator, "RevokeSecurityGroup").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which rules: revoked
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_open_to_the_world_over_tcp_is_revoked() {
+    let (answer, emulator) = remediate("sg-ssh-world").await;
+    assert_revoked(
+        &answer,
+        &emulator,
+        "sg-ssh-world",
+        &["sgr-ssh-world"],
+        &["sgr-ssh-world-https"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rdp_open_to_the_world_is_revoked() {
+    let (answer, emulator) = remediate("sg-rdp-world").await;
+    assert_revoked(&answer, &emulator, "sg-rdp-world", &["sgr-rdp-world"], &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_on_a_risky_port_is_revoked() {
+    let (answer, emulator) = remediate("sg-udp-risky").await;
+    assert_revoked(&answer, &emulator, "sg-udp-risky", &["sgr-udp-rdp"], &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_range_20_to_30_containing_ssh_is_revoked() {
+    let (answer, emulator) = remediate("sg-range-20-30").await;
+    assert_revoked(
+        &answer,
+        &emulator,
+        "sg-range-20-30",
+        &["sgr-range-20-30"],
+        &[],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_port_range_1_to_65535_is_revoked() {
+    let (answer, emulator) = remediate("sg-range-all-ports").await;
+    assert_revoked(
+        &answer,
+        &emulator,
+        "sg-range-all-ports",
+        &["sgr-range-all-ports"],
+        &[],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_protocols_on_all_ports_is_revoked() {
+    let (answer, emulator) = remediate("sg-all-protocols").await;
+    assert_revoked(
+        &answer,
+        &emulator,
+        "sg-all-protocols",
+        &["sgr-all-protocols"],
+        &[],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_open_to_the_ipv6_world_is_revoked_but_not_from_an_ipv6_prefix() {
+    let (answer, emulator) = remediate("sg-ipv6").await;
+    assert_revoked(
+        &answer,
+        &emulator,
+        "sg-ipv6",
+        &["sgr-ipv6-ssh"],
+        &["sgr-ipv6-doc"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_in_another_region_is_remediated_in_that_region() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let answer = function
+        .invoke(&json!([resource_in(
+            FUNCTION_ACCOUNT,
+            "ap-southeast-1",
+            "sg-singapore"
+        )]))
+        .await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-singapore"), "remediated");
+    assert!(live_ids(&emulator, "sg-singapore").is_empty());
+    for call in calls_on(&emulator, "RevokeSecurityGroup", "sg-singapore") {
+        assert_eq!(call.params["RegionId"], "ap-southeast-1");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which rules: kept
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn icmp_from_the_world_is_kept() {
+    let (answer, emulator) = remediate("sg-icmp").await;
+    assert_kept(&answer, &emulator, "sg-icmp", &["sgr-icmp-ping"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_ports_80_and_443_from_the_world_are_kept() {
+    let (answer, emulator) = remediate("sg-web").await;
+    assert_kept(
+        &answer,
+        &emulator,
+        "sg-web",
+        &["sgr-web-http", "sgr-web-https", "sgr-web-alt"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risky_ports_from_private_ranges_are_kept() {
+    let (answer, emulator) = remediate("sg-private").await;
+    assert_kept(
+        &answer,
+        &emulator,
+        "sg-private",
+        &["sgr-private-10", "sgr-private-172", "sgr-private-192"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_from_another_security_group_is_kept() {
+    let (answer, emulator) = remediate("sg-source-group").await;
+    assert_kept(&answer, &emulator, "sg-source-group", &["sgr-from-group"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_rules_to_the_world_are_kept() {
+    let (answer, emulator) = remediate("sg-egress").await;
+    assert_kept(
+        &answer,
+        &emulator,
+        "sg-egress",
+        &["sgr-egress-ssh", "sgr-egress-all"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drop_rule_on_ssh_from_the_world_is_kept() {
+    let (answer, emulator) = remediate("sg-drop").await;
+    assert_kept(&answer, &emulator, "sg-drop", &["sgr-drop-ssh"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accept_shadowed_by_a_higher_priority_drop_is_compliant_and_reported() {
+    let (answer, emulator) = remediate("sg-shadowed").await;
+    assert_kept(
+        &answer,
+        &emulator,
+        "sg-shadowed",
+        &["sgr-shadow-drop", "sgr-shadowed-ssh"],
+    );
+    assert_eq!(
+        answer.ids("sg-shadowed", "shadowedRuleIds"),
+        ["sgr-shadowed-ssh"]
+    );
+    let reason = answer.reason_of("sg-shadowed");
+    assert!(reason.contains("sgr-shadow-drop"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_list_source_is_compliant_and_left_for_review() {
+    let (answer, emulator) = remediate("sg-prefix-list").await;
+    assert_kept(&answer, &emulator, "sg-prefix-list", &["sgr-prefix-ssh"]);
+    assert_eq!(
+        answer.ids("sg-prefix-list", "reviewRuleIds"),
+        ["sgr-prefix-ssh"]
+    );
+    let reason = answer.reason_of("sg-prefix-list");
+    assert!(
+        reason.contains("prefix list") && reason.contains("check"),
+        "{reason}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which groups: skipped
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_managed_group_is_skipped_without_touching_ecs() {
+    let (answer, emulator) = remediate("sg-managed").await;
+    assert_skipped(&answer, &emulator, "sg-managed", "ServiceManaged");
+    assert!(calls(&emulator, "DescribeSecurityGroupAttribute").is_empty());
+    assert_eq!(live_ids(&emulator, "sg-managed"), ["sgr-managed-ssh"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_service_managed_is_missing_is_not_treated_as_managed() {
+    let (answer, emulator) = remediate("sg-managed-absent").await;
+    assert_revoked(
+        &answer,
+        &emulator,
+        "sg-managed-absent",
+        &["sgr-managed-absent-ssh"],
+        &[],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_exempt_by_tag_is_skipped() {
+    let (answer, emulator) = remediate("sg-exempt-tag").await;
+    assert_skipped(&answer, &emulator, "sg-exempt-tag", "sg-remediator:exempt");
+    assert_eq!(live_ids(&emulator, "sg-exempt-tag"), ["sgr-exempt-tag-ssh"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_exempt_by_id_is_skipped_without_any_api_call() {
+    let (answer, emulator) = remediate_with(
+        "sg-exempt-id",
+        &[("EXEMPT_SECURITY_GROUP_IDS", "sg-other,sg-exempt-id")],
+    )
+    .await;
+    assert_skipped(
+        &answer,
+        &emulator,
+        "sg-exempt-id",
+        "EXEMPT_SECURITY_GROUP_IDS",
+    );
+    assert!(emulator.journal().is_empty());
+    assert_eq!(live_ids(&emulator, "sg-exempt-id"), ["sgr-exempt-id-ssh"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_config_reports_deleted_is_skipped() {
+    let (answer, emulator) = remediate("sg-deleted").await;
+    assert_skipped(&answer, &emulator, "sg-deleted", "deleted");
+    assert!(calls(&emulator, "DescribeSecurityGroupAttribute").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_config_does_not_know_is_skipped() {
+    let (answer, emulator) = remediate("sg-unrecorded").await;
+    assert_skipped(&answer, &emulator, "sg-unrecorded", "not found in Config");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_gone_from_ecs_but_still_in_config_is_skipped() {
+    let (answer, emulator) = remediate("sg-gone-live").await;
+    assert_skipped(&answer, &emulator, "sg-gone-live", "no longer exists");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stale snapshot: the live view decides
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_narrowed_live_since_the_snapshot_is_not_revoked_and_reported_as_drift() {
+    let (answer, emulator) = remediate("sg-stale-narrowed").await;
+    assert_kept(&answer, &emulator, "sg-stale-narrowed", &["sgr-stale-ssh"]);
+    assert_eq!(
+        answer.ids("sg-stale-narrowed", "driftRuleIds"),
+        ["sgr-stale-ssh"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_added_live_after_the_snapshot_is_revoked_and_reported_as_drift() {
+    let (answer, emulator) = remediate("sg-stale-added").await;
+    assert_revoked(
+        &answer,
+        &emulator,
+        "sg-stale-added",
+        &["sgr-added-ssh"],
+        &["sgr-added-https"],
+    );
+    assert_eq!(
+        answer.ids("sg-stale-added", "driftRuleIds"),
+        ["sgr-added-ssh"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts and Config aggregators
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_accounts_group_is_remediated_with_the_assumed_role() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[("CROSS_ACCOUNT_ROLE_NAME", ROLE_NAME)]);
+    let answer = function
+        .invoke(&json!([resource_in(
+            MEMBER_ACCOUNT,
+            REGION,
+            "sg-member-ssh"
+        )]))
+        .await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-member-ssh"), "remediated");
+    assert_eq!(answer.result("sg-member-ssh")["accountId"], MEMBER_ACCOUNT);
+    assert!(live_ids(&emulator, "sg-member-ssh").is_empty());
+
+    let assume = calls(&emulator, "AssumeRole");
+    assert_eq!(assume.len(), 1);
+    let p = &assume[0].params;
+    assert_eq!(
+        p["RoleArn"],
+        format!("acs:ram::{MEMBER_ACCOUNT}:role/{ROLE_NAME}")
+    );
+    assert_eq!(p["DurationSeconds"], "3600");
+    assert!(
+        p["RoleSessionName"].contains(FUNCTION_NAME),
+        "{}",
+        p["RoleSessionName"]
+    );
+    assert!(p["RoleSessionName"]
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b".@_-".contains(&b)));
+    assert_eq!(assume[0].access_key_id, FC_KEY_ID);
+
+    let ecs: Vec<_> = emulator
+        .journal()
+        .into_iter()
+        .filter(|e| e.service == sg_remediator::emulator::Service::Ecs)
+        .collect();
+    assert!(!ecs.is_empty());
+    for call in &ecs {
+        assert_ne!(
+            call.access_key_id, FC_KEY_ID,
+            "{} signed with the function's key",
+            call.action
+        );
+        assert!(
+            call.access_key_id.starts_with("STS."),
+            "{}",
+            call.access_key_id
+        );
+        assert_eq!(call.http_status, 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_accounts_group_without_a_role_fails_telling_what_to_set() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let answer = function
+        .invoke(&json!([resource_in(
+            MEMBER_ACCOUNT,
+            REGION,
+            "sg-member-ssh"
+        )]))
+        .await;
+    assert!(answer.is_function_error(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-member-ssh"), "failed");
+    assert!(answer
+        .reason_of("sg-member-ssh")
+        .contains("CROSS_ACCOUNT_ROLE_NAME"));
+    assert!(emulator.journal().is_empty());
+    assert_eq!(live_ids(&emulator, "sg-member-ssh"), ["sgr-member-ssh"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_aggregator_the_group_is_read_through_it_for_its_account() {
+    let emulator = groups().await;
+    let function = Function::start(
+        &emulator,
+        &[
+            ("CONFIG_AGGREGATOR_ID", AGGREGATOR_ID),
+            ("CROSS_ACCOUNT_ROLE_NAME", ROLE_NAME),
+        ],
+    );
+    let answer = function
+        .invoke(&json!([resource_in(
+            MEMBER_ACCOUNT,
+            REGION,
+            "sg-member-ssh"
+        )]))
+        .await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-member-ssh"), "remediated");
+    assert!(calls(&emulator, "GetDiscoveredResource").is_empty());
+    let reads = calls(&emulator, "GetAggregateDiscoveredResource");
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0].params["AggregatorId"], AGGREGATOR_ID);
+    assert_eq!(reads[0].params["ResourceAccountId"], MEMBER_ACCOUNT);
+    assert_eq!(reads[0].params["ResourceId"], "sg-member-ssh");
+    assert_eq!(reads[0].http_status, 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dry run
+// ---------------------------------------------------------------------------------------------
+
+/// A dry-run result for sg-ssh-world: would_remediate, the rules listed, nothing changed.
+fn assert_dry_run(answer: &Answer, emulator: &Emulator) {
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.body["mode"], "dry-run");
+    assert_eq!(answer.body["summary"]["wouldRemediate"], 1);
+    let sg = "sg-ssh-world";
+    assert_eq!(answer.status_of(sg), "would_remediate");
+    assert_eq!(answer.ids(sg, "wouldRevokeRuleIds"), ["sgr-ssh-world"]);
+    assert!(answer.ids(sg, "revokedRuleIds").is_empty());
+    let rules = answer.result(sg)["wouldRevokeRules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["SecurityGroupRuleId"], "sgr-ssh-world");
+    assert_eq!(rules[0]["PortRange"], "22/22");
+    assert_eq!(rules[0]["SourceCidrIp"], "0.0.0.0/0");
+    assert_eq!(
+        live_ids(emulator, sg),
+        ["sgr-ssh-world", "sgr-ssh-world-https"]
+    );
+    assert!(calls(emulator, "RevokeSecurityGroup").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_by_environment_changes_nothing_and_lists_what_would_go() {
+    let (answer, emulator) =
+        remediate_with("sg-ssh-world", &[("REMEDIATION_MODE", "dry-run")]).await;
+    assert_dry_run(&answer, &emulator);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_by_event_applies_to_that_invocation_only() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let answer = function
+        .invoke(&json!({"resources": [resource("sg-ssh-world")], "dryRun": true}))
+        .await;
+    assert_dry_run(&answer, &emulator);
+
+    let next = function.invoke(&event(&["sg-ssh-world"])).await;
+    assert_eq!(next.body["mode"], "enforce");
+    assert_eq!(next.status_of("sg-ssh-world"), "remediated");
+    assert_eq!(live_ids(&emulator, "sg-ssh-world"), ["sgr-ssh-world-https"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_event_puts_the_revoked_rules_back_with_new_ids() {
+    let emulator = groups().await;
+    let before = emulator.live_rules("sg-restore").unwrap();
+    let function = Function::start(&emulator, &[("ALLOW_RESTORE", "true")]);
+    let answer = function.invoke(&event(&["sg-restore"])).await;
+    assert_eq!(
+        answer.status_of("sg-restore"),
+        "remediated",
+        "{:#}",
+        answer.body
+    );
+    assert_eq!(live_ids(&emulator, "sg-restore"), ["sgr-restore-https"]);
+
+    let restore = json!({
+        "action": "restore",
+        "regionId": REGION,
+        "resourceId": "sg-restore",
+        "rules": answer.result("sg-restore")["revokedRules"],
+    });
+    let restored = function.invoke(&restore).await;
+    assert!(restored.is_success(), "{:#}", restored.body);
+    assert_eq!(restored.body["status"], "restored");
+
+    let after = emulator.live_rules("sg-restore").unwrap();
+    assert_eq!(after.len(), 3);
+    let new_ids = strings(&restored.body["newRuleIds"]);
+    assert_eq!(new_ids.len(), 2);
+    for old in ["sgr-restore-ssh", "sgr-restore-rdp"] {
+        assert!(
+            !new_ids.iter().any(|n| n == old),
+            "a restored rule gets a new id"
+        );
+        let original = before
+            .iter()
+            .find(|r| r["SecurityGroupRuleId"] == old)
+            .unwrap();
+        let back = after
+            .iter()
+            .find(|r| {
+                r["PortRange"] == original["PortRange"]
+                    && r["SourceCidrIp"] == original["SourceCidrIp"]
+                    && r["Ipv6SourceCidrIp"] == original["Ipv6SourceCidrIp"]
+            })
+            .unwrap_or_else(|| panic!("{old} is back"));
+        let new_id = back["SecurityGroupRuleId"].as_str().unwrap();
+        assert!(new_ids.iter().any(|n| n == new_id));
+        for key in ["IpProtocol", "Policy", "Priority", "NicType", "Description"] {
+            assert_eq!(back[key], original[key], "{old}: {key}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_event_is_refused_unless_allow_restore_is_set() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let restore = json!({
+        "action": "restore",
+        "regionId": REGION,
+        "resourceId": "sg-rdp-world",
+        "rules": [{"Direction": "ingress", "Policy": "accept", "Priority": "1", "IpProtocol": "TCP",
+                   "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0"}],
+    });
+    let answer = function.invoke(&restore).await;
+    assert!(answer.is_function_error(), "{:#}", answer.body);
+    assert_eq!(answer.body["errorType"], "RestoreDisabled");
+    assert!(answer.body["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("ALLOW_RESTORE"));
+    assert!(emulator.journal().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale
+// ---------------------------------------------------------------------------------------------
+
+fn ssh_rule(id: &str, port_range: &str) -> Value {
+    json!({"SecurityGroupRuleId": id, "Direction": "ingress", "Policy": "Accept", "Priority": "1",
+           "IpProtocol": "TCP", "PortRange": port_range, "SourceCidrIp": "0.0.0.0/0",
+           "NicType": "intranet", "Description": "generated"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hundred_fifty_risky_rules_are_revoked_in_two_calls_of_100_and_50() {
+    let mut world = fixture("groups");
+    let rules: Vec<Value> = (0..150)
+        .map(|i| ssh_rule(&format!("sgr-bulk{i:03}"), &format!("22/{}", 22 + i)))
+        .collect();
+    world["securityGroups"].as_array_mut().unwrap().push(json!({
+        "accountId": FUNCTION_ACCOUNT, "regionId": REGION, "securityGroupId": "sg-bulk",
+        "rules": rules,
+    }));
+    let emulator = emulator(&world).await;
+    let function = Function::start(&emulator, &[]);
+    let answer = function.invoke(&event(&["sg-bulk"])).await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-bulk"), "remediated");
+    assert_eq!(answer.ids("sg-bulk", "revokedRuleIds").len(), 150);
+    assert!(live_ids(&emulator, "sg-bulk").is_empty());
+    let sizes: Vec<usize> = calls(&emulator, "RevokeSecurityGroup")
+        .iter()
+        .map(|c| revoked_in(c).len())
+        .collect();
+    assert_eq!(sizes, [100, 50]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_hundred_resource_event_accounts_for_every_resource_exactly_once() {
+    let mut world = fixture("groups");
+    let groups = world["securityGroups"].as_array_mut().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let id = format!("sg-fleet{i:03}");
+        // Every fourth group has SSH open; the others only serve the web.
+        let rule = if i % 4 == 0 {
+            ssh_rule(&format!("sgr-fleet{i:03}"), "22/22")
+        } else {
+            ssh_rule(&format!("sgr-fleet{i:03}"), "443/443")
+        };
+        groups.push(json!({"accountId": FUNCTION_ACCOUNT, "regionId": REGION,
+                           "securityGroupId": id, "rules": [rule]}));
+        ids.push(id);
+    }
+    let emulator = emulator(&world).await;
+    let function = Function::start(&emulator, &[("MAX_CONCURRENCY", "16")]);
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let answer = function.invoke(&event(&refs)).await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    let seen: Vec<&str> = answer
+        .results()
+        .iter()
+        .map(|r| r["resourceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen.len(), 200);
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 200);
+    assert_eq!(answer.body["summary"]["remediated"], 50);
+    assert_eq!(answer.body["summary"]["compliant"], 150);
+    for (i, id) in ids.iter().enumerate() {
+        let expected = if i % 4 == 0 {
+            "remediated"
+        } else {
+            "compliant"
+        };
+        assert_eq!(answer.status_of(id), expected, "{id}");
+    }
+    assert_eq!(calls(&emulator, "GetDiscoveredResource").len(), 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The event
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_entries_are_processed_once() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let mut as_string = resource("sg-rdp-world");
+    as_string["accountId"] = json!(FUNCTION_ACCOUNT);
+    let pascal = json!({"AccountId": FUNCTION_ACCOUNT, "RegionId": REGION,
+                        "ResourceId": "sg-rdp-world", "ResourceType": SECURITY_GROUP});
+    let answer = function
+        .invoke(&json!([
+            resource("sg-rdp-world"),
+            as_string,
+            pascal,
+            resource("sg-web")
+        ]))
+        .await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.results().len(), 2);
+    assert_eq!(answer.status_of("sg-rdp-world"), "remediated");
+    assert_eq!(
+        calls_on(&emulator, "GetDiscoveredResource", "sg-rdp-world").len(),
+        1
+    );
+    assert_eq!(
+        calls_on(&emulator, "RevokeSecurityGroup", "sg-rdp-world").len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_resource_type_is_skipped_without_any_api_call() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let answer = function
+        .invoke(&json!([{"accountId": FUNCTION_ACCOUNT, "regionId": REGION,
+                         "resourceId": "i-bp1instance0000000", "resourceType": "ACS::ECS::Instance"}]))
+        .await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("i-bp1instance0000000"), "skipped");
+    assert!(answer
+        .reason_of("i-bp1instance0000000")
+        .contains("unsupported resource type"));
+    assert_eq!(
+        answer.result("i-bp1instance0000000")["resourceType"],
+        "ACS::ECS::Instance"
+    );
+    assert!(emulator.journal().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_item_fails_while_the_others_are_processed() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let answer = function
+        .invoke(&json!([
+            {"regionId": REGION, "resourceType": SECURITY_GROUP, "accountId": FUNCTION_ACCOUNT},
+            resource("sg-rdp-world"),
+        ]))
+        .await;
+    assert!(answer.is_function_error(), "{:#}", answer.body);
+    assert_eq!(answer.body["summary"]["failed"], 1);
+    assert_eq!(answer.body["summary"]["remediated"], 1);
+    let bad = &answer.results()[0];
+    assert_eq!(bad["status"], "failed");
+    assert!(
+        bad["reason"]
+            .as_str()
+            .unwrap()
+            .contains("resourceId is missing"),
+        "{bad}"
+    );
+    assert_eq!(answer.status_of("sg-rdp-world"), "remediated");
+    assert!(live_ids(&emulator, "sg-rdp-world").is_empty());
+}
+
+/// Sends `body` and expects a function error whose message contains `says`.
+async fn assert_event_refused(body: Vec<u8>, says: &str) {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let answer = function.invoke_raw(body).await;
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.body["errorType"], "InvalidEvent", "{}", answer.text);
+    let message = answer.body["errorMessage"].as_str().unwrap();
+    assert!(message.contains(says), "{message:?} should say {says:?}");
+    assert!(emulator.journal().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_json_is_a_function_error_saying_so() {
+    assert_event_refused(b"[{\"resourceId\": ".to_vec(), "not valid JSON").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_body_is_a_function_error_saying_so() {
+    assert_event_refused(Vec::new(), "empty").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_utf8_is_a_function_error_saying_so() {
+    assert_event_refused(b"[\xff\xfe]".to_vec(), "not UTF-8").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_list_of_resources_is_a_function_error_saying_so() {
+    assert_event_refused(b"[]".to_vec(), "names no resource").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_evaluation_event_is_a_function_error_naming_the_wiring_problem() {
+    assert_event_refused(
+        br#"{"invokingEvent": {"configurationItem": {}}, "resultToken": "x"}"#.to_vec(),
+        "remediation",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_without_credentials_fails_each_group_with_a_reason_about_the_role() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let request = function.request_with(
+        event(&["sg-ssh-world"]).to_string(),
+        &[
+            ("x-fc-access-key-id", ""),
+            ("x-fc-access-key-secret", ""),
+            ("x-fc-security-token", ""),
+        ],
+    );
+    let answer = function.send(request).await;
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.status_of("sg-ssh-world"), "failed");
+    assert!(
+        answer.reason_of("sg-ssh-world").contains("role"),
+        "{}",
+        answer.text
+    );
+    assert!(emulator.journal().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_groups_api_failure_does_not_stop_the_others_but_makes_a_function_error() {
+    let emulator = groups().await;
+    emulator.inject(
+        Fault::always(FaultKind::Error {
+            status: 403,
+            code: "Forbidden.RAM".into(),
+            message: "User not authorized to operate on the specified resource.".into(),
+        })
+        .on_group("sg-broken"),
+    );
+    let function = Function::start(&emulator, &[]);
+    let answer = function
+        .invoke(&event(&["sg-ssh-world", "sg-broken", "sg-rdp-world"]))
+        .await;
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.body["errorType"], "RemediationFailed");
+    assert!(answer.body["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("sg-broken"));
+    assert!(answer.body["requestId"].is_string());
+    assert_eq!(answer.body["mode"], "enforce");
+    assert_eq!(
+        answer.body["summary"],
+        json!({"remediated": 2, "compliant": 0, "wouldRemediate": 0, "skipped": 0, "failed": 1})
+    );
+    assert_eq!(answer.status_of("sg-broken"), "failed");
+    let reason = answer.reason_of("sg-broken");
+    assert!(reason.contains("Forbidden.RAM"), "{reason}");
+    let failed_call = &calls_on(&emulator, "GetDiscoveredResource", "sg-broken")[0];
+    assert_eq!(
+        answer.ids("sg-broken", "apiRequestIds"),
+        std::slice::from_ref(&failed_call.request_id)
+    );
+    assert_eq!(live_ids(&emulator, "sg-broken"), ["sgr-broken-ssh"]);
+    assert_eq!(answer.status_of("sg-ssh-world"), "remediated");
+    assert_eq!(answer.status_of("sg-rdp-world"), "remediated");
+    assert!(live_ids(&emulator, "sg-rdp-world").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecs_refusing_a_group_as_managed_at_revoke_time_skips_it() {
+    let (answer, emulator) = remediate("sg-managed-refusal").await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-managed-refusal"), "skipped");
+    assert!(answer
+        .reason_of("sg-managed-refusal")
+        .contains("ResourceManagedByCloudProduct"));
+    assert_eq!(
+        live_ids(&emulator, "sg-managed-refusal"),
+        ["sgr-refused-ssh"]
+    );
+    assert_eq!(calls(&emulator, "RevokeSecurityGroup").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_that_vanished_between_describe_and_revoke_does_not_fail_the_group() {
+    let emulator = groups().await;
+    // Hold the first describe's answer back, and remove one rule while it is held: the function
+    // then asks to revoke an id that no longer exists, and ECS fails that whole call.
+    emulator.inject(
+        Fault::always(FaultKind::Delay { ms: 3000 })
+            .on_action("DescribeSecurityGroupAttribute")
+            .on_group("sg-vanishing")
+            .times(1),
+    );
+    let function = Function::start(&emulator, &[]);
+    let body = event(&["sg-vanishing"]);
+    let pending = function.invoke(&body);
+    let meddle = async {
+        let start = Instant::now();
+        while calls(&emulator, "DescribeSecurityGroupAttribute").is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "describe never came"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut rules = emulator.live_rules("sg-vanishing").unwrap();
+        rules.retain(|r| r["SecurityGroupRuleId"] != "sgr-vanish-first");
+        emulator.set_live_rules("sg-vanishing", rules);
+    };
+    let (answer, ()) = tokio::join!(pending, meddle);
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-vanishing"), "remediated");
+    assert_eq!(
+        answer.ids("sg-vanishing", "revokedRuleIds"),
+        ["sgr-vanish-second"]
+    );
+    assert!(answer
+        .reason_of("sg-vanishing")
+        .contains("sgr-vanish-first"));
+    assert!(live_ids(&emulator, "sg-vanishing").is_empty());
+    let revokes = calls(&emulator, "RevokeSecurityGroup");
+    assert_eq!(
+        revokes[0].code.as_deref(),
+        Some("InvalidParam.SecurityGroupRuleId")
+    );
+    assert_eq!(revoked_in(revokes.last().unwrap()), ["sgr-vanish-second"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report and the log
+// ---------------------------------------------------------------------------------------------
+
+fn keys(v: &Value) -> BTreeSet<&str> {
+    v.as_object().unwrap().keys().map(String::as_str).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_has_the_documented_shape() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let request = function.request_with(
+        event(&["sg-restore", "sg-shadowed", "sg-stale-narrowed"]).to_string(),
+        &[("x-fc-request-id", "1-report-shape")],
+    );
+    let answer = function.send(request).await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(
+        keys(&answer.body),
+        BTreeSet::from(["requestId", "mode", "summary", "results"])
+    );
+    assert_eq!(answer.body["requestId"], "1-report-shape");
+    assert_eq!(answer.body["mode"], "enforce");
+    assert_eq!(
+        answer.body["summary"],
+        json!({"remediated": 1, "compliant": 2, "wouldRemediate": 0, "skipped": 0, "failed": 0})
+    );
+    let base = [
+        "resourceId",
+        "regionId",
+        "accountId",
+        "resourceType",
+        "status",
+        "reason",
+        "revokedRuleIds",
+        "revokedRules",
+        "apiRequestIds",
+    ];
+    let with =
+        |extra: &[&'static str]| -> BTreeSet<&str> { base.iter().chain(extra).copied().collect() };
+    let remediated = answer.result("sg-restore");
+    assert_eq!(keys(remediated), with(&[]));
+    assert_eq!(remediated["regionId"], REGION);
+    assert_eq!(remediated["accountId"], FUNCTION_ACCOUNT);
+    assert_eq!(remediated["resourceType"], SECURITY_GROUP);
+    assert_eq!(
+        keys(answer.result("sg-shadowed")),
+        with(&["shadowedRuleIds"])
+    );
+    assert_eq!(
+        keys(answer.result("sg-stale-narrowed")),
+        with(&["driftRuleIds"])
+    );
+
+    // revokedRules: every attribute of the rule as ECS listed it (empty ones omitted).
+    let live_before: Vec<Value> = fixture("groups")["securityGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["securityGroupId"] == "sg-restore")
+        .unwrap()["rules"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let revoked = remediated["revokedRules"].as_array().unwrap();
+    assert_eq!(revoked.len(), 2);
+    for rule in revoked {
+        let original = live_before
+            .iter()
+            .find(|r| r["SecurityGroupRuleId"] == rule["SecurityGroupRuleId"])
+            .unwrap();
+        for (key, value) in original.as_object().unwrap() {
+            if value == "" {
+                assert!(rule.get(key).is_none(), "{key} is empty, so omitted");
+            } else if key == "Policy" || key == "Direction" {
+                assert!(rule[key]
+                    .as_str()
+                    .unwrap()
+                    .eq_ignore_ascii_case(value.as_str().unwrap()));
+            } else {
+                assert_eq!(&rule[key], value, "{key}");
+            }
+        }
+    }
+
+    // apiRequestIds are the RequestIds the cloud gave for this group's calls, in order.
+    let mine: Vec<String> = emulator
+        .journal()
+        .iter()
+        .filter(|e| {
+            e.params
+                .get("SecurityGroupId")
+                .or(e.params.get("ResourceId"))
+                .map(String::as_str)
+                == Some("sg-restore")
+        })
+        .map(|e| e.request_id.clone())
+        .collect();
+    assert_eq!(answer.ids("sg-restore", "apiRequestIds"), mine);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_resource_and_each_revoked_rule_is_one_json_log_line() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[]);
+    let answer = function
+        .invoke(&event(&["sg-restore", "sg-web", "sg-managed"]))
+        .await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    let lines = function.finish();
+
+    let per_resource = log_events(&lines, "resource_result");
+    let logged: BTreeSet<&str> = per_resource
+        .iter()
+        .map(|l| l["resource_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(per_resource.len(), 3);
+    assert_eq!(
+        logged,
+        BTreeSet::from(["sg-restore", "sg-web", "sg-managed"])
+    );
+    for line in &per_resource {
+        let id = line["resource_id"].as_str().unwrap();
+        let result: Value = serde_json::from_str(line["result"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            &result,
+            answer.result(id),
+            "the log line carries the whole result"
+        );
+        assert_eq!(line["status"], result["status"]);
+    }
+
+    let per_rule = log_events(&lines, "rule_revoked");
+    assert_eq!(per_rule.len(), 2);
+    let revoked = answer.result("sg-restore")["revokedRules"]
+        .as_array()
+        .unwrap();
+    for line in &per_rule {
+        assert_eq!(line["resource_id"], "sg-restore");
+        assert_eq!(line["region_id"], REGION);
+        let rule: Value = serde_json::from_str(line["rule"].as_str().unwrap()).unwrap();
+        assert!(
+            revoked.contains(&rule),
+            "{rule} is one of the revoked rules, in full"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_or_token_appears_in_any_output_or_response() {
+    let emulator = groups().await;
+    emulator.inject(
+        Fault::always(FaultKind::Error {
+            status: 403,
+            code: "Forbidden.RAM".into(),
+            message: format!("echoing the caller's secret {FC_SECRET} and token {FC_TOKEN}"),
+        })
+        .on_group("sg-broken"),
+    );
+    let function = Function::start(
+        &emulator,
+        &[
+            ("CROSS_ACCOUNT_ROLE_NAME", ROLE_NAME),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let answer = function
+        .invoke(&json!([
+            resource("sg-ssh-world"),
+            resource("sg-broken"),
+            resource_in(MEMBER_ACCOUNT, REGION, "sg-member-ssh"),
+        ]))
+        .await;
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.status_of("sg-member-ssh"), "remediated");
+    let lines = function.finish();
+    let everything = format!("{}\n{}", answer.text, lines.join("\n"));
+    for secret in [FC_SECRET, FC_TOKEN, "fcRoleSecret", "CAIS"] {
+        assert!(!everything.contains(secret), "{secret:?} leaked");
+    }
+}
