@@ -557,6 +557,10 @@ impl Invoke {
     /// Revokes, then reads the group again: a rule counts as revoked only once it is gone live.
     /// If a batch failed because one of its ids vanished meanwhile (ECS then deletes nothing),
     /// the ids still exposed are revoked once more.
+    ///
+    /// A batch whose answer was lost (no response, a 5xx, the deadline) may have been applied:
+    /// its rules count as revoked if the group no longer has them, so their backup record is
+    /// kept; if the group cannot be read again, they are reported as `unverifiedRules`.
     async fn revoke_and_verify(
         &self,
         cx: &CallContext<'_>,
@@ -569,6 +573,8 @@ impl Invoke {
         let endpoint = self.config().endpoints.ecs(&r.region_id);
         let client = &self.remediator.client;
         let mut confirmed: BTreeSet<RuleId> = BTreeSet::new();
+        // Sent, but the answer never came: ECS may have applied these.
+        let mut unanswered: BTreeSet<RuleId> = BTreeSet::new();
         let mut errors: Vec<String> = Vec::new();
         let mut managed = false;
         let mut pending: Vec<RuleId> = ids.to_vec();
@@ -593,6 +599,9 @@ impl Invoke {
                     Err(e) => {
                         out.api_request_ids
                             .extend(e.request_id().map(str::to_string));
+                        if may_have_applied(&e) {
+                            unanswered.extend(chunk.ids.iter().cloned());
+                        }
                         if e.is_managed_by_cloud_product() {
                             managed = true;
                         } else if e.is_rule_not_found() {
@@ -610,10 +619,20 @@ impl Invoke {
                     out.revoked_rule_ids = confirmed.iter().cloned().collect();
                     out.revoked_rules = rules_by_id(exposed, &confirmed);
                     backup_log(r, &out.revoked_rules);
+                    unanswered.retain(|id| !confirmed.contains(id));
+                    out.unverified_rules = rules_by_id(exposed, &unanswered);
+                    unverified_log(r, &out.unverified_rules);
                     errors.push(api_failure(
                         "verifying with DescribeSecurityGroupAttribute",
                         &e,
                     ));
+                    if !unanswered.is_empty() {
+                        errors.push(format!(
+                            "the revoke of {} got no answer and could not be verified: they may \
+                             be gone; their attributes are in unverifiedRules for a restore",
+                            join_ids(&unanswered)
+                        ));
+                    }
                     out.reason = Some(errors.join("; "));
                     return Err(out);
                 }
@@ -646,6 +665,18 @@ impl Invoke {
             .flatten()
             .filter_map(|p| p.rule_id.clone())
             .collect();
+        let lost_but_gone: BTreeSet<RuleId> = unanswered
+            .iter()
+            .filter(|id| !present.contains(*id) && !confirmed.contains(*id))
+            .cloned()
+            .collect();
+        if !lost_but_gone.is_empty() {
+            notes.push(format!(
+                "the answer to revoking {} was lost, but they are verified gone",
+                join_ids(&lost_but_gone)
+            ));
+            confirmed.extend(lost_but_gone);
+        }
         let already_gone: Vec<&RuleId> = ids
             .iter()
             .filter(|id| !present.contains(*id) && !confirmed.contains(*id))
@@ -803,6 +834,27 @@ impl Invoke {
     }
 }
 
+/// Whether ECS may have applied a call that failed. A 4xx error answer (other than flow
+/// control) rejected that attempt, and an earlier lost attempt would have been answered from its
+/// ClientToken instead; a call never sent changed nothing. Anything else (no answer, an
+/// unreadable or 5xx answer, throttling after lost attempts, the deadline during an attempt)
+/// leaves the outcome unknown.
+fn may_have_applied(e: &ApiError) -> bool {
+    match e {
+        ApiError::Service { status, .. } => *status >= 500 || e.is_throttling(),
+        ApiError::Transport(_) | ApiError::Decode { .. } => true,
+        ApiError::DeadlineExceeded { last } => last.is_some(),
+        ApiError::InvalidRequest(_) => false,
+    }
+}
+
+fn join_ids<'a>(ids: impl IntoIterator<Item = &'a RuleId>) -> String {
+    ids.into_iter()
+        .map(RuleId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Rule ids selected in exactly one of the two views.
 fn drift(snapshot: &Selection, live: &Selection) -> Vec<RuleId> {
     let a: BTreeSet<RuleId> = snapshot.revoke_ids().into_iter().collect();
@@ -851,6 +903,19 @@ fn backup_log(r: &ResourceRef, rules: &[Permission]) {
     for rule in rules {
         tracing::info!(
             event = "rule_revoked",
+            resource_id = %r.resource_id,
+            region_id = %r.region_id,
+            rule = %rule.to_json(),
+        );
+    }
+}
+
+/// One log line per rule whose revoke may have been applied but could not be verified, with all
+/// of its attributes, so a restore is possible if it is gone.
+fn unverified_log(r: &ResourceRef, rules: &[Permission]) {
+    for rule in rules {
+        tracing::warn!(
+            event = "rule_revoke_unverified",
             resource_id = %r.resource_id,
             region_id = %r.region_id,
             rule = %rule.to_json(),

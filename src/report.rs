@@ -59,6 +59,11 @@ pub struct ResourceResult {
     /// values): not revoked, for an operator to check.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub review_rule_ids: Vec<RuleId>,
+    /// Rules a revoke was sent for whose answer never arrived, when there was no way to check
+    /// the group afterwards (e.g. the deadline): they may be gone. Full attributes, as in
+    /// `revokedRules`, so they can be restored if they were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unverified_rules: Vec<Permission>,
     /// Rules on which Config's snapshot and live ECS disagree (selected in one view only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drift_rule_ids: Vec<RuleId>,
@@ -88,6 +93,7 @@ impl ResourceResult {
             would_revoke_rules: None,
             shadowed_rule_ids: Vec::new(),
             review_rule_ids: Vec::new(),
+            unverified_rules: Vec::new(),
             drift_rule_ids: Vec::new(),
             api_request_ids: Vec::new(),
         }

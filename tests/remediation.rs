@@ -1079,3 +1079,44 @@ async fn no_secret_or_token_appears_in_any_output_or_response() {
         assert!(!everything.contains(secret), "{secret:?} leaked");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_left_unanswered_at_the_deadline_keeps_the_rules_for_a_restore() {
+    let emulator = groups().await;
+    // ECS applies the revoke but answers after the function's time is up, so nothing can be
+    // verified: the group is failed, and the rules that may be gone are reported in full.
+    emulator.inject(
+        Fault::always(FaultKind::Delay { ms: 10_000 })
+            .on_action("RevokeSecurityGroup")
+            .on_group("sg-ssh-world"),
+    );
+    let function = Function::start(&emulator, &[]);
+    let request = function.request_with(
+        event(&["sg-ssh-world"]).to_string(),
+        &[("x-fc-function-timeout", "3")],
+    );
+    let answer = function.send(request).await;
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.status_of("sg-ssh-world"), "failed");
+    assert!(answer.ids("sg-ssh-world", "revokedRuleIds").is_empty());
+    let unverified = answer.result("sg-ssh-world")["unverifiedRules"]
+        .as_array()
+        .expect("unverifiedRules")
+        .clone();
+    assert_eq!(unverified.len(), 1);
+    assert_eq!(unverified[0]["SecurityGroupRuleId"], "sgr-ssh-world");
+    assert_eq!(unverified[0]["PortRange"], "22/22");
+    assert_eq!(unverified[0]["SourceCidrIp"], "0.0.0.0/0");
+    let reason = answer.reason_of("sg-ssh-world");
+    assert!(
+        reason.contains("sgr-ssh-world") && reason.contains("unverifiedRules"),
+        "{reason}"
+    );
+    assert_eq!(live_ids(&emulator, "sg-ssh-world"), ["sgr-ssh-world-https"]);
+
+    let lines = function.finish();
+    let logged = log_events(&lines, "rule_revoke_unverified");
+    assert_eq!(logged.len(), 1);
+    let rule: Value = serde_json::from_str(logged[0]["rule"].as_str().unwrap()).unwrap();
+    assert_eq!(rule, unverified[0]);
+}

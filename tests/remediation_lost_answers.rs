@@ -1,0 +1,151 @@
+//! When the cloud's answer to a revoke is lost (timeout, dropped connection), ECS may or may not
+//! have applied it. The function must then believe only the live state it reads afterwards, and
+//! must never lose the backup record of a rule that is gone.
+//!
+//! These run the remediator in process, with client timeouts shortened so that a delayed answer
+//! is a lost one without waiting for the production timeouts.
+
+#[path = "support/runtime_harness.rs"]
+mod harness;
+#[path = "support/remediation_harness.rs"]
+mod remediation_harness;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use remediation_harness::*;
+use serde_json::Value;
+use sg_remediator::config::Config;
+use sg_remediator::credentials::Credentials;
+use sg_remediator::emulator::{Emulator, Fault, FaultKind};
+use sg_remediator::openapi::{Client, ClientSettings};
+use sg_remediator::remediation::Remediator;
+use sg_remediator::runtime::{Context, Event};
+use sg_remediator::select::Selector;
+
+/// A remediator against the emulator whose calls give up on an answer after `attempt_timeout`.
+fn remediator(emulator: &Emulator, attempt_timeout: Duration) -> Arc<Remediator> {
+    let (config, ecs, sts) = (
+        emulator.config_endpoint(),
+        emulator.ecs_endpoint(),
+        emulator.sts_endpoint(),
+    );
+    let config = Config::from_lookup(|name| match name {
+        "CONFIG_ENDPOINT" => Some(config.clone()),
+        "ECS_ENDPOINT" => Some(ecs.clone()),
+        "STS_ENDPOINT" => Some(sts.clone()),
+        _ => None,
+    })
+    .expect("the configuration is valid");
+    let selector = Selector::new(config.risky_ports.clone(), None).expect("default selector");
+    let client = Client::new(ClientSettings {
+        attempt_timeout,
+        max_attempts: 2,
+        deadline_margin: Duration::from_millis(200),
+        allow_http: true,
+        ..ClientSettings::default()
+    })
+    .expect("a client");
+    Arc::new(Remediator::new(config, selector, client))
+}
+
+fn invocation(event: &Value, timeout: Duration) -> Event {
+    Event {
+        payload: Bytes::from(event.to_string()),
+        context: Context {
+            request_id: "1-lost-answers".into(),
+            credentials: Some(Credentials::new(
+                FC_KEY_ID,
+                FC_SECRET,
+                Some(FC_TOKEN.into()),
+            )),
+            region: Some(REGION.into()),
+            account_id: Some(FUNCTION_ACCOUNT.into()),
+            function_name: Some(FUNCTION_NAME.into()),
+            qualifier: None,
+            memory_mb: None,
+            timeout,
+            deadline: Instant::now() + timeout,
+            retry_count: None,
+        },
+    }
+}
+
+/// Every answer to RevokeSecurityGroup on `sg` arrives later than the client waits (ECS still
+/// applies the first call; the retry is answered from its ClientToken, equally late).
+fn lose_revoke_answers(emulator: &Emulator, sg: &str) {
+    emulator.inject(
+        Fault::always(FaultKind::Delay { ms: 1500 })
+            .on_action("RevokeSecurityGroup")
+            .on_group(sg),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_whose_answer_was_lost_but_is_verified_gone_counts_as_revoked() {
+    let emulator = groups().await;
+    lose_revoke_answers(&emulator, "sg-ssh-world");
+    let remediator = remediator(&emulator, Duration::from_millis(200));
+    let report = remediator
+        .handle(invocation(
+            &event(&["sg-ssh-world"]),
+            Duration::from_secs(60),
+        ))
+        .await
+        .expect("no failure: the rule is verified gone");
+
+    let result = &report["results"][0];
+    assert_eq!(result["status"], "remediated", "{result:#}");
+    assert_eq!(strings(&result["revokedRuleIds"]), ["sgr-ssh-world"]);
+    let backup = result["revokedRules"].as_array().unwrap();
+    assert_eq!(
+        backup.len(),
+        1,
+        "the backup record of the revoked rule is kept"
+    );
+    assert_eq!(backup[0]["SecurityGroupRuleId"], "sgr-ssh-world");
+    assert_eq!(backup[0]["PortRange"], "22/22");
+    let reason = result["reason"].as_str().unwrap();
+    assert!(!reason.contains("already gone"), "{reason}");
+    assert!(reason.contains("answer"), "{reason}");
+    assert_eq!(live_ids(&emulator, "sg-ssh-world"), ["sgr-ssh-world-https"]);
+    assert!(
+        calls(&emulator, "RevokeSecurityGroup").len() >= 2,
+        "the call was retried"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_that_never_took_effect_is_a_failure_and_claims_nothing() {
+    let emulator = groups().await;
+    emulator.inject(
+        Fault::always(FaultKind::DropConnection)
+            .on_action("RevokeSecurityGroup")
+            .on_group("sg-ssh-world"),
+    );
+    let remediator = remediator(&emulator, Duration::from_millis(200));
+    let failure = remediator
+        .handle(invocation(
+            &event(&["sg-ssh-world"]),
+            Duration::from_secs(60),
+        ))
+        .await
+        .expect_err("still exposed is a failure");
+
+    let body = failure.to_json();
+    let result = &body["results"][0];
+    assert_eq!(result["status"], "failed", "{result:#}");
+    assert!(strings(&result["revokedRuleIds"]).is_empty());
+    assert!(result["revokedRules"].as_array().unwrap().is_empty());
+    assert!(result.get("unverifiedRules").is_none());
+    let reason = result["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("still exposed") && reason.contains("sgr-ssh-world"),
+        "{reason}"
+    );
+    assert_eq!(
+        live_ids(&emulator, "sg-ssh-world"),
+        ["sgr-ssh-world", "sgr-ssh-world-https"]
+    );
+}
