@@ -81,7 +81,12 @@ impl Remediator {
         Arc::new(Invoke {
             remediator: Arc::clone(self),
             credentials: context.credentials.clone(),
-            function_account: context.account_id.clone(),
+            // FC sends x-fc-account-id; FC_ACCOUNT_ID is the documented fallback, so that a
+            // member account's group is still recognised as foreign without the header.
+            function_account: context
+                .account_id
+                .clone()
+                .or_else(|| self.config.fc_account_id.clone()),
             function_name: context
                 .function_name
                 .clone()
@@ -433,6 +438,16 @@ impl Invoke {
         out.review_rule_ids = selection.review_ids();
         notes.extend(explain_kept(&selection));
         for e in selection.exposed.iter().filter(|e| e.collateral) {
+            notes.push(format!(
+                "{} ({} {}) opens more than the risky ports: revoking it removes all of that \
+                 access, not only the risky ports",
+                e.rule
+                    .rule_id
+                    .as_ref()
+                    .map_or("(rule without id)", RuleId::as_str),
+                e.rule.protocol.as_str(),
+                e.rule.port_range,
+            ));
             tracing::warn!(
                 resource_id = %r.resource_id,
                 rule = %e.rule.to_json(),

@@ -75,6 +75,9 @@ async fn ssh_open_to_the_world_over_tcp_is_revoked() {
         &["sgr-ssh-world"],
         &["sgr-ssh-world-https"],
     );
+    assert!(!answer
+        .reason_of("sg-ssh-world")
+        .contains("opens more than the risky ports"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,6 +114,11 @@ async fn the_whole_port_range_1_to_65535_is_revoked() {
         &["sgr-range-all-ports"],
         &[],
     );
+    let reason = answer.reason_of("sg-range-all-ports");
+    assert!(
+        reason.contains("sgr-range-all-ports (TCP 1/65535) opens more than the risky ports"),
+        "{reason}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,6 +131,9 @@ async fn all_protocols_on_all_ports_is_revoked() {
         &["sgr-all-protocols"],
         &[],
     );
+    assert!(answer
+        .reason_of("sg-all-protocols")
+        .contains("opens more than the risky ports"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,6 +408,22 @@ async fn a_member_accounts_group_is_remediated_with_the_assumed_role() {
         );
         assert_eq!(call.http_status, 200);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_account_header_fc_account_id_still_tells_a_member_account_apart() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[("FC_ACCOUNT_ID", FUNCTION_ACCOUNT)]);
+    let request = function.request_with(
+        json!([resource_in(MEMBER_ACCOUNT, REGION, "sg-member-ssh")]).to_string(),
+        &[("x-fc-account-id", "")],
+    );
+    let answer = function.send(request).await;
+    assert_eq!(answer.status_of("sg-member-ssh"), "failed");
+    assert!(answer
+        .reason_of("sg-member-ssh")
+        .contains("CROSS_ACCOUNT_ROLE_NAME"));
+    assert!(emulator.journal().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
