@@ -428,6 +428,10 @@ impl Invoke {
             )),
         }
         if !out.drift_rule_ids.is_empty() {
+            notes.push(format!(
+                "Config's snapshot is out of date for {}: decided on the live rules",
+                join_ids(&out.drift_rule_ids)
+            ));
             tracing::info!(
                 resource_id = %r.resource_id,
                 drift = %json(&out.drift_rule_ids),
@@ -458,11 +462,10 @@ impl Invoke {
         let to_revoke = selection.revoke_ids();
         if to_revoke.is_empty() {
             out.status = Status::Compliant;
-            out.reason = Some(if notes.is_empty() {
-                "no world-open rule on a risky port".to_string()
-            } else {
-                notes.join("; ")
-            });
+            if selection.shadowed.is_empty() && selection.review.is_empty() {
+                notes.insert(0, "no world-open rule on a risky port".to_string());
+            }
+            out.reason = Some(notes.join("; "));
             return Ok(out);
         }
         let exposed_rules: Vec<Permission> =

@@ -333,6 +333,12 @@ async fn a_rule_narrowed_live_since_the_snapshot_is_not_revoked_and_reported_as_
         answer.ids("sg-stale-narrowed", "driftRuleIds"),
         ["sgr-stale-ssh"]
     );
+    let reason = answer.reason_of("sg-stale-narrowed");
+    assert!(
+        reason.contains("no world-open rule on a risky port")
+            && reason.contains("snapshot is out of date for sgr-stale-ssh"),
+        "{reason}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
