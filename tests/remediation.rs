@@ -1153,3 +1153,59 @@ async fn a_revoke_left_unanswered_at_the_deadline_keeps_the_rules_for_a_restore(
     let rule: Value = serde_json::from_str(logged[0]["rule"].as_str().unwrap()).unwrap();
     assert_eq!(rule, unverified[0]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The demo's scenario (examples/demo.rs, `make demo`)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_scenario_succeeds_with_the_outcomes_it_shows() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.json");
+    let world: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let emulator = emulator(&world).await;
+    let function = Function::start(&emulator, &[]);
+    let mut resources: Vec<Value> = world["securityGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| resource(g["securityGroupId"].as_str().unwrap()))
+        .collect();
+    resources.push(json!({"accountId": FUNCTION_ACCOUNT, "regionId": REGION,
+                          "resourceId": "i-bp1e2r4t6y8u0i2o4p6a", "resourceType": "ACS::ECS::Instance"}));
+    // The demo fixture has its own function-role key (see examples/demo.rs).
+    let request = function.request_with(
+        Value::Array(resources).to_string(),
+        &[
+            ("x-fc-access-key-id", "STS.DemoFunctionRoleKey00000"),
+            (
+                "x-fc-access-key-secret",
+                "demoSecretNeverPrinted0000000000000000",
+            ),
+            ("x-fc-security-token", "CAIS+demo/function/role/token=="),
+        ],
+    );
+    let answer = function.send(request).await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    let expected = [
+        ("sg-bp1fg655nh68xyz9i0d1", "remediated"), // web-prod: SSH over IPv4 and IPv6
+        ("sg-bp1c5ov3mfe9k2lz8t4q", "remediated"), // legacy-bastion: 1/65535 and RDP/UDP
+        ("sg-bp1h2xw8cq7r4n6m0k9j", "compliant"),  // windows-jump: shadowed by a Drop
+        ("sg-bp1a9d3k5l7z1x3c5v7b", "compliant"),  // admin-access: prefix list, review
+        ("sg-bp1n5m7q9w1e3r5t7y9u", "skipped"),    // nlb-managed
+        ("sg-bp1j9k1l3z5x7c9v1b3n", "skipped"),    // partner-sftp: exempt by tag
+        ("sg-bp1o3p5a7s9d1f3g5h7j", "compliant"),  // batch-workers: stale snapshot
+        ("sg-bp1q1w3e5r7t9y1u3i5o", "skipped"),    // old-staging: deleted
+        ("i-bp1e2r4t6y8u0i2o4p6a", "skipped"),     // not a security group
+    ];
+    for (id, status) in expected {
+        assert_eq!(answer.status_of(id), status, "{id}");
+    }
+    assert_eq!(
+        answer.ids("sg-bp1fg655nh68xyz9i0d1", "revokedRuleIds"),
+        ["sgr-bp1dyfyd0b2r8xk1wq5e", "sgr-bp1mq8w2e4r6t8y0u1i3o"]
+    );
+    assert_eq!(
+        answer.ids("sg-bp1o3p5a7s9d1f3g5h7j", "driftRuleIds"),
+        ["sgr-bp1k9l1z3x5c7v9b1n3m5"]
+    );
+}

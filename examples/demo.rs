@@ -1,0 +1,495 @@
+//! `make demo`: the whole product on one machine, with no cloud account and no network beyond
+//! loopback.
+//!
+//! 1. Starts the in-process emulator of Config, ECS and STS with tests/fixtures/demo.json:
+//!    realistic security groups mixing risky and legitimate rules.
+//! 2. Starts the real `bootstrap` binary (the function as FC runs it) pointed at the emulator.
+//! 3. Sends it the event Config would send for those groups, with the FC headers FC would add.
+//! 4. Prints, group by group and rule by rule, what was revoked and what was kept and why, then
+//!    the JSON report the function returned.
+//!
+//! The binary is found through `SG_REMEDIATOR_BOOTSTRAP` (the Makefile sets it), else as
+//! `bootstrap` under `CARGO_TARGET_DIR` or `./target`, debug or release, whichever was built
+//! last. Exit status: 0 when the invocation succeeded, 1 otherwise.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sg_remediator::emulator::{Emulator, Fixture};
+use sg_remediator::rules::RiskyPorts;
+use sg_remediator::select::{is_world, opens_risky_port};
+
+/// The function's own account and region, and its role's (fake) credentials in the fixture.
+const ACCOUNT: &str = "1234567890123456";
+const REGION: &str = "cn-hangzhou";
+const KEY_ID: &str = "STS.DemoFunctionRoleKey00000";
+const KEY_SECRET: &str = "demoSecretNeverPrinted0000000000000000";
+const TOKEN: &str = "CAIS+demo/function/role/token==";
+/// The risky ports the function runs with (its default, spelled out for the explanations).
+const RISKY_PORTS: &str = "22,3389";
+/// A resource of another type, as Config could include by mistake.
+const INSTANCE: &str = "i-bp1e2r4t6y8u0i2o4p6a";
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(run()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("demo: {message}");
+    ExitCode::FAILURE
+}
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `SG_REMEDIATOR_BOOTSTRAP`, else the most recently built `bootstrap` of the target directory.
+fn find_bootstrap() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("SG_REMEDIATOR_BOOTSTRAP") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "SG_REMEDIATOR_BOOTSTRAP={} is not a file",
+                path.display()
+            ))
+        };
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                manifest_dir().join(p)
+            }
+        })
+        .unwrap_or_else(|| manifest_dir().join("target"));
+    let name = format!("bootstrap{}", std::env::consts::EXE_SUFFIX);
+    ["debug", "release"]
+        .iter()
+        .map(|profile| target.join(profile).join(&name))
+        .filter_map(|p| {
+            let modified = p.metadata().ok()?.modified().ok()?;
+            Some((modified, p))
+        })
+        .max()
+        .map(|(_, p)| p)
+        .ok_or_else(|| {
+            format!(
+                "no bootstrap binary under {}: run `cargo build --bins` first (`make demo` does), \
+                 or set SG_REMEDIATOR_BOOTSTRAP",
+                target.display()
+            )
+        })
+}
+
+/// The running function, its log lines collected as they come.
+struct Function {
+    child: Child,
+    addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_function(binary: &Path, emulator: &Emulator) -> Result<Function, String> {
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("FC_CUSTOM_LISTEN_PORT", "0")
+        .env("CONFIG_ENDPOINT", emulator.config_endpoint())
+        .env("ECS_ENDPOINT", emulator.ecs_endpoint())
+        .env("STS_ENDPOINT", emulator.sts_endpoint())
+        .env("RISKY_PORTS", RISKY_PORTS)
+        .env("LOG_FORMAT", "json")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let (ready, listening) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let sink = Arc::clone(&logs);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = listening_addr(&line) {
+                let _ = ready.send(addr);
+            }
+            sink.lock().expect("log sink").push(line);
+        }
+    });
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&errors);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().expect("stderr sink").push(line);
+        }
+    });
+    let function = |addr| Function { child, addr, logs };
+    match listening.recv_timeout(Duration::from_secs(30)) {
+        Ok(addr) => Ok(function(addr)),
+        Err(_) => {
+            let stderr = errors.lock().expect("stderr sink").join("\n");
+            drop(function(SocketAddr::from(([127, 0, 0, 1], 0))));
+            Err(format!(
+                "bootstrap did not start listening; stderr:\n{stderr}"
+            ))
+        }
+    }
+}
+
+/// The port from bootstrap's `listening` log line.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    if v["message"] != "listening" {
+        return None;
+    }
+    let bound: SocketAddr = v["addr"].as_str()?.parse().ok()?;
+    Some(SocketAddr::from(([127, 0, 0, 1], bound.port())))
+}
+
+async fn run() -> Result<bool, String> {
+    let fixture_path = manifest_dir().join("tests/fixtures/demo.json");
+    let fixture_text = std::fs::read_to_string(&fixture_path)
+        .map_err(|e| format!("cannot read {}: {e}", fixture_path.display()))?;
+    let world: Value = serde_json::from_str(&fixture_text)
+        .map_err(|e| format!("{} is not JSON: {e}", fixture_path.display()))?;
+    let fixture = Fixture::from_json_str(&fixture_text).map_err(|e| e.to_string())?;
+    let emulator = Emulator::start(fixture)
+        .await
+        .map_err(|e| format!("cannot start the emulator: {e}"))?;
+    let binary = find_bootstrap()?;
+    let function = tokio::task::block_in_place(|| start_function(&binary, &emulator))?;
+
+    let groups: Vec<&Value> = world["securityGroups"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let before: BTreeMap<String, Vec<Value>> = groups
+        .iter()
+        .filter_map(|g| {
+            let id = g["securityGroupId"].as_str()?;
+            Some((id.to_string(), emulator.live_rules(id)?))
+        })
+        .collect();
+
+    // What Config sends: one entry per non-compliant resource, accountId as a number.
+    let mut event: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            json!({
+                "accountId": ACCOUNT.parse::<u64>().expect("numeric account"),
+                "regionId": g["regionId"],
+                "resourceId": g["securityGroupId"],
+                "resourceType": "ACS::ECS::SecurityGroup",
+                "configRuleId": "cr-5772ba41209e007b0000",
+            })
+        })
+        .collect();
+    event.push(json!({
+        "accountId": ACCOUNT.parse::<u64>().expect("numeric account"),
+        "regionId": REGION,
+        "resourceId": INSTANCE,
+        "resourceType": "ACS::ECS::Instance",
+        "configRuleId": "cr-5772ba41209e007b0000",
+    }));
+
+    println!("sg-remediator demo: no cloud account, no network beyond 127.0.0.1");
+    println!("  emulated Config {}", emulator.config_endpoint());
+    println!("  emulated ECS    {}", emulator.ecs_endpoint());
+    println!(
+        "  function        {} on {}",
+        binary.display(),
+        function.addr
+    );
+    println!(
+        "  event           {} resources from Config (rule sg-risky-ports-check, RISKY_PORTS={RISKY_PORTS}), mode enforce",
+        event.len()
+    );
+    println!();
+
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/invoke", function.addr))
+        .header("x-fc-request-id", "1-demo-0001")
+        .header("x-fc-access-key-id", KEY_ID)
+        .header("x-fc-access-key-secret", KEY_SECRET)
+        .header("x-fc-security-token", TOKEN)
+        .header("x-fc-account-id", ACCOUNT)
+        .header("x-fc-region", REGION)
+        .header("x-fc-function-name", "sg-remediator")
+        .header("x-fc-function-timeout", "60")
+        .header("content-type", "application/json")
+        .body(Value::Array(event.clone()).to_string())
+        .send()
+        .await
+        .map_err(|e| format!("the function did not answer: {e}"))?;
+    let status = response.status().as_u16();
+    let fc_status = response
+        .headers()
+        .get("x-fc-status")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| format!("unreadable answer: {e}"))?;
+    let report: Value =
+        serde_json::from_str(&text).map_err(|e| format!("the answer is not JSON ({e}): {text}"))?;
+
+    let risky: RiskyPorts = RISKY_PORTS.parse().expect("valid risky ports");
+    let names: BTreeMap<&str, &str> = groups
+        .iter()
+        .filter_map(|g| {
+            Some((
+                g["securityGroupId"].as_str()?,
+                g["securityGroupName"].as_str().unwrap_or(""),
+            ))
+        })
+        .collect();
+    for result in report["results"].as_array().into_iter().flatten() {
+        print_result(result, &names, &before, &emulator, &risky);
+    }
+    print_summary(&report, status, &fc_status);
+    print_audit_excerpt(&function.logs.lock().expect("log sink"));
+    println!("The JSON report (the function's response body):");
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+    emulator.shutdown().await;
+    Ok(status == 200)
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("")
+}
+
+fn ids(v: &Value, key: &str) -> Vec<String> {
+    v[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn print_result(
+    result: &Value,
+    names: &BTreeMap<&str, &str>,
+    before: &BTreeMap<String, Vec<Value>>,
+    emulator: &Emulator,
+    risky: &RiskyPorts,
+) {
+    let id = text(result, "resourceId");
+    let status = text(result, "status");
+    let name = names.get(id).copied().unwrap_or("");
+    let kind = text(result, "resourceType");
+    let title = if kind == "ACS::ECS::SecurityGroup" {
+        format!("{id}  {name}")
+    } else {
+        format!("{id}  ({kind})")
+    };
+    println!("== {title}  [{}]", status.to_uppercase());
+    let reason = text(result, "reason");
+    match status {
+        "skipped" | "failed" => {
+            println!("   {reason}");
+            let unchanged = emulator.live_rules(id) == before.get(id).cloned();
+            println!(
+                "   {}",
+                if unchanged {
+                    "no rule was changed"
+                } else {
+                    "WARNING: the group's live rules changed"
+                }
+            );
+            println!();
+            return;
+        }
+        _ => {}
+    }
+    let revoked = ids(result, "revokedRuleIds");
+    let shadowed = ids(result, "shadowedRuleIds");
+    let review = ids(result, "reviewRuleIds");
+    let drift = ids(result, "driftRuleIds");
+    let would = ids(result, "wouldRevokeRuleIds");
+    let live_now: Vec<String> = emulator
+        .live_rules(id)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| text(r, "SecurityGroupRuleId").to_string())
+        .collect();
+    let rows: Vec<[String; 4]> = before
+        .get(id)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|rule| {
+            let rid = text(rule, "SecurityGroupRuleId").to_string();
+            let verdict = if revoked.contains(&rid) {
+                let gone = if live_now.contains(&rid) {
+                    " (STILL PRESENT)"
+                } else {
+                    "; verified gone"
+                };
+                format!("REVOKED: open to the internet on a risky port{gone}")
+            } else if would.contains(&rid) {
+                "WOULD REVOKE (dry run)".to_string()
+            } else {
+                let why = if shadowed.contains(&rid) {
+                    "denied first by a higher-priority Drop rule (shadowed)".to_string()
+                } else if review.contains(&rid) {
+                    "source is a prefix list: cannot be judged, check it by hand".to_string()
+                } else {
+                    why_kept(rule, risky)
+                };
+                let drifted = if drift.contains(&rid) {
+                    "; Config's snapshot still shows it open to the world (stale): live state wins"
+                } else {
+                    ""
+                };
+                format!("kept: {why}{drifted}")
+            };
+            [rid, describe(rule), source(rule), verdict]
+        })
+        .collect();
+    print_rows(&rows);
+    if !reason.is_empty() {
+        println!("   note: {reason}");
+    }
+    println!();
+}
+
+/// `ingress TCP 22/22` etc.
+fn describe(rule: &Value) -> String {
+    format!(
+        "{} {} {} {}",
+        text(rule, "Direction"),
+        text(rule, "Policy").to_lowercase(),
+        text(rule, "IpProtocol"),
+        text(rule, "PortRange")
+    )
+}
+
+/// Where the rule admits traffic from (or, for egress, to).
+fn source(rule: &Value) -> String {
+    for (key, prefix) in [
+        ("SourceCidrIp", "from "),
+        ("Ipv6SourceCidrIp", "from "),
+        ("SourceGroupId", "from group "),
+        ("SourcePrefixListId", "from list "),
+        ("DestCidrIp", "to "),
+        ("Ipv6DestCidrIp", "to "),
+    ] {
+        let v = text(rule, key);
+        if !v.is_empty() {
+            return format!("{prefix}{v}");
+        }
+    }
+    String::new()
+}
+
+/// Why a rule the function did not revoke (and did not list as shadowed or for review) is fine,
+/// in the terms of the selection rule: inbound, Accept, from the whole internet, on a protocol
+/// with ports, opening a risky port.
+fn why_kept(rule: &Value, risky: &RiskyPorts) -> String {
+    let protocol = text(rule, "IpProtocol").to_ascii_uppercase();
+    if !text(rule, "Direction").eq_ignore_ascii_case("ingress") {
+        "outbound rule (only inbound rules are remediated)".into()
+    } else if text(rule, "Policy").eq_ignore_ascii_case("drop") {
+        "Drop rule (it denies traffic)".into()
+    } else if !text(rule, "SourceGroupId").is_empty() {
+        "source is another security group, not the internet".into()
+    } else if !is_world(text(rule, "SourceCidrIp")) && !is_world(text(rule, "Ipv6SourceCidrIp")) {
+        "source is not the whole internet".into()
+    } else if !matches!(protocol.as_str(), "TCP" | "UDP" | "ALL") {
+        format!("{protocol} has no ports")
+    } else if !opens_risky_port(text(rule, "PortRange"), risky) {
+        format!("opens no risky port ({RISKY_PORTS})")
+    } else {
+        "not selected by the rule selector".into()
+    }
+}
+
+fn print_rows(rows: &[[String; 4]]) {
+    let mut width = [0usize; 3];
+    for row in rows {
+        for (w, cell) in width.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for [id, rule, from, verdict] in rows {
+        println!(
+            "   {id:<w0$}  {rule:<w1$}  {from:<w2$}  {verdict}",
+            w0 = width[0],
+            w1 = width[1],
+            w2 = width[2]
+        );
+    }
+}
+
+fn print_summary(report: &Value, status: u16, fc_status: &str) {
+    let s = &report["summary"];
+    println!(
+        "Summary: {} remediated, {} compliant, {} would remediate, {} skipped, {} failed",
+        s["remediated"], s["compliant"], s["wouldRemediate"], s["skipped"], s["failed"]
+    );
+    let outcome = if status == 200 {
+        "success: Config records the execution as succeeded"
+    } else {
+        "function error: Config records the execution as failed"
+    };
+    println!("HTTP {status}, x-fc-status {fc_status}: {outcome}");
+    println!();
+}
+
+/// The restore record: one log line per revoked rule, with every attribute.
+fn print_audit_excerpt(logs: &[String]) {
+    let revoked: Vec<Value> = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["event"] == "rule_revoked")
+        .collect();
+    println!(
+        "Audit log: {} rule_revoked line(s), each with the rule's full attributes (the restore record). First one:",
+        revoked.len()
+    );
+    if let Some(first) = revoked.first() {
+        println!("   {first}");
+    }
+    println!(
+        "To put rules back, deploy with ALLOW_RESTORE=true and invoke with \
+         {{\"action\": \"restore\", \"regionId\": …, \"resourceId\": …, \"rules\": <revokedRules from the report>}}."
+    );
+    println!();
+}
