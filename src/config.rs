@@ -1,1 +1,549 @@
-//! (to be written)
+//! Configuration: every environment variable the function reads, parsed once at start.
+//!
+//! A function that misreads its configuration revokes the wrong rules or none at all, so a bad
+//! value is never "defaulted around": parsing stops with a [`ConfigError`] naming the variable and
+//! the problem, and `bootstrap` exits non-zero before it listens. FC then reports the instance as
+//! failing to start, which is far easier to notice than a silently wrong remediation.
+//!
+//! The parser takes a lookup function ([`Config::from_lookup`]) so tests can feed it a map
+//! without touching the process environment.
+//!
+//! Empty values: FC and Terraform commonly pass `""` for "not set", so an *optional* value that
+//! is empty (`EXEMPT_SECURITY_GROUP_IDS`, `CROSS_ACCOUNT_ROLE_NAME`, `CONFIG_AGGREGATOR_ID`,
+//! `FC_*`) counts as absent. A variable *with a default* that is set to `""` is an error instead:
+//! an empty `RISKY_PORTS` or `REMEDIATION_MODE` is far more likely a mistake than a wish for the
+//! default, and guessing wrong here decides which rules are revoked.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::rules::RiskyPorts;
+
+/// Default risky ports: SSH and RDP, the ports `sg-risky-ports-check` is usually configured with.
+pub const DEFAULT_RISKY_PORTS: &str = "22,3389";
+/// Default exemption tag key.
+pub const DEFAULT_EXEMPT_TAG: &str = "sg-remediator:exempt";
+/// Default Config endpoint (the Chinese site's central Config endpoint).
+pub const DEFAULT_CONFIG_ENDPOINT: &str = "https://config.cn-shanghai.aliyuncs.com";
+/// Default ECS endpoint template; `{region}` is replaced by the resource's region.
+pub const DEFAULT_ECS_ENDPOINT: &str = "https://ecs.{region}.aliyuncs.com";
+/// Default STS endpoint.
+pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.aliyuncs.com";
+/// Default number of resources remediated at once.
+pub const DEFAULT_MAX_CONCURRENCY: u16 = 8;
+/// Upper bound for `MAX_CONCURRENCY`: more parallel calls only invite API throttling.
+pub const MAX_MAX_CONCURRENCY: u16 = 256;
+/// Default request-body limit: 16 MiB, half of FC's 32 MB synchronous payload limit and far above
+/// any Config event (a few hundred bytes per resource).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+/// Upper bound for `MAX_EVENT_BYTES` (128 MiB): FC never delivers more than 32 MB.
+pub const MAX_MAX_EVENT_BYTES: usize = 128 * 1024 * 1024;
+/// Default tracing filter.
+pub const DEFAULT_LOG_FILTER: &str = "info";
+/// Port FC's custom runtime dials when neither port variable is set.
+pub const DEFAULT_LISTEN_PORT: u16 = 9000;
+
+/// A configuration value that cannot be used. `Display` is `<VAR>: <problem>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it, in words an operator can act on.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Whether rules are actually revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Revoke matching rules (the default: this is a remediation).
+    Enforce,
+    /// Select and confirm, report what would be revoked, change nothing.
+    DryRun,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::DryRun => "dry-run",
+        }
+    }
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "enforce" => Ok(Mode::Enforce),
+            "dry-run" => Ok(Mode::DryRun),
+            other => Err(format!(
+                "{other:?} is not a mode; use \"enforce\" or \"dry-run\""
+            )),
+        }
+    }
+}
+
+/// Output format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (the default: SLS indexes the fields).
+    Json,
+    /// Human-readable lines, for local runs.
+    Text,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(LogFormat::Json),
+            "text" => Ok(LogFormat::Text),
+            other => Err(format!(
+                "{other:?} is not a log format; use \"json\" or \"text\""
+            )),
+        }
+    }
+}
+
+/// The tag that exempts a security group from remediation: a key, optionally with the one value
+/// that exempts (`key=value`). With no value, any value of the key exempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExemptTag {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+impl ExemptTag {
+    /// Whether a tag `(key, value)` on a security group exempts it.
+    pub fn matches(&self, key: &str, value: &str) -> bool {
+        key == self.key && self.value.as_deref().is_none_or(|v| v == value)
+    }
+}
+
+/// Alibaba tag keys and values are at most 128 characters.
+const TAG_PART_MAX: usize = 128;
+
+impl FromStr for ExemptTag {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (key, value) = match s.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (s, None),
+        };
+        if key.is_empty() {
+            return Err("the tag key is empty; write `key` or `key=value`".into());
+        }
+        if key.trim() != key {
+            return Err(format!(
+                "the tag key {key:?} starts or ends with whitespace"
+            ));
+        }
+        if key.chars().count() > TAG_PART_MAX {
+            return Err(format!(
+                "the tag key is longer than {TAG_PART_MAX} characters"
+            ));
+        }
+        if let Some(v) = value {
+            if v.is_empty() {
+                return Err(format!(
+                    "the tag value after {key:?}= is empty; write just `{key}` to exempt any value"
+                ));
+            }
+            if v.chars().count() > TAG_PART_MAX {
+                return Err(format!(
+                    "the tag value is longer than {TAG_PART_MAX} characters"
+                ));
+            }
+        }
+        Ok(ExemptTag {
+            key: key.to_string(),
+            value: value.map(str::to_string),
+        })
+    }
+}
+
+impl fmt::Display for ExemptTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(v) => write!(f, "{}={}", self.key, v),
+            None => f.write_str(&self.key),
+        }
+    }
+}
+
+/// The OpenAPI endpoints, validated as `scheme://host[:port]` with nothing after the authority.
+///
+/// Only an explicitly configured endpoint can be plain `http://` (the defaults are all https):
+/// that is how the tests and the emulator are reached, and it is the operator's visible choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    config: String,
+    /// May contain `{region}`.
+    ecs_template: String,
+    sts: String,
+}
+
+impl Endpoints {
+    /// Build from the three values, validating each as the named variable.
+    pub fn new(config: &str, ecs_template: &str, sts: &str) -> Result<Self, ConfigError> {
+        Ok(Endpoints {
+            config: parse_endpoint("CONFIG_ENDPOINT", config, false)?,
+            ecs_template: parse_endpoint("ECS_ENDPOINT", ecs_template, true)?,
+            sts: parse_endpoint("STS_ENDPOINT", sts, false)?,
+        })
+    }
+
+    /// The Config endpoint, e.g. `https://config.cn-shanghai.aliyuncs.com`.
+    pub fn config(&self) -> &str {
+        &self.config
+    }
+
+    /// The ECS endpoint for `region` (`{region}` substituted).
+    pub fn ecs(&self, region: &str) -> String {
+        self.ecs_template.replace("{region}", region)
+    }
+
+    /// The ECS endpoint as configured, before substitution.
+    pub fn ecs_template(&self) -> &str {
+        &self.ecs_template
+    }
+
+    /// The STS endpoint.
+    pub fn sts(&self) -> &str {
+        &self.sts
+    }
+
+    /// Names of the variables whose endpoint is plain `http://`, so start-up can warn about them.
+    pub fn plain_http(&self) -> Vec<&'static str> {
+        [
+            ("CONFIG_ENDPOINT", &self.config),
+            ("ECS_ENDPOINT", &self.ecs_template),
+            ("STS_ENDPOINT", &self.sts),
+        ]
+        .into_iter()
+        .filter(|(_, url)| url.starts_with("http://"))
+        .map(|(name, _)| name)
+        .collect()
+    }
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            config: DEFAULT_CONFIG_ENDPOINT.to_string(),
+            ecs_template: DEFAULT_ECS_ENDPOINT.to_string(),
+            sts: DEFAULT_STS_ENDPOINT.to_string(),
+        }
+    }
+}
+
+/// Validate an endpoint URL and return it normalised (lower-case scheme, no trailing slash).
+fn parse_endpoint(
+    variable: &'static str,
+    value: &str,
+    allow_region: bool,
+) -> Result<String, ConfigError> {
+    let err = |problem: String| ConfigError::new(variable, problem);
+    let lower = value.to_ascii_lowercase();
+    let (scheme, rest) = if lower.starts_with("https://") {
+        ("https://", &value["https://".len()..])
+    } else if lower.starts_with("http://") {
+        ("http://", &value["http://".len()..])
+    } else {
+        return Err(err(format!(
+            "{value:?} is not an endpoint URL; write it as https://host[:port]"
+        )));
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '?', '#']) {
+        return Err(err(format!(
+            "{value:?} has a path, query or fragment; give only scheme://host[:port]"
+        )));
+    }
+    if authority.contains('@') {
+        return Err(err(format!(
+            "{value:?} contains user information; give only scheme://host[:port]"
+        )));
+    }
+    // Check the host with a sample region in place of the placeholder.
+    let checked = if allow_region {
+        authority.replace("{region}", "cn-hangzhou")
+    } else {
+        authority.to_string()
+    };
+    let (host, port) = if let Some(v6) = checked.strip_prefix('[') {
+        let (inside, after) = v6
+            .split_once(']')
+            .ok_or_else(|| err(format!("{value:?} has an unclosed IPv6 bracket")))?;
+        if inside.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(err(format!("{value:?} has an invalid IPv6 address")));
+        }
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or_else(|| err(format!("{value:?} has text after the IPv6 address")))?,
+            ),
+        };
+        (None, port)
+    } else {
+        match checked.rsplit_once(':') {
+            Some((h, p)) => (Some(h.to_string()), Some(p)),
+            None => (Some(checked.clone()), None),
+        }
+    };
+    if let Some(host) = host {
+        let valid = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            && !host.starts_with(['.', '-'])
+            && !host.ends_with('-');
+        if !valid {
+            let hint = if !allow_region && host.contains("{region}") {
+                " ({region} is only substituted in ECS_ENDPOINT)"
+            } else {
+                ""
+            };
+            return Err(err(format!("{value:?} has an invalid host name{hint}")));
+        }
+    }
+    if let Some(port) = port {
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 => {}
+            _ => return Err(err(format!("{value:?} has an invalid port {port:?}"))),
+        }
+    }
+    Ok(format!("{scheme}{authority}"))
+}
+
+/// Everything the function is configured with. Parsed once by [`Config::from_env`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `RISKY_PORTS`: ports that must not be open to the world.
+    pub risky_ports: RiskyPorts,
+    /// `REMEDIATION_MODE`.
+    pub mode: Mode,
+    /// `RULE_SELECTOR`: a JMESPath expression replacing the built-in selection (compiled by the
+    /// select module, which reports syntax errors).
+    pub rule_selector: Option<String>,
+    /// `EXEMPT_TAG`.
+    pub exempt_tag: ExemptTag,
+    /// `EXEMPT_SECURITY_GROUP_IDS`: security groups never touched.
+    pub exempt_security_group_ids: BTreeSet<String>,
+    /// `CROSS_ACCOUNT_ROLE_NAME`: RAM role assumed in a resource's account when it differs from
+    /// the function's own.
+    pub cross_account_role_name: Option<String>,
+    /// `CONFIG_AGGREGATOR_ID`: read resources through this aggregator.
+    pub config_aggregator_id: Option<String>,
+    /// `CONFIG_ENDPOINT`, `ECS_ENDPOINT`, `STS_ENDPOINT`.
+    pub endpoints: Endpoints,
+    /// `MAX_CONCURRENCY`: resources remediated at once, 1..=256.
+    pub max_concurrency: u16,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `RUST_LOG`: a `tracing` filter, validated.
+    pub log_filter: String,
+    /// `MAX_EVENT_BYTES`: larger request bodies are refused.
+    pub max_event_bytes: usize,
+    /// `FC_CUSTOM_LISTEN_PORT`, else `FC_SERVER_PORT`, else 9000. `0` binds an ephemeral port
+    /// (tests only; the bound address is logged).
+    pub listen_port: u16,
+    /// `FC_ACCOUNT_ID`, informational: the per-request `x-fc-account-id` header wins.
+    pub fc_account_id: Option<String>,
+    /// `FC_REGION`, informational: the per-request `x-fc-region` header wins.
+    pub fc_region: Option<String>,
+}
+
+impl Config {
+    /// Parse the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Parse from any name → value lookup. A value that is not valid Unicode should be passed
+    /// as `None` by the caller only if it is truly absent; [`Config::from_env`] treats it as
+    /// absent because `std::env::var` cannot represent it.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let risky_ports = with_default(&lookup, "RISKY_PORTS", DEFAULT_RISKY_PORTS)?
+            .parse::<RiskyPorts>()
+            .map_err(|e| ConfigError::new("RISKY_PORTS", e.to_string()))?;
+        let mode = with_default(&lookup, "REMEDIATION_MODE", "enforce")?
+            .parse::<Mode>()
+            .map_err(|e| ConfigError::new("REMEDIATION_MODE", e))?;
+        let rule_selector = match lookup("RULE_SELECTOR") {
+            None => None,
+            Some(s) if s.trim().is_empty() => {
+                return Err(ConfigError::new(
+                    "RULE_SELECTOR",
+                    "is set but blank; unset it to use the built-in selection",
+                ))
+            }
+            Some(s) => Some(s),
+        };
+        let exempt_tag = with_default(&lookup, "EXEMPT_TAG", DEFAULT_EXEMPT_TAG)?
+            .parse::<ExemptTag>()
+            .map_err(|e| ConfigError::new("EXEMPT_TAG", e))?;
+        let exempt_security_group_ids = match optional(&lookup, "EXEMPT_SECURITY_GROUP_IDS") {
+            None => BTreeSet::new(),
+            Some(list) => parse_id_list(&list)
+                .map_err(|e| ConfigError::new("EXEMPT_SECURITY_GROUP_IDS", e))?,
+        };
+        let cross_account_role_name = optional(&lookup, "CROSS_ACCOUNT_ROLE_NAME")
+            .map(|name| validate_role_name(&name).map(|()| name))
+            .transpose()
+            .map_err(|e| ConfigError::new("CROSS_ACCOUNT_ROLE_NAME", e))?;
+        let config_aggregator_id = optional(&lookup, "CONFIG_AGGREGATOR_ID")
+            .map(|id| validate_plain_id(&id).map(|()| id))
+            .transpose()
+            .map_err(|e| ConfigError::new("CONFIG_AGGREGATOR_ID", e))?;
+        let endpoints = Endpoints::new(
+            &with_default(&lookup, "CONFIG_ENDPOINT", DEFAULT_CONFIG_ENDPOINT)?,
+            &with_default(&lookup, "ECS_ENDPOINT", DEFAULT_ECS_ENDPOINT)?,
+            &with_default(&lookup, "STS_ENDPOINT", DEFAULT_STS_ENDPOINT)?,
+        )?;
+        let max_concurrency = parse_number(
+            &with_default(&lookup, "MAX_CONCURRENCY", "8")?,
+            1,
+            u64::from(MAX_MAX_CONCURRENCY),
+        )
+        .map_err(|e| ConfigError::new("MAX_CONCURRENCY", e))? as u16;
+        let log_format = with_default(&lookup, "LOG_FORMAT", "json")?
+            .parse::<LogFormat>()
+            .map_err(|e| ConfigError::new("LOG_FORMAT", e))?;
+        let log_filter = with_default(&lookup, "RUST_LOG", DEFAULT_LOG_FILTER)?;
+        crate::logging::validate_filter(&log_filter)
+            .map_err(|e| ConfigError::new("RUST_LOG", e))?;
+        let max_event_bytes = max_event_bytes_from(&lookup)?;
+        let listen_port = listen_port_from(&lookup)?;
+        Ok(Config {
+            risky_ports,
+            mode,
+            rule_selector,
+            exempt_tag,
+            exempt_security_group_ids,
+            cross_account_role_name,
+            config_aggregator_id,
+            endpoints,
+            max_concurrency,
+            log_format,
+            log_filter,
+            max_event_bytes,
+            listen_port,
+            fc_account_id: optional(&lookup, "FC_ACCOUNT_ID"),
+            fc_region: optional(&lookup, "FC_REGION"),
+        })
+    }
+}
+
+/// `MAX_EVENT_BYTES`, shared with [`crate::runtime::RuntimeOptions::from_lookup`].
+pub(crate) fn max_event_bytes_from(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<usize, ConfigError> {
+    let default = DEFAULT_MAX_EVENT_BYTES.to_string();
+    let n = parse_number(
+        &with_default(lookup, "MAX_EVENT_BYTES", &default)?,
+        1,
+        MAX_MAX_EVENT_BYTES as u64,
+    )
+    .map_err(|e| ConfigError::new("MAX_EVENT_BYTES", e))?;
+    Ok(n as usize)
+}
+
+/// The listening port: `FC_CUSTOM_LISTEN_PORT` (documented), else `FC_SERVER_PORT` (what
+/// Alibaba's own runtimes read), else 9000. An empty value falls through to the next source.
+pub(crate) fn listen_port_from(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<u16, ConfigError> {
+    for variable in ["FC_CUSTOM_LISTEN_PORT", "FC_SERVER_PORT"] {
+        if let Some(v) = optional(lookup, variable) {
+            return parse_number(&v, 0, u64::from(u16::MAX))
+                .map(|n| n as u16)
+                .map_err(|e| ConfigError::new(variable, e));
+        }
+    }
+    Ok(DEFAULT_LISTEN_PORT)
+}
+
+/// The value, or `default` when unset; set-but-empty is an error (see the module docs).
+fn with_default(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    match lookup(variable) {
+        None => Ok(default.to_string()),
+        Some(v) if v.trim().is_empty() => Err(ConfigError::new(
+            variable,
+            format!("is set but empty; unset it to use the default {default:?}"),
+        )),
+        Some(v) => Ok(v),
+    }
+}
+
+/// The value, with `""` meaning absent.
+fn optional(lookup: &impl Fn(&str) -> Option<String>, variable: &str) -> Option<String> {
+    lookup(variable).filter(|v| !v.is_empty())
+}
+
+fn parse_number(value: &str, min: u64, max: u64) -> Result<u64, String> {
+    let n: u64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?} is not a whole number"))?;
+    if n < min || n > max {
+        return Err(format!("{n} is outside the allowed range {min}..={max}"));
+    }
+    Ok(n)
+}
+
+/// A comma-separated id list. Items are trimmed; an empty item or one with inner whitespace is
+/// an error, because it most likely hides a typo that would leave a group unexempted.
+fn parse_id_list(list: &str) -> Result<BTreeSet<String>, String> {
+    let mut ids = BTreeSet::new();
+    for (i, item) in list.split(',').enumerate() {
+        let id = item.trim();
+        if id.is_empty() {
+            return Err(format!("item {} of {list:?} is empty", i + 1));
+        }
+        validate_plain_id(id).map_err(|e| format!("item {}: {e}", i + 1))?;
+        ids.insert(id.to_string());
+    }
+    Ok(ids)
+}
+
+fn validate_plain_id(id: &str) -> Result<(), String> {
+    if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{id:?} contains whitespace and is not an id"));
+    }
+    Ok(())
+}
+
+/// RAM role names: 1–64 characters from `A-Z a-z 0-9 . -`.
+fn validate_role_name(name: &str) -> Result<(), String> {
+    if name.len() > 64 {
+        return Err(format!(
+            "{name:?} is longer than 64 characters (RAM role-name limit)"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '.' || *c == '-'))
+    {
+        return Err(format!(
+            "{name:?} contains {c:?}; RAM role names use only A-Z, a-z, 0-9, '.' and '-'"
+        ));
+    }
+    Ok(())
+}
