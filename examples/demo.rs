@@ -8,9 +8,10 @@
 //! 4. Prints, group by group and rule by rule, what was revoked and what was kept and why, then
 //!    the JSON report the function returned.
 //!
-//! The binary is found through `SG_REMEDIATOR_BOOTSTRAP` (the Makefile sets it), else as
-//! `bootstrap` under `CARGO_TARGET_DIR` or `./target`, debug or release, whichever was built
-//! last. Exit status: 0 when the invocation succeeded, 1 otherwise.
+//! The binary is the first argument (`cargo run --example demo -- target/debug/bootstrap`, as the
+//! Makefile does), else `SG_REMEDIATOR_BOOTSTRAP`, else `bootstrap` under `CARGO_TARGET_DIR` or
+//! `./target`, debug or release, whichever was built last. Exit status: 0 when the invocation
+//! succeeded, 1 otherwise.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -62,15 +63,22 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `SG_REMEDIATOR_BOOTSTRAP`, else the most recently built `bootstrap` of the target directory.
+/// The first argument, else `SG_REMEDIATOR_BOOTSTRAP`, else the most recently built
+/// `bootstrap` of the target directory.
 fn find_bootstrap() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("SG_REMEDIATOR_BOOTSTRAP") {
+    let explicit = std::env::args_os()
+        .nth(1)
+        .map(|p| ("the argument", p))
+        .or_else(|| {
+            std::env::var_os("SG_REMEDIATOR_BOOTSTRAP").map(|p| ("SG_REMEDIATOR_BOOTSTRAP", p))
+        });
+    if let Some((origin, path)) = explicit {
         let path = PathBuf::from(path);
         return if path.is_file() {
             Ok(path)
         } else {
             Err(format!(
-                "SG_REMEDIATOR_BOOTSTRAP={} is not a file",
+                "{origin} {} is not a file: build it with `cargo build --bins`",
                 path.display()
             ))
         };

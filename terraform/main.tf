@@ -35,6 +35,7 @@ locals {
     MAX_CONCURRENCY           = var.max_concurrency == null ? "" : tostring(var.max_concurrency)
     LOG_FORMAT                = var.log_format
     RUST_LOG                  = var.rust_log
+    ALLOW_RESTORE             = var.enable_restore ? "true" : ""
   }
 
   environment_variables = { for name, value in local.environment_all : name => value if value != "" }

@@ -159,7 +159,7 @@ variable "rule_selector" {
 }
 
 variable "enable_restore" {
-  description = "Grant ecs:AuthorizeSecurityGroup so the restore event can re-create revoked rules."
+  description = "Accept restore events (ALLOW_RESTORE=true) and grant ecs:AuthorizeSecurityGroup so they can re-create revoked rules."
   type        = bool
   default     = false
 }

@@ -451,3 +451,50 @@ fn sigint_on_an_idle_server_exits_0() {
     server.signal("INT");
     assert_eq!(server.wait().code(), Some(0));
 }
+
+/// The library API used in-process (as benches and the final wiring do): `serve` on a port-0
+/// listener with a handler that fails with a full report body, then a shutdown future.
+#[tokio::test]
+async fn serve_runs_in_process_and_returns_after_shutdown() {
+    use sg_remediator::runtime::{serve, service_fn, Diagnostic, Event, RuntimeOptions};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options = RuntimeOptions {
+        port: 0,
+        max_event_bytes: 1024,
+        default_timeout: std::time::Duration::from_secs(5),
+    };
+    let handler = service_fn(|event: Event| async move {
+        let report = json!({"requestId": event.context.request_id, "resources": []});
+        Err::<Value, _>(
+            Diagnostic::new("RemediationIncomplete", "0 of 1 handled").with_body(report),
+        )
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, options, handler, async {
+        let _ = stopped.await;
+    }));
+
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/invoke"))
+        .header("x-fc-request-id", "r-in-process")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    let (status, fc_status, body) = json_of(resp).await;
+    assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
+    assert_eq!(
+        body,
+        json!({
+            "requestId": "r-in-process",
+            "resources": [],
+            "errorType": "RemediationIncomplete",
+            "errorMessage": "0 of 1 handled"
+        })
+    );
+
+    stop.send(()).unwrap();
+    server.await.expect("serve returns once shut down");
+}

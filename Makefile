@@ -1,0 +1,37 @@
+# sg-remediator: build, test, lint, demo, package, bench.
+# `make test` is the project's test command; `.ci/run` runs `make lint` and `make test`.
+
+CARGO ?= cargo
+
+.PHONY: all build test lint fmt demo package bench clean
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+test:
+	$(CARGO) test --all-targets
+	$(CARGO) test --doc
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+# Starts the real bootstrap on a free port and sends it a Config-shaped event.
+demo:
+	$(CARGO) build --bin bootstrap
+	$(CARGO) run --quiet --example demo -- target/debug/bootstrap
+
+package:
+	scripts/package.sh
+
+bench:
+	scripts/bench.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf dist

@@ -1,0 +1,389 @@
+//! Configuration: defaults, each parse rule, and the binary refusing every bad value with a
+//! message naming the variable.
+
+#[path = "support/runtime_harness.rs"]
+mod harness;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+
+use sg_remediator::config::{Config, ConfigError, Endpoints, ExemptTag, LogFormat, Mode};
+
+fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let env: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(|name| env.get(name).cloned())
+}
+
+fn error_for(pairs: &[(&str, &str)]) -> ConfigError {
+    parse(pairs).expect_err("the value must be refused")
+}
+
+#[test]
+fn an_empty_environment_gives_the_documented_defaults() {
+    let c = parse(&[]).unwrap();
+    assert_eq!(c.risky_ports.to_string(), "22,3389");
+    assert_eq!(c.mode, Mode::Enforce);
+    assert_eq!(c.rule_selector, None);
+    assert_eq!(
+        c.exempt_tag,
+        ExemptTag {
+            key: "sg-remediator:exempt".into(),
+            value: None
+        }
+    );
+    assert!(c.exempt_security_group_ids.is_empty());
+    assert_eq!(c.cross_account_role_name, None);
+    assert_eq!(c.config_aggregator_id, None);
+    assert_eq!(
+        c.endpoints.config(),
+        "https://config.cn-shanghai.aliyuncs.com"
+    );
+    assert_eq!(
+        c.endpoints.ecs("cn-hangzhou"),
+        "https://ecs.cn-hangzhou.aliyuncs.com"
+    );
+    assert_eq!(c.endpoints.sts(), "https://sts.aliyuncs.com");
+    assert_eq!(c.max_concurrency, 8);
+    assert_eq!(c.log_format, LogFormat::Json);
+    assert_eq!(c.log_filter, "info");
+    assert_eq!(c.max_event_bytes, 16 * 1024 * 1024);
+    assert_eq!(c.listen_port, 9000);
+    assert_eq!(c.fc_account_id, None);
+    assert_eq!(c.fc_region, None);
+}
+
+#[test]
+fn risky_ports_accept_lists_and_ranges() {
+    let c = parse(&[("RISKY_PORTS", "3389, 22,8000-8080")]).unwrap();
+    assert_eq!(c.risky_ports.to_string(), "22,3389,8000-8080");
+}
+
+#[test]
+fn dry_run_mode_is_recognised() {
+    assert_eq!(
+        parse(&[("REMEDIATION_MODE", "dry-run")]).unwrap().mode,
+        Mode::DryRun
+    );
+    assert_eq!(
+        parse(&[("REMEDIATION_MODE", "enforce")]).unwrap().mode,
+        Mode::Enforce
+    );
+}
+
+#[test]
+fn mode_is_case_sensitive_so_typos_are_not_guessed() {
+    assert_eq!(
+        error_for(&[("REMEDIATION_MODE", "DryRun")]).variable,
+        "REMEDIATION_MODE"
+    );
+}
+
+#[test]
+fn a_rule_selector_is_kept_verbatim() {
+    let q = "Permissions.Permission[?SourceCidrIp=='0.0.0.0/0'].SecurityGroupRuleId";
+    assert_eq!(
+        parse(&[("RULE_SELECTOR", q)])
+            .unwrap()
+            .rule_selector
+            .as_deref(),
+        Some(q)
+    );
+}
+
+#[test]
+fn a_blank_rule_selector_is_refused() {
+    for blank in ["", "   "] {
+        assert_eq!(
+            error_for(&[("RULE_SELECTOR", blank)]).variable,
+            "RULE_SELECTOR"
+        );
+    }
+}
+
+#[test]
+fn an_exempt_tag_may_name_a_value() {
+    let c = parse(&[("EXEMPT_TAG", "owner=security-team")]).unwrap();
+    assert_eq!(
+        c.exempt_tag,
+        ExemptTag {
+            key: "owner".into(),
+            value: Some("security-team".into())
+        }
+    );
+    assert!(c.exempt_tag.matches("owner", "security-team"));
+    assert!(!c.exempt_tag.matches("owner", "someone-else"));
+}
+
+#[test]
+fn an_exempt_tag_without_a_value_matches_any_value() {
+    let c = parse(&[("EXEMPT_TAG", "keep")]).unwrap();
+    assert!(c.exempt_tag.matches("keep", "anything"));
+    assert!(!c.exempt_tag.matches("other", "anything"));
+}
+
+#[test]
+fn a_tag_value_may_itself_contain_equals() {
+    let c = parse(&[("EXEMPT_TAG", "k=a=b")]).unwrap();
+    assert_eq!(c.exempt_tag.value.as_deref(), Some("a=b"));
+}
+
+#[test]
+fn exempt_group_ids_are_trimmed_and_deduplicated() {
+    let c = parse(&[("EXEMPT_SECURITY_GROUP_IDS", "sg-b, sg-a,sg-b")]).unwrap();
+    let ids: Vec<&str> = c
+        .exempt_security_group_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(ids, ["sg-a", "sg-b"]);
+}
+
+#[test]
+fn empty_optional_values_count_as_unset() {
+    let c = parse(&[
+        ("EXEMPT_SECURITY_GROUP_IDS", ""),
+        ("CROSS_ACCOUNT_ROLE_NAME", ""),
+        ("CONFIG_AGGREGATOR_ID", ""),
+        ("FC_ACCOUNT_ID", ""),
+    ])
+    .unwrap();
+    assert!(c.exempt_security_group_ids.is_empty());
+    assert_eq!(c.cross_account_role_name, None);
+    assert_eq!(c.config_aggregator_id, None);
+    assert_eq!(c.fc_account_id, None);
+}
+
+#[test]
+fn a_valid_role_name_and_aggregator_are_kept() {
+    let c = parse(&[
+        ("CROSS_ACCOUNT_ROLE_NAME", "Sg-Remediator.role-1"),
+        ("CONFIG_AGGREGATOR_ID", "ca-a4e5626622af0079****"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.cross_account_role_name.as_deref(),
+        Some("Sg-Remediator.role-1")
+    );
+    assert_eq!(
+        c.config_aggregator_id.as_deref(),
+        Some("ca-a4e5626622af0079****")
+    );
+}
+
+#[test]
+fn a_role_name_of_64_characters_is_the_longest_allowed() {
+    assert!(parse(&[("CROSS_ACCOUNT_ROLE_NAME", &"r".repeat(64))]).is_ok());
+    assert_eq!(
+        error_for(&[("CROSS_ACCOUNT_ROLE_NAME", &"r".repeat(65))]).variable,
+        "CROSS_ACCOUNT_ROLE_NAME"
+    );
+}
+
+#[test]
+fn explicit_http_endpoints_are_allowed_and_reported() {
+    let c = parse(&[
+        ("CONFIG_ENDPOINT", "http://127.0.0.1:8080"),
+        ("ECS_ENDPOINT", "http://localhost:8081/"),
+    ])
+    .unwrap();
+    assert_eq!(c.endpoints.config(), "http://127.0.0.1:8080");
+    assert_eq!(c.endpoints.ecs("cn-beijing"), "http://localhost:8081");
+    assert_eq!(
+        c.endpoints.plain_http(),
+        ["CONFIG_ENDPOINT", "ECS_ENDPOINT"]
+    );
+}
+
+#[test]
+fn default_endpoints_are_all_https() {
+    assert!(Endpoints::default().plain_http().is_empty());
+    assert!(parse(&[]).unwrap().endpoints.plain_http().is_empty());
+}
+
+#[test]
+fn the_ecs_endpoint_substitutes_the_region_wherever_it_appears() {
+    let c = parse(&[("ECS_ENDPOINT", "https://ecs-{region}.example.com:8443")]).unwrap();
+    assert_eq!(
+        c.endpoints.ecs("ap-southeast-1"),
+        "https://ecs-ap-southeast-1.example.com:8443"
+    );
+}
+
+#[test]
+fn an_ecs_endpoint_without_a_region_is_used_as_is() {
+    let c = parse(&[("ECS_ENDPOINT", "https://ecs.aliyuncs.com")]).unwrap();
+    assert_eq!(c.endpoints.ecs("cn-hangzhou"), "https://ecs.aliyuncs.com");
+}
+
+#[test]
+fn ipv6_endpoints_are_accepted() {
+    let c = parse(&[("STS_ENDPOINT", "http://[::1]:9001")]).unwrap();
+    assert_eq!(c.endpoints.sts(), "http://[::1]:9001");
+}
+
+#[test]
+fn the_listen_port_prefers_fc_custom_listen_port_then_fc_server_port() {
+    let both = parse(&[
+        ("FC_CUSTOM_LISTEN_PORT", "9100"),
+        ("FC_SERVER_PORT", "9200"),
+    ])
+    .unwrap();
+    assert_eq!(both.listen_port, 9100);
+    let server_only = parse(&[("FC_SERVER_PORT", "9200")]).unwrap();
+    assert_eq!(server_only.listen_port, 9200);
+    let empty_first = parse(&[("FC_CUSTOM_LISTEN_PORT", ""), ("FC_SERVER_PORT", "9200")]).unwrap();
+    assert_eq!(empty_first.listen_port, 9200);
+}
+
+#[test]
+fn numeric_limits_accept_their_bounds() {
+    assert_eq!(
+        parse(&[("MAX_CONCURRENCY", "1")]).unwrap().max_concurrency,
+        1
+    );
+    assert_eq!(
+        parse(&[("MAX_CONCURRENCY", "256")])
+            .unwrap()
+            .max_concurrency,
+        256
+    );
+    assert_eq!(
+        parse(&[("MAX_EVENT_BYTES", "1")]).unwrap().max_event_bytes,
+        1
+    );
+}
+
+#[test]
+fn text_logs_and_custom_filters_are_accepted() {
+    let c = parse(&[
+        ("LOG_FORMAT", "text"),
+        ("RUST_LOG", "warn,sg_remediator=debug"),
+    ])
+    .unwrap();
+    assert_eq!(c.log_format, LogFormat::Text);
+    assert_eq!(c.log_filter, "warn,sg_remediator=debug");
+}
+
+#[test]
+fn fc_account_and_region_are_read_for_information() {
+    let c = parse(&[
+        ("FC_ACCOUNT_ID", "1234567890123456"),
+        ("FC_REGION", "cn-hangzhou"),
+    ])
+    .unwrap();
+    assert_eq!(c.fc_account_id.as_deref(), Some("1234567890123456"));
+    assert_eq!(c.fc_region.as_deref(), Some("cn-hangzhou"));
+}
+
+/// Every bad value, with the variable it must be blamed on and why it is bad.
+const BAD_VALUES: &[(&str, &str, &str)] = &[
+    ("RISKY_PORTS", "ssh", "not a port"),
+    ("RISKY_PORTS", "0", "out of range"),
+    ("RISKY_PORTS", "3389-22", "reversed range"),
+    ("RISKY_PORTS", "", "set but empty"),
+    ("REMEDIATION_MODE", "audit", "unknown mode"),
+    ("REMEDIATION_MODE", "", "set but empty"),
+    ("RULE_SELECTOR", " ", "blank"),
+    ("EXEMPT_TAG", "=value", "empty key"),
+    ("EXEMPT_TAG", "key=", "empty value"),
+    ("EXEMPT_TAG", " key", "key with surrounding space"),
+    ("EXEMPT_TAG", "", "set but empty"),
+    ("EXEMPT_SECURITY_GROUP_IDS", "sg-1,,sg-2", "empty item"),
+    ("EXEMPT_SECURITY_GROUP_IDS", "sg-1,", "trailing empty item"),
+    ("EXEMPT_SECURITY_GROUP_IDS", "sg 1", "space inside an id"),
+    ("CROSS_ACCOUNT_ROLE_NAME", "bad/role", "invalid character"),
+    (
+        "CROSS_ACCOUNT_ROLE_NAME",
+        "role_name",
+        "underscore is not allowed",
+    ),
+    ("CONFIG_AGGREGATOR_ID", "ca 1", "space inside the id"),
+    ("CONFIG_ENDPOINT", "config.aliyuncs.com", "no scheme"),
+    (
+        "CONFIG_ENDPOINT",
+        "ftp://config.aliyuncs.com",
+        "unsupported scheme",
+    ),
+    (
+        "CONFIG_ENDPOINT",
+        "https://config.aliyuncs.com/path",
+        "has a path",
+    ),
+    (
+        "CONFIG_ENDPOINT",
+        "https://config.aliyuncs.com?x=1",
+        "has a query",
+    ),
+    ("CONFIG_ENDPOINT", "https://", "no host"),
+    (
+        "CONFIG_ENDPOINT",
+        "https://config.{region}.aliyuncs.com",
+        "region placeholder outside ECS",
+    ),
+    ("ECS_ENDPOINT", "ecs.{region}.aliyuncs.com", "no scheme"),
+    ("ECS_ENDPOINT", "https://ecs.aliyuncs.com:99999", "bad port"),
+    (
+        "ECS_ENDPOINT",
+        "https://user@ecs.aliyuncs.com",
+        "user information",
+    ),
+    (
+        "STS_ENDPOINT",
+        "https://sts.aliyuncs.com/#x",
+        "has a fragment",
+    ),
+    ("STS_ENDPOINT", "sts.aliyuncs.com", "no scheme"),
+    ("MAX_CONCURRENCY", "0", "below 1"),
+    ("MAX_CONCURRENCY", "257", "above 256"),
+    ("MAX_CONCURRENCY", "eight", "not a number"),
+    ("LOG_FORMAT", "xml", "unknown format"),
+    ("RUST_LOG", "sg_remediator=loud", "invalid level"),
+    ("RUST_LOG", "", "set but empty"),
+    ("MAX_EVENT_BYTES", "0", "zero"),
+    ("MAX_EVENT_BYTES", "-5", "negative"),
+    ("MAX_EVENT_BYTES", "16MiB", "not a number"),
+    ("MAX_EVENT_BYTES", "999999999999", "above the 128 MiB cap"),
+    ("FC_CUSTOM_LISTEN_PORT", "70000", "port above 65535"),
+    ("FC_SERVER_PORT", "http", "port not a number"),
+];
+
+#[test]
+fn every_bad_value_is_refused_naming_its_variable() {
+    for (variable, value, why) in BAD_VALUES {
+        let e = error_for(&[(variable, value)]);
+        assert_eq!(e.variable, *variable, "{variable}={value:?} ({why}): {e}");
+        assert!(e.to_string().starts_with(&format!("{variable}: ")), "{e}");
+    }
+}
+
+#[test]
+fn bootstrap_exits_non_zero_naming_the_variable_for_every_bad_value() {
+    for (variable, value, why) in BAD_VALUES {
+        let mut cmd = harness::command(&[(variable, value)]);
+        if *variable == "FC_SERVER_PORT" {
+            // The harness's FC_CUSTOM_LISTEN_PORT=0 would take precedence.
+            cmd.env_remove("FC_CUSTOM_LISTEN_PORT");
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A refused configuration exits at once; if it were accepted the server would run,
+        // and the harness kills it and fails instead of hanging.
+        let status = harness::wait_with_patience(&mut child);
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        assert!(
+            !status.success(),
+            "{variable}={value:?} ({why}) was accepted"
+        );
+        assert!(
+            stderr.starts_with(&format!("error: {variable}: ")),
+            "{variable}={value:?} ({why}): stderr was {stderr:?}"
+        );
+    }
+}
