@@ -1209,3 +1209,16 @@ async fn the_demo_scenario_succeeds_with_the_outcomes_it_shows() {
         ["sgr-bp1k9l1z3x5c7v9b1n3m5"]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Documentation
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn docs_quote_the_default_query_verbatim() {
+    let docs = include_str!("../docs/remediation.md");
+    assert!(
+        docs.contains(sg_remediator::select::DEFAULT_QUERY),
+        "docs/remediation.md must quote select::DEFAULT_QUERY as it is in the code"
+    );
+}
