@@ -254,6 +254,38 @@ async fn a_prefix_list_source_is_compliant_and_left_for_review() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_rule_selector_replaces_the_default_query() {
+    let query = "Permissions[?Direction == 'ingress' && Policy == 'accept' \
+                 && is_world(SourceCidrIp) && port_range_covers(PortRange, `80`)].SecurityGroupRuleId";
+    let (answer, emulator) = remediate_with("sg-web", &[("RULE_SELECTOR", query)]).await;
+    assert_revoked(
+        &answer,
+        &emulator,
+        "sg-web",
+        &["sgr-web-http"],
+        &["sgr-web-https", "sgr-web-alt"],
+    );
+}
+
+#[test]
+fn an_invalid_rule_selector_stops_the_function_at_start_with_a_clear_message() {
+    let mut child = harness::command(&[("RULE_SELECTOR", "Permissions[?Direction == ")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bootstrap runs");
+    // Killed (and the test failed) if it started serving instead of exiting.
+    let status = harness::wait_with_patience(&mut child);
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("RULE_SELECTOR") && stderr.contains("not a valid JMESPath expression"),
+        "{stderr}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Which groups: skipped
 // ---------------------------------------------------------------------------------------------
