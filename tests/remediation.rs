@@ -1158,7 +1158,7 @@ async fn a_revoke_left_unanswered_at_the_deadline_keeps_the_rules_for_a_restore(
     let function = Function::start(&emulator, &[]);
     let request = function.request_with(
         event(&["sg-ssh-world"]).to_string(),
-        &[("x-fc-function-timeout", "3")],
+        &[("x-fc-function-timeout", "4")],
     );
     let answer = function.send(request).await;
     assert!(answer.is_function_error(), "{}", answer.text);
