@@ -465,6 +465,37 @@ async fn without_the_account_header_fc_account_id_still_tells_a_member_account_a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_cannot_be_assumed_fails_the_group_naming_the_role_and_the_error() {
+    let emulator = groups().await;
+    let function = Function::start(&emulator, &[("CROSS_ACCOUNT_ROLE_NAME", "no-such-role")]);
+    let answer = function
+        .invoke(&json!([resource_in(
+            MEMBER_ACCOUNT,
+            REGION,
+            "sg-member-ssh"
+        )]))
+        .await;
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.status_of("sg-member-ssh"), "failed");
+    let reason = answer.reason_of("sg-member-ssh");
+    assert!(
+        reason.contains(&format!("acs:ram::{MEMBER_ACCOUNT}:role/no-such-role"))
+            && reason.contains("EntityNotExist.Role"),
+        "{reason}"
+    );
+    let assume = &calls(&emulator, "AssumeRole")[0];
+    assert_eq!(
+        answer.ids("sg-member-ssh", "apiRequestIds"),
+        std::slice::from_ref(&assume.request_id)
+    );
+    assert_eq!(
+        emulator.journal().len(),
+        1,
+        "nothing after the failed AssumeRole"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_accounts_group_without_a_role_fails_telling_what_to_set() {
     let emulator = groups().await;
     let function = Function::start(&emulator, &[]);
