@@ -62,6 +62,13 @@ fn risky_ports_accept_lists_and_ranges() {
 }
 
 #[test]
+fn restore_is_off_unless_switched_on() {
+    assert!(!parse(&[]).unwrap().allow_restore);
+    assert!(parse(&[("ALLOW_RESTORE", "true")]).unwrap().allow_restore);
+    assert!(!parse(&[("ALLOW_RESTORE", "false")]).unwrap().allow_restore);
+}
+
+#[test]
 fn dry_run_mode_is_recognised() {
     assert_eq!(
         parse(&[("REMEDIATION_MODE", "dry-run")]).unwrap().mode,
@@ -336,6 +343,7 @@ const BAD_VALUES: &[(&str, &str, &str)] = &[
         "has a fragment",
     ),
     ("STS_ENDPOINT", "sts.aliyuncs.com", "no scheme"),
+    ("ALLOW_RESTORE", "yes", "not true or false"),
     ("MAX_CONCURRENCY", "0", "below 1"),
     ("MAX_CONCURRENCY", "257", "above 256"),
     ("MAX_CONCURRENCY", "eight", "not a number"),

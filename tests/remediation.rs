@@ -1279,9 +1279,13 @@ async fn the_demo_scenario_succeeds_with_the_outcomes_it_shows() {
 
 #[test]
 fn docs_quote_the_default_query_verbatim() {
-    let docs = include_str!("../docs/remediation.md");
-    assert!(
-        docs.contains(sg_remediator::select::DEFAULT_QUERY),
-        "docs/remediation.md must quote select::DEFAULT_QUERY as it is in the code"
-    );
+    for (name, docs) in [
+        ("docs/remediation.md", include_str!("../docs/remediation.md")),
+        ("README.md", include_str!("../README.md")),
+    ] {
+        assert!(
+            docs.contains(sg_remediator::select::DEFAULT_QUERY),
+            "{name} must quote select::DEFAULT_QUERY as it is in the code"
+        );
+    }
 }

@@ -1090,3 +1090,31 @@ fn catches_a_reference_to_a_missing_module_output() {
         "{found:#?}"
     );
 }
+
+/// Every name Config reads, learned by recording the lookups of a parse with nothing set.
+fn variables_the_function_reads() -> BTreeSet<String> {
+    let seen = std::sync::Mutex::new(BTreeSet::new());
+    sg_remediator::config::Config::from_lookup(|name| {
+        seen.lock().unwrap().insert(name.to_string());
+        None
+    })
+    .expect("the defaults parse");
+    seen.into_inner().unwrap()
+}
+
+#[test]
+fn every_environment_variable_the_module_sets_is_one_the_function_reads() {
+    let module = root_module();
+    let locals = module.locals();
+    let Some(Expression::Object(env)) = locals.get("environment_all").copied() else {
+        panic!("local.environment_all is an object");
+    };
+    let read = variables_the_function_reads();
+    for (key, _) in env.iter() {
+        let name = object_key(key).expect("a plain key");
+        assert!(
+            read.contains(&name),
+            "{name} is set by Terraform but not read by the function"
+        );
+    }
+}
