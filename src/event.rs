@@ -310,7 +310,8 @@ fn restore(obj: &Map<String, Value>) -> Result<RestoreRequest, EventError> {
     })
 }
 
-fn kind(v: &Value) -> &'static str {
+/// What kind of JSON value `v` is, for error messages ("got a number").
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

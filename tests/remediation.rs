@@ -1280,7 +1280,10 @@ async fn the_demo_scenario_succeeds_with_the_outcomes_it_shows() {
 #[test]
 fn docs_quote_the_default_query_verbatim() {
     for (name, docs) in [
-        ("docs/remediation.md", include_str!("../docs/remediation.md")),
+        (
+            "docs/remediation.md",
+            include_str!("../docs/remediation.md"),
+        ),
         ("README.md", include_str!("../README.md")),
     ] {
         assert!(

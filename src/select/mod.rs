@@ -148,24 +148,13 @@ fn permission_values(container: &Map<String, Value>) -> Result<Vec<&Value>, Sele
             Some(one @ Value::Object(_)) => Ok(vec![one]),
             Some(other) => Err(SelectError::InvalidConfiguration(format!(
                 "Permissions.Permission must be a list of rules, got {}",
-                json_kind(other)
+                crate::event::kind(other)
             ))),
         },
         other => Err(SelectError::InvalidConfiguration(format!(
             "Permissions must be a list of rules or {{\"Permission\": [...]}}, got {}",
-            json_kind(other)
+            crate::event::kind(other)
         ))),
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -205,7 +194,7 @@ pub fn rules_from_configuration(cfg: &Value) -> Result<Vec<Permission>, SelectEr
     let obj = cfg.as_object().ok_or_else(|| {
         SelectError::InvalidConfiguration(format!(
             "Configuration must be a JSON object, got {}",
-            json_kind(cfg)
+            crate::event::kind(cfg)
         ))
     })?;
     parse_rules(permission_values(obj)?)

@@ -106,7 +106,7 @@ impl Tags {
             other => {
                 return Err(format!(
                     "tags must be an object or a list, got {}",
-                    kind(other)
+                    crate::event::kind(other)
                 ))
             }
         }
@@ -138,31 +138,26 @@ impl Tags {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn scalar(v: &Value, key: &str) -> Result<String, String> {
     match v {
         Value::Null => Ok(String::new()),
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(format!("tag {key:?} has {} as its value", kind(other))),
+        other => Err(format!(
+            "tag {key:?} has {} as its value",
+            crate::event::kind(other)
+        )),
     }
 }
 
 fn collect_tag_list(items: &[Value], pairs: &mut Vec<(String, String)>) -> Result<(), String> {
     for (i, item) in items.iter().enumerate() {
         if !item.is_object() {
-            return Err(format!("tag entry {i} is {}, not an object", kind(item)));
+            return Err(format!(
+                "tag entry {i} is {}, not an object",
+                crate::event::kind(item)
+            ));
         }
         let key = text_field(item, "Key")
             .or_else(|| text_field(item, "TagKey"))
@@ -235,7 +230,7 @@ pub fn parse_discovered_resource(
             _ => {
                 return Err(decode(format!(
                     "ResourceDeleted is {}, not 0 or 1",
-                    kind(v)
+                    crate::event::kind(v)
                 )))
             }
         },
@@ -247,7 +242,12 @@ pub fn parse_discovered_resource(
             .map_err(|e| decode(format!("Configuration is not valid JSON: {e}")))?,
         // Tolerate a configuration already delivered as an object.
         Some(v @ Value::Object(_)) => v.clone(),
-        Some(v) => return Err(decode(format!("Configuration is {}", kind(v)))),
+        Some(v) => {
+            return Err(decode(format!(
+                "Configuration is {}",
+                crate::event::kind(v)
+            )))
+        }
     };
     let tags_json = match field(detail, "Tags") {
         None | Some(Value::Null) => Value::Null,
@@ -266,7 +266,7 @@ pub fn parse_discovered_resource(
         Some(v) => {
             return Err(decode(format!(
                 "Configuration.ServiceManaged is {}, not a boolean",
-                kind(v)
+                crate::event::kind(v)
             )))
         }
     };
