@@ -53,7 +53,7 @@ const WARM_COMPLIANT: &str = "sg-benchwarmclean0001";
 
 /// One measured figure; every target is an upper bound.
 struct Figure {
-    id: &'static str,
+    id: String,
     label: String,
     value: f64,
     unit: &'static str,
@@ -62,9 +62,9 @@ struct Figure {
 }
 
 impl Figure {
-    fn new(id: &'static str, label: impl Into<String>, value: f64, unit: &'static str) -> Self {
+    fn new(id: &str, label: impl Into<String>, value: f64, unit: &'static str) -> Self {
         Figure {
-            id,
+            id: id.to_string(),
             label: label.into(),
             value,
             unit,
@@ -80,6 +80,13 @@ impl Figure {
 
     fn detail(mut self, detail: Value) -> Self {
         self.detail = detail;
+        self
+    }
+
+    /// The same figure measured on another build: suffixed id and label.
+    fn flavour(mut self, id_suffix: &str, label_suffix: &str) -> Self {
+        self.id = format!("{}{id_suffix}", self.id);
+        self.label.push_str(label_suffix);
         self
     }
 
@@ -122,11 +129,13 @@ fn run() -> Result<ExitCode, String> {
     let mut figures = Vec::new();
 
     eprintln!("bench: cold start ({COLD_STARTS} starts each)…");
-    figures.extend(cold_start(&bootstrap, &small, "")?);
-    if let Some(path) = std::env::var_os("BENCH_STATIC_BOOTSTRAP").map(PathBuf::from) {
-        if path.is_file() {
-            figures.extend(cold_start(&path, &small, " (static musl build)")?);
-        }
+    figures.extend(cold_start(&bootstrap, &small)?);
+    if let Some(path) = static_bootstrap() {
+        figures.extend(
+            cold_start(&path, &small)?
+                .into_iter()
+                .map(|f| f.flavour("_static", " (static musl build)")),
+        );
     }
 
     eprintln!("bench: warm latency ({WARM_INVOCATIONS} invocations each)…");
@@ -135,11 +144,21 @@ fn run() -> Result<ExitCode, String> {
     eprintln!("bench: {BIG_EVENT}-resource event (memory, process CPU)…");
     figures.extend(big_event(&bootstrap, &big, Duration::ZERO)?);
 
+    if let Some(path) = static_bootstrap() {
+        eprintln!("bench: {BIG_EVENT}-resource event, static build…");
+        big.reset();
+        figures.extend(
+            big_event(&path, &big, Duration::ZERO)?
+                .into_iter()
+                .map(|f| f.flavour("_static", " (static musl build)")),
+        );
+    }
+
+    big.reset();
     eprintln!(
         "bench: {BIG_EVENT}-resource event with {} ms per call (throughput)…",
         ADDED_LATENCY.as_millis()
     );
-    big.reset();
     figures.extend(big_event(&bootstrap, &big, ADDED_LATENCY)?);
 
     figures.extend(cpu_per_resource()?);
@@ -455,7 +474,14 @@ fn spread(sorted: &[f64]) -> Value {
     })
 }
 
-fn cold_start(bin: &Path, emu: &Emulator, flavour: &str) -> Result<Vec<Figure>, String> {
+/// `BENCH_STATIC_BOOTSTRAP`, when it names a file.
+fn static_bootstrap() -> Option<PathBuf> {
+    std::env::var_os("BENCH_STATIC_BOOTSTRAP")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+}
+
+fn cold_start(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
     let one = event(&[WARM_RISKY.to_string()]);
     let (mut ready, mut first) = (Vec::new(), Vec::new());
     for _ in 0..COLD_STARTS {
@@ -483,26 +509,16 @@ fn cold_start(bin: &Path, emu: &Emulator, flavour: &str) -> Result<Vec<Figure>, 
     let (ready, first) = (sorted(ready), sorted(first));
     Ok(vec![
         Figure::new(
-            if flavour.is_empty() {
-                "cold_start_ready"
-            } else {
-                "cold_start_ready_static"
-            },
-            format!("Cold start: spawn → port accepting{flavour}, median"),
+            "cold_start_ready",
+            "Cold start: spawn → port accepting, median",
             percentile(&ready, 0.5),
             "ms",
         )
         .target(5.0)
         .detail(spread(&ready)),
         Figure::new(
-            if flavour.is_empty() {
-                "cold_start_first_invocation"
-            } else {
-                "cold_start_first_invocation_static"
-            },
-            format!(
-                "Cold start: spawn → first /invoke answered (1 group remediated){flavour}, median"
-            ),
+            "cold_start_first_invocation",
+            "Cold start: spawn → first /invoke answered (1 group remediated), median",
             percentile(&first, 0.5),
             "ms",
         )
@@ -522,6 +538,8 @@ fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
     for _ in 0..20 {
         conn.invoke(&clean, 60)?;
     }
+    let pid = child.id();
+    let cpu_start = cpu_time(pid)?;
     let mut remediate = Vec::with_capacity(WARM_INVOCATIONS);
     for _ in 0..WARM_INVOCATIONS {
         // Put the SSH rule back (and forget ClientTokens) outside the measured time.
@@ -534,6 +552,8 @@ fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
         }
         expect_summary(&body, 1, 0)?;
     }
+    let cpu_remediate = cpu_time(pid)?.saturating_sub(cpu_start);
+    let cpu_start = cpu_time(pid)?;
     let mut compliant = Vec::with_capacity(WARM_INVOCATIONS);
     for _ in 0..WARM_INVOCATIONS {
         let started = Instant::now();
@@ -544,8 +564,16 @@ fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
         }
         expect_summary(&body, 0, 1)?;
     }
+    let cpu_compliant = cpu_time(pid)?.saturating_sub(cpu_start);
     stop(child);
     let (remediate, compliant) = (sorted(remediate), sorted(compliant));
+    // The function's own CPU per invocation; the rest of the latency is the emulator (in this
+    // process) and loopback round trips.
+    let per_invocation = |cpu: Duration| ms(cpu) / WARM_INVOCATIONS as f64;
+    let with_cpu = |mut spread: Value, cpu: Duration| {
+        spread["functionCpuMsPerInvocation"] = json!(per_invocation(cpu));
+        spread
+    };
     Ok(vec![
         Figure::new(
             "warm_p50_remediate",
@@ -554,7 +582,7 @@ fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
             "ms",
         )
         .target(1.0)
-        .detail(spread(&remediate)),
+        .detail(with_cpu(spread(&remediate), cpu_remediate)),
         Figure::new(
             "warm_p99_remediate",
             "Warm: 1 group remediated (4 API calls), p99",
@@ -568,7 +596,7 @@ fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
             "ms",
         )
         .target(1.0)
-        .detail(spread(&compliant)),
+        .detail(with_cpu(spread(&compliant), cpu_compliant)),
         Figure::new(
             "warm_p99_compliant",
             "Warm: 1 group already compliant (2 API calls), p99",
