@@ -18,7 +18,8 @@ fn the_leak_check_catches_raw_encoded_and_partial_secrets() {
     let twice = sg_remediator::openapi::signing::percent_encode(&once);
     for leaked in [secret.clone(), once, twice, secret[3..15].to_string()] {
         let text = format!("{{\"message\":\"oops {leaked} here\"}}");
-        let caught = std::panic::catch_unwind(|| assert_no_secret(&text, std::slice::from_ref(&secret)));
+        let caught =
+            std::panic::catch_unwind(|| assert_no_secret(&text, std::slice::from_ref(&secret)));
         assert!(caught.is_err(), "missed {leaked}");
     }
     assert_no_secret("{\"message\":\"abc/Def+gh is only eleven\"}", &[secret]);

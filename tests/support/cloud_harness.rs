@@ -311,6 +311,11 @@ impl Cloud {
         self.invoke(key, timeout_secs, event.to_string()).await
     }
 
+    /// Adds a value that must not appear in any output (e.g. a wrong secret sent on purpose).
+    pub fn also_secret(&mut self, secret: &str) {
+        self.known_secrets.push(secret.to_string());
+    }
+
     /// The role credentials STS has handed out through the tap so far.
     pub fn assumed_secrets(&self) -> Vec<String> {
         self.tapped.lock().unwrap().clone()
