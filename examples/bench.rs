@@ -1,0 +1,889 @@
+//! The `make bench` driver (`cargo run --release --example bench`, run by `scripts/bench.sh`).
+//!
+//! Measures the release `bootstrap` as FC would run it — a separate process pushed
+//! `POST /invoke` requests over loopback — against the in-process emulator, and writes every
+//! figure with its target to `target/bench/results.json`:
+//!
+//! | Figure | How |
+//! |---|---|
+//! | cold start, ready | spawn → the port accepts a TCP connection; median of 30 starts |
+//! | cold start, first invocation | spawn → first `/invoke` (1 risky group, remediated) answered; median of 30 |
+//! | warm latency | one process, keep-alive connection, 500 one-resource invocations; p50, p99 |
+//! | peak RSS | `VmHWM` of the process after a 1,000-resource event |
+//! | CPU per resource | criterion medians (sign + parse Config + parse ECS + select), read from `target/criterion` |
+//! | throughput | 1,000 resources with 20 ms added to every API call: wall time ÷ (calls × 20 ms ÷ `MAX_CONCURRENCY`) |
+//! | size | static binary and zip, when built |
+//!
+//! The emulator runs on one tokio worker thread of this process, so on a 2-core machine the
+//! function, the emulator and this driver share the CPUs; the figures include that contention.
+//! Every run checks that the function did the right thing (the expected number of groups
+//! remediated) so a figure never comes from a broken run.
+//!
+//! Environment: `BENCH_BOOTSTRAP` (default `target/release/bootstrap`), `BENCH_STATIC_BOOTSTRAP`
+//! (a static build to cold-start too, optional), `BENCH_ZIP` (optional), `BENCH_NOTES` (lines for
+//! the report), `BENCH_STRICT=1` (exit 1 when a target is missed).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{json, Value};
+use sg_remediator::config::DEFAULT_MAX_CONCURRENCY;
+use sg_remediator::emulator::{Emulator, Fixture};
+
+const ACCOUNT: &str = "1234567890123456";
+const REGION: &str = "cn-hangzhou";
+const KEY_ID: &str = "STS.BenchFunctionRole0000001";
+const KEY_SECRET: &str = "benchSecret/+=00000000000000000000000000";
+const KEY_TOKEN: &str = "CAIS+bench/token+value==";
+
+const COLD_STARTS: usize = 30;
+const WARM_INVOCATIONS: usize = 500;
+const BIG_EVENT: usize = 1000;
+/// One group in five exposes SSH to the world (and is remediated); the rest are compliant.
+const RISKY_EVERY: usize = 5;
+const ADDED_LATENCY: Duration = Duration::from_millis(20);
+/// Generous; a safety net so a broken build cannot hang the bench.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+const WARM_RISKY: &str = "sg-benchwarmrisky0001";
+const WARM_COMPLIANT: &str = "sg-benchwarmclean0001";
+
+/// One measured figure; every target is an upper bound.
+struct Figure {
+    id: String,
+    label: String,
+    value: f64,
+    unit: &'static str,
+    target: Option<f64>,
+    detail: Value,
+}
+
+impl Figure {
+    fn new(id: &str, label: impl Into<String>, value: f64, unit: &'static str) -> Self {
+        Figure {
+            id: id.to_string(),
+            label: label.into(),
+            value,
+            unit,
+            target: None,
+            detail: Value::Null,
+        }
+    }
+
+    fn target(mut self, max: f64) -> Self {
+        self.target = Some(max);
+        self
+    }
+
+    fn detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// The same figure measured on another build: suffixed id and label.
+    fn flavour(mut self, id_suffix: &str, label_suffix: &str) -> Self {
+        self.id = format!("{}{id_suffix}", self.id);
+        self.label.push_str(label_suffix);
+        self
+    }
+
+    fn pass(&self) -> Option<bool> {
+        self.target.map(|t| self.value <= t)
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<ExitCode, String> {
+    let bootstrap = PathBuf::from(
+        std::env::var("BENCH_BOOTSTRAP").unwrap_or_else(|_| "target/release/bootstrap".into()),
+    );
+    if !bootstrap.is_file() {
+        return Err(format!(
+            "{} not found: run `cargo build --release --bin bootstrap` first",
+            bootstrap.display()
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio: {e}"))?;
+    let small = runtime
+        .block_on(Emulator::start(fixture(0)))
+        .map_err(|e| e.to_string())?;
+    let big = runtime
+        .block_on(Emulator::start(fixture(BIG_EVENT)))
+        .map_err(|e| e.to_string())?;
+    let mut figures = Vec::new();
+
+    eprintln!("bench: cold start ({COLD_STARTS} starts each)…");
+    figures.extend(cold_start(&bootstrap, &small)?);
+    if let Some(path) = static_bootstrap() {
+        figures.extend(
+            cold_start(&path, &small)?
+                .into_iter()
+                .map(|f| f.flavour("_static", " (static musl build)")),
+        );
+    }
+
+    eprintln!("bench: warm latency ({WARM_INVOCATIONS} invocations each)…");
+    figures.extend(warm_latency(&bootstrap, &small)?);
+
+    eprintln!("bench: {BIG_EVENT}-resource event (memory, process CPU)…");
+    figures.extend(big_event(&bootstrap, &big, Duration::ZERO)?);
+
+    if let Some(path) = static_bootstrap() {
+        eprintln!("bench: {BIG_EVENT}-resource event, static build…");
+        big.reset();
+        figures.extend(
+            big_event(&path, &big, Duration::ZERO)?
+                .into_iter()
+                .map(|f| f.flavour("_static", " (static musl build)")),
+        );
+    }
+
+    big.reset();
+    eprintln!(
+        "bench: {BIG_EVENT}-resource event with {} ms per call (throughput)…",
+        ADDED_LATENCY.as_millis()
+    );
+    figures.extend(big_event(&bootstrap, &big, ADDED_LATENCY)?);
+
+    figures.extend(cpu_per_resource()?);
+    figures.extend(sizes(&bootstrap));
+
+    let report = report(&figures, &bootstrap);
+    let out = Path::new("target/bench");
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let file = out.join("results.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&report).unwrap())
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    print_table(&report, &figures);
+    println!("\nwritten: {}", file.display());
+
+    let missed = figures.iter().filter(|f| f.pass() == Some(false)).count();
+    if missed > 0 && std::env::var("BENCH_STRICT").as_deref() == Ok("1") {
+        return Ok(ExitCode::FAILURE);
+    }
+    drop(runtime);
+    Ok(ExitCode::SUCCESS)
+}
+
+// ------------------------------------------------------------------------------------------
+// Fixture and events
+// ------------------------------------------------------------------------------------------
+
+fn rule(id: String, description: &str, fields: &[(&str, &str)]) -> Value {
+    let mut r = json!({
+        "SecurityGroupRuleId": id, "Direction": "ingress", "Policy": "Accept", "Priority": "1",
+        "IpProtocol": "TCP", "PortRange": "", "SourcePortRange": "", "SourceCidrIp": "",
+        "Ipv6SourceCidrIp": "", "SourceGroupId": "", "SourceGroupOwnerAccount": "",
+        "SourcePrefixListId": "", "DestCidrIp": "", "Ipv6DestCidrIp": "", "NicType": "intranet",
+        "Description": description, "CreateTime": "2024-04-30T09:12:44Z",
+    });
+    for (k, v) in fields {
+        r[*k] = json!(v);
+    }
+    r
+}
+
+/// A realistic group: eight rules that must stay (web ports, private and security-group
+/// sources, egress, ICMP, a Drop rule), plus an SSH-from-anywhere rule when `risky`.
+fn group(sg: &str, risky: bool) -> Value {
+    let id = |n: usize| format!("sgr-{}-{n:02}", &sg[3..]);
+    let mut rules = vec![
+        rule(
+            id(1),
+            "https",
+            &[("PortRange", "443/443"), ("SourceCidrIp", "0.0.0.0/0")],
+        ),
+        rule(
+            id(2),
+            "http",
+            &[("PortRange", "80/80"), ("SourceCidrIp", "0.0.0.0/0")],
+        ),
+        rule(
+            id(3),
+            "office ssh",
+            &[("PortRange", "22/22"), ("SourceCidrIp", "10.0.0.0/8")],
+        ),
+        rule(
+            id(4),
+            "egress",
+            &[
+                ("Direction", "egress"),
+                ("IpProtocol", "ALL"),
+                ("PortRange", "-1/-1"),
+                ("DestCidrIp", "0.0.0.0/0"),
+            ],
+        ),
+        rule(
+            id(5),
+            "ping",
+            &[
+                ("IpProtocol", "ICMP"),
+                ("PortRange", "-1/-1"),
+                ("SourceCidrIp", "0.0.0.0/0"),
+            ],
+        ),
+        rule(
+            id(6),
+            "no mysql from outside",
+            &[
+                ("Policy", "Drop"),
+                ("PortRange", "3306/3306"),
+                ("SourceCidrIp", "0.0.0.0/0"),
+            ],
+        ),
+        rule(
+            id(7),
+            "mysql from app",
+            &[
+                ("PortRange", "3306/3306"),
+                ("SourceGroupId", "sg-bp1apptier000000000"),
+            ],
+        ),
+        rule(
+            id(8),
+            "dns",
+            &[
+                ("IpProtocol", "UDP"),
+                ("PortRange", "53/53"),
+                ("SourceCidrIp", "172.16.0.0/12"),
+            ],
+        ),
+    ];
+    if risky {
+        rules.push(rule(
+            id(9),
+            "ssh from anywhere",
+            &[("PortRange", "22/22"), ("SourceCidrIp", "0.0.0.0/0")],
+        ));
+    }
+    json!({
+        "accountId": ACCOUNT, "regionId": REGION, "securityGroupId": sg,
+        "securityGroupName": sg, "vpcId": "vpc-bp1bench000000000000", "serviceManaged": false,
+        "tags": {"env": "prod"}, "rules": rules,
+    })
+}
+
+fn big_group_id(i: usize) -> String {
+    format!("sg-benchbig{i:010}")
+}
+
+fn big_group_is_risky(i: usize) -> bool {
+    i % RISKY_EVERY == 0
+}
+
+/// The two warm groups, plus `n` generated ones (one in [`RISKY_EVERY`] risky).
+fn fixture(n: usize) -> Fixture {
+    let mut groups = vec![group(WARM_RISKY, true), group(WARM_COMPLIANT, false)];
+    groups.extend((0..n).map(|i| group(&big_group_id(i), big_group_is_risky(i))));
+    let f = json!({
+        "accounts": [{"accountId": ACCOUNT, "credentials": [
+            {"accessKeyId": KEY_ID, "accessKeySecret": KEY_SECRET, "securityToken": KEY_TOKEN}
+        ]}],
+        "regions": [REGION],
+        "securityGroups": groups,
+    });
+    Fixture::from_json_str(&f.to_string()).expect("the generated fixture is valid")
+}
+
+fn event(groups: &[String]) -> Vec<u8> {
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|sg| {
+            json!({"regionId": REGION, "accountId": 1_234_567_890_123_456u64, "resourceId": sg,
+                   "resourceType": "ACS::ECS::SecurityGroup", "configRuleId": "cr-bench"})
+        })
+        .collect();
+    Value::Array(items).to_string().into_bytes()
+}
+
+// ------------------------------------------------------------------------------------------
+// The function process and a minimal FC-like HTTP client
+// ------------------------------------------------------------------------------------------
+
+fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn spawn(bin: &Path, emu: &Emulator, port: u16) -> Result<Child, String> {
+    Command::new(bin)
+        .env_clear()
+        .env("FC_CUSTOM_LISTEN_PORT", port.to_string())
+        .env("CONFIG_ENDPOINT", emu.config_endpoint())
+        .env("ECS_ENDPOINT", emu.ecs_endpoint())
+        .env("STS_ENDPOINT", emu.sts_endpoint())
+        // FC collects stdout through a pipe; writing to /dev/null keeps the write cost.
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", bin.display()))
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let started = Instant::now();
+    while started.elapsed() < PATIENCE {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Connects as soon as the port accepts, polling every 50 µs.
+fn connect_when_ready(port: u16, started: Instant) -> Result<TcpStream, String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(_) if started.elapsed() < PATIENCE => std::thread::sleep(Duration::from_micros(50)),
+            Err(e) => return Err(format!("bootstrap never listened on {port}: {e}")),
+        }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection to the function.
+struct Conn {
+    reader: BufReader<TcpStream>,
+    next: u64,
+}
+
+impl Conn {
+    fn new(stream: TcpStream) -> Conn {
+        Conn {
+            reader: BufReader::new(stream),
+            next: 0,
+        }
+    }
+
+    /// `POST /invoke` with FC's headers; returns the status and the JSON body.
+    fn invoke(&mut self, body: &[u8], timeout_s: u32) -> Result<(u16, Value), String> {
+        self.next += 1;
+        let head = format!(
+            "POST /invoke HTTP/1.1\r\nHost: fc\r\nx-fc-request-id: bench-{}\r\n\
+             x-fc-access-key-id: {KEY_ID}\r\nx-fc-access-key-secret: {KEY_SECRET}\r\n\
+             x-fc-security-token: {KEY_TOKEN}\r\nx-fc-account-id: {ACCOUNT}\r\n\
+             x-fc-region: {REGION}\r\nx-fc-function-name: sg-remediator\r\n\
+             x-fc-function-timeout: {timeout_s}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n",
+            self.next,
+            body.len()
+        );
+        let stream = self.reader.get_mut();
+        stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(body))
+            .map_err(|e| format!("send: {e}"))?;
+        let mut line = String::new();
+        self.reader
+            .read_line(&mut line)
+            .map_err(|e| format!("status line: {e}"))?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad status line {line:?}"))?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader
+                .read_line(&mut line)
+                .map_err(|e| format!("headers: {e}"))?;
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().map_err(|_| "bad content-length")?;
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader
+            .read_exact(&mut body)
+            .map_err(|e| format!("body: {e}"))?;
+        let body = serde_json::from_slice(&body).map_err(|e| format!("JSON answer: {e}"))?;
+        Ok((status, body))
+    }
+}
+
+/// Fails unless the report has exactly these counts.
+fn expect_summary(body: &Value, remediated: u64, compliant: u64) -> Result<(), String> {
+    let s = &body["summary"];
+    if s["remediated"] == remediated && s["compliant"] == compliant && s["failed"] == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "unexpected outcome, the figures would be meaningless: summary {s}, expected \
+             {remediated} remediated and {compliant} compliant"
+        ))
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Measurements
+// ------------------------------------------------------------------------------------------
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+fn spread(sorted: &[f64]) -> Value {
+    json!({
+        "samples": sorted.len(),
+        "min": sorted[0],
+        "p50": percentile(sorted, 0.5),
+        "p90": percentile(sorted, 0.9),
+        "max": sorted[sorted.len() - 1],
+    })
+}
+
+/// `BENCH_STATIC_BOOTSTRAP`, when it names a file.
+fn static_bootstrap() -> Option<PathBuf> {
+    std::env::var_os("BENCH_STATIC_BOOTSTRAP")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+}
+
+fn cold_start(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
+    let one = event(&[WARM_RISKY.to_string()]);
+    let (mut ready, mut first) = (Vec::new(), Vec::new());
+    for _ in 0..COLD_STARTS {
+        let port = free_port()?;
+        let started = Instant::now();
+        let child = spawn(bin, emu, port)?;
+        let probe = connect_when_ready(port, started)?;
+        ready.push(ms(started.elapsed()));
+        drop(probe);
+        stop(child);
+
+        emu.reset();
+        let port = free_port()?;
+        let started = Instant::now();
+        let child = spawn(bin, emu, port)?;
+        let mut conn = Conn::new(connect_when_ready(port, started)?);
+        let (status, body) = conn.invoke(&one, 60)?;
+        first.push(ms(started.elapsed()));
+        stop(child);
+        if status != 200 {
+            return Err(format!("first invocation answered {status}: {body}"));
+        }
+        expect_summary(&body, 1, 0)?;
+    }
+    let (ready, first) = (sorted(ready), sorted(first));
+    Ok(vec![
+        Figure::new(
+            "cold_start_ready",
+            "Cold start: spawn → port accepting, median",
+            percentile(&ready, 0.5),
+            "ms",
+        )
+        .target(5.0)
+        .detail(spread(&ready)),
+        Figure::new(
+            "cold_start_first_invocation",
+            "Cold start: spawn → first /invoke answered (1 group remediated), median",
+            percentile(&first, 0.5),
+            "ms",
+        )
+        .target(15.0)
+        .detail(spread(&first)),
+    ])
+}
+
+fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
+    emu.reset();
+    let port = free_port()?;
+    let child = spawn(bin, emu, port)?;
+    let mut conn = Conn::new(connect_when_ready(port, Instant::now())?);
+    let clean = event(&[WARM_COMPLIANT.to_string()]);
+    let risky = event(&[WARM_RISKY.to_string()]);
+    // Warm up: connection pool to the emulator, allocator, lazy statics.
+    for _ in 0..20 {
+        conn.invoke(&clean, 60)?;
+    }
+    let pid = child.id();
+    let cpu_start = cpu_time(pid)?;
+    let mut remediate = Vec::with_capacity(WARM_INVOCATIONS);
+    for _ in 0..WARM_INVOCATIONS {
+        // Put the SSH rule back (and forget ClientTokens) outside the measured time.
+        emu.reset();
+        let started = Instant::now();
+        let (status, body) = conn.invoke(&risky, 60)?;
+        remediate.push(ms(started.elapsed()));
+        if status != 200 {
+            return Err(format!("warm invocation answered {status}: {body}"));
+        }
+        expect_summary(&body, 1, 0)?;
+    }
+    let cpu_remediate = cpu_time(pid)?.saturating_sub(cpu_start);
+    let cpu_start = cpu_time(pid)?;
+    let mut compliant = Vec::with_capacity(WARM_INVOCATIONS);
+    for _ in 0..WARM_INVOCATIONS {
+        let started = Instant::now();
+        let (status, body) = conn.invoke(&clean, 60)?;
+        compliant.push(ms(started.elapsed()));
+        if status != 200 {
+            return Err(format!("warm invocation answered {status}: {body}"));
+        }
+        expect_summary(&body, 0, 1)?;
+    }
+    let cpu_compliant = cpu_time(pid)?.saturating_sub(cpu_start);
+    stop(child);
+    let (remediate, compliant) = (sorted(remediate), sorted(compliant));
+    // The function's own CPU per invocation; the rest of the latency is the emulator (in this
+    // process) and loopback round trips.
+    let per_invocation = |cpu: Duration| ms(cpu) / WARM_INVOCATIONS as f64;
+    let with_cpu = |mut spread: Value, cpu: Duration| {
+        spread["functionCpuMsPerInvocation"] = json!(per_invocation(cpu));
+        spread
+    };
+    Ok(vec![
+        Figure::new(
+            "warm_p50_remediate",
+            "Warm: 1 group remediated (4 API calls), p50",
+            percentile(&remediate, 0.5),
+            "ms",
+        )
+        .target(1.0)
+        .detail(with_cpu(spread(&remediate), cpu_remediate)),
+        Figure::new(
+            "warm_p99_remediate",
+            "Warm: 1 group remediated (4 API calls), p99",
+            percentile(&remediate, 0.99),
+            "ms",
+        ),
+        Figure::new(
+            "warm_p50_compliant",
+            "Warm: 1 group already compliant (2 API calls), p50",
+            percentile(&compliant, 0.5),
+            "ms",
+        )
+        .target(1.0)
+        .detail(with_cpu(spread(&compliant), cpu_compliant)),
+        Figure::new(
+            "warm_p99_compliant",
+            "Warm: 1 group already compliant (2 API calls), p99",
+            percentile(&compliant, 0.99),
+            "ms",
+        ),
+    ])
+}
+
+/// `(key, value in kB)` lines of `/proc/<pid>/status`.
+fn proc_status_kib(pid: u32, key: &str) -> Result<f64, String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("{key} missing from /proc/{pid}/status"))
+}
+
+/// User + system CPU time of a process, from `/proc/<pid>/stat` (clock ticks of 10 ms).
+fn cpu_time(pid: u32) -> Result<Duration, String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => Ok(Duration::from_millis((u + s) * 10)),
+        _ => Err("unreadable /proc/<pid>/stat".into()),
+    }
+}
+
+fn big_event(bin: &Path, emu: &Emulator, latency: Duration) -> Result<Vec<Figure>, String> {
+    let groups: Vec<String> = (0..BIG_EVENT).map(big_group_id).collect();
+    let risky = (0..BIG_EVENT).filter(|i| big_group_is_risky(*i)).count() as u64;
+    let body = event(&groups);
+    let port = free_port()?;
+    let child = spawn(bin, emu, port)?;
+    let pid = child.id();
+    let mut conn = Conn::new(connect_when_ready(port, Instant::now())?);
+    let idle_hwm = proc_status_kib(pid, "VmHWM:")?;
+    let cpu_before = cpu_time(pid)?;
+    emu.clear_journal();
+    emu.set_latency(latency);
+    let started = Instant::now();
+    let (status, report) = conn.invoke(&body, 600)?;
+    let wall = started.elapsed();
+    emu.set_latency(Duration::ZERO);
+    let cpu = cpu_time(pid)?.saturating_sub(cpu_before);
+    let hwm = proc_status_kib(pid, "VmHWM:")?;
+    stop(child);
+    if status != 200 {
+        return Err(format!("the {BIG_EVENT}-resource event answered {status}"));
+    }
+    expect_summary(&report, risky, BIG_EVENT as u64 - risky)?;
+    let calls = emu.journal().len();
+    let concurrency = f64::from(DEFAULT_MAX_CONCURRENCY);
+    if latency.is_zero() {
+        return Ok(vec![
+            Figure::new(
+                "peak_rss_1000",
+                format!("Peak RSS (VmHWM) during a {BIG_EVENT}-resource event"),
+                hwm / 1024.0,
+                "MiB",
+            )
+            .target(16.0)
+            .detail(json!({"idleVmHwmMiB": idle_hwm / 1024.0, "bodyBytes": body.len()})),
+            Figure::new(
+                "process_cpu_per_resource",
+                "Process CPU per resource, whole function (HTTP, JSON, logs), 1,000-resource event",
+                cpu.as_secs_f64() * 1e6 / BIG_EVENT as f64,
+                "µs",
+            )
+            .detail(
+                json!({"cpuMs": ms(cpu), "wallMs": ms(wall), "apiCalls": calls,
+                           "note": "from /proc/<pid>/stat, 10 ms resolution"}),
+            ),
+        ]);
+    }
+    let ideal = latency.as_secs_f64() * calls as f64 / concurrency;
+    Ok(vec![
+        Figure::new(
+            "throughput_ratio_1000",
+            format!(
+                "Throughput: {BIG_EVENT} resources, +{} ms per call, wall ÷ ideal",
+                latency.as_millis()
+            ),
+            wall.as_secs_f64() / ideal,
+            "×",
+        )
+        .target(1.3)
+        .detail(json!({
+            "wallMs": ms(wall), "idealMs": ideal * 1e3, "apiCalls": calls,
+            "maxConcurrency": DEFAULT_MAX_CONCURRENCY, "remediated": risky,
+            "vmHwmMiB": hwm / 1024.0,
+        })),
+        Figure::new(
+            "throughput_wall_1000",
+            format!(
+                "Throughput: wall time, {BIG_EVENT} resources (ideal {:.0} ms for {calls} calls)",
+                ideal * 1e3
+            ),
+            ms(wall),
+            "ms",
+        ),
+    ])
+}
+
+/// Criterion's median for `cpu/<name>`, in µs.
+fn criterion_median_us(name: &str) -> Result<f64, String> {
+    let path = format!("target/criterion/cpu/{name}/new/estimates.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{path}: {e} (run `cargo bench --bench cpu` first)"))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    v["median"]["point_estimate"]
+        .as_f64()
+        .map(|ns| ns / 1e3)
+        .ok_or_else(|| format!("{path}: no median"))
+}
+
+fn cpu_per_resource() -> Result<Vec<Figure>, String> {
+    let parts = [
+        ("sign_request", "CPU: sign one request"),
+        (
+            "parse_config_resource",
+            "CPU: parse GetDiscoveredResource (10 rules)",
+        ),
+        (
+            "parse_describe_page",
+            "CPU: parse DescribeSecurityGroupAttribute (10 rules)",
+        ),
+        ("select_10_rules", "CPU: Selector::evaluate, 10 rules"),
+    ];
+    let mut figures = Vec::new();
+    let mut sum = 0.0;
+    for (name, label) in parts {
+        let us = criterion_median_us(name)?;
+        sum += us;
+        figures.push(Figure::new(
+            match name {
+                "sign_request" => "cpu_sign",
+                "parse_config_resource" => "cpu_parse_config",
+                "parse_describe_page" => "cpu_parse_describe",
+                _ => "cpu_select",
+            },
+            label,
+            us,
+            "µs",
+        ));
+    }
+    figures.push(
+        Figure::new(
+            "cpu_per_resource",
+            "CPU per resource: sign + parse + parse + select (criterion medians)",
+            sum,
+            "µs",
+        )
+        .target(100.0),
+    );
+    Ok(figures)
+}
+
+fn file_size(path: &Path) -> Option<f64> {
+    std::fs::metadata(path).ok().map(|m| m.len() as f64)
+}
+
+fn sizes(bootstrap: &Path) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    let static_bin = [
+        "dist/bootstrap",
+        "target/x86_64-unknown-linux-musl/release/bootstrap",
+    ]
+    .into_iter()
+    .map(Path::new)
+    .find(|p| p.is_file());
+    if let Some(path) = static_bin {
+        figures.push(
+            Figure::new(
+                "size_static_binary",
+                format!("Size: static binary ({})", path.display()),
+                file_size(path).unwrap_or(0.0) / 1e6,
+                "MB",
+            )
+            .target(8.0),
+        );
+    }
+    if let Some(size) = file_size(bootstrap) {
+        figures.push(Figure::new(
+            "size_release_binary",
+            format!("Size: {} (glibc, dynamically linked)", bootstrap.display()),
+            size / 1e6,
+            "MB",
+        ));
+    }
+    let zip = std::env::var("BENCH_ZIP").unwrap_or_else(|_| "dist/sg-remediator.zip".into());
+    if let Some(size) = file_size(Path::new(&zip)) {
+        figures.push(Figure::new(
+            "size_zip",
+            format!("Size: {zip}"),
+            size / 1e6,
+            "MB",
+        ));
+    }
+    figures
+}
+
+// ------------------------------------------------------------------------------------------
+// Report
+// ------------------------------------------------------------------------------------------
+
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kib: Option<u64> = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpuModel": model,
+        "memoryGiB": mem_kib.map(|k| (k as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0),
+        "kernel": command_output("uname", &["-sr"]),
+    })
+}
+
+fn report(figures: &[Figure], bootstrap: &Path) -> Value {
+    let notes: Vec<String> = std::env::var("BENCH_NOTES")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    json!({
+        "commit": command_output("git", &["rev-parse", "HEAD"]),
+        "dirty": command_output("git", &["status", "--porcelain", "--untracked-files=no"])
+            .map(|s| !s.is_empty()),
+        "date": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        "machine": machine(),
+        "bootstrap": bootstrap.display().to_string(),
+        "settings": {
+            "coldStarts": COLD_STARTS, "warmInvocations": WARM_INVOCATIONS,
+            "bigEvent": BIG_EVENT, "riskyShare": 1.0 / RISKY_EVERY as f64,
+            "addedLatencyMs": ADDED_LATENCY.as_millis() as u64,
+            "maxConcurrency": DEFAULT_MAX_CONCURRENCY,
+        },
+        "notes": notes,
+        "figures": figures.iter().map(|f| json!({
+            "id": f.id, "label": f.label, "value": (f.value * 1000.0).round() / 1000.0,
+            "unit": f.unit, "target": f.target, "pass": f.pass(), "detail": f.detail,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_table(report: &Value, figures: &[Figure]) {
+    let m = &report["machine"];
+    println!(
+        "\nsg-remediator bench — commit {} — {} — {} CPUs ({})",
+        report["commit"].as_str().unwrap_or("?"),
+        report["date"].as_str().unwrap_or("?"),
+        m["cpus"],
+        m["cpuModel"].as_str().unwrap_or("?"),
+    );
+    println!("{:<92} {:>12} {:>10}  result", "figure", "value", "target");
+    for f in figures {
+        let value = format!("{:.3} {}", f.value, f.unit);
+        let target = f
+            .target
+            .map(|t| format!("≤ {t} {}", f.unit))
+            .unwrap_or_default();
+        let result = match f.pass() {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "",
+        };
+        println!("{:<92} {:>12} {:>10}  {result}", f.label, value, target);
+    }
+    for note in report["notes"].as_array().into_iter().flatten() {
+        println!("note: {}", note.as_str().unwrap_or(""));
+    }
+}
