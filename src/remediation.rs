@@ -658,7 +658,12 @@ impl Invoke {
             let present: HashSet<&RuleId> =
                 after.iter().filter_map(|p| p.rule_id.as_ref()).collect();
             // Ids still present and still selected on the fresh live view.
-            let still_exposed: Vec<RuleId> = match self.remediator.selector.evaluate(&after) {
+            // Selection runs again only if a revoked id is still there: usually none is.
+            let any_left = ids.iter().any(|id| present.contains(id));
+            let still_exposed: Vec<RuleId> = match any_left
+                .then(|| self.remediator.selector.evaluate(&after))
+                .unwrap_or_else(|| Ok(Selection::default()))
+            {
                 Ok(sel) => sel
                     .revoke_ids()
                     .into_iter()
