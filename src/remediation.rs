@@ -821,7 +821,7 @@ impl Invoke {
             match chunk.result {
                 Ok(id) => {
                     scratch.api_request_ids.push(id);
-                    backup_log_restored(&resource, &chunk.rules);
+                    rule_log("rule_restored", &resource, &chunk.rules);
                     report.restored_rules.extend(chunk.rules);
                 }
                 Err(e) => {
@@ -923,9 +923,14 @@ fn rules_by_id(rules: &[Permission], ids: &BTreeSet<RuleId>) -> Vec<Permission> 
 
 /// One log line per revoked rule with all of its attributes: the restore record.
 fn backup_log(r: &ResourceRef, rules: &[Permission]) {
+    rule_log("rule_revoked", r, rules);
+}
+
+/// One info line per rule with all of its attributes, tagged with what happened to it.
+fn rule_log(event: &'static str, r: &ResourceRef, rules: &[Permission]) {
     for rule in rules {
         tracing::info!(
-            event = "rule_revoked",
+            event,
             resource_id = %r.resource_id,
             region_id = %r.region_id,
             rule = %rule.to_json(),
@@ -939,17 +944,6 @@ fn unverified_log(r: &ResourceRef, rules: &[Permission]) {
     for rule in rules {
         tracing::warn!(
             event = "rule_revoke_unverified",
-            resource_id = %r.resource_id,
-            region_id = %r.region_id,
-            rule = %rule.to_json(),
-        );
-    }
-}
-
-fn backup_log_restored(r: &ResourceRef, rules: &[Permission]) {
-    for rule in rules {
-        tracing::info!(
-            event = "rule_restored",
             resource_id = %r.resource_id,
             region_id = %r.region_id,
             rule = %rule.to_json(),
