@@ -660,10 +660,12 @@ impl Invoke {
             // Ids still present and still selected on the fresh live view.
             // Selection runs again only if a revoked id is still there: usually none is.
             let any_left = ids.iter().any(|id| present.contains(id));
-            let still_exposed: Vec<RuleId> = match any_left
-                .then(|| self.remediator.selector.evaluate(&after))
-                .unwrap_or_else(|| Ok(Selection::default()))
-            {
+            let reselected = if any_left {
+                self.remediator.selector.evaluate(&after)
+            } else {
+                Ok(Selection::default())
+            };
+            let still_exposed: Vec<RuleId> = match reselected {
                 Ok(sel) => sel
                     .revoke_ids()
                     .into_iter()
