@@ -6,6 +6,7 @@
 //! with types. A value that cannot be understood is kept verbatim in an `Unparsed` variant rather
 //! than dropped: a rule we cannot read must be reported for review, never silently ignored.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -40,10 +41,13 @@ pub enum Direction {
 
 impl Direction {
     pub fn parse(s: &str) -> Self {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "ingress" => Direction::Ingress,
-            "egress" => Direction::Egress,
-            _ => Direction::Unparsed(s.to_string()),
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("ingress") {
+            Direction::Ingress
+        } else if t.eq_ignore_ascii_case("egress") {
+            Direction::Egress
+        } else {
+            Direction::Unparsed(s.to_string())
         }
     }
     pub fn as_str(&self) -> &str {
@@ -66,10 +70,13 @@ pub enum Policy {
 impl Policy {
     /// An absent policy is ECS's default, `accept`.
     pub fn parse(s: &str) -> Self {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "accept" | "" => Policy::Accept,
-            "drop" => Policy::Drop,
-            _ => Policy::Unparsed(s.to_string()),
+        let t = s.trim();
+        if t.is_empty() || t.eq_ignore_ascii_case("accept") {
+            Policy::Accept
+        } else if t.eq_ignore_ascii_case("drop") {
+            Policy::Drop
+        } else {
+            Policy::Unparsed(s.to_string())
         }
     }
     /// The request spelling (`accept`/`drop`).
@@ -96,15 +103,19 @@ pub enum Protocol {
 
 impl Protocol {
     pub fn parse(s: &str) -> Self {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "TCP" => Protocol::Tcp,
-            "UDP" => Protocol::Udp,
-            "ICMP" => Protocol::Icmp,
-            "ICMPV6" => Protocol::IcmpV6,
-            "GRE" => Protocol::Gre,
-            "ALL" => Protocol::All,
-            _ => Protocol::Unparsed(s.to_string()),
-        }
+        let t = s.trim();
+        const NAMES: [(&str, Protocol); 6] = [
+            ("TCP", Protocol::Tcp),
+            ("UDP", Protocol::Udp),
+            ("ICMP", Protocol::Icmp),
+            ("ICMPV6", Protocol::IcmpV6),
+            ("GRE", Protocol::Gre),
+            ("ALL", Protocol::All),
+        ];
+        NAMES
+            .into_iter()
+            .find(|(name, _)| t.eq_ignore_ascii_case(name))
+            .map_or_else(|| Protocol::Unparsed(s.to_string()), |(_, p)| p)
     }
     pub fn as_str(&self) -> &str {
         match self {
@@ -393,13 +404,36 @@ const RULE_FIELDS: [&str; 18] = [
     "CreateTime",
 ];
 
+/// Positions in [`RULE_FIELDS`], so reading a rule needs no search per field.
+mod at {
+    pub const SECURITY_GROUP_RULE_ID: usize = 0;
+    pub const DIRECTION: usize = 1;
+    pub const POLICY: usize = 2;
+    pub const PRIORITY: usize = 3;
+    pub const IP_PROTOCOL: usize = 4;
+    pub const PORT_RANGE: usize = 5;
+    pub const SOURCE_CIDR_IP: usize = 6;
+    pub const IPV6_SOURCE_CIDR_IP: usize = 7;
+    pub const SOURCE_GROUP_ID: usize = 8;
+    pub const SOURCE_GROUP_OWNER_ACCOUNT: usize = 9;
+    pub const SOURCE_PREFIX_LIST_ID: usize = 10;
+    pub const SOURCE_PORT_RANGE: usize = 11;
+    pub const DEST_CIDR_IP: usize = 12;
+    pub const IPV6_DEST_CIDR_IP: usize = 13;
+    pub const PORT_RANGE_LIST_ID: usize = 14;
+    pub const NIC_TYPE: usize = 15;
+    pub const DESCRIPTION: usize = 16;
+    pub const CREATE_TIME: usize = 17;
+}
+
 /// Reads a field that may be a string, a number or absent; empty strings count as absent.
-fn text(v: Option<&Value>) -> Option<String> {
+/// Strings are borrowed: rules are read on the hot path of every resource.
+fn text(v: Option<&Value>) -> Option<Cow<'_, str>> {
     match v? {
         Value::String(s) if s.trim().is_empty() => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
         _ => None,
     }
 }
@@ -413,14 +447,18 @@ impl Permission {
         // A known field holding a list or an object is corrupt, not absent: reading it as absent
         // would give it ECS's default (`Policy` accept, `Priority` 1), which can turn a Drop rule
         // into a revocable Accept or make it outrank every other rule.
-        if let Some(k) = RULE_FIELDS
-            .iter()
-            .find(|k| obj.get(**k).is_some_and(|v| v.is_array() || v.is_object()))
-        {
-            return Err(format!("{k} must be a string or a number, got {}", obj[*k]));
+        let mut fields: [Option<&Value>; RULE_FIELDS.len()] = [None; RULE_FIELDS.len()];
+        for (slot, key) in fields.iter_mut().zip(RULE_FIELDS) {
+            if let Some(v) = obj.get(key) {
+                if v.is_array() || v.is_object() {
+                    return Err(format!("{key} must be a string or a number, got {v}"));
+                }
+                *slot = Some(v);
+            }
         }
-        let get = |k: &str| text(obj.get(k));
-        let priority = match get("Priority") {
+        let field = |k: usize| text(fields[k]);
+        let get = |k: usize| field(k).map(Cow::into_owned);
+        let priority = match field(at::PRIORITY) {
             None => Priority::default(),
             Some(p) => p
                 .trim()
@@ -431,24 +469,24 @@ impl Permission {
                 .ok_or_else(|| format!("Priority {p:?} is not a number from 1 to 100"))?,
         };
         Ok(Permission {
-            rule_id: get("SecurityGroupRuleId").map(RuleId),
-            direction: Direction::parse(&get("Direction").unwrap_or_default()),
-            policy: Policy::parse(&get("Policy").unwrap_or_default()),
+            rule_id: get(at::SECURITY_GROUP_RULE_ID).map(RuleId),
+            direction: Direction::parse(field(at::DIRECTION).as_deref().unwrap_or("")),
+            policy: Policy::parse(field(at::POLICY).as_deref().unwrap_or("")),
             priority,
-            protocol: Protocol::parse(&get("IpProtocol").unwrap_or_default()),
-            port_range: PortRange::parse(&get("PortRange").unwrap_or_default()),
-            source_cidr: get("SourceCidrIp").map(|s| Address::parse(&s)),
-            ipv6_source_cidr: get("Ipv6SourceCidrIp").map(|s| Address::parse(&s)),
-            source_group_id: get("SourceGroupId"),
-            source_group_owner_account: get("SourceGroupOwnerAccount"),
-            source_prefix_list_id: get("SourcePrefixListId"),
-            source_port_range: get("SourcePortRange"),
-            dest_cidr: get("DestCidrIp"),
-            ipv6_dest_cidr: get("Ipv6DestCidrIp"),
-            port_range_list_id: get("PortRangeListId"),
-            nic_type: get("NicType"),
-            description: get("Description"),
-            create_time: get("CreateTime"),
+            protocol: Protocol::parse(field(at::IP_PROTOCOL).as_deref().unwrap_or("")),
+            port_range: PortRange::parse(field(at::PORT_RANGE).as_deref().unwrap_or("")),
+            source_cidr: field(at::SOURCE_CIDR_IP).map(|s| Address::parse(&s)),
+            ipv6_source_cidr: field(at::IPV6_SOURCE_CIDR_IP).map(|s| Address::parse(&s)),
+            source_group_id: get(at::SOURCE_GROUP_ID),
+            source_group_owner_account: get(at::SOURCE_GROUP_OWNER_ACCOUNT),
+            source_prefix_list_id: get(at::SOURCE_PREFIX_LIST_ID),
+            source_port_range: get(at::SOURCE_PORT_RANGE),
+            dest_cidr: get(at::DEST_CIDR_IP),
+            ipv6_dest_cidr: get(at::IPV6_DEST_CIDR_IP),
+            port_range_list_id: get(at::PORT_RANGE_LIST_ID),
+            nic_type: get(at::NIC_TYPE),
+            description: get(at::DESCRIPTION),
+            create_time: get(at::CREATE_TIME),
         })
     }
 
@@ -596,5 +634,32 @@ mod tests {
         let p = Permission::from_json(&json!({"SecurityGroupRuleId":"sgr-9","Direction":"ingress","Policy":"Drop","Priority":100,"IpProtocol":"ALL","PortRange":"-1/-1","Ipv6SourceCidrIp":"::/0","NicType":"intranet","Description":"恢复 rule"})).unwrap();
         let back = Permission::from_json(&p.to_json()).unwrap();
         assert_eq!(p, back);
+    }
+
+    #[test]
+    fn field_positions_name_their_fields() {
+        let pairs = [
+            (at::SECURITY_GROUP_RULE_ID, "SecurityGroupRuleId"),
+            (at::DIRECTION, "Direction"),
+            (at::POLICY, "Policy"),
+            (at::PRIORITY, "Priority"),
+            (at::IP_PROTOCOL, "IpProtocol"),
+            (at::PORT_RANGE, "PortRange"),
+            (at::SOURCE_CIDR_IP, "SourceCidrIp"),
+            (at::IPV6_SOURCE_CIDR_IP, "Ipv6SourceCidrIp"),
+            (at::SOURCE_GROUP_ID, "SourceGroupId"),
+            (at::SOURCE_GROUP_OWNER_ACCOUNT, "SourceGroupOwnerAccount"),
+            (at::SOURCE_PREFIX_LIST_ID, "SourcePrefixListId"),
+            (at::SOURCE_PORT_RANGE, "SourcePortRange"),
+            (at::DEST_CIDR_IP, "DestCidrIp"),
+            (at::IPV6_DEST_CIDR_IP, "Ipv6DestCidrIp"),
+            (at::PORT_RANGE_LIST_ID, "PortRangeListId"),
+            (at::NIC_TYPE, "NicType"),
+            (at::DESCRIPTION, "Description"),
+            (at::CREATE_TIME, "CreateTime"),
+        ];
+        for (i, name) in pairs {
+            assert_eq!(RULE_FIELDS[i], name);
+        }
     }
 }
