@@ -13,6 +13,7 @@
 
 mod auth;
 mod config_service;
+pub mod contract;
 mod ecs_service;
 mod fault;
 mod fixture;

@@ -25,7 +25,7 @@ use super::fault::{Fault, FaultKind};
 use super::journal::{JournalEntry, Service};
 use super::state::State;
 use super::wire::{parse_pairs, redact, request_id, ApiError, Encoding};
-use super::{config_service, ecs_service, sts_service};
+use super::{config_service, contract, ecs_service, sts_service};
 
 /// Largest request body accepted (form-encoded parameters).
 const MAX_BODY: usize = 1 << 20;
@@ -292,6 +292,8 @@ fn process(
     let result: Result<Value, Reply> = (|| {
         decoded.map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
         let caller = authenticate(state, service, method.as_str(), &params)
+            .map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
+        contract::check(&action, &params)
             .map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
         let group = params
             .get("SecurityGroupId")

@@ -1,0 +1,544 @@
+//! The request contract: every parameter each action accepts, its type, whether it is required
+//! and its documented range, transcribed from the official SDK request models into
+//! `tests/fixtures/api-contract/contract.json` (each API names its model file there).
+//!
+//! The emulator is the client's test oracle, so it must refuse what the real services refuse, and
+//! a little more: a parameter the official model does not have is refused too (the real gateway
+//! ignores it, which would hide a misspelt name in the client). The contract is embedded at build
+//! time, so the emulator binary stays self-contained and the tests read the very same file.
+//!
+//! Checks run after authentication and before faults and the action, in this order: unknown
+//! parameters, missing required ones, then each value (by parameter name, in byte order). The
+//! actions keep their own, deeper checks (cross-field rules, state).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::wire::ApiError;
+
+/// The contract file, as vendored under `tests/fixtures/`.
+pub const CONTRACT_JSON: &str = include_str!("../../tests/fixtures/api-contract/contract.json");
+
+/// The request contract of every modelled action.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contract {
+    common_parameters: Common,
+    pub apis: Vec<Api>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Common {
+    names: Vec<String>,
+}
+
+/// One action's request model.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Api {
+    pub action: String,
+    pub service: String,
+    pub version: String,
+    /// The official model file this was transcribed from.
+    pub model: String,
+    pub parameters: Vec<Param>,
+}
+
+/// A parameter's type, as the Go model declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Kind {
+    #[serde(rename = "string")]
+    String,
+    #[serde(rename = "int32")]
+    Int32,
+    #[serde(rename = "int64")]
+    Int64,
+    #[serde(rename = "bool")]
+    Bool,
+    /// A repeated scalar, sent as `Name.1`, `Name.2`, ….
+    #[serde(rename = "[]string")]
+    List,
+    /// A repeated struct, sent as `Name.N.Field`.
+    #[serde(rename = "[]object")]
+    Objects,
+}
+
+/// Error codes for a bad value; absent ones default to `InvalidParameter.<Name>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Errors {
+    /// Out of range, not among the values, too long, bad characters.
+    pub invalid: Option<String>,
+    /// Not of the parameter's type (defaults to `invalid`).
+    pub malformed: Option<String>,
+}
+
+/// One parameter (or one field of a repeated struct).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Param {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub deprecated: bool,
+    #[serde(rename = "enum")]
+    pub values: Option<Vec<String>>,
+    #[serde(default)]
+    pub case_insensitive: bool,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    /// Allowed characters besides ASCII letters and digits.
+    pub chars: Option<String>,
+    #[serde(default)]
+    pub ascii: bool,
+    pub prefix: Option<String>,
+    pub max_items: Option<usize>,
+    #[serde(default)]
+    pub fields: Vec<Param>,
+    #[serde(default)]
+    pub errors: Errors,
+    pub note: Option<String>,
+}
+
+impl Contract {
+    /// The embedded contract. It is checked by a unit test, so parsing cannot fail at run time.
+    pub fn get() -> &'static Contract {
+        static CONTRACT: OnceLock<Contract> = OnceLock::new();
+        CONTRACT.get_or_init(|| {
+            serde_json::from_str(CONTRACT_JSON).expect("the embedded request contract is valid")
+        })
+    }
+
+    pub fn api(&self, action: &str) -> Option<&Api> {
+        self.apis.iter().find(|a| a.action == action)
+    }
+
+    pub fn is_common(&self, name: &str) -> bool {
+        self.common_parameters.names.iter().any(|n| n == name)
+    }
+}
+
+impl Api {
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.parameters.iter().find(|p| p.name == name)
+    }
+}
+
+/// What a flattened wire name refers to.
+enum Target<'a> {
+    Scalar(&'a Param),
+    Item {
+        list: &'a Param,
+        index: &'a str,
+    },
+    Field {
+        list: &'a Param,
+        index: &'a str,
+        field: &'a Param,
+    },
+}
+
+/// Checks `params` (common parameters included) against the contract of `action`. Actions the
+/// contract does not model are not checked here (the listeners serve none).
+pub(crate) fn check(action: &str, params: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    let contract = Contract::get();
+    let Some(api) = contract.api(action) else {
+        return Ok(());
+    };
+    let mut targets = Vec::with_capacity(params.len());
+    for (name, value) in params {
+        if !contract.is_common(name) {
+            targets.push((name.as_str(), value.as_str(), resolve(api, name)?));
+        }
+    }
+    for p in api.parameters.iter().filter(|p| p.required) {
+        if params.get(&p.name).is_none_or(|v| v.is_empty()) {
+            return Err(ApiError::missing(&p.name));
+        }
+    }
+    for (name, value, target) in targets {
+        match target {
+            Target::Scalar(p) => check_value(p, &p.name, name, value)?,
+            Target::Item { list, index } => {
+                check_index(list, name, index)?;
+                check_item(list, name, value)?;
+            }
+            Target::Field { list, index, field } => {
+                check_index(list, name, index)?;
+                check_value(field, &list.name, name, value)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn resolve<'a>(api: &'a Api, name: &'a str) -> Result<Target<'a>, ApiError> {
+    let unknown = || {
+        ApiError::new(
+            400,
+            "InvalidParameter",
+            format!(
+                "The parameter \"{name}\" is not a parameter of {} (official model {}).",
+                api.action, api.model
+            ),
+        )
+    };
+    if let Some(p) = api.param(name) {
+        return match p.kind {
+            Kind::List | Kind::Objects => Err(ApiError::invalid(
+                &p.name,
+                format!(
+                    "{name} is a repeated parameter and must be flattened as {name}.N{}",
+                    if p.kind == Kind::Objects {
+                        ".Field"
+                    } else {
+                        ""
+                    }
+                ),
+            )),
+            _ => Ok(Target::Scalar(p)),
+        };
+    }
+    let (head, rest) = name.split_once('.').ok_or_else(unknown)?;
+    let list = api.param(head).ok_or_else(unknown)?;
+    match list.kind {
+        Kind::List => Ok(Target::Item { list, index: rest }),
+        Kind::Objects => {
+            let (index, field) = rest.split_once('.').ok_or_else(|| {
+                ApiError::invalid(
+                    &list.name,
+                    format!("{name} names no field: use {head}.N.<Field>"),
+                )
+            })?;
+            let field = list
+                .fields
+                .iter()
+                .find(|f| f.name == field)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        &list.name,
+                        format!(
+                            "{name}: {field} is not a field of {head} (official model {})",
+                            api.model
+                        ),
+                    )
+                })?;
+            Ok(Target::Field { list, index, field })
+        }
+        _ => Err(unknown()),
+    }
+}
+
+/// `N` of `Name.N…`: a decimal integer from 1, without leading zeros, at most `maxItems`.
+fn check_index(list: &Param, name: &str, index: &str) -> Result<(), ApiError> {
+    let n = index
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n >= 1 && !index.starts_with('0') && index.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &list.name,
+                format!("{name}: {index:?} is not a 1-based index"),
+            )
+        })?;
+    match list.max_items {
+        Some(max) if n > max => Err(error(
+            list,
+            false,
+            &list.name,
+            format!(
+                "At most {max} {}.N may be given in one request ({name}).",
+                list.name
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An item of a repeated scalar: any non-empty text (the models document no item format).
+fn check_item(list: &Param, name: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::invalid(&list.name, format!("{name} is empty")));
+    }
+    Ok(())
+}
+
+fn error(p: &Param, malformed: bool, base: &str, message: String) -> ApiError {
+    let code = if malformed {
+        p.errors.malformed.as_ref().or(p.errors.invalid.as_ref())
+    } else {
+        p.errors.invalid.as_ref()
+    };
+    match code {
+        Some(code) => ApiError::new(400, code, message),
+        None => ApiError::new(400, &format!("InvalidParameter.{base}"), message),
+    }
+}
+
+/// Checks one value against its parameter's type and documented range. An empty value counts
+/// as absent (the SDKs do not send unset fields; a required one was checked before).
+fn check_value(p: &Param, base: &str, name: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let bad = |malformed: bool, why: String| {
+        Err(error(
+            p,
+            malformed,
+            base,
+            format!("The specified parameter \"{name}\" is not valid: {why}."),
+        ))
+    };
+    let number = match p.kind {
+        Kind::Int32 | Kind::Int64 => {
+            let bits = if p.kind == Kind::Int32 { 32 } else { 64 };
+            let parsed = value
+                .parse::<i64>()
+                .ok()
+                .filter(|n| bits == 64 || i32::try_from(*n).is_ok());
+            match parsed {
+                Some(n) => Some(n),
+                None => return bad(true, format!("{value:?} is not an int{bits}")),
+            }
+        }
+        Kind::Bool => {
+            if value != "true" && value != "false" {
+                return bad(true, format!("{value:?} is not true or false"));
+            }
+            None
+        }
+        Kind::String if p.min.is_some() || p.max.is_some() => match value.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => return bad(true, format!("{value:?} is not an integer")),
+        },
+        _ => None,
+    };
+    if let Some(n) = number {
+        if p.min.is_some_and(|min| n < min) || p.max.is_some_and(|max| n > max) {
+            let range = match (p.min, p.max) {
+                (Some(a), Some(b)) => format!("{a} to {b}"),
+                (Some(a), None) => format!("at least {a}"),
+                (None, Some(b)) => format!("at most {b}"),
+                (None, None) => unreachable!("checked above"),
+            };
+            return bad(false, format!("{n} is outside {range}"));
+        }
+    }
+    if let Some(values) = &p.values {
+        let found = values.iter().any(|v| {
+            if p.case_insensitive {
+                v.eq_ignore_ascii_case(value)
+            } else {
+                v == value
+            }
+        });
+        if !found {
+            return bad(
+                false,
+                format!("{value:?} is not one of {}", values.join(", ")),
+            );
+        }
+    }
+    if p.ascii && !value.is_ascii() {
+        return bad(false, "only ASCII characters are allowed".into());
+    }
+    let length = value.chars().count();
+    if p.min_length.is_some_and(|min| length < min) || p.max_length.is_some_and(|max| length > max)
+    {
+        return bad(
+            false,
+            format!(
+                "{length} characters, allowed {} to {}",
+                p.min_length.unwrap_or(0),
+                p.max_length.map_or("any".into(), |m| m.to_string())
+            ),
+        );
+    }
+    if let Some(extra) = &p.chars {
+        if let Some(c) = value
+            .chars()
+            .find(|c| !c.is_ascii_alphanumeric() && !extra.contains(*c))
+        {
+            return bad(
+                false,
+                format!("{c:?} is not allowed (letters, digits and {extra})"),
+            );
+        }
+    }
+    if let Some(prefix) = &p.prefix {
+        if !value.starts_with(prefix.as_str()) || value.len() == prefix.len() {
+            return bad(false, format!("{value:?} is not a {prefix}… id"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn code(action: &str, pairs: &[(&str, &str)]) -> Option<String> {
+        check(action, &params(pairs)).err().map(|e| e.code)
+    }
+
+    #[test]
+    fn the_embedded_contract_parses_and_names_a_model_for_every_api() {
+        let c = Contract::get();
+        assert!(c.apis.len() >= 7);
+        for api in &c.apis {
+            assert!(api.model.ends_with("_request_model.go"), "{}", api.model);
+            assert!(!api.parameters.is_empty());
+        }
+    }
+
+    #[test]
+    fn parameter_names_are_unique_and_only_repeated_structs_have_fields() {
+        for api in &Contract::get().apis {
+            let mut names: Vec<&str> = api.parameters.iter().map(|p| p.name.as_str()).collect();
+            names.sort_unstable();
+            let before = names.len();
+            names.dedup();
+            assert_eq!(before, names.len(), "{} repeats a parameter", api.action);
+            for p in &api.parameters {
+                assert_eq!(p.kind == Kind::Objects, !p.fields.is_empty(), "{}", p.name);
+            }
+        }
+    }
+
+    #[test]
+    fn common_parameters_are_accepted() {
+        let p = [
+            ("Action", "AssumeRole"),
+            ("SecurityToken", "t"),
+            ("SignatureNonce", "n"),
+            ("RoleArn", "acs:ram::1:role/r"),
+            ("RoleSessionName", "ab"),
+        ];
+        assert_eq!(code("AssumeRole", &p), None);
+    }
+
+    #[test]
+    fn flattened_lists_resolve_and_bad_indices_are_refused() {
+        let base = [("RegionId", "r"), ("SecurityGroupId", "sg-1")];
+        let with = |extra: (&str, &str)| {
+            let mut p = base.to_vec();
+            p.push(extra);
+            code("RevokeSecurityGroup", &p)
+        };
+        assert_eq!(with(("SecurityGroupRuleId.1", "sgr-1")), None);
+        assert_eq!(with(("Permissions.7.SourceGroupOwnerId", "123")), None);
+        assert_eq!(
+            with(("SecurityGroupRuleId.01", "sgr-1")).as_deref(),
+            Some("InvalidParameter.SecurityGroupRuleId")
+        );
+        assert_eq!(
+            with(("SecurityGroupRuleId.101", "sgr-1")).as_deref(),
+            Some("InvalidParameter.TooManySecurityGroupRuleId")
+        );
+        assert_eq!(
+            with(("SecurityGroupRuleId", "sgr-1")).as_deref(),
+            Some("InvalidParameter.SecurityGroupRuleId")
+        );
+        assert_eq!(
+            with(("Permissions.1.Foo", "x")).as_deref(),
+            Some("InvalidParameter.Permissions")
+        );
+        assert_eq!(
+            with(("Permissions.1.SourceGroupOwnerId", "owner@example.com")).as_deref(),
+            Some("InvalidParameter.Permissions")
+        );
+        assert_eq!(with(("Foo", "x")).as_deref(), Some("InvalidParameter"));
+    }
+
+    #[test]
+    fn string_typed_numbers_distinguish_malformed_from_out_of_range() {
+        let p = |v| {
+            [
+                ("RegionId", "r"),
+                ("SecurityGroupId", "sg-1"),
+                ("Permissions.1.Priority", v),
+            ]
+        };
+        assert_eq!(code("AuthorizeSecurityGroup", &p("100")), None);
+        assert_eq!(
+            code("AuthorizeSecurityGroup", &p("high")).as_deref(),
+            Some("InvalidPriority.Malformed")
+        );
+        assert_eq!(
+            code("AuthorizeSecurityGroup", &p("101")).as_deref(),
+            Some("InvalidPriority.ValueNotSupported")
+        );
+    }
+
+    #[test]
+    fn int32_and_int64_ranges_are_the_types_ranges() {
+        let agg = |v| {
+            [
+                ("AggregatorId", "ca-1"),
+                ("Region", "r"),
+                ("ResourceId", "sg-1"),
+                ("ResourceType", "ACS::ECS::SecurityGroup"),
+                ("ResourceAccountId", v),
+            ]
+        };
+        assert_eq!(
+            code(
+                "GetAggregateDiscoveredResource",
+                &agg("9223372036854775807")
+            ),
+            None
+        );
+        assert!(code(
+            "GetAggregateDiscoveredResource",
+            &agg("9223372036854775808")
+        )
+        .is_some());
+        assert_eq!(
+            code("GetAggregateDiscoveredResource", &agg("")).as_deref(),
+            Some("MissingParameter")
+        );
+        let describe = |v| {
+            [
+                ("RegionId", "r"),
+                ("SecurityGroupId", "sg-1"),
+                ("MaxResults", v),
+            ]
+        };
+        assert!(code("DescribeSecurityGroupAttribute", &describe("4294967296")).is_some());
+    }
+
+    #[test]
+    fn characters_lengths_and_prefixes_are_enforced() {
+        let sts = |name| [("RoleArn", "acs:ram::1:role/r"), ("RoleSessionName", name)];
+        assert_eq!(code("AssumeRole", &sts("sg-remediator@fc.1_x")), None);
+        assert!(code("AssumeRole", &sts("a b")).is_some());
+        assert!(code("AssumeRole", &sts("a")).is_some());
+        assert_eq!(
+            code(
+                "DescribeSecurityGroupAttribute",
+                &[("RegionId", "r"), ("SecurityGroupId", "i-123")]
+            )
+            .as_deref(),
+            Some("InvalidSecurityGroupId.Malformed")
+        );
+    }
+
+    #[test]
+    fn actions_outside_the_contract_are_not_checked_here() {
+        assert_eq!(code("DescribeRegions", &[("Anything", "x")]), None);
+    }
+}
