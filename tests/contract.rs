@@ -7,12 +7,17 @@
 //! parameter, each missing required one and a value out of range, and a refused write changes
 //! nothing.
 
+#[path = "support/runtime_harness.rs"]
+mod harness;
+#[path = "support/remediation_harness.rs"]
+mod remediation_harness;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
 use sg_remediator::emulator::contract::Contract;
-use sg_remediator::emulator::{Emulator, Fixture};
+use sg_remediator::emulator::{Emulator, Fixture, JournalEntry};
 use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Params, RpcRequest};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{
@@ -702,4 +707,119 @@ async fn a_refused_revoke_changes_nothing() {
     assert_eq!(err.code(), Some("InvalidParameter"));
     assert_eq!(w.live_ids(WEB_SG), before);
     assert!(w.emu.journal().iter().all(|e| !e.mutated));
+}
+
+// --- the function end to end ----------------------------------------------------------------
+
+/// Whether `code` is one the request contract answers with (as opposed to an action's answer
+/// about state, such as a group that is not found).
+fn is_contract_code(code: &str) -> bool {
+    let contract = Contract::get();
+    let own = contract
+        .apis
+        .iter()
+        .flat_map(|a| {
+            a.parameters
+                .iter()
+                .chain(a.parameters.iter().flat_map(|p| &p.fields))
+        })
+        .flat_map(|p| [&p.errors.invalid, &p.errors.malformed])
+        .any(|c| c.as_deref() == Some(code));
+    own || code == "MissingParameter"
+        || code == "InvalidParameter"
+        || code.starts_with("InvalidParameter.")
+}
+
+fn assert_no_contract_refusal(journal: &[JournalEntry]) {
+    for e in journal {
+        if let Some(code) = &e.code {
+            assert!(
+                !is_contract_code(code),
+                "{} refused with {code}: {:?}",
+                e.action,
+                e.params
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_function_end_to_end_sends_only_what_the_contract_allows() {
+    use remediation_harness as rh;
+    let emulator = rh::groups().await;
+    let function = rh::Function::start(&emulator, &[("ALLOW_RESTORE", "true")]);
+    // Every rule shape of the fixture, plus groups Config or ECS do not know.
+    let groups = [
+        "sg-ssh-world",
+        "sg-rdp-world",
+        "sg-udp-risky",
+        "sg-range-20-30",
+        "sg-range-all-ports",
+        "sg-all-protocols",
+        "sg-icmp",
+        "sg-web",
+        "sg-private",
+        "sg-source-group",
+        "sg-drop",
+        "sg-ipv6",
+        "sg-shadowed",
+        "sg-prefix-list",
+        "sg-restore",
+        "sg-deleted",
+        "sg-unrecorded",
+    ];
+    let answer = function.invoke(&rh::event(&groups)).await;
+    assert_eq!(answer.results().len(), groups.len(), "{:#}", answer.body);
+    for sg in ["sg-restore", "sg-source-group", "sg-ipv6"] {
+        let rules = answer.result(sg)["revokedRules"].clone();
+        if rules.as_array().is_none_or(Vec::is_empty) {
+            continue;
+        }
+        let restore = json!({"action": "restore", "regionId": rh::REGION, "resourceId": sg,
+                             "rules": rules});
+        let restored = function.invoke(&restore).await;
+        assert!(restored.is_success(), "{sg}: {:#}", restored.body);
+    }
+    let journal = emulator.journal();
+    for action in [
+        "GetDiscoveredResource",
+        "DescribeSecurityGroupAttribute",
+        "RevokeSecurityGroup",
+        "AuthorizeSecurityGroup",
+    ] {
+        assert!(
+            journal.iter().any(|e| e.action == action),
+            "{action} never called"
+        );
+    }
+    assert_no_contract_refusal(&journal);
+
+    // Through an aggregator, into a member account.
+    let emulator = rh::groups().await;
+    let function = rh::Function::start(
+        &emulator,
+        &[
+            ("CONFIG_AGGREGATOR_ID", rh::AGGREGATOR_ID),
+            ("CROSS_ACCOUNT_ROLE_NAME", rh::ROLE_NAME),
+        ],
+    );
+    let member = json!([rh::resource_in(
+        rh::MEMBER_ACCOUNT,
+        rh::REGION,
+        "sg-member-ssh"
+    )]);
+    let answer = function.invoke(&member).await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    let journal = emulator.journal();
+    for action in [
+        "GetAggregateDiscoveredResource",
+        "AssumeRole",
+        "RevokeSecurityGroup",
+    ] {
+        assert!(
+            journal.iter().any(|e| e.action == action),
+            "{action} never called"
+        );
+    }
+    assert_no_contract_refusal(&journal);
 }
