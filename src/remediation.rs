@@ -365,14 +365,34 @@ impl Invoke {
             &cx
         };
         let client = &self.remediator.client;
-        let discovered = match config_api::get_discovered_resource(
+        // Every error seen along the way ends up in the reason, whatever the outcome.
+        let mut notes: Vec<String> = Vec::new();
+        let with_notes = |first: String, notes: &[String]| {
+            std::iter::once(first)
+                .chain(notes.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let mut retried = Vec::new();
+        let read = config_api::get_discovered_resource_traced(
             client,
             config_cx,
             endpoints.config(),
             &query,
+            &mut retried,
         )
-        .await
-        {
+        .await;
+        let config_action = if query.aggregator.is_some() {
+            "GetAggregateDiscoveredResource"
+        } else {
+            "GetDiscoveredResource"
+        };
+        for e in &retried {
+            out.api_request_ids
+                .extend(e.request_id().map(str::to_string));
+            notes.push(retried_note(config_action, e));
+        }
+        let discovered = match read {
             Ok(d) => d,
             Err(e) => {
                 out.api_request_ids
@@ -380,10 +400,13 @@ impl Invoke {
                 if config_api::is_not_in_config(&e) {
                     return Err(skip(
                         &out,
-                        format!("not found in Config (deleted or never recorded): {e}"),
+                        with_notes(
+                            format!("not found in Config (deleted or never recorded): {e}"),
+                            &notes,
+                        ),
                     ));
                 }
-                out.reason = Some(api_failure("GetDiscoveredResource", &e));
+                out.reason = Some(with_notes(api_failure(config_action, &e), &notes));
                 return Err(out);
             }
         };
@@ -391,26 +414,31 @@ impl Invoke {
         if discovered.deleted {
             return Err(skip(
                 &out,
-                "deleted: Config reports ResourceDeleted = 0".into(),
+                with_notes("deleted: Config reports ResourceDeleted = 0".into(), &notes),
             ));
         }
         if discovered.service_managed == Some(true) {
             return Err(skip(
                 &out,
-                "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it"
-                    .into(),
+                with_notes(
+                    "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it"
+                        .into(),
+                    &notes,
+                ),
             ));
         }
         let tag = &self.config().exempt_tag;
         if discovered.tags.contains(&tag.key, tag.value.as_deref()) {
-            return Err(skip(&out, format!("exempt: tagged {}", tag_text(tag))));
+            return Err(skip(
+                &out,
+                with_notes(format!("exempt: tagged {}", tag_text(tag)), &notes),
+            ));
         }
 
         // Select on the snapshot (for drift), then on the live view (for action).
         let selector = &self.remediator.selector;
         let snapshot = select::rules_from_configuration(&discovered.configuration)
             .and_then(|rules| selector.evaluate(&rules));
-        let mut notes = Vec::new();
         let live = match self.describe(&cx, r, &mut out, &mut notes).await {
             Ok(rules) => rules,
             Err(e) if e.code() == Some("InvalidSecurityGroupId.NotFound") => {

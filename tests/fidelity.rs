@@ -125,6 +125,41 @@ async fn rejected_throttling_is_backed_off_and_retried() {
     assert_eq!(reason.matches("Rejected.Throttling").count(), 2, "{reason}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_retried_on_the_way_stay_in_a_compliant_groups_reason() {
+    let emulator = groups().await;
+    emulator.inject(
+        Fault::always(FaultKind::Throttle {
+            code: "Throttling.User".into(),
+        })
+        .on_action("GetDiscoveredResource")
+        .times(1),
+    );
+    emulator.inject(
+        Fault::always(FaultKind::ServerError {
+            status: 503,
+            code: "ServiceUnavailable".into(),
+        })
+        .on_action("DescribeSecurityGroupAttribute")
+        .times(1),
+    );
+    let function = Function::start(&emulator, &[]);
+    let answer = function.invoke(&event(&["sg-web"])).await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-web"), "compliant");
+    let reason = answer.reason_of("sg-web");
+    assert!(
+        reason.contains("GetDiscoveredResource attempt failed and was retried: Throttling.User"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains(
+            "DescribeSecurityGroupAttribute attempt failed and was retried: ServiceUnavailable"
+        ),
+        "{reason}"
+    );
+}
+
 // --- 3. LastTokenProcessing: same token, try again; the rule is revoked by us ---------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

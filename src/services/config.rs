@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::{invoke, Api};
+use super::{invoke_traced, Api};
 use crate::openapi::error::{field, text_field};
 use crate::openapi::{ApiError, CallContext, Client, Params};
 
@@ -211,6 +211,18 @@ pub async fn get_discovered_resource(
     endpoint: &str,
     query: &ResourceQuery,
 ) -> Result<DiscoveredResource, ApiError> {
+    get_discovered_resource_traced(client, cx, endpoint, query, &mut Vec::new()).await
+}
+
+/// [`get_discovered_resource`], pushing the errors of retried attempts to `retried` (oldest
+/// first), whether the read succeeds or not.
+pub async fn get_discovered_resource_traced(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    query: &ResourceQuery,
+    retried: &mut Vec<ApiError>,
+) -> Result<DiscoveredResource, ApiError> {
     let mut params = Params::new();
     params.insert("ResourceId".into(), query.resource_id.clone());
     params.insert("ResourceType".into(), query.resource_type.clone());
@@ -230,7 +242,9 @@ pub async fn get_discovered_resource(
             GET_AGGREGATE_DISCOVERED_RESOURCE
         }
     };
-    let response = invoke(client, cx, endpoint, api, params).await?;
+    let traced = invoke_traced(client, cx, endpoint, api, params).await;
+    retried.extend(traced.earlier);
+    let response = traced.result?;
     parse_discovered_resource(&response.body, response.request_id, query)
 }
 
