@@ -26,7 +26,9 @@ pub const DEFAULT_RISKY_PORTS: &str = "22,3389";
 pub const DEFAULT_EXEMPT_TAG: &str = "sg-remediator:exempt";
 /// Default Config endpoint (the Chinese site's central Config endpoint).
 pub const DEFAULT_CONFIG_ENDPOINT: &str = "https://config.cn-shanghai.aliyuncs.com";
-/// Default ECS endpoint template; `{region}` is replaced by the resource's region.
+/// The ECS endpoint pattern of public regions (`{region}` is replaced by the resource's region).
+/// Without `ECS_ENDPOINT` the official SDK's endpoint map decides
+/// ([`crate::services::endpoints`]); this pattern is its rule for regions it does not list.
 pub const DEFAULT_ECS_ENDPOINT: &str = "https://ecs.{region}.aliyuncs.com";
 /// Default STS endpoint.
 pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.aliyuncs.com";
@@ -189,8 +191,8 @@ impl fmt::Display for ExemptTag {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
     config: String,
-    /// May contain `{region}`.
-    ecs_template: String,
+    /// `ECS_ENDPOINT` (may contain `{region}`); `None`: the official SDK's endpoint map.
+    ecs_template: Option<String>,
     sts: String,
 }
 
@@ -199,7 +201,7 @@ impl Endpoints {
     pub fn new(config: &str, ecs_template: &str, sts: &str) -> Result<Self, ConfigError> {
         Ok(Endpoints {
             config: parse_endpoint("CONFIG_ENDPOINT", config, false)?,
-            ecs_template: parse_endpoint("ECS_ENDPOINT", ecs_template, true)?,
+            ecs_template: Some(parse_endpoint("ECS_ENDPOINT", ecs_template, true)?),
             sts: parse_endpoint("STS_ENDPOINT", sts, false)?,
         })
     }
@@ -209,14 +211,18 @@ impl Endpoints {
         &self.config
     }
 
-    /// The ECS endpoint for `region` (`{region}` substituted).
+    /// The ECS endpoint for `region`: `ECS_ENDPOINT` with `{region}` substituted, or by default
+    /// the official SDK's endpoint for that region.
     pub fn ecs(&self, region: &str) -> String {
-        self.ecs_template.replace("{region}", region)
+        match &self.ecs_template {
+            Some(template) => template.replace("{region}", region),
+            None => crate::services::endpoints::default_ecs_endpoint(region),
+        }
     }
 
-    /// The ECS endpoint as configured, before substitution.
-    pub fn ecs_template(&self) -> &str {
-        &self.ecs_template
+    /// `ECS_ENDPOINT` as configured, before substitution (`None`: the official map).
+    pub fn ecs_template(&self) -> Option<&str> {
+        self.ecs_template.as_deref()
     }
 
     /// The STS endpoint.
@@ -227,9 +233,9 @@ impl Endpoints {
     /// Names of the variables whose endpoint is plain `http://`, so start-up can warn about them.
     pub fn plain_http(&self) -> Vec<&'static str> {
         [
-            ("CONFIG_ENDPOINT", &self.config),
-            ("ECS_ENDPOINT", &self.ecs_template),
-            ("STS_ENDPOINT", &self.sts),
+            ("CONFIG_ENDPOINT", self.config.as_str()),
+            ("ECS_ENDPOINT", self.ecs_template.as_deref().unwrap_or("")),
+            ("STS_ENDPOINT", self.sts.as_str()),
         ]
         .into_iter()
         .filter(|(_, url)| url.starts_with("http://"))
@@ -242,7 +248,7 @@ impl Default for Endpoints {
     fn default() -> Self {
         Endpoints {
             config: DEFAULT_CONFIG_ENDPOINT.to_string(),
-            ecs_template: DEFAULT_ECS_ENDPOINT.to_string(),
+            ecs_template: None,
             sts: DEFAULT_STS_ENDPOINT.to_string(),
         }
     }
@@ -412,11 +418,14 @@ impl Config {
             .map(|id| validate_plain_id(&id).map(|()| id))
             .transpose()
             .map_err(|e| ConfigError::new("CONFIG_AGGREGATOR_ID", e))?;
-        let endpoints = Endpoints::new(
+        let mut endpoints = Endpoints::new(
             &with_default(&lookup, "CONFIG_ENDPOINT", DEFAULT_CONFIG_ENDPOINT)?,
             &with_default(&lookup, "ECS_ENDPOINT", DEFAULT_ECS_ENDPOINT)?,
             &with_default(&lookup, "STS_ENDPOINT", DEFAULT_STS_ENDPOINT)?,
         )?;
+        if lookup("ECS_ENDPOINT").is_none() {
+            endpoints.ecs_template = None;
+        }
         let max_concurrency = parse_number(
             &with_default(&lookup, "MAX_CONCURRENCY", "8")?,
             1,

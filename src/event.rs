@@ -230,6 +230,31 @@ fn identifier(key: &str, value: String) -> Result<String, String> {
     }
 }
 
+/// A region id becomes part of a host name (`ecs.{region}.aliyuncs.com`) and an API parameter,
+/// so only the shape region ids have is accepted: `^[a-z0-9]+(-[a-z0-9]+)*$`, at most 64
+/// characters (`cn-hangzhou`, `cn-shanghai-finance-1`, `ap-southeast-1`).
+pub fn is_region_id(value: &str) -> bool {
+    value.len() <= 64
+        && !value.is_empty()
+        && value.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+fn region_id(value: String) -> Result<String, String> {
+    if is_region_id(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "regionId {value:?} is not a region id: only lower-case letters and digits in \
+             dash-separated parts (e.g. cn-hangzhou), no other characters"
+        ))
+    }
+}
+
 fn account(obj: &Map<String, Value>) -> Result<Option<AccountId>, String> {
     match field(obj, "accountId") {
         None | Some(Value::Null) => Ok(None),
@@ -244,7 +269,7 @@ fn resource(v: &Value) -> Result<ResourceRef, String> {
         .ok_or_else(|| format!("a resource must be a JSON object, got {}", kind(v)))?;
     Ok(ResourceRef {
         account_id: account(obj)?,
-        region_id: identifier("regionId", required(obj, "regionId")?)?,
+        region_id: region_id(required(obj, "regionId")?)?,
         resource_id: identifier("resourceId", required(obj, "resourceId")?)?,
         resource_type: required(obj, "resourceType")?,
         config_rule_id: string(obj, "configRuleId")?,
@@ -274,7 +299,7 @@ fn invalid(index: usize, v: &Value, reason: String) -> InvalidItem {
 fn restore(obj: &Map<String, Value>) -> Result<RestoreRequest, EventError> {
     let shape = EventError::Shape;
     let region_id = required(obj, "regionId")
-        .and_then(|r| identifier("regionId", r))
+        .and_then(region_id)
         .map_err(|e| shape(format!("restore: {e}")))?;
     let resource_id = required(obj, "resourceId")
         .and_then(|r| identifier("resourceId", r))
@@ -404,6 +429,44 @@ mod tests {
             r#"[{"accountId": "12ab", "regionId": "cn-hangzhou", "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup"}]"#,
         );
         assert!(matches!(&e.items[0], Item::Invalid(i) if i.reason.contains("not an account UID")));
+    }
+
+    #[test]
+    fn region_ids_are_dash_separated_lower_case_letters_and_digits() {
+        for good in [
+            "cn-hangzhou",
+            "cn-shanghai-finance-1",
+            "cn-north-2-gov-1",
+            "us-east-1",
+        ] {
+            assert!(is_region_id(good), "{good}");
+        }
+        for bad in [
+            "",
+            "cn.hangzhou",
+            "cn_hangzhou",
+            "CN-hangzhou",
+            "cn--hangzhou",
+            "-cn",
+            "cn-",
+            "cn hangzhou",
+            "cn-hangzhou.evil.com",
+        ] {
+            assert!(!is_region_id(bad), "{bad:?}");
+        }
+        assert!(!is_region_id(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn an_event_item_with_a_dotted_region_fails_naming_the_region() {
+        let e = remediate(
+            r#"[{"regionId": "evil.example.com", "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup"}]"#,
+        );
+        assert!(
+            matches!(&e.items[0], Item::Invalid(i) if i.reason.contains("not a region id")),
+            "{:?}",
+            e.items[0]
+        );
     }
 
     #[test]

@@ -45,6 +45,9 @@ struct Invoke {
     credentials: Option<Credentials>,
     function_account: Option<String>,
     function_name: String,
+    /// The invocation's request id: part of every ClientToken, so that a token is unique per
+    /// invocation and stable across the retries inside it.
+    request_id: String,
     deadline: Instant,
     mode: Mode,
 }
@@ -91,6 +94,7 @@ impl Remediator {
                 .function_name
                 .clone()
                 .unwrap_or_else(|| "fc".to_string()),
+            request_id: context.request_id.clone(),
             deadline: context.deadline,
             mode,
         })
@@ -336,18 +340,24 @@ impl Invoke {
         // Re-fetch from Config (through the aggregator, with the function's own credentials,
         // when one is configured).
         let endpoints = &self.config().endpoints;
+        let aggregator = match &self.config().config_aggregator_id {
+            None => None,
+            Some(id) => match aggregator_account(r) {
+                Ok(account_id) => Some(AggregatorScope {
+                    aggregator_id: id.clone(),
+                    account_id,
+                }),
+                Err(reason) => {
+                    out.reason = Some(reason);
+                    return Err(out);
+                }
+            },
+        };
         let query = ResourceQuery {
             resource_id: r.resource_id.clone(),
             resource_type: r.resource_type.clone(),
             region: r.region_id.clone(),
-            aggregator: self
-                .config()
-                .config_aggregator_id
-                .as_ref()
-                .map(|id| AggregatorScope {
-                    aggregator_id: id.clone(),
-                    account_id: account.clone().unwrap_or_default(),
-                }),
+            aggregator,
         };
         let config_cx = if query.aggregator.is_some() {
             &own
@@ -355,25 +365,48 @@ impl Invoke {
             &cx
         };
         let client = &self.remediator.client;
-        let discovered = match config_api::get_discovered_resource(
+        // Every error seen along the way ends up in the reason, whatever the outcome.
+        let mut notes: Vec<String> = Vec::new();
+        let with_notes = |first: String, notes: &[String]| {
+            std::iter::once(first)
+                .chain(notes.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let mut retried = Vec::new();
+        let read = config_api::get_discovered_resource_traced(
             client,
             config_cx,
             endpoints.config(),
             &query,
+            &mut retried,
         )
-        .await
-        {
+        .await;
+        let config_action = if query.aggregator.is_some() {
+            "GetAggregateDiscoveredResource"
+        } else {
+            "GetDiscoveredResource"
+        };
+        for e in &retried {
+            out.api_request_ids
+                .extend(e.request_id().map(str::to_string));
+            notes.push(retried_note(config_action, e));
+        }
+        let discovered = match read {
             Ok(d) => d,
             Err(e) => {
                 out.api_request_ids
                     .extend(e.request_id().map(str::to_string));
-                if e.is_not_found() {
+                if config_api::is_not_in_config(&e) {
                     return Err(skip(
                         &out,
-                        format!("not found in Config (deleted or never recorded): {e}"),
+                        with_notes(
+                            format!("not found in Config (deleted or never recorded): {e}"),
+                            &notes,
+                        ),
                     ));
                 }
-                out.reason = Some(api_failure("GetDiscoveredResource", &e));
+                out.reason = Some(with_notes(api_failure(config_action, &e), &notes));
                 return Err(out);
             }
         };
@@ -381,46 +414,51 @@ impl Invoke {
         if discovered.deleted {
             return Err(skip(
                 &out,
-                "deleted: Config reports ResourceDeleted = 0".into(),
+                with_notes("deleted: Config reports ResourceDeleted = 0".into(), &notes),
             ));
         }
         if discovered.service_managed == Some(true) {
             return Err(skip(
                 &out,
-                "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it"
-                    .into(),
+                with_notes(
+                    "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it"
+                        .into(),
+                    &notes,
+                ),
             ));
         }
         let tag = &self.config().exempt_tag;
         if discovered.tags.contains(&tag.key, tag.value.as_deref()) {
-            return Err(skip(&out, format!("exempt: tagged {}", tag_text(tag))));
+            return Err(skip(
+                &out,
+                with_notes(format!("exempt: tagged {}", tag_text(tag)), &notes),
+            ));
         }
 
         // Select on the snapshot (for drift), then on the live view (for action).
         let selector = &self.remediator.selector;
         let snapshot = select::rules_from_configuration(&discovered.configuration)
             .and_then(|rules| selector.evaluate(&rules));
-        let live = match self.describe(&cx, r, &mut out).await {
+        let live = match self.describe(&cx, r, &mut out, &mut notes).await {
             Ok(rules) => rules,
             Err(e) if e.code() == Some("InvalidSecurityGroupId.NotFound") => {
-                return Err(skip(
-                    &out,
-                    format!("gone: the group no longer exists in ECS ({e})"),
-                ));
+                notes.insert(0, format!("gone: the group no longer exists in ECS ({e})"));
+                return Err(skip(&out, notes.join("; ")));
             }
             Err(e) => {
-                out.reason = Some(api_failure("DescribeSecurityGroupAttribute", &e));
+                notes.insert(0, api_failure("DescribeSecurityGroupAttribute", &e));
+                out.reason = Some(notes.join("; "));
                 return Err(out);
             }
         };
         let selection = match selector.evaluate(&live) {
             Ok(s) => s,
             Err(e) => {
-                out.reason = Some(format!("selecting rules of the live group failed: {e}"));
+                notes.insert(0, format!("selecting rules of the live group failed: {e}"));
+                out.reason = Some(notes.join("; "));
                 return Err(out);
             }
         };
-        let mut notes = Vec::new();
         match &snapshot {
             Ok(snap) => out.drift_rule_ids = drift(snap, &selection),
             Err(e) => notes.push(format!(
@@ -544,22 +582,32 @@ impl Invoke {
         }
     }
 
+    /// Reads the group's live ingress rules (both NIC types of a classic-network group). The
+    /// errors of retried attempts go to `notes`, so that none is dropped from the reason.
     async fn describe(
         &self,
         cx: &CallContext<'_>,
         r: &ResourceRef,
         out: &mut ResourceResult,
+        notes: &mut Vec<String>,
     ) -> Result<Vec<Permission>, ApiError> {
         let endpoint = self.config().endpoints.ecs(&r.region_id);
-        match ecs::describe_security_group_attribute(
+        let mut retried = Vec::new();
+        let read = ecs::describe_security_group_attribute_traced(
             &self.remediator.client,
             cx,
             &endpoint,
             &r.region_id,
             &r.resource_id,
+            &mut retried,
         )
-        .await
-        {
+        .await;
+        for e in &retried {
+            out.api_request_ids
+                .extend(e.request_id().map(str::to_string));
+            notes.push(retried_note("DescribeSecurityGroupAttribute", e));
+        }
+        match read {
             Ok(rules) => {
                 out.api_request_ids.extend(rules.request_ids);
                 Ok(rules.permissions)
@@ -594,6 +642,9 @@ impl Invoke {
         // Sent, but the answer never came: ECS may have applied these.
         let mut unanswered: BTreeSet<RuleId> = BTreeSet::new();
         let mut errors: Vec<String> = Vec::new();
+        // Errors that did not decide the outcome (retried attempts, a batch naming a vanished
+        // rule): reported whatever the outcome, never dropped.
+        let mut seen: Vec<String> = Vec::new();
         let mut managed = false;
         let mut pending: Vec<RuleId> = ids.to_vec();
         let mut live_after: Option<Vec<Permission>> = None;
@@ -605,10 +656,17 @@ impl Invoke {
                 &endpoint,
                 &r.region_id,
                 &r.resource_id,
+                &self.request_id,
                 &pending,
             )
             .await
             {
+                for e in &chunk.retried {
+                    out.api_request_ids
+                        .extend(e.request_id().map(str::to_string));
+                    seen.push(retried_note("RevokeSecurityGroup", e));
+                }
+                let lost_attempt = chunk.retried.iter().any(attempt_may_have_applied);
                 match chunk.result {
                     Ok(request_id) => {
                         out.api_request_ids.push(request_id);
@@ -617,13 +675,14 @@ impl Invoke {
                     Err(e) => {
                         out.api_request_ids
                             .extend(e.request_id().map(str::to_string));
-                        if may_have_applied(&e) {
+                        if lost_attempt || may_have_applied(&e) {
                             unanswered.extend(chunk.ids.iter().cloned());
                         }
                         if e.is_managed_by_cloud_product() {
                             managed = true;
                         } else if e.is_rule_not_found() {
                             retry_worthy = true;
+                            seen.push(api_failure("RevokeSecurityGroup", &e));
                         } else {
                             errors.push(api_failure("RevokeSecurityGroup", &e));
                         }
@@ -631,7 +690,7 @@ impl Invoke {
                 }
             }
             // Verify against live state.
-            let after = match self.describe(cx, r, &mut out).await {
+            let after = match self.describe(cx, r, &mut out, &mut seen).await {
                 Ok(rules) => rules,
                 Err(e) => {
                     out.revoked_rule_ids = confirmed.iter().cloned().collect();
@@ -651,6 +710,8 @@ impl Invoke {
                             join_ids(&unanswered)
                         ));
                     }
+                    errors.extend(seen);
+                    errors.extend(notes);
                     out.reason = Some(errors.join("; "));
                     return Err(out);
                 }
@@ -729,16 +790,21 @@ impl Invoke {
                     out.revoked_rule_ids.len()
                 ),
             );
+            // Errors of calls whose rules turned out gone: the outcome is verified, the
+            // errors are still part of the account of what happened.
+            notes.extend(errors);
+            notes.extend(seen);
             out.reason = Some(notes.join("; "));
             return Ok(out);
         }
         if managed && confirmed.is_empty() {
             out.status = Status::Skipped;
-            out.reason = Some(
-                "managed by a cloud service: ECS refused the revoke \
+            let mut reason = vec!["managed by a cloud service: ECS refused the revoke \
                  (InvalidOperation.ResourceManagedByCloudProduct)"
-                    .into(),
-            );
+                .to_string()];
+            reason.extend(errors);
+            reason.extend(seen);
+            out.reason = Some(reason.join("; "));
             return Err(out);
         }
         out.status = Status::Failed;
@@ -753,6 +819,7 @@ impl Invoke {
                     .join(", ")
             ),
         );
+        errors.extend(seen);
         errors.extend(notes);
         out.reason = Some(errors.join("; "));
         Err(out)
@@ -800,11 +867,13 @@ impl Invoke {
             config_rule_id: None,
         };
         let mut scratch = ResourceResult::new(None, None, None, None, Status::Failed);
-        let before = match self.describe(&cx, &resource, &mut scratch).await {
+        let mut seen = Vec::new();
+        let before = match self.describe(&cx, &resource, &mut scratch, &mut seen).await {
             Ok(rules) => rules,
             Err(e) => {
                 report.api_request_ids.extend(scratch.api_request_ids);
-                report.reason = Some(api_failure("DescribeSecurityGroupAttribute", &e));
+                seen.insert(0, api_failure("DescribeSecurityGroupAttribute", &e));
+                report.reason = Some(seen.join("; "));
                 return report;
             }
         };
@@ -816,10 +885,17 @@ impl Invoke {
             &endpoint,
             &request.region_id,
             &request.resource_id,
+            &self.request_id,
             &request.rules,
         )
         .await
         {
+            for e in &chunk.retried {
+                scratch
+                    .api_request_ids
+                    .extend(e.request_id().map(str::to_string));
+                seen.push(retried_note("AuthorizeSecurityGroup", e));
+            }
             match chunk.result {
                 Ok(id) => {
                     scratch.api_request_ids.push(id);
@@ -835,7 +911,7 @@ impl Invoke {
             }
         }
         let existing: HashSet<RuleId> = before.iter().filter_map(|p| p.rule_id.clone()).collect();
-        match self.describe(&cx, &resource, &mut scratch).await {
+        match self.describe(&cx, &resource, &mut scratch, &mut seen).await {
             Ok(after) => {
                 report.new_rule_ids = after
                     .iter()
@@ -848,13 +924,13 @@ impl Invoke {
         report.api_request_ids.extend(scratch.api_request_ids);
         if errors.is_empty() {
             report.status = "restored";
-            report.reason = Some(format!(
+            errors.push(format!(
                 "re-authorized {} rule(s)",
                 report.restored_rules.len()
             ));
-        } else {
-            report.reason = Some(errors.join("; "));
         }
+        errors.extend(seen);
+        report.reason = Some(errors.join("; "));
         report
     }
 }
@@ -864,12 +940,54 @@ impl Invoke {
 /// ClientToken instead; a call never sent changed nothing. Anything else (no answer, an
 /// unreadable or 5xx answer, throttling after lost attempts, the deadline during an attempt)
 /// leaves the outcome unknown.
+///
+/// `LastTokenProcessing` / `OperationConflict` mean an earlier attempt with the same token is
+/// still running: it may have applied.
 fn may_have_applied(e: &ApiError) -> bool {
     match e {
-        ApiError::Service { status, .. } => *status >= 500 || e.is_throttling(),
+        ApiError::Service { status, .. } => {
+            *status >= 500 || e.is_throttling() || e.is_in_progress()
+        }
         ApiError::Transport(_) | ApiError::Decode { .. } => true,
         ApiError::DeadlineExceeded { last } => last.is_some(),
         ApiError::InvalidRequest(_) => false,
+    }
+}
+
+/// Whether one retried attempt may have been applied by ECS: no answer, an unreadable or 5xx
+/// answer, or "the token's first call is still in progress". A 4xx answer (flow control
+/// included) rejected that attempt.
+fn attempt_may_have_applied(e: &ApiError) -> bool {
+    match e {
+        ApiError::Service { status, .. } => *status >= 500 || e.is_in_progress(),
+        ApiError::Transport(_) | ApiError::Decode { .. } => true,
+        ApiError::DeadlineExceeded { last } => last.is_some(),
+        ApiError::InvalidRequest(_) => false,
+    }
+}
+
+/// The report text of an attempt that failed and was retried.
+fn retried_note(action: &str, e: &ApiError) -> String {
+    format!("{action} attempt failed and was retried: {e}")
+}
+
+/// The account to read a resource through the aggregator: `ResourceAccountId` is a required
+/// int64 (`config-20200907/client/get_aggregate_discovered_resource_request_model.go`), so it
+/// must come from the event item itself. Guessing the function's own account would ask
+/// Config about the wrong account and could make a member's open group look "not in Config".
+fn aggregator_account(r: &ResourceRef) -> Result<String, String> {
+    match r.account_id.as_ref().map(|a| a.0.as_str()) {
+        Some(a) if config_api::is_resource_account_id(a) => Ok(a.to_string()),
+        Some(a) => Err(format!(
+            "CONFIG_AGGREGATOR_ID is set but the item's accountId {a:?} is not an account id \
+             (GetAggregateDiscoveredResource's ResourceAccountId is an int64); nothing was sent"
+        )),
+        None => Err(
+            "CONFIG_AGGREGATOR_ID is set but the event item has no accountId: \
+             GetAggregateDiscoveredResource needs the resource's account (ResourceAccountId); \
+             nothing was sent"
+                .into(),
+        ),
     }
 }
 
@@ -957,5 +1075,75 @@ fn tag_text(tag: &crate::config::ExemptTag) -> String {
     match &tag.value {
         Some(v) => format!("{}={v}", tag.key),
         None => tag.key.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::AccountId;
+
+    fn service(status: u16, code: &str) -> ApiError {
+        ApiError::Service {
+            status,
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            recommend: None,
+        }
+    }
+
+    #[test]
+    fn a_token_still_processing_may_have_applied() {
+        assert!(may_have_applied(&service(403, "LastTokenProcessing")));
+        assert!(may_have_applied(&service(400, "OperationConflict")));
+        assert!(attempt_may_have_applied(&service(
+            403,
+            "LastTokenProcessing"
+        )));
+    }
+
+    #[test]
+    fn a_refused_attempt_did_not_apply_but_a_lost_one_may_have() {
+        assert!(!attempt_may_have_applied(&service(
+            400,
+            "Rejected.Throttling"
+        )));
+        assert!(!attempt_may_have_applied(&service(403, "Forbidden.RAM")));
+        assert!(attempt_may_have_applied(&service(
+            503,
+            "ServiceUnavailable"
+        )));
+        assert!(attempt_may_have_applied(&ApiError::Transport(
+            "timed out".into()
+        )));
+        assert!(!attempt_may_have_applied(&ApiError::InvalidRequest(
+            String::new()
+        )));
+        assert!(!may_have_applied(&service(
+            400,
+            "InvalidParam.SecurityGroupRuleId"
+        )));
+    }
+
+    fn resource(account: Option<&str>) -> ResourceRef {
+        ResourceRef {
+            account_id: account.map(|a| AccountId(a.into())),
+            region_id: "cn-hangzhou".into(),
+            resource_id: "sg-1".into(),
+            resource_type: event::SECURITY_GROUP.into(),
+            config_rule_id: None,
+        }
+    }
+
+    #[test]
+    fn the_aggregator_account_comes_from_the_item_and_is_an_int64() {
+        assert_eq!(
+            aggregator_account(&resource(Some("1234567890123456"))),
+            Ok("1234567890123456".to_string())
+        );
+        let missing = aggregator_account(&resource(None)).unwrap_err();
+        assert!(missing.contains("no accountId"), "{missing}");
+        assert!(aggregator_account(&resource(Some("99999999999999999999"))).is_err());
     }
 }

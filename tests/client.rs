@@ -64,15 +64,15 @@ fn fixture() -> Fixture {
                          "memberAccountIds": [MEMBER]}],
         "securityGroups": [
             {"accountId": OWNER, "regionId": REGION, "securityGroupId": SG,
-             "serviceManaged": false, "tags": {"env": "prod"},
+             "vpcId": "vpc-client", "serviceManaged": false, "tags": {"env": "prod"},
              "rules": [rule("sgr-ssh", 22, "0.0.0.0/0"), rule("sgr-https", 443, "0.0.0.0/0"),
                        rule("sgr-rdp", 3389, "0.0.0.0/0")]},
             {"accountId": OWNER, "regionId": REGION, "securityGroupId": MANAGED_SG,
-             "serviceManaged": true, "rules": [rule("sgr-m1", 22, "0.0.0.0/0")]},
+             "vpcId": "vpc-client", "serviceManaged": true, "rules": [rule("sgr-m1", 22, "0.0.0.0/0")]},
             {"accountId": OWNER, "regionId": REGION, "securityGroupId": BIG_SG,
-             "rules": many_rules("b", 2500)},
+             "vpcId": "vpc-client", "rules": many_rules("b", 2500)},
             {"accountId": MEMBER, "regionId": REGION, "securityGroupId": MEMBER_SG,
-             "rules": [rule("sgr-mem", 22, "0.0.0.0/0")]},
+             "vpcId": "vpc-member", "rules": [rule("sgr-mem", 22, "0.0.0.0/0")]},
             {"accountId": OWNER, "regionId": REGION, "securityGroupId": "sg-unrecorded",
              "snapshot": {"unknown": true}}
         ]
@@ -311,6 +311,7 @@ async fn revoke_removes_exactly_the_given_rules() {
         &w.emu.ecs_endpoint(),
         REGION,
         SG,
+        "1-client-test",
         &ids(&["sgr-rdp", "sgr-ssh"]),
     )
     .await;
@@ -332,6 +333,7 @@ async fn revoking_on_a_managed_group_is_refused_with_403() {
         &w.emu.ecs_endpoint(),
         REGION,
         MANAGED_SG,
+        "1-client-test",
         &ids(&["sgr-m1"]),
     )
     .await;
@@ -352,6 +354,7 @@ async fn revoking_an_unknown_rule_id_is_rule_not_found() {
         &w.emu.ecs_endpoint(),
         REGION,
         SG,
+        "1-client-test",
         &ids(&["sgr-ssh", "sgr-gone"]),
     )
     .await;
@@ -370,6 +373,7 @@ async fn revoking_150_rules_sends_chunks_of_100_and_50() {
         &w.emu.ecs_endpoint(),
         REGION,
         BIG_SG,
+        "1-client-test",
         &targets,
     )
     .await;
@@ -411,6 +415,7 @@ async fn a_revoke_retried_after_a_503_reuses_its_client_token() {
         &w.emu.ecs_endpoint(),
         REGION,
         SG,
+        "1-client-test",
         &ids(&["sgr-ssh"]),
     )
     .await;
@@ -441,6 +446,7 @@ async fn authorize_puts_a_revoked_rule_back() {
         &w.emu.ecs_endpoint(),
         REGION,
         SG,
+        "1-client-test",
         &ids(&["sgr-ssh"]),
     )
     .await;
@@ -451,6 +457,7 @@ async fn authorize_puts_a_revoked_rule_back() {
         &w.emu.ecs_endpoint(),
         REGION,
         SG,
+        "1-client-test",
         std::slice::from_ref(&backup),
     )
     .await;

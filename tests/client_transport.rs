@@ -478,7 +478,7 @@ async fn plain_http_endpoints_are_refused_by_default() {
 
 fn page(next_token: &str, rule_id: &str) -> Reply {
     ok(&format!(
-        r#"{{"RequestId":"R-{rule_id}","SecurityGroupId":"sg-1","NextToken":"{next_token}","Permissions":{{"Permission":[{{"SecurityGroupRuleId":"{rule_id}","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"22/22","SourceCidrIp":"0.0.0.0/0"}}]}}}}"#
+        r#"{{"RequestId":"R-{rule_id}","SecurityGroupId":"sg-1","VpcId":"vpc-1","NextToken":"{next_token}","Permissions":{{"Permission":[{{"SecurityGroupRuleId":"{rule_id}","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"22/22","SourceCidrIp":"0.0.0.0/0"}}]}}}}"#
     ))
 }
 

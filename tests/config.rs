@@ -41,9 +41,14 @@ fn an_empty_environment_gives_the_documented_defaults() {
         c.endpoints.config(),
         "https://config.cn-shanghai.aliyuncs.com"
     );
+    // Without ECS_ENDPOINT: the official SDK's EndpointMap (cn-hangzhou is listed there).
     assert_eq!(
         c.endpoints.ecs("cn-hangzhou"),
-        "https://ecs.cn-hangzhou.aliyuncs.com"
+        "https://ecs-cn-hangzhou.aliyuncs.com"
+    );
+    assert_eq!(
+        c.endpoints.ecs("cn-shanghai"),
+        "https://ecs.cn-shanghai.aliyuncs.com"
     );
     assert_eq!(c.endpoints.sts(), "https://sts.aliyuncs.com");
     assert_eq!(c.max_concurrency, 8);
@@ -216,6 +221,32 @@ fn the_ecs_endpoint_substitutes_the_region_wherever_it_appears() {
     assert_eq!(
         c.endpoints.ecs("ap-southeast-1"),
         "https://ecs-ap-southeast-1.example.com:8443"
+    );
+}
+
+#[test]
+fn finance_and_government_regions_default_to_the_official_sdks_endpoints() {
+    let c = parse(&[]).unwrap();
+    assert_eq!(
+        c.endpoints.ecs("cn-shanghai-finance-1"),
+        "https://ecs-cn-hangzhou.aliyuncs.com"
+    );
+    assert_eq!(
+        c.endpoints.ecs("cn-north-2-gov-1"),
+        "https://ecs.aliyuncs.com"
+    );
+    assert_eq!(
+        c.endpoints.ecs("ap-south-1"),
+        "https://ecs.ap-south-1.aliyuncs.com"
+    );
+}
+
+#[test]
+fn an_explicit_ecs_endpoint_wins_over_the_official_map() {
+    let c = parse(&[("ECS_ENDPOINT", "https://ecs.{region}.aliyuncs.com")]).unwrap();
+    assert_eq!(
+        c.endpoints.ecs("cn-north-2-gov-1"),
+        "https://ecs.cn-north-2-gov-1.aliyuncs.com"
     );
 }
 

@@ -439,7 +439,7 @@ async fn a_version_of_another_service_is_refused() {
         ],
     )
     .await;
-    assert_eq!((status, code(&body)), (400, "InvalidVersion"));
+    assert_eq!((status, code(&body)), (404, "InvalidAction.NotFound"));
 }
 
 #[tokio::test]

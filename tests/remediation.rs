@@ -686,7 +686,7 @@ async fn one_hundred_fifty_risky_rules_are_revoked_in_two_calls_of_100_and_50() 
         .collect();
     world["securityGroups"].as_array_mut().unwrap().push(json!({
         "accountId": FUNCTION_ACCOUNT, "regionId": REGION, "securityGroupId": "sg-bulk",
-        "rules": rules,
+        "vpcId": "vpc-bulk", "rules": rules,
     }));
     let emulator = emulator(&world).await;
     let function = Function::start(&emulator, &[]);
@@ -716,7 +716,7 @@ async fn a_two_hundred_resource_event_accounts_for_every_resource_exactly_once()
             ssh_rule(&format!("sgr-fleet{i:03}"), "443/443")
         };
         groups.push(json!({"accountId": FUNCTION_ACCOUNT, "regionId": REGION,
-                           "securityGroupId": id, "rules": [rule]}));
+                           "securityGroupId": id, "vpcId": "vpc-fleet", "rules": [rule]}));
         ids.push(id);
     }
     let emulator = emulator(&world).await;

@@ -149,3 +149,40 @@ async fn a_revoke_that_never_took_effect_is_a_failure_and_claims_nothing() {
         ["sgr-ssh-world", "sgr-ssh-world-https"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_still_processing_when_the_attempts_run_out_is_ours_once_verified_gone() {
+    let emulator = groups().await;
+    // The first call is applied but answered after 1.5 s; the retry (same ClientToken) meets
+    // `LastTokenProcessing` and the client has no attempt left.
+    emulator.inject(
+        Fault::always(FaultKind::Delay { ms: 1500 })
+            .on_action("RevokeSecurityGroup")
+            .on_group("sg-ssh-world")
+            .times(1),
+    );
+    let remediator = remediator(&emulator, Duration::from_millis(200));
+    let report = remediator
+        .handle(invocation(
+            &event(&["sg-ssh-world"]),
+            Duration::from_secs(60),
+        ))
+        .await
+        .expect("no failure: the rule is verified gone");
+
+    let result = &report["results"][0];
+    assert_eq!(result["status"], "remediated", "{result:#}");
+    assert_eq!(strings(&result["revokedRuleIds"]), ["sgr-ssh-world"]);
+    assert_eq!(
+        result["revokedRules"][0]["SecurityGroupRuleId"],
+        "sgr-ssh-world"
+    );
+    let revokes = calls(&emulator, "RevokeSecurityGroup");
+    assert_eq!(revokes.len(), 2);
+    assert_eq!(revokes[1].code.as_deref(), Some("LastTokenProcessing"));
+    // Every error seen along the way stays in the reason, success or not.
+    let reason = result["reason"].as_str().unwrap();
+    assert!(reason.contains("LastTokenProcessing"), "{reason}");
+    assert!(reason.contains("no response"), "{reason}");
+    assert!(!reason.contains("already gone"), "{reason}");
+}

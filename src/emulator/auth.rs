@@ -63,12 +63,15 @@ pub(crate) fn authenticate(
 ) -> Result<Caller, ApiError> {
     let action = required(params, "Action")?;
     let version = required(params, "Version")?;
+    // The gateway finds an API by action *and* version: an unknown pair is
+    // `404 InvalidAction.NotFound`, the answer a wrong endpoint, version or action gets
+    // (project reference apis.md §3; see EMULATOR.md).
     if version != service.version() {
         return Err(ApiError::new(
-            400,
-            "InvalidVersion",
+            404,
+            "InvalidAction.NotFound",
             format!(
-                "Specified parameter Version is not valid: this endpoint serves {} version {}, not {version}.",
+                "Specified api is not found, please check your url and method: {action} version {version} ({} serves version {}).",
                 service.name(),
                 service.version()
             ),

@@ -44,18 +44,27 @@ fn direction_of(rule: &Value) -> String {
     }
 }
 
-fn nic_of(rule: &Value) -> String {
+/// A rule's NIC type in a classic (`classic`) or VPC group; a rule without one has its group's default: `intranet` in a VPC,
+/// `internet` in the classic network (AuthorizeSecurityGroup's `NicType`,
+/// `ecs-20140526/client/authorize_security_group_request_model.go`).
+fn nic_in(rule: &Value, classic: bool) -> String {
     let n = field(rule, "NicType").to_ascii_lowercase();
-    if n.is_empty() {
-        "intranet".into()
-    } else {
-        n
+    match (n.is_empty(), classic) {
+        (false, _) => n,
+        (true, false) => "intranet".into(),
+        (true, true) => "internet".into(),
     }
 }
 
+/// A classic-network group: no `VpcId`.
+fn is_classic(group: &Group) -> bool {
+    group.vpc_id.trim().is_empty()
+}
+
 /// The identity of a rule for matching: what RevokeSecurityGroup-by-Permissions compares and
-/// what makes an Authorize a duplicate. Defaults are ECS's (accept, priority 1, intranet).
-fn rule_key(rule: &Value) -> Vec<String> {
+/// what makes an Authorize a duplicate. Defaults are ECS's (accept, priority 1, the group's NIC
+/// type default).
+fn rule_key(rule: &Value, classic: bool) -> Vec<String> {
     let lower_or = |name: &str, default: &str| {
         let v = field(rule, name).to_ascii_lowercase();
         if v.is_empty() {
@@ -79,7 +88,7 @@ fn rule_key(rule: &Value) -> Vec<String> {
         lower_or("Policy", "accept"),
         priority,
         field(rule, "IpProtocol").to_ascii_uppercase(),
-        nic_of(rule),
+        nic_in(rule, classic),
     ];
     for name in [
         "PortRange",
@@ -162,8 +171,18 @@ pub(crate) fn describe_attribute(
             }
         },
     };
-    let filter = format!("{direction}|{}", nic.as_deref().unwrap_or(""));
     let group_id = required(params, "SecurityGroupId")?.to_string();
+    // `NicType` (`ecs-20140526/client/describe_security_group_attribute_request_model.go`): a
+    // classic-network group answers the rules of ONE NIC type per call, `internet` when
+    // `NicType` is absent ("to query both NIC types, call the operation twice"); a VPC group
+    // answers its intranet rules whatever is asked ("internet or empty: intranet is used").
+    let classic = state.groups.get(&group_id).is_some_and(is_classic);
+    let nic = if classic {
+        nic.unwrap_or_else(|| "internet".into())
+    } else {
+        "intranet".into()
+    };
+    let filter = format!("{direction}|{nic}");
     let offset = match opt(params, "NextToken") {
         None => 0,
         Some(token) => match state.cursors.get(token) {
@@ -182,7 +201,7 @@ pub(crate) fn describe_attribute(
         .rules
         .iter()
         .filter(|r| direction == "all" || direction_of(r) == direction)
-        .filter(|r| nic.as_ref().is_none_or(|n| &nic_of(r) == n))
+        .filter(|r| nic_in(r, classic) == nic)
         .collect();
     let page: Vec<Value> = matching
         .iter()
@@ -458,6 +477,7 @@ fn validate_permission(
         },
     };
     let nic = match get("NicType") {
+        None if is_classic(group) => "internet",
         None => "intranet",
         Some(v @ ("internet" | "intranet")) => v,
         Some(_) => {
@@ -561,23 +581,35 @@ fn idempotent_replay(
         action.to_string(),
         token.to_string(),
     );
+    // ECS: a repeated token with the same parameters is answered from the cache without doing
+    // anything; while the first call is still being processed the repeat gets
+    // `403 LastTokenProcessing` ("The last token request is processing", ECS error codes);
+    // different parameters give `IdempotentParameterMismatch` (ClientToken in
+    // `ecs-20140526/client/revoke_security_group_request_model.go`, "How to ensure idempotence").
     match state.client_tokens.get(&key) {
         None => Ok(None),
-        Some(r) if r.fingerprint == fingerprint(params) => Ok(Some(r.response.clone())),
-        Some(_) => Err(ApiError::new(
+        Some(r) if r.fingerprint != fingerprint(params) => Err(ApiError::new(
             400,
             "IdempotentParameterMismatch",
             "The request uses the same client token as a previous, but non-identical request.",
         )),
+        Some(r) if now < r.done_at => Err(ApiError::new(
+            403,
+            "LastTokenProcessing",
+            "The last token request is processing.",
+        )),
+        Some(r) => Ok(Some(r.response.clone())),
     }
 }
 
 fn remember_token(state: &mut State, caller: &Caller, action: &str, params: &Params, body: &Value) {
     if let Some(token) = opt(params, "ClientToken") {
+        let at = state.now();
         let record = TokenRecord {
             fingerprint: fingerprint(params),
             response: body.clone(),
-            at: state.now(),
+            at,
+            done_at: at + state.processing,
         };
         state.client_tokens.insert(
             (
@@ -684,7 +716,10 @@ pub(crate) fn revoke(
         for (i, p) in perms.iter().enumerate() {
             let rule = validate_permission(state, &group_snapshot, i + 1, p)?;
             let description = p.get("Description").filter(|d| !d.is_empty());
-            wanted.push((rule_key(&rule), description.cloned()));
+            wanted.push((
+                rule_key(&rule, is_classic(&group_snapshot)),
+                description.cloned(),
+            ));
         }
         group_snapshot
             .live
@@ -692,7 +727,7 @@ pub(crate) fn revoke(
             .iter()
             .filter(|r| {
                 wanted.iter().any(|(key, desc)| {
-                    *key == rule_key(r)
+                    *key == rule_key(r, is_classic(&group_snapshot))
                         && desc.as_ref().is_none_or(|d| *d == field(r, "Description"))
                 })
             })
@@ -745,13 +780,14 @@ pub(crate) fn authorize(
     let mut new_rules: Vec<Value> = Vec::new();
     for (i, p) in perms.iter().enumerate() {
         let mut rule = validate_permission(state, &group_copy, i + 1, p)?;
-        let key = rule_key(&rule);
+        let classic = is_classic(&group_copy);
+        let key = rule_key(&rule, classic);
         let exists = group_copy
             .live
             .rules
             .iter()
             .chain(new_rules.iter())
-            .any(|r| rule_key(r) == key);
+            .any(|r| rule_key(r, classic) == key);
         if !exists {
             rule["SecurityGroupRuleId"] = json!(new_rule_id());
             new_rules.push(rule);

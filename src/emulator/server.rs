@@ -312,6 +312,7 @@ fn process(
                 None => Reply::Drop,
             });
         }
+        state.processing = state.latency + delay;
         let (body, changed) = dispatch(state, &action, &caller, &params, rid)
             .map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
         mutated = changed;

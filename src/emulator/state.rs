@@ -69,6 +69,9 @@ pub(crate) struct TokenRecord {
     pub fingerprint: String,
     pub response: Value,
     pub at: SystemTime,
+    /// Until then the first call is still "in progress" (its answer has not been sent): a
+    /// repeat gets `403 LastTokenProcessing`.
+    pub done_at: SystemTime,
 }
 
 pub(crate) struct State {
@@ -87,6 +90,9 @@ pub(crate) struct State {
     pub next_seq: u64,
     pub latency: Duration,
     pub clock_offset: Duration,
+    /// How long the call being handled takes before its answer is sent (latency plus injected
+    /// delay): a ClientToken write stays "in progress" that long.
+    pub processing: Duration,
 }
 
 /// A fresh `sgr-…` id.
@@ -188,6 +194,7 @@ impl State {
             next_seq: 1,
             latency: Duration::from_millis(fixture.settings.latency_ms),
             clock_offset: Duration::ZERO,
+            processing: Duration::ZERO,
             fixture,
         }
     }

@@ -96,8 +96,24 @@ fn never_retry_code(code: &str) -> bool {
         || code.contains("NotExist")
 }
 
+/// Flow control in all its spellings: `Throttling`, `Throttling.User`, `Throttling.Api`,
+/// `Rejected.Throttling` (KMS and others)… Any code containing `Throttling` is throttling, as
+/// in the official Terraform provider's retry rule (`NeedRetry` in
+/// `aliyun/terraform-provider-alicloud`, `alicloud/common.go`).
 fn is_throttling_code(code: &str) -> bool {
-    code == "Throttling" || code.starts_with("Throttling.")
+    code.contains("Throttling")
+}
+
+/// "Your previous call with this ClientToken is still being processed": ECS answers
+/// `403 LastTokenProcessing` ("The last token request is processing", ECS error-code tables)
+/// to a retry that arrives while the first attempt is still running; VPC-family APIs spell it
+/// `OperationFailed.LastTokenProcessing`, and `OperationConflict` is the same family (the
+/// official Terraform provider retries all three). The same request, same token, may succeed
+/// later, and the first attempt may have applied.
+fn is_in_progress_code(code: &str) -> bool {
+    code == "LastTokenProcessing"
+        || code.ends_with(".LastTokenProcessing")
+        || code == "OperationConflict"
 }
 
 impl ApiError {
@@ -137,7 +153,9 @@ impl ApiError {
             ApiError::Service { status, code, .. } => {
                 if code == "SignatureNonceUsed" {
                     RetryClass::NonceReused
-                } else if is_throttling_code(code) {
+                } else if is_throttling_code(code) || is_in_progress_code(code) {
+                    // An attempt still in progress is waited for like flow control: the
+                    // longer backoff gives the first attempt time to finish.
                     RetryClass::Throttled
                 } else if never_retry_code(code) {
                     RetryClass::Never
@@ -205,9 +223,15 @@ impl ApiError {
         self.code() == Some("InvalidOperation.ResourceManagedByCloudProduct")
     }
 
-    /// Whether this is flow control (`Throttling`, `Throttling.*`).
+    /// Whether this is flow control (any code containing `Throttling`).
     pub fn is_throttling(&self) -> bool {
         self.code().is_some_and(is_throttling_code)
+    }
+
+    /// Whether the service said an earlier attempt with the same ClientToken is still being
+    /// processed (`LastTokenProcessing`, `OperationConflict`): that attempt may have applied.
+    pub fn is_in_progress(&self) -> bool {
+        self.code().is_some_and(is_in_progress_code)
     }
 
     /// Whether the deadline stopped the call.
@@ -459,6 +483,11 @@ mod tests {
             (400, "Throttling.User", Throttled),
             (400, "Throttling.Api", Throttled),
             (503, "Throttling.Something.New", Throttled),
+            (400, "Rejected.Throttling", Throttled),
+            (429, "Throttling.Concurrent", Throttled),
+            (403, "LastTokenProcessing", Throttled),
+            (403, "OperationFailed.LastTokenProcessing", Throttled),
+            (400, "OperationConflict", Throttled),
             (503, "ServiceUnavailable", Transient),
             (500, "InternalError", Transient),
             (500, "UnknownError", Transient),
@@ -526,6 +555,34 @@ mod tests {
             assert!(service(400, code).is_not_found(), "{code}");
         }
         assert!(!service(404, "InvalidSecurityGroupId.NotFound").is_rule_not_found());
+    }
+
+    #[test]
+    fn every_spelling_of_throttling_is_throttling() {
+        for code in [
+            "Throttling",
+            "Throttling.User",
+            "Throttling.Api",
+            "Rejected.Throttling",
+        ] {
+            assert!(service(400, code).is_throttling(), "{code}");
+            assert!(!service(400, code).is_in_progress(), "{code}");
+        }
+        assert!(!service(400, "InvalidParameter").is_throttling());
+    }
+
+    #[test]
+    fn a_token_still_processing_is_in_progress_not_throttling() {
+        for code in [
+            "LastTokenProcessing",
+            "OperationFailed.LastTokenProcessing",
+            "OperationConflict",
+        ] {
+            assert!(service(403, code).is_in_progress(), "{code}");
+            assert!(!service(403, code).is_throttling(), "{code}");
+            assert!(service(403, code).is_retryable(), "{code}");
+        }
+        assert!(!service(403, "Forbidden").is_in_progress());
     }
 
     #[test]

@@ -78,6 +78,14 @@ pub struct RpcResponse {
     pub attempts: u32,
 }
 
+/// The outcome of a call with the errors of its retried attempts, oldest first (the final
+/// error, if any, is in `result`, not repeated here).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Traced {
+    pub result: Result<RpcResponse, ApiError>,
+    pub earlier: Vec<ApiError>,
+}
+
 /// The OpenAPI client. Cheap to clone; clones share the connection pool.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -171,6 +179,26 @@ impl Client {
         req: &RpcRequest<'_>,
         cx: &CallContext<'_>,
     ) -> Result<RpcResponse, ApiError> {
+        self.call_traced(req, cx).await.result
+    }
+
+    /// Like [`Client::call`], also returning the errors of the attempts that were retried: a
+    /// write whose first attempt got no answer may have applied even if a later attempt was
+    /// refused, and the report must show every error seen along the way.
+    pub async fn call_traced(&self, req: &RpcRequest<'_>, cx: &CallContext<'_>) -> Traced {
+        let mut earlier = Vec::new();
+        let result = self.call_inner(req, cx, &mut earlier).await;
+        Traced { result, earlier }
+    }
+
+    /// The retry loop. Each retried attempt's error is pushed to `earlier`; the error returned
+    /// (directly or as a `DeadlineExceeded`'s `last`) is the last attempt's and is not pushed.
+    async fn call_inner(
+        &self,
+        req: &RpcRequest<'_>,
+        cx: &CallContext<'_>,
+        earlier: &mut Vec<ApiError>,
+    ) -> Result<RpcResponse, ApiError> {
         let settings = &self.inner.settings;
         let endpoint = Endpoint::parse(req.endpoint, settings.allow_http)?;
         let redactor = Redactor::new(cx.credentials);
@@ -180,13 +208,12 @@ impl Client {
             .unwrap_or(cx.deadline);
         let max_attempts = settings.max_attempts.max(1);
         let mut nonce_retry_used = false;
-        let mut last: Option<ApiError> = None;
         let mut attempt = 0u32;
         loop {
             let now = Instant::now();
             if now >= cutoff {
                 return Err(ApiError::DeadlineExceeded {
-                    last: last.map(Box::new),
+                    last: earlier.pop().map(Box::new),
                 });
             }
             attempt += 1;
@@ -231,7 +258,7 @@ impl Client {
             let computed = retry::backoff_delay(class, attempt - 1, retry::jitter_bits());
             match retry::sleep_before_retry(now, cutoff, computed, retry_after) {
                 Some(delay) => {
-                    last = Some(err);
+                    earlier.push(err);
                     tokio::time::sleep(delay).await;
                 }
                 None => {

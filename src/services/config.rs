@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::{invoke, Api};
+use super::{invoke_traced, Api};
 use crate::openapi::error::{field, text_field};
 use crate::openapi::{ApiError, CallContext, Client, Params};
 
@@ -27,7 +27,39 @@ pub const GET_AGGREGATE_DISCOVERED_RESOURCE: Api = Api {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregatorScope {
     pub aggregator_id: String,
+    /// The resource's account: `ResourceAccountId`, a required int64
+    /// (`config-20200907/client/get_aggregate_discovered_resource_request_model.go`).
     pub account_id: String,
+}
+
+/// Config's own answers that mean "this resource is not in Config" (deleted, or never
+/// recorded), each with its source. Only these turn into `skipped`: every other code, even one
+/// ending in `.NotFound` (`InvalidAction.NotFound` for a wrong endpoint, version or action,
+/// `InvalidRegionId.NotFound`, `InvalidAccessKeyId.NotFound`), is a failure of the resource.
+pub const NOT_IN_CONFIG: &[(&str, &str)] = &[
+    (
+        "ResourceNotExists",
+        "project reference apis.md §3 (Config GetDiscoveredResource: explicit not-found code)",
+    ),
+    (
+        "ResourceNotFound",
+        "project reference apis.md §3 (Config GetDiscoveredResource: explicit not-found code)",
+    ),
+];
+
+/// Whether Config said the resource is not in Config (one of [`NOT_IN_CONFIG`]).
+pub fn is_not_in_config(e: &ApiError) -> bool {
+    match e {
+        ApiError::Service { code, .. } => NOT_IN_CONFIG.iter().any(|(c, _)| c == code),
+        _ => false,
+    }
+}
+
+/// Whether `account` can be sent as `ResourceAccountId` (an int64 of digits).
+pub fn is_resource_account_id(account: &str) -> bool {
+    !account.is_empty()
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && account.parse::<i64>().is_ok()
 }
 
 /// What to re-read.
@@ -179,6 +211,18 @@ pub async fn get_discovered_resource(
     endpoint: &str,
     query: &ResourceQuery,
 ) -> Result<DiscoveredResource, ApiError> {
+    get_discovered_resource_traced(client, cx, endpoint, query, &mut Vec::new()).await
+}
+
+/// [`get_discovered_resource`], pushing the errors of retried attempts to `retried` (oldest
+/// first), whether the read succeeds or not.
+pub async fn get_discovered_resource_traced(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    query: &ResourceQuery,
+    retried: &mut Vec<ApiError>,
+) -> Result<DiscoveredResource, ApiError> {
     let mut params = Params::new();
     params.insert("ResourceId".into(), query.resource_id.clone());
     params.insert("ResourceType".into(), query.resource_type.clone());
@@ -186,12 +230,21 @@ pub async fn get_discovered_resource(
     let api = match &query.aggregator {
         None => GET_DISCOVERED_RESOURCE,
         Some(scope) => {
+            if !is_resource_account_id(&scope.account_id) {
+                return Err(ApiError::InvalidRequest(format!(
+                    "GetAggregateDiscoveredResource needs the resource's account id \
+                     (ResourceAccountId, an int64), got {:?}",
+                    scope.account_id
+                )));
+            }
             params.insert("AggregatorId".into(), scope.aggregator_id.clone());
             params.insert("ResourceAccountId".into(), scope.account_id.clone());
             GET_AGGREGATE_DISCOVERED_RESOURCE
         }
     };
-    let response = invoke(client, cx, endpoint, api, params).await?;
+    let traced = invoke_traced(client, cx, endpoint, api, params).await;
+    retried.extend(traced.earlier);
+    let response = traced.result?;
     parse_discovered_resource(&response.body, response.request_id, query)
 }
 
@@ -456,5 +509,42 @@ mod tests {
         ] {
             assert!(Tags::from_json(&v).is_err(), "{v}");
         }
+    }
+
+    fn service(code: &str) -> ApiError {
+        ApiError::Service {
+            status: 404,
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            recommend: None,
+        }
+    }
+
+    #[test]
+    fn only_configs_own_not_found_codes_mean_not_in_config() {
+        assert!(is_not_in_config(&service("ResourceNotExists")));
+        assert!(is_not_in_config(&service("ResourceNotFound")));
+        for other in [
+            "InvalidAction.NotFound",
+            "InvalidRegionId.NotFound",
+            "InvalidAccessKeyId.NotFound",
+            "InvalidSecurityGroupId.NotFound",
+            "AggregatorNotExists",
+            "NoPermission",
+        ] {
+            assert!(!is_not_in_config(&service(other)), "{other}");
+        }
+        assert!(!is_not_in_config(&ApiError::DeadlineExceeded {
+            last: Some(Box::new(service("ResourceNotExists")))
+        }));
+    }
+
+    #[test]
+    fn a_resource_account_id_is_an_int64() {
+        assert!(is_resource_account_id("1234567890123456"));
+        assert!(!is_resource_account_id(""));
+        assert!(!is_resource_account_id("12ab"));
+        assert!(!is_resource_account_id("99999999999999999999"));
     }
 }

@@ -1,15 +1,19 @@
 //! ECS security-group calls: read the live ingress rules, revoke by rule id, authorize (restore).
 //!
 //! Revoke and Authorize are sent in chunks of at most 100 (the API's limit), each with a
-//! `ClientToken` derived from its content, so every retry of a chunk — by this client or by a
-//! later invocation — is idempotent on the server and never revokes or adds twice.
+//! `ClientToken` derived from the invocation's request id and the chunk's content: every retry
+//! of a chunk within one invocation is idempotent on the server (never revokes or adds twice),
+//! while a separate invocation (a second restore of the same backup) is a new request. ECS
+//! requires a token to be unique among different requests and answers a repeated one from its
+//! cache without doing anything (ClientToken, `ecs-20140526/client/
+//! authorize_security_group_request_model.go`, "How to ensure idempotence").
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{invoke, Api};
+use super::{invoke_traced, Api};
 use crate::openapi::error::{field, text_field};
 use crate::openapi::{ApiError, CallContext, Client, Params};
 use crate::rules::{Address, Direction, Permission, PortRange, RuleId};
@@ -48,9 +52,29 @@ pub struct SecurityGroupRules {
     /// One per page, in order.
     pub request_ids: Vec<String>,
     pub pages: u32,
+    /// A classic-network group (the live answer has no `VpcId`): both NIC types were read.
+    pub classic: bool,
+}
+
+/// The second read of a classic-network group: the first call (no `NicType`) answers the
+/// `internet` rules of a classic group, so the `intranet` ones need a call of their own.
+pub const CLASSIC_SECOND_NIC_TYPE: &str = "intranet";
+
+/// Whether a group whose first page says `vpc_id` is a classic-network one, whose rules come
+/// one NIC type per call. No `VpcId` at all counts as classic: reading both NIC types of a VPC
+/// group costs one harmless call, missing the intranet rules of a classic group leaves a port
+/// open.
+pub fn is_classic(vpc_id: Option<&str>) -> bool {
+    vpc_id.is_none_or(|v| v.trim().is_empty())
 }
 
 /// Reads every ingress rule of `sg_id`, following `NextToken` to the last page.
+///
+/// `NicType` (`ecs-20140526/client/describe_security_group_attribute_request_model.go`): a
+/// VPC group answers its (intranet) rules whatever is asked; a classic-network group answers
+/// the rules of *one* NIC type per call, `internet` when `NicType` is absent ("to query both NIC
+/// types, call the operation twice"). So the first read sends no `NicType`, and when the live
+/// answer shows no `VpcId` a second read asks for `intranet`.
 ///
 /// An error on any page fails the whole call: a partial rule set is an unknown state, never a
 /// compliant one.
@@ -61,51 +85,108 @@ pub async fn describe_security_group_attribute(
     region: &str,
     sg_id: &str,
 ) -> Result<SecurityGroupRules, ApiError> {
+    describe_security_group_attribute_traced(client, cx, endpoint, region, sg_id, &mut Vec::new())
+        .await
+}
+
+/// [`describe_security_group_attribute`], pushing the errors of retried attempts to `retried`
+/// (oldest first), whether the read succeeds or not.
+pub async fn describe_security_group_attribute_traced(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    region: &str,
+    sg_id: &str,
+    retried: &mut Vec<ApiError>,
+) -> Result<SecurityGroupRules, ApiError> {
     let mut rules = SecurityGroupRules {
         permissions: Vec::new(),
         request_ids: Vec::new(),
         pages: 0,
+        classic: false,
     };
-    let mut seen_tokens = HashSet::new();
-    let mut next_token: Option<String> = None;
-    loop {
-        let mut params = Params::new();
-        params.insert("RegionId".into(), region.into());
-        params.insert("SecurityGroupId".into(), sg_id.into());
-        params.insert("Direction".into(), "ingress".into());
-        params.insert("MaxResults".into(), PAGE_SIZE.to_string());
-        if let Some(token) = &next_token {
-            params.insert("NextToken".into(), token.clone());
-        }
-        let response = invoke(
-            client,
-            cx,
-            endpoint,
-            DESCRIBE_SECURITY_GROUP_ATTRIBUTE,
-            params,
-        )
-        .await?;
-        rules.pages += 1;
-        if let Some(id) = &response.request_id {
-            rules.request_ids.push(id.clone());
-        }
-        let page = parse_page(&response.body, sg_id)?;
-        rules.permissions.extend(page.permissions);
-        match page.next_token {
-            None => return Ok(rules),
-            Some(token) => {
-                if !seen_tokens.insert(token.clone()) {
-                    return Err(pagination_error(format!(
-                        "NextToken {token:?} repeated after page {}",
-                        rules.pages
-                    )));
+    let mut read = Read {
+        client,
+        cx,
+        endpoint,
+        region,
+        sg_id,
+        rules: &mut rules,
+        retried,
+    };
+    let vpc_id = read.nic_type(None).await?;
+    if is_classic(vpc_id.as_deref()) {
+        read.rules.classic = true;
+        read.nic_type(Some(CLASSIC_SECOND_NIC_TYPE)).await?;
+    }
+    Ok(rules)
+}
+
+/// One DescribeSecurityGroupAttribute read in progress.
+struct Read<'a, 'c> {
+    client: &'a Client,
+    cx: &'a CallContext<'c>,
+    endpoint: &'a str,
+    region: &'a str,
+    sg_id: &'a str,
+    rules: &'a mut SecurityGroupRules,
+    retried: &'a mut Vec<ApiError>,
+}
+
+impl Read<'_, '_> {
+    /// Reads all pages of one `NicType` (or none) into `rules`; returns the first page's `VpcId`.
+    async fn nic_type(&mut self, nic_type: Option<&str>) -> Result<Option<String>, ApiError> {
+        let (client, cx, endpoint, region, sg_id) =
+            (self.client, self.cx, self.endpoint, self.region, self.sg_id);
+        let mut seen_tokens = HashSet::new();
+        let mut next_token: Option<String> = None;
+        let mut vpc_id: Option<Option<String>> = None;
+        loop {
+            let mut params = Params::new();
+            params.insert("RegionId".into(), region.into());
+            params.insert("SecurityGroupId".into(), sg_id.into());
+            params.insert("Direction".into(), "ingress".into());
+            params.insert("MaxResults".into(), PAGE_SIZE.to_string());
+            if let Some(nic) = nic_type {
+                params.insert("NicType".into(), nic.into());
+            }
+            if let Some(token) = &next_token {
+                params.insert("NextToken".into(), token.clone());
+            }
+            let traced = invoke_traced(
+                client,
+                cx,
+                endpoint,
+                DESCRIBE_SECURITY_GROUP_ATTRIBUTE,
+                params,
+            )
+            .await;
+            self.retried.extend(traced.earlier);
+            let response = traced.result?;
+            let rules = &mut *self.rules;
+            rules.pages += 1;
+            if let Some(id) = &response.request_id {
+                rules.request_ids.push(id.clone());
+            }
+            let page = parse_page(&response.body, sg_id)?;
+            rules.permissions.extend(page.permissions);
+            let vpc_id = vpc_id.get_or_insert(page.vpc_id).clone();
+            match page.next_token {
+                None => return Ok(vpc_id),
+                Some(token) => {
+                    if !seen_tokens.insert(token.clone()) {
+                        return Err(pagination_error(format!(
+                            "NextToken {token:?} repeated after page {}",
+                            rules.pages
+                        )));
+                    }
+                    if rules.pages >= MAX_PAGES {
+                        return Err(pagination_error(format!(
+                            "more than {MAX_PAGES} pages; refusing to continue"
+                        )));
+                    }
+                    next_token = Some(token);
                 }
-                if rules.pages >= MAX_PAGES {
-                    return Err(pagination_error(format!(
-                        "more than {MAX_PAGES} pages; refusing to continue"
-                    )));
-                }
-                next_token = Some(token);
             }
         }
     }
@@ -118,11 +199,13 @@ fn pagination_error(detail: String) -> ApiError {
     }
 }
 
-/// One page: its rules and the token of the next page (`None` on the last one).
+/// One page: its rules, the token of the next page (`None` on the last one) and the group's
+/// `VpcId` (`None` when the answer has none or an empty one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     pub permissions: Vec<Permission>,
     pub next_token: Option<String>,
+    pub vpc_id: Option<String>,
 }
 
 /// Reads one DescribeSecurityGroupAttribute page. Every rule must parse; a rule that does not
@@ -165,6 +248,7 @@ pub fn parse_page(body: &Value, sg_id: &str) -> Result<Page, ApiError> {
     Ok(Page {
         permissions,
         next_token,
+        vpc_id: text_field(body, "VpcId"),
     })
 }
 
@@ -174,6 +258,9 @@ pub struct RevokeChunk {
     pub ids: Vec<RuleId>,
     /// The request id on success.
     pub result: Result<String, ApiError>,
+    /// Errors of the attempts that were retried, oldest first: one that got no answer (or a
+    /// `LastTokenProcessing`) means the chunk may have applied even if `result` is an error.
+    pub retried: Vec<ApiError>,
 }
 
 /// The outcome of one AuthorizeSecurityGroup request (or of rules refused before sending).
@@ -182,6 +269,8 @@ pub struct AuthorizeChunk {
     pub rules: Vec<Permission>,
     /// The request id on success.
     pub result: Result<String, ApiError>,
+    /// Errors of the attempts that were retried, oldest first.
+    pub retried: Vec<ApiError>,
 }
 
 /// `prefix` + the first 32 hex characters of SHA-256(`material`): ≤ 64 ASCII characters as
@@ -196,12 +285,14 @@ fn client_token(prefix: &str, material: &str) -> String {
     token
 }
 
-/// The ClientToken of a revoke chunk: `rm-` + hash of `<sg-id>,<sorted ids joined by ,>`.
-pub fn revoke_client_token(sg_id: &str, ids: &[RuleId]) -> String {
+/// The ClientToken of a revoke chunk: `rm-` + hash of
+/// `<invocation request id>\n<sg-id>,<sorted ids joined by ,>`. The request id makes it unique
+/// per invocation; the content keeps it stable across the retries of one invocation.
+pub fn revoke_client_token(invocation: &str, sg_id: &str, ids: &[RuleId]) -> String {
     let mut sorted: Vec<&str> = ids.iter().map(RuleId::as_str).collect();
     sorted.sort_unstable();
     sorted.dedup();
-    let mut material = sg_id.to_string();
+    let mut material = format!("{invocation}\n{sg_id}");
     for id in sorted {
         material.push(',');
         material.push_str(id);
@@ -218,18 +309,22 @@ pub fn revoke_chunks(ids: &[RuleId]) -> Vec<Vec<RuleId>> {
 }
 
 /// The parameters of one revoke request (besides the common ones).
-pub fn revoke_params(region: &str, sg_id: &str, ids: &[RuleId]) -> Params {
+pub fn revoke_params(invocation: &str, region: &str, sg_id: &str, ids: &[RuleId]) -> Params {
     let mut params = Params::new();
     params.insert("RegionId".into(), region.into());
     params.insert("SecurityGroupId".into(), sg_id.into());
-    params.insert("ClientToken".into(), revoke_client_token(sg_id, ids));
+    params.insert(
+        "ClientToken".into(),
+        revoke_client_token(invocation, sg_id, ids),
+    );
     for (i, id) in ids.iter().enumerate() {
         params.insert(format!("SecurityGroupRuleId.{}", i + 1), id.0.clone());
     }
     params
 }
 
-/// Revokes ingress rules by id, in chunks of at most 100 sent one after another.
+/// Revokes ingress rules by id, in chunks of at most 100 sent one after another, with
+/// ClientTokens unique to the invocation `invocation` (its request id).
 ///
 /// Each chunk reports its own outcome; the caller re-describes the group to learn what
 /// actually happened after any failure (a "rule not found" fails the whole request and the
@@ -240,15 +335,18 @@ pub async fn revoke_security_group(
     endpoint: &str,
     region: &str,
     sg_id: &str,
+    invocation: &str,
     ids: &[RuleId],
 ) -> Vec<RevokeChunk> {
     let mut out = Vec::new();
     for chunk in revoke_chunks(ids) {
-        let params = revoke_params(region, sg_id, &chunk);
-        let result = invoke(client, cx, endpoint, REVOKE_SECURITY_GROUP, params)
-            .await
-            .map(|r| r.request_id.unwrap_or_default());
-        out.push(RevokeChunk { ids: chunk, result });
+        let params = revoke_params(invocation, region, sg_id, &chunk);
+        let traced = invoke_traced(client, cx, endpoint, REVOKE_SECURITY_GROUP, params).await;
+        out.push(RevokeChunk {
+            ids: chunk,
+            result: traced.result.map(|r| r.request_id.unwrap_or_default()),
+            retried: traced.earlier,
+        });
     }
     out
 }
@@ -299,10 +397,8 @@ pub fn permission_params(n: usize, rule: &Permission) -> Result<Params, String> 
         rule.ipv6_source_cidr.as_ref().map(Address::to_text),
     );
     put("SourceGroupId", rule.source_group_id.clone());
-    put(
-        "SourceGroupOwnerAccount",
-        rule.source_group_owner_account.clone(),
-    );
+    let (owner_field, owner) = source_group_owner(rule.source_group_owner_account.as_deref());
+    put(owner_field, owner);
     put("SourcePrefixListId", rule.source_prefix_list_id.clone());
     put("SourcePortRange", rule.source_port_range.clone());
     put("DestCidrIp", rule.dest_cidr.clone());
@@ -313,6 +409,21 @@ pub fn permission_params(n: usize, rule: &Permission) -> Result<Params, String> 
     Ok(params)
 }
 
+/// Where a rule's source-group owner goes in AuthorizeSecurityGroup. DescribeSecurityGroupAttribute
+/// reports the owner's numeric account *id* in `SourceGroupOwnerAccount`; Authorize's
+/// `Permissions.N.SourceGroupOwnerAccount` expects an account *name* and the id goes in
+/// `Permissions.N.SourceGroupOwnerId` (int64) (`ecs-20140526/client/
+/// authorize_security_group_request_model.go`). So an all-digit value is sent as the id, anything
+/// else as the name.
+pub fn source_group_owner(owner: Option<&str>) -> (&'static str, Option<String>) {
+    match owner.map(str::trim).filter(|o| !o.is_empty()) {
+        Some(o) if o.bytes().all(|b| b.is_ascii_digit()) && o.parse::<i64>().is_ok() => {
+            ("SourceGroupOwnerId", Some(o.to_string()))
+        }
+        other => ("SourceGroupOwnerAccount", other.map(str::to_string)),
+    }
+}
+
 /// The canonical form of a rule for hashing and de-duplication: its `Permissions.1.*` wire
 /// parameters, in byte order.
 fn canonical_rule(rule: &Permission) -> Result<String, String> {
@@ -320,16 +431,21 @@ fn canonical_rule(rule: &Permission) -> Result<String, String> {
     Ok(crate::openapi::signing::canonical_query(&params))
 }
 
-/// The ClientToken of an authorize chunk: `au-` + hash of the sg id and the chunk's rules in
-/// canonical form, sorted (so the same rules in any order give the same token).
-pub fn authorize_client_token(sg_id: &str, rules: &[Permission]) -> Result<String, String> {
+/// The ClientToken of an authorize chunk: `au-` + hash of the invocation's request id, the sg
+/// id and the chunk's rules in canonical form, sorted (so the same rules in any order give the
+/// same token within one invocation, and a second restore of the same backup a new one).
+pub fn authorize_client_token(
+    invocation: &str,
+    sg_id: &str,
+    rules: &[Permission],
+) -> Result<String, String> {
     let mut forms = rules
         .iter()
         .map(canonical_rule)
         .collect::<Result<Vec<_>, _>>()?;
     forms.sort();
     forms.dedup();
-    let mut material = sg_id.to_string();
+    let mut material = format!("{invocation}\n{sg_id}");
     for form in forms {
         material.push('\n');
         material.push_str(&form);
@@ -346,6 +462,7 @@ pub async fn authorize_security_group(
     endpoint: &str,
     region: &str,
     sg_id: &str,
+    invocation: &str,
     rules: &[Permission],
 ) -> Vec<AuthorizeChunk> {
     let mut out = Vec::new();
@@ -356,6 +473,7 @@ pub async fn authorize_security_group(
             Err(e) => out.push(AuthorizeChunk {
                 rules: vec![rule.clone()],
                 result: Err(ApiError::InvalidRequest(e)),
+                retried: Vec::new(),
             }),
         }
     }
@@ -363,26 +481,40 @@ pub async fn authorize_security_group(
     valid.dedup_by(|a, b| a.0 == b.0);
     let valid: Vec<Permission> = valid.into_iter().map(|(_, r)| r).collect();
     for chunk in valid.chunks(CHUNK_SIZE) {
-        let result = match authorize_params(region, sg_id, chunk) {
-            Ok(params) => invoke(client, cx, endpoint, AUTHORIZE_SECURITY_GROUP, params)
-                .await
-                .map(|r| r.request_id.unwrap_or_default()),
-            Err(e) => Err(ApiError::InvalidRequest(e)),
+        let (result, retried) = match authorize_params(invocation, region, sg_id, chunk) {
+            Ok(params) => {
+                let traced =
+                    invoke_traced(client, cx, endpoint, AUTHORIZE_SECURITY_GROUP, params).await;
+                (
+                    traced.result.map(|r| r.request_id.unwrap_or_default()),
+                    traced.earlier,
+                )
+            }
+            Err(e) => (Err(ApiError::InvalidRequest(e)), Vec::new()),
         };
         out.push(AuthorizeChunk {
             rules: chunk.to_vec(),
             result,
+            retried,
         });
     }
     out
 }
 
 /// The parameters of one authorize request (besides the common ones).
-pub fn authorize_params(region: &str, sg_id: &str, rules: &[Permission]) -> Result<Params, String> {
+pub fn authorize_params(
+    invocation: &str,
+    region: &str,
+    sg_id: &str,
+    rules: &[Permission],
+) -> Result<Params, String> {
     let mut params = Params::new();
     params.insert("RegionId".into(), region.into());
     params.insert("SecurityGroupId".into(), sg_id.into());
-    params.insert("ClientToken".into(), authorize_client_token(sg_id, rules)?);
+    params.insert(
+        "ClientToken".into(),
+        authorize_client_token(invocation, sg_id, rules)?,
+    );
     for (i, rule) in rules.iter().enumerate() {
         params.extend(permission_params(i + 1, rule)?);
     }
@@ -402,25 +534,36 @@ mod tests {
         Permission::from_json(&v).unwrap()
     }
 
+    const INVOCATION: &str = "1-66f0a2b1-e6b2c7a9d0e1f2a3b4c5d6e7";
+
     #[test]
     fn the_revoke_token_ignores_id_order() {
-        let a = revoke_client_token("sg-1", &ids(&["sgr-b", "sgr-a", "sgr-c"]));
-        let b = revoke_client_token("sg-1", &ids(&["sgr-c", "sgr-b", "sgr-a"]));
+        let a = revoke_client_token(INVOCATION, "sg-1", &ids(&["sgr-b", "sgr-a", "sgr-c"]));
+        let b = revoke_client_token(INVOCATION, "sg-1", &ids(&["sgr-c", "sgr-b", "sgr-a"]));
         assert_eq!(a, b);
     }
 
     #[test]
     fn the_revoke_token_differs_for_different_ids_or_groups() {
-        let a = revoke_client_token("sg-1", &ids(&["sgr-a", "sgr-b"]));
-        assert_ne!(a, revoke_client_token("sg-1", &ids(&["sgr-a", "sgr-c"])));
-        assert_ne!(a, revoke_client_token("sg-1", &ids(&["sgr-a"])));
-        assert_ne!(a, revoke_client_token("sg-2", &ids(&["sgr-a", "sgr-b"])));
+        let t = |sg, names: &[&str]| revoke_client_token(INVOCATION, sg, &ids(names));
+        let a = t("sg-1", &["sgr-a", "sgr-b"]);
+        assert_ne!(a, t("sg-1", &["sgr-a", "sgr-c"]));
+        assert_ne!(a, t("sg-1", &["sgr-a"]));
+        assert_ne!(a, t("sg-2", &["sgr-a", "sgr-b"]));
+    }
+
+    #[test]
+    fn the_revoke_token_is_unique_per_invocation_and_stable_within_one() {
+        let rules = ids(&["sgr-a", "sgr-b"]);
+        let first = revoke_client_token("1-first", "sg-1", &rules);
+        assert_eq!(first, revoke_client_token("1-first", "sg-1", &rules));
+        assert_ne!(first, revoke_client_token("1-second", "sg-1", &rules));
     }
 
     #[test]
     fn the_revoke_token_is_rm_plus_32_hex_of_the_sha256_of_the_documented_material() {
-        let token = revoke_client_token("sg-1", &ids(&["sgr-b", "sgr-a"]));
-        let digest = Sha256::digest(b"sg-1,sgr-a,sgr-b");
+        let token = revoke_client_token("1-req", "sg-1", &ids(&["sgr-b", "sgr-a"]));
+        let digest = Sha256::digest(b"1-req\nsg-1,sgr-a,sgr-b");
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(token, format!("rm-{}", &hex[..32]));
         assert!(token.len() <= 64);
@@ -448,7 +591,7 @@ mod tests {
 
     #[test]
     fn revoke_params_number_ids_from_one() {
-        let p = revoke_params("cn-hangzhou", "sg-1", &ids(&["sgr-a", "sgr-b"]));
+        let p = revoke_params(INVOCATION, "cn-hangzhou", "sg-1", &ids(&["sgr-a", "sgr-b"]));
         assert_eq!(p["SecurityGroupRuleId.1"], "sgr-a");
         assert_eq!(p["SecurityGroupRuleId.2"], "sgr-b");
         assert_eq!(p["RegionId"], "cn-hangzhou");
@@ -529,15 +672,75 @@ mod tests {
             json!({"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "3389/3389",
             "SourceCidrIp": "0.0.0.0/0"}),
         );
-        let t1 = authorize_client_token("sg-1", &[a.clone(), b.clone()]).unwrap();
-        let t2 = authorize_client_token("sg-1", &[b.clone(), a_again]).unwrap();
+        let t1 = authorize_client_token(INVOCATION, "sg-1", &[a.clone(), b.clone()]).unwrap();
+        let t2 = authorize_client_token(INVOCATION, "sg-1", &[b.clone(), a_again]).unwrap();
         assert_eq!(t1, t2);
         assert!(t1.starts_with("au-") && t1.len() == 35);
         assert_ne!(
             t1,
-            authorize_client_token("sg-1", std::slice::from_ref(&a)).unwrap()
+            authorize_client_token(INVOCATION, "sg-1", std::slice::from_ref(&a)).unwrap()
         );
-        assert_ne!(t1, authorize_client_token("sg-2", &[a, b]).unwrap());
+        assert_ne!(
+            t1,
+            authorize_client_token(INVOCATION, "sg-2", &[a.clone(), b.clone()]).unwrap()
+        );
+        // A second restore of the same backup is a different request.
+        assert_ne!(
+            t1,
+            authorize_client_token("1-later", "sg-1", &[a, b]).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_numeric_source_group_owner_is_sent_as_the_owner_id() {
+        assert_eq!(
+            source_group_owner(Some("1234567890123456")),
+            ("SourceGroupOwnerId", Some("1234567890123456".to_string()))
+        );
+        assert_eq!(
+            source_group_owner(Some("ops@example.com")),
+            (
+                "SourceGroupOwnerAccount",
+                Some("ops@example.com".to_string())
+            )
+        );
+        assert_eq!(
+            source_group_owner(Some("")),
+            ("SourceGroupOwnerAccount", None)
+        );
+        assert_eq!(source_group_owner(None), ("SourceGroupOwnerAccount", None));
+        let rule = rule(
+            json!({"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "22/22",
+            "SourceGroupId": "sg-peer", "SourceGroupOwnerAccount": 1234567890123456u64}),
+        );
+        let p = permission_params(1, &rule).unwrap();
+        assert_eq!(p["Permissions.1.SourceGroupOwnerId"], "1234567890123456");
+        assert!(!p.contains_key("Permissions.1.SourceGroupOwnerAccount"));
+    }
+
+    #[test]
+    fn a_group_without_a_vpc_id_is_classic() {
+        assert!(is_classic(None));
+        assert!(is_classic(Some("")));
+        assert!(is_classic(Some("  ")));
+        assert!(!is_classic(Some("vpc-bp1opxu1zkhn00gzv3b7b")));
+    }
+
+    #[test]
+    fn a_page_reports_its_vpc_id() {
+        let vpc = json!({"VpcId": "vpc-1", "Permissions": {"Permission": []}});
+        assert_eq!(
+            parse_page(&vpc, "sg-1").unwrap().vpc_id.as_deref(),
+            Some("vpc-1")
+        );
+        let classic = json!({"VpcId": "", "Permissions": {"Permission": []}});
+        assert!(is_classic(
+            parse_page(&classic, "sg-1").unwrap().vpc_id.as_deref()
+        ));
+        let none = json!({"Permissions": {"Permission": []}});
+        assert!(is_classic(
+            parse_page(&none, "sg-1").unwrap().vpc_id.as_deref()
+        ));
     }
 
     #[test]

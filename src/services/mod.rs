@@ -5,9 +5,10 @@
 
 pub mod config;
 pub mod ecs;
+pub mod endpoints;
 pub mod sts;
 
-use crate::openapi::{ApiError, CallContext, Client, Params, RpcRequest, RpcResponse};
+use crate::openapi::{ApiError, CallContext, Client, Params, RpcRequest, RpcResponse, Traced};
 
 /// One OpenAPI action as sent on the wire, with its service prefix for RAM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,23 @@ pub(crate) async fn invoke(
         params,
     };
     client.call(&req, cx).await
+}
+
+/// Sends one call of `api` to `endpoint`, keeping the errors of retried attempts.
+pub(crate) async fn invoke_traced(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    api: Api,
+    params: Params,
+) -> Traced {
+    let req = RpcRequest {
+        endpoint,
+        action: api.action,
+        version: api.version,
+        params,
+    };
+    client.call_traced(&req, cx).await
 }
 
 /// When the function role needs an action.
