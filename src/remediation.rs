@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -20,9 +20,10 @@ use crate::config::{Config, Mode};
 use crate::credentials::Credentials;
 use crate::event::{self, Invocation, Item, RemediationEvent, ResourceRef, RestoreRequest};
 use crate::openapi::{ApiError, CallContext, Client};
-use crate::report::{Report, ResourceResult, RestoreReport, Status};
+use crate::report::{RefusedRule, Report, ResourceResult, RestoreReport, RevokedRule, Status};
 use crate::rules::{Permission, RuleId};
 use crate::runtime::{Context, Diagnostic, Event};
+use crate::seal::{Place, Sealer};
 use crate::select::{self, Selection, Selector};
 use crate::services::config::{self as config_api, AggregatorScope, ResourceQuery};
 use crate::services::{ecs, sts};
@@ -37,6 +38,8 @@ pub struct Remediator {
     selector: Selector,
     client: Client,
     sts_cache: sts::CredentialCache,
+    /// Seals revoked rules and checks restore events (`RESTORE_SEAL_KEY`).
+    sealer: Option<Sealer>,
 }
 
 /// What one invocation knows about itself, shared by its per-resource tasks.
@@ -54,11 +57,16 @@ type Step<T> = Result<T, Box<ResourceResult>>;
 
 impl Remediator {
     pub fn new(config: Config, selector: Selector, client: Client) -> Self {
+        let sealer = config
+            .restore_seal_key
+            .clone()
+            .map(|key| Sealer::new(key, config.restore_max_age));
         Remediator {
             config,
             selector,
             client,
             sts_cache: sts::CredentialCache::new(),
+            sealer,
         }
     }
 
@@ -69,8 +77,10 @@ impl Remediator {
     /// Handles one `/invoke`. A body that is not an event is a function error; otherwise the
     /// report is the answer, and a function error (with the whole report) if anything failed.
     pub async fn handle(self: Arc<Self>, event: Event) -> Result<Value, Diagnostic> {
-        let invocation = event::parse(&event.payload)
+        let invocation = event::parse_with_limit(&event.payload, self.config.max_event_resources)
             .map_err(|e| Diagnostic::new("InvalidEvent", e.to_string()))?;
+        // The body is no longer needed: free it before the (possibly long) work.
+        drop(event.payload);
         match invocation {
             Invocation::Remediate(request) => self.remediate(request, event.context).await,
             Invocation::Restore(request) => self.restore(request, event.context).await,
@@ -101,11 +111,15 @@ impl Remediator {
         request: RemediationEvent,
         context: Context,
     ) -> Result<Value, Diagnostic> {
-        let mode = match request.dry_run {
-            Some(true) => Mode::DryRun,
-            Some(false) => Mode::Enforce,
-            None => self.config.mode,
-        };
+        let mode = effective_mode(self.config.mode, request.dry_run);
+        if mode != self.config.mode || request.dry_run == Some(false) {
+            tracing::info!(
+                deployment = self.config.mode.as_str(),
+                requested_dry_run = request.dry_run,
+                mode = mode.as_str(),
+                "the event's dryRun can only make this invocation a dry run"
+            );
+        }
         let invoke = self.invoke(&context, mode);
         let items = dedup(request.items, context.account_id.as_deref());
         tracing::info!(
@@ -157,9 +171,16 @@ impl Remediator {
                 })
             })
             .collect();
-        for r in &results {
-            audit(r);
+        // One audit line per resource; invalid items (which named no usable resource) share
+        // one summary line, so a body of junk cannot multiply the log.
+        let mut invalid = Vec::new();
+        for (r, item) in results.iter().zip(&items) {
+            match item {
+                Item::Resource(_) => audit(r),
+                Item::Invalid(i) => invalid.push(i),
+            }
         }
+        invalid_summary(&invalid);
         let report = Report::new(context.request_id.clone(), mode, results);
         tracing::info!(summary = %json(&report.summary), "remediation finished");
         let body = serde_json::to_value(&report).expect("the report serializes");
@@ -181,18 +202,57 @@ impl Remediator {
                  which also grants ecs:AuthorizeSecurityGroup)",
             ));
         }
-        let invoke = self.invoke(&context, self.config.mode);
-        let report = invoke.restore(request, &context.request_id).await;
+        let Some(sealer) = self.sealer.clone() else {
+            // Config refuses ALLOW_RESTORE without a key; never restore unsealed rules anyway.
+            return Err(Diagnostic::new(
+                "RestoreDisabled",
+                "restore events need RESTORE_SEAL_KEY: only sealed rules can be restored",
+            ));
+        };
+        let mode = effective_mode(self.config.mode, request.dry_run);
+        let invoke = self.invoke(&context, mode);
+        let report = invoke.restore(request, &context.request_id, &sealer).await;
         let body = serde_json::to_value(&report).expect("the restore report serializes");
         tracing::info!(report = %body, "restore finished");
         match report.status {
-            "restored" => Ok(body),
+            "restored" | "would_restore" | "skipped" => Ok(body),
             _ => Err(
                 Diagnostic::new("RestoreFailed", report.reason.clone().unwrap_or_default())
                     .with_body(body),
             ),
         }
     }
+}
+
+/// The mode of one invocation: the event's `dryRun` can ask for a dry run, never for enforce.
+/// Whoever can invoke the function can only make it more careful.
+pub fn effective_mode(deployment: Mode, requested_dry_run: Option<bool>) -> Mode {
+    match (deployment, requested_dry_run) {
+        (Mode::DryRun, _) | (_, Some(true)) => Mode::DryRun,
+        (Mode::Enforce, _) => Mode::Enforce,
+    }
+}
+
+/// How many invalid items the summary line describes one by one.
+const INVALID_ITEMS_NAMED: usize = 5;
+
+/// One warning for all invalid items of an event: their count and the first few reasons (each
+/// is in the report).
+fn invalid_summary(invalid: &[&event::InvalidItem]) {
+    if invalid.is_empty() {
+        return;
+    }
+    let first: Vec<&str> = invalid
+        .iter()
+        .take(INVALID_ITEMS_NAMED)
+        .map(|i| i.reason.as_str())
+        .collect();
+    tracing::warn!(
+        event = "invalid_items",
+        count = invalid.len(),
+        first = %json(&first),
+        "event items that name no usable resource were reported as failed"
+    );
 }
 
 /// Drops repeated `(accountId, regionId, resourceId)` entries (a missing account is the
@@ -302,11 +362,7 @@ impl Invoke {
                 ),
             ));
         }
-        if self
-            .config()
-            .exempt_security_group_ids
-            .contains(&r.resource_id)
-        {
+        if self.config().is_exempt_id(&r.resource_id) {
             return Err(skip(
                 &out,
                 "exempt: listed in EXEMPT_SECURITY_GROUP_IDS".into(),
@@ -333,68 +389,9 @@ impl Invoke {
             deadline: self.deadline,
         };
 
-        // Re-fetch from Config (through the aggregator, with the function's own credentials,
-        // when one is configured).
-        let endpoints = &self.config().endpoints;
-        let query = ResourceQuery {
-            resource_id: r.resource_id.clone(),
-            resource_type: r.resource_type.clone(),
-            region: r.region_id.clone(),
-            aggregator: self
-                .config()
-                .config_aggregator_id
-                .as_ref()
-                .map(|id| AggregatorScope {
-                    aggregator_id: id.clone(),
-                    account_id: account.clone().unwrap_or_default(),
-                }),
-        };
-        let config_cx = if query.aggregator.is_some() {
-            &own
-        } else {
-            &cx
-        };
-        let client = &self.remediator.client;
-        let discovered = match config_api::get_discovered_resource(
-            client,
-            config_cx,
-            endpoints.config(),
-            &query,
-        )
-        .await
-        {
-            Ok(d) => d,
-            Err(e) => {
-                out.api_request_ids
-                    .extend(e.request_id().map(str::to_string));
-                if e.is_not_found() {
-                    return Err(skip(
-                        &out,
-                        format!("not found in Config (deleted or never recorded): {e}"),
-                    ));
-                }
-                out.reason = Some(api_failure("GetDiscoveredResource", &e));
-                return Err(out);
-            }
-        };
-        out.api_request_ids.extend(discovered.request_id.clone());
-        if discovered.deleted {
-            return Err(skip(
-                &out,
-                "deleted: Config reports ResourceDeleted = 0".into(),
-            ));
-        }
-        if discovered.service_managed == Some(true) {
-            return Err(skip(
-                &out,
-                "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it"
-                    .into(),
-            ));
-        }
-        let tag = &self.config().exempt_tag;
-        if discovered.tags.contains(&tag.key, tag.value.as_deref()) {
-            return Err(skip(&out, format!("exempt: tagged {}", tag_text(tag))));
-        }
+        let discovered = self
+            .read_config(r, account.as_deref(), &cx, &own, &mut out)
+            .await?;
 
         // Select on the snapshot (for drift), then on the live view (for action).
         let selector = &self.remediator.selector;
@@ -481,6 +478,89 @@ impl Invoke {
 
         self.revoke_and_verify(&cx, r, &to_revoke, &exposed_rules, out, notes)
             .await
+    }
+
+    /// Re-reads the group from Config (through the aggregator, with the function's own
+    /// credentials, when one is configured) and decides whether it may be touched at all: not
+    /// found, deleted, service-managed or exempt by tag is a skip; an answer about another region
+    /// or account than the event's is a failure (never act on a group the event did not name).
+    async fn read_config(
+        &self,
+        r: &ResourceRef,
+        account: Option<&str>,
+        cx: &CallContext<'_>,
+        own: &CallContext<'_>,
+        out: &mut ResourceResult,
+    ) -> Result<config_api::DiscoveredResource, ResourceResult> {
+        let skip = |out: &ResourceResult, reason: String| {
+            let mut s = out.clone();
+            s.status = Status::Skipped;
+            s.reason = Some(reason);
+            s
+        };
+        let endpoints = &self.config().endpoints;
+        let query = ResourceQuery {
+            resource_id: r.resource_id.clone(),
+            resource_type: r.resource_type.clone(),
+            region: r.region_id.clone(),
+            aggregator: self
+                .config()
+                .config_aggregator_id
+                .as_ref()
+                .map(|id| AggregatorScope {
+                    aggregator_id: id.clone(),
+                    account_id: account.unwrap_or_default().to_string(),
+                }),
+        };
+        let config_cx = if query.aggregator.is_some() { own } else { cx };
+        let client = &self.remediator.client;
+        let discovered = match config_api::get_discovered_resource(
+            client,
+            config_cx,
+            endpoints.config(),
+            &query,
+        )
+        .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                out.api_request_ids
+                    .extend(e.request_id().map(str::to_string));
+                if e.is_not_found() {
+                    return Err(skip(
+                        out,
+                        format!("not found in Config (deleted or never recorded): {e}"),
+                    ));
+                }
+                let mut f = out.clone();
+                f.reason = Some(api_failure("GetDiscoveredResource", &e));
+                return Err(f);
+            }
+        };
+        out.api_request_ids.extend(discovered.request_id.clone());
+        if let Some(mismatch) = answer_mismatch(r, account, &discovered) {
+            let mut f = out.clone();
+            f.reason = Some(mismatch);
+            return Err(f);
+        }
+        if discovered.deleted {
+            return Err(skip(
+                out,
+                "deleted: Config reports ResourceDeleted = 0".into(),
+            ));
+        }
+        if discovered.service_managed == Some(true) {
+            return Err(skip(
+                out,
+                "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it"
+                    .into(),
+            ));
+        }
+        let tag = &self.config().exempt_tag;
+        if discovered.tags.contains(&tag.key, tag.value.as_deref()) {
+            return Err(skip(out, format!("exempt: tagged {}", tag_text(tag))));
+        }
+        Ok(discovered)
     }
 
     /// Credentials for the resource's account: the invocation's own, or assumed in a member
@@ -572,6 +652,33 @@ impl Invoke {
         }
     }
 
+    /// The report's records of rules revoked from `r` now, each sealed when the deployment has
+    /// a `RESTORE_SEAL_KEY` (bound to the account, region and group, see [`crate::seal`]).
+    fn sealed(
+        &self,
+        r: &ResourceRef,
+        out: &ResourceResult,
+        rules: Vec<Permission>,
+    ) -> Vec<RevokedRule> {
+        let now = SystemTime::now();
+        let place = Place {
+            account: out.account_id.as_deref().unwrap_or(""),
+            region: &r.region_id,
+            group: &r.resource_id,
+        };
+        rules
+            .into_iter()
+            .map(|rule| {
+                let seal = self
+                    .remediator
+                    .sealer
+                    .as_ref()
+                    .map(|s| s.seal(place, &rule, now));
+                RevokedRule { rule, seal }
+            })
+            .collect()
+    }
+
     /// Revokes, then reads the group again: a rule counts as revoked only once it is gone live.
     /// If a batch failed because one of its ids vanished meanwhile (ECS then deletes nothing),
     /// the ids still exposed are revoked once more.
@@ -635,10 +742,10 @@ impl Invoke {
                 Ok(rules) => rules,
                 Err(e) => {
                     out.revoked_rule_ids = confirmed.iter().cloned().collect();
-                    out.revoked_rules = rules_by_id(exposed, &confirmed);
+                    out.revoked_rules = self.sealed(r, &out, rules_by_id(exposed, &confirmed));
                     backup_log(r, &out.revoked_rules);
                     unanswered.retain(|id| !confirmed.contains(id));
-                    out.unverified_rules = rules_by_id(exposed, &unanswered);
+                    out.unverified_rules = self.sealed(r, &out, rules_by_id(exposed, &unanswered));
                     unverified_log(r, &out.unverified_rules);
                     errors.push(api_failure(
                         "verifying with DescribeSecurityGroupAttribute",
@@ -717,7 +824,7 @@ impl Invoke {
             ));
         }
         out.revoked_rule_ids = confirmed.iter().cloned().collect();
-        out.revoked_rules = rules_by_id(exposed, &confirmed);
+        out.revoked_rules = self.sealed(r, &out, rules_by_id(exposed, &confirmed));
         backup_log(r, &out.revoked_rules);
 
         if pending.is_empty() {
@@ -758,28 +865,85 @@ impl Invoke {
         Err(out)
     }
 
-    async fn restore(&self, request: RestoreRequest, request_id: &str) -> RestoreReport {
+    /// A restore: only rules whose seal verifies for this account, region and group are put
+    /// back, never on an exempt, deleted or managed group, never twice, and in a dry run not at
+    /// all. Any entry without a valid seal refuses the whole event before any API call.
+    async fn restore(
+        &self,
+        request: RestoreRequest,
+        request_id: &str,
+        sealer: &Sealer,
+    ) -> RestoreReport {
+        let account = request
+            .account_id
+            .as_ref()
+            .map(|a| a.0.clone())
+            .or_else(|| self.function_account.clone());
         let mut report = RestoreReport {
             request_id: request_id.to_string(),
             action: "restore",
             resource_id: request.resource_id.clone(),
             region_id: request.region_id.clone(),
-            account_id: request
-                .account_id
-                .as_ref()
-                .map(|a| a.0.clone())
-                .or_else(|| self.function_account.clone()),
+            account_id: account.clone(),
             status: "failed",
+            mode: self.mode,
             reason: None,
             restored_rules: Vec::new(),
+            would_restore_rules: None,
+            already_present_rules: Vec::new(),
+            refused_rules: Vec::new(),
             new_rule_ids: Vec::new(),
             api_request_ids: Vec::new(),
         };
-        let mut scratch = ResourceResult::new(None, None, None, None, Status::Failed);
-        let credentials = match self
-            .credentials_for(report.account_id.as_deref(), &mut scratch)
-            .await
-        {
+        if self.config().is_exempt_id(&request.resource_id) {
+            report.status = "skipped";
+            report.reason = Some("exempt: listed in EXEMPT_SECURITY_GROUP_IDS".into());
+            return report;
+        }
+
+        // Every seal first: a forged or altered entry refuses the whole event, before any call.
+        let place = Place {
+            account: account.as_deref().unwrap_or(""),
+            region: &request.region_id,
+            group: &request.resource_id,
+        };
+        let now = SystemTime::now();
+        for (index, (rule, seal)) in request.rules.iter().zip(&request.seals).enumerate() {
+            if let Err(e) = sealer.verify(place, rule, seal.as_deref(), now) {
+                report.refused_rules.push(RefusedRule {
+                    index,
+                    rule: rule.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        if !report.refused_rules.is_empty() {
+            report.reason = Some(format!(
+                "refused: {} of {} rule(s) carry no valid seal for {} in account {} region {}; \
+                 nothing was restored (see refusedRules)",
+                report.refused_rules.len(),
+                request.rules.len(),
+                request.resource_id,
+                place.account,
+                request.region_id,
+            ));
+            tracing::warn!(
+                event = "restore_refused",
+                resource_id = %request.resource_id,
+                refused = report.refused_rules.len(),
+                "restore refused: rules without a valid seal"
+            );
+            return report;
+        }
+
+        let mut out = ResourceResult::new(
+            Some(request.resource_id.clone()),
+            Some(request.region_id.clone()),
+            account.clone(),
+            Some(event::SECURITY_GROUP.into()),
+            Status::Failed,
+        );
+        let credentials = match self.credentials_for(account.as_deref(), &mut out).await {
             Ok(c) => c,
             Err(f) => {
                 report.reason = f.reason;
@@ -787,9 +951,12 @@ impl Invoke {
                 return report;
             }
         };
-        report.api_request_ids = scratch.api_request_ids;
         let cx = CallContext {
             credentials: &credentials,
+            deadline: self.deadline,
+        };
+        let own = CallContext {
+            credentials: self.credentials.as_ref().unwrap_or(&credentials),
             deadline: self.deadline,
         };
         let resource = ResourceRef {
@@ -799,15 +966,55 @@ impl Invoke {
             resource_type: event::SECURITY_GROUP.into(),
             config_rule_id: None,
         };
-        let mut scratch = ResourceResult::new(None, None, None, None, Status::Failed);
-        let before = match self.describe(&cx, &resource, &mut scratch).await {
+        // The same gate as a remediation: exempt by tag, deleted or managed groups are left
+        // alone, and Config must answer for the group the event names.
+        if let Err(stop) = self
+            .read_config(&resource, account.as_deref(), &cx, &own, &mut out)
+            .await
+        {
+            report.api_request_ids = stop.api_request_ids;
+            report.reason = stop.reason;
+            if stop.status == Status::Skipped {
+                report.status = "skipped";
+            }
+            return report;
+        }
+        let before = match self.describe(&cx, &resource, &mut out).await {
             Ok(rules) => rules,
             Err(e) => {
-                report.api_request_ids.extend(scratch.api_request_ids);
+                report.api_request_ids = out.api_request_ids;
                 report.reason = Some(api_failure("DescribeSecurityGroupAttribute", &e));
                 return report;
             }
         };
+        let mut to_add: Vec<Permission> = Vec::new();
+        for rule in request.rules {
+            let present = before.iter().any(|live| same_access(live, &rule))
+                || to_add.iter().any(|queued| same_access(queued, &rule));
+            if present {
+                report.already_present_rules.push(rule);
+            } else {
+                to_add.push(rule);
+            }
+        }
+        let present_note = if report.already_present_rules.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} already present, not re-added",
+                report.already_present_rules.len()
+            )
+        };
+        if self.mode == Mode::DryRun {
+            report.api_request_ids = out.api_request_ids;
+            report.status = "would_restore";
+            report.reason = Some(format!(
+                "dry run: nothing was changed; would re-authorize {} rule(s){present_note}",
+                to_add.len()
+            ));
+            report.would_restore_rules = Some(to_add);
+            return report;
+        }
         let endpoint = self.config().endpoints.ecs(&request.region_id);
         let mut errors = Vec::new();
         for chunk in ecs::authorize_security_group(
@@ -816,46 +1023,87 @@ impl Invoke {
             &endpoint,
             &request.region_id,
             &request.resource_id,
-            &request.rules,
+            &to_add,
         )
         .await
         {
             match chunk.result {
                 Ok(id) => {
-                    scratch.api_request_ids.push(id);
+                    out.api_request_ids.push(id);
                     rule_log("rule_restored", &resource, &chunk.rules);
                     report.restored_rules.extend(chunk.rules);
                 }
                 Err(e) => {
-                    scratch
-                        .api_request_ids
+                    out.api_request_ids
                         .extend(e.request_id().map(str::to_string));
                     errors.push(api_failure("AuthorizeSecurityGroup", &e));
                 }
             }
         }
         let existing: HashSet<RuleId> = before.iter().filter_map(|p| p.rule_id.clone()).collect();
-        match self.describe(&cx, &resource, &mut scratch).await {
-            Ok(after) => {
-                report.new_rule_ids = after
-                    .iter()
-                    .filter_map(|p| p.rule_id.clone())
-                    .filter(|id| !existing.contains(id))
-                    .collect();
+        if !to_add.is_empty() {
+            match self.describe(&cx, &resource, &mut out).await {
+                Ok(after) => {
+                    report.new_rule_ids = after
+                        .iter()
+                        .filter_map(|p| p.rule_id.clone())
+                        .filter(|id| !existing.contains(id))
+                        .collect();
+                }
+                Err(e) => errors.push(api_failure("describing after the restore", &e)),
             }
-            Err(e) => errors.push(api_failure("describing after the restore", &e)),
         }
-        report.api_request_ids.extend(scratch.api_request_ids);
+        report.api_request_ids = out.api_request_ids;
         if errors.is_empty() {
             report.status = "restored";
             report.reason = Some(format!(
-                "re-authorized {} rule(s)",
+                "re-authorized {} rule(s){present_note}",
                 report.restored_rules.len()
             ));
         } else {
             report.reason = Some(errors.join("; "));
         }
         report
+    }
+}
+
+/// Whether two rules grant the same access (every attribute but the id, the creation time and
+/// the description): re-adding such a rule would duplicate it.
+fn same_access(a: &Permission, b: &Permission) -> bool {
+    let access = |p: &Permission| {
+        let mut v = p.to_json();
+        if let Some(m) = v.as_object_mut() {
+            for k in ["SecurityGroupRuleId", "CreateTime", "Description"] {
+                m.remove(k);
+            }
+        }
+        v
+    };
+    access(a) == access(b)
+}
+
+/// Why Config's answer is not about the group the event named, if it is not: its `Region` (or
+/// its `AccountId`, when both are known) differs from the event's.
+fn answer_mismatch(
+    r: &ResourceRef,
+    account: Option<&str>,
+    d: &config_api::DiscoveredResource,
+) -> Option<String> {
+    if !d.region.eq_ignore_ascii_case(&r.region_id) {
+        return Some(format!(
+            "Config answered for region {:?}, but the event names {:?}: not acting on a group \
+             the event did not name",
+            event::quote(&d.region),
+            r.region_id
+        ));
+    }
+    match (account, d.account_id.as_deref()) {
+        (Some(asked), Some(answered)) if asked != answered.trim() => Some(format!(
+            "Config answered for account {:?}, but the event names {asked:?}: not acting on a \
+             group the event did not name",
+            event::quote(answered)
+        )),
+        _ => None,
     }
 }
 
@@ -923,32 +1171,32 @@ fn rules_by_id(rules: &[Permission], ids: &BTreeSet<RuleId>) -> Vec<Permission> 
         .collect()
 }
 
-/// One log line per revoked rule with all of its attributes: the restore record.
-fn backup_log(r: &ResourceRef, rules: &[Permission]) {
+/// One log line per revoked rule with all of its attributes and its seal: the restore record.
+fn backup_log(r: &ResourceRef, rules: &[RevokedRule]) {
     rule_log("rule_revoked", r, rules);
 }
 
 /// One info line per rule with all of its attributes, tagged with what happened to it.
-fn rule_log(event: &'static str, r: &ResourceRef, rules: &[Permission]) {
+fn rule_log<T: serde::Serialize>(event: &'static str, r: &ResourceRef, rules: &[T]) {
     for rule in rules {
         tracing::info!(
             event,
             resource_id = %r.resource_id,
             region_id = %r.region_id,
-            rule = %rule.to_json(),
+            rule = %json(rule),
         );
     }
 }
 
 /// One log line per rule whose revoke may have been applied but could not be verified, with all
-/// of its attributes, so a restore is possible if it is gone.
-fn unverified_log(r: &ResourceRef, rules: &[Permission]) {
+/// of its attributes and seal, so a restore is possible if it is gone.
+fn unverified_log(r: &ResourceRef, rules: &[RevokedRule]) {
     for rule in rules {
         tracing::warn!(
             event = "rule_revoke_unverified",
             resource_id = %r.resource_id,
             region_id = %r.region_id,
-            rule = %rule.to_json(),
+            rule = %json(rule),
         );
     }
 }
