@@ -706,6 +706,60 @@ mod tests {
     }
 
     #[test]
+    fn an_event_with_more_items_than_the_limit_is_refused_as_a_whole() {
+        assert_eq!(
+            parse_with_limit(b"[1,2,3]", 2),
+            Err(EventError::TooManyItems(2))
+        );
+        assert!(parse_with_limit(b"[1,2]", 2).is_ok());
+        assert_eq!(
+            parse_with_limit(br#"{"resources": [1,2,3]}"#, 2),
+            Err(EventError::TooManyItems(2))
+        );
+    }
+
+    #[test]
+    fn keys_no_event_has_are_skipped_and_nested_values_keep_only_their_kind() {
+        let e = remediate(
+            r#"{"junk": [[1,2],[3]], "resources": [{"regionId": ["a"], "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup", "extra": {"deep": [1]}}]}"#,
+        );
+        assert!(
+            matches!(&e.items[0], Item::Invalid(i) if i.reason.contains("regionId must be a string, got an array"))
+        );
+    }
+
+    #[test]
+    fn long_values_are_quoted_back_cut_short() {
+        let long = "x".repeat(5000);
+        let body = format!(
+            r#"[{{"regionId": "{long}", "resourceId": "{long}", "resourceType": "{long}"}}]"#
+        );
+        let e = remediate(&body);
+        let Item::Invalid(i) = &e.items[0] else {
+            panic!("expected invalid");
+        };
+        assert!(i.reason.len() < 200, "{}", i.reason);
+        assert!(i.resource_id.as_ref().unwrap().chars().count() <= 41);
+        // A resource type longer than any real one is invalid, not echoed whole.
+        let e = remediate(&format!(
+            r#"[{{"regionId": "cn-hangzhou", "resourceId": "sg-1", "resourceType": "{long}"}}]"#
+        ));
+        assert!(matches!(&e.items[0], Item::Invalid(i) if i.reason.len() < 200));
+    }
+
+    #[test]
+    fn a_restore_event_carries_each_rules_seal_and_its_dry_run() {
+        let body = r#"{"action": "restore", "dryRun": true, "regionId": "cn-hangzhou", "resourceId": "sg-1", "rules": [{"Direction": "ingress", "PortRange": "22/22", "Seal": "v1.1.x"}, {"Direction": "ingress", "PortRange": "3389/3389"}]}"#;
+        match parse(body.as_bytes()).unwrap() {
+            Invocation::Restore(r) => {
+                assert_eq!(r.seals, vec![Some("v1.1.x".to_string()), None]);
+                assert_eq!(r.dry_run, Some(true));
+            }
+            other => panic!("expected a restore, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn a_restore_event_without_rules_is_refused() {
         assert!(matches!(
             parse(br#"{"action": "restore", "regionId": "cn-hangzhou", "resourceId": "sg-1"}"#),

@@ -1207,3 +1207,87 @@ fn tag_text(tag: &crate::config::ExemptTag) -> String {
         None => tag.key.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::config::{DiscoveredResource, Tags};
+
+    #[test]
+    fn an_event_can_ask_for_a_dry_run_but_never_switch_one_off() {
+        use Mode::{DryRun, Enforce};
+        assert_eq!(effective_mode(Enforce, None), Enforce);
+        assert_eq!(effective_mode(Enforce, Some(false)), Enforce);
+        assert_eq!(effective_mode(Enforce, Some(true)), DryRun);
+        assert_eq!(effective_mode(DryRun, None), DryRun);
+        assert_eq!(effective_mode(DryRun, Some(false)), DryRun);
+        assert_eq!(effective_mode(DryRun, Some(true)), DryRun);
+    }
+
+    fn resource() -> ResourceRef {
+        ResourceRef {
+            account_id: None,
+            region_id: "cn-hangzhou".into(),
+            resource_id: "sg-1".into(),
+            resource_type: event::SECURITY_GROUP.into(),
+            config_rule_id: None,
+        }
+    }
+
+    fn answered(region: &str, account: Option<&str>) -> DiscoveredResource {
+        DiscoveredResource {
+            request_id: None,
+            account_id: account.map(str::to_string),
+            region: region.into(),
+            resource_id: "sg-1".into(),
+            resource_type: event::SECURITY_GROUP.into(),
+            deleted: false,
+            configuration: Value::Null,
+            tags: Tags::default(),
+            service_managed: None,
+        }
+    }
+
+    #[test]
+    fn configs_answer_for_another_region_or_account_is_a_mismatch() {
+        let r = resource();
+        assert_eq!(
+            answer_mismatch(&r, Some("1"), &answered("cn-hangzhou", Some("1"))),
+            None
+        );
+        assert_eq!(
+            answer_mismatch(&r, None, &answered("CN-HANGZHOU", Some("1"))),
+            None
+        );
+        assert_eq!(
+            answer_mismatch(&r, Some("1"), &answered("cn-hangzhou", None)),
+            None
+        );
+        let region = answer_mismatch(&r, Some("1"), &answered("cn-beijing", Some("1"))).unwrap();
+        assert!(
+            region.contains("cn-beijing") && region.contains("cn-hangzhou"),
+            "{region}"
+        );
+        let account = answer_mismatch(&r, Some("1"), &answered("cn-hangzhou", Some("2"))).unwrap();
+        assert!(account.contains("account"), "{account}");
+    }
+
+    #[test]
+    fn rules_differing_only_in_id_time_or_description_grant_the_same_access() {
+        let rule = |id: &str, desc: &str, port: &str| {
+            Permission::from_json(&serde_json::json!({"SecurityGroupRuleId": id,
+                "Direction": "ingress", "Policy": "Accept", "Priority": 1, "IpProtocol": "TCP",
+                "PortRange": port, "SourceCidrIp": "0.0.0.0/0", "Description": desc,
+                "CreateTime": id}))
+            .unwrap()
+        };
+        assert!(same_access(
+            &rule("sgr-a", "x", "22/22"),
+            &rule("sgr-b", "y", "22/22")
+        ));
+        assert!(!same_access(
+            &rule("sgr-a", "x", "22/22"),
+            &rule("sgr-a", "x", "23/23")
+        ));
+    }
+}

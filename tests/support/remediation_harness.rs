@@ -25,7 +25,7 @@ pub const SECURITY_GROUP: &str = "ACS::ECS::SecurityGroup";
 
 /// The function role's STS credentials, as FC passes them (must match the fixture).
 pub const FC_KEY_ID: &str = "STS.FcRemediatorRoleKey00000";
-pub const FC_SECRET: &str = "fcRoleSecret/+=RemediationFixture0000000";
+pub const FC_SECRET: &str = "fcRole/Secret+=8kQ2xV7mN4pL9sT1wZ3rHc6J";
 pub const FC_TOKEN: &str = "CAIS+fcRemediator/session+token==";
 
 /// A test-only `RESTORE_SEAL_KEY` (32 bytes, hex).
