@@ -41,6 +41,14 @@ pub const MAX_MAX_CONCURRENCY: u16 = 256;
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 /// Upper bound for `MAX_EVENT_BYTES` (128 MiB): FC never delivers more than 32 MB.
 pub const MAX_MAX_EVENT_BYTES: usize = 128 * 1024 * 1024;
+/// Default `MAX_EVENT_RESOURCES`: far above any Config event (Config sends a few resources per
+/// evaluation), small enough that one invocation's work and report stay bounded.
+pub const DEFAULT_MAX_EVENT_RESOURCES: usize = 5_000;
+/// Upper bound for `MAX_EVENT_RESOURCES`.
+pub const MAX_MAX_EVENT_RESOURCES: usize = 100_000;
+/// Default `RESTORE_MAX_AGE`: a sealed rule can be restored for 30 days after its revoke.
+pub const DEFAULT_RESTORE_MAX_AGE: std::time::Duration =
+    std::time::Duration::from_secs(30 * 24 * 3600);
 /// Default tracing filter.
 pub const DEFAULT_LOG_FILTER: &str = "info";
 /// Port FC's custom runtime dials when neither port variable is set.
@@ -370,6 +378,13 @@ pub struct Config {
     /// a restore re-opens ports, so it must be switched on deliberately, together with the
     /// `ecs:AuthorizeSecurityGroup` permission).
     pub allow_restore: bool,
+    /// `RESTORE_SEAL_KEY`: the HMAC key sealing every revoked rule of a report; a restore event
+    /// is accepted only for rules whose seal verifies. Required when `allow_restore` is true.
+    pub restore_seal_key: Option<SealKey>,
+    /// `RESTORE_MAX_AGE`: how long after its revoke a sealed rule may be restored.
+    pub restore_max_age: std::time::Duration,
+    /// `MAX_EVENT_RESOURCES`: an event naming more items is a function error before any call.
+    pub max_event_resources: usize,
     /// `FC_ACCOUNT_ID`, informational: the per-request `x-fc-account-id` header wins.
     pub fc_account_id: Option<String>,
     /// `FC_REGION`, informational: the per-request `x-fc-region` header wins.
@@ -453,8 +468,46 @@ impl Config {
                 ))
             }
         };
+        let restore_seal_key = optional(&lookup, "RESTORE_SEAL_KEY")
+            .map(|k| k.parse::<SealKey>())
+            .transpose()
+            .map_err(|e| ConfigError::new("RESTORE_SEAL_KEY", e))?;
+        if allow_restore && restore_seal_key.is_none() {
+            return Err(ConfigError::new(
+                "ALLOW_RESTORE",
+                "is true but RESTORE_SEAL_KEY is not set: a restore re-opens ports, so it is only \
+                 accepted for rules this deployment revoked and sealed; set RESTORE_SEAL_KEY to at \
+                 least 32 random bytes in hex or base64 (e.g. `openssl rand -hex 32`)",
+            ));
+        }
+        let restore_max_age = match lookup("RESTORE_MAX_AGE") {
+            None => DEFAULT_RESTORE_MAX_AGE,
+            Some(v) => humantime::parse_duration(v.trim())
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "RESTORE_MAX_AGE",
+                        format!("{v:?} is not a positive duration (e.g. \"30d\", \"12h\")"),
+                    )
+                })?,
+        };
+        let max_event_resources = parse_number(
+            &with_default(
+                &lookup,
+                "MAX_EVENT_RESOURCES",
+                &DEFAULT_MAX_EVENT_RESOURCES.to_string(),
+            )?,
+            1,
+            MAX_MAX_EVENT_RESOURCES as u64,
+        )
+        .map_err(|e| ConfigError::new("MAX_EVENT_RESOURCES", e))?
+            as usize;
         Ok(Config {
             allow_restore,
+            restore_seal_key,
+            restore_max_age,
+            max_event_resources,
             risky_ports,
             mode,
             rule_selector,
@@ -471,6 +524,77 @@ impl Config {
             fc_account_id: optional(&lookup, "FC_ACCOUNT_ID"),
             fc_region: optional(&lookup, "FC_REGION"),
         })
+    }
+}
+
+impl Config {
+    /// Whether `EXEMPT_SECURITY_GROUP_IDS` names `id`. Ids are compared case-insensitively:
+    /// `sg-ABC` and `sg-abc` are the same group to an operator, and a case slip in the list must
+    /// not leave a group unexempted.
+    pub fn is_exempt_id(&self, id: &str) -> bool {
+        self.exempt_security_group_ids
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(id))
+    }
+}
+
+/// The `RESTORE_SEAL_KEY`: at least 32 bytes, given as hex or base64. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealKey(Vec<u8>);
+
+/// The shortest seal key accepted: 256 bits, the HMAC-SHA256 block's security level.
+pub const MIN_SEAL_KEY_BYTES: usize = 32;
+
+impl SealKey {
+    /// The raw key bytes, for the HMAC only.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealKey(***)")
+    }
+}
+
+impl FromStr for SealKey {
+    type Err = String;
+    /// Hex (an even number of hex digits) is tried first, then standard or URL-safe base64, with
+    /// or without padding. The value itself never appears in an error.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use base64::Engine as _;
+        let s = s.trim();
+        let hex = s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let bytes = if hex {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16))
+                .collect::<Result<Vec<u8>, _>>()
+                .map_err(|_| "is not valid hex".to_string())?
+        } else {
+            let engines = [
+                base64::engine::general_purpose::STANDARD,
+                base64::engine::general_purpose::STANDARD_NO_PAD,
+                base64::engine::general_purpose::URL_SAFE,
+                base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ];
+            engines
+                .iter()
+                .find_map(|e| e.decode(s).ok())
+                .ok_or_else(|| {
+                    "is neither hex nor base64; generate one with `openssl rand -hex 32`"
+                        .to_string()
+                })?
+        };
+        if bytes.len() < MIN_SEAL_KEY_BYTES {
+            return Err(format!(
+                "decodes to {} bytes; at least {MIN_SEAL_KEY_BYTES} random bytes are required \
+                 (`openssl rand -hex 32`)",
+                bytes.len()
+            ));
+        }
+        Ok(SealKey(bytes))
     }
 }
 

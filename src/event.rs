@@ -39,7 +39,7 @@ impl AccountId {
             }
         };
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || s.len() > 32 {
-            return Err(format!("accountId {s:?} is not an account UID"));
+            return Err(format!("accountId {:?} is not an account UID", quote(&s)));
         }
         Ok(AccountId(s))
     }
@@ -89,6 +89,10 @@ pub struct RestoreRequest {
     pub region_id: String,
     pub resource_id: String,
     pub rules: Vec<Permission>,
+    /// The `Seal` of each rule (same positions as `rules`), as the report gave it.
+    pub seals: Vec<Option<String>>,
+    /// The event's `dryRun`: it can only ask for a dry run, never switch one off.
+    pub dry_run: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,18 +114,28 @@ pub enum EventError {
     Empty,
     #[error("this is a Config custom-rule evaluation event (it has invokingEvent), not a remediation event: wire this function as the rule's remediation (remediation_type FC, CUSTOM), not as a CUSTOM_FC rule")]
     RuleEvaluationEvent,
+    #[error("the event names more than {0} items, the MAX_EVENT_RESOURCES limit: split it into smaller events or raise MAX_EVENT_RESOURCES")]
+    TooManyItems(usize),
     #[error("{0}")]
     Shape(String),
 }
 
-/// Reads the raw body of an invocation.
+/// Reads the raw body of an invocation, with the default `MAX_EVENT_RESOURCES`.
 pub fn parse(body: &[u8]) -> Result<Invocation, EventError> {
+    parse_with_limit(body, crate::config::DEFAULT_MAX_EVENT_RESOURCES)
+}
+
+/// Reads the raw body of an invocation naming at most `max_items` resources (or restore rules).
+///
+/// The body is read in one pass that keeps only what an event can use (see [`bounded`]), so
+/// memory stays proportional to the useful part of the body, and an over-long list is refused
+/// as soon as its `max_items + 1`-th element is seen.
+pub fn parse_with_limit(body: &[u8], max_items: usize) -> Result<Invocation, EventError> {
     let text = std::str::from_utf8(body).map_err(|e| EventError::NotUtf8(e.valid_up_to()))?;
     if text.trim().is_empty() {
         return Err(EventError::NoBody);
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| EventError::Malformed(e.to_string()))?;
+    let value = bounded::from_str(text, max_items)?;
     match value {
         Value::Array(items) => Ok(Invocation::Remediate(remediation(items, None)?)),
         Value::Object(obj) => parse_object(obj),
@@ -141,23 +155,27 @@ fn parse_object(obj: Map<String, Value>) -> Result<Invocation, EventError> {
             Some(a) if a.eq_ignore_ascii_case("restore") => Ok(Invocation::Restore(restore(&obj)?)),
             Some(a) if a.eq_ignore_ascii_case("remediate") => remediate_object(obj),
             _ => Err(EventError::Shape(format!(
-                "unknown action {action}: expected \"restore\" or \"remediate\""
+                "unknown action {}: expected \"restore\" or \"remediate\"",
+                shown(action)
             ))),
         };
     }
     remediate_object(obj)
 }
 
+fn dry_run(obj: &Map<String, Value>) -> Result<Option<bool>, EventError> {
+    match field(obj, "dryRun") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(EventError::Shape(format!(
+            "dryRun must be true or false, got {}",
+            shown(other)
+        ))),
+    }
+}
+
 fn remediate_object(obj: Map<String, Value>) -> Result<Invocation, EventError> {
-    let dry_run = match field(&obj, "dryRun") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(other) => {
-            return Err(EventError::Shape(format!(
-                "dryRun must be true or false, got {other}"
-            )))
-        }
-    };
+    let dry_run = dry_run(&obj)?;
     match field(&obj, "resources") {
         Some(Value::Array(items)) => {
             Ok(Invocation::Remediate(remediation(items.clone(), dry_run)?))
@@ -211,6 +229,23 @@ fn string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String>
     }
 }
 
+/// The longest piece of an event value quoted back in a report or log: enough to recognise it,
+/// small enough that thousands of bad items cannot make the answer large.
+const QUOTE_MAX: usize = 40;
+
+/// `value`, cut to [`QUOTE_MAX`] characters (with `…` when cut).
+pub(crate) fn quote(value: &str) -> String {
+    match value.char_indices().nth(QUOTE_MAX) {
+        None => value.to_string(),
+        Some((end, _)) => format!("{}…", &value[..end]),
+    }
+}
+
+/// A JSON value as short text for an error message.
+fn shown(v: &Value) -> String {
+    quote(&v.to_string())
+}
+
 fn required(obj: &Map<String, Value>, key: &str) -> Result<String, String> {
     string(obj, key)?.ok_or_else(|| format!("{key} is missing"))
 }
@@ -225,7 +260,8 @@ fn identifier(key: &str, value: String) -> Result<String, String> {
         Ok(value)
     } else {
         Err(format!(
-            "{key} {value:?} contains characters an id cannot have"
+            "{key} {:?} contains characters an id cannot have",
+            quote(&value)
         ))
     }
 }
@@ -255,6 +291,18 @@ fn region_id(value: String) -> Result<String, String> {
     }
 }
 
+/// Free-text fields that are echoed in the report (`resourceType`, `configRuleId`): at most
+/// 128 characters, no control characters.
+fn label(key: &str, value: String) -> Result<String, String> {
+    if value.chars().count() > 128 || value.chars().any(char::is_control) {
+        return Err(format!(
+            "{key} {:?} is not a resource type or rule id (too long or control characters)",
+            quote(&value)
+        ));
+    }
+    Ok(value)
+}
+
 fn account(obj: &Map<String, Value>) -> Result<Option<AccountId>, String> {
     match field(obj, "accountId") {
         None | Some(Value::Null) => Ok(None),
@@ -271,8 +319,10 @@ fn resource(v: &Value) -> Result<ResourceRef, String> {
         account_id: account(obj)?,
         region_id: region_id(required(obj, "regionId")?)?,
         resource_id: identifier("resourceId", required(obj, "resourceId")?)?,
-        resource_type: required(obj, "resourceType")?,
-        config_rule_id: string(obj, "configRuleId")?,
+        resource_type: label("resourceType", required(obj, "resourceType")?)?,
+        config_rule_id: string(obj, "configRuleId")?
+            .map(|c| label("configRuleId", c))
+            .transpose()?,
     })
 }
 
@@ -281,8 +331,8 @@ fn invalid(index: usize, v: &Value, reason: String) -> InvalidItem {
         v.as_object()
             .and_then(|o| field(o, key))
             .and_then(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
+                Value::String(s) => Some(quote(s)),
+                Value::Number(n) => Some(quote(&n.to_string())),
                 _ => None,
             })
     };
@@ -320,11 +370,23 @@ fn restore(obj: &Map<String, Value>) -> Result<RestoreRequest, EventError> {
             ))
         }
     };
+    let seals = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match r.get("Seal") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(other) => Err(shape(format!(
+                "restore: rule {i}: Seal must be a string, got {}",
+                kind(other)
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let rules = rules
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            Permission::from_json(r).map_err(|e| shape(format!("restore: rule {i}: {e}")))
+            Permission::from_json(r).map_err(|e| shape(format!("restore: rule {i}: {}", quote(&e))))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RestoreRequest {
@@ -332,7 +394,194 @@ fn restore(obj: &Map<String, Value>) -> Result<RestoreRequest, EventError> {
         region_id,
         resource_id,
         rules,
+        seals,
+        dry_run: dry_run(obj)?,
     })
+}
+
+/// Reading a body into a [`Value`] that keeps only what an event can use.
+///
+/// `serde_json::from_str::<Value>` on 16 MiB of `[1,1,1,…]` builds eight million values (about
+/// 256 MiB). This reader walks the same JSON once and keeps:
+/// - at the top: an array of items, or an object with only the keys an event has (`resources`,
+///   `rules`, `action`, `dryRun`, the resource keys, `invokingEvent`);
+/// - `resources` / `rules` / a top-level array: at most `max_items` elements, else
+///   [`EventError::TooManyItems`] at once;
+/// - in each element: only the resource keys, the rule attributes and `Seal`, each a scalar;
+///   a list or object where a scalar belongs is kept as an *empty* list or object, so the error
+///   message can still say "got an array".
+///
+/// Everything else is skipped without being stored, so memory stays proportional to the kept
+/// text, never to the number of ignored values.
+mod bounded {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    use super::EventError;
+
+    /// Marker of the "too many items" error inside serde_json's error text.
+    const TOO_MANY: &str = "sg-remediator: too many items";
+
+    const TOP_KEYS: [&str; 10] = [
+        "action",
+        "dryRun",
+        "resources",
+        "rules",
+        "invokingEvent",
+        "accountId",
+        "regionId",
+        "resourceId",
+        "resourceType",
+        "configRuleId",
+    ];
+
+    fn camel(key: &str) -> String {
+        let mut k = key.to_string();
+        if let Some(first) = k.get_mut(..1) {
+            first.make_ascii_lowercase();
+        }
+        k
+    }
+
+    fn top_key(key: &str) -> bool {
+        TOP_KEYS.contains(&camel(key).as_str())
+    }
+
+    fn item_key(key: &str) -> bool {
+        key == "Seal"
+            || crate::rules::RULE_FIELDS.contains(&key)
+            || TOP_KEYS[5..].contains(&camel(key).as_str())
+    }
+
+    #[derive(Clone, Copy)]
+    enum Level {
+        /// The whole body.
+        Top,
+        /// `resources` / `rules`: a bounded list of items.
+        List,
+        /// One item (a resource or a rule).
+        Item,
+        /// A value that must be a scalar.
+        Scalar,
+    }
+
+    struct Seed {
+        level: Level,
+        max_items: usize,
+    }
+
+    impl Seed {
+        fn at(&self, level: Level) -> Seed {
+            Seed {
+                level,
+                max_items: self.max_items,
+            }
+        }
+    }
+
+    pub(super) fn from_str(text: &str, max_items: usize) -> Result<Value, EventError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let value = Seed {
+            level: Level::Top,
+            max_items,
+        }
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| {
+            if e.to_string().starts_with(TOO_MANY) {
+                EventError::TooManyItems(max_items)
+            } else {
+                EventError::Malformed(e.to_string())
+            }
+        })?;
+        Ok(value)
+    }
+
+    impl<'de> DeserializeSeed<'de> for Seed {
+        type Value = Value;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Seed {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            match self.level {
+                Level::Top | Level::List => {
+                    let mut items = Vec::new();
+                    while let Some(item) = seq.next_element_seed(self.at(Level::Item))? {
+                        if items.len() == self.max_items {
+                            return Err(de::Error::custom(TOO_MANY));
+                        }
+                        items.push(item);
+                    }
+                    Ok(Value::Array(items))
+                }
+                Level::Item | Level::Scalar => {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(Value::Array(Vec::new()))
+                }
+            }
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut kept = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let level = match self.level {
+                    Level::Top if !top_key(&key) => None,
+                    Level::Top => match camel(&key).as_str() {
+                        "resources" | "rules" => Some(Level::List),
+                        _ => Some(Level::Scalar),
+                    },
+                    Level::List | Level::Item if item_key(&key) => Some(Level::Scalar),
+                    Level::List | Level::Item | Level::Scalar => None,
+                };
+                match level {
+                    Some(level) => {
+                        let value = map.next_value_seed(self.at(level))?;
+                        kept.insert(key, value);
+                    }
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(Value::Object(kept))
+        }
+    }
 }
 
 /// What kind of JSON value `v` is, for error messages ("got a number").
@@ -514,6 +763,60 @@ mod tests {
                 assert_eq!(r.resource_id, "sg-1");
                 assert_eq!(r.rules.len(), 1);
                 assert_eq!(r.rules[0].port_range.to_string(), "22/22");
+            }
+            other => panic!("expected a restore, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_event_with_more_items_than_the_limit_is_refused_as_a_whole() {
+        assert_eq!(
+            parse_with_limit(b"[1,2,3]", 2),
+            Err(EventError::TooManyItems(2))
+        );
+        assert!(parse_with_limit(b"[1,2]", 2).is_ok());
+        assert_eq!(
+            parse_with_limit(br#"{"resources": [1,2,3]}"#, 2),
+            Err(EventError::TooManyItems(2))
+        );
+    }
+
+    #[test]
+    fn keys_no_event_has_are_skipped_and_nested_values_keep_only_their_kind() {
+        let e = remediate(
+            r#"{"junk": [[1,2],[3]], "resources": [{"regionId": ["a"], "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup", "extra": {"deep": [1]}}]}"#,
+        );
+        assert!(
+            matches!(&e.items[0], Item::Invalid(i) if i.reason.contains("regionId must be a string, got an array"))
+        );
+    }
+
+    #[test]
+    fn long_values_are_quoted_back_cut_short() {
+        let long = "x".repeat(5000);
+        let body = format!(
+            r#"[{{"regionId": "{long}", "resourceId": "{long}", "resourceType": "{long}"}}]"#
+        );
+        let e = remediate(&body);
+        let Item::Invalid(i) = &e.items[0] else {
+            panic!("expected invalid");
+        };
+        assert!(i.reason.len() < 200, "{}", i.reason);
+        assert!(i.resource_id.as_ref().unwrap().chars().count() <= 41);
+        // A resource type longer than any real one is invalid, not echoed whole.
+        let e = remediate(&format!(
+            r#"[{{"regionId": "cn-hangzhou", "resourceId": "sg-1", "resourceType": "{long}"}}]"#
+        ));
+        assert!(matches!(&e.items[0], Item::Invalid(i) if i.reason.len() < 200));
+    }
+
+    #[test]
+    fn a_restore_event_carries_each_rules_seal_and_its_dry_run() {
+        let body = r#"{"action": "restore", "dryRun": true, "regionId": "cn-hangzhou", "resourceId": "sg-1", "rules": [{"Direction": "ingress", "PortRange": "22/22", "Seal": "v1.1.x"}, {"Direction": "ingress", "PortRange": "3389/3389"}]}"#;
+        match parse(body.as_bytes()).unwrap() {
+            Invocation::Restore(r) => {
+                assert_eq!(r.seals, vec![Some("v1.1.x".to_string()), None]);
+                assert_eq!(r.dry_run, Some(true));
             }
             other => panic!("expected a restore, got {other:?}"),
         }

@@ -14,5 +14,6 @@ pub mod remediation;
 pub mod report;
 pub mod rules;
 pub mod runtime;
+pub mod seal;
 pub mod select;
 pub mod services;

@@ -7,11 +7,31 @@
 //!
 //! Secrets never reach a line because nothing that holds one can print it:
 //! [`crate::credentials::Secret`] formats as `***`, and the runtime never logs header values
-//! other than the request id.
+//! other than the request id. What the cloud echoes back (a token in a message or request id,
+//! altered or cut short) is caught at the last step: every line goes through
+//! [`crate::credentials::scrub`] on its way to stdout.
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+
+/// Stdout, with every remembered secret masked. `tracing-subscriber` formats each event into one
+/// buffer and writes it at once, so each write is a whole line.
+struct ScrubbedStdout;
+
+impl std::io::Write for ScrubbedStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stdout()
+            .lock()
+            .write_all(crate::credentials::scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush()
+    }
+}
 
 /// Check a `RUST_LOG`-style filter without installing it.
 pub fn validate_filter(filter: &str) -> Result<(), String> {
@@ -30,7 +50,7 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
     let filter = build_filter(filter)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout)
+        .with_writer(|| ScrubbedStdout)
         .with_ansi(false)
         .with_target(true);
     let result = match format {

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -20,9 +20,10 @@ use crate::config::{Config, Mode};
 use crate::credentials::Credentials;
 use crate::event::{self, Invocation, Item, RemediationEvent, ResourceRef, RestoreRequest};
 use crate::openapi::{ApiError, CallContext, Client};
-use crate::report::{Report, ResourceResult, RestoreReport, Status};
+use crate::report::{RefusedRule, Report, ResourceResult, RestoreReport, RevokedRule, Status};
 use crate::rules::{Permission, RuleId};
 use crate::runtime::{Context, Diagnostic, Event};
+use crate::seal::{Place, Sealer};
 use crate::select::{self, Selection, Selector};
 use crate::services::config::{self as config_api, AggregatorScope, ResourceQuery};
 use crate::services::{ecs, sts};
@@ -37,6 +38,8 @@ pub struct Remediator {
     selector: Selector,
     client: Client,
     sts_cache: sts::CredentialCache,
+    /// Seals revoked rules and checks restore events (`RESTORE_SEAL_KEY`).
+    sealer: Option<Sealer>,
 }
 
 /// What one invocation knows about itself, shared by its per-resource tasks.
@@ -57,11 +60,16 @@ type Step<T> = Result<T, Box<ResourceResult>>;
 
 impl Remediator {
     pub fn new(config: Config, selector: Selector, client: Client) -> Self {
+        let sealer = config
+            .restore_seal_key
+            .clone()
+            .map(|key| Sealer::new(key, config.restore_max_age));
         Remediator {
             config,
             selector,
             client,
             sts_cache: sts::CredentialCache::new(),
+            sealer,
         }
     }
 
@@ -72,8 +80,10 @@ impl Remediator {
     /// Handles one `/invoke`. A body that is not an event is a function error; otherwise the
     /// report is the answer, and a function error (with the whole report) if anything failed.
     pub async fn handle(self: Arc<Self>, event: Event) -> Result<Value, Diagnostic> {
-        let invocation = event::parse(&event.payload)
+        let invocation = event::parse_with_limit(&event.payload, self.config.max_event_resources)
             .map_err(|e| Diagnostic::new("InvalidEvent", e.to_string()))?;
+        // The body is no longer needed: free it before the (possibly long) work.
+        drop(event.payload);
         match invocation {
             Invocation::Remediate(request) => self.remediate(request, event.context).await,
             Invocation::Restore(request) => self.restore(request, event.context).await,
@@ -105,11 +115,15 @@ impl Remediator {
         request: RemediationEvent,
         context: Context,
     ) -> Result<Value, Diagnostic> {
-        let mode = match request.dry_run {
-            Some(true) => Mode::DryRun,
-            Some(false) => Mode::Enforce,
-            None => self.config.mode,
-        };
+        let mode = effective_mode(self.config.mode, request.dry_run);
+        if mode != self.config.mode || request.dry_run == Some(false) {
+            tracing::info!(
+                deployment = self.config.mode.as_str(),
+                requested_dry_run = request.dry_run,
+                mode = mode.as_str(),
+                "the event's dryRun can only make this invocation a dry run"
+            );
+        }
         let invoke = self.invoke(&context, mode);
         let items = dedup(request.items, context.account_id.as_deref());
         tracing::info!(
@@ -161,9 +175,16 @@ impl Remediator {
                 })
             })
             .collect();
-        for r in &results {
-            audit(r);
+        // One audit line per resource; invalid items (which named no usable resource) share
+        // one summary line, so a body of junk cannot multiply the log.
+        let mut invalid = Vec::new();
+        for (r, item) in results.iter().zip(&items) {
+            match item {
+                Item::Resource(_) => audit(r),
+                Item::Invalid(i) => invalid.push(i),
+            }
         }
+        invalid_summary(&invalid);
         let report = Report::new(context.request_id.clone(), mode, results);
         tracing::info!(summary = %json(&report.summary), "remediation finished");
         let body = serde_json::to_value(&report).expect("the report serializes");
@@ -185,18 +206,57 @@ impl Remediator {
                  which also grants ecs:AuthorizeSecurityGroup)",
             ));
         }
-        let invoke = self.invoke(&context, self.config.mode);
-        let report = invoke.restore(request, &context.request_id).await;
+        let Some(sealer) = self.sealer.clone() else {
+            // Config refuses ALLOW_RESTORE without a key; never restore unsealed rules anyway.
+            return Err(Diagnostic::new(
+                "RestoreDisabled",
+                "restore events need RESTORE_SEAL_KEY: only sealed rules can be restored",
+            ));
+        };
+        let mode = effective_mode(self.config.mode, request.dry_run);
+        let invoke = self.invoke(&context, mode);
+        let report = invoke.restore(request, &context.request_id, &sealer).await;
         let body = serde_json::to_value(&report).expect("the restore report serializes");
         tracing::info!(report = %body, "restore finished");
         match report.status {
-            "restored" => Ok(body),
+            "restored" | "would_restore" | "skipped" => Ok(body),
             _ => Err(
                 Diagnostic::new("RestoreFailed", report.reason.clone().unwrap_or_default())
                     .with_body(body),
             ),
         }
     }
+}
+
+/// The mode of one invocation: the event's `dryRun` can ask for a dry run, never for enforce.
+/// Whoever can invoke the function can only make it more careful.
+pub fn effective_mode(deployment: Mode, requested_dry_run: Option<bool>) -> Mode {
+    match (deployment, requested_dry_run) {
+        (Mode::DryRun, _) | (_, Some(true)) => Mode::DryRun,
+        (Mode::Enforce, _) => Mode::Enforce,
+    }
+}
+
+/// How many invalid items the summary line describes one by one.
+const INVALID_ITEMS_NAMED: usize = 5;
+
+/// One warning for all invalid items of an event: their count and the first few reasons (each
+/// is in the report).
+fn invalid_summary(invalid: &[&event::InvalidItem]) {
+    if invalid.is_empty() {
+        return;
+    }
+    let first: Vec<&str> = invalid
+        .iter()
+        .take(INVALID_ITEMS_NAMED)
+        .map(|i| i.reason.as_str())
+        .collect();
+    tracing::warn!(
+        event = "invalid_items",
+        count = invalid.len(),
+        first = %json(&first),
+        "event items that name no usable resource were reported as failed"
+    );
 }
 
 /// Drops repeated `(accountId, regionId, resourceId)` entries (a missing account is the
@@ -306,11 +366,7 @@ impl Invoke {
                 ),
             ));
         }
-        if self
-            .config()
-            .exempt_security_group_ids
-            .contains(&r.resource_id)
-        {
+        if self.config().is_exempt_id(&r.resource_id) {
             return Err(skip(
                 &out,
                 "exempt: listed in EXEMPT_SECURITY_GROUP_IDS".into(),
@@ -337,103 +393,11 @@ impl Invoke {
             deadline: self.deadline,
         };
 
-        // Re-fetch from Config (through the aggregator, with the function's own credentials,
-        // when one is configured).
-        let endpoints = &self.config().endpoints;
-        let aggregator = match &self.config().config_aggregator_id {
-            None => None,
-            Some(id) => match aggregator_account(r) {
-                Ok(account_id) => Some(AggregatorScope {
-                    aggregator_id: id.clone(),
-                    account_id,
-                }),
-                Err(reason) => {
-                    out.reason = Some(reason);
-                    return Err(out);
-                }
-            },
-        };
-        let query = ResourceQuery {
-            resource_id: r.resource_id.clone(),
-            resource_type: r.resource_type.clone(),
-            region: r.region_id.clone(),
-            aggregator,
-        };
-        let config_cx = if query.aggregator.is_some() {
-            &own
-        } else {
-            &cx
-        };
-        let client = &self.remediator.client;
         // Every error seen along the way ends up in the reason, whatever the outcome.
         let mut notes: Vec<String> = Vec::new();
-        let with_notes = |first: String, notes: &[String]| {
-            std::iter::once(first)
-                .chain(notes.iter().cloned())
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        let mut retried = Vec::new();
-        let read = config_api::get_discovered_resource_traced(
-            client,
-            config_cx,
-            endpoints.config(),
-            &query,
-            &mut retried,
-        )
-        .await;
-        let config_action = if query.aggregator.is_some() {
-            "GetAggregateDiscoveredResource"
-        } else {
-            "GetDiscoveredResource"
-        };
-        for e in &retried {
-            out.api_request_ids
-                .extend(e.request_id().map(str::to_string));
-            notes.push(retried_note(config_action, e));
-        }
-        let discovered = match read {
-            Ok(d) => d,
-            Err(e) => {
-                out.api_request_ids
-                    .extend(e.request_id().map(str::to_string));
-                if config_api::is_not_in_config(&e) {
-                    return Err(skip(
-                        &out,
-                        with_notes(
-                            format!("not found in Config (deleted or never recorded): {e}"),
-                            &notes,
-                        ),
-                    ));
-                }
-                out.reason = Some(with_notes(api_failure(config_action, &e), &notes));
-                return Err(out);
-            }
-        };
-        out.api_request_ids.extend(discovered.request_id.clone());
-        if discovered.deleted {
-            return Err(skip(
-                &out,
-                with_notes("deleted: Config reports ResourceDeleted = 0".into(), &notes),
-            ));
-        }
-        if discovered.service_managed == Some(true) {
-            return Err(skip(
-                &out,
-                with_notes(
-                    "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it"
-                        .into(),
-                    &notes,
-                ),
-            ));
-        }
-        let tag = &self.config().exempt_tag;
-        if discovered.tags.contains(&tag.key, tag.value.as_deref()) {
-            return Err(skip(
-                &out,
-                with_notes(format!("exempt: tagged {}", tag_text(tag)), &notes),
-            ));
-        }
+        let discovered = self
+            .read_config(r, account.as_deref(), &cx, &own, &mut out, &mut notes)
+            .await?;
 
         // Select on the snapshot (for drift), then on the live view (for action).
         let selector = &self.remediator.selector;
@@ -519,6 +483,121 @@ impl Invoke {
 
         self.revoke_and_verify(&cx, r, &to_revoke, &exposed_rules, out, notes)
             .await
+    }
+
+    /// Re-reads the group from Config (through the aggregator, with the function's own
+    /// credentials, when one is configured) and decides whether it may be touched at all: not
+    /// found, deleted, service-managed or exempt by tag is a skip; an answer about another region
+    /// or account than the event's is a failure (never act on a group the event did not name).
+    async fn read_config(
+        &self,
+        r: &ResourceRef,
+        account: Option<&str>,
+        cx: &CallContext<'_>,
+        own: &CallContext<'_>,
+        out: &mut ResourceResult,
+        notes: &mut Vec<String>,
+    ) -> Result<config_api::DiscoveredResource, ResourceResult> {
+        let with_notes = |first: String, notes: &[String]| {
+            std::iter::once(first)
+                .chain(notes.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let skip = |out: &ResourceResult, reason: String, notes: &[String]| {
+            let mut s = out.clone();
+            s.status = Status::Skipped;
+            s.reason = Some(with_notes(reason, notes));
+            s
+        };
+        let fail = |out: &ResourceResult, reason: String, notes: &[String]| {
+            let mut f = out.clone();
+            f.reason = Some(with_notes(reason, notes));
+            f
+        };
+        // Re-fetch from Config (through the aggregator, with the function's own credentials,
+        // when one is configured).
+        let endpoints = &self.config().endpoints;
+        let aggregator = match &self.config().config_aggregator_id {
+            None => None,
+            Some(id) => match aggregator_account(r) {
+                Ok(account_id) => Some(AggregatorScope {
+                    aggregator_id: id.clone(),
+                    account_id,
+                }),
+                Err(reason) => return Err(fail(out, reason, notes)),
+            },
+        };
+        let query = ResourceQuery {
+            resource_id: r.resource_id.clone(),
+            resource_type: r.resource_type.clone(),
+            region: r.region_id.clone(),
+            aggregator,
+        };
+        let config_cx = if query.aggregator.is_some() { own } else { cx };
+        let config_action = if query.aggregator.is_some() {
+            "GetAggregateDiscoveredResource"
+        } else {
+            "GetDiscoveredResource"
+        };
+        let client = &self.remediator.client;
+        let mut retried = Vec::new();
+        let read = config_api::get_discovered_resource_traced(
+            client,
+            config_cx,
+            endpoints.config(),
+            &query,
+            &mut retried,
+        )
+        .await;
+        for e in &retried {
+            out.api_request_ids
+                .extend(e.request_id().map(str::to_string));
+            notes.push(retried_note(config_action, e));
+        }
+        let discovered = match read {
+            Ok(d) => d,
+            Err(e) => {
+                out.api_request_ids
+                    .extend(e.request_id().map(str::to_string));
+                if config_api::is_not_in_config(&e) {
+                    return Err(skip(
+                        out,
+                        format!("not found in Config (deleted or never recorded): {e}"),
+                        notes,
+                    ));
+                }
+                return Err(fail(out, api_failure(config_action, &e), notes));
+            }
+        };
+        out.api_request_ids.extend(discovered.request_id.clone());
+        if let Some(mismatch) = answer_mismatch(r, account, &discovered) {
+            return Err(fail(out, mismatch, notes));
+        }
+        if discovered.deleted {
+            return Err(skip(
+                out,
+                "deleted: Config reports ResourceDeleted = 0".into(),
+                notes,
+            ));
+        }
+        if discovered.service_managed == Some(true) {
+            return Err(skip(
+                out,
+                "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it"
+                    .into(),
+                notes,
+            ));
+        }
+        let tag = &self.config().exempt_tag;
+        if discovered.tags.contains(&tag.key, tag.value.as_deref()) {
+            return Err(skip(
+                out,
+                format!("exempt: tagged {}", tag_text(tag)),
+                notes,
+            ));
+        }
+        Ok(discovered)
     }
 
     /// Credentials for the resource's account: the invocation's own, or assumed in a member
@@ -620,6 +699,33 @@ impl Invoke {
         }
     }
 
+    /// The report's records of rules revoked from `r` now, each sealed when the deployment has
+    /// a `RESTORE_SEAL_KEY` (bound to the account, region and group, see [`crate::seal`]).
+    fn sealed(
+        &self,
+        r: &ResourceRef,
+        out: &ResourceResult,
+        rules: Vec<Permission>,
+    ) -> Vec<RevokedRule> {
+        let now = SystemTime::now();
+        let place = Place {
+            account: out.account_id.as_deref().unwrap_or(""),
+            region: &r.region_id,
+            group: &r.resource_id,
+        };
+        rules
+            .into_iter()
+            .map(|rule| {
+                let seal = self
+                    .remediator
+                    .sealer
+                    .as_ref()
+                    .map(|s| s.seal(place, &rule, now));
+                RevokedRule { rule, seal }
+            })
+            .collect()
+    }
+
     /// Revokes, then reads the group again: a rule counts as revoked only once it is gone live.
     /// If a batch failed because one of its ids vanished meanwhile (ECS then deletes nothing),
     /// the ids still exposed are revoked once more.
@@ -694,10 +800,10 @@ impl Invoke {
                 Ok(rules) => rules,
                 Err(e) => {
                     out.revoked_rule_ids = confirmed.iter().cloned().collect();
-                    out.revoked_rules = rules_by_id(exposed, &confirmed);
+                    out.revoked_rules = self.sealed(r, &out, rules_by_id(exposed, &confirmed));
                     backup_log(r, &out.revoked_rules);
                     unanswered.retain(|id| !confirmed.contains(id));
-                    out.unverified_rules = rules_by_id(exposed, &unanswered);
+                    out.unverified_rules = self.sealed(r, &out, rules_by_id(exposed, &unanswered));
                     unverified_log(r, &out.unverified_rules);
                     errors.push(api_failure(
                         "verifying with DescribeSecurityGroupAttribute",
@@ -778,7 +884,7 @@ impl Invoke {
             ));
         }
         out.revoked_rule_ids = confirmed.iter().cloned().collect();
-        out.revoked_rules = rules_by_id(exposed, &confirmed);
+        out.revoked_rules = self.sealed(r, &out, rules_by_id(exposed, &confirmed));
         backup_log(r, &out.revoked_rules);
 
         if pending.is_empty() {
@@ -825,28 +931,85 @@ impl Invoke {
         Err(out)
     }
 
-    async fn restore(&self, request: RestoreRequest, request_id: &str) -> RestoreReport {
+    /// A restore: only rules whose seal verifies for this account, region and group are put
+    /// back, never on an exempt, deleted or managed group, never twice, and in a dry run not at
+    /// all. Any entry without a valid seal refuses the whole event before any API call.
+    async fn restore(
+        &self,
+        request: RestoreRequest,
+        request_id: &str,
+        sealer: &Sealer,
+    ) -> RestoreReport {
+        let account = request
+            .account_id
+            .as_ref()
+            .map(|a| a.0.clone())
+            .or_else(|| self.function_account.clone());
         let mut report = RestoreReport {
             request_id: request_id.to_string(),
             action: "restore",
             resource_id: request.resource_id.clone(),
             region_id: request.region_id.clone(),
-            account_id: request
-                .account_id
-                .as_ref()
-                .map(|a| a.0.clone())
-                .or_else(|| self.function_account.clone()),
+            account_id: account.clone(),
             status: "failed",
+            mode: self.mode,
             reason: None,
             restored_rules: Vec::new(),
+            would_restore_rules: None,
+            already_present_rules: Vec::new(),
+            refused_rules: Vec::new(),
             new_rule_ids: Vec::new(),
             api_request_ids: Vec::new(),
         };
-        let mut scratch = ResourceResult::new(None, None, None, None, Status::Failed);
-        let credentials = match self
-            .credentials_for(report.account_id.as_deref(), &mut scratch)
-            .await
-        {
+        if self.config().is_exempt_id(&request.resource_id) {
+            report.status = "skipped";
+            report.reason = Some("exempt: listed in EXEMPT_SECURITY_GROUP_IDS".into());
+            return report;
+        }
+
+        // Every seal first: a forged or altered entry refuses the whole event, before any call.
+        let place = Place {
+            account: account.as_deref().unwrap_or(""),
+            region: &request.region_id,
+            group: &request.resource_id,
+        };
+        let now = SystemTime::now();
+        for (index, (rule, seal)) in request.rules.iter().zip(&request.seals).enumerate() {
+            if let Err(e) = sealer.verify(place, rule, seal.as_deref(), now) {
+                report.refused_rules.push(RefusedRule {
+                    index,
+                    rule: rule.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        if !report.refused_rules.is_empty() {
+            report.reason = Some(format!(
+                "refused: {} of {} rule(s) carry no valid seal for {} in account {} region {}; \
+                 nothing was restored (see refusedRules)",
+                report.refused_rules.len(),
+                request.rules.len(),
+                request.resource_id,
+                place.account,
+                request.region_id,
+            ));
+            tracing::warn!(
+                event = "restore_refused",
+                resource_id = %request.resource_id,
+                refused = report.refused_rules.len(),
+                "restore refused: rules without a valid seal"
+            );
+            return report;
+        }
+
+        let mut out = ResourceResult::new(
+            Some(request.resource_id.clone()),
+            Some(request.region_id.clone()),
+            account.clone(),
+            Some(event::SECURITY_GROUP.into()),
+            Status::Failed,
+        );
+        let credentials = match self.credentials_for(account.as_deref(), &mut out).await {
             Ok(c) => c,
             Err(f) => {
                 report.reason = f.reason;
@@ -854,9 +1017,12 @@ impl Invoke {
                 return report;
             }
         };
-        report.api_request_ids = scratch.api_request_ids;
         let cx = CallContext {
             credentials: &credentials,
+            deadline: self.deadline,
+        };
+        let own = CallContext {
+            credentials: self.credentials.as_ref().unwrap_or(&credentials),
             deadline: self.deadline,
         };
         let resource = ResourceRef {
@@ -866,17 +1032,65 @@ impl Invoke {
             resource_type: event::SECURITY_GROUP.into(),
             config_rule_id: None,
         };
-        let mut scratch = ResourceResult::new(None, None, None, None, Status::Failed);
+        // Every error seen along the way ends up in the reason, whatever the outcome.
         let mut seen = Vec::new();
-        let before = match self.describe(&cx, &resource, &mut scratch, &mut seen).await {
+        // The same gate as a remediation: exempt by tag, deleted or managed groups are left
+        // alone, and Config must answer for the group the event names.
+        if let Err(stop) = self
+            .read_config(
+                &resource,
+                account.as_deref(),
+                &cx,
+                &own,
+                &mut out,
+                &mut seen,
+            )
+            .await
+        {
+            report.api_request_ids = stop.api_request_ids;
+            report.reason = stop.reason;
+            if stop.status == Status::Skipped {
+                report.status = "skipped";
+            }
+            return report;
+        }
+        let before = match self.describe(&cx, &resource, &mut out, &mut seen).await {
             Ok(rules) => rules,
             Err(e) => {
-                report.api_request_ids.extend(scratch.api_request_ids);
+                report.api_request_ids = out.api_request_ids;
                 seen.insert(0, api_failure("DescribeSecurityGroupAttribute", &e));
                 report.reason = Some(seen.join("; "));
                 return report;
             }
         };
+        let mut to_add: Vec<Permission> = Vec::new();
+        for rule in request.rules {
+            let present = before.iter().any(|live| same_access(live, &rule))
+                || to_add.iter().any(|queued| same_access(queued, &rule));
+            if present {
+                report.already_present_rules.push(rule);
+            } else {
+                to_add.push(rule);
+            }
+        }
+        let present_note = if report.already_present_rules.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} already present, not re-added",
+                report.already_present_rules.len()
+            )
+        };
+        if self.mode == Mode::DryRun {
+            report.api_request_ids = out.api_request_ids;
+            report.status = "would_restore";
+            report.reason = Some(format!(
+                "dry run: nothing was changed; would re-authorize {} rule(s){present_note}",
+                to_add.len()
+            ));
+            report.would_restore_rules = Some(to_add);
+            return report;
+        }
         let endpoint = self.config().endpoints.ecs(&request.region_id);
         let mut errors = Vec::new();
         for chunk in ecs::authorize_security_group(
@@ -886,52 +1100,92 @@ impl Invoke {
             &request.region_id,
             &request.resource_id,
             &self.request_id,
-            &request.rules,
+            &to_add,
         )
         .await
         {
             for e in &chunk.retried {
-                scratch
-                    .api_request_ids
+                out.api_request_ids
                     .extend(e.request_id().map(str::to_string));
                 seen.push(retried_note("AuthorizeSecurityGroup", e));
             }
             match chunk.result {
                 Ok(id) => {
-                    scratch.api_request_ids.push(id);
+                    out.api_request_ids.push(id);
                     rule_log("rule_restored", &resource, &chunk.rules);
                     report.restored_rules.extend(chunk.rules);
                 }
                 Err(e) => {
-                    scratch
-                        .api_request_ids
+                    out.api_request_ids
                         .extend(e.request_id().map(str::to_string));
                     errors.push(api_failure("AuthorizeSecurityGroup", &e));
                 }
             }
         }
         let existing: HashSet<RuleId> = before.iter().filter_map(|p| p.rule_id.clone()).collect();
-        match self.describe(&cx, &resource, &mut scratch, &mut seen).await {
-            Ok(after) => {
-                report.new_rule_ids = after
-                    .iter()
-                    .filter_map(|p| p.rule_id.clone())
-                    .filter(|id| !existing.contains(id))
-                    .collect();
+        if !to_add.is_empty() {
+            match self.describe(&cx, &resource, &mut out, &mut seen).await {
+                Ok(after) => {
+                    report.new_rule_ids = after
+                        .iter()
+                        .filter_map(|p| p.rule_id.clone())
+                        .filter(|id| !existing.contains(id))
+                        .collect();
+                }
+                Err(e) => errors.push(api_failure("describing after the restore", &e)),
             }
-            Err(e) => errors.push(api_failure("describing after the restore", &e)),
         }
-        report.api_request_ids.extend(scratch.api_request_ids);
+        report.api_request_ids = out.api_request_ids;
         if errors.is_empty() {
             report.status = "restored";
             errors.push(format!(
-                "re-authorized {} rule(s)",
+                "re-authorized {} rule(s){present_note}",
                 report.restored_rules.len()
             ));
         }
         errors.extend(seen);
         report.reason = Some(errors.join("; "));
         report
+    }
+}
+
+/// Whether two rules grant the same access (every attribute but the id, the creation time and
+/// the description): re-adding such a rule would duplicate it.
+fn same_access(a: &Permission, b: &Permission) -> bool {
+    let access = |p: &Permission| {
+        let mut v = p.to_json();
+        if let Some(m) = v.as_object_mut() {
+            for k in ["SecurityGroupRuleId", "CreateTime", "Description"] {
+                m.remove(k);
+            }
+        }
+        v
+    };
+    access(a) == access(b)
+}
+
+/// Why Config's answer is not about the group the event named, if it is not: its `Region` (or
+/// its `AccountId`, when both are known) differs from the event's.
+fn answer_mismatch(
+    r: &ResourceRef,
+    account: Option<&str>,
+    d: &config_api::DiscoveredResource,
+) -> Option<String> {
+    if !d.region.eq_ignore_ascii_case(&r.region_id) {
+        return Some(format!(
+            "Config answered for region {:?}, but the event names {:?}: not acting on a group \
+             the event did not name",
+            event::quote(&d.region),
+            r.region_id
+        ));
+    }
+    match (account, d.account_id.as_deref()) {
+        (Some(asked), Some(answered)) if asked != answered.trim() => Some(format!(
+            "Config answered for account {:?}, but the event names {asked:?}: not acting on a \
+             group the event did not name",
+            event::quote(answered)
+        )),
+        _ => None,
     }
 }
 
@@ -1041,32 +1295,32 @@ fn rules_by_id(rules: &[Permission], ids: &BTreeSet<RuleId>) -> Vec<Permission> 
         .collect()
 }
 
-/// One log line per revoked rule with all of its attributes: the restore record.
-fn backup_log(r: &ResourceRef, rules: &[Permission]) {
+/// One log line per revoked rule with all of its attributes and its seal: the restore record.
+fn backup_log(r: &ResourceRef, rules: &[RevokedRule]) {
     rule_log("rule_revoked", r, rules);
 }
 
 /// One info line per rule with all of its attributes, tagged with what happened to it.
-fn rule_log(event: &'static str, r: &ResourceRef, rules: &[Permission]) {
+fn rule_log<T: serde::Serialize>(event: &'static str, r: &ResourceRef, rules: &[T]) {
     for rule in rules {
         tracing::info!(
             event,
             resource_id = %r.resource_id,
             region_id = %r.region_id,
-            rule = %rule.to_json(),
+            rule = %json(rule),
         );
     }
 }
 
 /// One log line per rule whose revoke may have been applied but could not be verified, with all
-/// of its attributes, so a restore is possible if it is gone.
-fn unverified_log(r: &ResourceRef, rules: &[Permission]) {
+/// of its attributes and seal, so a restore is possible if it is gone.
+fn unverified_log(r: &ResourceRef, rules: &[RevokedRule]) {
     for rule in rules {
         tracing::warn!(
             event = "rule_revoke_unverified",
             resource_id = %r.resource_id,
             region_id = %r.region_id,
-            rule = %rule.to_json(),
+            rule = %json(rule),
         );
     }
 }
@@ -1082,6 +1336,7 @@ fn tag_text(tag: &crate::config::ExemptTag) -> String {
 mod tests {
     use super::*;
     use crate::event::AccountId;
+    use crate::services::config::{DiscoveredResource, Tags};
 
     fn service(status: u16, code: &str) -> ApiError {
         ApiError::Service {
@@ -1126,6 +1381,17 @@ mod tests {
         )));
     }
 
+    #[test]
+    fn an_event_can_ask_for_a_dry_run_but_never_switch_one_off() {
+        use Mode::{DryRun, Enforce};
+        assert_eq!(effective_mode(Enforce, None), Enforce);
+        assert_eq!(effective_mode(Enforce, Some(false)), Enforce);
+        assert_eq!(effective_mode(Enforce, Some(true)), DryRun);
+        assert_eq!(effective_mode(DryRun, None), DryRun);
+        assert_eq!(effective_mode(DryRun, Some(false)), DryRun);
+        assert_eq!(effective_mode(DryRun, Some(true)), DryRun);
+    }
+
     fn resource(account: Option<&str>) -> ResourceRef {
         ResourceRef {
             account_id: account.map(|a| AccountId(a.into())),
@@ -1145,5 +1411,62 @@ mod tests {
         let missing = aggregator_account(&resource(None)).unwrap_err();
         assert!(missing.contains("no accountId"), "{missing}");
         assert!(aggregator_account(&resource(Some("99999999999999999999"))).is_err());
+    }
+
+    fn answered(region: &str, account: Option<&str>) -> DiscoveredResource {
+        DiscoveredResource {
+            request_id: None,
+            account_id: account.map(str::to_string),
+            region: region.into(),
+            resource_id: "sg-1".into(),
+            resource_type: event::SECURITY_GROUP.into(),
+            deleted: false,
+            configuration: Value::Null,
+            tags: Tags::default(),
+            service_managed: None,
+        }
+    }
+
+    #[test]
+    fn configs_answer_for_another_region_or_account_is_a_mismatch() {
+        let r = resource(None);
+        assert_eq!(
+            answer_mismatch(&r, Some("1"), &answered("cn-hangzhou", Some("1"))),
+            None
+        );
+        assert_eq!(
+            answer_mismatch(&r, None, &answered("CN-HANGZHOU", Some("1"))),
+            None
+        );
+        assert_eq!(
+            answer_mismatch(&r, Some("1"), &answered("cn-hangzhou", None)),
+            None
+        );
+        let region = answer_mismatch(&r, Some("1"), &answered("cn-beijing", Some("1"))).unwrap();
+        assert!(
+            region.contains("cn-beijing") && region.contains("cn-hangzhou"),
+            "{region}"
+        );
+        let account = answer_mismatch(&r, Some("1"), &answered("cn-hangzhou", Some("2"))).unwrap();
+        assert!(account.contains("account"), "{account}");
+    }
+
+    #[test]
+    fn rules_differing_only_in_id_time_or_description_grant_the_same_access() {
+        let rule = |id: &str, desc: &str, port: &str| {
+            Permission::from_json(&serde_json::json!({"SecurityGroupRuleId": id,
+                "Direction": "ingress", "Policy": "Accept", "Priority": 1, "IpProtocol": "TCP",
+                "PortRange": port, "SourceCidrIp": "0.0.0.0/0", "Description": desc,
+                "CreateTime": id}))
+            .unwrap()
+        };
+        assert!(same_access(
+            &rule("sgr-a", "x", "22/22"),
+            &rule("sgr-b", "y", "22/22")
+        ));
+        assert!(!same_access(
+            &rule("sgr-a", "x", "22/22"),
+            &rule("sgr-a", "x", "23/23")
+        ));
     }
 }

@@ -46,8 +46,9 @@ pub struct ResourceResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub revoked_rule_ids: Vec<RuleId>,
-    /// Full attributes of each revoked rule: enough to put it back with a restore event.
-    pub revoked_rules: Vec<Permission>,
+    /// Full attributes of each revoked rule, with its restore `Seal` when `RESTORE_SEAL_KEY` is
+    /// set: enough to put it back with a restore event.
+    pub revoked_rules: Vec<RevokedRule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub would_revoke_rule_ids: Option<Vec<RuleId>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,7 +64,7 @@ pub struct ResourceResult {
     /// the group afterwards (e.g. the deadline): they may be gone. Full attributes, as in
     /// `revokedRules`, so they can be restored if they were.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unverified_rules: Vec<Permission>,
+    pub unverified_rules: Vec<RevokedRule>,
     /// Rules on which Config's snapshot and live ECS disagree (selected in one view only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drift_rule_ids: Vec<RuleId>,
@@ -105,6 +106,38 @@ impl ResourceResult {
     }
 }
 
+/// A rule as `revokedRules` and `unverifiedRules` list it: every attribute of the rule (the
+/// PascalCase record of [`Permission::to_json`]) plus, when the deployment has a
+/// `RESTORE_SEAL_KEY`, a `Seal` proving this deployment revoked it there (see [`crate::seal`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevokedRule {
+    pub rule: Permission,
+    pub seal: Option<String>,
+}
+
+impl From<Permission> for RevokedRule {
+    fn from(rule: Permission) -> Self {
+        RevokedRule { rule, seal: None }
+    }
+}
+
+impl RevokedRule {
+    /// The report's JSON record of the rule, `Seal` included.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = self.rule.to_json();
+        if let (Some(seal), Some(map)) = (&self.seal, v.as_object_mut()) {
+            map.insert("Seal".into(), serde_json::Value::String(seal.clone()));
+        }
+        v
+    }
+}
+
+impl Serialize for RevokedRule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
 /// How many resources ended in each status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -132,6 +165,9 @@ impl Summary {
     }
 }
 
+/// How many failed resource ids `errorMessage` names before "and N more".
+const FAILED_IDS_NAMED: usize = 20;
+
 /// The response body of a remediation invocation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -155,14 +191,23 @@ impl Report {
     /// `Some(message)` when the invocation must be a function error.
     pub fn failure_message(&self) -> Option<String> {
         (self.summary.failed > 0).then(|| {
-            let ids: Vec<&str> = self
+            // At most FAILED_IDS_NAMED ids: the whole list is in `results`, and an event of
+            // thousands of bad items must not make the message as large as the report.
+            let mut ids: Vec<&str> = self
                 .results
                 .iter()
                 .filter(|r| r.status == Status::Failed)
                 .map(|r| r.resource_id.as_deref().unwrap_or("(unnamed)"))
+                .take(FAILED_IDS_NAMED + 1)
                 .collect();
+            let more = if ids.len() > FAILED_IDS_NAMED {
+                ids.truncate(FAILED_IDS_NAMED);
+                format!(" and {} more", self.summary.failed - FAILED_IDS_NAMED)
+            } else {
+                String::new()
+            };
             format!(
-                "{} of {} resources failed: {}",
+                "{} of {} resources failed: {}{more}",
                 self.summary.failed,
                 self.results.len(),
                 ids.join(", ")
@@ -180,14 +225,36 @@ pub struct RestoreReport {
     pub resource_id: String,
     pub region_id: String,
     pub account_id: Option<String>,
-    /// `restored` or `failed`.
+    /// `restored`, `would_restore` (dry run), `skipped` (exempt, deleted, managed) or `failed`.
     pub status: &'static str,
+    /// The mode the restore ran in: a dry run (deployment or event) changes nothing.
+    pub mode: Mode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub restored_rules: Vec<Permission>,
+    /// Dry run: the rules that would have been re-authorized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_restore_rules: Option<Vec<Permission>>,
+    /// Rules not re-added because an identical rule is already present.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub already_present_rules: Vec<Permission>,
+    /// Entries refused because their seal is missing, invalid or expired (then nothing is
+    /// restored at all).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_rules: Vec<RefusedRule>,
     /// Ids the restored rules got (a restored rule gets a new id), learned by describing again.
     pub new_rule_ids: Vec<RuleId>,
     pub api_request_ids: Vec<String>,
+}
+
+/// A restore entry that was refused, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedRule {
+    /// Position in the event's `rules`, from 0.
+    pub index: usize,
+    pub rule: Permission,
+    pub reason: String,
 }
 
 #[cfg(test)]

@@ -383,7 +383,7 @@ pub struct Permission {
 }
 
 /// The rule attributes [`Permission`] reads; each must be a scalar when present.
-const RULE_FIELDS: [&str; 18] = [
+pub const RULE_FIELDS: [&str; 18] = [
     "SecurityGroupRuleId",
     "Direction",
     "Policy",

@@ -54,7 +54,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
 use crate::config::{self, Config, ConfigError};
@@ -69,6 +69,28 @@ pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(60);
 /// closed instead. Below it the rest of the body is drained so FC gets our clear error response
 /// rather than a reset connection. FC never delivers more than 32 MB.
 const DRAIN_CAP: u64 = 64 * 1024 * 1024;
+
+/// A client that has not sent a whole request head within this time is disconnected. FC sends
+/// the head at once; a slow or stalled sender only ties up a connection.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The whole body must arrive within this time of the head (FC sends it at once, and at most
+/// 32 MB). A stalled body is refused with `BodyReadTimeout`.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// After SIGTERM, a connection with no invocation in flight (idle, or still sending its request)
+/// gets this long to finish what it is writing, then it is dropped: a half-sent request never
+/// holds up the exit.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_millis(200);
+
+/// `x-fc-request-id` must match `[A-Za-z0-9._-]{1,128}`: it is printed in FC's log markers, so
+/// anything else (spaces, newlines, "End") could forge them.
+fn valid_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
 
 /// The invocation metadata FC sends in `x-fc-*` headers.
 ///
@@ -122,28 +144,33 @@ impl Context {
 
     /// Build a context from request headers that arrived at `arrived`.
     ///
-    /// Fails only when `x-fc-request-id` is missing, empty or not visible ASCII.
+    /// Fails only when `x-fc-request-id` is missing, empty or not `[A-Za-z0-9._-]{1,128}`.
     pub fn from_headers(
         headers: &HeaderMap,
         arrived: Instant,
         default_timeout: Duration,
     ) -> Result<Context, Diagnostic> {
-        let request_id = match headers.get("x-fc-request-id").map(HeaderValue::to_str) {
-            Some(Ok(id)) if !id.trim().is_empty() => id.trim().to_string(),
-            Some(Err(_)) => {
-                return Err(Diagnostic::new(
+        let request_id =
+            match headers.get("x-fc-request-id").map(HeaderValue::to_str) {
+                Some(Ok(id)) if valid_request_id(id.trim()) => id.trim().to_string(),
+                Some(Ok(id)) if !id.trim().is_empty() => return Err(Diagnostic::new(
                     "InvalidRequestId",
-                    "the x-fc-request-id header is not visible ASCII",
-                ))
-            }
-            _ => {
-                return Err(Diagnostic::new(
-                    "MissingRequestId",
-                    "the x-fc-request-id header is missing or empty; \
+                    "the x-fc-request-id header must be 1 to 128 characters from A-Z a-z 0-9 . _ -",
+                )),
+                Some(Err(_)) => {
+                    return Err(Diagnostic::new(
+                        "InvalidRequestId",
+                        "the x-fc-request-id header is not visible ASCII",
+                    ))
+                }
+                _ => {
+                    return Err(Diagnostic::new(
+                        "MissingRequestId",
+                        "the x-fc-request-id header is missing or empty; \
                      Function Compute always sends it, so this request did not come from FC",
-                ))
-            }
-        };
+                    ))
+                }
+            };
         let text = |name: &str| header_text(headers, name);
         let credentials = match (text("x-fc-access-key-id"), text("x-fc-access-key-secret")) {
             (Some(id), Some(secret)) => {
@@ -443,6 +470,16 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>, RuntimeError> {
 struct Shared<H> {
     handler: H,
     options: RuntimeOptions,
+    /// Request-body bytes being held at once, across all connections: a permit per byte,
+    /// [`body_budget`] in all. A body waits (within [`BODY_READ_TIMEOUT`]) for room.
+    body_bytes: Arc<Semaphore>,
+}
+
+/// The overall cap on request-body bytes held at once: twice `MAX_EVENT_BYTES`, so one largest
+/// event can be read while another is processed, and concurrent large bodies cannot multiply
+/// the memory.
+pub fn body_budget(max_event_bytes: usize) -> usize {
+    max_event_bytes.saturating_mul(2)
 }
 
 /// Serve `handler` on an already-bound listener until `shutdown` resolves, then stop accepting,
@@ -453,7 +490,13 @@ where
     H: Handler,
     S: Future<Output = ()>,
 {
-    let shared = Arc::new(Shared { handler, options });
+    let shared = Arc::new(Shared {
+        handler,
+        options,
+        body_bytes: Arc::new(Semaphore::new(
+            body_budget(options.max_event_bytes).min(Semaphore::MAX_PERMITS),
+        )),
+    });
     // Every connection task and every handler task holds a clone of `alive`; when the last clone
     // is dropped, `drained.recv()` returns `None`: that is "everything in flight has finished".
     let (alive, mut drained) = mpsc::channel::<()>(1);
@@ -494,12 +537,19 @@ async fn serve_connection<H: Handler>(
     mut stop: watch::Receiver<bool>,
 ) {
     let task_alive = alive.clone();
+    // Invocations of this connection whose body has been read and whose answer is not yet sent.
+    let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let service_busy = Arc::clone(&busy);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let shared = Arc::clone(&shared);
         let alive = task_alive.clone();
-        async move { Ok::<_, Infallible>(route(shared, req, alive).await) }
+        let busy = Arc::clone(&service_busy);
+        async move { Ok::<_, Infallible>(route(shared, req, alive, busy).await) }
     });
-    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let conn = http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => {
@@ -508,9 +558,15 @@ async fn serve_connection<H: Handler>(
             }
         }
         _ = async move { let _ = stop.wait_for(|stopping| *stopping).await; } => {
-            // Finish the request in progress (if any), then close.
+            // Finish the invocation in progress (if any), then close. A connection with none
+            // (idle, or a request still arriving) gets a moment to finish writing, then is
+            // dropped, so a half-sent request cannot keep the process alive.
             conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            if busy.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                let _ = conn.await;
+            } else {
+                let _ = tokio::time::timeout(IDLE_CLOSE_GRACE, conn).await;
+            }
         }
     }
     drop(alive);
@@ -520,12 +576,13 @@ async fn route<H: Handler>(
     shared: Arc<Shared<H>>,
     req: Request<Incoming>,
     alive: mpsc::Sender<()>,
+    busy: Arc<std::sync::atomic::AtomicUsize>,
 ) -> Response<Full<Bytes>> {
     let path = header_text(req.headers(), "x-fc-control-path")
         .unwrap_or_else(|| req.uri().path().to_string());
     let method = req.method().clone();
     match (path.as_str(), &method) {
-        ("/invoke", &Method::POST) => invoke(shared, req, alive).await,
+        ("/invoke", &Method::POST) => invoke(shared, req, alive, busy).await,
         ("/initialize", &Method::POST) => lifecycle("Initialize", req.headers()),
         ("/pre-stop", &Method::GET | &Method::POST) => lifecycle("PreStop", req.headers()),
         ("/invoke" | "/initialize" | "/pre-stop", _) => error_response(&Diagnostic::new(
@@ -546,7 +603,7 @@ async fn route<H: Handler>(
 /// `/initialize` and `/pre-stop`: nothing to set up or flush, but print FC's markers so the
 /// console attributes the hook's log.
 fn lifecycle(kind: &str, headers: &HeaderMap) -> Response<Full<Bytes>> {
-    let id = header_text(headers, "x-fc-request-id");
+    let id = header_text(headers, "x-fc-request-id").filter(|id| valid_request_id(id));
     if let Some(id) = &id {
         marker(kind, "Start", id);
         marker(kind, "End", id);
@@ -558,6 +615,7 @@ async fn invoke<H: Handler>(
     shared: Arc<Shared<H>>,
     req: Request<Incoming>,
     alive: mpsc::Sender<()>,
+    busy: Arc<std::sync::atomic::AtomicUsize>,
 ) -> Response<Full<Bytes>> {
     let arrived = Instant::now();
     let options = shared.options;
@@ -581,7 +639,26 @@ async fn invoke<H: Handler>(
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let payload = match read_body(req.into_body(), declared, options.max_event_bytes).await {
+        let read = tokio::time::timeout(
+            BODY_READ_TIMEOUT,
+            read_body(
+                req.into_body(),
+                declared,
+                options.max_event_bytes,
+                Arc::clone(&shared.body_bytes),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Diagnostic::new(
+                "BodyReadTimeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            ))
+        });
+        let (payload, budget) = match read {
             Ok(p) => p,
             Err(d) => {
                 tracing::warn!(
@@ -593,10 +670,13 @@ async fn invoke<H: Handler>(
             }
         };
         let event = Event { payload, context };
+        busy.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _busy = BusyGuard(busy);
         let task = tokio::spawn(
             async move {
                 // Held until the handler finishes, even if FC hangs up: shutdown waits for it.
                 let _alive = alive;
+                let _budget = budget;
                 let result = shared.handler.call(event).await;
                 match result {
                     Ok(r) => serde_json::to_vec(&r).map_err(|e| {
@@ -637,6 +717,15 @@ async fn invoke<H: Handler>(
     response
 }
 
+/// Counts an invocation as in flight on its connection until its answer is produced.
+struct BusyGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
@@ -650,17 +739,41 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// Read the body, keeping at most `limit` bytes in memory. A body that is (or declares itself)
 /// larger is refused; the excess is read and discarded (up to [`DRAIN_CAP`]) so FC receives the
 /// error response instead of a reset connection.
+///
+/// Every byte kept holds a permit of `budget` (the overall cap across connections) until the
+/// returned permit is dropped; a body waits for room when the cap is reached.
 async fn read_body(
     mut body: Incoming,
     declared: Option<u64>,
     limit: usize,
-) -> Result<Bytes, Diagnostic> {
+    budget: Arc<Semaphore>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Diagnostic> {
     let limit64 = limit as u64;
     let mut over = declared.is_some_and(|n| n > limit64);
     let mut total: u64 = 0;
     let mut buf = BytesMut::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    let hold = |n: usize, held: &mut Option<OwnedSemaphorePermit>| {
+        let budget = Arc::clone(&budget);
+        let mut taken = held.take();
+        async move {
+            if n > 0 {
+                // `limit` fits in u32 (MAX_EVENT_BYTES is at most 128 MiB).
+                let permit = budget
+                    .acquire_many_owned(n as u32)
+                    .await
+                    .expect("the body budget is never closed");
+                match &mut taken {
+                    Some(t) => t.merge(permit),
+                    None => taken = Some(permit),
+                }
+            }
+            taken
+        }
+    };
     if !over {
         if let Some(n) = declared {
+            // Capacity only: pages count (and permits are taken) as bytes arrive.
             buf.reserve(n as usize);
         }
     }
@@ -683,6 +796,7 @@ async fn read_body(
         if total > limit64 {
             over = true;
             buf = BytesMut::new();
+            held = None;
         }
         if over {
             if total > DRAIN_CAP {
@@ -690,6 +804,9 @@ async fn read_body(
                 break;
             }
         } else {
+            let covered = held.as_ref().map_or(0, |p| p.num_permits());
+            let needed = (total as usize).saturating_sub(covered);
+            held = hold(needed, &mut held).await;
             buf.extend_from_slice(&data);
         }
     }
@@ -704,7 +821,7 @@ async fn read_body(
             format!("the event is {size}, more than MAX_EVENT_BYTES = {limit}"),
         ));
     }
-    Ok(buf.freeze())
+    Ok((buf.freeze(), held))
 }
 
 /// Print an FC log marker as a plain line on stdout (not JSON: FC matches the text). A closed
@@ -717,7 +834,13 @@ fn marker(kind: &str, phase: &str, request_id: &str) {
     let _ = out.flush();
 }
 
+/// Every answer goes through [`crate::credentials::scrub`]: no piece of a secret or token leaves
+/// the process, even one the cloud echoed back into a report.
 fn fc_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let body = match std::str::from_utf8(&body).map(crate::credentials::scrub) {
+        Ok(std::borrow::Cow::Owned(clean)) => Bytes::from(clean),
+        _ => body,
+    };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();

@@ -36,6 +36,8 @@ locals {
     LOG_FORMAT                = var.log_format
     RUST_LOG                  = var.rust_log
     ALLOW_RESTORE             = var.enable_restore ? "true" : ""
+    # Sensitive; passed only when set (the function refuses ALLOW_RESTORE without it).
+    RESTORE_SEAL_KEY = var.restore_seal_key
   }
 
   environment_variables = { for name, value in local.environment_all : name => value if value != "" }
@@ -165,6 +167,11 @@ resource "alicloud_fcv3_function" "fn" {
     precondition {
       condition     = var.log_store == "" || var.log_project != ""
       error_message = "log_store names an existing logstore: set log_project to the project that holds it."
+    }
+    # The function refuses to start with ALLOW_RESTORE but no seal key; say so at plan time.
+    precondition {
+      condition     = !var.enable_restore || var.restore_seal_key != ""
+      error_message = "enable_restore needs restore_seal_key (at least 32 random bytes, hex or base64: openssl rand -hex 32), so only rules this deployment revoked can be restored."
     }
   }
 

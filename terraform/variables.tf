@@ -164,6 +164,18 @@ variable "enable_restore" {
   default     = false
 }
 
+variable "restore_seal_key" {
+  description = "RESTORE_SEAL_KEY: at least 32 random bytes, hex or base64 (generate with `openssl rand -hex 32`). Every revoked rule in a report is sealed with it, and a restore event is accepted only for rules whose seal verifies (revoked by this deployment, unchanged, same account, region and group). Required with enable_restore. Passed to the function only when set."
+  type        = string
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = var.restore_seal_key == "" || can(regex("^([0-9A-Fa-f]{2}){32,}$", var.restore_seal_key)) || can(regex("^[A-Za-z0-9+/_-]{43,}={0,2}$", var.restore_seal_key))
+    error_message = "restore_seal_key: at least 32 bytes as hex (64+ hex digits) or base64 (43+ characters); generate one with: openssl rand -hex 32."
+  }
+}
+
 variable "cross_account_role_name" {
   description = "CROSS_ACCOUNT_ROLE_NAME: RAM role assumed in member accounts. Setting it grants sts:AssumeRole."
   type        = string

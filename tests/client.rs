@@ -665,7 +665,7 @@ async fn cached_credentials_are_reused_then_refreshed_near_expiry() {
 }
 
 #[tokio::test]
-async fn credentials_are_cached_per_caller_key() {
+async fn credentials_are_cached_per_whole_caller_credentials() {
     let w = world().await;
     let cache = CredentialCache::new();
     let arn = sts::role_arn(MEMBER, "sg-remediation");
@@ -680,6 +680,17 @@ async fn credentials_are_cached_per_caller_key() {
         )
         .await
         .unwrap();
-    assert!(cache.cached(&arn, KEY).is_some());
-    assert!(cache.cached(&arn, "another-key").is_none());
+    let cx = w.cx();
+    let caller = cx.credentials;
+    assert!(cache.cached(&arn, caller).is_some());
+    let mut other_key = caller.clone();
+    other_key.access_key_id = "another-key".into();
+    assert!(cache.cached(&arn, &other_key).is_none());
+    // Same key id, wrong secret or token: not the same caller.
+    let mut wrong_secret = caller.clone();
+    wrong_secret.access_key_secret = sg_remediator::credentials::Secret::new("wrong");
+    assert!(cache.cached(&arn, &wrong_secret).is_none());
+    let mut wrong_token = caller.clone();
+    wrong_token.security_token = Some(sg_remediator::credentials::Secret::new("wrong"));
+    assert!(cache.cached(&arn, &wrong_token).is_none());
 }

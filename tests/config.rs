@@ -66,11 +66,74 @@ fn risky_ports_accept_lists_and_ranges() {
     assert_eq!(c.risky_ports.to_string(), "22,3389,8000-8080");
 }
 
+/// 32 random-looking bytes, hex.
+const SEAL_KEY_HEX: &str = "8f1c2b7e4d9a60315e2f8c7b1a0d9e4f3c2b1a09f8e7d6c5b4a3928170615243";
+
 #[test]
 fn restore_is_off_unless_switched_on() {
     assert!(!parse(&[]).unwrap().allow_restore);
-    assert!(parse(&[("ALLOW_RESTORE", "true")]).unwrap().allow_restore);
+    assert!(
+        parse(&[
+            ("ALLOW_RESTORE", "true"),
+            ("RESTORE_SEAL_KEY", SEAL_KEY_HEX)
+        ])
+        .unwrap()
+        .allow_restore
+    );
     assert!(!parse(&[("ALLOW_RESTORE", "false")]).unwrap().allow_restore);
+}
+
+#[test]
+fn allow_restore_without_a_seal_key_is_refused_saying_why() {
+    let e = error_for(&[("ALLOW_RESTORE", "true")]);
+    assert_eq!(e.variable, "ALLOW_RESTORE");
+    assert!(e.problem.contains("RESTORE_SEAL_KEY"), "{e}");
+    assert!(e.problem.contains("re-open"), "{e}");
+}
+
+#[test]
+fn a_seal_key_is_read_as_hex_or_base64_and_never_printed() {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = (0u8..32)
+        .map(|i| i.wrapping_mul(37).wrapping_add(11))
+        .collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let from_hex = parse(&[("RESTORE_SEAL_KEY", SEAL_KEY_HEX)]).unwrap();
+    let from_b64 = parse(&[("RESTORE_SEAL_KEY", &b64)]).unwrap();
+    assert_eq!(
+        from_b64.restore_seal_key.as_ref().unwrap().bytes(),
+        &bytes[..]
+    );
+    assert_eq!(
+        from_hex.restore_seal_key.as_ref().unwrap().bytes().len(),
+        32
+    );
+    assert!(!format!("{from_hex:?}").contains(SEAL_KEY_HEX));
+    let short = error_for(&[("RESTORE_SEAL_KEY", &SEAL_KEY_HEX[..62])]);
+    assert!(short.problem.contains("at least 32"), "{short}");
+    assert!(!short.to_string().contains(&SEAL_KEY_HEX[..20]));
+}
+
+#[test]
+fn restore_max_age_and_max_event_resources_have_defaults_and_bounds() {
+    let c = parse(&[]).unwrap();
+    assert_eq!(c.restore_max_age.as_secs(), 30 * 24 * 3600);
+    assert_eq!(c.max_event_resources, 5_000);
+    let c = parse(&[
+        ("RESTORE_MAX_AGE", "12h"),
+        ("MAX_EVENT_RESOURCES", "100000"),
+    ])
+    .unwrap();
+    assert_eq!(c.restore_max_age.as_secs(), 12 * 3600);
+    assert_eq!(c.max_event_resources, 100_000);
+}
+
+#[test]
+fn exempt_ids_match_whatever_their_case() {
+    let c = parse(&[("EXEMPT_SECURITY_GROUP_IDS", "sg-ABC123,sg-def")]).unwrap();
+    assert!(c.is_exempt_id("sg-abc123"));
+    assert!(c.is_exempt_id("SG-DEF"));
+    assert!(!c.is_exempt_id("sg-abc12"));
 }
 
 #[test]
@@ -375,6 +438,21 @@ const BAD_VALUES: &[(&str, &str, &str)] = &[
     ),
     ("STS_ENDPOINT", "sts.aliyuncs.com", "no scheme"),
     ("ALLOW_RESTORE", "yes", "not true or false"),
+    (
+        "ALLOW_RESTORE",
+        "true",
+        "no RESTORE_SEAL_KEY to seal and check restores",
+    ),
+    (
+        "RESTORE_SEAL_KEY",
+        "00112233445566778899aabbccddeeff",
+        "only 16 bytes",
+    ),
+    ("RESTORE_SEAL_KEY", "not a key!", "neither hex nor base64"),
+    ("RESTORE_MAX_AGE", "forever", "not a duration"),
+    ("RESTORE_MAX_AGE", "0s", "zero"),
+    ("MAX_EVENT_RESOURCES", "0", "below 1"),
+    ("MAX_EVENT_RESOURCES", "100001", "above 100,000"),
     ("MAX_CONCURRENCY", "0", "below 1"),
     ("MAX_CONCURRENCY", "257", "above 256"),
     ("MAX_CONCURRENCY", "eight", "not a number"),

@@ -354,6 +354,7 @@ async fn revoke_batches_pass_the_contract() {
         &w.emu.ecs_endpoint(),
         REGION,
         BIG_SG,
+        "contract-invocation",
         &ids,
     )
     .await;
@@ -375,10 +376,27 @@ async fn restore_batches_of_every_rule_shape_pass_the_contract() {
             .permissions;
     let ids: Vec<RuleId> = backup.iter().filter_map(|p| p.rule_id.clone()).collect();
     assert_eq!(ids.len(), web_rules().len());
-    let revoked = revoke_security_group(&w.client, &w.cx(), &ecs, REGION, WEB_SG, &ids).await;
+    let revoked = revoke_security_group(
+        &w.client,
+        &w.cx(),
+        &ecs,
+        REGION,
+        WEB_SG,
+        "contract-invocation",
+        &ids,
+    )
+    .await;
     assert!(revoked.iter().all(|c| c.result.is_ok()), "{revoked:?}");
-    let restored =
-        authorize_security_group(&w.client, &w.cx(), &ecs, REGION, WEB_SG, &backup).await;
+    let restored = authorize_security_group(
+        &w.client,
+        &w.cx(),
+        &ecs,
+        REGION,
+        WEB_SG,
+        "contract-invocation",
+        &backup,
+    )
+    .await;
     assert!(restored.iter().all(|c| c.result.is_ok()), "{restored:?}");
     assert_eq!(w.live_ids(WEB_SG).len(), web_rules().len());
 
@@ -392,8 +410,26 @@ async fn restore_batches_of_every_rule_shape_pass_the_contract() {
             .take(250)
             .collect();
     let big_ids: Vec<RuleId> = big.iter().filter_map(|p| p.rule_id.clone()).collect();
-    revoke_security_group(&w.client, &w.cx(), &ecs, REGION, BIG_SG, &big_ids).await;
-    let restored = authorize_security_group(&w.client, &w.cx(), &ecs, REGION, BIG_SG, &big).await;
+    revoke_security_group(
+        &w.client,
+        &w.cx(),
+        &ecs,
+        REGION,
+        BIG_SG,
+        "contract-invocation",
+        &big_ids,
+    )
+    .await;
+    let restored = authorize_security_group(
+        &w.client,
+        &w.cx(),
+        &ecs,
+        REGION,
+        BIG_SG,
+        "contract-invocation",
+        &big,
+    )
+    .await;
     assert_eq!(restored.len(), 3);
     assert!(restored.iter().all(|c| c.result.is_ok()), "{restored:?}");
     w.assert_nothing_refused(&[

@@ -256,8 +256,11 @@ async fn a_prefix_list_source_is_compliant_and_left_for_review() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_rule_selector_replaces_the_default_query() {
+    // A custom selector must still select world-open risky ports (the start-up self-test);
+    // this one adds port 80.
     let query = "Permissions[?Direction == 'ingress' && Policy == 'accept' \
-                 && is_world(SourceCidrIp) && port_range_covers(PortRange, `80`)].SecurityGroupRuleId";
+                 && is_world(SourceCidrIp) \
+                 && (opens_risky_port(PortRange) || port_range_covers(PortRange, `80`))].SecurityGroupRuleId";
     let (answer, emulator) = remediate_with("sg-web", &[("RULE_SELECTOR", query)]).await;
     assert_revoked(
         &answer,
@@ -598,7 +601,7 @@ async fn dry_run_by_event_applies_to_that_invocation_only() {
 async fn a_restore_event_puts_the_revoked_rules_back_with_new_ids() {
     let emulator = groups().await;
     let before = emulator.live_rules("sg-restore").unwrap();
-    let function = Function::start(&emulator, &[("ALLOW_RESTORE", "true")]);
+    let function = Function::start(&emulator, RESTORE_ENV);
     let answer = function.invoke(&event(&["sg-restore"])).await;
     assert_eq!(
         answer.status_of("sg-restore"),

@@ -662,7 +662,7 @@ fn a_custom_query_can_also_select_port_80() {
 
 #[test]
 fn a_custom_query_may_return_rule_objects() {
-    let q = "Permissions[?PortRange == '22/22']";
+    let q = "Permissions[?PortRange == '22/22' && is_world(SourceCidrIp)]";
     let s = custom(q)
         .unwrap()
         .evaluate(&[open("sgr-a", json!({}))])
@@ -698,7 +698,7 @@ fn a_custom_query_returning_a_number_is_rejected_at_construction() {
 #[test]
 fn a_custom_query_returning_a_non_array_for_a_group_is_a_clear_error() {
     // Returns the array on the built-in sample, but an object for a group with a priority-99 rule.
-    let q = "(Permissions[?Priority == `99`] | [0]) || Permissions[*].SecurityGroupRuleId";
+    let q = "(Permissions[?Priority == `99`] | [0]) || Permissions[?is_world(SourceCidrIp)].SecurityGroupRuleId";
     let sel = custom(q).unwrap();
     let err = sel
         .evaluate(&[open("sgr-a", json!({"Priority": 99}))])
@@ -709,7 +709,7 @@ fn a_custom_query_returning_a_non_array_for_a_group_is_a_clear_error() {
 
 #[test]
 fn a_custom_selection_of_a_drop_rule_is_not_revoked() {
-    let q = "Permissions[*].SecurityGroupRuleId";
+    let q = "Permissions[?is_world(SourceCidrIp)].SecurityGroupRuleId";
     let s = custom(q)
         .unwrap()
         .evaluate(&[deny("sgr-d", json!({}))])
@@ -720,7 +720,7 @@ fn a_custom_selection_of_a_drop_rule_is_not_revoked() {
 
 #[test]
 fn a_custom_selection_of_an_egress_rule_is_not_revoked() {
-    let q = "Permissions[*].SecurityGroupRuleId";
+    let q = "Permissions[?is_world(SourceCidrIp)].SecurityGroupRuleId";
     let s = custom(q)
         .unwrap()
         .evaluate(&[open("sgr-e", json!({"Direction": "egress"}))])
@@ -731,7 +731,7 @@ fn a_custom_selection_of_an_egress_rule_is_not_revoked() {
 
 #[test]
 fn ids_a_custom_query_invents_are_ignored_and_listed() {
-    let q = "['sgr-ghost', 'sgr-a']";
+    let q = "[['sgr-ghost'], Permissions[?is_world(SourceCidrIp)].SecurityGroupRuleId][]";
     let s = custom(q)
         .unwrap()
         .evaluate(&[open("sgr-a", json!({}))])
@@ -742,7 +742,7 @@ fn ids_a_custom_query_invents_are_ignored_and_listed() {
 
 #[test]
 fn shadowing_still_applies_to_a_custom_selection() {
-    let q = "Permissions[?Policy == 'accept'].SecurityGroupRuleId";
+    let q = "Permissions[?Policy == 'accept' && is_world(SourceCidrIp)].SecurityGroupRuleId";
     let rules = [
         deny("sgr-d", json!({"Priority": 1, "PortRange": "80/80"})),
         open("sgr-http", json!({"PortRange": "80/80"})),
@@ -804,11 +804,77 @@ fn port_range_covers_checks_inclusive_bounds() {
 
 #[test]
 fn custom_functions_given_the_wrong_type_answer_false_instead_of_failing() {
+    // The last clause only lets the query pass the start-up self-test (sample rules have
+    // priority 1); on the priority-10 rule below only the wrong-type calls decide.
     let q = "Permissions[?is_world(Priority) || opens_risky_port(`7`) \
-             || port_range_covers(PortRange, 'eighty')].SecurityGroupRuleId";
+             || port_range_covers(PortRange, 'eighty') \
+             || (is_world(SourceCidrIp) && Priority == `1`)].SecurityGroupRuleId";
     let s = custom(q)
         .unwrap()
         .evaluate(&[open("sgr-a", json!({}))])
         .unwrap();
     assert!(s.exposed.is_empty());
+}
+
+// ----- selector guard rails ---------------------------------------------------------------------
+
+#[test]
+fn a_selector_with_a_field_name_typo_is_refused_at_construction_saying_what_the_sample_showed() {
+    let q = "Permissions[?direction == 'ingress' && Policy == 'accept' \
+             && is_world(SourceCidrIp) && opens_risky_port(PortRange)].SecurityGroupRuleId";
+    let err = custom(q).unwrap_err();
+    assert!(matches!(err, SelectError::RejectedQuery { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.starts_with("RULE_SELECTOR"), "{text}");
+    assert!(text.contains("does not select sgr-guard-world"), "{text}");
+    assert!(text.contains("TCP 22/22 from 0.0.0.0/0"), "{text}");
+}
+
+#[test]
+fn a_broad_selector_reaching_private_sources_is_refused_at_construction() {
+    let err = custom("Permissions[?Direction == 'ingress'].SecurityGroupRuleId").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("sgr-guard-10"), "{text}");
+    assert!(text.contains("sgr-guard-group"), "{text}");
+    assert!(text.contains("never reach private traffic"), "{text}");
+}
+
+#[test]
+fn the_self_test_uses_a_configured_risky_port_when_neither_ssh_nor_rdp_is_risky() {
+    let q =
+        "Permissions[?is_world(SourceCidrIp) && opens_risky_port(PortRange)].SecurityGroupRuleId";
+    assert!(Selector::new("8000-8080".parse().unwrap(), Some(q)).is_ok());
+    let ssh_only =
+        "Permissions[?is_world(SourceCidrIp) && PortRange == '22/22'].SecurityGroupRuleId";
+    let err = Selector::new("8000-8080".parse().unwrap(), Some(ssh_only)).unwrap_err();
+    assert!(err.to_string().contains("8000/8000"), "{err}");
+}
+
+#[test]
+fn a_rule_a_custom_selector_names_with_a_private_or_group_source_goes_to_review() {
+    // Passes the self-test (the sample has no 'app' description), then names private rules.
+    let q = "Permissions[?is_world(SourceCidrIp) || Description == 'app'].SecurityGroupRuleId";
+    let rules = [
+        open("sgr-world", json!({})),
+        open(
+            "sgr-ten",
+            json!({"SourceCidrIp": "10.0.0.0/8", "Description": "app"}),
+        ),
+        open(
+            "sgr-peer",
+            json!({"SourceCidrIp": "", "SourceGroupId": "sg-peer", "Description": "app"}),
+        ),
+    ];
+    let s = custom(q).unwrap().evaluate(&rules).unwrap();
+    assert_eq!(s.revoke_ids(), ids(&["sgr-world"]));
+    assert_eq!(s.review_ids(), ids(&["sgr-ten", "sgr-peer"]));
+    assert!(s
+        .review
+        .iter()
+        .all(|r| r.reason == ReviewReason::SelectedNotWorld));
+}
+
+#[test]
+fn the_default_query_passes_its_own_guard_rails() {
+    assert!(Selector::new(RISKY.parse().unwrap(), Some(DEFAULT_QUERY)).is_ok());
 }

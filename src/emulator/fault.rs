@@ -54,6 +54,14 @@ pub enum FaultKind {
         code: String,
         message: String,
     },
+    /// Like `Error`, answered with the given `RequestId` instead of a fresh one: a cloud that
+    /// echoes request data into its request id (used to prove echoed secrets are masked).
+    ErrorWithRequestId {
+        status: u16,
+        code: String,
+        message: String,
+        request_id: String,
+    },
 }
 
 fn default_throttle_code() -> String {
@@ -120,7 +128,10 @@ impl Fault {
             FaultKind::Delay { ms } => format!("delay:{ms}ms"),
             FaultKind::MalformedBody => "malformedBody".into(),
             FaultKind::DropConnection => "dropConnection".into(),
-            FaultKind::Error { status, code, .. } => format!("error:{status}:{code}"),
+            FaultKind::Error { status, code, .. }
+            | FaultKind::ErrorWithRequestId { status, code, .. } => {
+                format!("error:{status}:{code}")
+            }
         }
     }
 }

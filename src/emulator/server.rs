@@ -262,6 +262,12 @@ fn fault_error(kind: &FaultKind) -> Option<ApiError> {
             status,
             code,
             message,
+        }
+        | FaultKind::ErrorWithRequestId {
+            status,
+            code,
+            message,
+            ..
         } => ApiError::new(*status, code, message.clone()),
         FaultKind::Delay { .. } | FaultKind::MalformedBody | FaultKind::DropConnection => {
             return None
@@ -303,8 +309,12 @@ fn process(
         delay = wait;
         if let Some(fault) = fault {
             fault_label = Some(fault.label());
+            let fault_rid = match &fault.kind {
+                FaultKind::ErrorWithRequestId { request_id, .. } => request_id.as_str(),
+                _ => rid,
+            };
             return Err(match fault_error(&fault.kind) {
-                Some(e) => error_reply(e, rid, host, service, token.as_deref()),
+                Some(e) => error_reply(e, fault_rid, host, service, token.as_deref()),
                 None if fault.kind == FaultKind::MalformedBody => Reply::Raw(
                     200,
                     "{\"RequestId\":\"{RID}\",\"Permissions\":{\"Permission\":[{\"SecurityGroupRuleId\":",

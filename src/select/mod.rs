@@ -366,6 +366,9 @@ pub enum ReviewReason {
     SelectedEgress,
     /// The query selected a Drop rule; revoking it would remove a protection.
     SelectedDrop,
+    /// The query selected a rule whose source is not exactly `0.0.0.0/0` or `::/0` (a private
+    /// range, a host, another security group, a prefix list): only world-open rules are revoked.
+    SelectedNotWorld,
 }
 
 impl fmt::Display for ReviewReason {
@@ -388,6 +391,10 @@ impl fmt::Display for ReviewReason {
             }
             ReviewReason::SelectedDrop => {
                 "selector chose a Drop rule; revoking it would remove a protection"
+            }
+            ReviewReason::SelectedNotWorld => {
+                "selector chose a rule whose source is not 0.0.0.0/0 or ::/0; only world-open \
+                 rules are revoked"
             }
         })
     }
@@ -506,6 +513,37 @@ fn sample_rules() -> Vec<Permission> {
     ]
 }
 
+/// The sample group of the start-up self-test: the canonical world-open rule on a risky port
+/// (SSH 22 or RDP 3389 when configured, else the first risky port) and the same rule from
+/// private sources. Returns the rules, the world rule's id and the private rules' ids.
+fn guard_sample(risky: &RiskyPorts) -> (Vec<Permission>, &'static str, [&'static str; 6]) {
+    let covers = |p: u16| risky.spans().iter().any(|s| s.from <= p && p <= s.to);
+    let port = [22, 3389]
+        .into_iter()
+        .find(|p| covers(*p))
+        .or_else(|| risky.spans().first().map(|s| s.from))
+        .unwrap_or(22);
+    let range = format!("{port}/{port}");
+    let rule = |id: &str, source: (&str, &str)| {
+        let mut v = serde_json::json!({"SecurityGroupRuleId": id, "Direction": "ingress",
+            "Policy": "Accept", "Priority": 1, "IpProtocol": "TCP", "PortRange": range,
+            "NicType": "intranet"});
+        v[source.0] = Value::String(source.1.to_string());
+        Permission::from_json(&v).expect("the built-in guard sample parses")
+    };
+    let private = [
+        ("sgr-guard-10", ("SourceCidrIp", "10.0.0.0/8")),
+        ("sgr-guard-172", ("SourceCidrIp", "172.16.0.0/12")),
+        ("sgr-guard-192", ("SourceCidrIp", "192.168.0.0/16")),
+        ("sgr-guard-host", ("SourceCidrIp", "203.0.113.7/32")),
+        ("sgr-guard-ula", ("Ipv6SourceCidrIp", "fd00::/8")),
+        ("sgr-guard-group", ("SourceGroupId", "sg-guard-peer")),
+    ];
+    let mut rules = vec![rule("sgr-guard-world", ("SourceCidrIp", "0.0.0.0/0"))];
+    rules.extend(private.iter().map(|(id, src)| rule(id, *src)));
+    (rules, "sgr-guard-world", private.map(|(id, _)| id))
+}
+
 impl Selector {
     /// Builds a selector for `risky` ports, using `custom_query` (a `RULE_SELECTOR`) when given
     /// and [`DEFAULT_QUERY`] otherwise.
@@ -529,13 +567,57 @@ impl Selector {
                 custom,
             }),
         };
+        let rejected = |reason: String| SelectError::RejectedQuery {
+            query: text.to_string(),
+            reason,
+        };
         selector
             .run_query(&sample_rules())
-            .map_err(|e| SelectError::RejectedQuery {
-                query: text.to_string(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| rejected(e.to_string()))?;
+        if custom {
+            selector.self_test().map_err(rejected)?;
+        }
         Ok(selector)
+    }
+
+    /// A custom query must still find what the function exists for, and must not reach for
+    /// private traffic: on a sample group it must select the world-open rule on a risky port
+    /// and none of the same rule's private-source twins. A typo (`direction` for `Direction`)
+    /// selects nothing and would report every group compliant; a broad query would revoke
+    /// application traffic. Either is refused at start, saying what the sample showed.
+    fn self_test(&self) -> Result<(), String> {
+        let (rules, world, private) = guard_sample(&self.inner.risky);
+        let ids = self.run_query(&rules).map_err(|e| e.to_string())?;
+        let world_rule = &rules[0];
+        if !ids.iter().any(|id| id == world) {
+            return Err(format!(
+                "on the built-in sample group it does not select {world} ({} {} from {}), the \
+                 world-open rule on a risky port the function exists to revoke (it selected {:?}); \
+                 check the field names' case (e.g. Direction, not direction)",
+                world_rule.protocol.as_str(),
+                world_rule.port_range,
+                world_rule
+                    .source_cidr
+                    .as_ref()
+                    .map(Address::to_text)
+                    .unwrap_or_default(),
+                ids
+            ));
+        }
+        let reached: Vec<String> = rules
+            .iter()
+            .filter_map(|r| r.rule_id.as_ref())
+            .filter(|id| private.contains(&id.as_str()) && ids.iter().any(|s| s == id.as_str()))
+            .map(|id| id.to_string())
+            .collect();
+        if !reached.is_empty() {
+            return Err(format!(
+                "on the built-in sample group it also selects {} (private or group sources): a \
+                 selector may only narrow the world-open rules, never reach private traffic",
+                reached.join(", ")
+            ));
+        }
+        Ok(())
     }
 
     /// The query text in use.
@@ -668,6 +750,9 @@ fn guard(rule: &Permission) -> Option<ReviewReason> {
         Policy::Accept => {}
         Policy::Drop => return Some(ReviewReason::SelectedDrop),
         Policy::Unparsed(_) => return Some(ReviewReason::UnknownPolicy),
+    }
+    if !rule.is_world_open() {
+        return Some(ReviewReason::SelectedNotWorld);
     }
     if let Protocol::Unparsed(_) = rule.protocol {
         return Some(ReviewReason::UnknownProtocol);

@@ -1,8 +1,10 @@
 //! STS `AssumeRole` for cross-account remediation, with a credential cache.
 //!
 //! STS throttles per caller ("user flow control"), and a warm function instance handles many
-//! invocations, so assumed credentials are cached per (role, caller key) until five minutes
-//! before they expire.
+//! invocations, so assumed credentials are cached per (role, caller credentials) until five
+//! minutes before they expire. The caller is identified by a hash of its *whole* credentials
+//! (key id, secret and token), never by the key id alone: a request that knows only the key id
+//! must not be handed the role credentials another request paid for with the right secret.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -96,11 +98,33 @@ pub fn parse_assumed_role(
 /// Where the cache reads the time (injectable so tests can move it).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
-/// Assumed-role credentials by (role ARN, caller AccessKeyId), reused until
+/// SHA-256 of the caller's key id, secret and token (each length-prefixed): the cache key.
+/// Only the hash is kept, so the cache holds no copy of the caller's secret.
+pub fn caller_fingerprint(caller: &Credentials) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let token = caller.security_token.as_ref().map(|t| t.expose());
+    for part in [
+        Some(caller.access_key_id.as_str()),
+        Some(caller.access_key_secret.expose()),
+        token,
+    ] {
+        match part {
+            Some(p) => {
+                h.update((p.len() as u64).to_be_bytes());
+                h.update(p.as_bytes());
+            }
+            None => h.update(u64::MAX.to_be_bytes()),
+        }
+    }
+    h.finalize().into()
+}
+
+/// Assumed-role credentials by (role ARN, hash of the caller's credentials), reused until
 /// [`REFRESH_BEFORE_EXPIRY`] before they expire. Concurrent misses may both call AssumeRole;
 /// the later answer wins, and both are valid.
 pub struct CredentialCache {
-    entries: Mutex<HashMap<(String, String), AssumedRole>>,
+    entries: Mutex<HashMap<(String, [u8; 32]), AssumedRole>>,
     clock: Clock,
 }
 
@@ -131,13 +155,13 @@ impl CredentialCache {
         }
     }
 
-    /// Cached credentials for `role_arn` assumed by `cx`'s caller, still valid for more than
-    /// five minutes.
-    pub fn cached(&self, role_arn: &str, caller_key_id: &str) -> Option<AssumedRole> {
+    /// Cached credentials for `role_arn` assumed by exactly these caller credentials, still
+    /// valid for more than five minutes.
+    pub fn cached(&self, role_arn: &str, caller: &Credentials) -> Option<AssumedRole> {
         let now = (self.clock)();
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
-            .get(&(role_arn.to_string(), caller_key_id.to_string()))
+            .get(&(role_arn.to_string(), caller_fingerprint(caller)))
             .filter(|e| fresh(e, now))
             .cloned()
     }
@@ -152,8 +176,8 @@ impl CredentialCache {
         session_name: &str,
         duration_seconds: u32,
     ) -> Result<AssumedRole, ApiError> {
-        let caller = cx.credentials.access_key_id.as_str();
-        if let Some(hit) = self.cached(role_arn, caller) {
+        let caller = caller_fingerprint(cx.credentials);
+        if let Some(hit) = self.cached(role_arn, cx.credentials) {
             return Ok(hit);
         }
         let assumed = assume_role(
@@ -168,7 +192,7 @@ impl CredentialCache {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let now = (self.clock)();
         entries.retain(|_, e| fresh(e, now));
-        entries.insert((role_arn.to_string(), caller.to_string()), assumed.clone());
+        entries.insert((role_arn.to_string(), caller), assumed.clone());
         Ok(assumed)
     }
 }

@@ -25,8 +25,15 @@ pub const SECURITY_GROUP: &str = "ACS::ECS::SecurityGroup";
 
 /// The function role's STS credentials, as FC passes them (must match the fixture).
 pub const FC_KEY_ID: &str = "STS.FcRemediatorRoleKey00000";
-pub const FC_SECRET: &str = "fcRoleSecret/+=RemediationFixture0000000";
+pub const FC_SECRET: &str = "fcRole/Secret+=8kQ2xV7mN4pL9sT1wZ3rHc6J";
 pub const FC_TOKEN: &str = "CAIS+fcRemediator/session+token==";
+
+/// A test-only `RESTORE_SEAL_KEY` (32 bytes, hex).
+pub const SEAL_KEY: &str = "5a1f0c9e7b3d2a8f6e4c1b0d9a8f7e6d5c4b3a29180f7e6d5c4b3a2918070605";
+
+/// What a deployment that accepts restore events sets.
+pub const RESTORE_ENV: &[(&str, &str)] =
+    &[("ALLOW_RESTORE", "true"), ("RESTORE_SEAL_KEY", SEAL_KEY)];
 
 /// A fixture from tests/fixtures/remediation/, as JSON (so a test can add to it).
 pub fn fixture(name: &str) -> Value {
@@ -105,6 +112,11 @@ impl Function {
             server,
             client: reqwest::Client::new(),
         }
+    }
+
+    /// The `bootstrap` process (for its pid, address, signals and output).
+    pub fn server(&mut self) -> &mut Bootstrap {
+        &mut self.server
     }
 
     /// An `/invoke` request with every FC header, carrying the fixture's role credentials.

@@ -31,6 +31,13 @@ variable "invoke_type" {
   default     = "MANUAL_EXECUTION"
 }
 
+variable "restore_seal_key" {
+  description = "Set to enable restore events: at least 32 random bytes, e.g. the output of `openssl rand -hex 32` (pass it with TF_VAR_restore_seal_key, never commit it)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 provider "alicloud" {
   region = var.region
 }
@@ -42,7 +49,8 @@ module "sg_remediator" {
   risky_ports      = "22,3389"
   remediation_mode = var.remediation_mode
   invoke_type      = var.invoke_type
-  enable_restore   = true
+  enable_restore   = var.restore_seal_key != ""
+  restore_seal_key = var.restore_seal_key
 
   tags = {
     app = "sg-remediator"

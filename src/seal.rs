@@ -1,0 +1,265 @@
+//! Restore seals: proof that a rule is one this deployment revoked, exactly as it was, where it
+//! was.
+//!
+//! A restore re-opens ports, so whoever may invoke the function must not be able to restore a
+//! rule it made up. With `RESTORE_SEAL_KEY` set, every rule a report lists as revoked (or as
+//! possibly revoked, `unverifiedRules`) carries a `Seal`: an HMAC-SHA256, under that key, of a
+//! canonical text naming the account, the region, the security group, the revoke time and every
+//! attribute of the rule. A restore event is accepted only when each of its rules carries a seal
+//! that verifies for the account, region and group the event names, and that is not older than
+//! `RESTORE_MAX_AGE`. Changing any attribute (a port, the source, the policy), moving the rule to
+//! another group, region or account, or inventing a rule breaks the seal; only the key holder (this
+//! deployment) can make one.
+//!
+//! # The seal
+//!
+//! `v1.<revoke time, Unix seconds>.<MAC, base64url without padding>`, where the MAC covers
+//! (each line `name=<byte length>:<value>`, or `name=-` when absent, so no two inputs share a text):
+//!
+//! ```text
+//! sg-remediator restore seal v1
+//! account=…            the resource's account UID ("" when unknown)
+//! region=…             lower case
+//! group=…              lower case
+//! revokedAt=…          decimal Unix seconds, as in the seal
+//! SecurityGroupRuleId=… Direction=… … CreateTime=…   every rule attribute, in the report's form
+//! ```
+//!
+//! The rule attributes are those of [`Permission::to_json`] (the report's `revokedRules` form),
+//! so the rule a restore event carries is re-read and re-rendered before checking, and a rule that
+//! reads back differently does not verify.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::config::SealKey;
+use crate::rules::{Permission, RULE_FIELDS};
+
+/// The version prefix of every seal this build makes and accepts.
+const VERSION: &str = "v1";
+/// A seal dated this far in the future (clock skew between instances) is still accepted.
+const FUTURE_SKEW: Duration = Duration::from_secs(300);
+
+/// Where a rule was revoked: the three things a seal binds a rule to.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub group: &'a str,
+}
+
+/// Why a restore entry is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    #[error("the rule carries no Seal: only rules from a report of this deployment (made after RESTORE_SEAL_KEY was set) can be restored")]
+    Missing,
+    #[error("the Seal is not a seal of this function (expected v1.<time>.<mac>)")]
+    Malformed,
+    #[error("the Seal does not verify for this account, region, group and rule: the rule was altered, made up, or revoked elsewhere")]
+    Mismatch,
+    #[error("the Seal is {age_days} day(s) old, older than RESTORE_MAX_AGE ({max_days} day(s))")]
+    Expired { age_days: u64, max_days: u64 },
+    #[error("the Seal is dated in the future")]
+    Future,
+}
+
+/// Makes and checks seals with the deployment's key.
+#[derive(Clone)]
+pub struct Sealer {
+    key: SealKey,
+    max_age: Duration,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealer")
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealer {
+    pub fn new(key: SealKey, max_age: Duration) -> Self {
+        Sealer { key, max_age }
+    }
+
+    fn mac(&self, place: Place<'_>, rule: &Permission, revoked_at: u64) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.bytes())
+            .expect("HMAC accepts a key of any length");
+        mac.update(canonical(place, rule, revoked_at).as_bytes());
+        mac
+    }
+
+    /// The seal of `rule`, revoked at `at` in `place`.
+    pub fn seal(&self, place: Place<'_>, rule: &Permission, at: SystemTime) -> String {
+        let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let tag = self.mac(place, rule, secs).finalize().into_bytes();
+        format!(
+            "{VERSION}.{secs}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag)
+        )
+    }
+
+    /// Checks `seal` for `rule` in `place` at time `now`; returns the revoke time it carries.
+    pub fn verify(
+        &self,
+        place: Place<'_>,
+        rule: &Permission,
+        seal: Option<&str>,
+        now: SystemTime,
+    ) -> Result<SystemTime, SealError> {
+        let seal = seal.ok_or(SealError::Missing)?;
+        let mut parts = seal.trim().splitn(3, '.');
+        let (Some(VERSION), Some(secs), Some(tag)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(SealError::Malformed);
+        };
+        let secs: u64 = secs
+            .parse()
+            .ok()
+            .filter(|_| secs.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or(SealError::Malformed)?;
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| SealError::Malformed)?;
+        self.mac(place, rule, secs)
+            .verify_slice(&tag)
+            .map_err(|_| SealError::Mismatch)?;
+        let at = UNIX_EPOCH + Duration::from_secs(secs);
+        match now.duration_since(at) {
+            Ok(age) if age > self.max_age => Err(SealError::Expired {
+                age_days: age.as_secs() / 86_400,
+                max_days: self.max_age.as_secs() / 86_400,
+            }),
+            Ok(_) => Ok(at),
+            Err(ahead) if ahead.duration() <= FUTURE_SKEW => Ok(at),
+            Err(_) => Err(SealError::Future),
+        }
+    }
+}
+
+/// The text the MAC covers (see the module docs).
+fn canonical(place: Place<'_>, rule: &Permission, revoked_at: u64) -> String {
+    let mut text = String::from("sg-remediator restore seal v1\n");
+    let mut line = |name: &str, value: Option<&str>| match value {
+        Some(v) => text.push_str(&format!("{name}={}:{v}\n", v.len())),
+        None => text.push_str(&format!("{name}=-\n")),
+    };
+    line("account", Some(place.account));
+    line("region", Some(&place.region.to_ascii_lowercase()));
+    line("group", Some(&place.group.to_ascii_lowercase()));
+    line("revokedAt", Some(&revoked_at.to_string()));
+    let attributes = rule.to_json();
+    for key in RULE_FIELDS {
+        line(key, attributes.get(key).and_then(Value::as_str));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sealer() -> Sealer {
+        Sealer::new(
+            "00".repeat(32).parse().unwrap(),
+            Duration::from_secs(86_400),
+        )
+    }
+
+    fn rule(port: &str) -> Permission {
+        Permission::from_json(
+            &json!({"SecurityGroupRuleId": "sgr-1", "Direction": "ingress",
+            "Policy": "Accept", "Priority": 1, "IpProtocol": "TCP", "PortRange": port,
+            "SourceCidrIp": "0.0.0.0/0"}),
+        )
+        .unwrap()
+    }
+
+    const HERE: Place<'static> = Place {
+        account: "1",
+        region: "cn-hangzhou",
+        group: "sg-1",
+    };
+
+    #[test]
+    fn a_seal_verifies_for_the_same_rule_and_place() {
+        let now = SystemTime::now();
+        let seal = sealer().seal(HERE, &rule("22/22"), now);
+        assert!(seal.starts_with("v1."));
+        assert!(sealer()
+            .verify(HERE, &rule("22/22"), Some(&seal), now)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_seal_does_not_verify_for_another_attribute_group_region_account_or_key() {
+        let now = SystemTime::now();
+        let seal = sealer().seal(HERE, &rule("22/22"), now);
+        let check = |place, r: &Permission| sealer().verify(place, r, Some(&seal), now);
+        assert_eq!(check(HERE, &rule("1/65535")), Err(SealError::Mismatch));
+        for place in [
+            Place {
+                group: "sg-2",
+                ..HERE
+            },
+            Place {
+                region: "cn-beijing",
+                ..HERE
+            },
+            Place {
+                account: "2",
+                ..HERE
+            },
+        ] {
+            assert_eq!(check(place, &rule("22/22")), Err(SealError::Mismatch));
+        }
+        let other = Sealer::new("11".repeat(32).parse().unwrap(), Duration::from_secs(60));
+        assert_eq!(
+            other.verify(HERE, &rule("22/22"), Some(&seal), now),
+            Err(SealError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn an_old_a_future_a_missing_or_a_mangled_seal_is_refused() {
+        let now = SystemTime::now();
+        let old = sealer().seal(HERE, &rule("22/22"), now - Duration::from_secs(2 * 86_400));
+        assert!(matches!(
+            sealer().verify(HERE, &rule("22/22"), Some(&old), now),
+            Err(SealError::Expired { .. })
+        ));
+        let future = sealer().seal(HERE, &rule("22/22"), now + Duration::from_secs(3600));
+        assert_eq!(
+            sealer().verify(HERE, &rule("22/22"), Some(&future), now),
+            Err(SealError::Future)
+        );
+        assert_eq!(
+            sealer().verify(HERE, &rule("22/22"), None, now),
+            Err(SealError::Missing)
+        );
+        let good = sealer().seal(HERE, &rule("22/22"), now);
+        let (_, tag) = good.rsplit_once('.').unwrap();
+        let later = now.duration_since(UNIX_EPOCH).unwrap().as_secs() - 10;
+        for bad in [
+            "",
+            "v1",
+            "v2.1.x",
+            &format!("v1.{later}.{tag}"),
+            "v1.-1.AAAA",
+        ] {
+            assert!(
+                sealer()
+                    .verify(HERE, &rule("22/22"), Some(bad), now)
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+}
