@@ -325,8 +325,7 @@ fn check_value(p: &Param, base: &str, name: &str, value: &str) -> Result<(), Api
             let range = match (p.min, p.max) {
                 (Some(a), Some(b)) => format!("{a} to {b}"),
                 (Some(a), None) => format!("at least {a}"),
-                (None, Some(b)) => format!("at most {b}"),
-                (None, None) => unreachable!("checked above"),
+                (_, b) => format!("at most {}", b.unwrap_or(i64::MAX)),
             };
             return bad(false, format!("{n} is outside {range}"));
         }
