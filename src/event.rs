@@ -285,8 +285,9 @@ fn region_id(value: String) -> Result<String, String> {
         Ok(value)
     } else {
         Err(format!(
-            "regionId {value:?} is not a region id: only lower-case letters and digits in \
-             dash-separated parts (e.g. cn-hangzhou), no other characters"
+            "regionId {:?} is not a region id: only lower-case letters and digits in \
+             dash-separated parts (e.g. cn-hangzhou), no other characters",
+            quote(&value)
         ))
     }
 }

@@ -783,7 +783,7 @@ fn assert_no_contract_refusal(journal: &[JournalEntry]) {
 async fn the_function_end_to_end_sends_only_what_the_contract_allows() {
     use remediation_harness as rh;
     let emulator = rh::groups().await;
-    let function = rh::Function::start(&emulator, &[("ALLOW_RESTORE", "true")]);
+    let function = rh::Function::start(&emulator, rh::RESTORE_ENV);
     // Every rule shape of the fixture, plus groups Config or ECS do not know.
     let groups = [
         "sg-ssh-world",

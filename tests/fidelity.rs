@@ -10,6 +10,9 @@ mod remediation_harness;
 use remediation_harness::*;
 use serde_json::{json, Value};
 use sg_remediator::emulator::{Emulator, Fault, FaultKind};
+use sg_remediator::rules::Permission;
+use sg_remediator::seal::{Place, Sealer};
+use std::time::{Duration, SystemTime};
 
 fn world_rule(id: &str, port: u16, nic: &str) -> Value {
     json!({"SecurityGroupRuleId": id, "Direction": "ingress", "Policy": "Accept", "Priority": "1",
@@ -78,7 +81,7 @@ async fn a_vpc_group_is_read_with_one_call_per_view() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_into_a_classic_group_counts_new_rules_of_both_nic_types() {
     let emulator = with_classic_group().await;
-    let function = Function::start(&emulator, &[("ALLOW_RESTORE", "true")]);
+    let function = Function::start(&emulator, RESTORE_ENV);
     let answer = function.invoke(&event(&["sg-classic"])).await;
     assert_eq!(
         answer.status_of("sg-classic"),
@@ -210,7 +213,7 @@ async fn a_revoke_still_processing_is_retried_with_its_token_and_counted_as_ours
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_restore_of_the_same_backup_creates_the_rules_again() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("ALLOW_RESTORE", "true")]);
+    let function = Function::start(&emulator, RESTORE_ENV);
     let first = function.invoke(&event(&["sg-ssh-world"])).await;
     assert_eq!(first.status_of("sg-ssh-world"), "remediated");
     let backup = first.result("sg-ssh-world")["revokedRules"].clone();
@@ -296,12 +299,26 @@ async fn configs_own_resource_not_exists_is_still_skipped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_source_group_owner_id_is_sent_as_source_group_owner_id() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("ALLOW_RESTORE", "true")]);
+    let function = Function::start(&emulator, RESTORE_ENV);
     // As DescribeSecurityGroupAttribute reports it: the owner's numeric id in
     // SourceGroupOwnerAccount.
     let rule = json!({"Direction": "ingress", "Policy": "Accept", "Priority": "1",
         "IpProtocol": "TCP", "PortRange": "8080/8080", "SourceGroupId": "sg-ssh-world",
         "SourceGroupOwnerAccount": FUNCTION_ACCOUNT, "NicType": "intranet"});
+    // Sealed as this deployment would have sealed it when revoking it from sg-restore.
+    let sealer = Sealer::new(SEAL_KEY.parse().unwrap(), Duration::from_secs(86_400));
+    let place = Place {
+        account: FUNCTION_ACCOUNT,
+        region: REGION,
+        group: "sg-restore",
+    };
+    let seal = sealer.seal(
+        place,
+        &Permission::from_json(&rule).unwrap(),
+        SystemTime::now(),
+    );
+    let mut rule = rule;
+    rule["Seal"] = json!(seal);
     let restore = json!({"action": "restore", "regionId": REGION, "resourceId": "sg-restore",
                          "rules": [rule]});
     let restored = function.invoke(&restore).await;
