@@ -17,6 +17,12 @@ test:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@if command -v terraform >/dev/null 2>&1; then \
+		echo "terraform fmt -check -recursive terraform/"; \
+		terraform fmt -check -recursive terraform/; \
+	else \
+		echo "terraform not installed: terraform fmt check skipped"; \
+	fi
 
 fmt:
 	$(CARGO) fmt

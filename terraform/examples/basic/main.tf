@@ -8,7 +8,7 @@ terraform {
   required_providers {
     alicloud = {
       source  = "aliyun/alicloud"
-      version = ">= 1.260.0"
+      version = ">= 1.267.0, < 2.0.0"
     }
   }
 }
@@ -42,7 +42,8 @@ module "sg_remediator" {
   risky_ports      = "22,3389"
   remediation_mode = var.remediation_mode
   invoke_type      = var.invoke_type
-  enable_restore   = true
+  # enable_restore stays off in this first, dry-run step: a restore re-opens ports. Turn it on
+  # (enable_restore = true) only when you need to undo a remediation.
 
   tags = {
     app = "sg-remediator"
