@@ -108,6 +108,8 @@ module "sg_remediator" {
   }
 }
 
+# enable_restore (default false) must match the central module's; it is not read from
+# module.sg_remediator.member_role so that `-target` can create these roles first.
 module "member_role_a" {
   source    = "../../modules/member-role"
   providers = { alicloud = alicloud.member_a }
