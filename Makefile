@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build test lint fmt demo package bench clean
+.PHONY: all build test lint fmt demo demo-org package bench clean
 
 all: build
 
@@ -17,14 +17,24 @@ test:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@if command -v terraform >/dev/null 2>&1; then \
+		echo "terraform fmt -check -recursive terraform/"; \
+		terraform fmt -check -recursive terraform/; \
+	else \
+		echo "terraform not installed: terraform fmt check skipped"; \
+	fi
 
 fmt:
 	$(CARGO) fmt
 
 # Starts the real bootstrap on a free port and sends it a Config-shaped event.
+# ORG=1 (or `make demo-org`): an aggregator event across a management and two member accounts.
 demo:
 	$(CARGO) build --bin bootstrap
-	$(CARGO) run --quiet --example demo -- target/debug/bootstrap
+	$(CARGO) run --quiet --example demo -- target/debug/bootstrap $(if $(ORG),--org)
+
+demo-org:
+	$(MAKE) demo ORG=1
 
 package:
 	scripts/package.sh

@@ -12,6 +12,13 @@
 //! Makefile does), else `SG_REMEDIATOR_BOOTSTRAP`, else `bootstrap` under `CARGO_TARGET_DIR` or
 //! `./target`, debug or release, whichever was built last. Exit status: 0 when the invocation
 //! succeeded, 1 otherwise.
+//!
+//! With `--org` (`make demo ORG=1`) the world is an organisation (tests/fixtures/demo-org.json):
+//! the function in the management account in aggregator mode, a member account with the
+//! `sg-remediation` role and one without it. The event carries all three accounts' groups; the
+//! demo also shows which account and role signed each call. The member without the role fails
+//! by design, so there the exit status is 0 when exactly the groups of accounts whose role could
+//! not be assumed failed.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -37,6 +44,12 @@ const TOKEN: &str = "CAIS+demo/function/role/token==";
 const RISKY_PORTS: &str = "22,3389";
 /// A resource of another type, as Config could include by mistake.
 const INSTANCE: &str = "i-bp1e2r4t6y8u0i2o4p6a";
+/// `--org`: the organisation scenario, with the function's settings for it.
+const ORG_FLAG: &str = "--org";
+const ORG_ENV: &[(&str, &str)] = &[
+    ("CONFIG_AGGREGATOR_ID", "ca-0rg4e5626622af0079dd"),
+    ("CROSS_ACCOUNT_ROLE_NAME", "sg-remediation"),
+];
 
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -67,7 +80,8 @@ fn manifest_dir() -> PathBuf {
 /// `bootstrap` of the target directory.
 fn find_bootstrap() -> Result<PathBuf, String> {
     let explicit = std::env::args_os()
-        .nth(1)
+        .skip(1)
+        .find(|a| a != ORG_FLAG)
         .map(|p| ("the argument", p))
         .or_else(|| {
             std::env::var_os("SG_REMEDIATOR_BOOTSTRAP").map(|p| ("SG_REMEDIATOR_BOOTSTRAP", p))
@@ -126,7 +140,11 @@ impl Drop for Function {
     }
 }
 
-fn start_function(binary: &Path, emulator: &Emulator) -> Result<Function, String> {
+fn start_function(
+    binary: &Path,
+    emulator: &Emulator,
+    extra_env: &[(&str, &str)],
+) -> Result<Function, String> {
     let mut child = Command::new(binary)
         .env_clear()
         .env("FC_CUSTOM_LISTEN_PORT", "0")
@@ -135,6 +153,7 @@ fn start_function(binary: &Path, emulator: &Emulator) -> Result<Function, String
         .env("STS_ENDPOINT", emulator.sts_endpoint())
         .env("RISKY_PORTS", RISKY_PORTS)
         .env("LOG_FORMAT", "json")
+        .envs(extra_env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -184,7 +203,13 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
 }
 
 async fn run() -> Result<bool, String> {
-    let fixture_path = manifest_dir().join("tests/fixtures/demo.json");
+    let org = std::env::args().any(|a| a == ORG_FLAG);
+    let (fixture_name, extra_env) = if org {
+        ("demo-org.json", ORG_ENV)
+    } else {
+        ("demo.json", &[][..])
+    };
+    let fixture_path = manifest_dir().join("tests/fixtures").join(fixture_name);
     let fixture_text = std::fs::read_to_string(&fixture_path)
         .map_err(|e| format!("cannot read {}: {e}", fixture_path.display()))?;
     let world: Value = serde_json::from_str(&fixture_text)
@@ -194,7 +219,7 @@ async fn run() -> Result<bool, String> {
         .await
         .map_err(|e| format!("cannot start the emulator: {e}"))?;
     let binary = find_bootstrap()?;
-    let function = tokio::task::block_in_place(|| start_function(&binary, &emulator))?;
+    let function = tokio::task::block_in_place(|| start_function(&binary, &emulator, extra_env))?;
 
     let groups: Vec<&Value> = world["securityGroups"]
         .as_array()
@@ -212,8 +237,9 @@ async fn run() -> Result<bool, String> {
     let mut event: Vec<Value> = groups
         .iter()
         .map(|g| {
+            let account = g["accountId"].as_str().unwrap_or(ACCOUNT);
             json!({
-                "accountId": ACCOUNT.parse::<u64>().expect("numeric account"),
+                "accountId": account.parse::<u64>().unwrap_or_default(),
                 "regionId": g["regionId"],
                 "resourceId": g["securityGroupId"],
                 "resourceType": "ACS::ECS::SecurityGroup",
@@ -221,13 +247,15 @@ async fn run() -> Result<bool, String> {
             })
         })
         .collect();
-    event.push(json!({
-        "accountId": ACCOUNT.parse::<u64>().expect("numeric account"),
-        "regionId": REGION,
-        "resourceId": INSTANCE,
-        "resourceType": "ACS::ECS::Instance",
-        "configRuleId": "cr-5772ba41209e007b0000",
-    }));
+    if !org {
+        event.push(json!({
+            "accountId": ACCOUNT.parse::<u64>().expect("numeric account"),
+            "regionId": REGION,
+            "resourceId": INSTANCE,
+            "resourceType": "ACS::ECS::Instance",
+            "configRuleId": "cr-5772ba41209e007b0000",
+        }));
+    }
 
     println!("sg-remediator demo: no cloud account, no network beyond 127.0.0.1");
     println!("  emulated Config {}", emulator.config_endpoint());
@@ -241,6 +269,9 @@ async fn run() -> Result<bool, String> {
         "  event           {} resources from Config (rule sg-risky-ports-check, RISKY_PORTS={RISKY_PORTS}), mode enforce",
         event.len()
     );
+    for (name, value) in extra_env {
+        println!("  {name}={value}");
+    }
     println!();
 
     let response = reqwest::Client::new()
@@ -273,19 +304,24 @@ async fn run() -> Result<bool, String> {
         serde_json::from_str(&text).map_err(|e| format!("the answer is not JSON ({e}): {text}"))?;
 
     let risky: RiskyPorts = RISKY_PORTS.parse().expect("valid risky ports");
-    let names: BTreeMap<&str, &str> = groups
+    let names: BTreeMap<&str, String> = groups
         .iter()
         .filter_map(|g| {
-            Some((
-                g["securityGroupId"].as_str()?,
-                g["securityGroupName"].as_str().unwrap_or(""),
-            ))
+            let name = g["securityGroupName"].as_str().unwrap_or("");
+            let name = match g["accountId"].as_str() {
+                Some(account) if org => format!("{name}  account {account}"),
+                _ => name.to_string(),
+            };
+            Some((g["securityGroupId"].as_str()?, name))
         })
         .collect();
     for result in report["results"].as_array().into_iter().flatten() {
         print_result(result, &names, &before, &emulator, &risky);
     }
     print_summary(&report, status, &fc_status);
+    if org {
+        print_signers(&emulator);
+    }
     print_audit_excerpt(&function.logs.lock().expect("log sink"));
     println!("The JSON report (the function's response body):");
     println!(
@@ -293,7 +329,50 @@ async fn run() -> Result<bool, String> {
         serde_json::to_string_pretty(&report).unwrap_or_default()
     );
     emulator.shutdown().await;
+    if org {
+        // One member lacks the role on purpose: the expected outcome is that only groups whose
+        // role could not be assumed failed.
+        let failed_only_on_assume_role = report["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["status"] == "failed")
+            .all(|r| {
+                r["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("AssumeRole into ")
+            });
+        return Ok(failed_only_on_assume_role);
+    }
     Ok(status == 200)
+}
+
+/// Who signed each call: the journal's key, and the account and role the emulator knows it as.
+fn print_signers(emulator: &Emulator) {
+    println!("Who signed each call (emulator journal):");
+    for call in emulator.journal() {
+        let who = match emulator.key_identity(&call.access_key_id) {
+            Some(id) => match id.role_arn {
+                Some(role) => format!("account {} as {role}", id.account_id),
+                None => format!("account {}", id.account_id),
+            },
+            None => "unknown key".to_string(),
+        };
+        let target = call
+            .params
+            .get("SecurityGroupId")
+            .or_else(|| call.params.get("ResourceId"))
+            .or_else(|| call.params.get("RoleArn"))
+            .map(String::as_str)
+            .unwrap_or("");
+        let outcome = call.code.as_deref().unwrap_or("ok");
+        println!(
+            "   {:<31} {:<46} {:<29} {who}  [{outcome}]",
+            call.action, target, call.access_key_id
+        );
+    }
+    println!();
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -313,14 +392,14 @@ fn ids(v: &Value, key: &str) -> Vec<String> {
 
 fn print_result(
     result: &Value,
-    names: &BTreeMap<&str, &str>,
+    names: &BTreeMap<&str, String>,
     before: &BTreeMap<String, Vec<Value>>,
     emulator: &Emulator,
     risky: &RiskyPorts,
 ) {
     let id = text(result, "resourceId");
     let status = text(result, "status");
-    let name = names.get(id).copied().unwrap_or("");
+    let name = names.get(id).map(String::as_str).unwrap_or("");
     let kind = text(result, "resourceType");
     let title = if kind == "ACS::ECS::SecurityGroup" {
         format!("{id}  {name}")

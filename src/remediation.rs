@@ -327,6 +327,25 @@ fn api_failure(step: &str, e: &ApiError) -> String {
     format!("{step} failed: {e}")
 }
 
+/// Why AssumeRole into a member account failed, with the fix when STS's code tells it: the role
+/// is missing (`EntityNotExist.Role`) or does not trust the function's role (`NoPermission`).
+fn assume_role_failure(arn: &str, account: &str, e: &ApiError) -> String {
+    let failure = api_failure(&format!("AssumeRole into {arn}"), e);
+    let fix = match e.code() {
+        Some("EntityNotExist.Role") => format!(
+            "create the role in account {account} with terraform/modules/member-role \
+             (role_name and trusted_role_arn from the central module's output member_role)"
+        ),
+        Some("NoPermission") => format!(
+            "the role in account {account} must trust this function's RAM role: apply \
+             terraform/modules/member-role there with trusted_role_arn = the central module's \
+             role_arn, and keep sts:AssumeRole on the function's role (cross_account_role_name)"
+        ),
+        _ => return failure,
+    };
+    format!("{failure}; fix: {fix}")
+}
+
 impl Invoke {
     fn config(&self) -> &Config {
         &self.remediator.config
@@ -655,7 +674,7 @@ impl Invoke {
             Err(e) => {
                 let mut f = out.clone();
                 f.api_request_ids.extend(e.request_id().map(str::to_string));
-                f.reason = Some(api_failure(&format!("AssumeRole into {arn}"), &e));
+                f.reason = Some(assume_role_failure(&arn, foreign, &e));
                 Err(Box::new(f))
             }
         }

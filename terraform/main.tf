@@ -3,18 +3,36 @@
 #
 # Config -> (remediation, FC) -> function -> Config GetDiscoveredResource, ECS
 # DescribeSecurityGroupAttribute / RevokeSecurityGroup, with the function's own RAM role.
+#
+# Two modes, chosen by config_aggregator_id:
+# - account (empty): alicloud_config_rule + alicloud_config_remediation in this account;
+# - aggregator (set): alicloud_config_aggregate_config_rule + alicloud_config_aggregate_remediation
+#   on that aggregator, so Config sends the function the resources of every member account; the
+#   function reads them through the aggregator and assumes cross_account_role_name in each member
+#   (created there by modules/member-role).
 
 locals {
+  aggregator_mode = var.config_aggregator_id != ""
+
   package_path = var.package_path != "" ? var.package_path : "${path.module}/../dist/sg-remediator.zip"
 
   create_log_project = var.log_project == ""
   create_log_store   = var.log_store == ""
 
-  log_project_name = var.log_project_name != "" ? var.log_project_name : format(
-    "%s-%s",
-    substr(replace(lower(var.function_name), "_", "-"), 0, 40),
-    data.alicloud_caller_identity.current.account_id,
+  # SLS names: 3-63 characters of [a-z0-9-] (logstores also allow '_'), starting and ending with
+  # a letter or digit. The function name is lower-cased with '_' turned into '-'; the trims keep
+  # the ends valid for every name function_name's validation admits, and leave a name that was
+  # already valid unchanged (so existing logstores are not replaced).
+  log_name_stem = trim(replace(lower(var.function_name), "_", "-"), "-")
+  log_store_name = (length(local.log_name_stem) >= 3
+    ? trim(substr(local.log_name_stem, 0, 63), "-")
+    : trim("sg-remediator-${local.log_name_stem}", "-")
   )
+  log_project_name = var.log_project_name != "" ? var.log_project_name : trim(format(
+    "%s-%s",
+    substr(local.log_name_stem, 0, 40),
+    data.alicloud_caller_identity.current.account_id,
+  ), "-")
 
   log_project = local.create_log_project ? alicloud_log_project.fn[0].project_name : var.log_project
   log_store   = local.create_log_store ? alicloud_log_store.fn[0].logstore_name : var.log_store
@@ -52,6 +70,14 @@ locals {
   policy_actions_cross_account = ["sts:AssumeRole"]
   policy_actions_aggregator    = ["config:GetAggregateDiscoveredResource"]
 
+  # Rule scope, shared by both modes; empty inputs are left unset.
+  rule_description          = "Security groups must not open risky ports to 0.0.0.0/0; remediated by ${var.function_name}."
+  rule_exclude_resource_ids = var.exclude_exempt_groups_from_rule && length(var.exempt_security_group_ids) > 0 ? join(",", var.exempt_security_group_ids) : null
+  rule_region_ids           = length(var.rule_region_ids) > 0 ? join(",", var.rule_region_ids) : null
+  rule_resource_group_ids   = length(var.rule_resource_group_ids) > 0 ? join(",", var.rule_resource_group_ids) : null
+  rule_tag_key              = var.rule_tag_key != "" ? var.rule_tag_key : null
+  rule_tag_value            = var.rule_tag_value != "" ? var.rule_tag_value : null
+
   policy_actions = concat(
     local.policy_actions_always,
     var.enable_restore ? local.policy_actions_restore : [],
@@ -65,10 +91,10 @@ locals {
 # ---------------------------------------------------------------------------------------------
 
 resource "alicloud_ram_role" "fn" {
-  role_name                   = var.role_name
-  description                 = "sg-remediator function role: reads security groups and revokes world-open risky-port rules."
+  role_name   = var.role_name
+  description = "sg-remediator function role: reads security groups and revokes world-open risky-port rules."
   assume_role_policy_document = jsonencode({
-    Version   = "1"
+    Version = "1"
     Statement = [{
       Action    = "sts:AssumeRole"
       Effect    = "Allow"
@@ -80,10 +106,10 @@ resource "alicloud_ram_role" "fn" {
 }
 
 resource "alicloud_ram_policy" "fn" {
-  policy_name     = var.policy_name
-  description     = "sg-remediator: exactly the API actions the function calls."
+  policy_name = var.policy_name
+  description = "sg-remediator: exactly the API actions the function calls."
   policy_document = jsonencode({
-    Version   = "1"
+    Version = "1"
     Statement = [{
       Effect   = "Allow"
       Action   = local.policy_actions
@@ -118,7 +144,7 @@ resource "alicloud_log_project" "fn" {
 resource "alicloud_log_store" "fn" {
   count            = local.create_log_store ? 1 : 0
   project_name     = local.create_log_project ? alicloud_log_project.fn[0].project_name : var.log_project
-  logstore_name    = replace(lower(var.function_name), "_", "-")
+  logstore_name    = local.log_store_name
   retention_period = var.log_retention_days
 }
 
@@ -184,22 +210,86 @@ resource "alicloud_fcv3_function" "fn" {
 # ---------------------------------------------------------------------------------------------
 
 resource "alicloud_config_rule" "sg_risky_ports" {
+  count = local.aggregator_mode ? 0 : 1
+
   rule_name                  = var.rule_name
-  description                = "Security groups must not open risky ports to 0.0.0.0/0; remediated by ${var.function_name}."
+  description                = local.rule_description
   source_owner               = "ALIYUN"
   source_identifier          = "sg-risky-ports-check"
   risk_level                 = 1
   config_rule_trigger_types  = "ConfigurationItemChangeNotification"
   resource_types_scope       = ["ACS::ECS::SecurityGroup"]
   input_parameters           = { ports = var.risky_ports }
-  exclude_resource_ids_scope = var.exclude_exempt_groups_from_rule && length(var.exempt_security_group_ids) > 0 ? join(",", var.exempt_security_group_ids) : null
+  exclude_resource_ids_scope = local.rule_exclude_resource_ids
+  region_ids_scope           = local.rule_region_ids
+  resource_group_ids_scope   = local.rule_resource_group_ids
+  tag_key_scope              = local.rule_tag_key
+  tag_value_scope            = local.rule_tag_value
 }
 
 resource "alicloud_config_remediation" "sg_risky_ports" {
-  config_rule_id          = alicloud_config_rule.sg_risky_ports.config_rule_id
+  count = local.aggregator_mode ? 0 : 1
+
+  config_rule_id          = alicloud_config_rule.sg_risky_ports[0].config_rule_id
   remediation_type        = "FC"
   remediation_source_type = "CUSTOM"
   remediation_template_id = alicloud_fcv3_function.fn.function_arn
   invoke_type             = var.invoke_type
   params                  = "{}"
+}
+
+# Before aggregator mode the account-level pair had no count: keep their state addresses.
+moved {
+  from = alicloud_config_rule.sg_risky_ports
+  to   = alicloud_config_rule.sg_risky_ports[0]
+}
+
+moved {
+  from = alicloud_config_remediation.sg_risky_ports
+  to   = alicloud_config_remediation.sg_risky_ports[0]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Aggregator mode: the same rule and remediation over every account of the aggregator
+# (alicloud/resource_alicloud_config_aggregate_config_rule.go,
+# resource_alicloud_config_aggregate_remediation.go; the remediation needs alicloud >= 1.267.0)
+# ---------------------------------------------------------------------------------------------
+
+resource "alicloud_config_aggregate_config_rule" "sg_risky_ports" {
+  count = local.aggregator_mode ? 1 : 0
+
+  aggregator_id              = var.config_aggregator_id
+  aggregate_config_rule_name = var.rule_name
+  description                = local.rule_description
+  source_owner               = "ALIYUN"
+  source_identifier          = "sg-risky-ports-check"
+  risk_level                 = 1
+  config_rule_trigger_types  = "ConfigurationItemChangeNotification"
+  resource_types_scope       = ["ACS::ECS::SecurityGroup"]
+  input_parameters           = { ports = var.risky_ports }
+  exclude_resource_ids_scope = local.rule_exclude_resource_ids
+  region_ids_scope           = local.rule_region_ids
+  resource_group_ids_scope   = local.rule_resource_group_ids
+  tag_key_scope              = local.rule_tag_key
+  tag_value_scope            = local.rule_tag_value
+
+  lifecycle {
+    # Member accounts' groups can only be remediated through a role there.
+    precondition {
+      condition     = var.cross_account_role_name != ""
+      error_message = "config_aggregator_id is set: also set cross_account_role_name, the role that modules/member-role creates in every member account (without it every member account's group fails)."
+    }
+  }
+}
+
+resource "alicloud_config_aggregate_remediation" "sg_risky_ports" {
+  count = local.aggregator_mode ? 1 : 0
+
+  aggregator_id             = var.config_aggregator_id
+  config_rule_id            = alicloud_config_aggregate_config_rule.sg_risky_ports[0].config_rule_id
+  remediation_type          = "FC"
+  remediation_source_type   = "CUSTOM"
+  remediation_template_id   = alicloud_fcv3_function.fn.function_arn
+  invoke_type               = var.invoke_type
+  remediation_origin_params = "{}"
 }

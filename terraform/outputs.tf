@@ -19,13 +19,28 @@ output "policy_actions" {
 }
 
 output "config_rule_id" {
-  description = "Id of the Config rule (cr-...)."
-  value       = alicloud_config_rule.sg_risky_ports.config_rule_id
+  description = "Id of the Config rule (cr-...): the account-level rule, or the aggregate rule in aggregator mode."
+  value       = one(concat(alicloud_config_rule.sg_risky_ports[*].config_rule_id, alicloud_config_aggregate_config_rule.sg_risky_ports[*].config_rule_id))
 }
 
 output "remediation_id" {
-  description = "Id of the Config remediation (crr-...)."
-  value       = alicloud_config_remediation.sg_risky_ports.remediation_id
+  description = "Id of the Config remediation (crr-...): account-level, or on the aggregator in aggregator mode."
+  value       = one(concat(alicloud_config_remediation.sg_risky_ports[*].remediation_id, alicloud_config_aggregate_remediation.sg_risky_ports[*].remediation_id))
+}
+
+output "aggregator_mode" {
+  description = "True when the rule and remediation are on the aggregator config_aggregator_id."
+  value       = local.aggregator_mode
+}
+
+output "member_role" {
+  description = "Inputs of modules/member-role for every member account: the role name to create, the function role it must trust, whether restore is enabled, and whether the function reads Config in the member (only without an aggregator)."
+  value = {
+    role_name              = var.cross_account_role_name
+    trusted_role_arn       = alicloud_ram_role.fn.arn
+    enable_restore         = var.enable_restore
+    reads_config_in_member = !local.aggregator_mode
+  }
 }
 
 output "log_project" {

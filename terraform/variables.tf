@@ -3,13 +3,14 @@
 # ---------------------------------------------------------------------------------------------
 
 variable "function_name" {
-  description = "Name of the FC 3.0 function. Set explicitly so the function is not given a generated name (the name is ForceNew)."
+  description = "Name of the FC 3.0 function (ForceNew). The created logstore and the default log project name derive from it (lower case, '_' as '-')."
   type        = string
   default     = "sg-remediator"
 
+  # FC 3.0: 1-64 characters. The derived SLS names are made valid in main.tf (local.log_name_stem).
   validation {
-    condition     = can(regex("^[A-Za-z_][0-9A-Za-z_-]{0,127}$", var.function_name))
-    error_message = "function_name: 1-128 characters, letters, digits, '_' and '-', starting with a letter or '_'."
+    condition     = can(regex("^[A-Za-z_][0-9A-Za-z_-]{0,63}$", var.function_name))
+    error_message = "function_name: 1-64 characters (FC 3.0), letters, digits, '_' and '-', starting with a letter or '_'."
   }
 }
 
@@ -36,7 +37,7 @@ variable "policy_name" {
 }
 
 variable "rule_name" {
-  description = "Name of the Cloud Config rule (managed rule sg-risky-ports-check)."
+  description = "Name of the Cloud Config rule (managed rule sg-risky-ports-check); in aggregator mode, of the aggregate rule."
   type        = string
   default     = "sg-risky-ports-check"
 }
@@ -177,13 +178,13 @@ variable "restore_seal_key" {
 }
 
 variable "cross_account_role_name" {
-  description = "CROSS_ACCOUNT_ROLE_NAME: RAM role assumed in member accounts. Setting it grants sts:AssumeRole."
+  description = "CROSS_ACCOUNT_ROLE_NAME: RAM role assumed in member accounts (created there by modules/member-role). Setting it grants sts:AssumeRole."
   type        = string
   default     = ""
 }
 
 variable "config_aggregator_id" {
-  description = "CONFIG_AGGREGATOR_ID: read resources through this Config aggregator. Setting it grants config:GetAggregateDiscoveredResource."
+  description = "Aggregator mode: the Config aggregator (ca-...) whose accounts are remediated. Creates the aggregate rule and remediation instead of the account-level pair, sets CONFIG_AGGREGATOR_ID and grants config:GetAggregateDiscoveredResource. Needs cross_account_role_name."
   type        = string
   default     = ""
 }
@@ -195,7 +196,7 @@ variable "config_endpoint" {
 }
 
 variable "ecs_endpoint" {
-  description = "ECS_ENDPOINT override; `{region}` is replaced by the resource's region. Empty: https://ecs.{region}.aliyuncs.com."
+  description = "ECS_ENDPOINT override; `{region}` is replaced by the resource's region. Empty: the official ECS SDK endpoint map for the region (finance and government regions included), else https://ecs.{region}.aliyuncs.com."
   type        = string
   default     = ""
 }
@@ -237,6 +238,30 @@ variable "rust_log" {
 # ---------------------------------------------------------------------------------------------
 # Config rule and remediation
 # ---------------------------------------------------------------------------------------------
+
+variable "rule_region_ids" {
+  description = "Regions the Config rule evaluates (region_ids_scope), e.g. [\"cn-hangzhou\"]. Empty: all regions."
+  type        = list(string)
+  default     = []
+}
+
+variable "rule_resource_group_ids" {
+  description = "Resource groups the Config rule evaluates (resource_group_ids_scope). Empty: all."
+  type        = list(string)
+  default     = []
+}
+
+variable "rule_tag_key" {
+  description = "Only groups with this tag key are evaluated (tag_key_scope). Empty: no tag scope."
+  type        = string
+  default     = ""
+}
+
+variable "rule_tag_value" {
+  description = "With rule_tag_key: only groups whose tag has this value (tag_value_scope). Empty: any value."
+  type        = string
+  default     = ""
+}
 
 variable "invoke_type" {
   description = "When Config runs the remediation: AUTO_EXECUTION (on every non-compliant evaluation), MANUAL_EXECUTION (from the console or StartRemediation), NON_EXECUTION or NOT_CONFIG."

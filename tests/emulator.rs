@@ -1188,6 +1188,147 @@ async fn assume_role_enforces_trust_existence_and_parameters() {
     }
 }
 
+/// basic.json with the member role trusting only the function's role (as modules/member-role
+/// creates it), and the FC key marked as a session of that role.
+fn role_trust_fixture() -> Value {
+    let mut fixture = fixture_json();
+    fixture["accounts"][0]["credentials"][0]["roleName"] = json!("sg-remediator-fc");
+    fixture["roles"][0]["trustedAccountIds"] = json!([]);
+    fixture["roles"][0]["trustedRoleArns"] =
+        json!(["acs:ram::1234567890123456:role/sg-remediator-fc"]);
+    fixture
+}
+
+#[tokio::test]
+async fn a_role_trusting_one_role_arn_admits_only_sessions_of_that_role() {
+    let emu = start_with(role_trust_fixture()).await;
+    let (status, body) = assume(&emu, &fc_key(), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    // Another identity of the same account (a RAM user) is not the trusted principal.
+    let (status, body) = assume(&emu, &ram_user(), &[]).await;
+    assert_eq!((status, code(&body)), (403, "NoPermission"), "{body}");
+    assert_eq!(
+        body["Message"],
+        "You are not authorized to do this action. You should be authorized by RAM."
+    );
+}
+
+#[tokio::test]
+async fn a_session_of_another_role_is_refused_by_a_role_arn_trust() {
+    let mut fixture = role_trust_fixture();
+    fixture["accounts"][0]["credentials"][0]["roleName"] = json!("some-other-role");
+    let emu = start_with(fixture).await;
+    let (status, body) = assume(&emu, &fc_key(), &[]).await;
+    assert_eq!((status, code(&body)), (403, "NoPermission"), "{body}");
+    assert!(
+        emu.journal()
+            .iter()
+            .all(|e| e.action != "AssumeRole" || e.code.as_deref() == Some("NoPermission")),
+        "nothing handed out"
+    );
+}
+
+#[tokio::test]
+async fn an_account_trust_admits_every_ram_identity_of_that_account_but_root() {
+    let emu = start().await;
+    assert_eq!(assume(&emu, &fc_key(), &[]).await.0, 200);
+    assert_eq!(assume(&emu, &ram_user(), &[]).await.0, 200);
+    let (status, body) = assume(&emu, &root_key(), &[]).await;
+    assert_eq!((status, code(&body)), (403, "NoPermission"));
+}
+
+#[tokio::test]
+async fn key_identity_tells_which_account_and_role_a_key_acts_as() {
+    let emu = start_with(role_trust_fixture()).await;
+    let own = emu.key_identity(&fc_key().id).expect("known key");
+    assert_eq!(own.account_id, "1234567890123456");
+    assert_eq!(
+        own.role_arn.as_deref(),
+        Some("acs:ram::1234567890123456:role/sg-remediator-fc")
+    );
+    assert_eq!(
+        emu.key_identity(&ram_user().id).expect("known").role_arn,
+        None
+    );
+    let (_, body) = assume(&emu, &fc_key(), &[]).await;
+    let assumed = emu
+        .key_identity(&credentials_of(&body).id)
+        .expect("minted key");
+    assert_eq!(assumed.account_id, "2222333344445555");
+    assert_eq!(assumed.role_arn.as_deref(), Some(ROLE_ARN));
+    assert!(emu.key_identity("STS.Unknown").is_none());
+}
+
+#[test]
+fn a_malformed_trusted_role_arn_is_refused_at_load() {
+    let mut fixture = fixture_json();
+    fixture["roles"][0]["trustedRoleArns"] = json!(["acs:ram::1234567890123456:root"]);
+    let err = Fixture::from_json_str(&fixture.to_string()).expect_err("refused");
+    assert!(err.to_string().contains("trustedRoleArns"), "{err}");
+}
+
+#[tokio::test]
+async fn an_aggregator_reads_each_member_accounts_resources_and_no_others() {
+    let mut fixture = fixture_json();
+    fixture["accounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"accountId": "3333444455556666", "credentials": []}));
+    let mut other = fixture["securityGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["securityGroupId"] == MEMBER_SG)
+        .cloned()
+        .unwrap();
+    other["accountId"] = json!("3333444455556666");
+    other["securityGroupId"] = json!("sg-bp1second0000000");
+    other["rules"] = json!([]);
+    fixture["securityGroups"]
+        .as_array_mut()
+        .unwrap()
+        .push(other);
+    fixture["aggregators"][0]["memberAccountIds"] =
+        json!(["1234567890123456", "2222333344445555", "3333444455556666"]);
+    let emu = start_with(fixture).await;
+    let read = |account: &'static str, group: &'static str| {
+        let emu = emu.clone();
+        async move {
+            call(
+                &emu.config_endpoint(),
+                &fc_key(),
+                "GetAggregateDiscoveredResource",
+                CONFIG,
+                &[
+                    ("AggregatorId", "ca-a4e5626622af0079dd1b"),
+                    ("ResourceAccountId", account),
+                    ("Region", "cn-hangzhou"),
+                    ("ResourceId", group),
+                    ("ResourceType", "ACS::ECS::SecurityGroup"),
+                ],
+            )
+            .await
+        }
+    };
+    for (account, group) in [
+        ("1234567890123456", WEB_SG),
+        ("2222333344445555", MEMBER_SG),
+        ("3333444455556666", "sg-bp1second0000000"),
+    ] {
+        let (status, body) = read(account, group).await;
+        assert_eq!(status, 200, "{account}: {body}");
+        assert_eq!(
+            body["DiscoveredResourceDetail"]["AccountId"],
+            json!(account.parse::<u64>().unwrap())
+        );
+    }
+    // A group asked for under the wrong account is not found.
+    let (status, body) = read("3333444455556666", MEMBER_SG).await;
+    assert_eq!((status, code(&body)), (404, "ResourceNotExists"));
+    let (status, body) = read("9999000011112222", MEMBER_SG).await;
+    assert_eq!((status, code(&body)), (400, "MemberNotBelongToMaster"));
+}
+
 // ---------------------------------------------------------------- faults
 
 #[tokio::test]

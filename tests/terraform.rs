@@ -115,6 +115,16 @@ fn module_and_examples_are_found() {
     let dirs: Vec<PathBuf> = repo_modules().iter().map(|m| m.dir.clone()).collect();
     assert!(dirs.contains(&repo().join("terraform")));
     assert!(dirs.contains(&repo().join("terraform/examples/basic")));
+    assert!(dirs.contains(&repo().join("terraform/examples/organization")));
+    assert!(dirs.contains(&repo().join("terraform/modules/member-role")));
+}
+
+fn module_at(relative: &str) -> &'static Module {
+    let dir = repo().join(relative);
+    repo_modules()
+        .iter()
+        .find(|m| m.dir == dir)
+        .unwrap_or_else(|| panic!("{relative} is a module"))
 }
 
 #[test]
@@ -123,37 +133,107 @@ fn every_tf_file_passes_the_schema_and_reference_checks() {
     assert!(findings.is_empty(), "findings:\n{}", show(&findings));
 }
 
+/// `x.y.z` (leading digits of each part) as numbers.
+fn version(text: &str) -> Vec<u32> {
+    text.split('.')
+        .map(|p| {
+            let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+            digits
+                .parse()
+                .unwrap_or_else(|_| panic!("{text:?} is a version"))
+        })
+        .collect()
+}
+
+/// The `aliyun/alicloud` constraint of a module's `required_providers`.
+fn alicloud_constraint(module: &Module) -> String {
+    module
+        .files
+        .iter()
+        .flat_map(|(_, body)| blocks(body, "terraform"))
+        .flat_map(|t| blocks(t.body(), "required_providers"))
+        .filter_map(|rp| attr(rp.body(), "alicloud"))
+        .find_map(|expr| match expr {
+            Expression::Object(o) => o
+                .iter()
+                .find(|(k, _)| object_key(k).as_deref() == Some("version"))
+                .and_then(|(_, v)| string_literal(v))
+                .map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{}: alicloud version constraint", module.dir.display()))
+}
+
+/// `>= a.b.c, < d.e.f` → (floor, ceiling).
+fn bounds(constraint: &str) -> (Vec<u32>, Vec<u32>) {
+    let parts: Vec<&str> = constraint.split(',').map(str::trim).collect();
+    let [floor, ceiling] = parts.as_slice() else {
+        panic!("{constraint:?} is `>= x.y.z, < 2.0.0`");
+    };
+    let floor = floor
+        .strip_prefix(">= ")
+        .unwrap_or_else(|| panic!("{constraint:?}: a `>= x.y.z` floor"));
+    let ceiling = ceiling
+        .strip_prefix("< ")
+        .unwrap_or_else(|| panic!("{constraint:?}: a `< x.y.z` ceiling"));
+    (version(floor), version(ceiling))
+}
+
+/// The version from which the provider has a resource type (`available_since` in the schema,
+/// taken from the provider's docs or source).
+fn available_since(ty: &str) -> Vec<u32> {
+    let schema: serde_json::Value = serde_json::from_str(include_str!(
+        "fixtures/terraform/alicloud-schema-subset.json"
+    ))
+    .expect("schema JSON");
+    let since = schema["resources"][ty]["available_since"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{ty} has available_since"));
+    version(since.split_whitespace().next().unwrap_or(since))
+}
+
 #[test]
-fn provider_floor_covers_the_custom_debian11_and_12_runtimes() {
-    // custom.debian11/12 exist from alicloud 1.260.0 (terraform.md §1).
+fn every_module_bounds_the_provider_between_its_floor_and_the_next_major() {
+    // custom.debian11/12 exist from alicloud 1.260.0 (terraform.md §1); Terraform needs the
+    // schema of every resource type a configuration names, even with count = 0, so each
+    // module's floor also covers every resource type under terraform/ (the aggregate
+    // remediation: 1.267.0).
+    let mut needed = vec![1, 260, 0];
     for module in repo_modules() {
-        let floor = module
-            .files
-            .iter()
-            .flat_map(|(_, body)| blocks(body, "terraform"))
-            .flat_map(|t| blocks(t.body(), "required_providers"))
-            .filter_map(|rp| attr(rp.body(), "alicloud"))
-            .find_map(|expr| match expr {
-                Expression::Object(o) => o
-                    .iter()
-                    .find(|(k, _)| object_key(k).as_deref() == Some("version"))
-                    .and_then(|(_, v)| string_literal(v)),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("{}: alicloud version constraint", module.dir.display()));
-        let version = floor
-            .strip_prefix(">= ")
-            .unwrap_or_else(|| panic!("{floor:?} is a `>= x.y.z` floor"));
-        let parts: Vec<u32> = version
-            .split('.')
-            .map(|p| p.parse().expect("numeric version"))
-            .collect();
+        for key in module.resources().keys() {
+            let ty = key.split('.').next().unwrap_or_default();
+            needed = needed.max(available_since(ty));
+        }
+    }
+    assert_eq!(
+        needed,
+        vec![1, 267, 0],
+        "alicloud_config_aggregate_remediation sets the floor"
+    );
+    for module in repo_modules() {
+        let constraint = alicloud_constraint(module);
+        let (floor, ceiling) = bounds(&constraint);
         assert!(
-            parts >= vec![1, 260, 0],
-            "{}: {floor}",
+            floor >= needed,
+            "{}: {constraint} is below {needed:?}",
+            module.dir.display()
+        );
+        assert_eq!(
+            ceiling,
+            vec![2, 0, 0],
+            "{}: {constraint} must stay below the next major",
             module.dir.display()
         );
     }
+}
+
+#[test]
+fn the_version_bounds_parser_refuses_a_constraint_without_a_ceiling() {
+    assert_eq!(
+        bounds(">= 1.267.0, < 2.0.0"),
+        (vec![1, 267, 0], vec![2, 0, 0])
+    );
+    assert!(std::panic::catch_unwind(|| bounds(">= 1.267.0")).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,12 +371,18 @@ fn policy_grants(module: &Module) -> Result<Grants, String> {
 
 /// Differences between the actions the code calls and the policy's grants.
 fn policy_mismatches(actions: &[ApiAction], grants: &Grants) -> Vec<String> {
+    policy_mismatches_with(actions, grants, |a| gate(a.needed))
+}
+
+/// [`policy_mismatches`] with the gate of each action given by `gate_of`.
+fn policy_mismatches_with(
+    actions: &[ApiAction],
+    grants: &Grants,
+    gate_of: impl Fn(&ApiAction) -> Option<&'static str>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for action in actions {
-        let expected: BTreeSet<String> = gate(action.needed)
-            .map(str::to_string)
-            .into_iter()
-            .collect();
+        let expected: BTreeSet<String> = gate_of(action).map(str::to_string).into_iter().collect();
         match grants.get(action.ram_action) {
             None => problems.push(format!(
                 "{} ({:?}) is called by the code but not granted",
@@ -462,7 +548,15 @@ fn function_env<'a>(module: &'a Module, name: &str) -> Option<&'a Expression> {
 #[test]
 fn rule_ports_and_function_risky_ports_come_from_one_variable() {
     let module = root_module();
-    let rule = resource(module, "alicloud_config_rule");
+    for ty in [
+        "alicloud_config_rule",
+        "alicloud_config_aggregate_config_rule",
+    ] {
+        rule_ports_come_from_risky_ports(module, resource(module, ty));
+    }
+}
+
+fn rule_ports_come_from_risky_ports(module: &Module, rule: &Block) {
     let Some(Expression::Object(params)) = attr(rule.body(), "input_parameters") else {
         panic!("input_parameters is an object");
     };
@@ -616,10 +710,761 @@ fn remediation_invokes_the_function_for_the_managed_rule() {
         target.as_ref().map(|p| (p[0], p[2])),
         Some(("alicloud_fcv3_function", "function_arn"))
     );
-    let rule_id = attr(remediation.body(), "config_rule_id").and_then(lint::reference_path);
+    let rule_id = attr(remediation.body(), "config_rule_id").and_then(reference);
     assert_eq!(
-        rule_id.as_ref().map(|p| (p[0], p[2])),
-        Some(("alicloud_config_rule", "config_rule_id"))
+        rule_id,
+        Some(vec![
+            "alicloud_config_rule".to_string(),
+            "sg_risky_ports".into(),
+            "config_rule_id".into()
+        ])
+    );
+}
+
+/// A reference as its attribute names, literal indexes (`[0]`) and splats dropped:
+/// `alicloud_config_rule.sg_risky_ports[0].config_rule_id` → its three names.
+fn reference(expr: &Expression) -> Option<Vec<String>> {
+    use hcl::expr::TraversalOperator;
+    match expr {
+        Expression::Traversal(t) => {
+            let Expression::Variable(root) = &t.expr else {
+                return None;
+            };
+            let mut path = vec![root.to_string()];
+            for op in &t.operators {
+                match op {
+                    TraversalOperator::GetAttr(name) => path.push(name.to_string()),
+                    TraversalOperator::Index(Expression::Number(_))
+                    | TraversalOperator::LegacyIndex(_)
+                    | TraversalOperator::FullSplat
+                    | TraversalOperator::AttrSplat => {}
+                    _ => return None,
+                }
+            }
+            Some(path)
+        }
+        Expression::Variable(v) => Some(vec![v.to_string()]),
+        _ => None,
+    }
+}
+
+/// `count = local.aggregator_mode ? a : b` → (a, b).
+fn count_by_mode(block: &Block) -> (f64, f64) {
+    let Some(Expression::Conditional(c)) = attr(block.body(), "count") else {
+        panic!("count = local.aggregator_mode ? n : m");
+    };
+    assert_eq!(local_name(&c.cond_expr), Some("aggregator_mode"));
+    let n = |e: &Expression| match e {
+        Expression::Number(n) => n.as_f64().expect("a number"),
+        other => panic!("a literal count, not {other:?}"),
+    };
+    (n(&c.true_expr), n(&c.false_expr))
+}
+
+#[test]
+fn aggregator_mode_is_on_exactly_when_an_aggregator_id_is_given() {
+    let locals = root_module().locals();
+    let mode = locals
+        .get("aggregator_mode")
+        .expect("local.aggregator_mode");
+    assert_eq!(condition_var(mode).as_deref(), Ok("config_aggregator_id"));
+}
+
+#[test]
+fn aggregator_mode_replaces_the_account_rule_and_remediation_by_the_aggregate_pair() {
+    let module = root_module();
+    for (ty, (on, off)) in [
+        ("alicloud_config_rule", (0.0, 1.0)),
+        ("alicloud_config_remediation", (0.0, 1.0)),
+        ("alicloud_config_aggregate_config_rule", (1.0, 0.0)),
+        ("alicloud_config_aggregate_remediation", (1.0, 0.0)),
+    ] {
+        assert_eq!(count_by_mode(resource(module, ty)), (on, off), "{ty}");
+    }
+    // Existing deployments keep their account-level rule and remediation (state addresses).
+    let moved: Vec<(Vec<String>, Vec<String>)> = module
+        .files
+        .iter()
+        .flat_map(|(_, body)| blocks(body, "moved"))
+        .map(|m| {
+            let from = attr(m.body(), "from").and_then(reference).expect("from");
+            let to = attr(m.body(), "to").and_then(reference).expect("to");
+            (from, to)
+        })
+        .collect();
+    for ty in ["alicloud_config_rule", "alicloud_config_remediation"] {
+        assert!(
+            moved.iter().any(|(from, to)| from == to && from[0] == ty),
+            "moved {{ from = {ty}.sg_risky_ports, to = {ty}.sg_risky_ports[0] }}"
+        );
+    }
+}
+
+#[test]
+fn the_aggregate_rule_is_the_account_rule_on_the_aggregator() {
+    let module = root_module();
+    let rule = resource(module, "alicloud_config_rule");
+    let aggregate = resource(module, "alicloud_config_aggregate_config_rule");
+    // Every argument of the account rule, with the same expression (rule_name is named
+    // aggregate_config_rule_name there); nothing the account rule lacks but the aggregator.
+    for attribute in rule.body().attributes() {
+        let key = match attribute.key() {
+            "rule_name" => "aggregate_config_rule_name",
+            "count" => continue,
+            other => other,
+        };
+        assert_eq!(
+            attr(aggregate.body(), key),
+            Some(attribute.expr()),
+            "aggregate rule argument {key}"
+        );
+    }
+    let extra: Vec<&str> = aggregate
+        .body()
+        .attributes()
+        .map(|a| a.key())
+        .filter(|k| !["count", "aggregate_config_rule_name", "aggregator_id"].contains(k))
+        .filter(|k| attr(rule.body(), k).is_none())
+        .collect();
+    assert!(extra.is_empty(), "{extra:?}");
+    assert_eq!(
+        attr(aggregate.body(), "aggregator_id").and_then(var_name),
+        Some("config_aggregator_id")
+    );
+    for scope in [
+        "region_ids_scope",
+        "resource_group_ids_scope",
+        "tag_key_scope",
+        "tag_value_scope",
+    ] {
+        assert!(attr(rule.body(), scope).is_some(), "{scope} is an input");
+    }
+}
+
+#[test]
+fn the_aggregate_remediation_invokes_the_function_for_the_aggregate_rule() {
+    let module = root_module();
+    let remediation = resource(module, "alicloud_config_aggregate_remediation");
+    let literal = |key: &str| {
+        attr(remediation.body(), key)
+            .and_then(string_literal)
+            .map(str::to_string)
+    };
+    assert_eq!(literal("remediation_type").as_deref(), Some("FC"));
+    assert_eq!(
+        literal("remediation_source_type").as_deref(),
+        Some("CUSTOM")
+    );
+    // The aggregate resource names Params `remediation_origin_params` (there is no `params`).
+    assert_eq!(literal("remediation_origin_params").as_deref(), Some("{}"));
+    assert_eq!(
+        attr(remediation.body(), "remediation_template_id").and_then(reference),
+        Some(vec![
+            "alicloud_fcv3_function".to_string(),
+            "fn".into(),
+            "function_arn".into()
+        ])
+    );
+    assert_eq!(
+        attr(remediation.body(), "config_rule_id").and_then(reference),
+        Some(vec![
+            "alicloud_config_aggregate_config_rule".to_string(),
+            "sg_risky_ports".into(),
+            "config_rule_id".into()
+        ])
+    );
+    assert_eq!(
+        attr(remediation.body(), "aggregator_id").and_then(var_name),
+        Some("config_aggregator_id")
+    );
+    assert_eq!(
+        attr(remediation.body(), "invoke_type").and_then(var_name),
+        Some("invoke_type")
+    );
+}
+
+#[test]
+fn catches_params_on_the_aggregate_remediation() {
+    let template = r#"
+        resource "alicloud_config_aggregate_remediation" "r" {
+          aggregator_id             = "ca-1"
+          config_rule_id            = "cr-1"
+          remediation_type          = "FC"
+          remediation_template_id   = "acs:fc:cn-hangzhou:1:functions/f"
+          invoke_type               = "AUTO_EXECUTION"
+          HOLE
+        }"#;
+    assert_clean(&template.replace("HOLE", "remediation_origin_params = \"{}\""));
+    let found = findings(&template.replace("HOLE", "params = \"{}\""));
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains(".params: unknown argument"))
+            && found
+                .iter()
+                .any(|f| f.contains(".remediation_origin_params: missing required argument")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn outputs_give_the_rule_and_remediation_of_either_mode() {
+    let outputs = root_module().outputs();
+    for (name, types) in [
+        (
+            "config_rule_id",
+            [
+                "alicloud_config_rule",
+                "alicloud_config_aggregate_config_rule",
+            ],
+        ),
+        (
+            "remediation_id",
+            [
+                "alicloud_config_remediation",
+                "alicloud_config_aggregate_remediation",
+            ],
+        ),
+    ] {
+        let value = attr(outputs[name].block.body(), "value").expect("value");
+        let Expression::FuncCall(one) = value else {
+            panic!("{name} = one(concat(...))");
+        };
+        assert_eq!(one.name.name.as_str(), "one", "{name}");
+        let roots: BTreeSet<String> = lint::references(value)
+            .into_iter()
+            .map(|p| p[0].clone())
+            .collect();
+        assert_eq!(
+            roots,
+            types.iter().map(|t| t.to_string()).collect(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_central_module_outputs_what_the_member_module_needs() {
+    let outputs = root_module().outputs();
+    let value = attr(outputs["member_role"].block.body(), "value").expect("value");
+    let Expression::Object(fields) = value else {
+        panic!("member_role is an object");
+    };
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| object_key(k).as_deref() == Some(name))
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("member_role.{name}"))
+    };
+    assert_eq!(
+        var_name(field("role_name")),
+        Some("cross_account_role_name")
+    );
+    assert_eq!(
+        reference(field("trusted_role_arn")),
+        Some(vec![
+            "alicloud_ram_role".to_string(),
+            "fn".into(),
+            "arn".into()
+        ])
+    );
+    assert_eq!(var_name(field("enable_restore")), Some("enable_restore"));
+    // Every member-role input but the cosmetic ones is given by this output.
+    let member_inputs = module_at("terraform/modules/member-role").variables();
+    for input in member_inputs.keys() {
+        if ["policy_name", "max_session_duration", "tags"].contains(&input.as_str()) {
+            continue;
+        }
+        let _ = field(input);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// terraform/modules/member-role
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_member_role_trusts_only_the_central_functions_role() {
+    let module = module_at("terraform/modules/member-role");
+    let role = resource(module, "alicloud_ram_role");
+    let Some(Expression::FuncCall(call)) = attr(role.body(), "assume_role_policy_document") else {
+        panic!("assume_role_policy_document = jsonencode({{...}})");
+    };
+    let document = hcl::to_string(&call.args[0]).expect("printable");
+    let value: serde_json::Value = {
+        let mut ctx = hcl::eval::Context::new();
+        ctx.declare_var(
+            "var",
+            hcl::value::Value::from_iter([(
+                "trusted_role_arn".to_string(),
+                hcl::value::Value::from("acs:ram::1234567890123456:role/sg-remediator-fc"),
+            )]),
+        );
+        let evaluated = hcl::eval::Evaluate::evaluate(&call.args[0], &ctx)
+            .unwrap_or_else(|e| panic!("{document}: {e}"));
+        serde_json::to_value(evaluated).expect("JSON")
+    };
+    assert_eq!(
+        value["Statement"],
+        serde_json::json!([{
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"RAM": ["acs:ram::1234567890123456:role/sg-remediator-fc"]}
+        }]),
+        "{value}"
+    );
+}
+
+#[test]
+fn the_member_role_refuses_a_whole_account_as_the_trusted_principal() {
+    let module = module_at("terraform/modules/member-role");
+    let admits = |arn: &str| validation_admits(module, "trusted_role_arn", arn);
+    assert!(admits("acs:ram::1234567890123456:role/sg-remediator-fc"));
+    assert!(!admits("acs:ram::1234567890123456:root"));
+    assert!(!admits("1234567890123456"));
+    assert!(!admits("acs:ram::1234567890123456:role/*"));
+    assert!(!admits(""));
+}
+
+#[test]
+fn the_member_role_grants_exactly_what_the_function_calls_in_a_member() {
+    // In a member the function reads the live group and revokes (ECS), authorizes only for a
+    // restore, and reads Config only when there is no aggregator (then it calls
+    // GetDiscoveredResource with the member's credentials). AssumeRole and the aggregate read
+    // happen in the central account.
+    let module = module_at("terraform/modules/member-role");
+    let grants = policy_grants(module).expect("policy is statically checkable");
+    let in_member: Vec<ApiAction> = API_ACTIONS
+        .iter()
+        .copied()
+        .filter(|a| matches!(a.needed, Needed::Always | Needed::Restore))
+        .collect();
+    let problems = policy_mismatches_with(&in_member, &grants, |a| match a.needed {
+        Needed::Restore => Some("enable_restore"),
+        _ if a.ram_action.starts_with("config:") => Some("reads_config_in_member"),
+        _ => None,
+    });
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(
+        grants.keys().cloned().collect::<Vec<_>>(),
+        [
+            "config:GetDiscoveredResource",
+            "ecs:AuthorizeSecurityGroup",
+            "ecs:DescribeSecurityGroupAttribute",
+            "ecs:RevokeSecurityGroup"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// terraform/examples/organization
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_organization_example_runs_the_central_module_on_an_aggregator_with_member_roles() {
+    let example = module_at("terraform/examples/organization");
+    let calls = example.module_calls();
+    let central = calls["sg_remediator"].block.body();
+    assert_eq!(
+        attr(central, "config_aggregator_id").and_then(reference),
+        Some(vec![
+            "alicloud_config_aggregator".to_string(),
+            "organization".into(),
+            "id".into()
+        ])
+    );
+    assert!(attr(central, "cross_account_role_name").is_some());
+    let aggregator = resource(example, "alicloud_config_aggregator");
+    assert_eq!(
+        attr(aggregator.body(), "aggregator_type").and_then(string_literal),
+        Some("RD")
+    );
+
+    let members: Vec<&Block> = calls
+        .values()
+        .filter(|c| {
+            attr(c.block.body(), "source").and_then(string_literal)
+                == Some("../../modules/member-role")
+        })
+        .map(|c| c.block)
+        .collect();
+    assert_eq!(members.len(), 2, "two member accounts");
+    let mut aliases = BTreeSet::new();
+    for member in members {
+        // Each through its own provider alias (a session in that account).
+        let Some(Expression::Object(providers)) = attr(member.body(), "providers") else {
+            panic!("providers = {{ alicloud = alicloud.<alias> }}");
+        };
+        let (_, target) = providers.iter().next().expect("one provider");
+        aliases.insert(reference(target).expect("a provider reference").join("."));
+        // The member role is named as the function assumes it and trusts the function's role.
+        assert_eq!(
+            attr(member.body(), "role_name"),
+            attr(central, "cross_account_role_name")
+        );
+        let trusted = attr(member.body(), "trusted_role_arn").expect("trusted_role_arn");
+        let function_role = attr(central, "role_name").expect("role_name");
+        assert!(
+            expression_mentions(example, trusted, function_role),
+            "trusted_role_arn must be built from the function's role_name"
+        );
+    }
+    assert_eq!(aliases.len(), 2, "{aliases:?}");
+}
+
+/// Whether `expr`, following locals, contains the expression `part`.
+fn expression_mentions(module: &Module, expr: &Expression, part: &Expression) -> bool {
+    let wanted = lint::references(part);
+    let mut pending = vec![expr.clone()];
+    let locals = module.locals();
+    let mut seen = 0;
+    while let Some(e) = pending.pop() {
+        seen += 1;
+        if seen > 64 {
+            return false;
+        }
+        let refs = lint::references(&e);
+        if !wanted.is_empty() && wanted.iter().all(|w| refs.contains(w)) {
+            return true;
+        }
+        for r in refs {
+            if r[0] == "local" {
+                if let Some(local) = r.get(1).and_then(|n| locals.get(n.as_str())) {
+                    pending.push((*local).clone());
+                }
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn examples_start_with_restore_off() {
+    // The examples are the dry-run first step: a restore re-opens ports.
+    for dir in [
+        "terraform/examples/basic",
+        "terraform/examples/organization",
+    ] {
+        let example = module_at(dir);
+        for (name, call) in example.module_calls() {
+            let restore = attr(call.block.body(), "enable_restore");
+            assert!(
+                restore.is_none() || matches!(restore, Some(Expression::Bool(false))),
+                "{dir}: module.{name} sets enable_restore"
+            );
+        }
+    }
+}
+
+#[test]
+fn catches_a_module_call_through_an_undeclared_provider_alias() {
+    let child = Module::from_sources(
+        Path::new("mod"),
+        &[("main.tf", "output \"o\" { value = 1 }")],
+    )
+    .expect("child parses");
+    let parent = |providers: &str| {
+        Module::from_sources(
+            Path::new("mod/examples/x"),
+            &[(
+                "main.tf",
+                &format!(
+                    "provider \"alicloud\" {{\n alias = \"a\"\n region = \"cn-hangzhou\"\n}}\n\
+                     module \"m\" {{\n source = \"../..\"\n providers = {{ alicloud = {providers} }}\n}}"
+                ),
+            )],
+        )
+        .expect("parent parses")
+    };
+    let check = |providers: &str| -> Vec<String> {
+        lint(schema(), &[child_clone(&child), parent(providers)])
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    assert!(check("alicloud.a").is_empty(), "{:#?}", check("alicloud.a"));
+    let found = check("alicloud.b");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("providers.alicloud.b: no provider block declares this alias")),
+        "{found:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names: function_name and the SLS names derived from it
+// ---------------------------------------------------------------------------------------------
+
+/// Terraform's functions the module's expressions use, for `hcl::eval`. `regex` answers
+/// whether the pattern matches and `can` passes that through: the module uses them only as
+/// `can(regex(pattern, value))`.
+fn terraform_functions(ctx: &mut hcl::eval::Context) {
+    use hcl::eval::{FuncArgs, FuncDef, ParamType};
+    use hcl::value::Value;
+    fn text(args: &FuncArgs, i: usize) -> String {
+        args[i].as_str().expect("a string argument").to_string()
+    }
+    let strings = |n: usize, f: hcl::eval::Func| {
+        let mut b = FuncDef::builder();
+        for _ in 0..n {
+            b = b.param(ParamType::String);
+        }
+        b.build(f)
+    };
+    ctx.declare_func(
+        "lower",
+        strings(1, |a| Ok(Value::from(text(&a, 0).to_lowercase()))),
+    );
+    ctx.declare_func(
+        "replace",
+        strings(3, |a| {
+            Ok(Value::from(text(&a, 0).replace(&text(&a, 1), &text(&a, 2))))
+        }),
+    );
+    ctx.declare_func(
+        "trim",
+        strings(2, |a| {
+            let cut = text(&a, 1);
+            Ok(Value::from(
+                text(&a, 0).trim_matches(|c| cut.contains(c)).to_string(),
+            ))
+        }),
+    );
+    ctx.declare_func(
+        "length",
+        strings(1, |a| Ok(Value::from(text(&a, 0).chars().count() as u64))),
+    );
+    ctx.declare_func(
+        "substr",
+        FuncDef::builder()
+            .param(ParamType::String)
+            .param(ParamType::Number)
+            .param(ParamType::Number)
+            .build(|a| {
+                let s = text(&a, 0);
+                let offset = a[1].as_u64().ok_or("offset")? as usize;
+                let length = a[2].as_i64().ok_or("length")?;
+                let rest = s.chars().skip(offset);
+                Ok(Value::from(if length < 0 {
+                    rest.collect::<String>()
+                } else {
+                    rest.take(length as usize).collect()
+                }))
+            }),
+    );
+    ctx.declare_func(
+        "format",
+        FuncDef::builder()
+            .param(ParamType::String)
+            .variadic_param(ParamType::Any)
+            .build(|a| {
+                let mut out = text(&a, 0);
+                for v in a.variadic_args() {
+                    let s = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    out = out.replacen("%s", &s, 1);
+                }
+                Ok(Value::from(out))
+            }),
+    );
+    ctx.declare_func(
+        "regex",
+        strings(2, |a| {
+            let re = regex::Regex::new(&text(&a, 0)).map_err(|e| e.to_string())?;
+            Ok(Value::from(re.is_match(&text(&a, 1))))
+        }),
+    );
+    ctx.declare_func(
+        "can",
+        FuncDef::builder()
+            .param(ParamType::Bool)
+            .build(|a| Ok(a[0].clone())),
+    );
+}
+
+/// Whether every `validation` of variable `name` in `module` admits `value`.
+fn validation_admits(module: &Module, name: &str, value: &str) -> bool {
+    let variables = module.variables();
+    let variable = variables
+        .get(name)
+        .unwrap_or_else(|| panic!("variable {name}"));
+    let mut ctx = hcl::eval::Context::new();
+    terraform_functions(&mut ctx);
+    ctx.declare_var(
+        "var",
+        hcl::value::Value::from_iter([(name.to_string(), hcl::value::Value::from(value))]),
+    );
+    let conditions: Vec<&Expression> = blocks(variable.block.body(), "validation")
+        .map(|v| attr(v.body(), "condition").expect("condition"))
+        .collect();
+    assert!(!conditions.is_empty(), "variable {name} has a validation");
+    conditions.iter().all(|c| {
+        match hcl::eval::Evaluate::evaluate(*c, &ctx).unwrap_or_else(|e| panic!("{name}: {e}")) {
+            hcl::value::Value::Bool(b) => b,
+            other => panic!("{name}: condition gave {other}"),
+        }
+    })
+}
+
+/// The root module's locals `wanted` for `function_name` in account `account`.
+fn derived_names(function_name: &str, account: &str, wanted: &[&str]) -> Vec<String> {
+    use hcl::value::Value;
+    let module = root_module();
+    let locals = module.locals();
+    let mut ctx = hcl::eval::Context::new();
+    terraform_functions(&mut ctx);
+    ctx.declare_var(
+        "var",
+        Value::from_iter([
+            ("function_name".to_string(), Value::from(function_name)),
+            ("log_project_name".to_string(), Value::from("")),
+        ]),
+    );
+    ctx.declare_var(
+        "data",
+        serde_json::from_value::<Value>(serde_json::json!({
+            "alicloud_caller_identity": {"current": {"account_id": account}}
+        }))
+        .expect("value"),
+    );
+    // Locals in dependency order: the stem first.
+    let mut known = hcl::Map::new();
+    for name in ["log_name_stem", "log_store_name", "log_project_name"] {
+        ctx.declare_var("local", Value::Object(known.clone()));
+        let expr = locals.get(name).unwrap_or_else(|| panic!("local.{name}"));
+        let value = hcl::eval::Evaluate::evaluate(*expr, &ctx)
+            .unwrap_or_else(|e| panic!("local.{name} for {function_name:?}: {e}"));
+        known.insert(name.to_string(), value);
+    }
+    wanted
+        .iter()
+        .map(|w| known[*w].as_str().expect("a string").to_string())
+        .collect()
+}
+
+/// SLS: 3-63 characters, lower-case letters, digits and '-' (and '_' in logstores), starting
+/// and ending with a letter or digit.
+fn valid_sls_name(name: &str, underscore: bool) -> bool {
+    let b = name.as_bytes();
+    let edge = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (3..=63).contains(&b.len())
+        && b.first().is_some_and(edge)
+        && b.last().is_some_and(edge)
+        && b.iter()
+            .all(|c| edge(c) || *c == b'-' || (underscore && *c == b'_'))
+}
+
+#[test]
+fn function_names_are_1_to_64_characters_as_fc_allows() {
+    let module = root_module();
+    let admits = |n: &str| validation_admits(module, "function_name", n);
+    assert!(admits("sg-remediator"));
+    assert!(admits("f"));
+    assert!(admits(&format!("a{}", "b".repeat(63))));
+    assert!(!admits(&format!("a{}", "b".repeat(64))), "65 characters");
+    assert!(!admits(""));
+    assert!(!admits("1fn"), "FC names start with a letter or '_'");
+    assert!(!admits("fn.name"));
+}
+
+#[test]
+fn the_default_function_name_keeps_its_log_names() {
+    // Existing deployments must not see their logstore replaced.
+    let names = derived_names(
+        "sg-remediator",
+        "1234567890123456",
+        &["log_store_name", "log_project_name"],
+    );
+    assert_eq!(names, ["sg-remediator", "sg-remediator-1234567890123456"]);
+    let names = derived_names("My_Remediator", "1234567890123456", &["log_store_name"]);
+    assert_eq!(names, ["my-remediator"]);
+}
+
+#[test]
+fn awkward_function_names_still_derive_valid_log_names() {
+    for name in [
+        "_",
+        "a",
+        "ab",
+        "A_",
+        "__x__",
+        "_-_",
+        "fn-",
+        "x__",
+        &format!("a{}", "b".repeat(63)),
+        &format!("a{}-", "b".repeat(62)),
+        &format!("{}z", "_".repeat(63)),
+    ] {
+        assert!(validation_admits(root_module(), "function_name", name));
+        let [store, project] = <[String; 2]>::try_from(derived_names(
+            name,
+            "1234567890123456",
+            &["log_store_name", "log_project_name"],
+        ))
+        .expect("two names");
+        assert!(
+            valid_sls_name(&store, true),
+            "{name:?} -> logstore {store:?}"
+        );
+        assert!(
+            valid_sls_name(&project, false),
+            "{name:?} -> project {project:?}"
+        );
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Any name the validation admits gives valid SLS names.
+    #[test]
+    fn every_admitted_function_name_derives_valid_log_names(
+        name in "[A-Za-z_][0-9A-Za-z_-]{0,63}",
+        account in "[1-9][0-9]{15}",
+    ) {
+        proptest::prop_assume!(validation_admits(root_module(), "function_name", &name));
+        let names = derived_names(&name, &account, &["log_store_name", "log_project_name"]);
+        proptest::prop_assert!(valid_sls_name(&names[0], true), "{} -> {}", name, names[0]);
+        proptest::prop_assert!(valid_sls_name(&names[1], false), "{} -> {}", name, names[1]);
+    }
+}
+
+#[test]
+fn an_invalid_log_project_name_is_refused_at_plan() {
+    let module = root_module();
+    let admits = |n: &str| validation_admits(module, "log_project_name", n);
+    assert!(admits(""));
+    assert!(admits("sg-remediator-logs"));
+    assert!(!admits("-logs"));
+    assert!(!admits("ab"));
+    assert!(!admits("Logs"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// terraform fmt
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn terraform_fmt_check_passes_when_the_cli_is_installed() {
+    // `make lint` runs the same check; here it also guards `make test`. Without the CLI (it
+    // cannot be downloaded in every environment) there is nothing to run.
+    let Ok(output) = std::process::Command::new("terraform")
+        .args(["fmt", "-check", "-recursive", "-list=true"])
+        .arg(repo().join("terraform"))
+        .output()
+    else {
+        eprintln!("terraform is not installed: fmt check skipped");
+        return;
+    };
+    assert!(
+        output.status.success(),
+        "terraform fmt -check -recursive terraform/ lists:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 

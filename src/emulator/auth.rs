@@ -15,6 +15,8 @@ use crate::openapi::signing::{canonical_query, signature, string_to_sign};
 pub(crate) struct Caller {
     pub account_id: String,
     pub root: bool,
+    /// For a role session, the role's ARN (what a trust policy can name).
+    pub role_arn: Option<String>,
 }
 
 /// Actions each listener serves.
@@ -217,6 +219,7 @@ pub(crate) fn authenticate(
     Ok(Caller {
         account_id: cred.account_id,
         root: cred.root,
+        role_arn: cred.role_arn,
     })
 }
 

@@ -46,7 +46,9 @@ pub struct AccountFixture {
 
 /// One access key. With `securityToken` it behaves like STS credentials (the token must be sent
 /// and must match); `expired: true` makes every call fail as expired; `root: true` marks a
-/// root-account key, which may not assume roles.
+/// root-account key, which may not assume roles; `roleName` makes it a session of that RAM role
+/// of the account (what FC hands the function for its role), which a role's trust policy can
+/// name as its principal.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CredentialFixture {
@@ -58,9 +60,14 @@ pub struct CredentialFixture {
     pub expired: bool,
     #[serde(default)]
     pub root: bool,
+    #[serde(default)]
+    pub role_name: Option<String>,
 }
 
-/// A RAM role that `AssumeRole` can hand out credentials for.
+/// A RAM role that `AssumeRole` can hand out credentials for. Its trust policy admits the RAM
+/// principals listed: whole accounts (`trustedAccountIds`, the principal
+/// `acs:ram::<id>:root`: any RAM user or role session of that account) and single roles
+/// (`trustedRoleArns`: only sessions of that role).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleFixture {
@@ -69,6 +76,9 @@ pub struct RoleFixture {
     /// Accounts whose principals the trust policy admits.
     #[serde(default)]
     pub trusted_account_ids: Vec<String>,
+    /// Role ARNs (`acs:ram::<id>:role/<name>`) whose sessions the trust policy admits.
+    #[serde(default)]
+    pub trusted_role_arns: Vec<String>,
     /// Upper bound of `DurationSeconds` (RAM's default is 3600).
     #[serde(default = "default_max_session")]
     pub max_session_duration: u64,
@@ -271,6 +281,18 @@ impl Fixture {
                     "role {}: unknown account {}",
                     r.role_name, r.account_id
                 ));
+            }
+            for arn in &r.trusted_role_arns {
+                let well_formed = arn
+                    .strip_prefix("acs:ram::")
+                    .and_then(|rest| rest.split_once(":role/"))
+                    .is_some_and(|(account, name)| is_uid(account) && !name.is_empty());
+                if !well_formed {
+                    return bad(format!(
+                        "role {}: trustedRoleArns entry {arn:?} is not acs:ram::<accountId>:role/<name>",
+                        r.role_name
+                    ));
+                }
             }
             if r.max_session_duration < 900 || r.max_session_duration > 43_200 {
                 return bad(format!(

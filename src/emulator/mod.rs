@@ -61,6 +61,13 @@ pub enum EmulatorError {
     },
 }
 
+/// The identity behind an access key (see [`Emulator::key_identity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyIdentity {
+    pub account_id: String,
+    pub role_arn: Option<String>,
+}
+
 /// Where to listen. The default is loopback with three ephemeral ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -200,6 +207,16 @@ impl Emulator {
         if let Some(c) = self.state().creds.get_mut(access_key_id) {
             c.expired = true;
         }
+    }
+
+    /// Who a key acts as: its account and, for a role session (fixture `roleName` or
+    /// credentials from AssumeRole), the role's ARN. `None` for an unknown key. With the
+    /// journal's `access_key_id` this tells which account and role signed each call.
+    pub fn key_identity(&self, access_key_id: &str) -> Option<KeyIdentity> {
+        self.state().creds.get(access_key_id).map(|c| KeyIdentity {
+            account_id: c.account_id.clone(),
+            role_arn: c.role_arn.clone(),
+        })
     }
 
     /// Moves the emulator's clock forward (credential expiry, timestamp skew, windows), so

@@ -24,6 +24,8 @@ pub(crate) struct Cred {
     /// Natural expiry of AssumeRole credentials.
     pub expires_at: Option<SystemTime>,
     pub root: bool,
+    /// For a role session: the role's ARN (`acs:ram::<account>:role/<name>`).
+    pub role_arn: Option<String>,
 }
 
 /// One view (live ECS, or Config's snapshot) of a group.
@@ -167,6 +169,10 @@ impl State {
                         expired: c.expired,
                         expires_at: None,
                         root: c.root,
+                        role_arn: c
+                            .role_name
+                            .as_ref()
+                            .map(|r| format!("acs:ram::{}:role/{r}", a.account_id)),
                     },
                 );
             }

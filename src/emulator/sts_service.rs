@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::ecs_service::{opt, required};
+use super::fixture::RoleFixture;
 use super::state::{Cred, State};
 use super::wire::{random_chars, ApiError, ALNUM};
 
@@ -20,6 +21,15 @@ fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
     let valid_account = !account.is_empty() && account.bytes().all(|b| b.is_ascii_digit());
     let valid_role = !role.is_empty() && !role.contains('/');
     (valid_account && valid_role).then_some((account, role))
+}
+
+/// Whether the role's trust policy admits the caller: its whole account, or its own role.
+fn trusts(role: &RoleFixture, caller: &Caller) -> bool {
+    role.trusted_account_ids.contains(&caller.account_id)
+        || caller
+            .role_arn
+            .as_ref()
+            .is_some_and(|arn| role.trusted_role_arns.contains(arn))
 }
 
 pub(crate) fn assume_role(
@@ -96,7 +106,11 @@ pub(crate) fn assume_role(
             "Roles may not be assumed by root accounts.",
         ));
     }
-    if !role.trusted_account_ids.contains(&caller.account_id) {
+    if !trusts(&role, caller) {
+        // The code and message STS answers when the requester is not in the Principal of the
+        // role's trust policy: the AssumeRole description in aliyun/alibabacloud-go-sdk
+        // sts-20150401/client/client.go and the API reference's error table
+        // (https://www.alibabacloud.com/help/doc-detail/28763.html): 403 NoPermission.
         return Err(ApiError::new(
             403,
             "NoPermission",
@@ -126,6 +140,10 @@ pub(crate) fn assume_role(
             expired: false,
             expires_at: Some(expires),
             root: false,
+            role_arn: Some(format!(
+                "acs:ram::{}:role/{}",
+                role.account_id, role.role_name
+            )),
         },
     );
     let role_id = format!("3{}", random_chars(17, b"0123456789"));

@@ -578,6 +578,8 @@ impl<'m> Values<'m> {
 
 /// Meta-arguments Terraform accepts on every resource and data block.
 const META_ARGS: &[&str] = &["count", "for_each", "depends_on", "provider"];
+/// Meta-arguments Terraform accepts on provider blocks.
+const PROVIDER_META_ARGS: &[&str] = &["alias"];
 /// Meta-blocks Terraform accepts on resources (`lifecycle` also on data sources).
 const META_BLOCKS: &[&str] = &["lifecycle", "provisioner", "connection"];
 
@@ -619,7 +621,9 @@ impl Checker<'_> {
         let mut set: BTreeSet<&str> = BTreeSet::new();
         for attribute in body.attributes() {
             let key = attribute.key();
-            if meta && META_ARGS.contains(&key) {
+            if (meta && META_ARGS.contains(&key))
+                || (at.starts_with("provider.") && PROVIDER_META_ARGS.contains(&key))
+            {
                 continue;
             }
             if !set.insert(key) {
@@ -1168,6 +1172,9 @@ impl Checker<'_> {
                 );
                 continue;
             };
+            if let Some(providers) = attr(call.block.body(), "providers") {
+                self.check_providers_mapping(call.file, &name, providers);
+            }
             let child_vars = child.variables();
             let mut given = BTreeSet::new();
             for attribute in call.block.body().attributes() {
@@ -1192,6 +1199,48 @@ impl Checker<'_> {
                         "missing required module variable",
                     );
                 }
+            }
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// `providers = { alicloud = alicloud.<alias> }`: each value names a provider configuration
+    /// of this module (the default one, or an `alias` it declares).
+    fn check_providers_mapping(&mut self, file: &str, call: &str, providers: &Expression) {
+        let aliases: BTreeSet<String> = self
+            .module
+            .top_blocks("provider")
+            .filter_map(|l| {
+                let name = l.block.labels().first()?.as_str();
+                let alias = attr(l.block.body(), "alias").and_then(string_literal)?;
+                Some(format!("{name}.{alias}"))
+            })
+            .collect();
+        let Expression::Object(entries) = providers else {
+            self.report(
+                file,
+                &format!("module.{call}.providers"),
+                "must be an object",
+            );
+            return;
+        };
+        for (_, value) in entries.iter() {
+            let Some(path) = reference_path(value) else {
+                self.report(
+                    file,
+                    &format!("module.{call}.providers"),
+                    "values must be provider references",
+                );
+                continue;
+            };
+            let shown = path.join(".");
+            if path.len() == 2 && !aliases.contains(&shown) {
+                self.report(
+                    file,
+                    &format!("module.{call}.providers.{shown}"),
+                    "no provider block declares this alias",
+                );
             }
         }
     }

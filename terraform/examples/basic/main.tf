@@ -8,7 +8,7 @@ terraform {
   required_providers {
     alicloud = {
       source  = "aliyun/alicloud"
-      version = ">= 1.260.0"
+      version = ">= 1.267.0, < 2.0.0"
     }
   }
 }
@@ -31,13 +31,6 @@ variable "invoke_type" {
   default     = "MANUAL_EXECUTION"
 }
 
-variable "restore_seal_key" {
-  description = "Set to enable restore events: at least 32 random bytes, e.g. the output of `openssl rand -hex 32` (pass it with TF_VAR_restore_seal_key, never commit it)."
-  type        = string
-  default     = ""
-  sensitive   = true
-}
-
 provider "alicloud" {
   region = var.region
 }
@@ -49,8 +42,9 @@ module "sg_remediator" {
   risky_ports      = "22,3389"
   remediation_mode = var.remediation_mode
   invoke_type      = var.invoke_type
-  enable_restore   = var.restore_seal_key != ""
-  restore_seal_key = var.restore_seal_key
+  # enable_restore stays off in this first, dry-run step: a restore re-opens ports. Turn it on
+  # only when you need to undo a remediation: enable_restore = true together with
+  # restore_seal_key (a secret, e.g. from TF_VAR_restore_seal_key; see terraform/README.md).
 
   tags = {
     app = "sg-remediator"
