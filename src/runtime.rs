@@ -32,7 +32,15 @@
 //! Invocations are served concurrently: FC sends several at once when `instance_concurrency`
 //! is above 1. Each handler runs in its own tokio task, so a panic becomes an error response and
 //! the server lives on. On SIGTERM or SIGINT the server stops accepting, lets every in-flight
-//! invocation finish and answer, then [`run`] returns `Ok(())`.
+//! invocation finish and answer, then [`run`] returns `Ok(())`. Connections with no invocation in
+//! flight (idle, or a request still arriving) are closed after a short grace, so a half-sent
+//! request never holds up the exit.
+//!
+//! # Bounds
+//! A request head must arrive within [`HEADER_READ_TIMEOUT`], its body within
+//! [`BODY_READ_TIMEOUT`]; bodies above `MAX_EVENT_BYTES` are refused, and all bodies held at once
+//! share a budget of [`body_budget`] bytes. `x-fc-request-id` must match `[A-Za-z0-9._-]{1,128}`.
+//! Every answer is scrubbed of echoed secrets ([`crate::credentials::scrub`]).
 //!
 //! The handler future is polled inside a `tracing` span named `invoke` with a `request_id`
 //! field, so every log line it emits carries the request id.

@@ -552,6 +552,42 @@ async fn half_sent_requests_do_not_hold_up_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_held_at_once_across_connections_are_capped() {
+    // MAX_EVENT_BYTES = 1000: at most 2000 body bytes are held at once.
+    let emulator = groups().await;
+    let mut function = Function::start(&emulator, &[("MAX_EVENT_BYTES", "1000")]);
+    let addr = function.server().addr;
+    let nearly_full = |id: &str| {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        let head = format!(
+            "POST /invoke HTTP/1.1\r\nHost: fc\r\nx-fc-request-id: {id}\r\n\
+             content-length: 1000\r\n\r\n"
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.write_all(&[b' '; 999]).unwrap();
+        c
+    };
+    let a = nearly_full("hold-a");
+    let _b = nearly_full("hold-b");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A third, small and complete body finds no room while the two are held...
+    let third = tokio::spawn(
+        function
+            .request_with(r#"[{"regionId":"cn-hangzhou"}]"#, &[])
+            .timeout(Duration::from_secs(25))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!third.is_finished(), "answered while the budget was taken");
+    // ...and is read as soon as one of them goes away.
+    drop(a);
+    let answer = third.await.unwrap().expect("answered once room was freed");
+    assert_eq!(answer.status(), 404);
+    let body: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(body["summary"]["failed"], 1, "{body:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_id_that_could_forge_a_log_marker_is_refused() {
     let emulator = groups().await;
     let function = Function::start(&emulator, &[]);
