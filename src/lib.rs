@@ -11,6 +11,7 @@ pub mod event;
 pub mod logging;
 pub mod openapi;
 pub mod remediation;
+pub mod render;
 pub mod report;
 pub mod rules;
 pub mod runtime;
