@@ -25,6 +25,7 @@ pub(crate) fn actions(service: Service) -> &'static [&'static str] {
             "DescribeSecurityGroupAttribute",
             "RevokeSecurityGroup",
             "AuthorizeSecurityGroup",
+            "DescribeSecurityGroups",
         ],
         Service::Sts => &["AssumeRole"],
     }

@@ -13,6 +13,7 @@
 
 mod auth;
 mod config_service;
+mod ecs_inventory;
 mod ecs_service;
 mod fault;
 mod fixture;
