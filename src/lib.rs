@@ -4,6 +4,7 @@
 //!
 //! Data flows one way: event → resources → fetch → select → confirm → revoke → verify → report.
 
+pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod emulator;
