@@ -776,3 +776,59 @@ fn a_usage_error_exits_1_not_2() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// README
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_shows_the_real_scan_of_the_demo_fixture() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .find("## From your laptop")
+        .expect("a \"From your laptop\" section");
+    let after_marker = &readme[section..][readme[section..]
+        .find("<!-- scan-output -->\n```text\n")
+        .expect("the marker")..];
+    let shown = after_marker
+        .split_once("```text\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(block, _)| block)
+        .unwrap();
+    let emulator = demo_emulator().await;
+    let home = Home::new("readme");
+    let mut c = command(&emulator, &home.0, &["scan", "--region", REGION]);
+    with_demo_key(&mut c);
+    let out = run(c, &[DEMO_KEY.1, DEMO_KEY.2], &emulator).await;
+    assert_eq!(out.status, 2);
+    assert_eq!(shown, out.stdout, "README's scan output is out of date");
+    emulator.shutdown().await;
+}
+
+#[test]
+fn the_readme_names_every_action_the_command_line_calls_in_its_ram_table() {
+    use sg_remediator::services::{Needed, API_ACTIONS, CLI_ONLY_ACTIONS};
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("## From your laptop").unwrap()..];
+    let table = &section[section.find("**RAM: the minimal policy").unwrap()..];
+    let table = &table[..table.find("### ").unwrap()];
+    let scan_row = table.lines().find(|l| l.starts_with("| `scan`")).unwrap();
+    for action in CLI_ONLY_ACTIONS {
+        assert!(scan_row.contains(action), "scan's row lacks {action}");
+    }
+    for action in API_ACTIONS
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.needed,
+                Needed::Always | Needed::Restore | Needed::Aggregator
+            )
+        })
+        .map(|a| a.ram_action)
+        .chain(["sts:AssumeRole"])
+    {
+        assert!(table.contains(action), "the RAM table lacks {action}");
+    }
+}
