@@ -267,6 +267,42 @@ async fn a_scan_that_finds_nothing_risky_exits_0() {
     emulator.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_all_regions_covers_every_region_ecs_lists() {
+    let mut world: Value = serde_json::from_str(DEMO).unwrap();
+    world["regions"] = json!([REGION, "ap-southeast-1"]);
+    world["securityGroups"].as_array_mut().unwrap().push(json!({
+        "accountId": "1234567890123456", "regionId": "ap-southeast-1",
+        "securityGroupId": "sg-t4nsingapore000001", "securityGroupName": "sg-singapore",
+        "rules": [{"SecurityGroupRuleId": "sgr-t4nsingapore000001", "Direction": "ingress",
+                   "Policy": "Accept", "Priority": 1, "IpProtocol": "TCP", "PortRange": "22/22",
+                   "SourceCidrIp": "0.0.0.0/0"}],
+    }));
+    let emulator = Emulator::start(Fixture::from_json_str(&world.to_string()).unwrap())
+        .await
+        .unwrap();
+    let home = Home::new("all-regions");
+    let mut c = command(&emulator, &home.0, &["scan", "--all-regions", "--json"]);
+    with_demo_key(&mut c);
+    let out = run(c, &[DEMO_KEY.1, DEMO_KEY.2], &emulator).await;
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    let results = results_by_group(&out.json());
+    assert_eq!(
+        results["sg-t4nsingapore000001"]["status"],
+        "would_remediate"
+    );
+    assert_eq!(results[WEB_PROD]["regionId"], REGION);
+    let journal = emulator.journal();
+    assert_eq!(journal[0].action, "DescribeRegions");
+    let listed: BTreeSet<&str> = journal
+        .iter()
+        .filter(|e| e.action == "DescribeSecurityGroups")
+        .filter_map(|e| e.params.get("RegionId").map(String::as_str))
+        .collect();
+    assert_eq!(listed, BTreeSet::from([REGION, "ap-southeast-1"]));
+    emulator.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // check: the function's own report
 // ---------------------------------------------------------------------------------------------

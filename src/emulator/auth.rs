@@ -26,6 +26,7 @@ pub(crate) fn actions(service: Service) -> &'static [&'static str] {
             "RevokeSecurityGroup",
             "AuthorizeSecurityGroup",
             "DescribeSecurityGroups",
+            "DescribeRegions",
         ],
         Service::Sts => &["AssumeRole"],
     }

@@ -7,6 +7,10 @@
 //! `describe_security_groups_response_body_model.go` (`SecurityGroups.SecurityGroup[]`,
 //! `Tags.Tag[]` of `TagKey`/`TagValue`, `NextToken` empty on the last page, `TotalCount` not
 //! returned when paging with `MaxResults`/`NextToken`).
+//!
+//! `DescribeRegions` (`describe_regions_request_model.go`, `describe_regions_response_body_model.go`):
+//! the fixture's regions as `Regions.Region[]` with `RegionId`, `LocalName`, `RegionEndpoint`
+//! and `Status` `available`.
 
 use std::collections::BTreeMap;
 
@@ -143,4 +147,20 @@ pub(crate) fn describe_security_groups(
         body["NextToken"] = json!(token);
     }
     Ok(body)
+}
+
+pub(crate) fn describe_regions(state: &State, request_id: &str) -> Value {
+    let regions: Vec<Value> = state
+        .regions
+        .iter()
+        .map(|r| {
+            json!({
+                "RegionId": r,
+                "LocalName": r,
+                "RegionEndpoint": format!("ecs.{r}.aliyuncs.com"),
+                "Status": "available",
+            })
+        })
+        .collect();
+    json!({"RequestId": request_id, "Regions": {"Region": regions}})
 }

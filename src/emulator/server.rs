@@ -229,6 +229,7 @@ fn dispatch(
         "DescribeSecurityGroupAttribute" => {
             ecs_service::describe_attribute(state, caller, params, rid).map(|b| (b, false))
         }
+        "DescribeRegions" => Ok((ecs_inventory::describe_regions(state, rid), false)),
         "DescribeSecurityGroups" => {
             ecs_inventory::describe_security_groups(state, caller, params, rid).map(|b| (b, false))
         }

@@ -7,6 +7,11 @@
 //! deprecated in favour of them) and `describe_security_groups_response_body_model.go`
 //! (`SecurityGroups.SecurityGroup[]` with `SecurityGroupId`, `SecurityGroupName`, `VpcId`,
 //! `ServiceManaged`, `Tags.Tag[]` of `TagKey`/`TagValue`; an empty `NextToken` means the last page).
+//!
+//! `scan --all-regions` first asks ECS `DescribeRegions` for the regions
+//! (`describe_regions_request_model.go`: no required parameter;
+//! `describe_regions_response_body_model.go`: `Regions.Region[]` with `RegionId`, `LocalName`,
+//! `RegionEndpoint`, `Status`).
 
 use std::collections::HashSet;
 
@@ -20,6 +25,12 @@ use crate::openapi::{ApiError, CallContext, Client, Params};
 pub const DESCRIBE_SECURITY_GROUPS: Api = Api {
     service: "ecs",
     action: "DescribeSecurityGroups",
+    version: "2014-05-26",
+};
+
+pub const DESCRIBE_REGIONS: Api = Api {
+    service: "ecs",
+    action: "DescribeRegions",
     version: "2014-05-26",
 };
 
@@ -92,6 +103,31 @@ pub async fn describe_security_groups(
             }
         }
     }
+}
+
+/// The ids of every region ECS offers to the caller, in the order ECS lists them.
+pub async fn describe_regions(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+) -> Result<Vec<String>, ApiError> {
+    let response = invoke(client, cx, endpoint, DESCRIBE_REGIONS, Params::new()).await?;
+    parse_regions(&response.body)
+}
+
+/// Reads a `DescribeRegions` answer: `Regions.Region[].RegionId`.
+pub fn parse_regions(body: &Value) -> Result<Vec<String>, ApiError> {
+    let decode = |detail: &str| ApiError::Decode {
+        status: 200,
+        detail: format!("DescribeRegions response: {detail}"),
+    };
+    let list = field(body, "Regions")
+        .and_then(|r| field(r, "Region"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| decode("no Regions.Region list"))?;
+    list.iter()
+        .map(|r| text_field(r, "RegionId").ok_or_else(|| decode("a region without RegionId")))
+        .collect()
 }
 
 /// One page of groups and the token of the next (`None` on the last page).
@@ -168,6 +204,19 @@ mod tests {
         assert!(page.groups[0].tags.contains("env", Some("prod")));
         assert!(!page.groups[0].service_managed);
         assert!(page.groups[1].service_managed);
+    }
+
+    #[test]
+    fn regions_are_read_by_id() {
+        let body = json!({"Regions": {"Region": [
+            {"RegionId": "cn-hangzhou", "LocalName": "China (Hangzhou)"},
+            {"RegionId": "ap-southeast-1"}
+        ]}});
+        assert_eq!(
+            parse_regions(&body).unwrap(),
+            vec!["cn-hangzhou".to_string(), "ap-southeast-1".to_string()]
+        );
+        assert!(parse_regions(&json!({"RequestId": "r"})).is_err());
     }
 
     #[test]

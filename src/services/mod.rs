@@ -99,8 +99,9 @@ pub const API_ACTIONS: &[ApiAction] = &[
 ];
 
 /// Actions only the `sg-remediator` command line calls (never the function, so they are not in
-/// [`API_ACTIONS`] nor in the function's RAM policy): `scan` lists the groups of a region.
-pub const CLI_ONLY_ACTIONS: &[&str] = &["ecs:DescribeSecurityGroups"];
+/// [`API_ACTIONS`] nor in the function's RAM policy): `scan` lists the groups of a region, and
+/// with `--all-regions` the regions first.
+pub const CLI_ONLY_ACTIONS: &[&str] = &["ecs:DescribeSecurityGroups", "ecs:DescribeRegions"];
 
 #[cfg(test)]
 mod tests {
@@ -124,6 +125,7 @@ mod tests {
                 .as_str()
         ));
         assert!(!ecs_inventory::DESCRIBE_SECURITY_GROUPS.is_listed());
+        assert!(CLI_ONLY_ACTIONS.contains(&ecs_inventory::DESCRIBE_REGIONS.ram_action().as_str()));
     }
 
     #[test]

@@ -24,6 +24,7 @@ const EXAMPLES: &str = "\
 Examples:
   sg-remediator scan --region cn-hangzhou
   sg-remediator scan --region cn-hangzhou --region cn-shanghai --json --output scan.json
+  sg-remediator scan --all-regions --profile audit
   sg-remediator check sg-bp1fg655nh68xyz9i0d1 --region cn-hangzhou --ports 22,3389,5432
   sg-remediator remediate --from-scan scan.json --output remediation.json
   sg-remediator remediate sg-bp1fg655nh68xyz9i0d1 --region cn-hangzhou --yes
@@ -78,8 +79,15 @@ pub enum Command {
     /// its live rules. Needs no Cloud Config. Never changes anything.
     Scan {
         /// Region to scan; repeat for more.
-        #[arg(long = "region", value_name = "REGION", required = true)]
+        #[arg(
+            long = "region",
+            value_name = "REGION",
+            required_unless_present = "all_regions"
+        )]
         regions: Vec<String>,
+        /// Scan every region ECS lists (DescribeRegions), besides any --region.
+        #[arg(long)]
+        all_regions: bool,
     },
     /// Run the function's full path (Config re-fetch, live confirm) for the named groups, in dry
     /// run. Never changes anything.

@@ -35,27 +35,46 @@ pub struct Target {
     pub id: String,
 }
 
-pub async fn scan(session: Session, regions: &[String]) -> Result<Outcome, Fatal> {
+pub async fn scan(
+    session: Session,
+    regions: &[String],
+    all_regions: bool,
+) -> Result<Outcome, Fatal> {
     let session = Arc::new(session);
+    let mut regions = regions.to_vec();
+    if all_regions {
+        // Any regional ECS endpoint answers DescribeRegions: the first named region's, else
+        // cn-hangzhou's.
+        let via = regions.first().map_or("cn-hangzhou", String::as_str);
+        let cx = CallContext {
+            credentials: &session.credentials,
+            deadline: session.deadline(),
+        };
+        let endpoint = session.config.endpoints.ecs(via);
+        let offered = ecs_inventory::describe_regions(&session.client, &cx, &endpoint)
+            .await
+            .map_err(|e| Fatal(format!("listing the regions (DescribeRegions) failed: {e}")))?;
+        for region in offered {
+            if !regions.contains(&region) {
+                regions.push(region);
+            }
+        }
+    }
     let mut listed = Vec::new();
-    for region in regions {
+    for region in &regions {
         let cx = CallContext {
             credentials: &session.credentials,
             deadline: session.deadline(),
         };
         let endpoint = session.config.endpoints.ecs(region);
-        let inventory = ecs_inventory::describe_security_groups(
-            &session.client,
-            &cx,
-            &endpoint,
-            region,
-        )
-        .await
-        .map_err(|e| {
-            Fatal(format!(
+        let inventory =
+            ecs_inventory::describe_security_groups(&session.client, &cx, &endpoint, region)
+                .await
+                .map_err(|e| {
+                    Fatal(format!(
                 "listing the security groups of {region} (DescribeSecurityGroups) failed: {e}"
             ))
-        })?;
+                })?;
         listed.extend(inventory.groups);
     }
     let progress = Progress::new(listed.len() as u64, "scanning");

@@ -61,9 +61,12 @@ fn fatal(e: Fatal) -> ExitCode {
 async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
     let global = &cli.global;
     match &cli.command {
-        Command::Scan { regions } => {
+        Command::Scan {
+            regions,
+            all_regions,
+        } => {
             let session = Session::open(global, Mode::DryRun).await?;
-            commands::scan(session, regions).await
+            commands::scan(session, regions, *all_regions).await
         }
         Command::Check { groups, region } => {
             let session = Session::open(global, Mode::DryRun).await?;
