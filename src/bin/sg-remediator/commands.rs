@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use sg_remediator::cli::scan::scan_group;
+use sg_remediator::cli::scan::{scan_group, Scanned};
 use sg_remediator::config::Mode;
 use sg_remediator::event::SECURITY_GROUP;
 use sg_remediator::openapi::CallContext;
 use sg_remediator::render::{self, GroupRules};
-use sg_remediator::report::{Report, Status};
+use sg_remediator::report::{Report, ResourceResult, Status};
 use sg_remediator::rules::Permission;
 use sg_remediator::services::ecs_inventory;
 use tokio::sync::Semaphore;
@@ -102,6 +102,17 @@ pub async fn scan(
     let mut tables = BTreeMap::new();
     let mut results = Vec::new();
     for (group, scanned) in listed.iter().zip(outcomes) {
+        let scanned = scanned.unwrap_or_else(|| Scanned {
+            result: ResourceResult::new(
+                Some(group.security_group_id.clone()),
+                Some(group.region_id.clone()),
+                None,
+                Some(SECURITY_GROUP.to_string()),
+                Status::Failed,
+            )
+            .with_reason("internal error while scanning this group"),
+            rules: Vec::new(),
+        });
         tables.insert(
             group.security_group_id.clone(),
             GroupRules {
@@ -164,7 +175,11 @@ pub async fn run_engine(
     progress.finish();
     let mut tables = BTreeMap::new();
     let mut results = Vec::new();
-    for (target, (before, body, after)) in targets.iter().zip(outcomes) {
+    for (target, outcome) in targets.iter().zip(outcomes) {
+        let (before, body, after) = outcome.unwrap_or_else(|| {
+            let internal = json!({"errorMessage": "internal error while processing this group"});
+            (None, internal, None)
+        });
         match body["results"].as_array() {
             Some(list) => results.extend(list.iter().cloned()),
             None => results.push(json!({
@@ -318,13 +333,14 @@ pub fn read_report(path: &Path) -> Result<Value, Fatal> {
         .map_err(|e| Fatal(format!("{} is not a JSON report: {e}", path.display())))
 }
 
-/// Runs `work` for every item, at most MAX_CONCURRENCY at once, results in input order.
+/// Runs `work` for every item, at most MAX_CONCURRENCY at once, results in input order (`None`
+/// where the work panicked).
 async fn for_each<I, T, F, Fut>(
     session: &Arc<Session>,
     items: Vec<I>,
     progress: &Progress,
     work: F,
-) -> Vec<T>
+) -> Vec<Option<T>>
 where
     I: Send + 'static,
     T: Send + 'static,
@@ -347,15 +363,15 @@ where
             (slot, fut.await)
         });
     }
+    // A task that panicked leaves its slot empty; the caller reports that group as failed.
     let mut out: Vec<Option<T>> = (0..count).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
-        let (slot, value) = joined.expect("a group task panicked");
-        out[slot] = Some(value);
+        if let Ok((slot, value)) = joined {
+            out[slot] = Some(value);
+        }
         progress.inc();
     }
-    out.into_iter()
-        .map(|v| v.expect("every task reported"))
-        .collect()
+    out
 }
 
 fn summary_of(results: &[Value]) -> Value {

@@ -96,6 +96,12 @@ async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
                     ids.join(", ")
                 ))?;
             }
+            if global.output.is_none() && !global.json {
+                eprintln!(
+                    "sg-remediator: note: without --output FILE (or --json) the revoked rules' full \
+                     attributes, which `restore` needs, are not kept"
+                );
+            }
             let session = Session::open(global, Mode::Enforce).await?;
             commands::run_engine(session, all, Mode::Enforce).await
         }
