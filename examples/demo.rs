@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sg_remediator::emulator::{Emulator, Fixture};
+use sg_remediator::render::{self, GroupRules};
 use sg_remediator::rules::RiskyPorts;
-use sg_remediator::select::{is_world, opens_risky_port};
 
 /// The function's own account and region, and its role's (fake) credentials in the fixture.
 const ACCOUNT: &str = "1234567890123456";
@@ -315,9 +315,22 @@ async fn run() -> Result<bool, String> {
             Some((g["securityGroupId"].as_str()?, name))
         })
         .collect();
+    // The per-group, per-rule table: the library's renderer, shared with the command line.
+    // A resource ECS does not know (another type, a deleted group) has no rules before or after.
+    let mut tables: BTreeMap<String, GroupRules> = BTreeMap::new();
     for result in report["results"].as_array().into_iter().flatten() {
-        print_result(result, &names, &before, &emulator, &risky);
+        let Some(id) = result["resourceId"].as_str() else {
+            continue;
+        };
+        let rules = before.get(id).cloned();
+        let view = GroupRules {
+            name: names.get(id).cloned().unwrap_or_default(),
+            after: Some(emulator.live_rules(id).unwrap_or_default()),
+            before: rules.unwrap_or_default(),
+        };
+        tables.insert(id.to_string(), view);
     }
+    print!("{}", render::report_table(&report, &tables, &risky));
     print_summary(&report, status, &fc_status);
     if org {
         print_signers(&emulator);
@@ -375,182 +388,8 @@ fn print_signers(emulator: &Emulator) {
     println!();
 }
 
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or("")
-}
-
-fn ids(v: &Value, key: &str) -> Vec<String> {
-    v[key]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn print_result(
-    result: &Value,
-    names: &BTreeMap<&str, String>,
-    before: &BTreeMap<String, Vec<Value>>,
-    emulator: &Emulator,
-    risky: &RiskyPorts,
-) {
-    let id = text(result, "resourceId");
-    let status = text(result, "status");
-    let name = names.get(id).map(String::as_str).unwrap_or("");
-    let kind = text(result, "resourceType");
-    let title = if kind == "ACS::ECS::SecurityGroup" {
-        format!("{id}  {name}")
-    } else {
-        format!("{id}  ({kind})")
-    };
-    println!("== {title}  [{}]", status.to_uppercase());
-    let reason = text(result, "reason");
-    match status {
-        "skipped" | "failed" => {
-            println!("   {reason}");
-            let unchanged = emulator.live_rules(id) == before.get(id).cloned();
-            println!(
-                "   {}",
-                if unchanged {
-                    "no rule was changed"
-                } else {
-                    "WARNING: the group's live rules changed"
-                }
-            );
-            println!();
-            return;
-        }
-        _ => {}
-    }
-    let revoked = ids(result, "revokedRuleIds");
-    let shadowed = ids(result, "shadowedRuleIds");
-    let review = ids(result, "reviewRuleIds");
-    let drift = ids(result, "driftRuleIds");
-    let would = ids(result, "wouldRevokeRuleIds");
-    let live_now: Vec<String> = emulator
-        .live_rules(id)
-        .unwrap_or_default()
-        .iter()
-        .map(|r| text(r, "SecurityGroupRuleId").to_string())
-        .collect();
-    let rows: Vec<[String; 4]> = before
-        .get(id)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|rule| {
-            let rid = text(rule, "SecurityGroupRuleId").to_string();
-            let verdict = if revoked.contains(&rid) {
-                let gone = if live_now.contains(&rid) {
-                    " (STILL PRESENT)"
-                } else {
-                    "; verified gone"
-                };
-                format!("REVOKED: open to the internet on a risky port{gone}")
-            } else if would.contains(&rid) {
-                "WOULD REVOKE (dry run)".to_string()
-            } else {
-                let why = if shadowed.contains(&rid) {
-                    "denied first by a higher-priority Drop rule (shadowed)".to_string()
-                } else if review.contains(&rid) {
-                    "source is a prefix list: cannot be judged, check it by hand".to_string()
-                } else {
-                    why_kept(rule, risky)
-                };
-                let drifted = if drift.contains(&rid) {
-                    "; Config's snapshot still shows it open to the world (stale): live state wins"
-                } else {
-                    ""
-                };
-                format!("kept: {why}{drifted}")
-            };
-            [rid, describe(rule), source(rule), verdict]
-        })
-        .collect();
-    print_rows(&rows);
-    if !reason.is_empty() {
-        println!("   note: {reason}");
-    }
-    println!();
-}
-
-/// `ingress TCP 22/22` etc.
-fn describe(rule: &Value) -> String {
-    format!(
-        "{} {} {} {}",
-        text(rule, "Direction"),
-        text(rule, "Policy").to_lowercase(),
-        text(rule, "IpProtocol"),
-        text(rule, "PortRange")
-    )
-}
-
-/// Where the rule admits traffic from (or, for egress, to).
-fn source(rule: &Value) -> String {
-    for (key, prefix) in [
-        ("SourceCidrIp", "from "),
-        ("Ipv6SourceCidrIp", "from "),
-        ("SourceGroupId", "from group "),
-        ("SourcePrefixListId", "from list "),
-        ("DestCidrIp", "to "),
-        ("Ipv6DestCidrIp", "to "),
-    ] {
-        let v = text(rule, key);
-        if !v.is_empty() {
-            return format!("{prefix}{v}");
-        }
-    }
-    String::new()
-}
-
-/// Why a rule the function did not revoke (and did not list as shadowed or for review) is fine,
-/// in the terms of the selection rule: inbound, Accept, from the whole internet, on a protocol
-/// with ports, opening a risky port.
-fn why_kept(rule: &Value, risky: &RiskyPorts) -> String {
-    let protocol = text(rule, "IpProtocol").to_ascii_uppercase();
-    if !text(rule, "Direction").eq_ignore_ascii_case("ingress") {
-        "outbound rule (only inbound rules are remediated)".into()
-    } else if text(rule, "Policy").eq_ignore_ascii_case("drop") {
-        "Drop rule (it denies traffic)".into()
-    } else if !text(rule, "SourceGroupId").is_empty() {
-        "source is another security group, not the internet".into()
-    } else if !is_world(text(rule, "SourceCidrIp")) && !is_world(text(rule, "Ipv6SourceCidrIp")) {
-        "source is not the whole internet".into()
-    } else if !matches!(protocol.as_str(), "TCP" | "UDP" | "ALL") {
-        format!("{protocol} has no ports")
-    } else if !opens_risky_port(text(rule, "PortRange"), risky) {
-        format!("opens no risky port ({RISKY_PORTS})")
-    } else {
-        "not selected by the rule selector".into()
-    }
-}
-
-fn print_rows(rows: &[[String; 4]]) {
-    let mut width = [0usize; 3];
-    for row in rows {
-        for (w, cell) in width.iter_mut().zip(row.iter()) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for [id, rule, from, verdict] in rows {
-        println!(
-            "   {id:<w0$}  {rule:<w1$}  {from:<w2$}  {verdict}",
-            w0 = width[0],
-            w1 = width[1],
-            w2 = width[2]
-        );
-    }
-}
-
 fn print_summary(report: &Value, status: u16, fc_status: &str) {
-    let s = &report["summary"];
-    println!(
-        "Summary: {} remediated, {} compliant, {} would remediate, {} skipped, {} failed",
-        s["remediated"], s["compliant"], s["wouldRemediate"], s["skipped"], s["failed"]
-    );
+    println!("{}", render::summary_line(report));
     let outcome = if status == 200 {
         "success: Config records the execution as succeeded"
     } else {

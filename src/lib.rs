@@ -4,6 +4,7 @@
 //!
 //! Data flows one way: event → resources → fetch → select → confirm → revoke → verify → report.
 
+pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod emulator;
@@ -11,6 +12,7 @@ pub mod event;
 pub mod logging;
 pub mod openapi;
 pub mod remediation;
+pub mod render;
 pub mod report;
 pub mod rules;
 pub mod runtime;

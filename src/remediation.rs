@@ -1279,7 +1279,7 @@ fn drift(snapshot: &Selection, live: &Selection) -> Vec<RuleId> {
 }
 
 /// Why world-open rules were kept: shadowing and review, rule by rule.
-fn explain_kept(selection: &Selection) -> Vec<String> {
+pub(crate) fn explain_kept(selection: &Selection) -> Vec<String> {
     let id = |p: &Permission| {
         p.rule_id
             .as_ref()

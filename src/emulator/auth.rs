@@ -27,6 +27,8 @@ pub(crate) fn actions(service: Service) -> &'static [&'static str] {
             "DescribeSecurityGroupAttribute",
             "RevokeSecurityGroup",
             "AuthorizeSecurityGroup",
+            "DescribeSecurityGroups",
+            "DescribeRegions",
         ],
         Service::Sts => &["AssumeRole"],
     }

@@ -14,6 +14,7 @@
 mod auth;
 mod config_service;
 pub mod contract;
+mod ecs_inventory;
 mod ecs_service;
 mod fault;
 mod fixture;

@@ -25,7 +25,7 @@ use super::fault::{Fault, FaultKind};
 use super::journal::{JournalEntry, Service};
 use super::state::State;
 use super::wire::{parse_pairs, redact, request_id, ApiError, Encoding};
-use super::{config_service, contract, ecs_service, sts_service};
+use super::{config_service, contract, ecs_inventory, ecs_service, sts_service};
 
 /// Largest request body accepted (form-encoded parameters).
 const MAX_BODY: usize = 1 << 20;
@@ -228,6 +228,10 @@ fn dispatch(
         }
         "DescribeSecurityGroupAttribute" => {
             ecs_service::describe_attribute(state, caller, params, rid).map(|b| (b, false))
+        }
+        "DescribeRegions" => Ok((ecs_inventory::describe_regions(state, rid), false)),
+        "DescribeSecurityGroups" => {
+            ecs_inventory::describe_security_groups(state, caller, params, rid).map(|b| (b, false))
         }
         "RevokeSecurityGroup" => {
             ecs_service::revoke(state, caller, params, rid).map(|w| (w.body, w.mutated))

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod ecs;
+pub mod ecs_inventory;
 pub mod endpoints;
 pub mod sts;
 
@@ -115,6 +116,11 @@ pub const API_ACTIONS: &[ApiAction] = &[
     },
 ];
 
+/// Actions only the `sg-remediator` command line calls (never the function, so they are not in
+/// [`API_ACTIONS`] nor in the function's RAM policy): `scan` lists the groups of a region, and
+/// with `--all-regions` the regions first.
+pub const CLI_ONLY_ACTIONS: &[&str] = &["ecs:DescribeSecurityGroups", "ecs:DescribeRegions"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +134,17 @@ mod tests {
         ecs::AUTHORIZE_SECURITY_GROUP,
         sts::ASSUME_ROLE,
     ];
+
+    #[test]
+    fn every_command_line_only_call_is_listed() {
+        assert!(CLI_ONLY_ACTIONS.contains(
+            &ecs_inventory::DESCRIBE_SECURITY_GROUPS
+                .ram_action()
+                .as_str()
+        ));
+        assert!(!ecs_inventory::DESCRIBE_SECURITY_GROUPS.is_listed());
+        assert!(CLI_ONLY_ACTIONS.contains(&ecs_inventory::DESCRIBE_REGIONS.ram_action().as_str()));
+    }
 
     #[test]
     fn every_service_call_is_listed_in_api_actions() {

@@ -1,0 +1,169 @@
+//! `sg-remediator`: the function's engine on the command line, to see and fix an account from a
+//! laptop or a CI job before (or without) deploying. Only wiring: arguments → session
+//! (configuration, credentials) → subcommand → output → exit status.
+//!
+//! Exit status: 0 nothing risky / all done, 2 risky rules found (scan, check) or any failure,
+//! 1 usage, configuration or credential error, or a change not confirmed.
+
+mod args;
+mod commands;
+mod session;
+mod terminal;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use sg_remediator::config::Mode;
+
+use args::{Cli, Command};
+use commands::{Outcome, Target};
+use session::{Fatal, Session};
+use terminal::Refusal;
+
+/// Risky rules found, or a failure.
+const FLAGGED: u8 = 2;
+
+fn main() -> ExitCode {
+    // clap exits 2 on a usage error; here 2 means "risky rules found", so usage errors exit 1.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fatal(Fatal(format!("cannot start the async runtime: {e}"))),
+    };
+    match runtime.block_on(run(&cli)) {
+        Ok(outcome) => match emit(&cli, &outcome) {
+            Ok(()) if outcome.flagged => ExitCode::from(FLAGGED),
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fatal(e),
+        },
+        Err(e) => fatal(e),
+    }
+}
+
+fn fatal(e: Fatal) -> ExitCode {
+    eprintln!("sg-remediator: {}", e.0);
+    ExitCode::FAILURE
+}
+
+async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Scan {
+            regions,
+            all_regions,
+        } => {
+            let session = Session::open(global, Mode::DryRun).await?;
+            commands::scan(session, regions, *all_regions).await
+        }
+        Command::Check { groups, region } => {
+            let session = Session::open(global, Mode::DryRun).await?;
+            commands::run_engine(session, targets(groups, Some(region))?, Mode::DryRun).await
+        }
+        Command::Remediate {
+            groups,
+            region,
+            from_scan,
+            yes,
+        } => {
+            let mut all = targets(groups, region.as_ref())?;
+            if let Some(path) = from_scan {
+                all.extend(commands::targets_from_scan(&commands::read_report(path)?)?);
+            }
+            if all.is_empty() {
+                return Err(Fatal(
+                    "nothing to remediate: name security groups (with --region) or give --from-scan FILE"
+                        .into(),
+                ));
+            }
+            let ids: Vec<&str> = all.iter().map(|t| t.id.as_str()).collect();
+            if !yes {
+                ask(&format!(
+                    "Revoke every world-open rule on a risky port in {} group(s) ({})?",
+                    all.len(),
+                    ids.join(", ")
+                ))?;
+            }
+            if global.output.is_none() && !global.json {
+                eprintln!(
+                    "sg-remediator: note: without --output FILE (or --json) the revoked rules' full \
+                     attributes, which `restore` needs, are not kept"
+                );
+            }
+            let session = Session::open(global, Mode::Enforce).await?;
+            commands::run_engine(session, all, Mode::Enforce).await
+        }
+        Command::Restore {
+            report,
+            resource,
+            yes,
+        } => {
+            let report = commands::read_report(report)?;
+            let requests = commands::restore_requests(&report, resource.as_deref())?;
+            if !yes {
+                ask(&format!(
+                    "Re-authorize the revoked rules of {} group(s)? This re-opens their ports.",
+                    requests.len()
+                ))?;
+            }
+            let session = Session::open(global, Mode::Enforce).await?;
+            commands::restore(session, &report, resource.as_deref()).await
+        }
+    }
+}
+
+/// Named groups in `region`.
+fn targets(groups: &[String], region: Option<&String>) -> Result<Vec<Target>, Fatal> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let region =
+        region.ok_or_else(|| Fatal("--region is required with security group ids".into()))?;
+    Ok(groups
+        .iter()
+        .map(|id| Target {
+            region: region.clone(),
+            id: id.clone(),
+        })
+        .collect())
+}
+
+fn ask(question: &str) -> Result<(), Fatal> {
+    terminal::confirm(question).map_err(|refusal| {
+        Fatal(match refusal {
+            Refusal::NotATerminal => {
+                "refusing to change anything without --yes: stdin is not a terminal, so there is \
+                 no one to confirm (nothing was changed)"
+                    .into()
+            }
+            Refusal::Declined => "not confirmed: nothing was changed".into(),
+        })
+    })
+}
+
+/// The table (or the JSON report with --json) on stdout; the JSON report to --output.
+fn emit(cli: &Cli, outcome: &Outcome) -> Result<(), Fatal> {
+    let json = serde_json::to_string_pretty(&outcome.report).expect("the report serializes");
+    if let Some(path) = &cli.global.output {
+        std::fs::write(path, format!("{json}\n"))
+            .map_err(|e| Fatal(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if cli.global.json {
+        println!("{json}");
+    } else {
+        print!("{}", outcome.table);
+    }
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! Everything a subcommand runs with: the function's configuration (its variables, overridden by
+//! flags), the selector, one HTTP client, the access key and where it came from, and the
+//! function's own engine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use sg_remediator::cli::credential_chain::{self, Resolved};
+use sg_remediator::config::{Config, Mode};
+use sg_remediator::credentials::Credentials;
+use sg_remediator::openapi::{CallContext, Client, ClientSettings};
+use sg_remediator::remediation::Remediator;
+use sg_remediator::rules::Permission;
+use sg_remediator::runtime::{Context, Event};
+use sg_remediator::select::Selector;
+use sg_remediator::services::{ecs, sts};
+
+use crate::args::Global;
+
+/// A failure that ends the run with exit status 1 (usage, configuration, credentials).
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+impl<E: std::fmt::Display> From<E> for Fatal {
+    fn from(e: E) -> Self {
+        Fatal(e.to_string())
+    }
+}
+
+pub struct Session {
+    pub config: Config,
+    pub selector: Selector,
+    pub client: Client,
+    pub credentials: Credentials,
+    /// Where the key came from, for the report (never the secret).
+    pub credential_source: String,
+    pub timeout: Duration,
+}
+
+impl Session {
+    /// Reads the configuration and finds the access key (assuming a profile's role first).
+    pub async fn open(global: &Global, mode: Mode) -> Result<Session, Fatal> {
+        let overrides = global.overrides();
+        let lookup = |name: &str| {
+            overrides
+                .iter()
+                .find(|(var, _)| *var == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(name).ok())
+        };
+        let mut config = Config::from_lookup(lookup)?;
+        // The subcommand decides the mode; restore is what the `restore` subcommand is for.
+        config.mode = mode;
+        config.allow_restore = true;
+        let selector = Selector::new(config.risky_ports.clone(), config.rule_selector.as_deref())
+            .map_err(|e| Fatal(format!("RULE_SELECTOR: {e}")))?;
+        let client = Client::new(ClientSettings {
+            allow_http: !config.endpoints.plain_http().is_empty(),
+            ..ClientSettings::default()
+        })
+        .map_err(|e| Fatal(format!("cannot build the HTTP client: {e}")))?;
+        let env = |name: &str| std::env::var(name).ok();
+        let home = credential_chain::home_dir(&env);
+        let resolved = credential_chain::resolve(&env, home.as_deref(), global.profile.as_deref())
+            .map_err(|e| Fatal(e.0))?;
+        let timeout = Duration::from_secs(global.timeout.max(1));
+        let (credentials, credential_source) =
+            assume_if_needed(&client, &config, resolved, timeout).await?;
+        Ok(Session {
+            config,
+            selector,
+            client,
+            credentials,
+            credential_source,
+            timeout,
+        })
+    }
+
+    pub fn remediator(&self) -> Arc<Remediator> {
+        Arc::new(Remediator::new(
+            self.config.clone(),
+            self.selector.clone(),
+            self.client.clone(),
+        ))
+    }
+
+    /// A call context with a fresh per-group deadline.
+    pub fn deadline(&self) -> std::time::Instant {
+        std::time::Instant::now() + self.timeout
+    }
+
+    /// Runs the function's engine on one event, as FC would invoke it with these credentials.
+    /// A function error still carries the report as its body.
+    pub async fn invoke(&self, remediator: &Arc<Remediator>, payload: Value) -> Value {
+        let mut context = Context::new(request_id(), self.timeout);
+        context.credentials = Some(self.credentials.clone());
+        let event = Event {
+            payload: Bytes::from(payload.to_string()),
+            context,
+        };
+        match Arc::clone(remediator).handle(event).await {
+            Ok(body) => body,
+            Err(diagnostic) => match diagnostic.body() {
+                Some(body) => Value::Object(body.clone()),
+                None => json!({
+                    "errorType": diagnostic.error_type(),
+                    "errorMessage": diagnostic.error_message(),
+                }),
+            },
+        }
+    }
+
+    /// The live ingress rules of a group as ECS lists them, for the table (empty if unreadable:
+    /// the report then says why).
+    pub async fn live_rules(&self, region: &str, sg_id: &str) -> Option<Vec<Value>> {
+        let cx = CallContext {
+            credentials: &self.credentials,
+            deadline: self.deadline(),
+        };
+        let endpoint = self.config.endpoints.ecs(region);
+        ecs::describe_security_group_attribute(&self.client, &cx, &endpoint, region, sg_id)
+            .await
+            .ok()
+            .map(|rules| rules.permissions.iter().map(Permission::to_json).collect())
+    }
+}
+
+/// A request id for the CLI's reports, in the place of FC's.
+pub fn request_id() -> String {
+    format!("cli-{}", uuid::Uuid::new_v4())
+}
+
+/// Assumes a profile's role (mode RamRoleArn) with STS; other keys are used as they are.
+async fn assume_if_needed(
+    client: &Client,
+    config: &Config,
+    resolved: Resolved,
+    timeout: Duration,
+) -> Result<(Credentials, String), Fatal> {
+    let Some(role) = resolved.assume else {
+        return Ok((resolved.credentials, resolved.source));
+    };
+    // An explicitly configured STS_ENDPOINT (the emulator, a VPC endpoint) wins over the
+    // profile's sts_region.
+    let endpoint = match (std::env::var("STS_ENDPOINT").ok(), &role.sts_endpoint) {
+        (Some(_), _) | (None, None) => config.endpoints.sts().to_string(),
+        (None, Some(profile_endpoint)) => profile_endpoint.clone(),
+    };
+    let cx = CallContext {
+        credentials: &resolved.credentials,
+        deadline: std::time::Instant::now() + timeout,
+    };
+    let assumed = sts::assume_role(
+        client,
+        &cx,
+        &endpoint,
+        &role.role_arn,
+        &role.session_name,
+        role.duration_seconds,
+    )
+    .await
+    .map_err(|e| {
+        Fatal(format!(
+            "{}: AssumeRole of {} failed: {e}",
+            resolved.source, role.role_arn
+        ))
+    })?;
+    Ok((assumed.credentials, resolved.source))
+}

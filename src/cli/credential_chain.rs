@@ -1,0 +1,433 @@
+//! Where the command line finds its access key: the way Alibaba Cloud's own tools do.
+//!
+//! Order (first source that is set wins; a source set but unusable is an error, never skipped):
+//! 1. Environment `ALIBABA_CLOUD_ACCESS_KEY_ID` + `ALIBABA_CLOUD_ACCESS_KEY_SECRET`
+//!    (+ `ALIBABA_CLOUD_SECURITY_TOKEN`): the names of `aliyun/credentials-go`
+//!    (`credentials/env_provider.go`) and of the aliyun CLI (`config/profile.go`,
+//!    `OverwriteWithFlags`).
+//! 2. Environment `ALICLOUD_ACCESS_KEY` + `ALICLOUD_SECRET_KEY` (+ `ALICLOUD_SECURITY_TOKEN`):
+//!    the names the Terraform provider reads (`aliyun/terraform-provider-alicloud`,
+//!    `alicloud/provider.go`: `access_key`, `secret_key`, `security_token` defaults).
+//! 3. The aliyun CLI's profile file `~/.aliyun/config.json`, read as `aliyun/credentials-go`
+//!    reads it (`credentials/providers/cli_profile.go`): `{"current": NAME, "profiles": [{"name",
+//!    "mode", "access_key_id", "access_key_secret", "sts_token", "ram_role_arn",
+//!    "ram_session_name", "expired_seconds", "sts_region", …}]}` (field names also in
+//!    `aliyun/aliyun-cli` `config/profile.go`). The profile is `--profile`, else
+//!    `ALIBABA_CLOUD_PROFILE`, else the file's `current`; `ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true`
+//!    switches the source off (both as in `cli_profile.go`). Modes, compared case-insensitively as
+//!    the CLI's `NormalizeMode` does: `AK`, `StsToken` (the key plus `sts_token`) and
+//!    `RamRoleArn` (the key assumes `ram_role_arn` with STS `AssumeRole` first, for
+//!    `expired_seconds`, default 3600).
+//!
+//! An explicit `--profile` names the profile file as the source, so the environment is not read
+//! for keys then: asking for a profile and silently getting another identity would be a surprise.
+//!
+//! What is reported is [`Resolved::source`], a description without any secret.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::credentials::Credentials;
+
+/// The profile file, relative to the home directory (`cli_profile.go`).
+pub const PROFILE_FILE: &str = ".aliyun/config.json";
+
+/// AssumeRole session length when the profile has no `expired_seconds`.
+pub const DEFAULT_ROLE_SECONDS: u32 = 3600;
+
+/// `RoleSessionName` when the profile has no `ram_session_name`.
+pub const DEFAULT_SESSION_NAME: &str = "sg-remediator-cli";
+
+/// Why no access key could be found. `Display` is one line naming what was tried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ChainError(pub String);
+
+/// A role the key must assume before use (profile mode `RamRoleArn`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleToAssume {
+    pub role_arn: String,
+    pub session_name: String,
+    pub duration_seconds: u32,
+    /// `https://sts.<sts_region>.aliyuncs.com` when the profile names an STS region.
+    pub sts_endpoint: Option<String>,
+}
+
+/// The key found, where it was found, and the role it must assume first (if any).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub credentials: Credentials,
+    /// E.g. `environment ALIBABA_CLOUD_ACCESS_KEY_ID` or
+    /// `profile "ops" (RamRoleArn) in /home/me/.aliyun/config.json`. Never a secret.
+    pub source: String,
+    pub assume: Option<RoleToAssume>,
+}
+
+/// Looks for credentials. `lookup` reads the environment; `home` is the home directory
+/// (`$HOME`); `profile` is the `--profile` flag.
+pub fn resolve(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+    profile: Option<&str>,
+) -> Result<Resolved, ChainError> {
+    let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    if profile.is_none() {
+        for (id_var, secret_var, token_var) in [
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                "ALIBABA_CLOUD_SECURITY_TOKEN",
+            ),
+            (
+                "ALICLOUD_ACCESS_KEY",
+                "ALICLOUD_SECRET_KEY",
+                "ALICLOUD_SECURITY_TOKEN",
+            ),
+        ] {
+            match (get(id_var), get(secret_var)) {
+                (None, None) => continue,
+                (Some(_), None) => {
+                    return Err(ChainError(format!(
+                        "{id_var} is set but {secret_var} is not: set both, or neither"
+                    )))
+                }
+                (None, Some(_)) => {
+                    return Err(ChainError(format!(
+                        "{secret_var} is set but {id_var} is not: set both, or neither"
+                    )))
+                }
+                (Some(id), Some(secret)) => {
+                    let token = get(token_var);
+                    let source = if token.is_some() {
+                        format!("environment {id_var} (with {token_var})")
+                    } else {
+                        format!("environment {id_var}")
+                    };
+                    return Ok(Resolved {
+                        credentials: Credentials::new(id, secret, token),
+                        source,
+                        assume: None,
+                    });
+                }
+            }
+        }
+    }
+    let tried_env = "ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET and ALICLOUD_ACCESS_KEY/ALICLOUD_SECRET_KEY are not set";
+    if profile.is_none() && get("ALIBABA_CLOUD_CLI_PROFILE_DISABLED").as_deref() == Some("true") {
+        return Err(ChainError(format!(
+            "no credentials: {tried_env}, and ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true switches off ~/{PROFILE_FILE}"
+        )));
+    }
+    let Some(home) = home else {
+        return Err(ChainError(format!(
+            "no credentials: {tried_env}, and there is no home directory (HOME) to find {PROFILE_FILE} in"
+        )));
+    };
+    let path = home.join(PROFILE_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && profile.is_none() => {
+            return Err(ChainError(format!(
+                "no credentials: {tried_env}, and {} does not exist (run `aliyun configure`, or export the variables)",
+                path.display()
+            )))
+        }
+        Err(e) => {
+            return Err(ChainError(format!(
+                "cannot read the aliyun CLI profile file {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    let wanted = profile
+        .map(str::to_string)
+        .or_else(|| get("ALIBABA_CLOUD_PROFILE"));
+    from_profile_file(&text, &path, wanted.as_deref())
+}
+
+#[derive(Deserialize)]
+struct ProfileFile {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    profiles: Vec<Profile>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    access_key_id: String,
+    #[serde(default)]
+    access_key_secret: String,
+    #[serde(default)]
+    sts_token: String,
+    #[serde(default)]
+    ram_role_arn: String,
+    #[serde(default)]
+    ram_session_name: String,
+    #[serde(default)]
+    expired_seconds: u32,
+    #[serde(default)]
+    sts_region: String,
+    #[serde(default)]
+    external_id: String,
+}
+
+/// Reads the profile `wanted` (else the file's `current`) from the text of a profile file.
+pub fn from_profile_file(
+    text: &str,
+    path: &Path,
+    wanted: Option<&str>,
+) -> Result<Resolved, ChainError> {
+    let at = path.display();
+    // serde_json's message names a line and column, never the file's content (it holds secrets).
+    let file: ProfileFile = serde_json::from_str(text)
+        .map_err(|e| ChainError(format!("{at} is not an aliyun CLI profile file: {e}")))?;
+    let name = wanted.unwrap_or(&file.current);
+    if name.is_empty() {
+        return Err(ChainError(format!(
+            "{at} names no current profile: pass --profile NAME"
+        )));
+    }
+    let p = file
+        .profiles
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = file.profiles.iter().map(|p| p.name.as_str()).collect();
+            ChainError(format!(
+                "{at} has no profile {name:?} (it has: {})",
+                names.join(", ")
+            ))
+        })?;
+    let mode = p.mode.to_ascii_lowercase();
+    let key = |what: &str| -> Result<(), ChainError> {
+        if p.access_key_id.is_empty() || p.access_key_secret.is_empty() {
+            return Err(ChainError(format!(
+                "profile {name:?} in {at} is {what} but lacks access_key_id or access_key_secret"
+            )));
+        }
+        Ok(())
+    };
+    let source = |mode: &str| format!("profile {name:?} ({mode}) in {at}");
+    match mode.as_str() {
+        "ak" => {
+            key("mode AK")?;
+            Ok(Resolved {
+                credentials: Credentials::new(&p.access_key_id, &p.access_key_secret, None),
+                source: source("AK"),
+                assume: None,
+            })
+        }
+        "ststoken" => {
+            key("mode StsToken")?;
+            if p.sts_token.is_empty() {
+                return Err(ChainError(format!(
+                    "profile {name:?} in {at} is mode StsToken but has no sts_token"
+                )));
+            }
+            Ok(Resolved {
+                credentials: Credentials::new(
+                    &p.access_key_id,
+                    &p.access_key_secret,
+                    Some(p.sts_token.clone()),
+                ),
+                source: source("StsToken"),
+                assume: None,
+            })
+        }
+        "ramrolearn" => {
+            key("mode RamRoleArn")?;
+            if p.ram_role_arn.is_empty() {
+                return Err(ChainError(format!(
+                    "profile {name:?} in {at} is mode RamRoleArn but has no ram_role_arn"
+                )));
+            }
+            if !p.external_id.is_empty() {
+                return Err(ChainError(format!(
+                    "profile {name:?} in {at} sets external_id, which sg-remediator does not send yet: \
+                     use a profile without it, or export STS credentials"
+                )));
+            }
+            let sts_endpoint = (!p.sts_region.is_empty())
+                .then(|| format!("https://sts.{}.aliyuncs.com", p.sts_region));
+            Ok(Resolved {
+                credentials: Credentials::new(&p.access_key_id, &p.access_key_secret, None),
+                source: format!(
+                    "profile {name:?} (RamRoleArn {}, assumed with STS AssumeRole) in {at}",
+                    p.ram_role_arn
+                ),
+                assume: Some(RoleToAssume {
+                    role_arn: p.ram_role_arn.clone(),
+                    session_name: if p.ram_session_name.is_empty() {
+                        DEFAULT_SESSION_NAME.to_string()
+                    } else {
+                        p.ram_session_name.clone()
+                    },
+                    duration_seconds: if p.expired_seconds == 0 {
+                        DEFAULT_ROLE_SECONDS
+                    } else {
+                        p.expired_seconds
+                    },
+                    sts_endpoint,
+                }),
+            })
+        }
+        _ => Err(ChainError(format!(
+            "profile {name:?} in {at} has mode {:?}: sg-remediator supports AK, StsToken and RamRoleArn",
+            p.mode
+        ))),
+    }
+}
+
+/// `$HOME` (or `%USERPROFILE%` on Windows), as the aliyun CLI finds it (`config/path.go`).
+pub fn home_dir(lookup: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+    lookup(var).filter(|h| !h.is_empty()).map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const FILE: &str = r#"{"current": "dev", "profiles": [
+        {"name": "dev", "mode": "AK", "access_key_id": "AKdev", "access_key_secret": "s3cret-dev"},
+        {"name": "sts", "mode": "StsToken", "access_key_id": "STS.x", "access_key_secret": "s3cret-sts", "sts_token": "tok"},
+        {"name": "ops", "mode": "RamRoleArn", "access_key_id": "AKops", "access_key_secret": "s3cret-ops",
+         "ram_role_arn": "acs:ram::1:role/audit", "ram_session_name": "me", "expired_seconds": 900, "sts_region": "cn-shanghai"},
+        {"name": "sso", "mode": "CloudSSO"}
+    ]}"#;
+
+    fn path() -> PathBuf {
+        PathBuf::from("/home/me/.aliyun/config.json")
+    }
+
+    #[test]
+    fn the_alibaba_cloud_variables_come_first() {
+        let r = resolve(
+            &env(&[
+                ("ALIBABA_CLOUD_ACCESS_KEY_ID", "AK1"),
+                ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "secret-1"),
+                ("ALICLOUD_ACCESS_KEY", "AK2"),
+                ("ALICLOUD_SECRET_KEY", "secret-2"),
+            ]),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.credentials.access_key_id, "AK1");
+        assert_eq!(r.source, "environment ALIBABA_CLOUD_ACCESS_KEY_ID");
+    }
+
+    #[test]
+    fn the_terraform_variables_are_second_and_carry_a_token() {
+        let r = resolve(
+            &env(&[
+                ("ALICLOUD_ACCESS_KEY", "STS.2"),
+                ("ALICLOUD_SECRET_KEY", "secret-2"),
+                ("ALICLOUD_SECURITY_TOKEN", "token-2"),
+            ]),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.credentials.security_token.unwrap().expose(), "token-2");
+        assert_eq!(
+            r.source,
+            "environment ALICLOUD_ACCESS_KEY (with ALICLOUD_SECURITY_TOKEN)"
+        );
+    }
+
+    #[test]
+    fn half_a_key_in_the_environment_is_an_error_not_a_fallthrough() {
+        let e = resolve(&env(&[("ALIBABA_CLOUD_ACCESS_KEY_ID", "AK1")]), None, None).unwrap_err();
+        assert!(
+            e.0.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET is not"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn nothing_anywhere_names_every_source_tried_in_one_line() {
+        let e = resolve(&env(&[]), Some(Path::new("/nonexistent-home")), None).unwrap_err();
+        assert!(e.0.contains("ALIBABA_CLOUD_ACCESS_KEY_ID"));
+        assert!(e.0.contains("ALICLOUD_ACCESS_KEY"));
+        assert!(e
+            .0
+            .contains("/nonexistent-home/.aliyun/config.json does not exist"));
+        assert!(!e.0.contains('\n'));
+    }
+
+    #[test]
+    fn the_current_profile_is_the_default() {
+        let r = from_profile_file(FILE, &path(), None).unwrap();
+        assert_eq!(r.credentials.access_key_id, "AKdev");
+        assert_eq!(
+            r.source,
+            "profile \"dev\" (AK) in /home/me/.aliyun/config.json"
+        );
+    }
+
+    #[test]
+    fn a_sts_token_profile_carries_its_token() {
+        let r = from_profile_file(FILE, &path(), Some("sts")).unwrap();
+        assert_eq!(r.credentials.security_token.unwrap().expose(), "tok");
+        assert!(r.assume.is_none());
+    }
+
+    #[test]
+    fn a_ram_role_arn_profile_must_assume_its_role_first() {
+        let r = from_profile_file(FILE, &path(), Some("ops")).unwrap();
+        assert_eq!(
+            r.assume,
+            Some(RoleToAssume {
+                role_arn: "acs:ram::1:role/audit".into(),
+                session_name: "me".into(),
+                duration_seconds: 900,
+                sts_endpoint: Some("https://sts.cn-shanghai.aliyuncs.com".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn an_unsupported_mode_or_a_missing_profile_is_named() {
+        let e = from_profile_file(FILE, &path(), Some("sso")).unwrap_err();
+        assert!(e.0.contains("\"CloudSSO\""), "{e}");
+        let e = from_profile_file(FILE, &path(), Some("nope")).unwrap_err();
+        assert!(
+            e.0.contains("no profile \"nope\" (it has: dev, sts, ops, sso)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn modes_compare_case_insensitively_like_the_aliyun_cli() {
+        let text = r#"{"current": "a", "profiles": [{"name": "a", "mode": "ak", "access_key_id": "i", "access_key_secret": "s"}]}"#;
+        assert!(from_profile_file(text, &path(), None).is_ok());
+    }
+
+    #[test]
+    fn errors_never_quote_the_secret() {
+        let text = r#"{"current": "a", "profiles": [{"name": "a", "mode": "StsToken", "access_key_id": "i", "access_key_secret": "hush-hush"}]}"#;
+        let e = from_profile_file(text, &path(), None).unwrap_err();
+        assert!(!e.0.contains("hush-hush"));
+        let broken =
+            r#"{"current": "a", "profiles": [{"name": "a", "access_key_secret": "hush-hush" "#;
+        let e = from_profile_file(broken, &path(), None).unwrap_err();
+        assert!(!e.0.contains("hush-hush"), "{e}");
+    }
+}

@@ -1,0 +1,120 @@
+//! `scan`: judge a listed security group on its live rules, without Cloud Config.
+//!
+//! The same decisions as the function, in the same order, with `DescribeSecurityGroups` standing
+//! in for Config's snapshot: exempt ids, managed groups and the exemption tag are skipped; the
+//! live ingress rules go through the same [`Selector`]; the result is `compliant` or
+//! `would_remediate` (a scan never changes anything), with shadowed and review rules listed and
+//! explained exactly as the function explains them.
+
+use crate::config::Config;
+use crate::event::SECURITY_GROUP;
+use crate::openapi::{CallContext, Client};
+use crate::remediation::explain_kept;
+use crate::report::{ResourceResult, Status};
+use crate::rules::Permission;
+use crate::select::Selector;
+use crate::services::ecs;
+use crate::services::ecs_inventory::ListedGroup;
+
+/// One scanned group: its result and the live ingress rules it was judged on.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    pub result: ResourceResult,
+    pub rules: Vec<Permission>,
+}
+
+/// Judges one listed group on its live rules.
+pub async fn scan_group(
+    client: &Client,
+    cx: &CallContext<'_>,
+    config: &Config,
+    selector: &Selector,
+    group: &ListedGroup,
+) -> Scanned {
+    let mut out = ResourceResult::new(
+        Some(group.security_group_id.clone()),
+        Some(group.region_id.clone()),
+        None,
+        Some(SECURITY_GROUP.to_string()),
+        Status::Skipped,
+    );
+    let done = |out: ResourceResult, rules| Scanned { result: out, rules };
+    if config
+        .exempt_security_group_ids
+        .contains(&group.security_group_id)
+    {
+        return done(
+            out.with_reason("exempt: listed in EXEMPT_SECURITY_GROUP_IDS"),
+            Vec::new(),
+        );
+    }
+    if group.service_managed {
+        return done(
+            out.with_reason(
+                "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it",
+            ),
+            Vec::new(),
+        );
+    }
+    let tag = &config.exempt_tag;
+    if group.tags.contains(&tag.key, tag.value.as_deref()) {
+        return done(out.with_reason(format!("exempt: tagged {tag}")), Vec::new());
+    }
+    let endpoint = config.endpoints.ecs(&group.region_id);
+    let live = match ecs::describe_security_group_attribute(
+        client,
+        cx,
+        &endpoint,
+        &group.region_id,
+        &group.security_group_id,
+    )
+    .await
+    {
+        Ok(rules) => {
+            out.api_request_ids.extend(rules.request_ids);
+            rules.permissions
+        }
+        Err(e) => {
+            out.api_request_ids
+                .extend(e.request_id().map(str::to_string));
+            if e.code() == Some("InvalidSecurityGroupId.NotFound") {
+                return done(
+                    out.with_reason(format!("gone: the group no longer exists in ECS ({e})")),
+                    Vec::new(),
+                );
+            }
+            out.status = Status::Failed;
+            return done(
+                out.with_reason(format!("DescribeSecurityGroupAttribute failed: {e}")),
+                Vec::new(),
+            );
+        }
+    };
+    let selection = match selector.evaluate(&live) {
+        Ok(s) => s,
+        Err(e) => {
+            out.status = Status::Failed;
+            return done(
+                out.with_reason(format!("selecting rules of the live group failed: {e}")),
+                live,
+            );
+        }
+    };
+    out.shadowed_rule_ids = selection.shadowed_ids();
+    out.review_rule_ids = selection.review_ids();
+    let mut notes = explain_kept(&selection);
+    let to_revoke = selection.revoke_ids();
+    if to_revoke.is_empty() {
+        out.status = Status::Compliant;
+        if selection.shadowed.is_empty() && selection.review.is_empty() {
+            notes.insert(0, "no world-open rule on a risky port".to_string());
+        }
+    } else {
+        out.status = Status::WouldRemediate;
+        out.would_revoke_rule_ids = Some(to_revoke);
+        out.would_revoke_rules = Some(selection.exposed.iter().map(|e| e.rule.clone()).collect());
+        notes.insert(0, "dry run: nothing was changed".into());
+    }
+    out.reason = Some(notes.join("; "));
+    done(out, live)
+}

@@ -1,0 +1,291 @@
+//! The human view of a report: group by group, rule by rule, what was revoked (or would be) and
+//! what was kept and why. One renderer for `make demo` and the `sg-remediator` command line, so
+//! both explain a decision in the same words.
+//!
+//! It reads the report as JSON (the function's response body, or the command line's report,
+//! which has the same shape) plus each group's rules as ECS lists them, before and, when known,
+//! after the run. The explanations of kept rules restate the selection rule (inbound, Accept,
+//! from the whole internet, on a protocol with ports, opening a risky port); the decision itself
+//! is always the report's.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::rules::RiskyPorts;
+use crate::select::{is_world, opens_risky_port};
+
+/// What the renderer knows about one security group besides its report entry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupRules {
+    /// `SecurityGroupName`, empty if unknown.
+    pub name: String,
+    /// The group's rules before the run, as ECS lists them (`SecurityGroupRuleId`, `Direction`,
+    /// `Policy`, `IpProtocol`, `PortRange`, source fields).
+    pub before: Vec<Value>,
+    /// The group's rules after the run, when they were read again: a revoked rule still there is
+    /// flagged, and a skipped or failed group says whether anything changed.
+    pub after: Option<Vec<Value>>,
+}
+
+/// The per-group, per-rule table for every result of `report`, then a blank line per group.
+pub fn report_table(
+    report: &Value,
+    groups: &BTreeMap<String, GroupRules>,
+    risky: &RiskyPorts,
+) -> String {
+    let mut out = String::new();
+    for result in report["results"].as_array().into_iter().flatten() {
+        group_table(&mut out, result, groups, risky);
+    }
+    out
+}
+
+/// `Summary: 1 remediated, 2 compliant, …` from the report's `summary`.
+pub fn summary_line(report: &Value) -> String {
+    let s = &report["summary"];
+    format!(
+        "Summary: {} remediated, {} compliant, {} would remediate, {} skipped, {} failed",
+        s["remediated"], s["compliant"], s["wouldRemediate"], s["skipped"], s["failed"]
+    )
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("")
+}
+
+fn ids(v: &Value, key: &str) -> Vec<String> {
+    v[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn group_table(
+    out: &mut String,
+    result: &Value,
+    groups: &BTreeMap<String, GroupRules>,
+    risky: &RiskyPorts,
+) {
+    let id = text(result, "resourceId");
+    let status = text(result, "status");
+    let group = groups.get(id);
+    let name = group.map_or("", |g| g.name.as_str());
+    let kind = text(result, "resourceType");
+    let title = if kind == "ACS::ECS::SecurityGroup" || kind.is_empty() {
+        format!("{id}  {name}")
+    } else {
+        format!("{id}  ({kind})")
+    };
+    let _ = writeln!(out, "== {title}  [{}]", status.to_uppercase());
+    let reason = text(result, "reason");
+    let before: &[Value] = group.map_or(&[], |g| g.before.as_slice());
+    let after = group.and_then(|g| g.after.as_ref());
+    if matches!(status, "skipped" | "failed") {
+        let _ = writeln!(out, "   {reason}");
+        if let Some(after) = after {
+            let unchanged = after.as_slice() == before;
+            let _ = writeln!(
+                out,
+                "   {}",
+                if unchanged {
+                    "no rule was changed"
+                } else {
+                    "WARNING: the group's live rules changed"
+                }
+            );
+        }
+        out.push('\n');
+        return;
+    }
+    let revoked = ids(result, "revokedRuleIds");
+    let shadowed = ids(result, "shadowedRuleIds");
+    let review = ids(result, "reviewRuleIds");
+    let drift = ids(result, "driftRuleIds");
+    let would = ids(result, "wouldRevokeRuleIds");
+    let live_now: Option<Vec<&str>> = after.map(|rules| {
+        rules
+            .iter()
+            .map(|r| text(r, "SecurityGroupRuleId"))
+            .collect()
+    });
+    let rows: Vec<[String; 4]> = before
+        .iter()
+        .map(|rule| {
+            let rid = text(rule, "SecurityGroupRuleId").to_string();
+            let verdict = if revoked.contains(&rid) {
+                let still_there = live_now
+                    .as_ref()
+                    .is_some_and(|live| live.contains(&rid.as_str()));
+                let gone = if still_there {
+                    " (STILL PRESENT)"
+                } else {
+                    "; verified gone"
+                };
+                format!("REVOKED: open to the internet on a risky port{gone}")
+            } else if would.contains(&rid) {
+                "WOULD REVOKE (dry run)".to_string()
+            } else {
+                let why = if shadowed.contains(&rid) {
+                    "denied first by a higher-priority Drop rule (shadowed)".to_string()
+                } else if review.contains(&rid) {
+                    "source is a prefix list: cannot be judged, check it by hand".to_string()
+                } else {
+                    why_kept(rule, risky)
+                };
+                let drifted = if drift.contains(&rid) {
+                    "; Config's snapshot still shows it open to the world (stale): live state wins"
+                } else {
+                    ""
+                };
+                format!("kept: {why}{drifted}")
+            };
+            [rid, describe(rule), source(rule), verdict]
+        })
+        .collect();
+    rows_table(out, &rows);
+    if !reason.is_empty() {
+        let _ = writeln!(out, "   note: {reason}");
+    }
+    out.push('\n');
+}
+
+/// `ingress accept TCP 22/22` etc.
+fn describe(rule: &Value) -> String {
+    format!(
+        "{} {} {} {}",
+        text(rule, "Direction"),
+        text(rule, "Policy").to_lowercase(),
+        text(rule, "IpProtocol"),
+        text(rule, "PortRange")
+    )
+}
+
+/// Where the rule admits traffic from (or, for egress, to).
+fn source(rule: &Value) -> String {
+    for (key, prefix) in [
+        ("SourceCidrIp", "from "),
+        ("Ipv6SourceCidrIp", "from "),
+        ("SourceGroupId", "from group "),
+        ("SourcePrefixListId", "from list "),
+        ("DestCidrIp", "to "),
+        ("Ipv6DestCidrIp", "to "),
+    ] {
+        let v = text(rule, key);
+        if !v.is_empty() {
+            return format!("{prefix}{v}");
+        }
+    }
+    String::new()
+}
+
+/// Why a rule that was not revoked (and not listed as shadowed or for review) is fine, in the
+/// terms of the selection rule.
+fn why_kept(rule: &Value, risky: &RiskyPorts) -> String {
+    let protocol = text(rule, "IpProtocol").to_ascii_uppercase();
+    if !text(rule, "Direction").eq_ignore_ascii_case("ingress") {
+        "outbound rule (only inbound rules are remediated)".into()
+    } else if text(rule, "Policy").eq_ignore_ascii_case("drop") {
+        "Drop rule (it denies traffic)".into()
+    } else if !text(rule, "SourceGroupId").is_empty() {
+        "source is another security group, not the internet".into()
+    } else if !is_world(text(rule, "SourceCidrIp")) && !is_world(text(rule, "Ipv6SourceCidrIp")) {
+        "source is not the whole internet".into()
+    } else if !matches!(protocol.as_str(), "TCP" | "UDP" | "ALL") {
+        format!("{protocol} has no ports")
+    } else if !opens_risky_port(text(rule, "PortRange"), risky) {
+        format!("opens no risky port ({risky})")
+    } else {
+        "not selected by the rule selector".into()
+    }
+}
+
+fn rows_table(out: &mut String, rows: &[[String; 4]]) {
+    let mut width = [0usize; 3];
+    for row in rows {
+        for (w, cell) in width.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for [id, rule, from, verdict] in rows {
+        let _ = writeln!(
+            out,
+            "   {id:<w0$}  {rule:<w1$}  {from:<w2$}  {verdict}",
+            w0 = width[0],
+            w1 = width[1],
+            w2 = width[2]
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(id: &str, cidr: &str, ports: &str) -> Value {
+        json!({"SecurityGroupRuleId": id, "Direction": "ingress", "Policy": "Accept",
+               "IpProtocol": "TCP", "PortRange": ports, "SourceCidrIp": cidr})
+    }
+
+    #[test]
+    fn each_rule_gets_a_row_with_its_verdict() {
+        let report = json!({"results": [{
+            "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup",
+            "status": "would_remediate", "reason": "dry run: nothing was changed",
+            "wouldRevokeRuleIds": ["sgr-a"], "revokedRuleIds": []
+        }]});
+        let groups = BTreeMap::from([(
+            "sg-1".to_string(),
+            GroupRules {
+                name: "web".into(),
+                before: vec![
+                    rule("sgr-a", "0.0.0.0/0", "22/22"),
+                    rule("sgr-b", "10.0.0.0/8", "22/22"),
+                    rule("sgr-c", "0.0.0.0/0", "443/443"),
+                ],
+                after: None,
+            },
+        )]);
+        let table = report_table(&report, &groups, &"22,3389".parse().unwrap());
+        assert!(table.starts_with("== sg-1  web  [WOULD_REMEDIATE]\n"));
+        let line = |id: &str| table.lines().find(|l| l.contains(id)).unwrap().to_string();
+        assert!(line("sgr-a").ends_with("WOULD REVOKE (dry run)"));
+        assert!(line("sgr-b").ends_with("kept: source is not the whole internet"));
+        assert!(line("sgr-c").ends_with("kept: opens no risky port (22,3389)"));
+        assert!(table.contains("   note: dry run: nothing was changed\n"));
+    }
+
+    #[test]
+    fn a_revoked_rule_still_listed_afterwards_is_flagged() {
+        let report = json!({"results": [{
+            "resourceId": "sg-1", "status": "remediated", "revokedRuleIds": ["sgr-a"]
+        }]});
+        let before = vec![rule("sgr-a", "0.0.0.0/0", "22/22")];
+        let groups = BTreeMap::from([(
+            "sg-1".to_string(),
+            GroupRules {
+                name: String::new(),
+                before: before.clone(),
+                after: Some(before),
+            },
+        )]);
+        let table = report_table(&report, &groups, &"22".parse().unwrap());
+        assert!(table.contains("(STILL PRESENT)"), "{table}");
+    }
+
+    #[test]
+    fn the_summary_line_counts_every_status() {
+        let report = json!({"summary": {"remediated": 1, "compliant": 2, "wouldRemediate": 3,
+                                        "skipped": 4, "failed": 5}});
+        assert_eq!(
+            summary_line(&report),
+            "Summary: 1 remediated, 2 compliant, 3 would remediate, 4 skipped, 5 failed"
+        );
+    }
+}

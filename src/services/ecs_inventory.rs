@@ -1,0 +1,242 @@
+//! ECS `DescribeSecurityGroups`: every security group of a region, for the command line's `scan`
+//! (which works without Cloud Config). The function itself never lists groups: Config names them.
+//!
+//! Parameters and response fields follow the official model in `aliyun/alibabacloud-go-sdk`,
+//! `ecs-20140526/client/describe_security_groups_request_model.go` (`RegionId` required;
+//! `MaxResults` at most 100, default 10, paged with `NextToken`; `PageNumber`/`PageSize` are
+//! deprecated in favour of them) and `describe_security_groups_response_body_model.go`
+//! (`SecurityGroups.SecurityGroup[]` with `SecurityGroupId`, `SecurityGroupName`, `VpcId`,
+//! `ServiceManaged`, `Tags.Tag[]` of `TagKey`/`TagValue`; an empty `NextToken` means the last page).
+//!
+//! `scan --all-regions` first asks ECS `DescribeRegions` for the regions
+//! (`describe_regions_request_model.go`: no required parameter;
+//! `describe_regions_response_body_model.go`: `Regions.Region[]` with `RegionId`, `LocalName`,
+//! `RegionEndpoint`, `Status`).
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::config::Tags;
+use super::{invoke, Api};
+use crate::openapi::error::{field, text_field};
+use crate::openapi::{ApiError, CallContext, Client, Params};
+
+pub const DESCRIBE_SECURITY_GROUPS: Api = Api {
+    service: "ecs",
+    action: "DescribeSecurityGroups",
+    version: "2014-05-26",
+};
+
+pub const DESCRIBE_REGIONS: Api = Api {
+    service: "ecs",
+    action: "DescribeRegions",
+    version: "2014-05-26",
+};
+
+/// Groups per page: the API's maximum.
+pub const PAGE_SIZE: u32 = 100;
+
+/// More pages than this (100 000 groups) means the server is looping.
+pub const MAX_PAGES: u32 = 1000;
+
+/// One listed security group: what `scan` needs to decide whether to look at its rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedGroup {
+    pub security_group_id: String,
+    pub security_group_name: String,
+    pub region_id: String,
+    pub vpc_id: Option<String>,
+    /// `ServiceManaged`: a group a cloud service manages (ECS refuses changes to it).
+    pub service_managed: bool,
+    pub tags: Tags,
+}
+
+/// Every group of a region, and the RequestId of each page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inventory {
+    pub groups: Vec<ListedGroup>,
+    pub request_ids: Vec<String>,
+    pub pages: u32,
+}
+
+/// Lists every security group of `region`, following `NextToken` to the last page. An error on
+/// any page fails the whole listing: a partial inventory would silently skip groups.
+pub async fn describe_security_groups(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+    region: &str,
+) -> Result<Inventory, ApiError> {
+    let mut inventory = Inventory {
+        groups: Vec::new(),
+        request_ids: Vec::new(),
+        pages: 0,
+    };
+    let mut seen_tokens = HashSet::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let mut params = Params::new();
+        params.insert("RegionId".into(), region.into());
+        params.insert("MaxResults".into(), PAGE_SIZE.to_string());
+        if let Some(token) = &next_token {
+            params.insert("NextToken".into(), token.clone());
+        }
+        let response = invoke(client, cx, endpoint, DESCRIBE_SECURITY_GROUPS, params).await?;
+        inventory.pages += 1;
+        inventory.request_ids.extend(response.request_id.clone());
+        let page = parse_page(&response.body, region)?;
+        inventory.groups.extend(page.groups);
+        match page.next_token {
+            None => return Ok(inventory),
+            Some(token) => {
+                if !seen_tokens.insert(token.clone()) || inventory.pages >= MAX_PAGES {
+                    return Err(ApiError::Decode {
+                        status: 200,
+                        detail: format!(
+                            "DescribeSecurityGroups pagination: NextToken {token:?} repeated or \
+                             more than {MAX_PAGES} pages"
+                        ),
+                    });
+                }
+                next_token = Some(token);
+            }
+        }
+    }
+}
+
+/// The ids of every region ECS offers to the caller, in the order ECS lists them.
+pub async fn describe_regions(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &str,
+) -> Result<Vec<String>, ApiError> {
+    let response = invoke(client, cx, endpoint, DESCRIBE_REGIONS, Params::new()).await?;
+    parse_regions(&response.body)
+}
+
+/// Reads a `DescribeRegions` answer: `Regions.Region[].RegionId`.
+pub fn parse_regions(body: &Value) -> Result<Vec<String>, ApiError> {
+    let decode = |detail: &str| ApiError::Decode {
+        status: 200,
+        detail: format!("DescribeRegions response: {detail}"),
+    };
+    let list = field(body, "Regions")
+        .and_then(|r| field(r, "Region"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| decode("no Regions.Region list"))?;
+    list.iter()
+        .map(|r| text_field(r, "RegionId").ok_or_else(|| decode("a region without RegionId")))
+        .collect()
+}
+
+/// One page of groups and the token of the next (`None` on the last page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub groups: Vec<ListedGroup>,
+    pub next_token: Option<String>,
+}
+
+/// Reads one `DescribeSecurityGroups` page. A group without an id fails the page.
+pub fn parse_page(body: &Value, region: &str) -> Result<Page, ApiError> {
+    let decode = |detail: String| ApiError::Decode {
+        status: 200,
+        detail: format!("DescribeSecurityGroups response: {detail}"),
+    };
+    let entries: &[Value] = match field(body, "SecurityGroups") {
+        None | Some(Value::Null) => return Err(decode("no SecurityGroups".into())),
+        Some(Value::Array(list)) => list,
+        Some(obj @ Value::Object(_)) => match field(obj, "SecurityGroup") {
+            Some(Value::Array(list)) => list,
+            None if obj.as_object().is_some_and(|m| m.is_empty()) => &[],
+            _ => return Err(decode("SecurityGroups.SecurityGroup is not a list".into())),
+        },
+        Some(_) => return Err(decode("SecurityGroups is not a list".into())),
+    };
+    let mut groups = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let id = text_field(entry, "SecurityGroupId")
+            .ok_or_else(|| decode(format!("group #{} has no SecurityGroupId", i + 1)))?;
+        let tags = Tags::from_json(field(entry, "Tags").unwrap_or(&Value::Null))
+            .map_err(|e| decode(format!("{id}: Tags: {e}")))?;
+        let service_managed = match field(entry, "ServiceManaged") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+            Some(_) => return Err(decode(format!("{id}: ServiceManaged is not a boolean"))),
+        };
+        groups.push(ListedGroup {
+            security_group_name: text_field(entry, "SecurityGroupName").unwrap_or_default(),
+            region_id: text_field(body, "RegionId").unwrap_or_else(|| region.to_string()),
+            vpc_id: text_field(entry, "VpcId"),
+            service_managed,
+            tags,
+            security_group_id: id,
+        });
+    }
+    let next_token = text_field(body, "NextToken").filter(|t| !t.trim().is_empty());
+    Ok(Page { groups, next_token })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_page_reads_ids_names_tags_and_the_managed_flag() {
+        let page = parse_page(
+            &json!({
+                "RequestId": "r", "RegionId": "cn-hangzhou", "NextToken": "abc",
+                "SecurityGroups": {"SecurityGroup": [
+                    {"SecurityGroupId": "sg-1", "SecurityGroupName": "web", "VpcId": "vpc-1",
+                     "ServiceManaged": false,
+                     "Tags": {"Tag": [{"TagKey": "env", "TagValue": "prod"}]}},
+                    {"SecurityGroupId": "sg-2", "ServiceManaged": true, "Tags": {"Tag": []}}
+                ]}
+            }),
+            "cn-hangzhou",
+        )
+        .unwrap();
+        assert_eq!(page.next_token.as_deref(), Some("abc"));
+        assert_eq!(page.groups.len(), 2);
+        assert_eq!(page.groups[0].security_group_name, "web");
+        assert!(page.groups[0].tags.contains("env", Some("prod")));
+        assert!(!page.groups[0].service_managed);
+        assert!(page.groups[1].service_managed);
+    }
+
+    #[test]
+    fn regions_are_read_by_id() {
+        let body = json!({"Regions": {"Region": [
+            {"RegionId": "cn-hangzhou", "LocalName": "China (Hangzhou)"},
+            {"RegionId": "ap-southeast-1"}
+        ]}});
+        assert_eq!(
+            parse_regions(&body).unwrap(),
+            vec!["cn-hangzhou".to_string(), "ap-southeast-1".to_string()]
+        );
+        assert!(parse_regions(&json!({"RequestId": "r"})).is_err());
+    }
+
+    #[test]
+    fn an_empty_next_token_is_the_last_page() {
+        let page = parse_page(
+            &json!({"NextToken": "", "SecurityGroups": {"SecurityGroup": []}}),
+            "cn-hangzhou",
+        )
+        .unwrap();
+        assert!(page.next_token.is_none());
+        assert!(page.groups.is_empty());
+    }
+
+    #[test]
+    fn a_page_without_the_group_list_is_an_error_not_an_empty_region() {
+        assert!(parse_page(&json!({"RequestId": "r"}), "cn-hangzhou").is_err());
+        assert!(parse_page(
+            &json!({"SecurityGroups": {"SecurityGroup": [{"SecurityGroupName": "x"}]}}),
+            "cn-hangzhou"
+        )
+        .is_err());
+    }
+}
