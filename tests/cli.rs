@@ -93,6 +93,9 @@ fn command(emulator: &Emulator, home: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// A test-only `RESTORE_SEAL_KEY` (32 bytes, hex): what makes revoked rules restorable.
+const SEAL_KEY: &str = "0d1c2b3a49586776a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f00f1e";
+
 fn with_demo_key(c: &mut Command) -> &mut Command {
     c.env("ALIBABA_CLOUD_ACCESS_KEY_ID", DEMO_KEY.0)
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", DEMO_KEY.1)
@@ -491,7 +494,7 @@ async fn remediate_from_a_scan_revokes_verifies_and_restore_puts_the_rules_back(
             remediation_file.to_str().unwrap(),
         ],
     );
-    with_demo_key(&mut c);
+    with_demo_key(&mut c).env("RESTORE_SEAL_KEY", SEAL_KEY);
     let out = run(c, &[DEMO_KEY.1, DEMO_KEY.2], &emulator).await;
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out
@@ -509,6 +512,11 @@ async fn remediate_from_a_scan_revokes_verifies_and_restore_puts_the_rules_back(
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     assert_eq!(revoked.len(), 2);
+    assert!(results[WEB_PROD]["revokedRules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["Seal"].as_str().is_some_and(|s| s.starts_with("v1."))));
     let live = rule_ids(&emulator.live_rules(WEB_PROD).unwrap());
     assert!(revoked.is_disjoint(&live), "revoked rules are gone live");
     assert!(results.contains_key(LEGACY_BASTION));
@@ -526,7 +534,7 @@ async fn remediate_from_a_scan_revokes_verifies_and_restore_puts_the_rules_back(
             "--json",
         ],
     );
-    with_demo_key(&mut c);
+    with_demo_key(&mut c).env("RESTORE_SEAL_KEY", SEAL_KEY);
     let out = run(c, &[DEMO_KEY.1, DEMO_KEY.2], &emulator).await;
     assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
     let restored = out.json();
@@ -542,6 +550,34 @@ async fn remediate_from_a_scan_revokes_verifies_and_restore_puts_the_rules_back(
     // Only the named group was restored.
     let bastion = rule_ids(&emulator.live_rules(LEGACY_BASTION).unwrap());
     assert_eq!(bastion.len(), 2);
+
+    // Without the key the rules were sealed with, nothing is restored.
+    let mut c = command(
+        &emulator,
+        &home.0,
+        &[
+            "restore",
+            "--report",
+            remediation_file.to_str().unwrap(),
+            "--resource",
+            LEGACY_BASTION,
+            "--yes",
+        ],
+    );
+    with_demo_key(&mut c);
+    let calls = emulator.journal().len();
+    let out = run(c, &[DEMO_KEY.1, DEMO_KEY.2], &emulator).await;
+    assert_eq!(out.status, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("RESTORE_SEAL_KEY"), "{}", out.stderr);
+    assert!(emulator
+        .journal()
+        .iter()
+        .skip(calls)
+        .all(|c| c.action != "AuthorizeSecurityGroup"));
+    assert_eq!(
+        rule_ids(&emulator.live_rules(LEGACY_BASTION).unwrap()).len(),
+        2
+    );
     emulator.shutdown().await;
 }
 

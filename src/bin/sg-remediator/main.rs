@@ -103,6 +103,13 @@ async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
                 );
             }
             let session = Session::open(global, Mode::Enforce).await?;
+            if session.config.restore_seal_key.is_none() {
+                eprintln!(
+                    "sg-remediator: note: RESTORE_SEAL_KEY is not set, so the revoked rules carry \
+                     no seal and `restore` cannot put them back (re-create them by hand from the \
+                     report)"
+                );
+            }
             commands::run_engine(session, all, Mode::Enforce).await
         }
         Command::Restore {
@@ -119,6 +126,13 @@ async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
                 ))?;
             }
             let session = Session::open(global, Mode::Enforce).await?;
+            if session.config.restore_seal_key.is_none() {
+                return Err(Fatal(
+                    "restore needs RESTORE_SEAL_KEY, the key that was set when the rules were \
+                     revoked: only rules sealed by it are restored"
+                        .into(),
+                ));
+            }
             commands::restore(session, &report, resource.as_deref()).await
         }
     }

@@ -51,9 +51,11 @@ impl Session {
                 .or_else(|| std::env::var(name).ok())
         };
         let mut config = Config::from_lookup(lookup)?;
-        // The subcommand decides the mode; restore is what the `restore` subcommand is for.
+        // The subcommand decides the mode. Restore events are the `restore` subcommand's job,
+        // under the same rule as the function: only rules sealed with RESTORE_SEAL_KEY when they
+        // were revoked can be put back.
         config.mode = mode;
-        config.allow_restore = true;
+        config.allow_restore = config.restore_seal_key.is_some();
         let selector = Selector::new(config.risky_ports.clone(), config.rule_selector.as_deref())
             .map_err(|e| Fatal(format!("RULE_SELECTOR: {e}")))?;
         let client = Client::new(ClientSettings {
