@@ -69,7 +69,7 @@ if ((${#packages[@]} == 0 && need_target == 0 && ${#components[@]} == 0)); then
 fi
 
 if ((${#packages[@]} > 0)); then
-    run_as_root="${as_root[*]:+${as_root[*]} }"
+    run_as_root="${as_root[*]:+sudo }" # as the user would type it
     say "installing ${wanted} with ${run_as_root}apt-get"
     export DEBIAN_FRONTEND=noninteractive
     # A fresh machine may have empty package lists: update only when apt knows no candidate.
