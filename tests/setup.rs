@@ -394,3 +394,26 @@ fn installed_state() -> String {
     }
     state
 }
+
+#[test]
+fn the_readme_quick_start_quotes_the_line_a_user_without_sudo_sees() {
+    let mut machine = Machine::fresh("readme");
+    machine.uid = "1000";
+    machine.sudo = false;
+    std::fs::write(machine.bin("python3"), "#!/bin/sh\n").expect("write a stand-in python3");
+    make_executable(&machine.bin("python3"));
+    let output = machine.run();
+    let line = stderr(&output);
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("## Quick start")
+        .expect("a quick start section");
+    let end = readme
+        .find("## Configuration")
+        .expect("a configuration section");
+    let quick_start = &readme[start..end];
+    assert!(
+        quick_start.contains(line.trim_end()),
+        "README quick start must quote {line:?}"
+    );
+}
