@@ -9,9 +9,10 @@
 #
 # Idempotent: what is present is left alone; a run that finds everything prints one line,
 # "setup: everything present", and changes nothing. Debian packages are installed with apt-get as
-# root, or through sudo when not root. When something cannot be installed here (no apt-get, not
-# root and no sudo, no rustup), it changes nothing and stops with exit 1 and one line on stderr
-# naming the exact command to run.
+# root, or through sudo when not root (a sudo that needs no password, or that has a terminal to ask
+# for one). When something cannot be installed here (no apt-get, not root and no usable sudo, no
+# rustup), it changes nothing and stops with exit 1 and one line on stderr naming the exact command
+# to run.
 #
 # Test hooks (tests/setup.rs drives every branch with stand-ins, whoever runs it):
 # SETUP_MUSL_GCC, SETUP_PYTHON3 (commands looked for), SETUP_APT_GET, SETUP_APT_CACHE, SETUP_SUDO,
@@ -46,8 +47,12 @@ if ((${#packages[@]} > 0)); then
     have "$apt_get" || stop "missing ${wanted} and no apt-get here" \
         "install the equivalent of Debian's ${wanted} with your package manager"
     if [[ "$uid" != "0" ]]; then
-        have "$sudo" || stop "missing ${wanted}, not root and no sudo" \
-            "su -c 'apt-get update && apt-get install -y --no-install-recommends ${wanted}'"
+        # sudo counts when it needs no password, or when there is a terminal to ask for one
+        # (under `cargo test` or CI there is none: stop rather than hang or fail half-way).
+        if ! have "$sudo" || { [[ ! -t 0 ]] && ! "$sudo" -n true 2>/dev/null; }; then
+            stop "missing ${wanted}, not root and no sudo" \
+                "su -c 'apt-get update && apt-get install -y --no-install-recommends ${wanted}'"
+        fi
         as_root=("$sudo")
     fi
 fi

@@ -81,7 +81,14 @@ fi"#,
         );
         std::fs::write(&apt_cache, policy).expect("write the apt-cache stand-in");
         make_executable(&apt_cache);
-        machine.stand_in("sudo", r#"exec "$@""#);
+        machine.stand_in(
+            "sudo",
+            &format!(
+                r#"if [ "$1" = -n ]; then [ -f "{dir}/sudo-needs-password" ] && exit 1; shift; fi
+exec "$@""#,
+                dir = machine.dir.display()
+            ),
+        );
         machine
     }
 
@@ -98,7 +105,7 @@ fi"#,
         let path = self.bin(name);
         let log = self.dir.join("log");
         let text = format!(
-            "#!/usr/bin/env bash\nargs=(\"$@\")\n[ {name:?} = sudo ] && args[0]=\"$(basename \"$1\")\"\n\
+            "#!/usr/bin/env bash\nargs=(\"$@\")\n[ {name:?} = sudo ] && [ \"${{1#/}}\" != \"$1\" ] && args[0]=\"$(basename \"$1\")\"\n\
              echo {name:?} \"${{args[*]}}\" >>{log:?}\n{body}\n",
             log = log.display().to_string()
         );
@@ -245,10 +252,12 @@ fn not_root_the_packages_are_installed_through_sudo() {
     machine.uid = "1000";
     let output = machine.run();
     assert!(output.status.success(), "stderr: {}", stderr(&output));
-    let log = machine.take_log();
     assert_eq!(
-        log[2..4],
+        machine.take_log()[..5],
         [
+            "sudo -n true",
+            LISTS[0],
+            LISTS[1],
             "sudo apt-get install -y -qq --no-install-recommends musl-tools python3",
             "apt-get install -y -qq --no-install-recommends musl-tools python3"
         ]
@@ -270,6 +279,23 @@ fn not_root_and_no_sudo_it_stops_with_one_line_before_changing_anything() {
         machine.take_log(),
         Vec::<String>::new(),
         "not even rustup ran"
+    );
+}
+
+#[test]
+fn not_root_and_a_sudo_that_wants_a_password_without_a_terminal_it_stops_with_one_line() {
+    let mut machine = Machine::fresh("sudo-password");
+    machine.uid = "1000";
+    machine.write("sudo-needs-password", "");
+    assert_stops_with(
+        &machine.run(),
+        "setup: missing musl-tools python3, not root and no sudo; run: su -c 'apt-get update && \
+         apt-get install -y --no-install-recommends musl-tools python3'",
+    );
+    assert_eq!(
+        machine.take_log(),
+        ["sudo -n true"],
+        "nothing but the probe"
     );
 }
 
