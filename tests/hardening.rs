@@ -323,6 +323,67 @@ async fn an_exempt_id_in_another_case_still_exempts_the_group() {
     assert!(emulator.journal().is_empty());
 }
 
+/// Config's answer for `sg-ssh-world` (its world-open SSH rule included), as if it were in
+/// `region` and `account`.
+fn config_answer_for_ssh_world(region: &str, account: &str) -> String {
+    let configuration = json!({"SecurityGroupId": "sg-ssh-world", "VpcId": "vpc-1",
+        "RegionId": region, "Permissions": {"Permission": [{"SecurityGroupRuleId": "sgr-ssh-world",
+        "Direction": "ingress", "Policy": "Accept", "Priority": 1, "IpProtocol": "TCP",
+        "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0"}]}});
+    json!({"RequestId": "5E3B1C2A-0000-4000-8000-00000000C0F1", "DiscoveredResourceDetail": {
+        "AccountId": account.parse::<u64>().unwrap(), "Region": region,
+        "ResourceId": "sg-ssh-world", "ResourceType": "ACS::ECS::SecurityGroup",
+        "ResourceDeleted": 1, "Tags": "{}", "Configuration": configuration.to_string()}})
+    .to_string()
+}
+
+async fn remediate_with_config_answering(region: &str, account: &str) -> (Answer, Emulator) {
+    let emulator = groups().await;
+    emulator.inject(
+        Fault::always(FaultKind::Answer {
+            body: config_answer_for_ssh_world(region, account),
+        })
+        .on_action("GetDiscoveredResource"),
+    );
+    let function = Function::start(&emulator, &[]);
+    let answer = function.invoke(&event(&["sg-ssh-world"])).await;
+    (answer, emulator)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configs_answer_for_the_asked_region_and_account_is_acted_on() {
+    let (answer, emulator) = remediate_with_config_answering(REGION, FUNCTION_ACCOUNT).await;
+    assert_eq!(
+        answer.status_of("sg-ssh-world"),
+        "remediated",
+        "{:#}",
+        answer.body
+    );
+    assert_eq!(calls(&emulator, "RevokeSecurityGroup").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configs_answer_for_another_region_fails_the_group_and_revokes_nothing() {
+    let (answer, emulator) = remediate_with_config_answering("cn-beijing", FUNCTION_ACCOUNT).await;
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.status_of("sg-ssh-world"), "failed");
+    let reason = answer.reason_of("sg-ssh-world");
+    assert!(
+        reason.contains("cn-beijing") && reason.contains(REGION),
+        "{reason}"
+    );
+    assert!(calls(&emulator, "RevokeSecurityGroup").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configs_answer_for_another_account_fails_the_group_and_revokes_nothing() {
+    let (answer, emulator) = remediate_with_config_answering(REGION, "9999888877776666").await;
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.status_of("sg-ssh-world"), "failed");
+    assert!(answer.reason_of("sg-ssh-world").contains("account"));
+    assert!(calls(&emulator, "RevokeSecurityGroup").is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Selector guard rails
 // ---------------------------------------------------------------------------------------------

@@ -54,6 +54,10 @@ pub enum FaultKind {
         code: String,
         message: String,
     },
+    /// HTTP 200 with this JSON text as the body instead of the action's own answer: a cloud
+    /// that answers for something else than was asked (e.g. Config answering for another
+    /// region), to prove the function checks what it is told. Not valid JSON → `null`.
+    Answer { body: String },
     /// Like `Error`, answered with the given `RequestId` instead of a fresh one: a cloud that
     /// echoes request data into its request id (used to prove echoed secrets are masked).
     ErrorWithRequestId {
@@ -127,6 +131,7 @@ impl Fault {
             FaultKind::ServerError { status, code } => format!("serverError:{status}:{code}"),
             FaultKind::Delay { ms } => format!("delay:{ms}ms"),
             FaultKind::MalformedBody => "malformedBody".into(),
+            FaultKind::Answer { .. } => "answer".into(),
             FaultKind::DropConnection => "dropConnection".into(),
             FaultKind::Error { status, code, .. }
             | FaultKind::ErrorWithRequestId { status, code, .. } => {

@@ -273,9 +273,10 @@ fn fault_error(kind: &FaultKind) -> Option<ApiError> {
             message,
             ..
         } => ApiError::new(*status, code, message.clone()),
-        FaultKind::Delay { .. } | FaultKind::MalformedBody | FaultKind::DropConnection => {
-            return None
-        }
+        FaultKind::Delay { .. }
+        | FaultKind::MalformedBody
+        | FaultKind::DropConnection
+        | FaultKind::Answer { .. } => return None,
     })
 }
 
@@ -313,6 +314,9 @@ fn process(
         delay = wait;
         if let Some(fault) = fault {
             fault_label = Some(fault.label());
+            if let FaultKind::Answer { body } = &fault.kind {
+                return Ok(serde_json::from_str(body).unwrap_or(Value::Null));
+            }
             let fault_rid = match &fault.kind {
                 FaultKind::ErrorWithRequestId { request_id, .. } => request_id.as_str(),
                 _ => rid,
