@@ -16,13 +16,14 @@ setup:
 build:
 	$(CARGO) build --release
 
+# --workspace: the product at the root and the crates under crates/ (acs-openapi, acs-emulator).
 test: setup
-	$(CARGO) test --all-targets
-	$(CARGO) test --doc
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
 
 lint: setup
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@if command -v terraform >/dev/null 2>&1; then \
 		echo "terraform fmt -check -recursive terraform/"; \
 		terraform fmt -check -recursive terraform/; \

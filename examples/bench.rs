@@ -29,9 +29,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use acs_emulator::{Emulator, Fixture};
 use serde_json::{json, Value};
 use sg_remediator::config::DEFAULT_MAX_CONCURRENCY;
-use sg_remediator::emulator::{Emulator, Fixture};
 
 const ACCOUNT: &str = "1234567890123456";
 const REGION: &str = "cn-hangzhou";

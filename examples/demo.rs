@@ -29,8 +29,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use acs_emulator::{Emulator, Fixture};
 use serde_json::{json, Value};
-use sg_remediator::emulator::{Emulator, Fixture};
 use sg_remediator::render::{self, GroupRules};
 use sg_remediator::rules::RiskyPorts;
 

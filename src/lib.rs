@@ -6,11 +6,8 @@
 
 pub mod cli;
 pub mod config;
-pub mod credentials;
-pub mod emulator;
 pub mod event;
 pub mod logging;
-pub mod openapi;
 pub mod remediation;
 pub mod render;
 pub mod report;
@@ -19,3 +16,7 @@ pub mod runtime;
 pub mod seal;
 pub mod select;
 pub mod services;
+
+// The Alibaba Cloud client lives in crates/acs-openapi; these keep its old paths in the product.
+pub use acs_openapi as openapi;
+pub use acs_openapi::credentials;

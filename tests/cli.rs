@@ -8,11 +8,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use acs_emulator::{Emulator, Fault, Fixture};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use sg_remediator::config::Config;
 use sg_remediator::credentials::Credentials;
-use sg_remediator::emulator::{Emulator, Fault, Fixture};
 use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
 use sg_remediator::runtime::{Context, Event};

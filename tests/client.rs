@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use acs_emulator::{Emulator, Fault, FaultKind, Fixture, JournalEntry};
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::emulator::{Emulator, Fault, FaultKind, Fixture, JournalEntry};
 use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{get_discovered_resource, AggregatorScope, ResourceQuery};

@@ -1,4 +1,4 @@
-//! The request contract (tests/fixtures/api-contract/contract.json, transcribed from the official
+//! The request contract (crates/acs-emulator/contract.json, transcribed from the official
 //! SDK request models) between the client and the emulator.
 //!
 //! First half: every request the client can build — Config reads, aggregator reads, paginated
@@ -14,10 +14,10 @@ mod remediation_harness;
 
 use std::time::{Duration, Instant};
 
+use acs_emulator::contract::Contract;
+use acs_emulator::{Emulator, Fixture, JournalEntry};
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::emulator::contract::Contract;
-use sg_remediator::emulator::{Emulator, Fixture, JournalEntry};
 use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Params, RpcRequest};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{
@@ -242,8 +242,8 @@ fn every_api_the_client_calls_is_in_the_contract_with_its_service_and_version() 
 
 #[test]
 fn the_contract_file_names_its_source_and_a_model_file_per_api() {
-    let doc: Value = serde_json::from_str(include_str!("fixtures/api-contract/contract.json"))
-        .expect("contract is JSON");
+    let doc: Value =
+        serde_json::from_str(acs_emulator::contract::CONTRACT_JSON).expect("contract is JSON");
     assert_eq!(doc["source"]["repository"], "aliyun/alibabacloud-go-sdk");
     assert_eq!(doc["source"]["commit"].as_str().map(str::len), Some(40));
     for api in doc["apis"].as_array().unwrap() {

@@ -1,5 +1,5 @@
 //! The emulator answers as the official API definitions say (issue 11), each behaviour cited in
-//! EMULATOR.md: classic groups answer one NIC type per call, a ClientToken's repeat gets
+//! crates/acs-emulator/README.md: classic groups answer one NIC type per call, a ClientToken's repeat gets
 //! `LastTokenProcessing` while its first call is still in progress and the cached answer
 //! afterwards (within a configurable window), any error code can be injected.
 
@@ -10,10 +10,10 @@ mod remediation_harness;
 
 use std::time::{Duration, Instant};
 
+use acs_emulator::{Emulator, Fault, FaultKind};
 use remediation_harness::*;
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::emulator::{Emulator, Fault, FaultKind};
 use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Params, RpcRequest};
 
 fn rule(id: &str, port: u16, nic: Option<&str>) -> Value {

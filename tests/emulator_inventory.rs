@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use acs_emulator::{Emulator, Fixture};
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::emulator::{Emulator, Fixture};
 use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Params, RpcRequest};
 
 const DEMO: &str = include_str!("fixtures/demo.json");

@@ -7,9 +7,9 @@ mod harness;
 #[path = "support/remediation_harness.rs"]
 mod remediation_harness;
 
+use acs_emulator::{Emulator, Fault, FaultKind};
 use remediation_harness::*;
 use serde_json::{json, Value};
-use sg_remediator::emulator::{Emulator, Fault, FaultKind};
 use sg_remediator::rules::Permission;
 use sg_remediator::seal::{Place, Sealer};
 use std::time::{Duration, SystemTime};

@@ -17,9 +17,9 @@ mod remediation_harness;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use acs_emulator::{Emulator, Fault, FaultKind};
 use remediation_harness::*;
 use serde_json::{json, Value};
-use sg_remediator::emulator::{Emulator, Fault, FaultKind};
 
 // ---------------------------------------------------------------------------------------------
 // Sealed restores

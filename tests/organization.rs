@@ -12,9 +12,9 @@ mod harness;
 #[path = "support/remediation_harness.rs"]
 mod remediation_harness;
 
+use acs_emulator::{Emulator, JournalEntry, Service};
 use remediation_harness::*;
 use serde_json::{json, Value};
-use sg_remediator::emulator::{Emulator, JournalEntry, Service};
 
 const MANAGEMENT: &str = "1234567890123456";
 const MEMBER_A: &str = "2222333344445555";

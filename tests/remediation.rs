@@ -13,9 +13,9 @@ mod remediation_harness;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use acs_emulator::{Emulator, Fault, FaultKind};
 use remediation_harness::*;
 use serde_json::{json, Value};
-use sg_remediator::emulator::{Emulator, Fault, FaultKind};
 
 /// Remediates one group of groups.json in enforce mode.
 async fn remediate(sg: &str) -> (Answer, Emulator) {
@@ -433,7 +433,7 @@ async fn a_member_accounts_group_is_remediated_with_the_assumed_role() {
     let ecs: Vec<_> = emulator
         .journal()
         .into_iter()
-        .filter(|e| e.service == sg_remediator::emulator::Service::Ecs)
+        .filter(|e| e.service == acs_emulator::Service::Ecs)
         .collect();
     assert!(!ecs.is_empty());
     for call in &ecs {

@@ -13,12 +13,12 @@ mod remediation_harness;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use acs_emulator::{Emulator, Fault, FaultKind};
 use bytes::Bytes;
 use remediation_harness::*;
 use serde_json::Value;
 use sg_remediator::config::Config;
 use sg_remediator::credentials::Credentials;
-use sg_remediator::emulator::{Emulator, Fault, FaultKind};
 use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
 use sg_remediator::runtime::{Context, Event};

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use sg_remediator::emulator::{Fault, FaultKind, JournalEntry};
+use acs_emulator::{Fault, FaultKind, JournalEntry};
 
 use super::cloud::{event, function_key, Answer, Cloud, Key, World, ACCOUNT};
 

@@ -15,11 +15,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use acs_emulator::{Emulator, Fixture};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
-use sg_remediator::emulator::{Emulator, Fixture};
 use sg_remediator::openapi::signing::percent_encode;
 use tokio::net::TcpListener;
 

@@ -8,8 +8,8 @@
 
 use std::path::PathBuf;
 
+use acs_emulator::{Emulator, Fixture, JournalEntry};
 use serde_json::{json, Value};
-use sg_remediator::emulator::{Emulator, Fixture, JournalEntry};
 
 use crate::harness::Bootstrap;
 

@@ -1,6 +1,6 @@
 //! The request contract: every parameter each action accepts, its type, whether it is required
 //! and its documented range, transcribed from the official SDK request models into
-//! `tests/fixtures/api-contract/contract.json` (each API names its model file there).
+//! `contract.json` at this crate's root (each API names its model file there).
 //!
 //! The emulator is the client's test oracle, so it must refuse what the real services refuse, and
 //! a little more: a parameter the official model does not have is refused too (the real gateway
@@ -18,8 +18,8 @@ use serde::Deserialize;
 
 use super::wire::ApiError;
 
-/// The contract file, as vendored under `tests/fixtures/`.
-pub const CONTRACT_JSON: &str = include_str!("../../tests/fixtures/api-contract/contract.json");
+/// The contract file, as vendored at this crate's root.
+pub const CONTRACT_JSON: &str = include_str!("../contract.json");
 
 /// The request contract of every modelled action.
 #[derive(Debug, Deserialize)]

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sg_remediator::emulator::{Emulator, Fixture, Options};
+use acs_emulator::{Emulator, Fixture, Options};
 
 const USAGE: &str = "usage: sg-remediator-emulator --fixture FILE [--config-port N] [--ecs-port N] [--sts-port N] [--bind ADDR --allow-non-loopback]";
 

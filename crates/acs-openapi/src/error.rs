@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::credentials::Credentials;
-use crate::openapi::signing::percent_encode;
+use crate::signing::percent_encode;
 
 /// Why a call produced no usable response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

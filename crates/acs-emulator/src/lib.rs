@@ -8,7 +8,7 @@
 //! pagination, whole-call failure of Revoke on an unknown rule id, managed-group refusal,
 //! ClientToken idempotency, and a Config snapshot that can disagree with live ECS.
 //!
-//! Each service listens on its own loopback port. See `EMULATOR.md` for the fixture format,
+//! Each service listens on its own loopback port. See this crate's README.md for the fixture format,
 //! the admin endpoints and the error codes chosen where the reference is silent.
 
 mod auth;

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::journal::Service;
 use super::state::State;
 use super::wire::{redact, ApiError};
-use crate::openapi::signing::{canonical_query, signature, string_to_sign};
+use acs_openapi::signing::{canonical_query, signature, string_to_sign};
 
 /// Who is calling, once authenticated.
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ pub(crate) fn authenticate(
     let version = required(params, "Version")?;
     // The gateway finds an API by action *and* version: an unknown pair is
     // `404 InvalidAction.NotFound`, the answer a wrong endpoint, version or action gets
-    // (project reference apis.md §3; see EMULATOR.md).
+    // (project reference apis.md §3; see README.md).
     if version != service.version() {
         return Err(ApiError::new(
             404,

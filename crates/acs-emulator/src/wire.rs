@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::openapi::signing::percent_encode;
+use acs_openapi::signing::percent_encode;
 
 /// An API error answer: HTTP status, `Code` and `Message`.
 #[derive(Debug, Clone, PartialEq, Eq)]

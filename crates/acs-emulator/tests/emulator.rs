@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{json, Value};
-use sg_remediator::credentials::Credentials;
-use sg_remediator::emulator::{Emulator, Fault, FaultKind, Fixture, Service};
-use sg_remediator::openapi::signing::{
+use acs_emulator::{Emulator, Fault, FaultKind, Fixture, Service};
+use acs_openapi::credentials::Credentials;
+use acs_openapi::signing::{
     add_common_params, canonical_query, format_timestamp, percent_encode, signed_query,
     string_to_sign, Params,
 };
+use serde_json::{json, Value};
 
 const ECS: &str = "2014-05-26";
 const CONFIG: &str = "2020-09-07";
@@ -25,7 +25,7 @@ const MANAGED_SG: &str = "sg-bp1managed00000000";
 const MEMBER_SG: &str = "sg-bp1member00000000";
 const ROLE_ARN: &str = "acs:ram::2222333344445555:role/sg-remediation";
 
-/// An access key from tests/fixtures/emulator/basic.json.
+/// An access key from tests/fixtures/basic.json.
 #[derive(Clone)]
 struct Key {
     id: String,
@@ -71,11 +71,11 @@ fn member_user() -> Key {
 }
 
 fn fixture_json() -> Value {
-    serde_json::from_str(include_str!("fixtures/emulator/basic.json")).expect("fixture is JSON")
+    serde_json::from_str(include_str!("fixtures/basic.json")).expect("fixture is JSON")
 }
 
 async fn start() -> Emulator {
-    let fixture = Fixture::from_json_str(include_str!("fixtures/emulator/basic.json"))
+    let fixture = Fixture::from_json_str(include_str!("fixtures/basic.json"))
         .expect("basic fixture is valid");
     Emulator::start(fixture).await.expect("emulator starts")
 }
@@ -1609,10 +1609,7 @@ impl Drop for Child {
 #[tokio::test]
 async fn the_binary_prints_its_endpoints_and_serves_signed_calls() {
     use std::io::BufRead as _;
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/emulator/basic.json"
-    );
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/basic.json");
     let mut child = Child(
         std::process::Command::new(env!("CARGO_BIN_EXE_sg-remediator-emulator"))
             .args(["--fixture", fixture])
@@ -1650,10 +1647,7 @@ async fn the_binary_prints_its_endpoints_and_serves_signed_calls() {
 
 #[test]
 fn the_binary_refuses_a_non_loopback_bind_without_the_explicit_flag() {
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/emulator/basic.json"
-    );
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/basic.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sg-remediator-emulator"))
         .args(["--fixture", fixture, "--bind", "0.0.0.0"])
         .output()

@@ -118,8 +118,8 @@ fn hash(bytes: &[u8]) -> u64 {
 /// The forms in which a secret may come back: as is, with `+` read as a space (form decoding),
 /// percent-encoded once (a signed query) or twice (a string-to-sign), with either hex case.
 fn forms(secret: &str) -> Vec<String> {
-    let once = crate::openapi::signing::percent_encode(secret);
-    let twice = crate::openapi::signing::percent_encode(&once);
+    let once = crate::signing::percent_encode(secret);
+    let twice = crate::signing::percent_encode(&once);
     let lower_hex = |s: &str| {
         let mut out = String::with_capacity(s.len());
         let mut rest = s;
@@ -254,7 +254,7 @@ mod tests {
     fn scrub_masks_a_secret_echoed_raw_decoded_plus_as_space_or_cut_short() {
         let token = "CAIS+scrubTest/Token+Value==0123456789abcdefXYZ";
         let _ = Secret::new(token);
-        let once = crate::openapi::signing::percent_encode(token);
+        let once = crate::signing::percent_encode(token);
         for echoed in [
             token.to_string(),
             token.replace('+', " "),

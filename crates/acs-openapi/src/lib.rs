@@ -5,7 +5,10 @@
 //! Each attempt gets a fresh `SignatureNonce` and `Timestamp` and is signed anew; retries are
 //! bounded by attempts and by the invocation's deadline minus a safety margin, so the function
 //! always has time left to answer.
+//!
+//! It knows nothing of security groups: the per-service calls live in the product.
 
+pub mod credentials;
 pub mod error;
 pub mod retry;
 pub mod signing;
