@@ -414,7 +414,8 @@ fn print_audit_excerpt(logs: &[String]) {
         println!("   {first}");
     }
     println!(
-        "To put rules back, deploy with ALLOW_RESTORE=true and invoke with \
+        "To put rules back, deploy with ALLOW_RESTORE=true and RESTORE_SEAL_KEY (rules revoked \
+         under that key carry a Seal) and invoke with \
          {{\"action\": \"restore\", \"regionId\": …, \"resourceId\": …, \"rules\": <revokedRules from the report>}}."
     );
     println!();

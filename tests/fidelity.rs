@@ -356,6 +356,93 @@ async fn under_an_aggregator_an_item_without_an_account_fails_without_any_call()
     assert!(calls(&emulator, "RevokeSecurityGroup").is_empty());
 }
 
+// --- 8. Endpoints of finance and government regions --------------------------------------
+
+/// A stand-in HTTPS proxy on loopback: records the target of every `CONNECT` and refuses it, so
+/// nothing leaves the machine while the test sees which host the function asked for.
+fn recording_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_ok() {
+                record.lock().unwrap().push(first.trim_end().to_string());
+            }
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = (&stream).write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ecs_endpoint_finance_and_government_regions_use_the_official_sdk_hosts() {
+    let mut world = fixture("groups");
+    let template = world["securityGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["securityGroupId"] == "sg-ssh-world")
+        .unwrap()
+        .clone();
+    let regions = [
+        ("cn-shanghai-finance-1", "sg-finance"),
+        ("cn-north-2-gov-1", "sg-gov"),
+    ];
+    for (region, id) in regions {
+        let mut group = template.clone();
+        group["regionId"] = json!(region);
+        group["securityGroupId"] = json!(id);
+        for (n, rule) in group["rules"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .enumerate()
+        {
+            rule["SecurityGroupRuleId"] = json!(format!("sgr-{id}-{n}"));
+        }
+        world["securityGroups"].as_array_mut().unwrap().push(group);
+        if let Some(list) = world["regions"].as_array_mut() {
+            list.push(json!(region));
+        }
+    }
+    let emulator = emulator(&world).await;
+    let (proxy, seen) = recording_proxy();
+    let function = Function::start_with_default_ecs(&emulator, &[("HTTPS_PROXY", &proxy)]);
+    let answer = function
+        .invoke(&json!([
+            resource_in(FUNCTION_ACCOUNT, "cn-shanghai-finance-1", "sg-finance"),
+            resource_in(FUNCTION_ACCOUNT, "cn-north-2-gov-1", "sg-gov"),
+        ]))
+        .await;
+    // Config (the emulator) answered; the live reads went to the official hosts, which the
+    // stand-in proxy refused, so both groups fail without any change.
+    assert_eq!(calls(&emulator, "GetDiscoveredResource").len(), 2);
+    assert!(answer.results().iter().all(|r| r["status"] == "failed"));
+    let seen = seen.lock().unwrap().clone();
+    for host in ["ecs-cn-hangzhou.aliyuncs.com:443", "ecs.aliyuncs.com:443"] {
+        assert!(
+            seen.iter()
+                .any(|l| l == &format!("CONNECT {host} HTTP/1.1")),
+            "{host} not asked for: {seen:?}"
+        );
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.contains("finance-1.aliyuncs") || l.contains("gov-1.aliyuncs")),
+        "{seen:?}"
+    );
+}
+
 // --- 9. Region ids are region ids ----------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

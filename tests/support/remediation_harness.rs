@@ -114,6 +114,23 @@ impl Function {
         }
     }
 
+    /// Like [`Function::start`], without `ECS_ENDPOINT`: ECS calls go to the function's default
+    /// (official) endpoints, which a test can observe through `HTTPS_PROXY`.
+    pub fn start_with_default_ecs(emulator: &Emulator, env: &[(&str, &str)]) -> Function {
+        let config = emulator.config_endpoint();
+        let sts = emulator.sts_endpoint();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("CONFIG_ENDPOINT", config.as_str()),
+            ("STS_ENDPOINT", sts.as_str()),
+        ];
+        all.extend_from_slice(env);
+        let server = tokio::task::block_in_place(|| Bootstrap::start(&all));
+        Function {
+            server,
+            client: reqwest::Client::new(),
+        }
+    }
+
     /// The `bootstrap` process (for its pid, address, signals and output).
     pub fn server(&mut self) -> &mut Bootstrap {
         &mut self.server
