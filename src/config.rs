@@ -1,4 +1,7 @@
-//! Configuration: every environment variable the function reads, parsed once at start.
+//! Configuration: every environment variable the product reads, parsed once at start. The FC
+//! runtime's own variables (`FC_CUSTOM_LISTEN_PORT`, `FC_SERVER_PORT`, `MAX_EVENT_BYTES`) are
+//! parsed by the runtime crate ([`crate::runtime::RuntimeOptions::from_env`]), with the same
+//! `<VAR>: <problem>` errors and the same exit at start.
 //!
 //! A function that misreads its configuration revokes the wrong rules or none at all, so a bad
 //! value is never "defaulted around": parsing stops with a [`ConfigError`] naming the variable and
@@ -36,11 +39,6 @@ pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.aliyuncs.com";
 pub const DEFAULT_MAX_CONCURRENCY: u16 = 8;
 /// Upper bound for `MAX_CONCURRENCY`: more parallel calls only invite API throttling.
 pub const MAX_MAX_CONCURRENCY: u16 = 256;
-/// Default request-body limit: 16 MiB, half of FC's 32 MB synchronous payload limit and far above
-/// any Config event (a few hundred bytes per resource).
-pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
-/// Upper bound for `MAX_EVENT_BYTES` (128 MiB): FC never delivers more than 32 MB.
-pub const MAX_MAX_EVENT_BYTES: usize = 128 * 1024 * 1024;
 /// Default `MAX_EVENT_RESOURCES`: far above any Config event (Config sends a few resources per
 /// evaluation), small enough that one invocation's work and report stay bounded.
 pub const DEFAULT_MAX_EVENT_RESOURCES: usize = 5_000;
@@ -51,8 +49,6 @@ pub const DEFAULT_RESTORE_MAX_AGE: std::time::Duration =
     std::time::Duration::from_secs(30 * 24 * 3600);
 /// Default tracing filter.
 pub const DEFAULT_LOG_FILTER: &str = "info";
-/// Port FC's custom runtime dials when neither port variable is set.
-pub const DEFAULT_LISTEN_PORT: u16 = 9000;
 
 /// A configuration value that cannot be used. `Display` is `<VAR>: <problem>`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -369,11 +365,6 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `RUST_LOG`: a `tracing` filter, validated.
     pub log_filter: String,
-    /// `MAX_EVENT_BYTES`: larger request bodies are refused.
-    pub max_event_bytes: usize,
-    /// `FC_CUSTOM_LISTEN_PORT`, else `FC_SERVER_PORT`, else 9000. `0` binds an ephemeral port
-    /// (tests only; the bound address is logged).
-    pub listen_port: u16,
     /// `ALLOW_RESTORE`: whether restore events may re-authorize revoked rules (default false;
     /// a restore re-opens ports, so it must be switched on deliberately, together with the
     /// `ecs:AuthorizeSecurityGroup` permission).
@@ -453,8 +444,6 @@ impl Config {
         let log_filter = with_default(&lookup, "RUST_LOG", DEFAULT_LOG_FILTER)?;
         crate::logging::validate_filter(&log_filter)
             .map_err(|e| ConfigError::new("RUST_LOG", e))?;
-        let max_event_bytes = max_event_bytes_from(&lookup)?;
-        let listen_port = listen_port_from(&lookup)?;
         let allow_restore = match with_default(&lookup, "ALLOW_RESTORE", "false")?
             .to_ascii_lowercase()
             .as_str()
@@ -519,8 +508,6 @@ impl Config {
             max_concurrency,
             log_format,
             log_filter,
-            max_event_bytes,
-            listen_port,
             fc_account_id: optional(&lookup, "FC_ACCOUNT_ID"),
             fc_region: optional(&lookup, "FC_REGION"),
         })
@@ -596,35 +583,6 @@ impl FromStr for SealKey {
         }
         Ok(SealKey(bytes))
     }
-}
-
-/// `MAX_EVENT_BYTES`, shared with [`crate::runtime::RuntimeOptions::from_lookup`].
-pub(crate) fn max_event_bytes_from(
-    lookup: &impl Fn(&str) -> Option<String>,
-) -> Result<usize, ConfigError> {
-    let default = DEFAULT_MAX_EVENT_BYTES.to_string();
-    let n = parse_number(
-        &with_default(lookup, "MAX_EVENT_BYTES", &default)?,
-        1,
-        MAX_MAX_EVENT_BYTES as u64,
-    )
-    .map_err(|e| ConfigError::new("MAX_EVENT_BYTES", e))?;
-    Ok(n as usize)
-}
-
-/// The listening port: `FC_CUSTOM_LISTEN_PORT` (documented), else `FC_SERVER_PORT` (what
-/// Alibaba's own runtimes read), else 9000. An empty value falls through to the next source.
-pub(crate) fn listen_port_from(
-    lookup: &impl Fn(&str) -> Option<String>,
-) -> Result<u16, ConfigError> {
-    for variable in ["FC_CUSTOM_LISTEN_PORT", "FC_SERVER_PORT"] {
-        if let Some(v) = optional(lookup, variable) {
-            return parse_number(&v, 0, u64::from(u16::MAX))
-                .map(|n| n as u16)
-                .map_err(|e| ConfigError::new(variable, e));
-        }
-    }
-    Ok(DEFAULT_LISTEN_PORT)
 }
 
 /// The value, or `default` when unset; set-but-empty is an error (see the module docs).

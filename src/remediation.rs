@@ -93,7 +93,7 @@ impl Remediator {
     fn invoke(self: &Arc<Self>, context: &Context, mode: Mode) -> Arc<Invoke> {
         Arc::new(Invoke {
             remediator: Arc::clone(self),
-            credentials: context.credentials.clone(),
+            credentials: context.credentials.as_ref().map(crate::client_credentials),
             // FC sends x-fc-account-id; FC_ACCOUNT_ID is the documented fallback, so that a
             // member account's group is still recognised as foreign without the header.
             function_account: context

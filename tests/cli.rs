@@ -12,10 +12,9 @@ use acs_emulator::{Emulator, Fault, Fixture};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use sg_remediator::config::Config;
-use sg_remediator::credentials::Credentials;
 use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
-use sg_remediator::runtime::{Context, Event};
+use sg_remediator::runtime::{Context, Credentials, Event};
 use sg_remediator::select::Selector;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sg-remediator");

@@ -54,8 +54,6 @@ fn an_empty_environment_gives_the_documented_defaults() {
     assert_eq!(c.max_concurrency, 8);
     assert_eq!(c.log_format, LogFormat::Json);
     assert_eq!(c.log_filter, "info");
-    assert_eq!(c.max_event_bytes, 16 * 1024 * 1024);
-    assert_eq!(c.listen_port, 9000);
     assert_eq!(c.fc_account_id, None);
     assert_eq!(c.fc_region, None);
 }
@@ -326,20 +324,6 @@ fn ipv6_endpoints_are_accepted() {
 }
 
 #[test]
-fn the_listen_port_prefers_fc_custom_listen_port_then_fc_server_port() {
-    let both = parse(&[
-        ("FC_CUSTOM_LISTEN_PORT", "9100"),
-        ("FC_SERVER_PORT", "9200"),
-    ])
-    .unwrap();
-    assert_eq!(both.listen_port, 9100);
-    let server_only = parse(&[("FC_SERVER_PORT", "9200")]).unwrap();
-    assert_eq!(server_only.listen_port, 9200);
-    let empty_first = parse(&[("FC_CUSTOM_LISTEN_PORT", ""), ("FC_SERVER_PORT", "9200")]).unwrap();
-    assert_eq!(empty_first.listen_port, 9200);
-}
-
-#[test]
 fn numeric_limits_accept_their_bounds() {
     assert_eq!(
         parse(&[("MAX_CONCURRENCY", "1")]).unwrap().max_concurrency,
@@ -350,10 +334,6 @@ fn numeric_limits_accept_their_bounds() {
             .unwrap()
             .max_concurrency,
         256
-    );
-    assert_eq!(
-        parse(&[("MAX_EVENT_BYTES", "1")]).unwrap().max_event_bytes,
-        1
     );
 }
 
@@ -459,6 +439,12 @@ const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("LOG_FORMAT", "xml", "unknown format"),
     ("RUST_LOG", "sg_remediator=loud", "invalid level"),
     ("RUST_LOG", "", "set but empty"),
+];
+
+/// The FC runtime's own variables (parsed by crates/fc-runtime, unit-tested there): `bootstrap`
+/// refuses them at start exactly like the product's.
+const RUNTIME_BAD_VALUES: &[(&str, &str, &str)] = &[
+    ("MAX_EVENT_BYTES", "", "set but empty"),
     ("MAX_EVENT_BYTES", "0", "zero"),
     ("MAX_EVENT_BYTES", "-5", "negative"),
     ("MAX_EVENT_BYTES", "16MiB", "not a number"),
@@ -478,7 +464,7 @@ fn every_bad_value_is_refused_naming_its_variable() {
 
 #[test]
 fn bootstrap_exits_non_zero_naming_the_variable_for_every_bad_value() {
-    for (variable, value, why) in BAD_VALUES {
+    for (variable, value, why) in BAD_VALUES.iter().chain(RUNTIME_BAD_VALUES) {
         let mut cmd = harness::command(&[(variable, value)]);
         if *variable == "FC_SERVER_PORT" {
             // The harness's FC_CUSTOM_LISTEN_PORT=0 would take precedence.

@@ -1,5 +1,7 @@
-//! The FC custom-runtime contract, checked over real HTTP against the real `bootstrap` binary
-//! (with its test-only hooks enabled: `SG_REMEDIATOR_TEST_HOOKS=1`).
+//! The FC custom-runtime contract, checked over real HTTP against the real `bootstrap` binary,
+//! exactly as FC runs it. The runtime's failure paths (panicking, failing, slow and echoing
+//! handlers) are tested in-process in crates/fc-runtime/tests: `bootstrap` has no test hooks,
+//! which the last tests here prove.
 
 #[path = "support/runtime_harness.rs"]
 mod harness;
@@ -11,6 +13,9 @@ use serde_json::{json, Value};
 
 const SECRET: &str = "wJalrXUtnFEMI-secret-value-4f1d";
 const TOKEN: &str = "CAIS-security-token-value-9c2e";
+
+/// An unsupported resource type: answered (skipped) without any cloud call.
+const VPC_EVENT: &str = r#"[{"accountId":1234567890123456,"regionId":"cn-hangzhou","resourceId":"vpc-1","resourceType":"ACS::VPC::VPC"}]"#;
 
 fn client() -> reqwest::Client {
     reqwest::Client::new()
@@ -28,113 +33,9 @@ async fn json_of(resp: reqwest::Response) -> (u16, Option<String>, Value) {
 }
 
 #[tokio::test]
-async fn fc_headers_become_the_context() {
-    let server = Bootstrap::start(&[]);
-    let resp = invoke(
-        &client(),
-        &server,
-        "1-67adb489-15d49184-2d4fa002fa2b",
-        r#"{"__test":"context"}"#,
-    )
-    .header("x-fc-access-key-id", "STS.NUgYrLnoC37mZZCNnAbez2")
-    .header("x-fc-access-key-secret", SECRET)
-    .header("x-fc-security-token", TOKEN)
-    .header("x-fc-region", "cn-hangzhou")
-    .header("x-fc-account-id", "1234567890123456")
-    .header("x-fc-function-name", "sg-remediator")
-    .header("x-fc-qualifier", "LATEST")
-    .header("x-fc-function-memory", "512")
-    .header("x-fc-function-timeout", "30")
-    .header("x-fc-retry-count", "2")
-    .send()
-    .await
-    .unwrap();
-    let (status, fc_status, body) = json_of(resp).await;
-    assert_eq!((status, fc_status.as_deref()), (200, Some("200")));
-    assert_eq!(
-        body,
-        json!({
-            "requestId": "1-67adb489-15d49184-2d4fa002fa2b",
-            "credentials": true,
-            "accessKeyId": "STS.NUgYrLnoC37mZZCNnAbez2",
-            "secretLength": SECRET.len(),
-            "securityTokenPresent": true,
-            "securityTokenLength": TOKEN.len(),
-            "region": "cn-hangzhou",
-            "accountId": "1234567890123456",
-            "functionName": "sg-remediator",
-            "qualifier": "LATEST",
-            "memoryMb": 512,
-            "timeoutMs": 30_000,
-            "retryCount": 2,
-        })
-    );
-}
-
-#[tokio::test]
-async fn absent_optional_headers_give_an_empty_context_with_the_default_timeout() {
-    let server = Bootstrap::start(&[]);
-    let resp = invoke(&client(), &server, "r-minimal", r#"{"__test":"context"}"#)
-        .send()
-        .await
-        .unwrap();
-    let (status, _, body) = json_of(resp).await;
-    assert_eq!(status, 200);
-    for key in [
-        "region",
-        "accountId",
-        "functionName",
-        "qualifier",
-        "memoryMb",
-        "retryCount",
-    ] {
-        assert_eq!(body[key], Value::Null, "{key}");
-    }
-    assert_eq!(body["timeoutMs"], 60_000);
-}
-
-#[tokio::test]
-async fn empty_credential_headers_mean_no_credentials() {
-    let server = Bootstrap::start(&[]);
-    let resp = invoke(
-        &client(),
-        &server,
-        "r-empty-creds",
-        r#"{"__test":"context"}"#,
-    )
-    .header("x-fc-access-key-id", "")
-    .header("x-fc-access-key-secret", "")
-    .header("x-fc-security-token", "")
-    .header("x-fc-region", "")
-    .send()
-    .await
-    .unwrap();
-    let (status, _, body) = json_of(resp).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["credentials"], false);
-    assert_eq!(body["accessKeyId"], Value::Null);
-    assert_eq!(body["securityTokenPresent"], false);
-    assert_eq!(body["region"], Value::Null);
-}
-
-#[tokio::test]
-async fn missing_credential_headers_mean_no_credentials() {
-    let server = Bootstrap::start(&[]);
-    let resp = invoke(&client(), &server, "r-no-creds", r#"{"__test":"context"}"#)
-        .send()
-        .await
-        .unwrap();
-    let (_, _, body) = json_of(resp).await;
-    assert_eq!(body["credentials"], false);
-    assert_eq!(body["secretLength"], Value::Null);
-}
-
-#[tokio::test]
 async fn a_successful_invocation_answers_200_with_x_fc_status_200_and_json() {
     let server = Bootstrap::start(&[]);
-    // An unsupported resource type is answered without any cloud call.
-    let event = r#"[{"accountId":1234567890123456,"regionId":"cn-hangzhou","resourceId":"vpc-1","resourceType":"ACS::VPC::VPC"}]"#;
-    let resp = invoke(&client(), &server, "r-ok", event)
+    let resp = invoke(&client(), &server, "r-ok", VPC_EVENT)
         .send()
         .await
         .unwrap();
@@ -146,67 +47,6 @@ async fn a_successful_invocation_answers_200_with_x_fc_status_200_and_json() {
     assert_eq!((status, fc_status.as_deref()), (200, Some("200")));
     assert_eq!(body["requestId"], "r-ok");
     assert_eq!(body["summary"]["skipped"], 1);
-}
-
-#[tokio::test]
-async fn a_handler_error_answers_404_with_x_fc_status_404_and_error_fields() {
-    let server = Bootstrap::start(&[]);
-    let resp = invoke(&client(), &server, "r-err", r#"{"__test":"error"}"#)
-        .send()
-        .await
-        .unwrap();
-    let (status, fc_status, body) = json_of(resp).await;
-    assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
-    assert_eq!(body["errorType"], "TestHookError");
-    assert_eq!(body["errorMessage"], "test hook: error requested");
-    // The handler's body fields sit next to errorType/errorMessage.
-    assert_eq!(body["requestId"], "r-err");
-}
-
-#[tokio::test]
-async fn a_panicking_handler_becomes_an_error_response_and_the_server_keeps_serving() {
-    let server = Bootstrap::start(&[]);
-    let c = client();
-    let resp = invoke(&c, &server, "r-panic", r#"{"__test":"panic"}"#)
-        .send()
-        .await
-        .unwrap();
-    let (status, fc_status, body) = json_of(resp).await;
-    assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
-    assert_eq!(body["errorType"], "HandlerPanicked");
-    assert!(body["errorMessage"]
-        .as_str()
-        .unwrap()
-        .contains("panic requested"));
-
-    let after = invoke(&c, &server, "r-after-panic", r#"{"__test":"sleep","ms":0}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(after.status().as_u16(), 200);
-}
-
-#[tokio::test]
-async fn concurrent_invocations_each_see_only_their_own_credentials() {
-    let server = Bootstrap::start(&[]);
-    let c = client();
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let request = invoke(&c, &server, &format!("r-{i}"), r#"{"__test":"context"}"#)
-            .header("x-fc-access-key-id", format!("STS.key-{i}"))
-            .header("x-fc-access-key-secret", format!("secret-{i}"))
-            .header("x-fc-security-token", "t".repeat(i + 1));
-        tasks.push(tokio::spawn(async move { request.send().await }));
-    }
-    for (i, task) in tasks.into_iter().enumerate() {
-        let resp = task.await.unwrap().unwrap();
-        let (status, _, body) = json_of(resp).await;
-        assert_eq!(status, 200);
-        assert_eq!(body["requestId"], format!("r-{i}"));
-        assert_eq!(body["accessKeyId"], format!("STS.key-{i}"));
-        assert_eq!(body["secretLength"], format!("secret-{i}").len());
-        assert_eq!(body["securityTokenLength"], i + 1);
-    }
 }
 
 #[tokio::test]
@@ -240,7 +80,7 @@ async fn a_malformed_body_is_an_error_and_the_server_keeps_serving() {
         assert_eq!((status, fc_status.as_deref()), (404, Some("404")), "{id}");
         assert_eq!(body["errorType"], "InvalidEvent", "{id}");
     }
-    let ok = invoke(&c, &server, "r-fine", r#"{"__test":"sleep","ms":0}"#)
+    let ok = invoke(&c, &server, "r-fine", VPC_EVENT)
         .send()
         .await
         .unwrap();
@@ -263,7 +103,7 @@ async fn a_body_over_max_event_bytes_is_refused_and_the_server_survives() {
     assert!(message.contains("MAX_EVENT_BYTES = 1024"), "{message}");
     assert!(message.contains(&big.len().to_string()), "{message}");
 
-    let ok = invoke(&c, &server, "r-small", r#"{"__test":"sleep","ms":0}"#)
+    let ok = invoke(&c, &server, "r-small", VPC_EVENT)
         .send()
         .await
         .unwrap();
@@ -318,44 +158,22 @@ async fn start_and_end_markers_surround_each_invocation() {
 }
 
 #[tokio::test]
-async fn end_markers_are_printed_for_failed_and_panicked_invocations_too() {
-    let mut server = Bootstrap::start(&[]);
-    let c = client();
-    invoke(&c, &server, "r-e", r#"{"__test":"error"}"#)
-        .send()
-        .await
-        .unwrap();
-    invoke(&c, &server, "r-p", r#"{"__test":"panic"}"#)
-        .send()
-        .await
-        .unwrap();
-    server.finish();
-    let lines = server.stdout_lines();
-    for id in ["r-e", "r-p"] {
-        assert!(
-            lines.contains(&format!("FC Invoke End RequestId: {id}")),
-            "{id}"
-        );
-    }
-}
-
-#[tokio::test]
 async fn secrets_and_tokens_never_reach_stdout_or_stderr() {
     let mut server = Bootstrap::start(&[("RUST_LOG", "trace")]);
     let c = client();
-    for hook in ["context", "error", "panic", "none"] {
-        invoke(
-            &c,
-            &server,
-            &format!("r-{hook}"),
-            format!(r#"{{"__test":"{hook}"}}"#),
-        )
-        .header("x-fc-access-key-id", "STS.visible")
-        .header("x-fc-access-key-secret", SECRET)
-        .header("x-fc-security-token", TOKEN)
-        .send()
-        .await
-        .unwrap();
+    // An answered event, a refused one, and a body that is not an event at all.
+    for (id, event) in [
+        ("r-ok", VPC_EVENT),
+        ("r-refused", "{}"),
+        ("r-junk", "{not json"),
+    ] {
+        invoke(&c, &server, id, event)
+            .header("x-fc-access-key-id", "STS.visible")
+            .header("x-fc-access-key-secret", SECRET)
+            .header("x-fc-security-token", TOKEN)
+            .send()
+            .await
+            .unwrap();
     }
     // Half a key pair is logged as a warning: that warning must not carry the secret either.
     invoke(&c, &server, "r-half", "[]")
@@ -387,7 +205,7 @@ async fn the_control_path_header_routes_like_the_url_path() {
         .post(server.url("/"))
         .header("x-fc-control-path", "/invoke")
         .header("x-fc-request-id", "r-routed")
-        .body(r#"{"__test":"context"}"#)
+        .body(VPC_EVENT)
         .send()
         .await
         .unwrap();
@@ -427,31 +245,6 @@ async fn initialize_and_pre_stop_answer_200_with_their_markers() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_an_in_flight_invocation_finish_then_exits_0() {
-    let mut server = Bootstrap::start(&[]);
-    let request = invoke(
-        &client(),
-        &server,
-        "r-slow",
-        r#"{"__test":"sleep","ms":300}"#,
-    );
-    let in_flight = tokio::spawn(async move { request.send().await });
-    server.wait_for_line(|l| l == "FC Invoke Start RequestId: r-slow");
-    server.signal("TERM");
-
-    let resp = in_flight
-        .await
-        .unwrap()
-        .expect("the in-flight request is answered");
-    let (status, _, body) = json_of(resp).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["slept"], 300);
-    let exit = tokio::task::block_in_place(|| server.wait());
-    assert_eq!(exit.code(), Some(0));
-    server.wait_for_line(|l| l == "FC Invoke End RequestId: r-slow");
-}
-
 #[test]
 fn sigint_on_an_idle_server_exits_0() {
     let mut server = Bootstrap::start(&[]);
@@ -459,49 +252,46 @@ fn sigint_on_an_idle_server_exits_0() {
     assert_eq!(server.wait().code(), Some(0));
 }
 
-/// The library API used in-process (as benches and the final wiring do): `serve` on a port-0
-/// listener with a handler that fails with a full report body, then a shutdown future.
+/// The strings the removed test hooks were keyed on: neither may appear in the shipped binary.
+const HOOK_STRINGS: [&str; 2] = ["SG_REMEDIATOR_TEST_HOOKS", "__test"];
+
+#[test]
+fn the_bootstrap_binary_contains_no_test_hooks() {
+    let binary = std::fs::read(harness::BOOTSTRAP).expect("bootstrap is built");
+    for needle in HOOK_STRINGS {
+        assert!(
+            !binary.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{} contains {needle:?}",
+            harness::BOOTSTRAP
+        );
+    }
+}
+
 #[tokio::test]
-async fn serve_runs_in_process_and_returns_after_shutdown() {
-    use sg_remediator::runtime::{serve, service_fn, Diagnostic, Event, RuntimeOptions};
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let options = RuntimeOptions {
-        port: 0,
-        max_event_bytes: 1024,
-        default_timeout: std::time::Duration::from_secs(5),
-    };
-    let handler = service_fn(|event: Event| async move {
-        let report = json!({"requestId": event.context.request_id, "resources": []});
-        Err::<Value, _>(
-            Diagnostic::new("RemediationIncomplete", "0 of 1 handled").with_body(report),
-        )
-    });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, options, handler, async {
-        let _ = stopped.await;
-    }));
-
-    let resp = reqwest::Client::new()
-        .post(format!("http://{addr}/invoke"))
-        .header("x-fc-request-id", "r-in-process")
-        .body("[]")
+async fn a_former_test_hook_event_is_an_ordinary_invalid_event() {
+    // Even with the old switch set: nothing reads it any more.
+    let server = Bootstrap::start(&[("SG_REMEDIATOR_TEST_HOOKS", "1")]);
+    let c = client();
+    for hook in [
+        r#"{"__test":"panic"}"#,
+        r#"{"__test":"error"}"#,
+        r#"{"__test":"sleep","ms":0}"#,
+        r#"{"__test":"context"}"#,
+    ] {
+        let resp = invoke(&c, &server, "r-hook", hook)
+            .header("x-fc-access-key-id", "STS.visible")
+            .header("x-fc-access-key-secret", SECRET)
+            .send()
+            .await
+            .unwrap();
+        let (status, fc_status, body) = json_of(resp).await;
+        assert_eq!((status, fc_status.as_deref()), (404, Some("404")), "{hook}");
+        assert_eq!(body["errorType"], "InvalidEvent", "{hook}: {body}");
+        assert!(body.get("slept").is_none() && body.get("secretLength").is_none());
+    }
+    let ok = invoke(&c, &server, "r-after", VPC_EVENT)
         .send()
         .await
         .unwrap();
-    let (status, fc_status, body) = json_of(resp).await;
-    assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
-    assert_eq!(
-        body,
-        json!({
-            "requestId": "r-in-process",
-            "resources": [],
-            "errorType": "RemediationIncomplete",
-            "errorMessage": "0 of 1 handled"
-        })
-    );
-
-    stop.send(()).unwrap();
-    server.await.expect("serve returns once shut down");
+    assert_eq!(ok.status().as_u16(), 200);
 }

@@ -229,7 +229,7 @@ pub struct Cloud {
 
 impl Cloud {
     /// Starts the emulator with `world` and `bootstrap` pointed at it (debug logging, so the
-    /// secrets check sees every line the function can print; test hooks off). STS traffic goes
+    /// secrets check sees every line the function can print). STS traffic goes
     /// through a tap that remembers the role credentials STS hands out.
     pub async fn start(world: &World, extra_env: &[(&str, &str)]) -> Cloud {
         let emu = Emulator::start(world.fixture()).await.expect("emulator");
@@ -237,7 +237,6 @@ impl Cloud {
         let sts = sts_tap(emu.sts_endpoint(), tapped.clone()).await;
         let (config, ecs) = (emu.config_endpoint(), emu.ecs_endpoint());
         let mut env: Vec<(&str, &str)> = vec![
-            ("SG_REMEDIATOR_TEST_HOOKS", "0"),
             ("CONFIG_ENDPOINT", &config),
             ("ECS_ENDPOINT", &ecs),
             ("STS_ENDPOINT", &sts),

@@ -25,12 +25,11 @@ pub struct Bootstrap {
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
-/// A command for `bootstrap` with a clean environment: port 0, JSON logs, test hooks on.
+/// A command for `bootstrap` with a clean environment: port 0, JSON logs.
 pub fn command(extra_env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BOOTSTRAP);
     cmd.env_clear()
         .env("FC_CUSTOM_LISTEN_PORT", "0")
-        .env("SG_REMEDIATOR_TEST_HOOKS", "1")
         .env("RUST_BACKTRACE", "0");
     for (k, v) in extra_env {
         cmd.env(k, v);
@@ -68,7 +67,7 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
 }
 
 impl Bootstrap {
-    /// Start with test hooks on and wait until the port accepts connections.
+    /// Start and wait until the port accepts connections.
     pub fn start(extra_env: &[(&str, &str)]) -> Bootstrap {
         let mut child = command(extra_env)
             .stdout(Stdio::piped())

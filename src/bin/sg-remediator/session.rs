@@ -13,7 +13,7 @@ use sg_remediator::credentials::Credentials;
 use sg_remediator::openapi::{CallContext, Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
 use sg_remediator::rules::Permission;
-use sg_remediator::runtime::{Context, Event};
+use sg_remediator::runtime::{self, Context, Event};
 use sg_remediator::select::Selector;
 use sg_remediator::services::{ecs, sts};
 
@@ -97,7 +97,13 @@ impl Session {
     /// A function error still carries the report as its body.
     pub async fn invoke(&self, remediator: &Arc<Remediator>, payload: Value) -> Value {
         let mut context = Context::new(request_id(), self.timeout);
-        context.credentials = Some(self.credentials.clone());
+        // The runtime's own credentials type, as FC's headers would give it.
+        let own = &self.credentials;
+        context.credentials = Some(runtime::Credentials::new(
+            own.access_key_id.clone(),
+            own.access_key_secret.expose(),
+            own.security_token.as_ref().map(|t| t.expose().to_string()),
+        ));
         let event = Event {
             payload: Bytes::from(payload.to_string()),
             context,

@@ -1,0 +1,240 @@
+//! One `POST /invoke`: the context from the headers, the body within its limits, the handler in
+//! its own task, and the answer (success, error or panic) between FC's log markers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::CONTENT_LENGTH;
+use hyper::{Request, Response, StatusCode};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
+
+use crate::context::{Context, Event};
+use crate::diagnostic::Diagnostic;
+use crate::handler::Handler;
+use crate::server::{error_response, fc_response, marker, Shared};
+
+/// Past this many bytes an oversized body is no longer read and discarded; the connection is
+/// closed instead. Below it the rest of the body is drained so FC gets our clear error response
+/// rather than a reset connection. FC never delivers more than 32 MB.
+const DRAIN_CAP: u64 = 64 * 1024 * 1024;
+
+pub(crate) async fn invoke<H: Handler>(
+    shared: Arc<Shared<H>>,
+    req: Request<Incoming>,
+    alive: mpsc::Sender<()>,
+    busy: Arc<std::sync::atomic::AtomicUsize>,
+) -> Response<Full<Bytes>> {
+    let arrived = Instant::now();
+    let options = shared.options;
+    let context = match Context::from_headers(req.headers(), arrived, options.default_timeout) {
+        Ok(c) => c,
+        Err(d) => {
+            tracing::warn!(
+                error_type = d.error_type(),
+                "invocation refused: {}",
+                d.error_message()
+            );
+            return error_response(&shared.handler, &d);
+        }
+    };
+    let request_id = context.request_id.clone();
+    marker("Invoke", "Start", &request_id);
+    let span = tracing::info_span!("invoke", request_id = %request_id);
+    let response = async move {
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let read = tokio::time::timeout(
+            options.body_read_timeout,
+            read_body(
+                req.into_body(),
+                declared,
+                options.max_event_bytes,
+                Arc::clone(&shared.body_bytes),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Diagnostic::new(
+                "BodyReadTimeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    options.body_read_timeout.as_secs()
+                ),
+            ))
+        });
+        let (payload, budget) = match read {
+            Ok(p) => p,
+            Err(d) => {
+                tracing::warn!(
+                    error_type = d.error_type(),
+                    "event refused: {}",
+                    d.error_message()
+                );
+                return error_response(&shared.handler, &d);
+            }
+        };
+        let event = Event { payload, context };
+        busy.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _busy = BusyGuard(busy);
+        let task_shared = Arc::clone(&shared);
+        let task = tokio::spawn(
+            async move {
+                // Held until the handler finishes, even if FC hangs up: shutdown waits for it.
+                let _alive = alive;
+                let _budget = budget;
+                let result = task_shared.handler.call(event).await;
+                match result {
+                    Ok(r) => serde_json::to_vec(&r).map_err(|e| {
+                        Diagnostic::new(
+                            "ResponseSerializationError",
+                            format!("the handler's result could not be serialised: {e}"),
+                        )
+                    }),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            .in_current_span(),
+        );
+        match task.await {
+            Ok(Ok(body)) => fc_response(&shared.handler, StatusCode::OK, Bytes::from(body)),
+            Ok(Err(d)) => {
+                tracing::warn!(
+                    error_type = d.error_type(),
+                    "invocation failed: {}",
+                    d.error_message()
+                );
+                error_response(&shared.handler, &d)
+            }
+            Err(e) => {
+                let message = if e.is_panic() {
+                    format!("the handler panicked: {}", panic_message(e.into_panic()))
+                } else {
+                    "the handler task was cancelled".to_string()
+                };
+                tracing::error!(error_type = "HandlerPanicked", "{message}");
+                error_response(
+                    &shared.handler,
+                    &Diagnostic::new("HandlerPanicked", message),
+                )
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+    marker("Invoke", "End", &request_id);
+    response
+}
+
+/// Counts an invocation as in flight on its connection until its answer is produced.
+struct BusyGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
+/// Read the body, keeping at most `limit` bytes in memory. A body that is (or declares itself)
+/// larger is refused; the excess is read and discarded (up to [`DRAIN_CAP`]) so FC receives the
+/// error response instead of a reset connection.
+///
+/// Every byte kept holds a permit of `budget` (the overall cap across connections) until the
+/// returned permit is dropped; a body waits for room when the cap is reached.
+async fn read_body(
+    mut body: Incoming,
+    declared: Option<u64>,
+    limit: usize,
+    budget: Arc<Semaphore>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Diagnostic> {
+    let limit64 = limit as u64;
+    let mut over = declared.is_some_and(|n| n > limit64);
+    let mut total: u64 = 0;
+    let mut buf = BytesMut::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    let hold = |n: usize, held: &mut Option<OwnedSemaphorePermit>| {
+        let budget = Arc::clone(&budget);
+        let mut taken = held.take();
+        async move {
+            if n > 0 {
+                // `limit` fits in u32 (MAX_EVENT_BYTES is at most 128 MiB).
+                let permit = budget
+                    .acquire_many_owned(n as u32)
+                    .await
+                    .expect("the body budget is never closed");
+                match &mut taken {
+                    Some(t) => t.merge(permit),
+                    None => taken = Some(permit),
+                }
+            }
+            taken
+        }
+    };
+    if !over {
+        if let Some(n) = declared {
+            // Capacity only: pages count (and permits are taken) as bytes arrive.
+            buf.reserve(n as usize);
+        }
+    }
+    // A body declaring more than DRAIN_CAP is not read at all.
+    let mut complete = declared.is_none_or(|n| n <= DRAIN_CAP);
+    while complete {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        let frame = frame.map_err(|e| {
+            Diagnostic::new(
+                "BodyReadError",
+                format!("reading the request body failed: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len() as u64;
+        if total > limit64 {
+            over = true;
+            buf = BytesMut::new();
+            held = None;
+        }
+        if over {
+            if total > DRAIN_CAP {
+                complete = false;
+                break;
+            }
+        } else {
+            let covered = held.as_ref().map_or(0, |p| p.num_permits());
+            let needed = (total as usize).saturating_sub(covered);
+            held = hold(needed, &mut held).await;
+            buf.extend_from_slice(&data);
+        }
+    }
+    if over {
+        let size = match (declared, complete) {
+            (Some(n), _) => format!("{n} bytes"),
+            (None, true) => format!("{total} bytes"),
+            (None, false) => format!("more than {DRAIN_CAP} bytes"),
+        };
+        return Err(Diagnostic::new(
+            "PayloadTooLarge",
+            format!("the event is {size}, more than MAX_EVENT_BYTES = {limit}"),
+        ));
+    }
+    Ok((buf.freeze(), held))
+}
