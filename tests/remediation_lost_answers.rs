@@ -18,10 +18,9 @@ use bytes::Bytes;
 use remediation_harness::*;
 use serde_json::Value;
 use sg_remediator::config::Config;
-use sg_remediator::credentials::Credentials;
 use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
-use sg_remediator::runtime::{Context, Event};
+use sg_remediator::runtime::{Context, Credentials, Event};
 use sg_remediator::select::Selector;
 
 /// A remediator against the emulator whose calls give up on an answer after `attempt_timeout`.

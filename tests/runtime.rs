@@ -9,7 +9,7 @@ mod harness;
 use std::io::{Read, Write};
 
 use harness::{invoke, Bootstrap};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const SECRET: &str = "wJalrXUtnFEMI-secret-value-4f1d";
 const TOKEN: &str = "CAIS-security-token-value-9c2e";
