@@ -13,10 +13,10 @@ use acs_openapi::signing::{canonical_query, signature, string_to_sign};
 /// Who is calling, once authenticated.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
-    pub account_id: String,
-    pub root: bool,
+    pub(crate) account_id: String,
+    pub(crate) root: bool,
     /// For a role session, the role's ARN (what a trust policy can name).
-    pub role_arn: Option<String>,
+    pub(crate) role_arn: Option<String>,
 }
 
 /// Actions each listener serves.

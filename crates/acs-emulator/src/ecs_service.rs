@@ -551,8 +551,8 @@ fn fingerprint(params: &Params) -> String {
 
 /// Outcome of a write: the body, and whether rules changed.
 pub(crate) struct Written {
-    pub body: Value,
-    pub mutated: bool,
+    pub(crate) body: Value,
+    pub(crate) mutated: bool,
 }
 
 /// Validates `ClientToken` and returns the earlier answer if this is a repeat.

@@ -35,14 +35,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(state: State) -> Shared {
+    pub(crate) fn new(state: State) -> Shared {
         Shared {
             state: Mutex::new(state),
         }
     }
 
     /// The state lock; a panic elsewhere must not make the emulator unusable.
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -16,85 +16,85 @@ use super::wire::{random_chars, LOWER_ALNUM};
 /// An access key known to the emulator.
 #[derive(Debug, Clone)]
 pub(crate) struct Cred {
-    pub account_id: String,
-    pub secret: String,
-    pub token: Option<String>,
+    pub(crate) account_id: String,
+    pub(crate) secret: String,
+    pub(crate) token: Option<String>,
     /// Forced expiry (fixture `expired` or `expire_credentials`).
-    pub expired: bool,
+    pub(crate) expired: bool,
     /// Natural expiry of AssumeRole credentials.
-    pub expires_at: Option<SystemTime>,
-    pub root: bool,
+    pub(crate) expires_at: Option<SystemTime>,
+    pub(crate) root: bool,
     /// For a role session: the role's ARN (`acs:ram::<account>:role/<name>`).
-    pub role_arn: Option<String>,
+    pub(crate) role_arn: Option<String>,
 }
 
 /// One view (live ECS, or Config's snapshot) of a group.
 #[derive(Debug, Clone)]
 pub(crate) struct View {
-    pub rules: Vec<Value>,
-    pub deleted: bool,
+    pub(crate) rules: Vec<Value>,
+    pub(crate) deleted: bool,
     /// `None` = key absent (never managed when live).
-    pub service_managed: Option<bool>,
-    pub tags: BTreeMap<String, String>,
+    pub(crate) service_managed: Option<bool>,
+    pub(crate) tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Group {
-    pub account_id: String,
-    pub region_id: String,
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub vpc_id: String,
-    pub sg_type: String,
-    pub inner_access_policy: String,
-    pub creation_ms: u64,
-    pub live: View,
-    pub snapshot: View,
-    pub shape: ConfigShape,
-    pub snapshot_unknown: bool,
-    pub compliance_type: String,
-    pub follows_live: bool,
+    pub(crate) account_id: String,
+    pub(crate) region_id: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) vpc_id: String,
+    pub(crate) sg_type: String,
+    pub(crate) inner_access_policy: String,
+    pub(crate) creation_ms: u64,
+    pub(crate) live: View,
+    pub(crate) snapshot: View,
+    pub(crate) shape: ConfigShape,
+    pub(crate) snapshot_unknown: bool,
+    pub(crate) compliance_type: String,
+    pub(crate) follows_live: bool,
 }
 
 /// Where the next page of a DescribeSecurityGroupAttribute starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Cursor {
-    pub group: String,
-    pub filter: String,
-    pub offset: usize,
+    pub(crate) group: String,
+    pub(crate) filter: String,
+    pub(crate) offset: usize,
 }
 
 /// A remembered successful write, for ClientToken idempotency.
 #[derive(Debug, Clone)]
 pub(crate) struct TokenRecord {
-    pub fingerprint: String,
-    pub response: Value,
-    pub at: SystemTime,
+    pub(crate) fingerprint: String,
+    pub(crate) response: Value,
+    pub(crate) at: SystemTime,
     /// Until then the first call is still "in progress" (its answer has not been sent): a
     /// repeat gets `403 LastTokenProcessing`.
-    pub done_at: SystemTime,
+    pub(crate) done_at: SystemTime,
 }
 
 pub(crate) struct State {
-    pub fixture: Fixture,
-    pub settings: Settings,
-    pub creds: HashMap<String, Cred>,
-    pub roles: Vec<RoleFixture>,
-    pub aggregators: Vec<AggregatorFixture>,
-    pub regions: BTreeSet<String>,
-    pub groups: BTreeMap<String, Group>,
-    pub nonces: HashMap<(String, String), SystemTime>,
-    pub client_tokens: HashMap<(String, String, String), TokenRecord>,
-    pub cursors: HashMap<String, Cursor>,
-    pub faults: Vec<Fault>,
-    pub journal: Vec<JournalEntry>,
-    pub next_seq: u64,
-    pub latency: Duration,
-    pub clock_offset: Duration,
+    pub(crate) fixture: Fixture,
+    pub(crate) settings: Settings,
+    pub(crate) creds: HashMap<String, Cred>,
+    pub(crate) roles: Vec<RoleFixture>,
+    pub(crate) aggregators: Vec<AggregatorFixture>,
+    pub(crate) regions: BTreeSet<String>,
+    pub(crate) groups: BTreeMap<String, Group>,
+    pub(crate) nonces: HashMap<(String, String), SystemTime>,
+    pub(crate) client_tokens: HashMap<(String, String, String), TokenRecord>,
+    pub(crate) cursors: HashMap<String, Cursor>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) journal: Vec<JournalEntry>,
+    pub(crate) next_seq: u64,
+    pub(crate) latency: Duration,
+    pub(crate) clock_offset: Duration,
     /// How long the call being handled takes before its answer is sent (latency plus injected
     /// delay): a ClientToken write stays "in progress" that long.
-    pub processing: Duration,
+    pub(crate) processing: Duration,
 }
 
 /// A fresh `sgr-…` id.
@@ -156,7 +156,7 @@ fn group_from_fixture(g: &SecurityGroupFixture) -> Group {
 }
 
 impl State {
-    pub fn new(fixture: Fixture) -> State {
+    pub(crate) fn new(fixture: Fixture) -> State {
         let mut creds = HashMap::new();
         for a in &fixture.accounts {
             for c in &a.credentials {
@@ -206,13 +206,13 @@ impl State {
     }
 
     /// The emulator's clock: wall time plus any offset a test advanced it by.
-    pub fn now(&self) -> SystemTime {
+    pub(crate) fn now(&self) -> SystemTime {
         SystemTime::now() + self.clock_offset
     }
 
     /// Consumes the faults matching this call: returns the accumulated delay and the first
     /// non-delay fault (later faults are left untouched).
-    pub fn take_faults(
+    pub(crate) fn take_faults(
         &mut self,
         action: &str,
         group: Option<&str>,
@@ -239,14 +239,14 @@ impl State {
     }
 
     /// Appends to the journal, numbering the entry.
-    pub fn record(&mut self, mut entry: JournalEntry) {
+    pub(crate) fn record(&mut self, mut entry: JournalEntry) {
         entry.seq = self.next_seq;
         self.next_seq += 1;
         self.journal.push(entry);
     }
 
     /// The admin view of every group: live and snapshot side by side.
-    pub fn describe(&self) -> Value {
+    pub(crate) fn describe(&self) -> Value {
         let view = |v: &View| {
             let mut m = Map::new();
             m.insert("deleted".into(), json!(v.deleted));

@@ -7,14 +7,14 @@ use acs_openapi::signing::percent_encode;
 
 /// An API error answer: HTTP status, `Code` and `Message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub status: u16,
-    pub code: String,
-    pub message: String,
+pub(crate) struct ApiError {
+    pub(crate) status: u16,
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: &str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: u16, code: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code: code.to_string(),
@@ -23,7 +23,7 @@ impl ApiError {
     }
 
     /// `MissingParameter` (400), used for every absent mandatory parameter.
-    pub fn missing(name: &str) -> ApiError {
+    pub(crate) fn missing(name: &str) -> ApiError {
         ApiError::new(
             400,
             "MissingParameter",
@@ -32,7 +32,7 @@ impl ApiError {
     }
 
     /// `InvalidParameter.<Name>` (400), for a bad value with no more specific documented code.
-    pub fn invalid(name: &str, why: impl std::fmt::Display) -> ApiError {
+    pub(crate) fn invalid(name: &str, why: impl std::fmt::Display) -> ApiError {
         ApiError::new(
             400,
             &format!("InvalidParameter.{name}"),
@@ -43,14 +43,14 @@ impl ApiError {
 
 /// Which decoding rules apply: `+` is a space only in form bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
+pub(crate) enum Encoding {
     Query,
     Form,
 }
 
 /// Decodes `%XY` sequences (and `+` in forms). Malformed escapes and non-UTF-8 results are
 /// errors: the real gateway could not have signed what it could not decode.
-pub fn percent_decode(raw: &str, encoding: Encoding) -> Result<String, String> {
+pub(crate) fn percent_decode(raw: &str, encoding: Encoding) -> Result<String, String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -82,7 +82,7 @@ pub fn percent_decode(raw: &str, encoding: Encoding) -> Result<String, String> {
 
 /// Adds the `name=value` pairs of `raw` to `params`. A name given twice (in the query, or in
 /// both query and body) is refused: which one would the signature cover?
-pub fn parse_pairs(
+pub(crate) fn parse_pairs(
     raw: &str,
     encoding: Encoding,
     params: &mut BTreeMap<String, String>,
@@ -106,7 +106,7 @@ pub fn parse_pairs(
 }
 
 /// Replaces every form of `token` (raw, percent-encoded once and twice) with `***`.
-pub fn redact(text: &str, token: Option<&str>) -> String {
+pub(crate) fn redact(text: &str, token: Option<&str>) -> String {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return text.to_string();
     };
@@ -118,12 +118,12 @@ pub fn redact(text: &str, token: Option<&str>) -> String {
 }
 
 /// An upper-case UUID, like the real `RequestId`.
-pub fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     uuid::Uuid::new_v4().to_string().to_uppercase()
 }
 
 /// `n` random characters from `alphabet`, from v4 UUID randomness.
-pub fn random_chars(n: usize, alphabet: &[u8]) -> String {
+pub(crate) fn random_chars(n: usize, alphabet: &[u8]) -> String {
     let mut out = String::with_capacity(n);
     while out.len() < n {
         for b in uuid::Uuid::new_v4().as_bytes() {
@@ -136,8 +136,8 @@ pub fn random_chars(n: usize, alphabet: &[u8]) -> String {
     out
 }
 
-pub const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-pub const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub(crate) const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+pub(crate) const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 #[cfg(test)]
 mod tests {
