@@ -26,6 +26,7 @@ pub const CONTRACT_JSON: &str = include_str!("../contract.json");
 #[serde(rename_all = "camelCase")]
 pub struct Contract {
     common_parameters: Common,
+    /// One entry per modelled action, in file order.
     pub apis: Vec<Api>,
 }
 
@@ -38,23 +39,34 @@ struct Common {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Api {
+    /// The `Action` parameter, e.g. `RevokeSecurityGroup`.
     pub action: String,
+    /// The listener that serves it: `config`, `ecs` or `sts` (as [`Service::name`] spells it).
+    ///
+    /// [`Service::name`]: crate::Service::name
     pub service: String,
+    /// The `Version` parameter the gateway pairs with the action, e.g. `2014-05-26`.
     pub version: String,
-    /// The official model file this was transcribed from.
+    /// The official model file this was transcribed from, so every fact can be checked against
+    /// `aliyun/alibabacloud-go-sdk` at the commit `contract.json` names.
     pub model: String,
+    /// Every business parameter the model declares; common parameters are listed once for all.
     pub parameters: Vec<Param>,
 }
 
 /// A parameter's type, as the Go model declares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Kind {
+    /// `*string`: any text, unless a range, values, length, characters or prefix narrow it.
     #[serde(rename = "string")]
     String,
+    /// `*int32`: a decimal integer in the signed 32-bit range.
     #[serde(rename = "int32")]
     Int32,
+    /// `*int64`: a decimal integer in the signed 64-bit range (account ids, `ResourceOwnerId`).
     #[serde(rename = "int64")]
     Int64,
+    /// `*bool`: exactly `true` or `false`.
     #[serde(rename = "bool")]
     Bool,
     /// A repeated scalar, sent as `Name.1`, `Name.2`, ….
@@ -79,31 +91,52 @@ pub struct Errors {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Param {
+    /// The wire name: `RegionId`, or for a repeated parameter the head of `Name.N[.Field]`.
     pub name: String,
+    /// The Go field type, which decides how the value must parse and how it is flattened.
     #[serde(rename = "type")]
     pub kind: Kind,
+    /// The model's doc comment says "This parameter is required."; absent or empty gets
+    /// `MissingParameter`.
     #[serde(default)]
     pub required: bool,
+    /// Still in the model but deprecated: accepted here, and left to the action to refuse or
+    /// ignore (the flat permission parameters of Revoke and Authorize).
     #[serde(default)]
     pub deprecated: bool,
+    /// The documented "Valid values", when the model lists them.
     #[serde(rename = "enum")]
     pub values: Option<Vec<String>>,
+    /// Whether `values` match regardless of ASCII case (`Permissions.N.IpProtocol` and
+    /// `Permissions.N.Policy` of Revoke and Authorize).
     #[serde(default)]
     pub case_insensitive: bool,
+    /// Documented minimum of a numeric value (also of a string-typed number such as `Priority`).
     pub min: Option<i64>,
+    /// Documented maximum of a numeric value.
     pub max: Option<i64>,
+    /// Documented minimum length, in characters.
     pub min_length: Option<usize>,
+    /// Documented maximum length, in characters.
     pub max_length: Option<usize>,
     /// Allowed characters besides ASCII letters and digits.
     pub chars: Option<String>,
+    /// Only ASCII characters are allowed (`ClientToken`).
     #[serde(default)]
     pub ascii: bool,
+    /// A prefix every valid value starts with (`sg-`): an inference from the models' examples,
+    /// not a documented rule (`contract.json`'s `types.prefix` says so).
     pub prefix: Option<String>,
+    /// The largest `N` of a repeated parameter ("up to 100", "1 to 20").
     pub max_items: Option<usize>,
+    /// The fields of a repeated struct ([`Kind::Objects`]), checked as `Name.N.Field`.
     #[serde(default)]
     pub fields: Vec<Param>,
+    /// The codes a bad value answers with: the API reference's error tables where they give
+    /// one (they are not in the SDK models), else the emulator's choice, as README.md lists.
     #[serde(default)]
     pub errors: Errors,
+    /// What the model's doc comment adds (defaults, meaning); for readers, never checked.
     pub note: Option<String>,
 }
 
@@ -116,16 +149,21 @@ impl Contract {
         })
     }
 
+    /// The model of `action`; `None` for an action the contract does not model (its
+    /// parameters are then not checked here).
     pub fn api(&self, action: &str) -> Option<&Api> {
         self.apis.iter().find(|a| a.action == action)
     }
 
+    /// Whether `name` is a common parameter (signing, version, format): accepted on every
+    /// call, as the RPC signing reference lists them, and checked by authentication instead.
     pub fn is_common(&self, name: &str) -> bool {
         self.common_parameters.names.iter().any(|n| n == name)
     }
 }
 
 impl Api {
+    /// The parameter whose wire name is exactly `name` (not a flattened `Name.N…` form).
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.parameters.iter().find(|p| p.name == name)
     }

@@ -12,15 +12,21 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fault {
+    /// Matches the `Action` parameter, e.g. only `RevokeSecurityGroup`; `None` = any action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// Matches the `SecurityGroupId` (ECS) or `ResourceId` (Config) parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_group_id: Option<String>,
+    /// Matches the caller's `AccessKeyId`, to fail one account's or one role session's calls
+    /// while the others succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key_id: Option<String>,
+    /// How many more matching calls this fault applies to; it is removed when that reaches 0.
+    /// `None` = every matching call until cleared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
+    /// What the matching calls get instead of a normal answer.
     pub kind: FaultKind,
 }
 
@@ -32,38 +38,57 @@ pub enum FaultKind {
     /// HTTP 400 with a throttling code (`Throttling.User` by default; `Throttling`,
     /// `Throttling.Api` also allowed) and the flow-control message.
     Throttle {
+        /// The code answered. The product treats any code containing `Throttling` as flow
+        /// control, as the official Terraform provider's retry rule does.
         #[serde(default = "default_throttle_code")]
         code: String,
     },
     /// `500 InternalError` by default; `503 ServiceUnavailable` is the other common one.
     ServerError {
+        /// HTTP status; 503 gets the "temporary failure" message, anything else the 500 one.
         #[serde(default = "default_500")]
         status: u16,
+        /// The error code, `InternalError` by default.
         #[serde(default = "default_internal")]
         code: String,
     },
-    /// Waits `ms` before handling the call normally.
-    Delay { ms: u64 },
+    /// The call is handled normally (a write is applied at once), then its answer waits: a
+    /// client that times out does not know whether the write happened.
+    Delay {
+        /// Milliseconds added before the answer; matching delays add up.
+        ms: u64,
+    },
     /// HTTP 200 whose body is not valid JSON.
     MalformedBody,
     /// Closes the connection without any response.
     DropConnection,
-    /// Any error answer.
+    /// Any error answer, for codes no other kind covers (`Forbidden.RAM`,
+    /// `LastTokenProcessing`, `InvalidAction.NotFound`, …).
     Error {
+        /// HTTP status.
         status: u16,
+        /// The `Code` of the error body.
         code: String,
+        /// The `Message` of the error body (a security token in it is still redacted).
         message: String,
     },
     /// HTTP 200 with this JSON text as the body instead of the action's own answer: a cloud
     /// that answers for something else than was asked (e.g. Config answering for another
     /// region), to prove the function checks what it is told. Not valid JSON → `null`.
-    Answer { body: String },
+    Answer {
+        /// The JSON text answered.
+        body: String,
+    },
     /// Like `Error`, answered with the given `RequestId` instead of a fresh one: a cloud that
     /// echoes request data into its request id (used to prove echoed secrets are masked).
     ErrorWithRequestId {
+        /// HTTP status.
         status: u16,
+        /// The `Code` of the error body.
         code: String,
+        /// The `Message` of the error body.
         message: String,
+        /// The `RequestId` answered (body and journal) instead of a fresh one.
         request_id: String,
     },
 }

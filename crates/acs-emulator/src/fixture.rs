@@ -16,17 +16,22 @@ use super::EmulatorError;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fixture {
+    /// Every account that exists; keys, roles, aggregators and groups must name one of them.
     #[serde(default)]
     pub accounts: Vec<AccountFixture>,
+    /// The RAM roles `AssumeRole` can hand out credentials for.
     #[serde(default)]
     pub roles: Vec<RoleFixture>,
+    /// The Config aggregators `GetAggregateDiscoveredResource` reads through.
     #[serde(default)]
     pub aggregators: Vec<AggregatorFixture>,
     /// Regions the ECS and Config listeners accept. Empty means "every region a group uses".
     #[serde(default)]
     pub regions: Vec<String>,
+    /// The security groups, each with a live (ECS) view and a Config snapshot view.
     #[serde(default)]
     pub security_groups: Vec<SecurityGroupFixture>,
+    /// Windows, page size and latency; defaults follow the real services.
     #[serde(default)]
     pub settings: Settings,
     /// Faults active from the start (same shape as `POST /__admin/faults`).
@@ -40,6 +45,7 @@ pub struct Fixture {
 pub struct AccountFixture {
     /// Numeric UID as a string, e.g. `"1234567890123456"`.
     pub account_id: String,
+    /// The keys that act as this account (none: the account only owns resources or roles).
     #[serde(default)]
     pub credentials: Vec<CredentialFixture>,
 }
@@ -52,14 +58,23 @@ pub struct AccountFixture {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CredentialFixture {
+    /// The `AccessKeyId` the client sends; unique across the fixture.
     pub access_key_id: String,
+    /// The secret the emulator recomputes each request's HMAC-SHA1 signature with.
     pub access_key_secret: String,
+    /// The `SecurityToken` every request with this key must carry (STS credentials); `None`
+    /// (or empty) for a long-lived key, which must then send none.
     #[serde(default)]
     pub security_token: Option<String>,
+    /// Every call fails as expired: `InvalidSecurityToken.Expired` with a token,
+    /// `InvalidAccessKeyId.Inactive` without.
     #[serde(default)]
     pub expired: bool,
+    /// A root-account key: STS refuses it `AssumeRole` (`NoPermission`), as the real one does.
     #[serde(default)]
     pub root: bool,
+    /// The RAM role (of this account) the key is a session of; trust policies that list
+    /// `acs:ram::<account>:role/<roleName>` admit it.
     #[serde(default)]
     pub role_name: Option<String>,
 }
@@ -71,7 +86,9 @@ pub struct CredentialFixture {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleFixture {
+    /// The account the role belongs to; its credentials act as this account.
     pub account_id: String,
+    /// The name in `acs:ram::<accountId>:role/<roleName>`, the `RoleArn` callers assume.
     pub role_name: String,
     /// Accounts whose principals the trust policy admits.
     #[serde(default)]
@@ -92,8 +109,12 @@ fn default_max_session() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AggregatorFixture {
+    /// The `AggregatorId` parameter (`ca-…`).
     pub aggregator_id: String,
+    /// The only account allowed to read through the aggregator (others get `NoPermission`).
     pub owner_account_id: String,
+    /// The accounts whose resources the aggregator can return (others get
+    /// `MemberNotBelongToMaster`).
     #[serde(default)]
     pub member_account_ids: Vec<String>,
 }
@@ -102,18 +123,27 @@ pub struct AggregatorFixture {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecurityGroupFixture {
+    /// The owner: only its keys (and roles assumed into it) see and change the group; other
+    /// accounts read it only through an aggregator that has it as a member.
     pub account_id: String,
+    /// The region; a call for another region does not find the group.
     pub region_id: String,
+    /// `sg-…`, unique across the fixture.
     pub security_group_id: String,
+    /// `SecurityGroupName` in Config's `Configuration` and the ECS answers.
     #[serde(default)]
     pub security_group_name: String,
+    /// `Description` in Config's `Configuration` and the ECS answers.
     #[serde(default)]
     pub description: String,
+    /// The VPC; empty makes it a classic-network group, whose rules default to NIC type
+    /// `internet` and are read one NIC type per call.
     #[serde(default)]
     pub vpc_id: String,
     /// `normal` or `enterprise`.
     #[serde(default = "default_sg_type")]
     pub security_group_type: String,
+    /// `InnerAccessPolicy` (`Accept` or `Drop`), reported as given.
     #[serde(default = "default_inner_policy")]
     pub inner_access_policy: String,
     /// `true` = managed by a cloud product: writes are refused. Absent = key omitted from Config.
@@ -122,6 +152,7 @@ pub struct SecurityGroupFixture {
     /// Deleted in the live view (ECS says NotFound).
     #[serde(default)]
     pub deleted: bool,
+    /// Tags of the live view (and of the snapshot unless it overrides them).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// Raw permission objects, returned as given (a `SecurityGroupRuleId` is generated if missing).
@@ -163,6 +194,7 @@ pub enum ConfigShape {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SnapshotFixture {
+    /// The rules Config recorded, e.g. a rule already revoked live (a stale snapshot).
     #[serde(default)]
     pub rules: Option<Vec<Value>>,
     /// Config knows the group as deleted (`ResourceDeleted: 0`).
@@ -171,8 +203,10 @@ pub struct SnapshotFixture {
     /// `true`/`false`, or the string `"absent"` to omit the key from `Configuration`.
     #[serde(default)]
     pub service_managed: Option<Value>,
+    /// How `Permissions` is nested in `Configuration`; the client must read both.
     #[serde(default)]
     pub shape: ConfigShape,
+    /// The tags Config recorded, e.g. an exemption tag live has not got (or has lost).
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
     /// Config has never recorded the group: GetDiscoveredResource says `ResourceNotExists`.

@@ -11,8 +11,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
+    /// Cloud Config 2020-09-07: where the function re-reads a non-compliant resource.
     Config,
+    /// ECS 2014-05-26: the live rules, and the only place a rule is revoked or restored.
     Ecs,
+    /// STS 2015-04-01: `AssumeRole` into member accounts.
     Sts,
 }
 
@@ -26,6 +29,7 @@ impl Service {
         }
     }
 
+    /// The lower-case name, spelt as in the journal's JSON; used in error messages and `Display`.
     pub fn name(self) -> &'static str {
         match self {
             Service::Config => "config",
@@ -47,6 +51,7 @@ impl fmt::Display for Service {
 pub struct JournalEntry {
     /// 1-based, in arrival order of completion.
     pub seq: u64,
+    /// The listener that received the call (an action sent to the wrong one is journaled too).
     pub service: Service,
     /// `Action` parameter (empty if the request had none).
     pub action: String,
@@ -58,6 +63,8 @@ pub struct JournalEntry {
     pub http_status: u16,
     /// Error code, if the answer was an error.
     pub code: Option<String>,
+    /// The `RequestId` answered, as the client would log it (an echoed one for
+    /// [`ErrorWithRequestId`](crate::FaultKind::ErrorWithRequestId)).
     pub request_id: String,
     /// True when the call changed security-group rules (live or snapshot).
     pub mutated: bool,

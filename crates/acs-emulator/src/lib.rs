@@ -10,6 +10,40 @@
 //!
 //! Each service listens on its own loopback port. See this crate's README.md for the fixture format,
 //! the admin endpoints and the error codes chosen where the reference is silent.
+//!
+//! # Layout
+//!
+//! The public surface is [`Emulator`] (start, inspect, steer, stop), the [`Fixture`] it starts
+//! from, the [`Fault`]s it can inject, the [`JournalEntry`]s it records, and [`contract`] (read
+//! by the product's contract tests). Everything else is private plumbing:
+//!
+//! * `server`: the HTTP side (hyper 1): one accept loop per listener, the request pipeline
+//!   decode → authenticate → contract → faults → action → journal → latency → answer, and the
+//!   unsigned, loopback-only `/__admin/` endpoints.
+//! * `wire`: percent-decoding of queries and form bodies, the `ApiError` every check and
+//!   action answers with, token redaction, request ids.
+//! * `auth`: the common parameters as a gateway checks them: version and action, format,
+//!   timestamp skew, key, security token, HMAC-SHA1 signature, nonce replay.
+//! * [`contract`]: every business parameter of every served action, transcribed from the
+//!   official Go SDK request models into `contract.json`, and the check that refuses what they
+//!   do not allow.
+//! * `config_service`: Config `GetDiscoveredResource` and `GetAggregateDiscoveredResource`,
+//!   answered from a group's snapshot view.
+//! * `ecs_service`: ECS `DescribeSecurityGroupAttribute`, `RevokeSecurityGroup` and
+//!   `AuthorizeSecurityGroup`, against a group's live view (pagination, ClientToken
+//!   idempotency, managed-group refusal).
+//! * `ecs_inventory`: ECS `DescribeRegions` and `DescribeSecurityGroups`, the listing calls.
+//! * `sts_service`: STS `AssumeRole`, with trust policies and expiring credentials.
+//! * `fixture`: the JSON world the emulator starts from, validated once at load.
+//! * `state`: the mutable world behind one mutex (credentials, groups, nonces, client tokens,
+//!   cursors, faults, journal, clock).
+//! * `fault`: injected failures (throttling, 5xx, delays, garbage, dropped sockets).
+//! * `journal`: the record of every API call that tests and the demo inspect afterwards.
+//!
+//! The binary `sg-remediator-emulator` (`src/main.rs`) only parses flags and runs an
+//! [`Emulator`] until a signal, for the demo, the bench and manual testing.
+
+#![warn(missing_docs, unreachable_pub)]
 
 mod auth;
 mod config_service;
@@ -46,17 +80,26 @@ use state::State;
 /// Why the emulator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
+    /// The fixture is not valid JSON of the fixture's shape, or fails a cross-reference check
+    /// (see [`Fixture::validate`]); the message names the offending entry, so a typo fails at
+    /// start-up instead of as a puzzling `NotFound` mid-test.
     #[error("invalid fixture: {0}")]
     Fixture(String),
+    /// The fixture file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The file as it was given.
         path: String,
+        /// Why reading failed.
         #[source]
         source: std::io::Error,
     },
+    /// A listener could not bind: a fixed port already taken, or an address not on this host.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address asked for (port 0 when an ephemeral port's address could not be read).
         addr: SocketAddr,
+        /// Why binding failed.
         #[source]
         source: std::io::Error,
     },
@@ -65,16 +108,25 @@ pub enum EmulatorError {
 /// The identity behind an access key (see [`Emulator::key_identity`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyIdentity {
+    /// The account (UID) whose resources the key sees and changes: its own account, or the
+    /// role's account for credentials from `AssumeRole`.
     pub account_id: String,
+    /// `acs:ram::<account>:role/<name>` for a role session, which is what a role's trust
+    /// policy can name; `None` for a plain key of the account (RAM user or root).
     pub role_arn: Option<String>,
 }
 
 /// Where to listen. The default is loopback with three ephemeral ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
+    /// The address of all three listeners. Loopback by default because the `/__admin/`
+    /// endpoints are unauthenticated (they also refuse non-loopback peers).
     pub bind: IpAddr,
+    /// Port of the Config listener; 0 picks a free one, so parallel tests never collide.
     pub config_port: u16,
+    /// Port of the ECS listener; 0 picks a free one.
     pub ecs_port: u16,
+    /// Port of the STS listener; 0 picks a free one.
     pub sts_port: u16,
 }
 
@@ -184,6 +236,7 @@ impl Emulator {
         self.state().journal.clone()
     }
 
+    /// Forgets every recorded call, so a test can assert on what one step did alone.
     pub fn clear_journal(&self) {
         self.state().journal.clear();
     }
@@ -193,6 +246,7 @@ impl Emulator {
         self.state().faults.push(fault);
     }
 
+    /// Removes every fault, the fixture's included: the cloud behaves again.
     pub fn clear_faults(&self) {
         self.state().faults.clear();
     }
