@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod handler;
 pub mod logging;
 pub mod remediation;
 pub mod render;

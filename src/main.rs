@@ -81,7 +81,7 @@ async fn handle(
             }
         }
     }
-    remediator.handle(event).await
+    sg_remediator::handler::handle(remediator, event).await
 }
 
 /// TEST-ONLY hooks, active only with `SG_REMEDIATOR_TEST_HOOKS=1`, so integration tests can

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use sg_remediator::config::Config;
 use sg_remediator::credentials::Credentials;
+use sg_remediator::handler::Handle;
 use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
 use sg_remediator::runtime::{Context, Event};
