@@ -521,4 +521,75 @@ mod tests {
             None
         );
     }
+
+    fn sts_answer(code: &str) -> acs_openapi::ApiError {
+        let body = json!({"Code": code, "Message": "m", "RequestId": "R-1"}).to_string();
+        acs_openapi::error::parse_response(404, body.as_bytes(), None, &Default::default())
+            .unwrap_err()
+    }
+
+    #[test]
+    fn a_reason_lists_its_notes_in_order_separated_by_semicolons() {
+        let notes = [
+            Note::Revoked(2),
+            Note::AlreadyGone(vec![RuleId("sgr-a".into()), RuleId("sgr-b".into())]),
+        ];
+        assert_eq!(
+            reason(&notes),
+            "revoked 2 rule(s), verified gone; already gone before the revoke: sgr-a, sgr-b"
+        );
+    }
+
+    #[test]
+    fn an_assume_role_failure_for_a_missing_role_says_how_to_create_it() {
+        let note = Note::AssumeRoleFailed {
+            arn: "acs:ram::2:role/r".into(),
+            account: "2".into(),
+            error: Box::new(sts_answer("EntityNotExist.Role")),
+        };
+        let text = note.to_string();
+        assert!(
+            text.starts_with("AssumeRole into acs:ram::2:role/r failed: EntityNotExist.Role"),
+            "{text}"
+        );
+        assert!(
+            text.contains("; fix: create the role in account 2 with terraform/modules/member-role"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_assume_role_failure_with_another_code_names_no_fix() {
+        let note = Note::AssumeRoleFailed {
+            arn: "acs:ram::2:role/r".into(),
+            account: "2".into(),
+            error: Box::new(sts_answer("Throttling")),
+        };
+        assert!(!note.to_string().contains("fix:"));
+    }
+
+    #[test]
+    fn a_kept_rule_without_id_is_named_as_such() {
+        let note = Note::Shadowed {
+            rule: None,
+            by: vec![RuleId("sgr-drop".into())],
+        };
+        assert_eq!(
+            note.to_string(),
+            "(rule without id) kept: its risky ports are denied by higher-priority Drop rule(s) sgr-drop"
+        );
+    }
+
+    #[test]
+    fn a_restore_reason_counts_rules_already_present_only_when_there_are_some() {
+        let restored = |already_present| Note::Restored {
+            count: 1,
+            already_present,
+        };
+        assert_eq!(restored(0).to_string(), "re-authorized 1 rule(s)");
+        assert_eq!(
+            restored(2).to_string(),
+            "re-authorized 1 rule(s); 2 already present, not re-added"
+        );
+    }
 }

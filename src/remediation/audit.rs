@@ -6,6 +6,10 @@ use crate::event::{self, ResourceRef};
 use crate::report::{ResourceResult, RevokedRule, Status};
 use crate::rules::RuleId;
 
+/// The log target of these lines: the flow's module, as before it was split into steps, so that
+/// log filters and queries keep matching.
+const TARGET: &str = "sg_remediator::remediation";
+
 /// How many invalid items the summary line describes one by one.
 const INVALID_ITEMS_NAMED: usize = 5;
 
@@ -18,12 +22,14 @@ pub fn resource(r: &ResourceResult) {
     let line = json(r);
     match r.status {
         Status::Failed => tracing::error!(
+            target: TARGET,
             event = "resource_result",
             resource_id = r.resource_id.as_deref().unwrap_or(""),
             status = "failed",
             result = %line,
         ),
         _ => tracing::info!(
+            target: TARGET,
             event = "resource_result",
             resource_id = r.resource_id.as_deref().unwrap_or(""),
             status = %json(&r.status).trim_matches('"'),
@@ -44,6 +50,7 @@ pub fn invalid_items(invalid: &[&event::InvalidItem]) {
         .map(|i| i.reason.as_str())
         .collect();
     tracing::warn!(
+        target: TARGET,
         event = "invalid_items",
         count = invalid.len(),
         first = %json(&first),
@@ -57,6 +64,7 @@ pub fn drift(r: &ResourceRef, drift: &[RuleId]) {
         return;
     }
     tracing::info!(
+        target: TARGET,
         resource_id = %r.resource_id,
         drift = %json(&drift),
         "Config snapshot and live ECS disagree on these rules; acting on the live view"
@@ -66,6 +74,7 @@ pub fn drift(r: &ResourceRef, drift: &[RuleId]) {
 /// A rule to revoke opens more than the risky ports.
 pub fn collateral(r: &ResourceRef, rule: &crate::rules::Permission) {
     tracing::warn!(
+        target: TARGET,
         resource_id = %r.resource_id,
         rule = %rule.to_json(),
         "revoking this rule also removes access beyond the risky ports (wide range or ALL)"
@@ -81,6 +90,7 @@ pub fn revoked(r: &ResourceRef, rules: &[RevokedRule]) {
 pub fn rules<T: serde::Serialize>(event: &'static str, r: &ResourceRef, rules: &[T]) {
     for rule in rules {
         tracing::info!(
+            target: TARGET,
             event,
             resource_id = %r.resource_id,
             region_id = %r.region_id,
@@ -94,6 +104,7 @@ pub fn rules<T: serde::Serialize>(event: &'static str, r: &ResourceRef, rules: &
 pub fn unverified(r: &ResourceRef, rules: &[RevokedRule]) {
     for rule in rules {
         tracing::warn!(
+            target: TARGET,
             event = "rule_revoke_unverified",
             resource_id = %r.resource_id,
             region_id = %r.region_id,
@@ -105,6 +116,7 @@ pub fn unverified(r: &ResourceRef, rules: &[RevokedRule]) {
 /// A restore refused for entries without a valid seal.
 pub fn restore_refused(resource_id: &str, refused: usize) {
     tracing::warn!(
+        target: TARGET,
         event = "restore_refused",
         resource_id = %resource_id,
         refused,

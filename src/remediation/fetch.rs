@@ -74,6 +74,26 @@ impl Invoke {
         }
     }
 
+    /// The live rules that decide: a group gone from ECS is skipped, an unreadable one fails.
+    pub(super) async fn read_live(
+        &self,
+        access: &Access,
+        r: &ResourceRef,
+        out: &mut ResourceResult,
+        notes: &mut Vec<Note>,
+    ) -> Step<Vec<Permission>> {
+        match self.describe(access, r, out, notes).await {
+            Ok(rules) => Ok(rules),
+            Err(e) if e.code() == Some("InvalidSecurityGroupId.NotFound") => {
+                Err(Stop::skip(Note::Gone(e)))
+            }
+            Err(e) => Err(Stop::fail(Note::ApiFailure {
+                step: "DescribeSecurityGroupAttribute",
+                error: e,
+            })),
+        }
+    }
+
     /// Reads the group's live ingress rules (both NIC types of a classic-network group). The
     /// errors of retried attempts go to `notes`, so that none is dropped from the reason.
     pub(super) async fn describe(

@@ -43,7 +43,6 @@ pub use assess::explain_kept;
 pub use gate::effective_mode;
 pub use notes::Note;
 use notes::{finish, Step, Stop};
-pub use revoke::{RevokeLedger, Settlement};
 
 /// What the flow needs of one invocation.
 #[derive(Debug, Clone)]
@@ -406,18 +405,7 @@ impl Invoke {
         let selector = &self.remediator.selector;
         let snapshot = select::rules_from_configuration(&discovered.configuration)
             .and_then(|rules| selector.evaluate(&rules));
-        let live = match self.describe(&access, r, out, notes).await {
-            Ok(rules) => rules,
-            Err(e) if e.code() == Some("InvalidSecurityGroupId.NotFound") => {
-                return Err(Stop::skip(Note::Gone(e)))
-            }
-            Err(e) => {
-                return Err(Stop::fail(Note::ApiFailure {
-                    step: "DescribeSecurityGroupAttribute",
-                    error: e,
-                }))
-            }
-        };
+        let live = self.read_live(&access, r, out, notes).await?;
         let selection = selector
             .evaluate(&live)
             .map_err(|e| Stop::fail(Note::SelectFailed(e.to_string())))?;
