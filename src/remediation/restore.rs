@@ -27,6 +27,32 @@ pub fn same_access(a: &Permission, b: &Permission) -> bool {
     access(a) == access(b)
 }
 
+/// The entries whose seal does not verify for this account, region and group (missing,
+/// forged, altered or expired), each with its position and why; empty when all may be restored.
+pub fn refused(
+    sealer: &Sealer,
+    place: Place<'_>,
+    rules: &[Permission],
+    seals: &[Option<String>],
+    now: SystemTime,
+) -> Vec<RefusedRule> {
+    rules
+        .iter()
+        .zip(seals)
+        .enumerate()
+        .filter_map(|(index, (rule, seal))| {
+            sealer
+                .verify(place, rule, seal.as_deref(), now)
+                .err()
+                .map(|e| RefusedRule {
+                    index,
+                    rule: rule.clone(),
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
+}
+
 /// Splits the rules to restore into those to add and those already present (live, or earlier
 /// in the same request).
 pub fn to_add(rules: Vec<Permission>, live: &[Permission]) -> (Vec<Permission>, Vec<Permission>) {
@@ -91,16 +117,13 @@ impl Invoke {
             region: &request.region_id,
             group: &request.resource_id,
         };
-        let now = SystemTime::now();
-        for (index, (rule, seal)) in request.rules.iter().zip(&request.seals).enumerate() {
-            if let Err(e) = sealer.verify(place, rule, seal.as_deref(), now) {
-                report.refused_rules.push(RefusedRule {
-                    index,
-                    rule: rule.clone(),
-                    reason: e.to_string(),
-                });
-            }
-        }
+        report.refused_rules = refused(
+            sealer,
+            place,
+            &request.rules,
+            &request.seals,
+            SystemTime::now(),
+        );
         if !report.refused_rules.is_empty() {
             report.reason = Some(
                 Note::RestoreRefused {
@@ -264,6 +287,47 @@ mod tests {
             &rule("sgr-a", "x", "22/22"),
             &rule("sgr-a", "x", "23/23")
         ));
+    }
+
+    fn sealer() -> Sealer {
+        Sealer::new(
+            "11".repeat(32).parse().unwrap(),
+            std::time::Duration::from_secs(86_400),
+        )
+    }
+
+    const HERE: Place<'static> = Place {
+        account: "1",
+        region: "cn-hangzhou",
+        group: "sg-1",
+    };
+
+    #[test]
+    fn rules_sealed_here_are_not_refused() {
+        let (s, now, r) = (sealer(), SystemTime::now(), rule("sgr-a", "", "22/22"));
+        let seal = s.seal(HERE, &r, now);
+        assert!(refused(&s, HERE, &[r], &[Some(seal)], now).is_empty());
+    }
+
+    #[test]
+    fn an_unsealed_rule_is_refused_at_its_position() {
+        let (s, now) = (sealer(), SystemTime::now());
+        let (a, b) = (rule("sgr-a", "", "22/22"), rule("sgr-b", "", "3389/3389"));
+        let seal = s.seal(HERE, &a, now);
+        let out = refused(&s, HERE, &[a, b.clone()], &[Some(seal), None], now);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].index, &out[0].rule), (1, &b));
+    }
+
+    #[test]
+    fn a_rule_sealed_for_another_group_is_refused() {
+        let (s, now, r) = (sealer(), SystemTime::now(), rule("sgr-a", "", "22/22"));
+        let elsewhere = Place {
+            group: "sg-2",
+            ..HERE
+        };
+        let seal = s.seal(elsewhere, &r, now);
+        assert_eq!(refused(&s, HERE, &[r], &[Some(seal)], now).len(), 1);
     }
 
     #[test]
