@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod handler;
 pub mod logging;
 pub mod remediation;
 pub mod render;
@@ -21,14 +22,3 @@ pub use acs_openapi as openapi;
 pub use acs_openapi::credentials;
 // The FC custom-runtime server lives in crates/fc-runtime; this keeps its old path.
 pub use fc_runtime as runtime;
-
-/// FC's per-invocation credentials (the runtime's own type) as the OpenAPI client's. Building
-/// them remembers the secret and token, so from here on every line the process writes and every
-/// answer it sends is scrubbed of them ([`credentials::scrub`]).
-pub fn client_credentials(fc: &runtime::Credentials) -> credentials::Credentials {
-    credentials::Credentials::new(
-        fc.access_key_id.clone(),
-        fc.access_key_secret.expose(),
-        fc.security_token.as_ref().map(|t| t.expose().to_string()),
-    )
-}

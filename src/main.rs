@@ -78,5 +78,5 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 async fn handle(remediator: Arc<Remediator>, event: Event) -> Result<Value, Diagnostic> {
-    remediator.handle(event).await
+    sg_remediator::handler::handle(remediator, event).await
 }

@@ -5,8 +5,12 @@
 //! `failed`, the invocation is a function error whose body is this whole report plus
 //! `errorType` and `errorMessage`, so Config records the failure and nothing is hidden.
 
+use std::fmt;
+
 use serde::Serialize;
 
+use crate::event;
+use crate::remediation::Note;
 use crate::rules::{Permission, RuleId};
 
 /// What happened to one resource.
@@ -257,6 +261,210 @@ pub struct RefusedRule {
     pub reason: String,
 }
 
+/// A resource's `reason`: its notes rendered and joined with `; `.
+pub fn reason<'a>(notes: impl IntoIterator<Item = &'a Note>) -> String {
+    notes
+        .into_iter()
+        .map(Note::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn join_ids(ids: &[RuleId]) -> String {
+    ids.iter()
+        .map(RuleId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn rule_name(rule: &Option<RuleId>) -> String {
+    rule.as_ref()
+        .map_or_else(|| "(rule without id)".to_string(), |r| r.to_string())
+}
+
+fn already_present(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!("; {n} already present, not re-added")
+    }
+}
+
+/// The report's text of each note: the one place where what happened becomes words.
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::UnsupportedType(t) => write!(
+                f,
+                "unsupported resource type {t:?}: only {} is remediated",
+                event::SECURITY_GROUP
+            ),
+            Note::ExemptId => f.write_str("exempt: listed in EXEMPT_SECURITY_GROUP_IDS"),
+            Note::NoCredentials => f.write_str(
+                "the invocation carried no credentials (x-fc-access-key-id was empty): give the \
+                 function a RAM role so FC passes its STS credentials",
+            ),
+            Note::ForeignWithoutRole {
+                foreign,
+                function_account,
+            } => write!(
+                f,
+                "the security group belongs to account {foreign}, not to the function's account {}: \
+                 set CROSS_ACCOUNT_ROLE_NAME to a RAM role in {foreign} that trusts this account \
+                 (or deploy the function in {foreign})",
+                function_account.as_deref().unwrap_or("?")
+            ),
+            Note::AssumeRoleFailed {
+                arn,
+                account,
+                error,
+            } => {
+                write!(f, "AssumeRole into {arn} failed: {error}")?;
+                // The fix, when STS's code tells it: the role is missing or does not trust the
+                // function's role.
+                match error.code() {
+                    Some("EntityNotExist.Role") => write!(
+                        f,
+                        "; fix: create the role in account {account} with terraform/modules/member-role \
+                         (role_name and trusted_role_arn from the central module's output member_role)"
+                    ),
+                    Some("NoPermission") => write!(
+                        f,
+                        "; fix: the role in account {account} must trust this function's RAM role: apply \
+                         terraform/modules/member-role there with trusted_role_arn = the central module's \
+                         role_arn, and keep sts:AssumeRole on the function's role (cross_account_role_name)"
+                    ),
+                    _ => Ok(()),
+                }
+            }
+            Note::AggregatorAccountMissing => f.write_str(
+                "CONFIG_AGGREGATOR_ID is set but the event item has no accountId: \
+                 GetAggregateDiscoveredResource needs the resource's account (ResourceAccountId); \
+                 nothing was sent",
+            ),
+            Note::AggregatorAccountInvalid(a) => write!(
+                f,
+                "CONFIG_AGGREGATOR_ID is set but the item's accountId {a:?} is not an account id \
+                 (GetAggregateDiscoveredResource's ResourceAccountId is an int64); nothing was sent"
+            ),
+            Note::ApiFailure { step, error } => write!(f, "{step} failed: {error}"),
+            Note::Retried { action, error } => {
+                write!(f, "{action} attempt failed and was retried: {error}")
+            }
+            Note::NotInConfig(e) => {
+                write!(f, "not found in Config (deleted or never recorded): {e}")
+            }
+            Note::OtherRegion { answered, asked } => write!(
+                f,
+                "Config answered for region {:?}, but the event names {asked:?}: not acting on a group \
+                 the event did not name",
+                event::quote(answered)
+            ),
+            Note::OtherAccount { answered, asked } => write!(
+                f,
+                "Config answered for account {:?}, but the event names {asked:?}: not acting on a \
+                 group the event did not name",
+                event::quote(answered)
+            ),
+            Note::Deleted => f.write_str("deleted: Config reports ResourceDeleted = 0"),
+            Note::ServiceManaged => f.write_str(
+                "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it",
+            ),
+            Note::ExemptTag(tag) => match &tag.value {
+                Some(v) => write!(f, "exempt: tagged {}={v}", tag.key),
+                None => write!(f, "exempt: tagged {}", tag.key),
+            },
+            Note::Gone(e) => write!(f, "gone: the group no longer exists in ECS ({e})"),
+            Note::SelectFailed(e) => write!(f, "selecting rules of the live group failed: {e}"),
+            Note::SnapshotUnreadable(e) => write!(
+                f,
+                "Config snapshot rules unreadable ({e}); judged on live rules"
+            ),
+            Note::Drift(ids) => write!(
+                f,
+                "Config's snapshot is out of date for {}: decided on the live rules",
+                join_ids(ids)
+            ),
+            Note::Shadowed { rule, by } => write!(
+                f,
+                "{} kept: its risky ports are denied by higher-priority Drop rule(s) {}",
+                rule_name(rule),
+                join_ids(by)
+            ),
+            Note::Review { rule, reason } => write!(
+                f,
+                "{} needs review: {reason}; check it by hand",
+                rule_name(rule)
+            ),
+            Note::Collateral {
+                rule,
+                protocol,
+                port_range,
+            } => write!(
+                f,
+                "{} ({} {port_range}) opens more than the risky ports: revoking it removes all of \
+                 that access, not only the risky ports",
+                rule_name(rule),
+                protocol.as_str(),
+            ),
+            Note::NothingExposed => f.write_str("no world-open rule on a risky port"),
+            Note::DryRun => f.write_str("dry run: nothing was changed"),
+            Note::RevokedRest => f.write_str(
+                "a revoke batch named a rule that had meanwhile disappeared; revoked the rest again",
+            ),
+            Note::LostButGone(ids) => write!(
+                f,
+                "the answer to revoking {} was lost, but they are verified gone",
+                join_ids(ids)
+            ),
+            Note::AlreadyGone(ids) => {
+                write!(f, "already gone before the revoke: {}", join_ids(ids))
+            }
+            Note::Revoked(n) => write!(f, "revoked {n} rule(s), verified gone"),
+            Note::ManagedRevoke => f.write_str(
+                "managed by a cloud service: ECS refused the revoke \
+                 (InvalidOperation.ResourceManagedByCloudProduct)",
+            ),
+            Note::StillExposed(ids) => {
+                write!(f, "still exposed after the revoke: {}", join_ids(ids))
+            }
+            Note::Unverified(ids) => write!(
+                f,
+                "the revoke of {} got no answer and could not be verified: they may \
+                 be gone; their attributes are in unverifiedRules for a restore",
+                join_ids(ids)
+            ),
+            Note::RestoreRefused {
+                refused,
+                total,
+                group,
+                account,
+                region,
+            } => write!(
+                f,
+                "refused: {refused} of {total} rule(s) carry no valid seal for {group} in account \
+                 {account} region {region}; nothing was restored (see refusedRules)"
+            ),
+            Note::WouldRestore {
+                count,
+                already_present: n,
+            } => write!(
+                f,
+                "dry run: nothing was changed; would re-authorize {count} rule(s){}",
+                already_present(*n)
+            ),
+            Note::Restored {
+                count,
+                already_present: n,
+            } => write!(
+                f,
+                "re-authorized {count} rule(s){}",
+                already_present(*n)
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +519,77 @@ mod tests {
         assert_eq!(
             Report::new("x".into(), Mode::Enforce, vec![r]).failure_message(),
             None
+        );
+    }
+
+    fn sts_answer(code: &str) -> acs_openapi::ApiError {
+        let body = json!({"Code": code, "Message": "m", "RequestId": "R-1"}).to_string();
+        acs_openapi::error::parse_response(404, body.as_bytes(), None, &Default::default())
+            .unwrap_err()
+    }
+
+    #[test]
+    fn a_reason_lists_its_notes_in_order_separated_by_semicolons() {
+        let notes = [
+            Note::Revoked(2),
+            Note::AlreadyGone(vec![RuleId("sgr-a".into()), RuleId("sgr-b".into())]),
+        ];
+        assert_eq!(
+            reason(&notes),
+            "revoked 2 rule(s), verified gone; already gone before the revoke: sgr-a, sgr-b"
+        );
+    }
+
+    #[test]
+    fn an_assume_role_failure_for_a_missing_role_says_how_to_create_it() {
+        let note = Note::AssumeRoleFailed {
+            arn: "acs:ram::2:role/r".into(),
+            account: "2".into(),
+            error: Box::new(sts_answer("EntityNotExist.Role")),
+        };
+        let text = note.to_string();
+        assert!(
+            text.starts_with("AssumeRole into acs:ram::2:role/r failed: EntityNotExist.Role"),
+            "{text}"
+        );
+        assert!(
+            text.contains("; fix: create the role in account 2 with terraform/modules/member-role"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_assume_role_failure_with_another_code_names_no_fix() {
+        let note = Note::AssumeRoleFailed {
+            arn: "acs:ram::2:role/r".into(),
+            account: "2".into(),
+            error: Box::new(sts_answer("Throttling")),
+        };
+        assert!(!note.to_string().contains("fix:"));
+    }
+
+    #[test]
+    fn a_kept_rule_without_id_is_named_as_such() {
+        let note = Note::Shadowed {
+            rule: None,
+            by: vec![RuleId("sgr-drop".into())],
+        };
+        assert_eq!(
+            note.to_string(),
+            "(rule without id) kept: its risky ports are denied by higher-priority Drop rule(s) sgr-drop"
+        );
+    }
+
+    #[test]
+    fn a_restore_reason_counts_rules_already_present_only_when_there_are_some() {
+        let restored = |already_present| Note::Restored {
+            count: 1,
+            already_present,
+        };
+        assert_eq!(restored(0).to_string(), "re-authorized 1 rule(s)");
+        assert_eq!(
+            restored(2).to_string(),
+            "re-authorized 1 rule(s); 2 already present, not re-added"
         );
     }
 }

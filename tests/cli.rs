@@ -12,6 +12,7 @@ use acs_emulator::{Emulator, Fault, Fixture};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use sg_remediator::config::Config;
+use sg_remediator::handler::Handle;
 use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
 use sg_remediator::runtime::{Context, Credentials, Event};

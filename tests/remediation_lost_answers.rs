@@ -18,6 +18,7 @@ use bytes::Bytes;
 use remediation_harness::*;
 use serde_json::Value;
 use sg_remediator::config::Config;
+use sg_remediator::handler::Handle;
 use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
 use sg_remediator::runtime::{Context, Credentials, Event};

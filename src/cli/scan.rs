@@ -9,8 +9,8 @@
 use crate::config::Config;
 use crate::event::SECURITY_GROUP;
 use crate::openapi::{CallContext, Client};
-use crate::remediation::explain_kept;
-use crate::report::{ResourceResult, Status};
+use crate::remediation::{explain_kept, Note};
+use crate::report::{self, ResourceResult, Status};
 use crate::rules::Permission;
 use crate::select::Selector;
 use crate::services::ecs;
@@ -95,7 +95,7 @@ pub async fn scan_group(
         Err(e) => {
             out.status = Status::Failed;
             return done(
-                out.with_reason(format!("selecting rules of the live group failed: {e}")),
+                out.with_reason(Note::SelectFailed(e.to_string()).to_string()),
                 live,
             );
         }
@@ -107,14 +107,14 @@ pub async fn scan_group(
     if to_revoke.is_empty() {
         out.status = Status::Compliant;
         if selection.shadowed.is_empty() && selection.review.is_empty() {
-            notes.insert(0, "no world-open rule on a risky port".to_string());
+            notes.insert(0, Note::NothingExposed);
         }
     } else {
         out.status = Status::WouldRemediate;
         out.would_revoke_rule_ids = Some(to_revoke);
         out.would_revoke_rules = Some(selection.exposed.iter().map(|e| e.rule.clone()).collect());
-        notes.insert(0, "dry run: nothing was changed".into());
+        notes.insert(0, Note::DryRun);
     }
-    out.reason = Some(notes.join("; "));
+    out.reason = Some(report::reason(&notes));
     done(out, live)
 }

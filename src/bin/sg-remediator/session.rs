@@ -11,9 +11,8 @@ use sg_remediator::cli::credential_chain::{self, Resolved};
 use sg_remediator::config::{Config, Mode};
 use sg_remediator::credentials::Credentials;
 use sg_remediator::openapi::{CallContext, Client, ClientSettings};
-use sg_remediator::remediation::Remediator;
+use sg_remediator::remediation::{Input, Remediator};
 use sg_remediator::rules::Permission;
-use sg_remediator::runtime::{self, Context, Event};
 use sg_remediator::select::Selector;
 use sg_remediator::services::{ecs, sts};
 
@@ -96,25 +95,21 @@ impl Session {
     /// Runs the function's engine on one event, as FC would invoke it with these credentials.
     /// A function error still carries the report as its body.
     pub async fn invoke(&self, remediator: &Arc<Remediator>, payload: Value) -> Value {
-        let mut context = Context::new(request_id(), self.timeout);
-        // The runtime's own credentials type, as FC's headers would give it.
-        let own = &self.credentials;
-        context.credentials = Some(runtime::Credentials::new(
-            own.access_key_id.clone(),
-            own.access_key_secret.expose(),
-            own.security_token.as_ref().map(|t| t.expose().to_string()),
-        ));
-        let event = Event {
+        let input = Input {
             payload: Bytes::from(payload.to_string()),
-            context,
+            request_id: request_id(),
+            credentials: Some(self.credentials.clone()),
+            account_id: None,
+            function_name: None,
+            deadline: std::time::Instant::now() + self.timeout,
         };
-        match Arc::clone(remediator).handle(event).await {
+        match Arc::clone(remediator).run(input).await {
             Ok(body) => body,
-            Err(diagnostic) => match diagnostic.body() {
-                Some(body) => Value::Object(body.clone()),
+            Err(failure) => match failure.body {
+                Some(body) => body,
                 None => json!({
-                    "errorType": diagnostic.error_type(),
-                    "errorMessage": diagnostic.error_message(),
+                    "errorType": failure.kind.as_str(),
+                    "errorMessage": failure.message,
                 }),
             },
         }

@@ -1,0 +1,125 @@
+//! The audit trail in the log: one line per resource, one per rule revoked, restored or left
+//! unverified (with all of its attributes and seal: the restore record), one summary for the
+//! invalid items of an event.
+
+use crate::event::{self, ResourceRef};
+use crate::report::{ResourceResult, RevokedRule, Status};
+use crate::rules::RuleId;
+
+/// The log target of these lines: the flow's module, as before it was split into steps, so that
+/// log filters and queries keep matching.
+const TARGET: &str = "sg_remediator::remediation";
+
+/// How many invalid items the summary line describes one by one.
+const INVALID_ITEMS_NAMED: usize = 5;
+
+pub fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// One JSON log line per resource: the audit trail that accounts for every resource.
+pub fn resource(r: &ResourceResult) {
+    let line = json(r);
+    match r.status {
+        Status::Failed => tracing::error!(
+            target: TARGET,
+            event = "resource_result",
+            resource_id = r.resource_id.as_deref().unwrap_or(""),
+            status = "failed",
+            result = %line,
+        ),
+        _ => tracing::info!(
+            target: TARGET,
+            event = "resource_result",
+            resource_id = r.resource_id.as_deref().unwrap_or(""),
+            status = %json(&r.status).trim_matches('"'),
+            result = %line,
+        ),
+    }
+}
+
+/// One warning for all invalid items of an event: their count and the first few reasons (each
+/// is in the report).
+pub fn invalid_items(invalid: &[&event::InvalidItem]) {
+    if invalid.is_empty() {
+        return;
+    }
+    let first: Vec<&str> = invalid
+        .iter()
+        .take(INVALID_ITEMS_NAMED)
+        .map(|i| i.reason.as_str())
+        .collect();
+    tracing::warn!(
+        target: TARGET,
+        event = "invalid_items",
+        count = invalid.len(),
+        first = %json(&first),
+        "event items that name no usable resource were reported as failed"
+    );
+}
+
+/// Config's snapshot and the live view disagree: the live view decides.
+pub fn drift(r: &ResourceRef, drift: &[RuleId]) {
+    if drift.is_empty() {
+        return;
+    }
+    tracing::info!(
+        target: TARGET,
+        resource_id = %r.resource_id,
+        drift = %json(&drift),
+        "Config snapshot and live ECS disagree on these rules; acting on the live view"
+    );
+}
+
+/// A rule to revoke opens more than the risky ports.
+pub fn collateral(r: &ResourceRef, rule: &crate::rules::Permission) {
+    tracing::warn!(
+        target: TARGET,
+        resource_id = %r.resource_id,
+        rule = %rule.to_json(),
+        "revoking this rule also removes access beyond the risky ports (wide range or ALL)"
+    );
+}
+
+/// One log line per revoked rule with all of its attributes and its seal: the restore record.
+pub fn revoked(r: &ResourceRef, rules: &[RevokedRule]) {
+    self::rules("rule_revoked", r, rules);
+}
+
+/// One info line per rule with all of its attributes, tagged with what happened to it.
+pub fn rules<T: serde::Serialize>(event: &'static str, r: &ResourceRef, rules: &[T]) {
+    for rule in rules {
+        tracing::info!(
+            target: TARGET,
+            event,
+            resource_id = %r.resource_id,
+            region_id = %r.region_id,
+            rule = %json(rule),
+        );
+    }
+}
+
+/// One log line per rule whose revoke may have been applied but could not be verified, with all
+/// of its attributes and seal, so a restore is possible if it is gone.
+pub fn unverified(r: &ResourceRef, rules: &[RevokedRule]) {
+    for rule in rules {
+        tracing::warn!(
+            target: TARGET,
+            event = "rule_revoke_unverified",
+            resource_id = %r.resource_id,
+            region_id = %r.region_id,
+            rule = %json(rule),
+        );
+    }
+}
+
+/// A restore refused for entries without a valid seal.
+pub fn restore_refused(resource_id: &str, refused: usize) {
+    tracing::warn!(
+        target: TARGET,
+        event = "restore_refused",
+        resource_id = %resource_id,
+        refused,
+        "restore refused: rules without a valid seal"
+    );
+}

@@ -1,0 +1,291 @@
+//! Skip or go: the pure policy that decides whether a resource may be touched at all, and in
+//! which mode. Plain functions of the event, the configuration and Config's answer; no calls.
+
+use crate::config::{Config, ExemptTag, Mode};
+use crate::event::{self, ResourceRef};
+use crate::remediation::notes::{Note, Stop};
+use crate::services::config::{self as config_api, DiscoveredResource};
+
+/// The mode of one invocation: the event's `dryRun` can ask for a dry run, never for enforce.
+/// Whoever can invoke the function can only make it more careful.
+pub fn effective_mode(deployment: Mode, requested_dry_run: Option<bool>) -> Mode {
+    match (deployment, requested_dry_run) {
+        (Mode::DryRun, _) | (_, Some(true)) => Mode::DryRun,
+        (Mode::Enforce, _) => Mode::Enforce,
+    }
+}
+
+/// The event item alone, before any call: only security groups, never an exempt id.
+pub fn admit(r: &ResourceRef, config: &Config) -> Option<Stop> {
+    if r.resource_type != event::SECURITY_GROUP {
+        return Some(Stop::skip(Note::UnsupportedType(r.resource_type.clone())));
+    }
+    if config.is_exempt_id(&r.resource_id) {
+        return Some(Stop::skip(Note::ExemptId));
+    }
+    None
+}
+
+/// The account a resource belongs to: the item's, else the function's own.
+pub fn resource_account(r: &ResourceRef, function_account: Option<&str>) -> Option<String> {
+    r.account_id
+        .as_ref()
+        .map(|a| a.0.clone())
+        .or_else(|| function_account.map(str::to_string))
+}
+
+/// The account to read a resource through the aggregator: `ResourceAccountId` is a required
+/// int64 (`config-20200907/client/get_aggregate_discovered_resource_request_model.go`), so it
+/// must come from the event item itself. Guessing the function's own account would ask
+/// Config about the wrong account and could make a member's open group look "not in Config".
+pub fn aggregator_account(r: &ResourceRef) -> Result<String, Note> {
+    match r.account_id.as_ref().map(|a| a.0.as_str()) {
+        Some(a) if config_api::is_resource_account_id(a) => Ok(a.to_string()),
+        Some(a) => Err(Note::AggregatorAccountInvalid(a.to_string())),
+        None => Err(Note::AggregatorAccountMissing),
+    }
+}
+
+/// Why Config's answer is not about the group the event named, if it is not: its `Region` (or
+/// its `AccountId`, when both are known) differs from the event's.
+pub fn answer_mismatch(
+    r: &ResourceRef,
+    account: Option<&str>,
+    d: &DiscoveredResource,
+) -> Option<Note> {
+    if !d.region.eq_ignore_ascii_case(&r.region_id) {
+        return Some(Note::OtherRegion {
+            answered: d.region.clone(),
+            asked: r.region_id.clone(),
+        });
+    }
+    match (account, d.account_id.as_deref()) {
+        (Some(asked), Some(answered)) if asked != answered.trim() => Some(Note::OtherAccount {
+            answered: answered.to_string(),
+            asked: asked.to_string(),
+        }),
+        _ => None,
+    }
+}
+
+/// Config's answer: an answer about another group fails (never act on a group the event did not
+/// name); a deleted, service-managed or exempt-tagged group is skipped.
+pub fn judge_discovered(
+    r: &ResourceRef,
+    account: Option<&str>,
+    d: &DiscoveredResource,
+    exempt_tag: &ExemptTag,
+) -> Option<Stop> {
+    if let Some(mismatch) = answer_mismatch(r, account, d) {
+        return Some(Stop::fail(mismatch));
+    }
+    if d.deleted {
+        return Some(Stop::skip(Note::Deleted));
+    }
+    if d.service_managed == Some(true) {
+        return Some(Stop::skip(Note::ServiceManaged));
+    }
+    if d.tags
+        .contains(&exempt_tag.key, exempt_tag.value.as_deref())
+    {
+        return Some(Stop::skip(Note::ExemptTag(exempt_tag.clone())));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::AccountId;
+    use crate::report::Status;
+    use crate::services::config::Tags;
+    use serde_json::Value;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        Config::from_lookup(|name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .expect("a valid configuration")
+    }
+
+    fn resource(account: Option<&str>) -> ResourceRef {
+        ResourceRef {
+            account_id: account.map(|a| AccountId(a.into())),
+            region_id: "cn-hangzhou".into(),
+            resource_id: "sg-1".into(),
+            resource_type: event::SECURITY_GROUP.into(),
+            config_rule_id: None,
+        }
+    }
+
+    fn answered(region: &str, account: Option<&str>) -> DiscoveredResource {
+        DiscoveredResource {
+            request_id: None,
+            account_id: account.map(str::to_string),
+            region: region.into(),
+            resource_id: "sg-1".into(),
+            resource_type: event::SECURITY_GROUP.into(),
+            deleted: false,
+            configuration: Value::Null,
+            tags: Tags::default(),
+            service_managed: None,
+        }
+    }
+
+    fn tag(key: &str) -> ExemptTag {
+        ExemptTag {
+            key: key.into(),
+            value: None,
+        }
+    }
+
+    #[test]
+    fn an_event_can_ask_for_a_dry_run_but_never_switch_one_off() {
+        use Mode::{DryRun, Enforce};
+        assert_eq!(effective_mode(Enforce, None), Enforce);
+        assert_eq!(effective_mode(Enforce, Some(false)), Enforce);
+        assert_eq!(effective_mode(Enforce, Some(true)), DryRun);
+        assert_eq!(effective_mode(DryRun, None), DryRun);
+        assert_eq!(effective_mode(DryRun, Some(false)), DryRun);
+        assert_eq!(effective_mode(DryRun, Some(true)), DryRun);
+    }
+
+    #[test]
+    fn a_security_group_not_exempt_goes_on() {
+        assert_eq!(admit(&resource(None), &config(&[])), None);
+    }
+
+    #[test]
+    fn another_resource_type_is_skipped_before_any_call() {
+        let mut r = resource(None);
+        r.resource_type = "ACS::ECS::Instance".into();
+        assert_eq!(
+            admit(&r, &config(&[])),
+            Some(Stop::skip(Note::UnsupportedType(
+                "ACS::ECS::Instance".into()
+            )))
+        );
+    }
+
+    #[test]
+    fn a_group_listed_as_exempt_is_skipped_before_any_call() {
+        let config = config(&[("EXEMPT_SECURITY_GROUP_IDS", "SG-1")]);
+        assert_eq!(
+            admit(&resource(None), &config),
+            Some(Stop::skip(Note::ExemptId))
+        );
+    }
+
+    #[test]
+    fn an_item_without_account_belongs_to_the_function() {
+        assert_eq!(
+            resource_account(&resource(None), Some("1")),
+            Some("1".into())
+        );
+        assert_eq!(
+            resource_account(&resource(Some("2")), Some("1")),
+            Some("2".into())
+        );
+        assert_eq!(resource_account(&resource(None), None), None);
+    }
+
+    #[test]
+    fn the_aggregator_account_comes_from_the_item_and_is_an_int64() {
+        assert_eq!(
+            aggregator_account(&resource(Some("1234567890123456"))),
+            Ok("1234567890123456".to_string())
+        );
+        assert_eq!(
+            aggregator_account(&resource(None)),
+            Err(Note::AggregatorAccountMissing)
+        );
+        assert_eq!(
+            aggregator_account(&resource(Some("99999999999999999999"))),
+            Err(Note::AggregatorAccountInvalid(
+                "99999999999999999999".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn configs_answer_for_another_region_or_account_is_a_mismatch() {
+        let r = resource(None);
+        assert_eq!(
+            answer_mismatch(&r, Some("1"), &answered("cn-hangzhou", Some("1"))),
+            None
+        );
+        assert_eq!(
+            answer_mismatch(&r, None, &answered("CN-HANGZHOU", Some("1"))),
+            None
+        );
+        assert_eq!(
+            answer_mismatch(&r, Some("1"), &answered("cn-hangzhou", None)),
+            None
+        );
+        assert_eq!(
+            answer_mismatch(&r, Some("1"), &answered("cn-beijing", Some("1"))),
+            Some(Note::OtherRegion {
+                answered: "cn-beijing".into(),
+                asked: "cn-hangzhou".into()
+            })
+        );
+        assert_eq!(
+            answer_mismatch(&r, Some("1"), &answered("cn-hangzhou", Some("2"))),
+            Some(Note::OtherAccount {
+                answered: "2".into(),
+                asked: "1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn an_answer_about_another_group_fails() {
+        let stop = judge_discovered(
+            &resource(None),
+            Some("1"),
+            &answered("cn-beijing", Some("1")),
+            &tag("x"),
+        )
+        .unwrap();
+        assert_eq!(stop.status, Status::Failed);
+    }
+
+    #[test]
+    fn a_deleted_group_is_skipped() {
+        let mut d = answered("cn-hangzhou", None);
+        d.deleted = true;
+        assert_eq!(
+            judge_discovered(&resource(None), None, &d, &tag("x")),
+            Some(Stop::skip(Note::Deleted))
+        );
+    }
+
+    #[test]
+    fn a_service_managed_group_is_skipped() {
+        let mut d = answered("cn-hangzhou", None);
+        d.service_managed = Some(true);
+        assert_eq!(
+            judge_discovered(&resource(None), None, &d, &tag("x")),
+            Some(Stop::skip(Note::ServiceManaged))
+        );
+    }
+
+    #[test]
+    fn a_group_with_the_exempt_tag_is_skipped() {
+        let mut d = answered("cn-hangzhou", None);
+        d.tags = Tags::from_json(&serde_json::json!({"keep-open": "yes"})).unwrap();
+        let stop = judge_discovered(&resource(None), None, &d, &tag("keep-open"));
+        assert_eq!(stop, Some(Stop::skip(Note::ExemptTag(tag("keep-open")))));
+    }
+
+    #[test]
+    fn a_live_untagged_group_of_the_event_goes_on() {
+        let d = answered("cn-hangzhou", Some("1"));
+        assert_eq!(
+            judge_discovered(&resource(None), Some("1"), &d, &tag("x")),
+            None
+        );
+    }
+}

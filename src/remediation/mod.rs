@@ -1,0 +1,451 @@
+//! The remediation flow: from an invocation's payload to a report, one resource at a time.
+//!
+//! For each security group: [`gate`] (skip or go) → [`access`] (credentials in its account) →
+//! [`fetch`] (Config's record, then the live rules) → select and [`assess`] → (dry run stops
+//! here) → [`revoke`] and verify → report. The live view decides what is revoked: Config's
+//! snapshot can be minutes old, and a rule narrowed since then keeps its id. Every resource ends
+//! with exactly one status; an error in one never stops the others, and nothing is swallowed:
+//! each API error is reported with its code, message and RequestId ([`notes`]).
+//!
+//! The flow knows nothing of Function Compute: it takes an [`Input`] and answers a report or a
+//! [`Failure`]; [`crate::handler`] is the bridge from the runtime.
+
+mod access;
+mod assess;
+mod audit;
+mod fetch;
+mod gate;
+mod notes;
+mod restore;
+mod revoke;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::config::{Config, Mode};
+use crate::credentials::Credentials;
+use crate::event::{self, Invocation, Item, RemediationEvent, ResourceRef, RestoreRequest};
+use crate::openapi::Client;
+use crate::report::{Report, ResourceResult, Status};
+use crate::rules::{Permission, RuleId};
+use crate::seal::Sealer;
+use crate::select::{self, Selector};
+use crate::services::sts;
+
+pub use assess::explain_kept;
+pub use gate::effective_mode;
+pub use notes::Note;
+use notes::{finish, Step, Stop};
+
+/// What the flow needs of one invocation.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The event, as received.
+    pub payload: Bytes,
+    /// The invocation's request id: the report's, and part of every ClientToken.
+    pub request_id: String,
+    /// The function role's credentials for this invocation, if it has a role.
+    pub credentials: Option<Credentials>,
+    /// The function's account, if known.
+    pub account_id: Option<String>,
+    /// The function's name (for AssumeRole session names).
+    pub function_name: Option<String>,
+    /// When the invocation must be finished.
+    pub deadline: Instant,
+}
+
+/// Why an invocation is a function error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The payload is not an event.
+    InvalidEvent,
+    /// At least one resource failed (the body is the whole report).
+    RemediationFailed,
+    /// Restore events are not enabled in this deployment.
+    RestoreDisabled,
+    /// The restore did not complete (the body is its report).
+    RestoreFailed,
+}
+
+impl FailureKind {
+    /// The `errorType` of the function error.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::InvalidEvent => "InvalidEvent",
+            FailureKind::RemediationFailed => "RemediationFailed",
+            FailureKind::RestoreDisabled => "RestoreDisabled",
+            FailureKind::RestoreFailed => "RestoreFailed",
+        }
+    }
+}
+
+/// A function error: its kind, its message and, when there is one, the report as its body.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", kind.as_str())]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+    pub body: Option<Value>,
+}
+
+impl Failure {
+    fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+            body: None,
+        }
+    }
+
+    fn with_body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// Everything shared by all invocations: configuration, the compiled selector, the one HTTP
+/// client of the process and the cache of assumed-role credentials.
+pub struct Remediator {
+    config: Config,
+    selector: Selector,
+    client: Client,
+    sts_cache: sts::CredentialCache,
+    /// Seals revoked rules and checks restore events (`RESTORE_SEAL_KEY`).
+    sealer: Option<Sealer>,
+}
+
+/// What one invocation knows about itself, shared by its per-resource tasks.
+struct Invoke {
+    remediator: Arc<Remediator>,
+    credentials: Option<Credentials>,
+    function_account: Option<String>,
+    function_name: String,
+    /// The invocation's request id: part of every ClientToken, so that a token is unique per
+    /// invocation and stable across the retries inside it.
+    request_id: String,
+    deadline: Instant,
+    mode: Mode,
+}
+
+impl Remediator {
+    pub fn new(config: Config, selector: Selector, client: Client) -> Self {
+        let sealer = config
+            .restore_seal_key
+            .clone()
+            .map(|key| Sealer::new(key, config.restore_max_age));
+        Remediator {
+            config,
+            selector,
+            client,
+            sts_cache: sts::CredentialCache::new(),
+            sealer,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Runs one invocation. A payload that is not an event is a failure; otherwise the report
+    /// is the answer, and a failure (with the whole report) if anything failed.
+    pub async fn run(self: Arc<Self>, mut input: Input) -> Result<Value, Failure> {
+        let invocation = event::parse_with_limit(&input.payload, self.config.max_event_resources)
+            .map_err(|e| Failure::new(FailureKind::InvalidEvent, e.to_string()))?;
+        // The body is no longer needed: free it before the (possibly long) work.
+        input.payload = Bytes::new();
+        match invocation {
+            Invocation::Remediate(request) => self.remediate(request, input).await,
+            Invocation::Restore(request) => self.restore(request, input).await,
+        }
+    }
+
+    fn start(self: &Arc<Self>, input: &Input, mode: Mode) -> Arc<Invoke> {
+        Arc::new(Invoke {
+            remediator: Arc::clone(self),
+            credentials: input.credentials.clone(),
+            // FC sends x-fc-account-id; FC_ACCOUNT_ID is the documented fallback, so that a
+            // member account's group is still recognised as foreign without the header.
+            function_account: input
+                .account_id
+                .clone()
+                .or_else(|| self.config.fc_account_id.clone()),
+            function_name: input
+                .function_name
+                .clone()
+                .unwrap_or_else(|| "fc".to_string()),
+            request_id: input.request_id.clone(),
+            deadline: input.deadline,
+            mode,
+        })
+    }
+
+    async fn remediate(
+        self: Arc<Self>,
+        request: RemediationEvent,
+        input: Input,
+    ) -> Result<Value, Failure> {
+        let mode = effective_mode(self.config.mode, request.dry_run);
+        if mode != self.config.mode || request.dry_run == Some(false) {
+            tracing::info!(
+                deployment = self.config.mode.as_str(),
+                requested_dry_run = request.dry_run,
+                mode = mode.as_str(),
+                "the event's dryRun can only make this invocation a dry run"
+            );
+        }
+        let invoke = self.start(&input, mode);
+        let items = dedup(request.items, input.account_id.as_deref());
+        tracing::info!(
+            resources = items.len(),
+            mode = mode.as_str(),
+            "remediation started"
+        );
+        let results = self.process_all(&invoke, &items).await;
+        // One audit line per resource; invalid items (which named no usable resource) share
+        // one summary line, so a body of junk cannot multiply the log.
+        let mut invalid = Vec::new();
+        for (r, item) in results.iter().zip(&items) {
+            match item {
+                Item::Resource(_) => audit::resource(r),
+                Item::Invalid(i) => invalid.push(i),
+            }
+        }
+        audit::invalid_items(&invalid);
+        let report = Report::new(input.request_id.clone(), mode, results);
+        tracing::info!(summary = %audit::json(&report.summary), "remediation finished");
+        let body = serde_json::to_value(&report).expect("the report serializes");
+        match report.failure_message() {
+            None => Ok(body),
+            Some(message) => {
+                Err(Failure::new(FailureKind::RemediationFailed, message).with_body(body))
+            }
+        }
+    }
+
+    /// Processes the items concurrently (at most `MAX_CONCURRENCY` at once); one result per
+    /// item, in the items' order, whatever happens to a task.
+    async fn process_all(&self, invoke: &Arc<Invoke>, items: &[Item]) -> Vec<ResourceResult> {
+        let permits = Arc::new(Semaphore::new(usize::from(
+            self.config.max_concurrency.max(1),
+        )));
+        let mut tasks = JoinSet::new();
+        let mut slot_of = HashMap::new();
+        let mut results: Vec<Option<ResourceResult>> = vec![None; items.len()];
+        for (slot, item) in items.iter().cloned().enumerate() {
+            let permit = Arc::clone(&permits)
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let invoke = Arc::clone(invoke);
+            let handle = tasks.spawn(
+                async move {
+                    let _permit = permit;
+                    invoke.process(item).await
+                }
+                .instrument(tracing::Span::current()),
+            );
+            slot_of.insert(handle.id(), slot);
+        }
+        while let Some(joined) = tasks.join_next_with_id().await {
+            match joined {
+                Ok((id, result)) => results[slot_of[&id]] = Some(result),
+                Err(e) => {
+                    let slot = slot_of[&e.id()];
+                    tracing::error!(error = %e, "a resource task panicked");
+                    results[slot] = Some(
+                        identity(&items[slot], Status::Failed)
+                            .with_reason("internal error while processing this resource"),
+                    );
+                }
+            }
+        }
+        results
+            .into_iter()
+            .zip(items)
+            .map(|(r, item)| {
+                r.unwrap_or_else(|| {
+                    identity(item, Status::Failed).with_reason("the resource was not processed")
+                })
+            })
+            .collect()
+    }
+
+    async fn restore(
+        self: Arc<Self>,
+        request: RestoreRequest,
+        input: Input,
+    ) -> Result<Value, Failure> {
+        if !self.config.allow_restore {
+            return Err(Failure::new(
+                FailureKind::RestoreDisabled,
+                "restore events are disabled: set ALLOW_RESTORE=true (Terraform: enable_restore = true, \
+                 which also grants ecs:AuthorizeSecurityGroup)",
+            ));
+        }
+        let Some(sealer) = self.sealer.clone() else {
+            // Config refuses ALLOW_RESTORE without a key; never restore unsealed rules anyway.
+            return Err(Failure::new(
+                FailureKind::RestoreDisabled,
+                "restore events need RESTORE_SEAL_KEY: only sealed rules can be restored",
+            ));
+        };
+        let mode = effective_mode(self.config.mode, request.dry_run);
+        let invoke = self.start(&input, mode);
+        let report = invoke.restore(request, &input.request_id, &sealer).await;
+        let body = serde_json::to_value(&report).expect("the restore report serializes");
+        tracing::info!(report = %body, "restore finished");
+        match report.status {
+            "restored" | "would_restore" | "skipped" => Ok(body),
+            _ => Err(Failure::new(
+                FailureKind::RestoreFailed,
+                report.reason.clone().unwrap_or_default(),
+            )
+            .with_body(body)),
+        }
+    }
+}
+
+/// Drops repeated `(accountId, regionId, resourceId)` entries (a missing account is the
+/// function's own), keeping the first; invalid items are all kept, each needs a status.
+fn dedup(items: Vec<Item>, function_account: Option<&str>) -> Vec<Item> {
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .filter(|item| match item {
+            Item::Resource(r) => seen.insert((
+                gate::resource_account(r, function_account),
+                r.region_id.clone(),
+                r.resource_id.clone(),
+            )),
+            Item::Invalid(_) => true,
+        })
+        .collect()
+}
+
+/// A result carrying the item's identifying fields.
+fn identity(item: &Item, status: Status) -> ResourceResult {
+    match item {
+        Item::Resource(r) => ResourceResult::new(
+            Some(r.resource_id.clone()),
+            Some(r.region_id.clone()),
+            r.account_id.as_ref().map(|a| a.0.clone()),
+            Some(r.resource_type.clone()),
+            status,
+        ),
+        Item::Invalid(i) => ResourceResult::new(
+            i.resource_id.clone(),
+            i.region_id.clone(),
+            i.account_id.clone(),
+            i.resource_type.clone(),
+            status,
+        ),
+    }
+}
+
+impl Invoke {
+    fn config(&self) -> &Config {
+        &self.remediator.config
+    }
+
+    async fn process(&self, item: Item) -> ResourceResult {
+        let r = match &item {
+            Item::Invalid(i) => {
+                return identity(&item, Status::Failed).with_reason(i.reason.clone())
+            }
+            Item::Resource(r) => r.clone(),
+        };
+        let mut out = identity(&item, Status::Failed);
+        let mut notes = Vec::new();
+        match self.plan(&r, &mut out, &mut notes).await {
+            Err(stop) => finish(out, stop.status, Some(stop.lead), notes),
+            Ok(Plan::Compliant { nothing_kept }) => {
+                let lead = nothing_kept.then_some(Note::NothingExposed);
+                finish(out, Status::Compliant, lead, notes)
+            }
+            Ok(Plan::DryRun { ids, rules }) => {
+                out.would_revoke_rule_ids = Some(ids);
+                out.would_revoke_rules = Some(rules);
+                finish(out, Status::WouldRemediate, Some(Note::DryRun), notes)
+            }
+            Ok(Plan::Revoke { access, ids, rules }) => {
+                self.revoke_and_verify(&access, &r, ids, &rules, out, notes)
+                    .await
+            }
+        }
+    }
+
+    /// The flow of one security group up to the decision, step by step; a step that stops the
+    /// flow says why.
+    async fn plan(
+        &self,
+        r: &ResourceRef,
+        out: &mut ResourceResult,
+        notes: &mut Vec<Note>,
+    ) -> Step<Plan> {
+        if let Some(stop) = gate::admit(r, self.config()) {
+            return Err(stop);
+        }
+        let account = gate::resource_account(r, self.function_account.as_deref());
+        if out.account_id.is_none() {
+            out.account_id = account.clone();
+        }
+        let access = self.access(account.as_deref(), out).await?;
+        let discovered = self
+            .read_config(r, account.as_deref(), &access, out, notes)
+            .await?;
+
+        // Select on the snapshot (for drift), then on the live view (for action).
+        let selector = &self.remediator.selector;
+        let snapshot = select::rules_from_configuration(&discovered.configuration)
+            .and_then(|rules| selector.evaluate(&rules));
+        let live = self.read_live(&access, r, out, notes).await?;
+        let selection = selector
+            .evaluate(&live)
+            .map_err(|e| Stop::fail(Note::SelectFailed(e.to_string())))?;
+        let assessment = assess::assess(snapshot.as_ref().map_err(ToString::to_string), &selection);
+        audit::drift(r, &assessment.drift);
+        for e in selection.exposed.iter().filter(|e| e.collateral) {
+            audit::collateral(r, &e.rule);
+        }
+        out.drift_rule_ids = assessment.drift;
+        out.shadowed_rule_ids = selection.shadowed_ids();
+        out.review_rule_ids = selection.review_ids();
+        notes.extend(assessment.notes);
+
+        let ids = selection.revoke_ids();
+        if ids.is_empty() {
+            return Ok(Plan::Compliant {
+                nothing_kept: selection.shadowed.is_empty() && selection.review.is_empty(),
+            });
+        }
+        let rules = selection.exposed.into_iter().map(|e| e.rule).collect();
+        Ok(match self.mode {
+            Mode::DryRun => Plan::DryRun { ids, rules },
+            Mode::Enforce => Plan::Revoke { access, ids, rules },
+        })
+    }
+}
+
+/// What to do with a group that may be touched, once its live rules are selected.
+enum Plan {
+    /// Nothing to revoke (`nothing_kept`: not even a shadowed or review rule).
+    Compliant { nothing_kept: bool },
+    /// A dry run: report what would be revoked.
+    DryRun {
+        ids: Vec<RuleId>,
+        rules: Vec<Permission>,
+    },
+    /// Revoke and verify.
+    Revoke {
+        access: access::Access,
+        ids: Vec<RuleId>,
+        rules: Vec<Permission>,
+    },
+}

@@ -1,0 +1,172 @@
+//! What happened to a resource, as typed notes: the outcome that ended its processing and every
+//! error seen along the way (retried attempts included), in the order the reason lists them.
+//!
+//! The notes are facts, never text: [`crate::report`] renders them into the report's `reason`.
+
+use acs_openapi::ApiError;
+
+use crate::config::ExemptTag;
+use crate::report::{ResourceResult, Status};
+use crate::rules::{PortRange, Protocol, RuleId};
+use crate::select::ReviewReason;
+
+/// One fact of a resource's reason.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    /// The event item names a resource type other than a security group.
+    UnsupportedType(String),
+    /// The group is listed in `EXEMPT_SECURITY_GROUP_IDS`.
+    ExemptId,
+    /// FC passed no credentials (the function has no RAM role).
+    NoCredentials,
+    /// The group is in another account and `CROSS_ACCOUNT_ROLE_NAME` is not set.
+    ForeignWithoutRole {
+        foreign: String,
+        function_account: Option<String>,
+    },
+    /// AssumeRole into the member account failed.
+    AssumeRoleFailed {
+        arn: String,
+        account: String,
+        error: Box<ApiError>,
+    },
+    /// Aggregator mode, but the item carries no account id.
+    AggregatorAccountMissing,
+    /// Aggregator mode, but the item's account id is not an int64.
+    AggregatorAccountInvalid(String),
+    /// An API call (or a step made of one) failed.
+    ApiFailure { step: &'static str, error: ApiError },
+    /// An attempt failed and was retried (whatever the final outcome, it is reported).
+    Retried {
+        action: &'static str,
+        error: ApiError,
+    },
+    /// Config does not know the group.
+    NotInConfig(ApiError),
+    /// Config answered about another region than the event's.
+    OtherRegion { answered: String, asked: String },
+    /// Config answered about another account than the event's.
+    OtherAccount { answered: String, asked: String },
+    /// Config reports the group deleted.
+    Deleted,
+    /// Config reports the group managed by a cloud service.
+    ServiceManaged,
+    /// The group carries the exempt tag.
+    ExemptTag(ExemptTag),
+    /// ECS no longer has the group.
+    Gone(ApiError),
+    /// The selector failed on the live rules.
+    SelectFailed(String),
+    /// The rules of Config's snapshot could not be selected on.
+    SnapshotUnreadable(String),
+    /// Rules selected in only one of Config's snapshot and the live view.
+    Drift(Vec<RuleId>),
+    /// A world-open rule kept because Drop rules deny its risky ports.
+    Shadowed {
+        rule: Option<RuleId>,
+        by: Vec<RuleId>,
+    },
+    /// A world-open rule kept for an operator to check.
+    Review {
+        rule: Option<RuleId>,
+        reason: ReviewReason,
+    },
+    /// A revoked rule opens more than the risky ports.
+    Collateral {
+        rule: Option<RuleId>,
+        protocol: Protocol,
+        port_range: PortRange,
+    },
+    /// Nothing world-open on a risky port.
+    NothingExposed,
+    /// A dry run changed nothing.
+    DryRun,
+    /// A revoke batch named a vanished rule; the rest was revoked again.
+    RevokedRest,
+    /// Revokes whose answer was lost, verified gone.
+    LostButGone(Vec<RuleId>),
+    /// Rules gone before the revoke.
+    AlreadyGone(Vec<RuleId>),
+    /// This many rules revoked and verified gone.
+    Revoked(usize),
+    /// ECS refused the revoke: the group is managed by a cloud service.
+    ManagedRevoke,
+    /// Rules still selected after the revoke.
+    StillExposed(Vec<RuleId>),
+    /// Revokes whose answer was lost and that could not be verified.
+    Unverified(Vec<RuleId>),
+    /// A restore refused for rules without a valid seal.
+    RestoreRefused {
+        refused: usize,
+        total: usize,
+        group: String,
+        account: String,
+        region: String,
+    },
+    /// A dry-run restore: what would be re-authorized.
+    WouldRestore {
+        count: usize,
+        already_present: usize,
+    },
+    /// A restore: what was re-authorized.
+    Restored {
+        count: usize,
+        already_present: usize,
+    },
+}
+
+/// How a resource's processing ended before the end of the flow: skipped or failed, for the
+/// leading reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stop {
+    pub status: Status,
+    pub lead: Note,
+}
+
+impl Stop {
+    pub fn skip(lead: Note) -> Stop {
+        Stop {
+            status: Status::Skipped,
+            lead,
+        }
+    }
+
+    pub fn fail(lead: Note) -> Stop {
+        Stop {
+            status: Status::Failed,
+            lead,
+        }
+    }
+}
+
+/// A step's result: its value, or how the resource's processing stopped.
+pub type Step<T> = Result<T, Stop>;
+
+/// Records the retried attempts of one call: their RequestIds and a note each.
+pub fn record_retried(
+    action: &'static str,
+    retried: &[ApiError],
+    out: &mut ResourceResult,
+    notes: &mut Vec<Note>,
+) {
+    for e in retried {
+        out.api_request_ids
+            .extend(e.request_id().map(str::to_string));
+        notes.push(Note::Retried {
+            action,
+            error: e.clone(),
+        });
+    }
+}
+
+/// Ends a resource: its status and its reason, the lead first, then the notes.
+pub fn finish(
+    mut out: ResourceResult,
+    status: Status,
+    lead: Option<Note>,
+    notes: Vec<Note>,
+) -> ResourceResult {
+    out.status = status;
+    out.reason = Some(crate::report::reason(lead.iter().chain(&notes)));
+    out
+}
