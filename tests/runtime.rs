@@ -1,13 +1,25 @@
 //! The FC custom-runtime contract, checked over real HTTP against the real `bootstrap` binary
 //! (with its test-only hooks enabled: `SG_REMEDIATOR_TEST_HOOKS=1`).
 
-#[path = "support/runtime_harness.rs"]
-mod harness;
-
 use std::io::{Read, Write};
 
-use harness::{invoke, Bootstrap};
 use serde_json::{json, Value};
+use sg_test_kit::{bootstrap, invoke, Bootstrap};
+
+/// `Bootstrap::start(env)`: the package's `bootstrap` with its test hooks on (the `__test`
+/// events) and `env` on top.
+trait WithTestHooks {
+    fn start(env: &[(&str, &str)]) -> Bootstrap;
+}
+
+impl WithTestHooks for Bootstrap {
+    fn start(env: &[(&str, &str)]) -> Bootstrap {
+        bootstrap!()
+            .env("SG_REMEDIATOR_TEST_HOOKS", "1")
+            .envs(env)
+            .start()
+    }
+}
 
 const SECRET: &str = "wJalrXUtnFEMI-secret-value-4f1d";
 const TOKEN: &str = "CAIS-security-token-value-9c2e";
