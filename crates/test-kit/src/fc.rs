@@ -367,7 +367,9 @@ pub fn connect_when_ready(port: u16, started: Instant) -> Result<TcpStream, Stri
 /// One blocking keep-alive HTTP/1.1 connection to the function, writing FC's request by hand.
 pub struct Conn {
     reader: BufReader<TcpStream>,
-    caller: Caller,
+    /// The headers between the request id and the timeout, written once.
+    identity: String,
+    content_type: String,
     prefix: String,
     next: u64,
 }
@@ -375,9 +377,21 @@ pub struct Conn {
 impl Conn {
     /// Invokes as `caller`, with request ids `<prefix>-1`, `<prefix>-2`, ….
     pub fn new(stream: TcpStream, caller: Caller, prefix: &str) -> Conn {
+        let identity = caller
+            .headers("")
+            .into_iter()
+            .filter(|(name, _)| {
+                !matches!(
+                    *name,
+                    "x-fc-request-id" | "x-fc-function-timeout" | "content-type"
+                )
+            })
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         Conn {
             reader: BufReader::new(stream),
-            caller,
+            identity,
+            content_type: caller.content_type,
             prefix: prefix.to_string(),
             next: 0,
         }
@@ -387,12 +401,17 @@ impl Conn {
     /// status and the JSON body.
     pub fn invoke(&mut self, body: &[u8], timeout_s: u32) -> Result<(u16, Value), String> {
         self.next += 1;
-        let caller = self.caller.clone().timeout(timeout_s);
-        let mut head = String::from("POST /invoke HTTP/1.1\r\nHost: fc\r\n");
-        for (name, value) in caller.headers(&format!("{}-{}", self.prefix, self.next)) {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+        // The same headers, in the same order, as [`Caller::headers`].
+        let head = format!(
+            "POST /invoke HTTP/1.1\r\nHost: fc\r\nx-fc-request-id: {}-{}\r\n{}\
+             x-fc-function-timeout: {timeout_s}\r\ncontent-type: {}\r\n\
+             content-length: {}\r\n\r\n",
+            self.prefix,
+            self.next,
+            self.identity,
+            self.content_type,
+            body.len()
+        );
         let stream = self.reader.get_mut();
         stream
             .write_all(head.as_bytes())
@@ -468,5 +487,50 @@ mod tests {
             .headers("r")
             .iter()
             .all(|(n, _)| *n != "x-fc-security-token"));
+    }
+
+    #[test]
+    fn a_conn_writes_the_callers_headers_and_reads_the_json_answer() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_string());
+            }
+            let mut body = [0u8; 2];
+            reader.read_exact(&mut body).unwrap();
+            let answer = r#"{"ok":true}"#;
+            write!(
+                reader.get_mut(),
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            )
+            .unwrap();
+            (head, body)
+        });
+        let stream = connect_when_ready(port, Instant::now()).unwrap();
+        let mut conn = Conn::new(stream, Caller::new(Key::sts("STS.k", "s", "t")), "t");
+        let (status, body) = conn.invoke(b"[]", 9).unwrap();
+        assert_eq!((status, body), (200, serde_json::json!({"ok": true})));
+        let (head, sent) = server.join().unwrap();
+        assert_eq!(&sent, b"[]");
+        let caller = Caller::new(Key::sts("STS.k", "s", "t")).timeout(9);
+        let mut expected = vec!["POST /invoke HTTP/1.1".to_string(), "Host: fc".to_string()];
+        expected.extend(
+            caller
+                .headers("t-1")
+                .into_iter()
+                .map(|(n, v)| format!("{n}: {v}")),
+        );
+        expected.push("content-length: 2".to_string());
+        assert_eq!(head, expected);
     }
 }
