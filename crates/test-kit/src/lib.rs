@@ -23,6 +23,7 @@
 pub mod fc;
 pub mod process;
 pub mod secrets;
+pub mod terraform_check;
 pub mod world;
 
 pub use fc::{invoke, strings, Answer, Caller, Conn, Function, Key};
