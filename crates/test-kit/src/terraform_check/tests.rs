@@ -464,3 +464,37 @@ fn a_modules_provider_bounds_come_from_required_providers() {
     );
     assert!(provider_bounds(&m, "random").is_err());
 }
+
+#[test]
+fn a_dynamic_block_is_checked_through_its_content() {
+    assert_caught_in_thing(
+        "dynamic \"part\" {\n  for_each = [1]\n  content {\n    port = 1\n  }\n}",
+        "dynamic \"part\" {\n  for_each = [1]\n  content {\n    colour = 1\n  }\n}",
+        "t.part.colour: unknown argument",
+    );
+}
+
+#[test]
+fn a_dynamic_block_without_a_label_is_reported() {
+    assert_reported(
+        &THING.replace("HOLE", "dynamic {\n  content {}\n}"),
+        "`dynamic` block without a label",
+    );
+}
+
+#[test]
+fn a_providers_mapping_that_is_not_an_object_of_references_is_reported() {
+    for (providers, expected) in [
+        ("providers = \"alicloud\"", "must be an object"),
+        (
+            "providers = {\n  alicloud = \"alicloud\"\n}",
+            "values must be provider references",
+        ),
+    ] {
+        let found = findings_in(
+            &[child(), parent(&format!("need = 1\n{providers}"), "")],
+            &[],
+        );
+        assert!(found.iter().any(|f| f.contains(expected)), "{found:#?}");
+    }
+}
