@@ -16,7 +16,8 @@ setup:
 build:
 	$(CARGO) build --release
 
-# --workspace: the product at the root and the crates under crates/ (acs-openapi, acs-emulator).
+# --workspace: the product at the root and the crates under crates/ (acs-openapi, acs-emulator,
+# test-kit).
 test: setup
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc

@@ -23,15 +23,16 @@
 //! (a static build to cold-start too, optional), `BENCH_ZIP` (optional), `BENCH_NOTES` (lines for
 //! the report), `BENCH_STRICT=1` (exit 1 when a target is missed).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant, SystemTime};
 
 use acs_emulator::{Emulator, Fixture};
 use serde_json::{json, Value};
 use sg_remediator::config::DEFAULT_MAX_CONCURRENCY;
+use sg_test_kit::fc::connect_when_ready;
+use sg_test_kit::{free_port, Caller, Conn, Key, Launch, Spawned};
 
 const ACCOUNT: &str = "1234567890123456";
 const REGION: &str = "cn-hangzhou";
@@ -45,8 +46,6 @@ const BIG_EVENT: usize = 1000;
 /// One group in five exposes SSH to the world (and is remediated); the rest are compliant.
 const RISKY_EVERY: usize = 5;
 const ADDED_LATENCY: Duration = Duration::from_millis(20);
-/// Generous; a safety net so a broken build cannot hang the bench.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 const WARM_RISKY: &str = "sg-benchwarmrisky0001";
 const WARM_COMPLIANT: &str = "sg-benchwarmclean0001";
@@ -315,121 +314,30 @@ fn event(groups: &[String]) -> Vec<u8> {
 // ------------------------------------------------------------------------------------------
 // The function process and a minimal FC-like HTTP client
 // ------------------------------------------------------------------------------------------
+// The test kit's (crates/test-kit): the process, its environment, FC's headers.
 
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-}
-
-fn spawn(bin: &Path, emu: &Emulator, port: u16) -> Result<Child, String> {
-    Command::new(bin)
-        .env_clear()
-        .env("FC_CUSTOM_LISTEN_PORT", port.to_string())
-        .env("CONFIG_ENDPOINT", emu.config_endpoint())
-        .env("ECS_ENDPOINT", emu.ecs_endpoint())
-        .env("STS_ENDPOINT", emu.sts_endpoint())
-        // FC collects stdout through a pipe; writing to /dev/null keeps the write cost.
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+/// `bin` on `port`, pointed at the emulator. FC collects stdout through a pipe; writing to
+/// /dev/null keeps the write cost.
+fn spawn(bin: &Path, emu: &Emulator, port: u16) -> Result<Spawned, String> {
+    Launch::new(bin)
+        .emulator(emu)
+        .port(port)
+        .discard_output()
         .spawn()
-        .map_err(|e| format!("spawn {}: {e}", bin.display()))
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let started = Instant::now();
-    while started.elapsed() < PATIENCE {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+fn stop(child: Spawned) {
+    child.stop();
 }
 
-/// Connects as soon as the port accepts, polling every 50 µs.
-fn connect_when_ready(port: u16, started: Instant) -> Result<TcpStream, String> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    loop {
-        match TcpStream::connect(addr) {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Err(_) if started.elapsed() < PATIENCE => std::thread::sleep(Duration::from_micros(50)),
-            Err(e) => return Err(format!("bootstrap never listened on {port}: {e}")),
-        }
-    }
-}
-
-/// One keep-alive HTTP/1.1 connection to the function.
-struct Conn {
-    reader: BufReader<TcpStream>,
-    next: u64,
-}
-
-impl Conn {
-    fn new(stream: TcpStream) -> Conn {
-        Conn {
-            reader: BufReader::new(stream),
-            next: 0,
-        }
-    }
-
-    /// `POST /invoke` with FC's headers; returns the status and the JSON body.
-    fn invoke(&mut self, body: &[u8], timeout_s: u32) -> Result<(u16, Value), String> {
-        self.next += 1;
-        let head = format!(
-            "POST /invoke HTTP/1.1\r\nHost: fc\r\nx-fc-request-id: bench-{}\r\n\
-             x-fc-access-key-id: {KEY_ID}\r\nx-fc-access-key-secret: {KEY_SECRET}\r\n\
-             x-fc-security-token: {KEY_TOKEN}\r\nx-fc-account-id: {ACCOUNT}\r\n\
-             x-fc-region: {REGION}\r\nx-fc-function-name: sg-remediator\r\n\
-             x-fc-function-timeout: {timeout_s}\r\ncontent-type: application/json\r\n\
-             content-length: {}\r\n\r\n",
-            self.next,
-            body.len()
-        );
-        let stream = self.reader.get_mut();
-        stream
-            .write_all(head.as_bytes())
-            .and_then(|()| stream.write_all(body))
-            .map_err(|e| format!("send: {e}"))?;
-        let mut line = String::new();
-        self.reader
-            .read_line(&mut line)
-            .map_err(|e| format!("status line: {e}"))?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad status line {line:?}"))?;
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            self.reader
-                .read_line(&mut line)
-                .map_err(|e| format!("headers: {e}"))?;
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().map_err(|_| "bad content-length")?;
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        self.reader
-            .read_exact(&mut body)
-            .map_err(|e| format!("body: {e}"))?;
-        let body = serde_json::from_slice(&body).map_err(|e| format!("JSON answer: {e}"))?;
-        Ok((status, body))
-    }
+/// One keep-alive HTTP/1.1 connection, invoking as the fixture's function role.
+fn conn(stream: TcpStream) -> Conn {
+    let key = Key::sts(KEY_ID, KEY_SECRET, KEY_TOKEN);
+    Conn::new(
+        stream,
+        Caller::new(key).content_type("application/json"),
+        "bench",
+    )
 }
 
 /// Fails unless the report has exactly these counts.
@@ -497,7 +405,7 @@ fn cold_start(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
         let port = free_port()?;
         let started = Instant::now();
         let child = spawn(bin, emu, port)?;
-        let mut conn = Conn::new(connect_when_ready(port, started)?);
+        let mut conn = conn(connect_when_ready(port, started)?);
         let (status, body) = conn.invoke(&one, 60)?;
         first.push(ms(started.elapsed()));
         stop(child);
@@ -531,14 +439,14 @@ fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
     emu.reset();
     let port = free_port()?;
     let child = spawn(bin, emu, port)?;
-    let mut conn = Conn::new(connect_when_ready(port, Instant::now())?);
+    let mut conn = conn(connect_when_ready(port, Instant::now())?);
     let clean = event(&[WARM_COMPLIANT.to_string()]);
     let risky = event(&[WARM_RISKY.to_string()]);
     // Warm up: connection pool to the emulator, allocator, lazy statics.
     for _ in 0..20 {
         conn.invoke(&clean, 60)?;
     }
-    let pid = child.id();
+    let pid = child.pid();
     let cpu_start = cpu_time(pid)?;
     let mut remediate = Vec::with_capacity(WARM_INVOCATIONS);
     for _ in 0..WARM_INVOCATIONS {
@@ -634,8 +542,8 @@ fn big_event(bin: &Path, emu: &Emulator, latency: Duration) -> Result<Vec<Figure
     let body = event(&groups);
     let port = free_port()?;
     let child = spawn(bin, emu, port)?;
-    let pid = child.id();
-    let mut conn = Conn::new(connect_when_ready(port, Instant::now())?);
+    let pid = child.pid();
+    let mut conn = conn(connect_when_ready(port, Instant::now())?);
     let idle_hwm = proc_status_kib(pid, "VmHWM:")?;
     let cpu_before = cpu_time(pid)?;
     emu.clear_journal();

@@ -21,25 +21,15 @@
 //! not be assumed failed.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use acs_emulator::{Emulator, Fixture};
+use acs_emulator::Emulator;
 use serde_json::{json, Value};
 use sg_remediator::render::{self, GroupRules};
 use sg_remediator::rules::RiskyPorts;
-
-/// The function's own account and region, and its role's (fake) credentials in the fixture.
-const ACCOUNT: &str = "1234567890123456";
-const REGION: &str = "cn-hangzhou";
-const KEY_ID: &str = "STS.DemoFunctionRoleKey00000";
-const KEY_SECRET: &str = "demoSecretNeverPrinted0000000000000000";
-const TOKEN: &str = "CAIS+demo/function/role/token==";
+use sg_test_kit::world::{self, FUNCTION_ACCOUNT as ACCOUNT, REGION};
+use sg_test_kit::{Caller, Function, Launch};
 /// The risky ports the function runs with (its default, spelled out for the explanations).
 const RISKY_PORTS: &str = "22,3389";
 /// A resource of another type, as Config could include by mistake.
@@ -126,82 +116,6 @@ fn find_bootstrap() -> Result<PathBuf, String> {
         })
 }
 
-/// The running function, its log lines collected as they come.
-struct Function {
-    child: Child,
-    addr: SocketAddr,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_function(
-    binary: &Path,
-    emulator: &Emulator,
-    extra_env: &[(&str, &str)],
-) -> Result<Function, String> {
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("FC_CUSTOM_LISTEN_PORT", "0")
-        .env("CONFIG_ENDPOINT", emulator.config_endpoint())
-        .env("ECS_ENDPOINT", emulator.ecs_endpoint())
-        .env("STS_ENDPOINT", emulator.sts_endpoint())
-        .env("RISKY_PORTS", RISKY_PORTS)
-        .env("LOG_FORMAT", "json")
-        .envs(extra_env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let (ready, listening) = mpsc::channel();
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let sink = Arc::clone(&logs);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = listening_addr(&line) {
-                let _ = ready.send(addr);
-            }
-            sink.lock().expect("log sink").push(line);
-        }
-    });
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&errors);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().expect("stderr sink").push(line);
-        }
-    });
-    let function = |addr| Function { child, addr, logs };
-    match listening.recv_timeout(Duration::from_secs(30)) {
-        Ok(addr) => Ok(function(addr)),
-        Err(_) => {
-            let stderr = errors.lock().expect("stderr sink").join("\n");
-            drop(function(SocketAddr::from(([127, 0, 0, 1], 0))));
-            Err(format!(
-                "bootstrap did not start listening; stderr:\n{stderr}"
-            ))
-        }
-    }
-}
-
-/// The port from bootstrap's `listening` log line.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let v: Value = serde_json::from_str(line).ok()?;
-    if v["message"] != "listening" {
-        return None;
-    }
-    let bound: SocketAddr = v["addr"].as_str()?.parse().ok()?;
-    Some(SocketAddr::from(([127, 0, 0, 1], bound.port())))
-}
-
 async fn run() -> Result<bool, String> {
     let org = std::env::args().any(|a| a == ORG_FLAG);
     let (fixture_name, extra_env) = if org {
@@ -214,12 +128,19 @@ async fn run() -> Result<bool, String> {
         .map_err(|e| format!("cannot read {}: {e}", fixture_path.display()))?;
     let world: Value = serde_json::from_str(&fixture_text)
         .map_err(|e| format!("{} is not JSON: {e}", fixture_path.display()))?;
-    let fixture = Fixture::from_json_str(&fixture_text).map_err(|e| e.to_string())?;
-    let emulator = Emulator::start(fixture)
-        .await
-        .map_err(|e| format!("cannot start the emulator: {e}"))?;
+    let emulator = world::try_emulator(&world).await?;
     let binary = find_bootstrap()?;
-    let function = tokio::task::block_in_place(|| start_function(&binary, &emulator, extra_env))?;
+    let launch = Launch::new(&binary)
+        .emulator(&emulator)
+        .env("RISKY_PORTS", RISKY_PORTS)
+        .env("LOG_FORMAT", "json")
+        .envs(extra_env);
+    let server = tokio::task::block_in_place(|| launch.try_start())?;
+    // FC passes the function role's credentials; the fixture holds them.
+    let key = world::key_of(&world, ACCOUNT, 0)
+        .ok_or_else(|| format!("{} has no key for {ACCOUNT}", fixture_path.display()))?;
+    let caller = Caller::new(key).content_type("application/json");
+    let function = Function::from_server(server, caller.clone());
 
     let groups: Vec<&Value> = world["securityGroups"]
         .as_array()
@@ -263,7 +184,7 @@ async fn run() -> Result<bool, String> {
     println!(
         "  function        {} on {}",
         binary.display(),
-        function.addr
+        function.process().addr
     );
     println!(
         "  event           {} resources from Config (rule sg-risky-ports-check, RISKY_PORTS={RISKY_PORTS}), mode enforce",
@@ -274,32 +195,18 @@ async fn run() -> Result<bool, String> {
     }
     println!();
 
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/invoke", function.addr))
-        .header("x-fc-request-id", "1-demo-0001")
-        .header("x-fc-access-key-id", KEY_ID)
-        .header("x-fc-access-key-secret", KEY_SECRET)
-        .header("x-fc-security-token", TOKEN)
-        .header("x-fc-account-id", ACCOUNT)
-        .header("x-fc-region", REGION)
-        .header("x-fc-function-name", "sg-remediator")
-        .header("x-fc-function-timeout", "60")
-        .header("content-type", "application/json")
-        .body(Value::Array(event.clone()).to_string())
-        .send()
-        .await
-        .map_err(|e| format!("the function did not answer: {e}"))?;
-    let status = response.status().as_u16();
-    let fc_status = response
-        .headers()
-        .get("x-fc-status")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| format!("unreadable answer: {e}"))?;
+    let request = function.request_as(
+        &caller,
+        "1-demo-0001",
+        Value::Array(event.clone()).to_string(),
+        &[],
+    );
+    let answer = function.try_send(request).await?;
+    let (status, fc_status, text) = (
+        answer.status,
+        answer.fc_status.unwrap_or_default(),
+        answer.text,
+    );
     let report: Value =
         serde_json::from_str(&text).map_err(|e| format!("the answer is not JSON ({e}): {text}"))?;
 
@@ -335,7 +242,7 @@ async fn run() -> Result<bool, String> {
     if org {
         print_signers(&emulator);
     }
-    print_audit_excerpt(&function.logs.lock().expect("log sink"));
+    print_audit_excerpt(&function.process().stdout_lines());
     println!("The JSON report (the function's response body):");
     println!(
         "{}",

@@ -6,24 +6,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use acs_emulator::{Emulator, Fault, FaultKind, Fixture, JournalEntry};
+use acs_emulator::{Fault, FaultKind, Fixture};
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings};
+use sg_remediator::openapi::{ApiError, CallContext, ClientSettings};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{get_discovered_resource, AggregatorScope, ResourceQuery};
 use sg_remediator::services::ecs::{
     authorize_security_group, describe_security_group_attribute, revoke_security_group,
 };
 use sg_remediator::services::sts::{self, CredentialCache};
+use sg_test_kit::world::api::{self, World, KEY, MEMBER, OWNER, TOKEN};
 
-const OWNER: &str = "1234567890123456";
-const MEMBER: &str = "2234567890123456";
-const KEY: &str = "STS.owner";
-const SECRET: &str = "owner-secret";
-const TOKEN: &str = "CAIS+owner/token==";
-const MEMBER_KEY: &str = "member-key";
-const MEMBER_SECRET: &str = "member-secret";
 const REGION: &str = "cn-hangzhou";
 const SG: &str = "sg-web";
 const MANAGED_SG: &str = "sg-managed";
@@ -31,11 +25,7 @@ const BIG_SG: &str = "sg-big";
 const MEMBER_SG: &str = "sg-member";
 
 fn rule(id: &str, port: u16, cidr: &str) -> Value {
-    json!({
-        "SecurityGroupRuleId": id, "Direction": "ingress", "Policy": "Accept", "Priority": "1",
-        "IpProtocol": "TCP", "PortRange": format!("{port}/{port}"), "SourceCidrIp": cidr,
-        "Ipv6SourceCidrIp": "", "NicType": "intranet", "Description": format!("rule {id}")
-    })
+    api::rule(id, port, cidr, "intranet")
 }
 
 fn many_rules(prefix: &str, n: usize) -> Vec<Value> {
@@ -51,44 +41,24 @@ fn many_rules(prefix: &str, n: usize) -> Vec<Value> {
 }
 
 fn fixture() -> Fixture {
-    let doc = json!({
-        "accounts": [
-            {"accountId": OWNER, "credentials": [
-                {"accessKeyId": KEY, "accessKeySecret": SECRET, "securityToken": TOKEN}]},
-            {"accountId": MEMBER, "credentials": [
-                {"accessKeyId": MEMBER_KEY, "accessKeySecret": MEMBER_SECRET}]}
-        ],
-        "roles": [{"accountId": MEMBER, "roleName": "sg-remediation",
-                   "trustedAccountIds": [OWNER], "maxSessionDuration": 3600}],
-        "aggregators": [{"aggregatorId": "ca-agg", "ownerAccountId": OWNER,
-                         "memberAccountIds": [MEMBER]}],
-        "securityGroups": [
-            {"accountId": OWNER, "regionId": REGION, "securityGroupId": SG,
-             "vpcId": "vpc-client", "serviceManaged": false, "tags": {"env": "prod"},
-             "rules": [rule("sgr-ssh", 22, "0.0.0.0/0"), rule("sgr-https", 443, "0.0.0.0/0"),
-                       rule("sgr-rdp", 3389, "0.0.0.0/0")]},
-            {"accountId": OWNER, "regionId": REGION, "securityGroupId": MANAGED_SG,
-             "vpcId": "vpc-client", "serviceManaged": true, "rules": [rule("sgr-m1", 22, "0.0.0.0/0")]},
-            {"accountId": OWNER, "regionId": REGION, "securityGroupId": BIG_SG,
-             "vpcId": "vpc-client", "rules": many_rules("b", 2500)},
-            {"accountId": MEMBER, "regionId": REGION, "securityGroupId": MEMBER_SG,
-             "vpcId": "vpc-member", "rules": [rule("sgr-mem", 22, "0.0.0.0/0")]},
-            {"accountId": OWNER, "regionId": REGION, "securityGroupId": "sg-unrecorded",
-             "snapshot": {"unknown": true}}
-        ]
-    });
-    Fixture::from_json_str(&doc.to_string()).expect("fixture is valid")
-}
-
-struct World {
-    emu: Emulator,
-    client: Client,
-    creds: Credentials,
+    api::fixture(vec![
+        json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": SG,
+            "vpcId": "vpc-client", "serviceManaged": false, "tags": {"env": "prod"},
+            "rules": [rule("sgr-ssh", 22, "0.0.0.0/0"), rule("sgr-https", 443, "0.0.0.0/0"),
+                      rule("sgr-rdp", 3389, "0.0.0.0/0")]}),
+        json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": MANAGED_SG,
+            "vpcId": "vpc-client", "serviceManaged": true, "rules": [rule("sgr-m1", 22, "0.0.0.0/0")]}),
+        json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": BIG_SG,
+            "vpcId": "vpc-client", "rules": many_rules("b", 2500)}),
+        json!({"accountId": MEMBER, "regionId": REGION, "securityGroupId": MEMBER_SG,
+            "vpcId": "vpc-member", "rules": [rule("sgr-mem", 22, "0.0.0.0/0")]}),
+        json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": "sg-unrecorded",
+            "snapshot": {"unknown": true}}),
+    ])
 }
 
 async fn world() -> World {
     world_with(ClientSettings {
-        allow_http: true,
         deadline_margin: Duration::from_millis(200),
         ..ClientSettings::default()
     })
@@ -96,37 +66,7 @@ async fn world() -> World {
 }
 
 async fn world_with(settings: ClientSettings) -> World {
-    World {
-        emu: Emulator::start(fixture()).await.expect("emulator starts"),
-        client: Client::new(settings).unwrap(),
-        creds: Credentials::new(KEY, SECRET, Some(TOKEN.into())),
-    }
-}
-
-impl World {
-    fn cx(&self) -> CallContext<'_> {
-        CallContext {
-            credentials: &self.creds,
-            deadline: Instant::now() + Duration::from_secs(30),
-        }
-    }
-
-    fn calls(&self, action: &str) -> Vec<JournalEntry> {
-        self.emu
-            .journal()
-            .into_iter()
-            .filter(|e| e.action == action)
-            .collect()
-    }
-
-    fn live_ids(&self, sg: &str) -> Vec<String> {
-        self.emu
-            .live_rules(sg)
-            .unwrap()
-            .iter()
-            .map(|r| r["SecurityGroupRuleId"].as_str().unwrap().to_string())
-            .collect()
-    }
+    World::start(fixture(), settings).await
 }
 
 fn query(id: &str) -> ResourceQuery {

@@ -1,13 +1,11 @@
 //! Configuration: defaults, each parse rule, and the binary refusing every bad value with a
 //! message naming the variable.
 
-#[path = "support/runtime_harness.rs"]
-mod harness;
-
 use std::collections::HashMap;
 use std::process::Stdio;
 
 use sg_remediator::config::{Config, ConfigError, Endpoints, ExemptTag, LogFormat, Mode};
+use sg_test_kit::bootstrap;
 
 fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let env: HashMap<String, String> = pairs
@@ -465,7 +463,7 @@ fn every_bad_value_is_refused_naming_its_variable() {
 #[test]
 fn bootstrap_exits_non_zero_naming_the_variable_for_every_bad_value() {
     for (variable, value, why) in BAD_VALUES.iter().chain(RUNTIME_BAD_VALUES) {
-        let mut cmd = harness::command(&[(variable, value)]);
+        let mut cmd = bootstrap!().envs(&[(variable, value)]).command();
         if *variable == "FC_SERVER_PORT" {
             // The harness's FC_CUSTOM_LISTEN_PORT=0 would take precedence.
             cmd.env_remove("FC_CUSTOM_LISTEN_PORT");
@@ -477,7 +475,7 @@ fn bootstrap_exits_non_zero_naming_the_variable_for_every_bad_value() {
             .unwrap();
         // A refused configuration exits at once; if it were accepted the server would run,
         // and the harness kills it and fails instead of hanging.
-        let status = harness::wait_with_patience(&mut child);
+        let status = sg_test_kit::wait_with_patience(&mut child);
         let mut stderr = String::new();
         std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
         assert!(

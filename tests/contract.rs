@@ -7,18 +7,12 @@
 //! parameter, each missing required one and a value out of range, and a refused write changes
 //! nothing.
 
-#[path = "support/runtime_harness.rs"]
-mod harness;
-#[path = "support/remediation_harness.rs"]
-mod remediation_harness;
-
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use acs_emulator::contract::Contract;
-use acs_emulator::{Emulator, Fixture, JournalEntry};
+use acs_emulator::{Fixture, JournalEntry};
 use serde_json::{json, Value};
-use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Params, RpcRequest};
+use sg_remediator::openapi::{ApiError, ClientSettings, Params, RpcRequest};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{
     get_discovered_resource, AggregatorScope, ResourceQuery, GET_AGGREGATE_DISCOVERED_RESOURCE,
@@ -30,14 +24,8 @@ use sg_remediator::services::ecs::{
 };
 use sg_remediator::services::sts::{self, ASSUME_ROLE};
 use sg_remediator::services::{Api, API_ACTIONS};
+use sg_test_kit::world::api::{self, rule, World, MEMBER, OWNER};
 
-const OWNER: &str = "1234567890123456";
-const MEMBER: &str = "2234567890123456";
-const KEY: &str = "STS.owner";
-const SECRET: &str = "owner-secret";
-const TOKEN: &str = "CAIS+owner/token==";
-const MEMBER_KEY: &str = "member-key";
-const MEMBER_SECRET: &str = "member-secret";
 const REGION: &str = "cn-hangzhou";
 const WEB_SG: &str = "sg-web";
 const BIG_SG: &str = "sg-big";
@@ -45,14 +33,6 @@ const CLASSIC_SG: &str = "sg-classic";
 const SOURCE_SG: &str = "sg-source";
 const MEMBER_SG: &str = "sg-member";
 const ROLE_ARN: &str = "acs:ram::2234567890123456:role/sg-remediation";
-
-fn rule(id: &str, port: u16, cidr: &str, nic: &str) -> Value {
-    json!({
-        "SecurityGroupRuleId": id, "Direction": "ingress", "Policy": "Accept", "Priority": "1",
-        "IpProtocol": "TCP", "PortRange": format!("{port}/{port}"), "SourceCidrIp": cidr,
-        "Ipv6SourceCidrIp": "", "NicType": nic, "Description": format!("rule {id}")
-    })
-}
 
 /// Rules of every shape a restore can carry: IPv4, IPv6, a source group with its owner, a
 /// prefix list, a drop rule of the lowest priority, ALL protocols, a quintuple rule, a
@@ -92,63 +72,44 @@ fn many_rules(n: usize) -> Vec<Value> {
 }
 
 fn fixture() -> Fixture {
-    let doc = json!({
-        "accounts": [
-            {"accountId": OWNER, "credentials": [
-                {"accessKeyId": KEY, "accessKeySecret": SECRET, "securityToken": TOKEN}]},
-            {"accountId": MEMBER, "credentials": [
-                {"accessKeyId": MEMBER_KEY, "accessKeySecret": MEMBER_SECRET}]}
-        ],
-        "roles": [{"accountId": MEMBER, "roleName": "sg-remediation",
-                   "trustedAccountIds": [OWNER], "maxSessionDuration": 3600}],
-        "aggregators": [{"aggregatorId": "ca-agg", "ownerAccountId": OWNER,
-                         "memberAccountIds": [MEMBER]}],
-        "securityGroups": [
-            {"accountId": OWNER, "regionId": REGION, "securityGroupId": WEB_SG,
-             "vpcId": "vpc-web", "serviceManaged": false, "rules": web_rules()},
-            {"accountId": OWNER, "regionId": REGION, "securityGroupId": BIG_SG,
-             "vpcId": "vpc-web", "rules": many_rules(2500)},
-            {"accountId": OWNER, "regionId": REGION, "securityGroupId": CLASSIC_SG,
-             "rules": [rule("sgr-cl-net", 22, "0.0.0.0/0", "internet"),
-                       rule("sgr-cl-lan", 22, "0.0.0.0/0", "intranet")]},
-            {"accountId": OWNER, "regionId": REGION, "securityGroupId": SOURCE_SG,
-             "vpcId": "vpc-web", "rules": []},
-            {"accountId": MEMBER, "regionId": REGION, "securityGroupId": MEMBER_SG,
-             "rules": [rule("sgr-mem", 22, "0.0.0.0/0", "intranet")]}
-        ]
-    });
-    Fixture::from_json_str(&doc.to_string()).expect("fixture is valid")
-}
-
-struct World {
-    emu: Emulator,
-    client: Client,
-    creds: Credentials,
+    api::fixture(vec![
+        json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": WEB_SG,
+            "vpcId": "vpc-web", "serviceManaged": false, "rules": web_rules()}),
+        json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": BIG_SG,
+            "vpcId": "vpc-web", "rules": many_rules(2500)}),
+        json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": CLASSIC_SG,
+            "rules": [rule("sgr-cl-net", 22, "0.0.0.0/0", "internet"),
+                      rule("sgr-cl-lan", 22, "0.0.0.0/0", "intranet")]}),
+        json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": SOURCE_SG,
+            "vpcId": "vpc-web", "rules": []}),
+        json!({"accountId": MEMBER, "regionId": REGION, "securityGroupId": MEMBER_SG,
+            "rules": [rule("sgr-mem", 22, "0.0.0.0/0", "intranet")]}),
+    ])
 }
 
 async fn world() -> World {
-    World {
-        emu: Emulator::start(fixture()).await.expect("emulator starts"),
+    let mut world = World::start(
+        fixture(),
         // One attempt: a refusal must surface as it is, not be retried away.
-        client: Client::new(ClientSettings {
-            allow_http: true,
+        ClientSettings {
             max_attempts: 1,
             deadline_margin: Duration::from_millis(200),
             ..ClientSettings::default()
-        })
-        .unwrap(),
-        creds: Credentials::new(KEY, SECRET, Some(TOKEN.into())),
-    }
+        },
+    )
+    .await;
+    world.call_timeout = Duration::from_secs(60);
+    world
 }
 
-impl World {
-    fn cx(&self) -> CallContext<'_> {
-        CallContext {
-            credentials: &self.creds,
-            deadline: Instant::now() + Duration::from_secs(60),
-        }
-    }
+/// What the contract tests do with the world, beyond the kit's.
+trait Contractual {
+    fn endpoint(&self, api: Api) -> String;
+    async fn raw(&self, api: Api, pairs: &[(&str, &str)]) -> Result<Value, ApiError>;
+    fn assert_nothing_refused(&self, expected_actions: &[&str]);
+}
 
+impl Contractual for World {
     fn endpoint(&self, api: Api) -> String {
         match api.service {
             "config" => self.emu.config_endpoint(),
@@ -192,15 +153,6 @@ impl World {
                 "{action} was never called"
             );
         }
-    }
-
-    fn live_ids(&self, sg: &str) -> Vec<String> {
-        self.emu
-            .live_rules(sg)
-            .unwrap()
-            .iter()
-            .map(|r| r["SecurityGroupRuleId"].as_str().unwrap().to_string())
-            .collect()
     }
 }
 
@@ -781,9 +733,10 @@ fn assert_no_contract_refusal(journal: &[JournalEntry]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_function_end_to_end_sends_only_what_the_contract_allows() {
-    use remediation_harness as rh;
+    use sg_test_kit::world as rh;
+    use sg_test_kit::{bootstrap, Function};
     let emulator = rh::groups().await;
-    let function = rh::Function::start(&emulator, rh::RESTORE_ENV);
+    let function = Function::start(bootstrap!(), &emulator, rh::RESTORE_ENV);
     // Every rule shape of the fixture, plus groups Config or ECS do not know.
     let groups = [
         "sg-ssh-world",
@@ -832,7 +785,8 @@ async fn the_function_end_to_end_sends_only_what_the_contract_allows() {
 
     // Through an aggregator, into a member account.
     let emulator = rh::groups().await;
-    let function = rh::Function::start(
+    let function = Function::start(
+        bootstrap!(),
         &emulator,
         &[
             ("CONFIG_AGGREGATOR_ID", rh::AGGREGATOR_ID),

@@ -3,18 +3,13 @@
 //! `LastTokenProcessing` while its first call is still in progress and the cached answer
 //! afterwards (within a configurable window), any error code can be injected.
 
-#[path = "support/runtime_harness.rs"]
-mod harness;
-#[path = "support/remediation_harness.rs"]
-mod remediation_harness;
-
 use std::time::{Duration, Instant};
 
 use acs_emulator::{Emulator, Fault, FaultKind};
-use remediation_harness::*;
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
 use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Params, RpcRequest};
+use sg_test_kit::world::*;
 
 fn rule(id: &str, port: u16, nic: Option<&str>) -> Value {
     let mut r = json!({"SecurityGroupRuleId": id, "Direction": "ingress", "Policy": "Accept",

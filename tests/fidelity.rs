@@ -2,16 +2,12 @@
 //! definitions say, through the real `bootstrap` and the emulator (which answers as those
 //! definitions say). Each test names the behaviour; each fails on the code before the fix.
 
-#[path = "support/runtime_harness.rs"]
-mod harness;
-#[path = "support/remediation_harness.rs"]
-mod remediation_harness;
-
 use acs_emulator::{Emulator, Fault, FaultKind};
-use remediation_harness::*;
 use serde_json::{json, Value};
 use sg_remediator::rules::Permission;
 use sg_remediator::seal::{Place, Sealer};
+use sg_test_kit::world::*;
+use sg_test_kit::{bootstrap, strings, Answer, Function};
 use std::time::{Duration, SystemTime};
 
 fn world_rule(id: &str, port: u16, nic: &str) -> Value {
@@ -47,7 +43,7 @@ fn nic_types_asked(emulator: &Emulator, sg: &str) -> Vec<Option<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_classic_groups_intranet_ssh_rule_is_seen_revoked_and_verified() {
     let emulator = with_classic_group().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function.invoke(&event(&["sg-classic"])).await;
     assert!(answer.is_success(), "{:#}", answer.body);
     assert_eq!(
@@ -72,7 +68,7 @@ async fn a_classic_groups_intranet_ssh_rule_is_seen_revoked_and_verified() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vpc_group_is_read_with_one_call_per_view() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function.invoke(&event(&["sg-ssh-world"])).await;
     assert_eq!(answer.status_of("sg-ssh-world"), "remediated");
     assert_eq!(nic_types_asked(&emulator, "sg-ssh-world"), [None, None]);
@@ -81,7 +77,7 @@ async fn a_vpc_group_is_read_with_one_call_per_view() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_into_a_classic_group_counts_new_rules_of_both_nic_types() {
     let emulator = with_classic_group().await;
-    let function = Function::start(&emulator, RESTORE_ENV);
+    let function = Function::start(bootstrap!(), &emulator, RESTORE_ENV);
     let answer = function.invoke(&event(&["sg-classic"])).await;
     assert_eq!(
         answer.status_of("sg-classic"),
@@ -114,7 +110,7 @@ async fn rejected_throttling_is_backed_off_and_retried() {
         .on_action("RevokeSecurityGroup")
         .times(2),
     );
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function.invoke(&event(&["sg-ssh-world"])).await;
     assert!(answer.is_success(), "{:#}", answer.body);
     assert_eq!(answer.status_of("sg-ssh-world"), "remediated");
@@ -146,7 +142,7 @@ async fn errors_retried_on_the_way_stay_in_a_compliant_groups_reason() {
         .on_action("DescribeSecurityGroupAttribute")
         .times(1),
     );
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function.invoke(&event(&["sg-web"])).await;
     assert!(answer.is_success(), "{:#}", answer.body);
     assert_eq!(answer.status_of("sg-web"), "compliant");
@@ -176,7 +172,7 @@ async fn a_revoke_still_processing_is_retried_with_its_token_and_counted_as_ours
             .on_action("RevokeSecurityGroup")
             .times(1),
     );
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let request = function.request_with(
         event(&["sg-ssh-world"]).to_string(),
         &[("x-fc-function-timeout", "40")],
@@ -213,7 +209,7 @@ async fn a_revoke_still_processing_is_retried_with_its_token_and_counted_as_ours
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_restore_of_the_same_backup_creates_the_rules_again() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, RESTORE_ENV);
+    let function = Function::start(bootstrap!(), &emulator, RESTORE_ENV);
     let first = function.invoke(&event(&["sg-ssh-world"])).await;
     assert_eq!(first.status_of("sg-ssh-world"), "remediated");
     let backup = first.result("sg-ssh-world")["revokedRules"].clone();
@@ -264,7 +260,7 @@ async fn config_answers(code: &str, status: u16) -> Answer {
         })
         .on_action("GetDiscoveredResource"),
     );
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function.invoke(&event(&["sg-ssh-world"])).await;
     assert!(calls(&emulator, "RevokeSecurityGroup").is_empty());
     answer
@@ -299,7 +295,7 @@ async fn configs_own_resource_not_exists_is_still_skipped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_source_group_owner_id_is_sent_as_source_group_owner_id() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, RESTORE_ENV);
+    let function = Function::start(bootstrap!(), &emulator, RESTORE_ENV);
     // As DescribeSecurityGroupAttribute reports it: the owner's numeric id in
     // SourceGroupOwnerAccount.
     let rule = json!({"Direction": "ingress", "Policy": "Accept", "Priority": "1",
@@ -341,7 +337,11 @@ async fn a_restored_source_group_owner_id_is_sent_as_source_group_owner_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_an_aggregator_an_item_without_an_account_fails_without_any_call() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("CONFIG_AGGREGATOR_ID", AGGREGATOR_ID)]);
+    let function = Function::start(
+        bootstrap!(),
+        &emulator,
+        &[("CONFIG_AGGREGATOR_ID", AGGREGATOR_ID)],
+    );
     let item = json!({"regionId": REGION, "resourceId": "sg-ssh-world",
                       "resourceType": SECURITY_GROUP});
     let answer = function.invoke(&json!([item])).await;
@@ -416,7 +416,8 @@ async fn without_ecs_endpoint_finance_and_government_regions_use_the_official_sd
     }
     let emulator = emulator(&world).await;
     let (proxy, seen) = recording_proxy();
-    let function = Function::start_with_default_ecs(&emulator, &[("HTTPS_PROXY", &proxy)]);
+    let function =
+        Function::start_with_default_ecs(bootstrap!(), &emulator, &[("HTTPS_PROXY", &proxy)]);
     let answer = function
         .invoke(&json!([
             resource_in(FUNCTION_ACCOUNT, "cn-shanghai-finance-1", "sg-finance"),
@@ -448,7 +449,7 @@ async fn without_ecs_endpoint_finance_and_government_regions_use_the_official_sd
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_region_id_with_dots_or_underscores_fails_without_any_call() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function
         .invoke(&json!([
             resource_in(FUNCTION_ACCOUNT, "cn-hangzhou.evil", "sg-ssh-world"),

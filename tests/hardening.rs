@@ -9,17 +9,13 @@
 //! - credentials: cached role credentials need the caller's whole credentials, and nothing the
 //!   cloud echoes back leaks a secret.
 
-#[path = "support/runtime_harness.rs"]
-mod harness;
-#[path = "support/remediation_harness.rs"]
-mod remediation_harness;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use acs_emulator::{Emulator, Fault, FaultKind};
-use remediation_harness::*;
 use serde_json::{json, Value};
+use sg_test_kit::world::*;
+use sg_test_kit::{bootstrap, Answer, Function};
 
 // ---------------------------------------------------------------------------------------------
 // Sealed restores
@@ -32,7 +28,7 @@ async fn revoked_restore_group(env: &[(&str, &str)]) -> (Function, Emulator, Val
     let before = emulator.live_rules("sg-restore").unwrap();
     let mut all: Vec<(&str, &str)> = RESTORE_ENV.to_vec();
     all.extend_from_slice(env);
-    let function = Function::start(&emulator, &all);
+    let function = Function::start(bootstrap!(), &emulator, &all);
     let answer = function.invoke(&event(&["sg-restore"])).await;
     assert_eq!(
         answer.status_of("sg-restore"),
@@ -227,7 +223,7 @@ async fn a_restore_in_a_dry_run_event_or_deployment_reports_would_restore_and_ch
     // dryRun false, which cannot switch the dry run off.
     let mut env: Vec<(&str, &str)> = RESTORE_ENV.to_vec();
     env.push(("REMEDIATION_MODE", "dry-run"));
-    let dry_deployment = Function::start(&emulator, &env);
+    let dry_deployment = Function::start(bootstrap!(), &emulator, &env);
     let mut enforce = restore_event("sg-restore", revoked);
     enforce["dryRun"] = json!(false);
     let answer = dry_deployment.invoke(&enforce).await;
@@ -242,10 +238,10 @@ async fn a_restore_on_an_exempt_group_changes_nothing() {
     let mut env: Vec<(&str, &str)> = RESTORE_ENV.to_vec();
     // Case differs from the event's id: exemptions are case-insensitive.
     env.push(("EXEMPT_SECURITY_GROUP_IDS", "SG-RESTORE"));
-    let exempting = Function::start(&emulator, &env);
+    let exempting = Function::start(bootstrap!(), &emulator, &env);
     let (_, _, revoked, _) = {
         // Revoke with a deployment that does not exempt the group, same key.
-        let f = Function::start(&emulator, RESTORE_ENV);
+        let f = Function::start(bootstrap!(), &emulator, RESTORE_ENV);
         let a = f.invoke(&event(&["sg-restore"])).await;
         assert_eq!(a.status_of("sg-restore"), "remediated", "{:#}", a.body);
         ((), (), a.result("sg-restore")["revokedRules"].clone(), ())
@@ -275,7 +271,7 @@ async fn a_restore_on_a_group_exempt_by_tag_changes_nothing() {
         }
     }
     let emulator = emulator(&world).await;
-    let function = Function::start(&emulator, RESTORE_ENV);
+    let function = Function::start(bootstrap!(), &emulator, RESTORE_ENV);
     let live = emulator.live_rules("sg-restore");
     let answer = function.invoke(&restore_event("sg-restore", revoked)).await;
     assert!(answer.is_success(), "{:#}", answer.body);
@@ -295,7 +291,7 @@ async fn a_restore_on_a_group_exempt_by_tag_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_cannot_switch_a_dry_run_deployment_to_enforce() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("REMEDIATION_MODE", "dry-run")]);
+    let function = Function::start(bootstrap!(), &emulator, &[("REMEDIATION_MODE", "dry-run")]);
     let answer = function
         .invoke(&json!({"resources": [resource("sg-ssh-world")], "dryRun": false}))
         .await;
@@ -312,7 +308,11 @@ async fn an_event_cannot_switch_a_dry_run_deployment_to_enforce() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exempt_id_in_another_case_still_exempts_the_group() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("EXEMPT_SECURITY_GROUP_IDS", "SG-SSH-World")]);
+    let function = Function::start(
+        bootstrap!(),
+        &emulator,
+        &[("EXEMPT_SECURITY_GROUP_IDS", "SG-SSH-World")],
+    );
     let answer = function.invoke(&event(&["sg-ssh-world"])).await;
     assert_eq!(
         answer.status_of("sg-ssh-world"),
@@ -345,7 +345,7 @@ async fn remediate_with_config_answering(region: &str, account: &str) -> (Answer
         })
         .on_action("GetDiscoveredResource"),
     );
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function.invoke(&event(&["sg-ssh-world"])).await;
     (answer, emulator)
 }
@@ -390,12 +390,14 @@ async fn configs_answer_for_another_account_fails_the_group_and_revokes_nothing(
 
 /// Starts bootstrap with `env` and expects it to exit non-zero at once; returns its stderr.
 fn refused_at_start(env: &[(&str, &str)]) -> String {
-    let mut child = harness::command(env)
+    let mut child = bootstrap!()
+        .envs(env)
+        .command()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("bootstrap runs");
-    let status = harness::wait_with_patience(&mut child);
+    let status = sg_test_kit::wait_with_patience(&mut child);
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(!status.success(), "started anyway; stderr {stderr}");
@@ -430,7 +432,7 @@ async fn a_selector_that_names_private_source_rules_leaves_them_alone() {
                   || starts_with(Description, 'ssh') || starts_with(Description, 'rdp') \
                   || Description == 'lab'].SecurityGroupRuleId";
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("RULE_SELECTOR", sneaky)]);
+    let function = Function::start(bootstrap!(), &emulator, &[("RULE_SELECTOR", sneaky)]);
     let answer = function
         .invoke(&event(&["sg-private", "sg-ssh-world"]))
         .await;
@@ -519,7 +521,7 @@ fn sixteen_mib_of_ones() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sixteen_mib_body_of_tiny_invalid_items_stays_within_memory_response_and_log_bounds() {
     let emulator = groups().await;
-    let mut function = Function::start(&emulator, &[]);
+    let mut function = Function::start(bootstrap!(), &emulator, &[]);
     let pid = function.server().pid();
 
     // 5,000 invalid items, the most an event may name: each gets its failed result.
@@ -561,7 +563,7 @@ async fn a_sixteen_mib_body_of_tiny_invalid_items_stays_within_memory_response_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_above_max_event_resources_is_refused_before_any_call() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("MAX_EVENT_RESOURCES", "2")]);
+    let function = Function::start(bootstrap!(), &emulator, &[("MAX_EVENT_RESOURCES", "2")]);
     let answer = function
         .invoke(&event(&["sg-ssh-world", "sg-rdp-world", "sg-web"]))
         .await;
@@ -585,7 +587,7 @@ async fn an_event_above_max_event_resources_is_refused_before_any_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_requests_do_not_hold_up_sigterm() {
     let emulator = groups().await;
-    let mut function = Function::start(&emulator, &[]);
+    let mut function = Function::start(bootstrap!(), &emulator, &[]);
     let addr = function.server().addr;
     // One request stops inside its headers, another inside its body.
     let mut in_head = std::net::TcpStream::connect(addr).unwrap();
@@ -638,7 +640,7 @@ fn server_gives_up_on(
 async fn a_request_head_that_never_ends_is_dropped_after_the_header_timeout() {
     use sg_remediator::runtime::HEADER_READ_TIMEOUT;
     let emulator = groups().await;
-    let mut function = Function::start(&emulator, &[]);
+    let mut function = Function::start(bootstrap!(), &emulator, &[]);
     let addr = function.server().addr;
     let (took, _) = tokio::task::block_in_place(|| {
         server_gives_up_on(
@@ -660,7 +662,7 @@ async fn a_request_head_that_never_ends_is_dropped_after_the_header_timeout() {
 async fn a_request_body_that_never_ends_is_refused_after_the_body_timeout() {
     use sg_remediator::runtime::BODY_READ_TIMEOUT;
     let emulator = groups().await;
-    let mut function = Function::start(&emulator, &[]);
+    let mut function = Function::start(bootstrap!(), &emulator, &[]);
     let addr = function.server().addr;
     let (took, answer) = tokio::task::block_in_place(|| {
         server_gives_up_on(
@@ -685,7 +687,7 @@ async fn a_request_body_that_never_ends_is_refused_after_the_body_timeout() {
 async fn request_bodies_held_at_once_across_connections_are_capped() {
     // MAX_EVENT_BYTES = 1000: at most 2000 body bytes are held at once.
     let emulator = groups().await;
-    let mut function = Function::start(&emulator, &[("MAX_EVENT_BYTES", "1000")]);
+    let mut function = Function::start(bootstrap!(), &emulator, &[("MAX_EVENT_BYTES", "1000")]);
     let addr = function.server().addr;
     let nearly_full = |id: &str| {
         let mut c = std::net::TcpStream::connect(addr).unwrap();
@@ -720,7 +722,7 @@ async fn request_bodies_held_at_once_across_connections_are_capped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_id_that_could_forge_a_log_marker_is_refused() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let forged = "x FC Invoke End RequestId: victim";
     let long = "a".repeat(129);
     for bad in [forged, long.as_str(), "semi;colon", "slash/id"] {
@@ -759,7 +761,11 @@ async fn a_request_id_that_could_forge_a_log_marker_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_role_credentials_are_not_reused_for_a_caller_with_the_wrong_secret() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("CROSS_ACCOUNT_ROLE_NAME", ROLE_NAME)]);
+    let function = Function::start(
+        bootstrap!(),
+        &emulator,
+        &[("CROSS_ACCOUNT_ROLE_NAME", ROLE_NAME)],
+    );
     let member = Value::Array(vec![resource_in(MEMBER_ACCOUNT, REGION, "sg-member-ssh")]);
     let first = function.invoke(&member).await;
     assert_eq!(
@@ -807,7 +813,7 @@ fn pieces(secret: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_or_secret_the_cloud_echoes_back_altered_never_reaches_the_report_or_logs() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     // URL-decoded with '+' as a space, and truncated, in the request id and the message.
     let spaced_token = FC_TOKEN.replace('+', " ");
     let request_id = format!("echo-{}", &spaced_token[..24]);

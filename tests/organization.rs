@@ -7,14 +7,10 @@
 //! and role a key acts as, so the tests prove that each member's groups were read and changed
 //! with that member's own credentials.
 
-#[path = "support/runtime_harness.rs"]
-mod harness;
-#[path = "support/remediation_harness.rs"]
-mod remediation_harness;
-
 use acs_emulator::{Emulator, JournalEntry, Service};
-use remediation_harness::*;
 use serde_json::{json, Value};
+use sg_test_kit::world::*;
+use sg_test_kit::{bootstrap, Function};
 
 const MANAGEMENT: &str = "1234567890123456";
 const MEMBER_A: &str = "2222333344445555";
@@ -31,6 +27,7 @@ fn member_role(account: &str) -> String {
 /// The function in aggregator mode, as the Terraform module configures it.
 fn aggregator_function(emulator: &Emulator) -> Function {
     Function::start(
+        bootstrap!(),
         emulator,
         &[
             ("CONFIG_AGGREGATOR_ID", ORG_AGGREGATOR),
@@ -228,6 +225,7 @@ async fn the_org_demo_scenario_shows_a_member_group_remediated_through_assume_ro
     let world: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let emulator = emulator(&world).await;
     let function = Function::start(
+        bootstrap!(),
         &emulator,
         &[
             (

@@ -5,17 +5,13 @@
 //! Every test starts its own emulator (from tests/fixtures/remediation/groups.json) and its own
 //! `bootstrap`, so tests can run in parallel without seeing each other's calls.
 
-#[path = "support/runtime_harness.rs"]
-mod harness;
-#[path = "support/remediation_harness.rs"]
-mod remediation_harness;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use acs_emulator::{Emulator, Fault, FaultKind};
-use remediation_harness::*;
 use serde_json::{json, Value};
+use sg_test_kit::world::*;
+use sg_test_kit::{bootstrap, strings, Answer, Function};
 
 /// Remediates one group of groups.json in enforce mode.
 async fn remediate(sg: &str) -> (Answer, Emulator) {
@@ -24,7 +20,7 @@ async fn remediate(sg: &str) -> (Answer, Emulator) {
 
 async fn remediate_with(sg: &str, env: &[(&str, &str)]) -> (Answer, Emulator) {
     let emulator = groups().await;
-    let function = Function::start(&emulator, env);
+    let function = Function::start(bootstrap!(), &emulator, env);
     let answer = function.invoke(&event(&[sg])).await;
     (answer, emulator)
 }
@@ -151,7 +147,7 @@ async fn ssh_open_to_the_ipv6_world_is_revoked_but_not_from_an_ipv6_prefix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_in_another_region_is_remediated_in_that_region() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function
         .invoke(&json!([resource_in(
             FUNCTION_ACCOUNT,
@@ -273,13 +269,15 @@ async fn a_custom_rule_selector_replaces_the_default_query() {
 
 #[test]
 fn an_invalid_rule_selector_stops_the_function_at_start_with_a_clear_message() {
-    let mut child = harness::command(&[("RULE_SELECTOR", "Permissions[?Direction == ")])
+    let mut child = bootstrap!()
+        .envs(&[("RULE_SELECTOR", "Permissions[?Direction == ")])
+        .command()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("bootstrap runs");
     // Killed (and the test failed) if it started serving instead of exiting.
-    let status = harness::wait_with_patience(&mut child);
+    let status = sg_test_kit::wait_with_patience(&mut child);
     assert!(!status.success());
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
@@ -399,7 +397,11 @@ async fn a_rule_added_live_after_the_snapshot_is_revoked_and_reported_as_drift()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_accounts_group_is_remediated_with_the_assumed_role() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("CROSS_ACCOUNT_ROLE_NAME", ROLE_NAME)]);
+    let function = Function::start(
+        bootstrap!(),
+        &emulator,
+        &[("CROSS_ACCOUNT_ROLE_NAME", ROLE_NAME)],
+    );
     let answer = function
         .invoke(&json!([resource_in(
             MEMBER_ACCOUNT,
@@ -454,7 +456,11 @@ async fn a_member_accounts_group_is_remediated_with_the_assumed_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_account_header_fc_account_id_still_tells_a_member_account_apart() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("FC_ACCOUNT_ID", FUNCTION_ACCOUNT)]);
+    let function = Function::start(
+        bootstrap!(),
+        &emulator,
+        &[("FC_ACCOUNT_ID", FUNCTION_ACCOUNT)],
+    );
     let request = function.request_with(
         json!([resource_in(MEMBER_ACCOUNT, REGION, "sg-member-ssh")]).to_string(),
         &[("x-fc-account-id", "")],
@@ -470,7 +476,11 @@ async fn without_the_account_header_fc_account_id_still_tells_a_member_account_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_that_cannot_be_assumed_fails_the_group_naming_the_role_and_the_error() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[("CROSS_ACCOUNT_ROLE_NAME", "no-such-role")]);
+    let function = Function::start(
+        bootstrap!(),
+        &emulator,
+        &[("CROSS_ACCOUNT_ROLE_NAME", "no-such-role")],
+    );
     let answer = function
         .invoke(&json!([resource_in(
             MEMBER_ACCOUNT,
@@ -501,7 +511,7 @@ async fn a_role_that_cannot_be_assumed_fails_the_group_naming_the_role_and_the_e
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_accounts_group_without_a_role_fails_telling_what_to_set() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function
         .invoke(&json!([resource_in(
             MEMBER_ACCOUNT,
@@ -522,6 +532,7 @@ async fn a_member_accounts_group_without_a_role_fails_telling_what_to_set() {
 async fn with_an_aggregator_the_group_is_read_through_it_for_its_account() {
     let emulator = groups().await;
     let function = Function::start(
+        bootstrap!(),
         &emulator,
         &[
             ("CONFIG_AGGREGATOR_ID", AGGREGATOR_ID),
@@ -581,7 +592,7 @@ async fn dry_run_by_environment_changes_nothing_and_lists_what_would_go() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_by_event_applies_to_that_invocation_only() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function
         .invoke(&json!({"resources": [resource("sg-ssh-world")], "dryRun": true}))
         .await;
@@ -601,7 +612,7 @@ async fn dry_run_by_event_applies_to_that_invocation_only() {
 async fn a_restore_event_puts_the_revoked_rules_back_with_new_ids() {
     let emulator = groups().await;
     let before = emulator.live_rules("sg-restore").unwrap();
-    let function = Function::start(&emulator, RESTORE_ENV);
+    let function = Function::start(bootstrap!(), &emulator, RESTORE_ENV);
     let answer = function.invoke(&event(&["sg-restore"])).await;
     assert_eq!(
         answer.status_of("sg-restore"),
@@ -653,7 +664,7 @@ async fn a_restore_event_puts_the_revoked_rules_back_with_new_ids() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_event_is_refused_unless_allow_restore_is_set() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let restore = json!({
         "action": "restore",
         "regionId": REGION,
@@ -692,7 +703,7 @@ async fn one_hundred_fifty_risky_rules_are_revoked_in_two_calls_of_100_and_50() 
         "vpcId": "vpc-bulk", "rules": rules,
     }));
     let emulator = emulator(&world).await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function.invoke(&event(&["sg-bulk"])).await;
     assert!(answer.is_success(), "{:#}", answer.body);
     assert_eq!(answer.status_of("sg-bulk"), "remediated");
@@ -723,7 +734,7 @@ async fn a_two_hundred_resource_event_accounts_for_every_resource_exactly_once()
         ids.push(id);
     }
     let emulator = emulator(&world).await;
-    let function = Function::start(&emulator, &[("MAX_CONCURRENCY", "16")]);
+    let function = Function::start(bootstrap!(), &emulator, &[("MAX_CONCURRENCY", "16")]);
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let answer = function.invoke(&event(&refs)).await;
     assert!(answer.is_success(), "{:#}", answer.body);
@@ -754,7 +765,7 @@ async fn a_two_hundred_resource_event_accounts_for_every_resource_exactly_once()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_entries_are_processed_once() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let mut as_string = resource("sg-rdp-world");
     as_string["accountId"] = json!(FUNCTION_ACCOUNT);
     let pascal = json!({"AccountId": FUNCTION_ACCOUNT, "RegionId": REGION,
@@ -783,7 +794,7 @@ async fn duplicate_entries_are_processed_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsupported_resource_type_is_skipped_without_any_api_call() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function
         .invoke(&json!([{"accountId": FUNCTION_ACCOUNT, "regionId": REGION,
                          "resourceId": "i-bp1instance0000000", "resourceType": "ACS::ECS::Instance"}]))
@@ -803,7 +814,7 @@ async fn an_unsupported_resource_type_is_skipped_without_any_api_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_item_fails_while_the_others_are_processed() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function
         .invoke(&json!([
             {"regionId": REGION, "resourceType": SECURITY_GROUP, "accountId": FUNCTION_ACCOUNT},
@@ -829,7 +840,7 @@ async fn a_bad_item_fails_while_the_others_are_processed() {
 /// Sends `body` and expects a function error whose message contains `says`.
 async fn assert_event_refused(body: Vec<u8>, says: &str) {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function.invoke_raw(body).await;
     assert!(answer.is_function_error(), "{}", answer.text);
     assert_eq!(answer.body["errorType"], "InvalidEvent", "{}", answer.text);
@@ -870,7 +881,7 @@ async fn a_rule_evaluation_event_is_a_function_error_naming_the_wiring_problem()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invocation_without_credentials_fails_each_group_with_a_reason_about_the_role() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let request = function.request_with(
         event(&["sg-ssh-world"]).to_string(),
         &[
@@ -905,7 +916,7 @@ async fn one_groups_api_failure_does_not_stop_the_others_but_makes_a_function_er
         })
         .on_group("sg-broken"),
     );
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function
         .invoke(&event(&["sg-ssh-world", "sg-broken", "sg-rdp-world"]))
         .await;
@@ -961,7 +972,7 @@ async fn a_rule_that_vanished_between_describe_and_revoke_does_not_fail_the_grou
             .on_group("sg-vanishing")
             .times(1),
     );
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let body = event(&["sg-vanishing"]);
     let pending = function.invoke(&body);
     let meddle = async {
@@ -1007,7 +1018,7 @@ fn keys(v: &Value) -> BTreeSet<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_has_the_documented_shape() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let request = function.request_with(
         event(&["sg-restore", "sg-shadowed", "sg-stale-narrowed"]).to_string(),
         &[("x-fc-request-id", "1-report-shape")],
@@ -1101,7 +1112,7 @@ async fn the_report_has_the_documented_shape() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_resource_and_each_revoked_rule_is_one_json_log_line() {
     let emulator = groups().await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let answer = function
         .invoke(&event(&["sg-restore", "sg-web", "sg-managed"]))
         .await;
@@ -1157,6 +1168,7 @@ async fn no_secret_or_token_appears_in_any_output_or_response() {
         .on_group("sg-broken"),
     );
     let function = Function::start(
+        bootstrap!(),
         &emulator,
         &[
             ("CROSS_ACCOUNT_ROLE_NAME", ROLE_NAME),
@@ -1189,7 +1201,7 @@ async fn a_revoke_left_unanswered_at_the_deadline_keeps_the_rules_for_a_restore(
             .on_action("RevokeSecurityGroup")
             .on_group("sg-ssh-world"),
     );
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let request = function.request_with(
         event(&["sg-ssh-world"]).to_string(),
         &[("x-fc-function-timeout", "4")],
@@ -1229,7 +1241,7 @@ async fn the_demo_scenario_succeeds_with_the_outcomes_it_shows() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.json");
     let world: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let emulator = emulator(&world).await;
-    let function = Function::start(&emulator, &[]);
+    let function = Function::start(bootstrap!(), &emulator, &[]);
     let mut resources: Vec<Value> = world["securityGroups"]
         .as_array()
         .unwrap()

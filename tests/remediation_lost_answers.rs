@@ -5,17 +5,11 @@
 //! These run the remediator in process, with client timeouts shortened so that a delayed answer
 //! is a lost one without waiting for the production timeouts.
 
-#[path = "support/runtime_harness.rs"]
-mod harness;
-#[path = "support/remediation_harness.rs"]
-mod remediation_harness;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acs_emulator::{Emulator, Fault, FaultKind};
 use bytes::Bytes;
-use remediation_harness::*;
 use serde_json::Value;
 use sg_remediator::config::Config;
 use sg_remediator::handler::Handle;
@@ -23,6 +17,8 @@ use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
 use sg_remediator::runtime::{Context, Credentials, Event};
 use sg_remediator::select::Selector;
+use sg_test_kit::strings;
+use sg_test_kit::world::*;
 
 /// A remediator against the emulator whose calls give up on an answer after `attempt_timeout`.
 fn remediator(emulator: &Emulator, attempt_timeout: Duration) -> Arc<Remediator> {

@@ -3,13 +3,22 @@
 //! handlers) are tested in-process in crates/fc-runtime/tests: `bootstrap` has no test hooks,
 //! which the last tests here prove.
 
-#[path = "support/runtime_harness.rs"]
-mod harness;
-
 use std::io::{Read, Write};
 
-use harness::{invoke, Bootstrap};
 use serde_json::Value;
+use sg_test_kit::{bootstrap, invoke, Bootstrap};
+
+/// `Bootstrap::start(env)`: the package's `bootstrap` with `env` on top of the kit's clean
+/// environment.
+trait StartWith {
+    fn start(env: &[(&str, &str)]) -> Bootstrap;
+}
+
+impl StartWith for Bootstrap {
+    fn start(env: &[(&str, &str)]) -> Bootstrap {
+        bootstrap!().envs(env).start()
+    }
+}
 
 const SECRET: &str = "wJalrXUtnFEMI-secret-value-4f1d";
 const TOKEN: &str = "CAIS-security-token-value-9c2e";
@@ -257,12 +266,12 @@ const HOOK_STRINGS: [&str; 2] = ["SG_REMEDIATOR_TEST_HOOKS", "__test"];
 
 #[test]
 fn the_bootstrap_binary_contains_no_test_hooks() {
-    let binary = std::fs::read(harness::BOOTSTRAP).expect("bootstrap is built");
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_bootstrap")).expect("bootstrap is built");
     for needle in HOOK_STRINGS {
         assert!(
             !binary.windows(needle.len()).any(|w| w == needle.as_bytes()),
             "{} contains {needle:?}",
-            harness::BOOTSTRAP
+            env!("CARGO_BIN_EXE_bootstrap")
         );
     }
 }

@@ -10,17 +10,18 @@
 //! The checker's own negative tests (bottom) feed it small broken snippets, so a clean result on
 //! the real module means something.
 
-#[path = "terraform/lint.rs"]
-mod lint;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use hcl::expr::{BinaryOperator, Expression, Operation};
 use hcl::Block;
-use lint::{attr, blocks, lint, local_name, object_key, string_literal, var_name, Module, Schema};
 use sg_remediator::services::{ApiAction, Needed, API_ACTIONS};
+use sg_test_kit::terraform_check::eval::{terraform_functions, validation_admits};
+use sg_test_kit::terraform_check::{
+    self as lint, attr, blocks, local_name, object_key, provider_bounds, string_literal, var_name,
+    version, Module, Schema,
+};
 
 /// The port FC dials when `custom_runtime_config.port` is unset, and the function's fallback
 /// when neither `FC_CUSTOM_LISTEN_PORT` nor `FC_SERVER_PORT` is set (fc-custom-runtime.md §1).
@@ -40,37 +41,26 @@ fn schema() -> &'static Schema {
     })
 }
 
-/// Every directory under `terraform/` that holds `.tf` files: the module and its examples.
-fn module_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .collect();
-    entries.sort();
-    if entries
-        .iter()
-        .any(|p| p.extension().is_some_and(|e| e == "tf"))
-    {
-        out.push(dir.to_path_buf());
-    }
-    for path in entries {
-        let hidden = path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if path.is_dir() && !hidden {
-            module_dirs(&path, out);
-        }
-    }
+/// Arguments the schema leaves optional but that this project always sets: without them the
+/// server generates a name (a ForceNew attribute, so later changes replace the resource) or
+/// creation fails at apply time (terraform.md §3, §5).
+const PROJECT_REQUIRED: &[(&str, &str)] = &[
+    ("alicloud_fcv3_function", "function_name"),
+    ("alicloud_ram_role", "role_name"),
+    ("alicloud_ram_role", "assume_role_policy_document"),
+    ("alicloud_ram_policy", "policy_name"),
+    ("alicloud_ram_policy", "policy_document"),
+];
+
+/// The checker with this project's rules.
+fn lint(schema: &Schema, modules: &[Module]) -> Vec<lint::Finding> {
+    lint::check(schema, modules, PROJECT_REQUIRED)
 }
 
 fn repo_modules() -> &'static [Module] {
     static MODULES: OnceLock<Vec<Module>> = OnceLock::new();
     MODULES.get_or_init(|| {
-        let mut dirs = Vec::new();
-        module_dirs(&repo().join("terraform"), &mut dirs);
-        dirs.iter()
-            .map(|dir| Module::load(dir).unwrap_or_else(|e| panic!("{e}")))
-            .collect()
+        Module::load_tree(&repo().join("terraform")).unwrap_or_else(|e| panic!("{e}"))
     })
 }
 
@@ -134,51 +124,6 @@ fn every_tf_file_passes_the_schema_and_reference_checks() {
 }
 
 /// `x.y.z` (leading digits of each part) as numbers.
-fn version(text: &str) -> Vec<u32> {
-    text.split('.')
-        .map(|p| {
-            let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
-            digits
-                .parse()
-                .unwrap_or_else(|_| panic!("{text:?} is a version"))
-        })
-        .collect()
-}
-
-/// The `aliyun/alicloud` constraint of a module's `required_providers`.
-fn alicloud_constraint(module: &Module) -> String {
-    module
-        .files
-        .iter()
-        .flat_map(|(_, body)| blocks(body, "terraform"))
-        .flat_map(|t| blocks(t.body(), "required_providers"))
-        .filter_map(|rp| attr(rp.body(), "alicloud"))
-        .find_map(|expr| match expr {
-            Expression::Object(o) => o
-                .iter()
-                .find(|(k, _)| object_key(k).as_deref() == Some("version"))
-                .and_then(|(_, v)| string_literal(v))
-                .map(str::to_string),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("{}: alicloud version constraint", module.dir.display()))
-}
-
-/// `>= a.b.c, < d.e.f` → (floor, ceiling).
-fn bounds(constraint: &str) -> (Vec<u32>, Vec<u32>) {
-    let parts: Vec<&str> = constraint.split(',').map(str::trim).collect();
-    let [floor, ceiling] = parts.as_slice() else {
-        panic!("{constraint:?} is `>= x.y.z, < 2.0.0`");
-    };
-    let floor = floor
-        .strip_prefix(">= ")
-        .unwrap_or_else(|| panic!("{constraint:?}: a `>= x.y.z` floor"));
-    let ceiling = ceiling
-        .strip_prefix("< ")
-        .unwrap_or_else(|| panic!("{constraint:?}: a `< x.y.z` ceiling"));
-    (version(floor), version(ceiling))
-}
-
 /// The version from which the provider has a resource type (`available_since` in the schema,
 /// taken from the provider's docs or source).
 fn available_since(ty: &str) -> Vec<u32> {
@@ -189,7 +134,7 @@ fn available_since(ty: &str) -> Vec<u32> {
     let since = schema["resources"][ty]["available_since"]
         .as_str()
         .unwrap_or_else(|| panic!("{ty} has available_since"));
-    version(since.split_whitespace().next().unwrap_or(since))
+    version(since.split_whitespace().next().unwrap_or(since)).expect("a version")
 }
 
 #[test]
@@ -211,8 +156,9 @@ fn every_module_bounds_the_provider_between_its_floor_and_the_next_major() {
         "alicloud_config_aggregate_remediation sets the floor"
     );
     for module in repo_modules() {
-        let constraint = alicloud_constraint(module);
-        let (floor, ceiling) = bounds(&constraint);
+        let constraint = lint::provider_constraint(module, "alicloud").unwrap_or_default();
+        let (floor, ceiling) =
+            provider_bounds(module, "alicloud").unwrap_or_else(|e| panic!("{e}"));
         assert!(
             floor >= needed,
             "{}: {constraint} is below {needed:?}",
@@ -225,15 +171,6 @@ fn every_module_bounds_the_provider_between_its_floor_and_the_next_major() {
             module.dir.display()
         );
     }
-}
-
-#[test]
-fn the_version_bounds_parser_refuses_a_constraint_without_a_ceiling() {
-    assert_eq!(
-        bounds(">= 1.267.0, < 2.0.0"),
-        (vec![1, 267, 0], vec![2, 0, 0])
-    );
-    assert!(std::panic::catch_unwind(|| bounds(">= 1.267.0")).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1196,119 +1133,6 @@ fn catches_a_module_call_through_an_undeclared_provider_alias() {
 // ---------------------------------------------------------------------------------------------
 // Names: function_name and the SLS names derived from it
 // ---------------------------------------------------------------------------------------------
-
-/// Terraform's functions the module's expressions use, for `hcl::eval`. `regex` answers
-/// whether the pattern matches and `can` passes that through: the module uses them only as
-/// `can(regex(pattern, value))`.
-fn terraform_functions(ctx: &mut hcl::eval::Context) {
-    use hcl::eval::{FuncArgs, FuncDef, ParamType};
-    use hcl::value::Value;
-    fn text(args: &FuncArgs, i: usize) -> String {
-        args[i].as_str().expect("a string argument").to_string()
-    }
-    let strings = |n: usize, f: hcl::eval::Func| {
-        let mut b = FuncDef::builder();
-        for _ in 0..n {
-            b = b.param(ParamType::String);
-        }
-        b.build(f)
-    };
-    ctx.declare_func(
-        "lower",
-        strings(1, |a| Ok(Value::from(text(&a, 0).to_lowercase()))),
-    );
-    ctx.declare_func(
-        "replace",
-        strings(3, |a| {
-            Ok(Value::from(text(&a, 0).replace(&text(&a, 1), &text(&a, 2))))
-        }),
-    );
-    ctx.declare_func(
-        "trim",
-        strings(2, |a| {
-            let cut = text(&a, 1);
-            Ok(Value::from(
-                text(&a, 0).trim_matches(|c| cut.contains(c)).to_string(),
-            ))
-        }),
-    );
-    ctx.declare_func(
-        "length",
-        strings(1, |a| Ok(Value::from(text(&a, 0).chars().count() as u64))),
-    );
-    ctx.declare_func(
-        "substr",
-        FuncDef::builder()
-            .param(ParamType::String)
-            .param(ParamType::Number)
-            .param(ParamType::Number)
-            .build(|a| {
-                let s = text(&a, 0);
-                let offset = a[1].as_u64().ok_or("offset")? as usize;
-                let length = a[2].as_i64().ok_or("length")?;
-                let rest = s.chars().skip(offset);
-                Ok(Value::from(if length < 0 {
-                    rest.collect::<String>()
-                } else {
-                    rest.take(length as usize).collect()
-                }))
-            }),
-    );
-    ctx.declare_func(
-        "format",
-        FuncDef::builder()
-            .param(ParamType::String)
-            .variadic_param(ParamType::Any)
-            .build(|a| {
-                let mut out = text(&a, 0);
-                for v in a.variadic_args() {
-                    let s = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    out = out.replacen("%s", &s, 1);
-                }
-                Ok(Value::from(out))
-            }),
-    );
-    ctx.declare_func(
-        "regex",
-        strings(2, |a| {
-            let re = regex::Regex::new(&text(&a, 0)).map_err(|e| e.to_string())?;
-            Ok(Value::from(re.is_match(&text(&a, 1))))
-        }),
-    );
-    ctx.declare_func(
-        "can",
-        FuncDef::builder()
-            .param(ParamType::Bool)
-            .build(|a| Ok(a[0].clone())),
-    );
-}
-
-/// Whether every `validation` of variable `name` in `module` admits `value`.
-fn validation_admits(module: &Module, name: &str, value: &str) -> bool {
-    let variables = module.variables();
-    let variable = variables
-        .get(name)
-        .unwrap_or_else(|| panic!("variable {name}"));
-    let mut ctx = hcl::eval::Context::new();
-    terraform_functions(&mut ctx);
-    ctx.declare_var(
-        "var",
-        hcl::value::Value::from_iter([(name.to_string(), hcl::value::Value::from(value))]),
-    );
-    let conditions: Vec<&Expression> = blocks(variable.block.body(), "validation")
-        .map(|v| attr(v.body(), "condition").expect("condition"))
-        .collect();
-    assert!(!conditions.is_empty(), "variable {name} has a validation");
-    conditions.iter().all(|c| {
-        match hcl::eval::Evaluate::evaluate(*c, &ctx).unwrap_or_else(|e| panic!("{name}: {e}")) {
-            hcl::value::Value::Bool(b) => b,
-            other => panic!("{name}: condition gave {other}"),
-        }
-    })
-}
 
 /// The root module's locals `wanted` for `function_name` in account `account`.
 fn derived_names(function_name: &str, account: &str, wanted: &[&str]) -> Vec<String> {

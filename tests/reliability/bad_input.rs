@@ -288,8 +288,8 @@ async fn a_body_over_the_limit_is_refused_without_being_held_in_memory() {
         .invoke_event(&key, 10, &config_event(ACCOUNT, &[TEMPLATE_SG]))
         .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
-    let pid = cloud.function.pid();
-    let addr = cloud.function.addr;
+    let pid = cloud.function.process().pid();
+    let addr = cloud.function.process().addr;
     for chunked in [true, false] {
         let baseline = vm_hwm_kib(pid);
         let response = tokio::task::spawn_blocking(move || send_ten_megabytes(addr, chunked))

@@ -49,7 +49,7 @@ async fn a_hundred_concurrent_invocations_each_sign_with_their_own_key() {
     let mut merged = answers[0].1.clone();
     merged.body["results"] = answers
         .iter()
-        .flat_map(|(_, a)| a.results().cloned().collect::<Vec<_>>())
+        .flat_map(|(_, a)| a.results().clone())
         .collect();
     truth.assert_told(&cloud.emu, &merged);
 

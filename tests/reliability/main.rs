@@ -15,10 +15,6 @@
 //! No timing assertions except "answered before the deadline", which is correctness: FC kills
 //! an invocation at its timeout and the report is lost.
 
-#[path = "../support/runtime_harness.rs"]
-mod harness;
-
-#[path = "../support/cloud_harness.rs"]
 mod cloud;
 
 mod bad_input;

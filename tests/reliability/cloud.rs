@@ -1,29 +1,20 @@
-//! The real `bootstrap` process wired to an in-process emulator, for the reliability tests.
-//!
-//! A [`Cloud`] owns both, sends FC-shaped invocations, records every response body, and on
-//! [`Cloud::finish`] stops the function and checks that no secret of any credential it knows
-//! (fixture keys and role credentials handed out by STS) appears in the output or a response.
-//! [`Truth`] holds the live rules before an invocation and checks afterwards that the report tells
-//! the truth about them.
-//!
-//! Requires `#[path = "support/runtime_harness.rs"] mod harness;` next to it in the test crate.
+//! The world of the reliability scenarios, on top of the test kit: a [`World`] built from
+//! `tests/fixtures/reliability/base.json` (which rules are risky is written in the fixture's
+//! descriptions), a [`Cloud`] that runs `bootstrap` against the emulator and checks on
+//! [`Cloud::finish`] that no secret it knows (fixture keys and role credentials handed out by
+//! STS) appears in the output or a response, and [`Truth`], the live rules before an invocation,
+//! to check afterwards that the report tells the truth about them.
 
-#![allow(dead_code)] // each scenario uses a different subset
-
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 
 use acs_emulator::{Emulator, Fixture};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use serde_json::{json, Value};
-use sg_remediator::openapi::signing::percent_encode;
-use tokio::net::TcpListener;
-
-use super::harness::Bootstrap;
+pub use sg_test_kit::secrets::assert_no_secret;
+use sg_test_kit::secrets::StsTap;
+use sg_test_kit::{bootstrap, world, Caller, Function};
+pub use sg_test_kit::{Answer, Key};
 
 /// The function's own account in `base.json`.
 pub const ACCOUNT: &str = "1234567890123456";
@@ -37,14 +28,6 @@ pub const TEMPLATE_SG: &str = "sg-reltemplate0000000";
 const RISKY_MARK: &str = "RISKY:";
 
 const BASE: &str = include_str!("../fixtures/reliability/base.json");
-
-/// An access key, as FC passes it in the `x-fc-access-key-*` headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key {
-    pub id: String,
-    pub secret: String,
-    pub token: Option<String>,
-}
 
 /// The function role's two keys in `base.json` (the second stands in for "fresh credentials").
 pub fn function_key(n: usize) -> Key {
@@ -71,18 +54,7 @@ impl World {
 
     /// The keys of `account`, in fixture order.
     pub fn keys_of(&self, account: &str) -> Vec<Key> {
-        self.json["accounts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|a| a["accountId"] == account)
-            .flat_map(|a| a["credentials"].as_array().cloned().unwrap_or_default())
-            .map(|c| Key {
-                id: c["accessKeyId"].as_str().unwrap().to_string(),
-                secret: c["accessKeySecret"].as_str().unwrap().to_string(),
-                token: c["securityToken"].as_str().map(str::to_string),
-            })
-            .collect()
+        world::keys_of(&self.json, account)
     }
 
     /// Every key of the fixture.
@@ -183,67 +155,29 @@ pub fn event(account: &str, groups: &[&str]) -> Value {
     )
 }
 
-/// One answer of the function.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Value,
-    /// From sending the request to having the whole response.
-    pub elapsed: Duration,
-}
-
-impl Answer {
-    /// The report's result for `sg` (panics unless there is exactly one).
-    pub fn result(&self, sg: &str) -> &Value {
-        let matching: Vec<&Value> = self.results().filter(|r| r["resourceId"] == sg).collect();
-        assert_eq!(matching.len(), 1, "one result for {sg}: {}", self.body);
-        matching[0]
-    }
-
-    pub fn results(&self) -> impl Iterator<Item = &Value> {
-        self.body["results"].as_array().into_iter().flatten()
-    }
-
-    pub fn status_of(&self, sg: &str) -> &str {
-        self.result(sg)["status"].as_str().unwrap_or("")
-    }
-
-    pub fn reason_of(&self, sg: &str) -> &str {
-        self.result(sg)["reason"].as_str().unwrap_or("")
-    }
-}
-
-/// Credentials seen in STS answers on their way to the function (see [`Cloud::start`]).
-type Tapped = Arc<Mutex<Vec<String>>>;
-
 /// The emulator, the function, and everything needed to judge what happened.
 pub struct Cloud {
     pub emu: Emulator,
-    pub function: Bootstrap,
-    client: reqwest::Client,
+    pub function: Function,
     known_secrets: Vec<String>,
-    tapped: Tapped,
+    tap: StsTap,
     bodies: Mutex<Vec<String>>,
     next_request: std::sync::atomic::AtomicU32,
 }
 
 impl Cloud {
     /// Starts the emulator with `world` and `bootstrap` pointed at it (debug logging, so the
-    /// secrets check sees every line the function can print). STS traffic goes
-    /// through a tap that remembers the role credentials STS hands out.
+    /// secrets check sees every line the function can print). STS traffic goes through a tap
+    /// that remembers the role credentials STS hands out.
     pub async fn start(world: &World, extra_env: &[(&str, &str)]) -> Cloud {
         let emu = Emulator::start(world.fixture()).await.expect("emulator");
-        let tapped: Tapped = Arc::default();
-        let sts = sts_tap(emu.sts_endpoint(), tapped.clone()).await;
-        let (config, ecs) = (emu.config_endpoint(), emu.ecs_endpoint());
-        let mut env: Vec<(&str, &str)> = vec![
-            ("CONFIG_ENDPOINT", &config),
-            ("ECS_ENDPOINT", &ecs),
-            ("STS_ENDPOINT", &sts),
-            ("RUST_LOG", "debug"),
-        ];
-        env.extend_from_slice(extra_env);
-        let function = tokio::task::block_in_place(|| Bootstrap::start(&env));
+        let tap = StsTap::start(emu.sts_endpoint()).await;
+        let launch = bootstrap!()
+            .emulator(&emu)
+            .env("STS_ENDPOINT", tap.endpoint())
+            .env("RUST_LOG", "debug")
+            .envs(extra_env);
+        let function = Function::start_with(launch);
         let known_secrets = world
             .all_keys()
             .into_iter()
@@ -252,57 +186,37 @@ impl Cloud {
         Cloud {
             emu,
             function,
-            client: reqwest::Client::new(),
             known_secrets,
-            tapped,
+            tap,
             bodies: Mutex::default(),
             next_request: Default::default(),
         }
     }
 
     /// Invokes the function as FC would: `key` as the role's credentials, [`ACCOUNT`] as the
-    /// function's account, `timeout_secs` as `x-fc-function-timeout`.
+    /// function's account, `timeout_secs` as `x-fc-function-timeout`. The answer must be JSON
+    /// and `x-fc-status` must mirror the HTTP status.
     pub async fn invoke(&self, key: &Key, timeout_secs: u32, body: impl Into<Bytes>) -> Answer {
         let n = self
             .next_request
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut request = self
-            .client
-            .post(self.function.url("/invoke"))
-            .header("x-fc-request-id", format!("rel-{n:04}"))
-            .header("x-fc-access-key-id", &key.id)
-            .header("x-fc-access-key-secret", &key.secret)
-            .header("x-fc-region", REGION)
-            .header("x-fc-account-id", ACCOUNT)
-            .header("x-fc-function-name", "sg-remediator")
-            .header("x-fc-function-timeout", timeout_secs.to_string())
-            .body(body.into());
-        if let Some(token) = &key.token {
-            request = request.header("x-fc-security-token", token);
-        }
-        let started = Instant::now();
-        let response = request.send().await.expect("the function answers");
-        let status = response.status().as_u16();
-        let fc_status = response
-            .headers()
-            .get("x-fc-status")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = response.bytes().await.expect("a whole response body");
-        let elapsed = started.elapsed();
+        let caller = Caller::new(key.clone()).timeout(timeout_secs);
+        let request = self
+            .function
+            .request_as(&caller, &format!("rel-{n:04}"), body.into(), &[]);
+        let answer = self.function.send(request).await;
         assert_eq!(
-            fc_status.as_deref(),
-            Some(status.to_string().as_str()),
+            answer.fc_status.as_deref(),
+            Some(answer.status.to_string().as_str()),
             "x-fc-status mirrors the HTTP status"
         );
-        let text = String::from_utf8(bytes.to_vec()).expect("a UTF-8 response");
-        self.bodies.lock().unwrap().push(text.clone());
-        let body = serde_json::from_str(&text).expect("a JSON response");
-        Answer {
-            status,
-            body,
-            elapsed,
-        }
+        assert!(
+            serde_json::from_str::<Value>(&answer.text).is_ok(),
+            "a JSON response: {}",
+            answer.text
+        );
+        self.bodies.lock().unwrap().push(answer.text.clone());
+        answer
     }
 
     /// Invokes with a JSON event.
@@ -317,7 +231,7 @@ impl Cloud {
 
     /// The role credentials STS has handed out through the tap so far.
     pub fn assumed_secrets(&self) -> Vec<String> {
-        self.tapped.lock().unwrap().clone()
+        self.tap.secrets()
     }
 
     /// Live rules of each group, to compare with after an invocation.
@@ -335,48 +249,21 @@ impl Cloud {
 
     /// Stops the function (SIGTERM, clean exit), then checks that no secret or token it could
     /// have seen appears in its output or in any response it gave.
-    pub fn finish(mut self) {
-        self.function.finish();
-        let mut haystack = self.function.all_output();
-        for body in self.bodies.lock().unwrap().iter() {
+    pub fn finish(self) {
+        let Cloud {
+            function,
+            known_secrets: mut secrets,
+            tap,
+            bodies,
+            ..
+        } = self;
+        let mut haystack = function.finish().join("\n");
+        for body in bodies.lock().unwrap().iter() {
             haystack.push('\n');
             haystack.push_str(body);
         }
-        let mut secrets = self.known_secrets.clone();
-        secrets.extend(self.assumed_secrets());
+        secrets.extend(tap.secrets());
         assert_no_secret(&haystack, &secrets);
-    }
-}
-
-/// Shortest piece of a secret whose presence counts as a leak.
-const LEAK_WINDOW: usize = 12;
-
-/// Fails if any 12-character piece of any secret — raw, percent-encoded once or twice — occurs
-/// in `haystack`. Pieces, not whole values, so a truncated or split secret is caught too.
-pub fn assert_no_secret(haystack: &str, secrets: &[String]) {
-    let mut pieces: HashSet<&[u8]> = HashSet::new();
-    let forms: Vec<String> = secrets
-        .iter()
-        .flat_map(|s| {
-            let once = percent_encode(s);
-            let twice = percent_encode(&once);
-            [s.clone(), once, twice]
-        })
-        .collect();
-    for form in &forms {
-        let bytes = form.as_bytes();
-        assert!(bytes.len() >= LEAK_WINDOW, "secret too short to check");
-        pieces.extend(bytes.windows(LEAK_WINDOW));
-    }
-    let hay = haystack.as_bytes();
-    if let Some(at) = hay.windows(LEAK_WINDOW).position(|w| pieces.contains(w)) {
-        let line = haystack[..at].rsplit('\n').next().unwrap_or("").len();
-        let start = at - line;
-        let end = haystack[at..].find('\n').map_or(haystack.len(), |e| at + e);
-        panic!(
-            "a secret leaked at byte {at}, in: {}",
-            &haystack[start..end]
-        );
     }
 }
 
@@ -439,12 +326,12 @@ impl Truth {
             }
         }
         assert_eq!(
-            answer.results().count(),
+            answer.results().len(),
             self.before.len(),
             "one result per resource: {}",
             answer.body
         );
-        let failed = answer.results().any(|r| r["status"] == "failed");
+        let failed = answer.results().iter().any(|r| r["status"] == "failed");
         let expected = if failed { 404 } else { 200 };
         assert_eq!(
             answer.status, expected,
@@ -490,72 +377,4 @@ fn assert_only_risky_gone(sg: &str, before: &[Value], after: &[Value], risky: &B
         after.iter().collect::<Vec<_>>(),
         "{sg}: kept rules changed"
     );
-}
-
-/// A pass-through proxy in front of the emulator's STS listener that remembers the
-/// `AccessKeySecret` and `SecurityToken` of every `Credentials` object it forwards. The emulator
-/// does not reveal the role credentials it mints; the secrets check needs them.
-async fn sts_tap(upstream: String, tapped: Tapped) -> String {
-    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("tap listens");
-    let addr = listener.local_addr().unwrap();
-    let client = reqwest::Client::new();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (client, upstream, tapped) = (client.clone(), upstream.clone(), tapped.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                    forward(req, client.clone(), upstream.clone(), tapped.clone())
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    format!("http://{addr}")
-}
-
-async fn forward(
-    req: hyper::Request<Incoming>,
-    client: reqwest::Client,
-    upstream: String,
-    tapped: Tapped,
-) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
-    let path = req
-        .uri()
-        .path_and_query()
-        .map_or("/".to_string(), |p| p.to_string());
-    let content_type = req.headers().get("content-type").cloned();
-    let body = req.into_body().collect().await.map(|b| b.to_bytes());
-    let mut out = client
-        .post(format!("{upstream}{path}"))
-        .body(body.unwrap_or_default());
-    if let Some(ct) = content_type {
-        out = out.header("content-type", ct);
-    }
-    let (status, bytes) = match out.send().await {
-        Ok(r) => (r.status().as_u16(), r.bytes().await.unwrap_or_default()),
-        Err(_) => (502, Bytes::new()),
-    };
-    if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-        let creds = &v["Credentials"];
-        let mut seen = tapped.lock().unwrap();
-        for field in ["AccessKeySecret", "SecurityToken"] {
-            if let Some(s) = creds[field].as_str() {
-                seen.push(s.to_string());
-            }
-        }
-    }
-    let mut response = hyper::Response::new(Full::new(bytes));
-    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-    response.headers_mut().insert(
-        "content-type",
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    Ok(response)
 }

@@ -11,6 +11,14 @@
 //! values its `validation` allows (`contains([...], var.x)` for enums, `var.x >= a && var.x <= b`
 //! for ranges). A variable that feeds an enum or a range without such a validation is reported,
 //! because then any value would reach the provider.
+//!
+//! Also here: the provider version bounds of a module ([`provider_bounds`]), Terraform's string
+//! functions for evaluating `validation` conditions ([`eval`]), and a reader for the YAML subset
+//! of Serverless Devs' `s.yaml` ([`yaml`]). The assertions about this project's `terraform/`
+//! and `s.yaml` live in its tests (tests/terraform.rs, tests/serverless_devs.rs).
+
+pub mod eval;
+pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -194,6 +202,14 @@ impl Module {
         Module::from_sources(dir, &borrowed)
     }
 
+    /// Every module under `root` (the directories holding `.tf` files, hidden ones skipped),
+    /// in path order.
+    pub fn load_tree(root: &Path) -> Result<Vec<Module>, String> {
+        let mut dirs = Vec::new();
+        module_dirs(root, &mut dirs)?;
+        dirs.iter().map(|dir| Module::load(dir)).collect()
+    }
+
     /// Parses in-memory files (used by the checker's own tests).
     pub fn from_sources(dir: &Path, files: &[(&str, &str)]) -> Result<Module, String> {
         let mut parsed = Vec::new();
@@ -267,6 +283,30 @@ impl Module {
             .map(|attr| (attr.key().to_string(), attr.expr()))
             .collect()
     }
+}
+
+/// Every directory under `dir` (itself included) that holds `.tf` files.
+fn module_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    if entries
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "tf"))
+    {
+        out.push(dir.to_path_buf());
+    }
+    for path in entries {
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if path.is_dir() && !hidden {
+            module_dirs(&path, out)?;
+        }
+    }
+    Ok(())
 }
 
 /// An attribute of a block body.
@@ -583,19 +623,11 @@ const PROVIDER_META_ARGS: &[&str] = &["alias"];
 /// Meta-blocks Terraform accepts on resources (`lifecycle` also on data sources).
 const META_BLOCKS: &[&str] = &["lifecycle", "provisioner", "connection"];
 
-/// Arguments the schema leaves optional but that this project always sets: without them the
-/// server generates a name (a ForceNew attribute, so later changes replace the resource) or
-/// creation fails at apply time (terraform.md §3, §5).
-const PROJECT_REQUIRED: &[(&str, &str)] = &[
-    ("alicloud_fcv3_function", "function_name"),
-    ("alicloud_ram_role", "role_name"),
-    ("alicloud_ram_role", "assume_role_policy_document"),
-    ("alicloud_ram_policy", "policy_name"),
-    ("alicloud_ram_policy", "policy_document"),
-];
-
 struct Checker<'m> {
     module: &'m Module,
+    /// `(resource type, argument)` pairs that must be set even where the schema leaves them
+    /// optional.
+    always_set: &'m [(&'m str, &'m str)],
     values: Values<'m>,
     findings: Vec<Finding>,
 }
@@ -835,7 +867,7 @@ impl Checker<'_> {
                     l.block.body(),
                     true,
                 );
-                for (rty, arg) in PROJECT_REQUIRED {
+                for (rty, arg) in self.always_set {
                     if *rty == ty && kind == "resource" && attr(l.block.body(), arg).is_none() {
                         self.report(
                             l.file,
@@ -1260,12 +1292,15 @@ fn child_module<'a>(parent: &Module, call: &Block, modules: &'a [Module]) -> Opt
 // Entry point
 // ---------------------------------------------------------------------------------------------
 
-/// Checks every module in `modules` (module calls between them are resolved).
-pub fn lint(schema: &Schema, modules: &[Module]) -> Vec<Finding> {
+/// Checks every module in `modules` (module calls between them are resolved). `always_set`
+/// lists `(resource type, argument)` pairs a project requires beyond the schema (reported as
+/// "must be set explicitly (project rule)").
+pub fn check(schema: &Schema, modules: &[Module], always_set: &[(&str, &str)]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for module in modules {
         let mut checker = Checker {
             module,
+            always_set,
             values: Values::new(module),
             findings: Vec::new(),
         };
@@ -1277,3 +1312,62 @@ pub fn lint(schema: &Schema, modules: &[Module]) -> Vec<Finding> {
     findings.sort();
     findings
 }
+
+// ---------------------------------------------------------------------------------------------
+// Provider version bounds
+// ---------------------------------------------------------------------------------------------
+
+/// `1.267.0` → `[1, 267, 0]` (a suffix after the digits of a part is ignored).
+pub fn version(text: &str) -> Result<Vec<u32>, String> {
+    text.split('.')
+        .map(|p| {
+            let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+            digits
+                .parse()
+                .map_err(|_| format!("{text:?} is not a version"))
+        })
+        .collect()
+}
+
+/// `>= a.b.c, < d.e.f` → (floor, ceiling); any other shape is an error.
+pub fn bounds(constraint: &str) -> Result<(Vec<u32>, Vec<u32>), String> {
+    let parts: Vec<&str> = constraint.split(',').map(str::trim).collect();
+    let [floor, ceiling] = parts.as_slice() else {
+        return Err(format!("{constraint:?} is not `>= x.y.z, < a.b.c`"));
+    };
+    let floor = floor
+        .strip_prefix(">= ")
+        .ok_or_else(|| format!("{constraint:?}: no `>= x.y.z` floor"))?;
+    let ceiling = ceiling
+        .strip_prefix("< ")
+        .ok_or_else(|| format!("{constraint:?}: no `< x.y.z` ceiling"))?;
+    Ok((version(floor)?, version(ceiling)?))
+}
+
+/// The version constraint of `provider` in a module's `terraform { required_providers }`.
+pub fn provider_constraint(module: &Module, provider: &str) -> Option<String> {
+    module
+        .files
+        .iter()
+        .flat_map(|(_, body)| blocks(body, "terraform"))
+        .flat_map(|t| blocks(t.body(), "required_providers"))
+        .filter_map(|rp| attr(rp.body(), provider))
+        .find_map(|expr| match expr {
+            Expression::Object(o) => o
+                .iter()
+                .find(|(k, _)| object_key(k).as_deref() == Some("version"))
+                .and_then(|(_, v)| string_literal(v))
+                .map(str::to_string),
+            _ => None,
+        })
+}
+
+/// A module's `(floor, ceiling)` for `provider` (see [`bounds`]).
+pub fn provider_bounds(module: &Module, provider: &str) -> Result<(Vec<u32>, Vec<u32>), String> {
+    let constraint = provider_constraint(module, provider)
+        .ok_or_else(|| format!("{}: no {provider} version constraint", module.dir.display()))?;
+    bounds(&constraint)
+}
+
+#[cfg(test)]
+mod tests;
