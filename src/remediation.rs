@@ -689,7 +689,7 @@ impl Invoke {
         out: &mut ResourceResult,
         notes: &mut Vec<String>,
     ) -> Result<Vec<Permission>, ApiError> {
-        let endpoint = self.config().endpoints.ecs(&r.region_id);
+        let endpoint = self.config().endpoints.ecs(&r.region_id)?;
         let mut retried = Vec::new();
         let read = ecs::describe_security_group_attribute_traced(
             &self.remediator.client,
@@ -761,7 +761,15 @@ impl Invoke {
         mut out: ResourceResult,
         mut notes: Vec<String>,
     ) -> Result<ResourceResult, ResourceResult> {
-        let endpoint = self.config().endpoints.ecs(&r.region_id);
+        let endpoint = match self.config().endpoints.ecs(&r.region_id) {
+            Ok(endpoint) => endpoint,
+            Err(e) => {
+                out.status = Status::Failed;
+                notes.insert(0, api_failure("RevokeSecurityGroup", &e.into()));
+                out.reason = Some(notes.join("; "));
+                return Err(out);
+            }
+        };
         let client = &self.remediator.client;
         let mut confirmed: BTreeSet<RuleId> = BTreeSet::new();
         // Sent, but the answer never came: ECS may have applied these.
@@ -1110,7 +1118,15 @@ impl Invoke {
             report.would_restore_rules = Some(to_add);
             return report;
         }
-        let endpoint = self.config().endpoints.ecs(&request.region_id);
+        let endpoint = match self.config().endpoints.ecs(&request.region_id) {
+            Ok(endpoint) => endpoint,
+            Err(e) => {
+                report.api_request_ids = out.api_request_ids;
+                seen.insert(0, api_failure("AuthorizeSecurityGroup", &e.into()));
+                report.reason = Some(seen.join("; "));
+                return report;
+            }
+        };
         let mut errors = Vec::new();
         for chunk in ecs::authorize_security_group(
             &self.remediator.client,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use acs_emulator::{Emulator, Fault, FaultKind, Fixture, JournalEntry};
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings};
+use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Endpoint};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{get_discovered_resource, AggregatorScope, ResourceQuery};
 use sg_remediator::services::ecs::{
@@ -104,6 +104,18 @@ async fn world_with(settings: ClientSettings) -> World {
 }
 
 impl World {
+    fn config(&self) -> Endpoint {
+        Endpoint::parse(&self.emu.config_endpoint()).unwrap()
+    }
+
+    fn ecs(&self) -> Endpoint {
+        Endpoint::parse(&self.emu.ecs_endpoint()).unwrap()
+    }
+
+    fn sts(&self) -> Endpoint {
+        Endpoint::parse(&self.emu.sts_endpoint()).unwrap()
+    }
+
     fn cx(&self) -> CallContext<'_> {
         CallContext {
             credentials: &self.creds,
@@ -147,7 +159,7 @@ fn ids(names: &[&str]) -> Vec<RuleId> {
 #[tokio::test]
 async fn get_discovered_resource_returns_the_parsed_snapshot() {
     let w = world().await;
-    let r = get_discovered_resource(&w.client, &w.cx(), &w.emu.config_endpoint(), &query(SG))
+    let r = get_discovered_resource(&w.client, &w.cx(), &w.config(), &query(SG))
         .await
         .unwrap();
     assert_eq!(r.resource_id, SG);
@@ -174,7 +186,7 @@ async fn get_aggregate_discovered_resource_reads_a_member_accounts_group() {
         }),
         ..query(MEMBER_SG)
     };
-    let r = get_discovered_resource(&w.client, &w.cx(), &w.emu.config_endpoint(), &q)
+    let r = get_discovered_resource(&w.client, &w.cx(), &w.config(), &q)
         .await
         .unwrap();
     assert_eq!(r.account_id.as_deref(), Some(MEMBER));
@@ -186,14 +198,9 @@ async fn get_aggregate_discovered_resource_reads_a_member_accounts_group() {
 #[tokio::test]
 async fn a_resource_config_never_recorded_is_not_found() {
     let w = world().await;
-    let e = get_discovered_resource(
-        &w.client,
-        &w.cx(),
-        &w.emu.config_endpoint(),
-        &query("sg-unrecorded"),
-    )
-    .await
-    .unwrap_err();
+    let e = get_discovered_resource(&w.client, &w.cx(), &w.config(), &query("sg-unrecorded"))
+        .await
+        .unwrap_err();
     assert!(e.is_not_found(), "{e:?}");
     assert_eq!(w.calls("GetDiscoveredResource").len(), 1, "not retried");
 }
@@ -206,7 +213,7 @@ async fn a_wrong_secret_is_a_signature_mismatch_sent_once_with_the_token_redacte
         credentials: &wrong,
         deadline: Instant::now() + Duration::from_secs(30),
     };
-    let e = get_discovered_resource(&w.client, &cx, &w.emu.config_endpoint(), &query(SG))
+    let e = get_discovered_resource(&w.client, &cx, &w.config(), &query(SG))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("SignatureDoesNotMatch"));
@@ -229,10 +236,9 @@ async fn a_wrong_secret_is_a_signature_mismatch_sent_once_with_the_token_redacte
 async fn expired_credentials_fail_without_retry() {
     let w = world().await;
     w.emu.expire_credentials(KEY);
-    let e =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap_err();
+    let e = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap_err();
     assert!(!e.is_retryable(), "{e:?}");
     assert!(
         !e.is_not_found(),
@@ -246,10 +252,9 @@ async fn expired_credentials_fail_without_retry() {
 #[tokio::test]
 async fn describe_returns_every_live_ingress_rule() {
     let w = world().await;
-    let rules =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap();
     assert_eq!(rules.pages, 1);
     assert_eq!(rules.request_ids.len(), 1);
     let found: Vec<&str> = rules
@@ -266,15 +271,9 @@ async fn describe_returns_every_live_ingress_rule() {
 #[tokio::test]
 async fn describe_follows_next_token_across_pages() {
     let w = world().await;
-    let rules = describe_security_group_attribute(
-        &w.client,
-        &w.cx(),
-        &w.emu.ecs_endpoint(),
-        REGION,
-        BIG_SG,
-    )
-    .await
-    .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, BIG_SG)
+        .await
+        .unwrap();
     assert_eq!(rules.pages, 3);
     assert_eq!(rules.request_ids.len(), 3);
     assert_eq!(rules.permissions.len(), 2500);
@@ -292,10 +291,9 @@ async fn describe_follows_next_token_across_pages() {
 async fn describing_a_deleted_group_is_not_found() {
     let w = world().await;
     w.emu.set_live_deleted(SG, true);
-    let e =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap_err();
+    let e = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap_err();
     assert!(e.is_not_found(), "{e:?}");
     assert!(!e.is_rule_not_found());
 }
@@ -308,7 +306,7 @@ async fn revoke_removes_exactly_the_given_rules() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         SG,
         "1-client-test",
@@ -330,7 +328,7 @@ async fn revoking_on_a_managed_group_is_refused_with_403() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         MANAGED_SG,
         "1-client-test",
@@ -351,7 +349,7 @@ async fn revoking_an_unknown_rule_id_is_rule_not_found() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         SG,
         "1-client-test",
@@ -370,7 +368,7 @@ async fn revoking_150_rules_sends_chunks_of_100_and_50() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         BIG_SG,
         "1-client-test",
@@ -412,7 +410,7 @@ async fn a_revoke_retried_after_a_503_reuses_its_client_token() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         SG,
         "1-client-test",
@@ -443,7 +441,7 @@ async fn authorize_puts_a_revoked_rule_back() {
     let revoked = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         SG,
         "1-client-test",
@@ -454,7 +452,7 @@ async fn authorize_puts_a_revoked_rule_back() {
     let chunks = authorize_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         SG,
         "1-client-test",
@@ -463,10 +461,9 @@ async fn authorize_puts_a_revoked_rule_back() {
     .await;
     assert_eq!(chunks.len(), 1);
     assert!(chunks[0].result.is_ok(), "{:?}", chunks[0].result);
-    let after =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap();
+    let after = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap();
     let restored = after
         .permissions
         .iter()
@@ -494,10 +491,9 @@ async fn a_throttled_call_is_retried_to_success_with_a_new_nonce_each_time() {
         .on_action("DescribeSecurityGroupAttribute")
         .times(2),
     );
-    let rules =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap();
     assert_eq!(rules.permissions.len(), 3);
     let calls = w.calls("DescribeSecurityGroupAttribute");
     let codes: Vec<Option<&str>> = calls.iter().map(|c| c.code.as_deref()).collect();
@@ -531,7 +527,7 @@ async fn endless_throttling_returns_deadline_exceeded_before_the_deadline() {
         credentials: &w.creds,
         deadline,
     };
-    let e = describe_security_group_attribute(&w.client, &cx, &w.emu.ecs_endpoint(), REGION, SG)
+    let e = describe_security_group_attribute(&w.client, &cx, &w.ecs(), REGION, SG)
         .await
         .unwrap_err();
     assert!(Instant::now() < deadline, "answered after the deadline");
@@ -550,10 +546,9 @@ async fn a_dropped_connection_is_retried() {
             .on_action("DescribeSecurityGroupAttribute")
             .times(1),
     );
-    let rules =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap();
     assert_eq!(rules.permissions.len(), 3);
     let statuses: Vec<u16> = w
         .calls("DescribeSecurityGroupAttribute")
@@ -571,10 +566,9 @@ async fn a_malformed_success_body_is_an_error_not_an_empty_group() {
             .on_action("DescribeSecurityGroupAttribute")
             .times(1),
     );
-    let e =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap_err();
+    let e = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap_err();
     assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
 }
 
@@ -589,7 +583,7 @@ async fn assumed_credentials_act_as_the_member_account() {
     let assumed = sts::assume_role(
         &w.client,
         &w.cx(),
-        &w.emu.sts_endpoint(),
+        &w.sts(),
         &arn,
         &sts::session_name("remediate"),
         ROLE_DURATION,
@@ -601,10 +595,9 @@ async fn assumed_credentials_act_as_the_member_account() {
         credentials: &assumed.credentials,
         deadline: Instant::now() + Duration::from_secs(30),
     };
-    let rules =
-        describe_security_group_attribute(&w.client, &cx, &w.emu.ecs_endpoint(), REGION, MEMBER_SG)
-            .await
-            .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &cx, &w.ecs(), REGION, MEMBER_SG)
+        .await
+        .unwrap();
     assert_eq!(rules.permissions.len(), 1);
     let call = &w.calls("AssumeRole")[0];
     assert_eq!(call.params["RoleSessionName"], "sg-remediator-remediate");
@@ -617,7 +610,7 @@ async fn assuming_an_unknown_role_is_a_non_retryable_error() {
     let e = sts::assume_role(
         &w.client,
         &w.cx(),
-        &w.emu.sts_endpoint(),
+        &w.sts(),
         &sts::role_arn(MEMBER, "no-such-role"),
         "sg-remediator-x",
         ROLE_DURATION,
@@ -637,7 +630,7 @@ async fn cached_credentials_are_reused_then_refreshed_near_expiry() {
         SystemTime::now() + Duration::from_secs(clock_skew.load(Ordering::SeqCst))
     }));
     let arn = sts::role_arn(MEMBER, "sg-remediation");
-    let (cx, endpoint) = (w.cx(), w.emu.sts_endpoint());
+    let (cx, endpoint) = (w.cx(), w.sts());
     let get = || {
         cache.get_or_assume(
             &w.client,
@@ -673,7 +666,7 @@ async fn credentials_are_cached_per_whole_caller_credentials() {
         .get_or_assume(
             &w.client,
             &w.cx(),
-            &w.emu.sts_endpoint(),
+            &w.sts(),
             &arn,
             "sg-remediator-x",
             ROLE_DURATION,

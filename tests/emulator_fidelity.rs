@@ -14,7 +14,9 @@ use acs_emulator::{Emulator, Fault, FaultKind};
 use remediation_harness::*;
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Params, RpcRequest};
+use sg_remediator::openapi::{
+    ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
+};
 
 fn rule(id: &str, port: u16, nic: Option<&str>) -> Value {
     let mut r = json!({"SecurityGroupRuleId": id, "Direction": "ingress", "Policy": "Accept",
@@ -64,8 +66,9 @@ async fn call(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    let endpoint = Endpoint::parse(endpoint).unwrap();
     let req = RpcRequest {
-        endpoint,
+        endpoint: &endpoint,
         action,
         version: "2014-05-26",
         params,
