@@ -21,6 +21,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::logging::LogFormat;
+use crate::openapi::endpoint::{self, Endpoint, EndpointError};
 use crate::rules::RiskyPorts;
 
 /// Default risky ports: SSH and RDP, the ports `sg-risky-ports-check` is usually configured with.
@@ -100,28 +102,6 @@ impl FromStr for Mode {
     }
 }
 
-/// Output format of log lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// One JSON object per line (the default: SLS indexes the fields).
-    Json,
-    /// Human-readable lines, for local runs.
-    Text,
-}
-
-impl FromStr for LogFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "json" => Ok(LogFormat::Json),
-            "text" => Ok(LogFormat::Text),
-            other => Err(format!(
-                "{other:?} is not a log format; use \"json\" or \"text\""
-            )),
-        }
-    }
-}
-
 /// The tag that exempts a security group from remediation: a key, optionally with the one value
 /// that exempts (`key=value`). With no value, any value of the key exempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,38 +168,48 @@ impl fmt::Display for ExemptTag {
     }
 }
 
-/// The OpenAPI endpoints, validated as `scheme://host[:port]` with nothing after the authority.
+/// The OpenAPI endpoints, each an [`Endpoint`] (`scheme://host[:port]`, nothing after the
+/// authority) parsed once here.
 ///
 /// Only an explicitly configured endpoint can be plain `http://` (the defaults are all https):
 /// that is how the tests and the emulator are reached, and it is the operator's visible choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
-    config: String,
-    /// `ECS_ENDPOINT` (may contain `{region}`); `None`: the official SDK's endpoint map.
+    config: Endpoint,
+    /// `ECS_ENDPOINT` (may contain `{region}`), checked with a sample region; `None`: the
+    /// official SDK's endpoint map.
     ecs_template: Option<String>,
-    sts: String,
+    sts: Endpoint,
 }
+
+/// The region put in place of `{region}` to check `ECS_ENDPOINT` at start-up.
+const SAMPLE_REGION: &str = "cn-hangzhou";
 
 impl Endpoints {
     /// Build from the three values, validating each as the named variable.
     pub fn new(config: &str, ecs_template: &str, sts: &str) -> Result<Self, ConfigError> {
+        let config = Endpoint::parse(config).map_err(|e| endpoint_error("CONFIG_ENDPOINT", e))?;
+        Endpoint::parse(&ecs_template.replace("{region}", SAMPLE_REGION))
+            .map_err(|e| endpoint_error("ECS_ENDPOINT", e.for_value(ecs_template)))?;
+        let sts = Endpoint::parse(sts).map_err(|e| endpoint_error("STS_ENDPOINT", e))?;
         Ok(Endpoints {
-            config: parse_endpoint("CONFIG_ENDPOINT", config, false)?,
-            ecs_template: Some(parse_endpoint("ECS_ENDPOINT", ecs_template, true)?),
-            sts: parse_endpoint("STS_ENDPOINT", sts, false)?,
+            config,
+            ecs_template: Some(ecs_template.to_string()),
+            sts,
         })
     }
 
     /// The Config endpoint, e.g. `https://config.cn-shanghai.aliyuncs.com`.
-    pub fn config(&self) -> &str {
+    pub fn config(&self) -> &Endpoint {
         &self.config
     }
 
     /// The ECS endpoint for `region`: `ECS_ENDPOINT` with `{region}` substituted, or by default
-    /// the official SDK's endpoint for that region.
-    pub fn ecs(&self, region: &str) -> String {
+    /// the official SDK's endpoint for that region. An error when the region cannot be part of
+    /// a host name (the call is then not made).
+    pub fn ecs(&self, region: &str) -> Result<Endpoint, EndpointError> {
         match &self.ecs_template {
-            Some(template) => template.replace("{region}", region),
+            Some(template) => Endpoint::parse(&template.replace("{region}", region)),
             None => crate::services::endpoints::default_ecs_endpoint(region),
         }
     }
@@ -230,19 +220,24 @@ impl Endpoints {
     }
 
     /// The STS endpoint.
-    pub fn sts(&self) -> &str {
+    pub fn sts(&self) -> &Endpoint {
         &self.sts
     }
 
     /// Names of the variables whose endpoint is plain `http://`, so start-up can warn about them.
     pub fn plain_http(&self) -> Vec<&'static str> {
+        let ecs_plain = self
+            .ecs_template
+            .as_deref()
+            .and_then(|t| Endpoint::parse(&t.replace("{region}", SAMPLE_REGION)).ok())
+            .is_some_and(|e| e.is_plain_http());
         [
-            ("CONFIG_ENDPOINT", self.config.as_str()),
-            ("ECS_ENDPOINT", self.ecs_template.as_deref().unwrap_or("")),
-            ("STS_ENDPOINT", self.sts.as_str()),
+            ("CONFIG_ENDPOINT", self.config.is_plain_http()),
+            ("ECS_ENDPOINT", ecs_plain),
+            ("STS_ENDPOINT", self.sts.is_plain_http()),
         ]
         .into_iter()
-        .filter(|(_, url)| url.starts_with("http://"))
+        .filter(|(_, plain)| *plain)
         .map(|(name, _)| name)
         .collect()
     }
@@ -250,92 +245,28 @@ impl Endpoints {
 
 impl Default for Endpoints {
     fn default() -> Self {
+        let https = |url: &str| {
+            Endpoint::parse(url).expect("the default endpoints are valid https URLs (tested)")
+        };
         Endpoints {
-            config: DEFAULT_CONFIG_ENDPOINT.to_string(),
+            config: https(DEFAULT_CONFIG_ENDPOINT),
             ecs_template: None,
-            sts: DEFAULT_STS_ENDPOINT.to_string(),
+            sts: https(DEFAULT_STS_ENDPOINT),
         }
     }
 }
 
-/// Validate an endpoint URL and return it normalised (lower-case scheme, no trailing slash).
-fn parse_endpoint(
-    variable: &'static str,
-    value: &str,
-    allow_region: bool,
-) -> Result<String, ConfigError> {
-    let err = |problem: String| ConfigError::new(variable, problem);
-    let lower = value.to_ascii_lowercase();
-    let (scheme, rest) = if lower.starts_with("https://") {
-        ("https://", &value["https://".len()..])
-    } else if lower.starts_with("http://") {
-        ("http://", &value["http://".len()..])
+/// An endpoint refused as `variable`. `{region}` outside `ECS_ENDPOINT` gets a hint.
+fn endpoint_error(variable: &'static str, e: EndpointError) -> ConfigError {
+    let hint = if variable != "ECS_ENDPOINT"
+        && e.problem == endpoint::Problem::InvalidHostName
+        && e.value.contains("{region}")
+    {
+        " ({region} is only substituted in ECS_ENDPOINT)"
     } else {
-        return Err(err(format!(
-            "{value:?} is not an endpoint URL; write it as https://host[:port]"
-        )));
+        ""
     };
-    let authority = rest.strip_suffix('/').unwrap_or(rest);
-    if authority.contains(['/', '?', '#']) {
-        return Err(err(format!(
-            "{value:?} has a path, query or fragment; give only scheme://host[:port]"
-        )));
-    }
-    if authority.contains('@') {
-        return Err(err(format!(
-            "{value:?} contains user information; give only scheme://host[:port]"
-        )));
-    }
-    // Check the host with a sample region in place of the placeholder.
-    let checked = if allow_region {
-        authority.replace("{region}", "cn-hangzhou")
-    } else {
-        authority.to_string()
-    };
-    let (host, port) = if let Some(v6) = checked.strip_prefix('[') {
-        let (inside, after) = v6
-            .split_once(']')
-            .ok_or_else(|| err(format!("{value:?} has an unclosed IPv6 bracket")))?;
-        if inside.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(err(format!("{value:?} has an invalid IPv6 address")));
-        }
-        let port = match after {
-            "" => None,
-            p => Some(
-                p.strip_prefix(':')
-                    .ok_or_else(|| err(format!("{value:?} has text after the IPv6 address")))?,
-            ),
-        };
-        (None, port)
-    } else {
-        match checked.rsplit_once(':') {
-            Some((h, p)) => (Some(h.to_string()), Some(p)),
-            None => (Some(checked.clone()), None),
-        }
-    };
-    if let Some(host) = host {
-        let valid = !host.is_empty()
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-            && !host.starts_with(['.', '-'])
-            && !host.ends_with('-');
-        if !valid {
-            let hint = if !allow_region && host.contains("{region}") {
-                " ({region} is only substituted in ECS_ENDPOINT)"
-            } else {
-                ""
-            };
-            return Err(err(format!("{value:?} has an invalid host name{hint}")));
-        }
-    }
-    if let Some(port) = port {
-        match port.parse::<u16>() {
-            Ok(p) if p > 0 => {}
-            _ => return Err(err(format!("{value:?} has an invalid port {port:?}"))),
-        }
-    }
-    Ok(format!("{scheme}{authority}"))
+    ConfigError::new(variable, format!("{e}{hint}"))
 }
 
 /// Everything the function is configured with. Parsed once by [`Config::from_env`].

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::openapi::json::kind;
 use crate::rules::Permission;
 
 /// The only resource type this function remediates.
@@ -582,18 +583,6 @@ mod bounded {
             }
             Ok(Value::Object(kept))
         }
-    }
-}
-
-/// What kind of JSON value `v` is, for error messages ("got a number").
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -11,9 +11,31 @@
 //! altered or cut short) is caught at the last step: every line goes through
 //! [`crate::credentials::scrub`] on its way to stdout.
 
+use std::str::FromStr;
+
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// Output format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (the default: SLS indexes the fields).
+    Json,
+    /// Human-readable lines, for local runs.
+    Text,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(LogFormat::Json),
+            "text" => Ok(LogFormat::Text),
+            other => Err(format!(
+                "{other:?} is not a log format; use \"json\" or \"text\""
+            )),
+        }
+    }
+}
 
 /// Stdout, with every remembered secret masked. `tracing-subscriber` formats each event into one
 /// buffer and writes it at once, so each write is a whole line.

@@ -524,7 +524,7 @@ mod tests {
 
     fn sts_answer(code: &str) -> acs_openapi::ApiError {
         let body = json!({"Code": code, "Message": "m", "RequestId": "R-1"}).to_string();
-        acs_openapi::error::parse_response(404, body.as_bytes(), None, &Default::default())
+        acs_openapi::response::parse_response(404, body.as_bytes(), None, &Default::default())
             .unwrap_err()
     }
 

@@ -87,7 +87,7 @@ fn ids(names: &[&str]) -> Vec<RuleId> {
 #[tokio::test]
 async fn get_discovered_resource_returns_the_parsed_snapshot() {
     let w = world().await;
-    let r = get_discovered_resource(&w.client, &w.cx(), &w.emu.config_endpoint(), &query(SG))
+    let r = get_discovered_resource(&w.client, &w.cx(), &w.config(), &query(SG))
         .await
         .unwrap();
     assert_eq!(r.resource_id, SG);
@@ -114,7 +114,7 @@ async fn get_aggregate_discovered_resource_reads_a_member_accounts_group() {
         }),
         ..query(MEMBER_SG)
     };
-    let r = get_discovered_resource(&w.client, &w.cx(), &w.emu.config_endpoint(), &q)
+    let r = get_discovered_resource(&w.client, &w.cx(), &w.config(), &q)
         .await
         .unwrap();
     assert_eq!(r.account_id.as_deref(), Some(MEMBER));
@@ -126,14 +126,9 @@ async fn get_aggregate_discovered_resource_reads_a_member_accounts_group() {
 #[tokio::test]
 async fn a_resource_config_never_recorded_is_not_found() {
     let w = world().await;
-    let e = get_discovered_resource(
-        &w.client,
-        &w.cx(),
-        &w.emu.config_endpoint(),
-        &query("sg-unrecorded"),
-    )
-    .await
-    .unwrap_err();
+    let e = get_discovered_resource(&w.client, &w.cx(), &w.config(), &query("sg-unrecorded"))
+        .await
+        .unwrap_err();
     assert!(e.is_not_found(), "{e:?}");
     assert_eq!(w.calls("GetDiscoveredResource").len(), 1, "not retried");
 }
@@ -146,7 +141,7 @@ async fn a_wrong_secret_is_a_signature_mismatch_sent_once_with_the_token_redacte
         credentials: &wrong,
         deadline: Instant::now() + Duration::from_secs(30),
     };
-    let e = get_discovered_resource(&w.client, &cx, &w.emu.config_endpoint(), &query(SG))
+    let e = get_discovered_resource(&w.client, &cx, &w.config(), &query(SG))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("SignatureDoesNotMatch"));
@@ -169,10 +164,9 @@ async fn a_wrong_secret_is_a_signature_mismatch_sent_once_with_the_token_redacte
 async fn expired_credentials_fail_without_retry() {
     let w = world().await;
     w.emu.expire_credentials(KEY);
-    let e =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap_err();
+    let e = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap_err();
     assert!(!e.is_retryable(), "{e:?}");
     assert!(
         !e.is_not_found(),
@@ -186,10 +180,9 @@ async fn expired_credentials_fail_without_retry() {
 #[tokio::test]
 async fn describe_returns_every_live_ingress_rule() {
     let w = world().await;
-    let rules =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap();
     assert_eq!(rules.pages, 1);
     assert_eq!(rules.request_ids.len(), 1);
     let found: Vec<&str> = rules
@@ -206,15 +199,9 @@ async fn describe_returns_every_live_ingress_rule() {
 #[tokio::test]
 async fn describe_follows_next_token_across_pages() {
     let w = world().await;
-    let rules = describe_security_group_attribute(
-        &w.client,
-        &w.cx(),
-        &w.emu.ecs_endpoint(),
-        REGION,
-        BIG_SG,
-    )
-    .await
-    .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, BIG_SG)
+        .await
+        .unwrap();
     assert_eq!(rules.pages, 3);
     assert_eq!(rules.request_ids.len(), 3);
     assert_eq!(rules.permissions.len(), 2500);
@@ -232,10 +219,9 @@ async fn describe_follows_next_token_across_pages() {
 async fn describing_a_deleted_group_is_not_found() {
     let w = world().await;
     w.emu.set_live_deleted(SG, true);
-    let e =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap_err();
+    let e = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap_err();
     assert!(e.is_not_found(), "{e:?}");
     assert!(!e.is_rule_not_found());
 }
@@ -248,7 +234,7 @@ async fn revoke_removes_exactly_the_given_rules() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         SG,
         "1-client-test",
@@ -270,7 +256,7 @@ async fn revoking_on_a_managed_group_is_refused_with_403() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         MANAGED_SG,
         "1-client-test",
@@ -291,7 +277,7 @@ async fn revoking_an_unknown_rule_id_is_rule_not_found() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         SG,
         "1-client-test",
@@ -310,7 +296,7 @@ async fn revoking_150_rules_sends_chunks_of_100_and_50() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         BIG_SG,
         "1-client-test",
@@ -352,7 +338,7 @@ async fn a_revoke_retried_after_a_503_reuses_its_client_token() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         SG,
         "1-client-test",
@@ -383,7 +369,7 @@ async fn authorize_puts_a_revoked_rule_back() {
     let revoked = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         SG,
         "1-client-test",
@@ -394,7 +380,7 @@ async fn authorize_puts_a_revoked_rule_back() {
     let chunks = authorize_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         SG,
         "1-client-test",
@@ -403,10 +389,9 @@ async fn authorize_puts_a_revoked_rule_back() {
     .await;
     assert_eq!(chunks.len(), 1);
     assert!(chunks[0].result.is_ok(), "{:?}", chunks[0].result);
-    let after =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap();
+    let after = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap();
     let restored = after
         .permissions
         .iter()
@@ -434,10 +419,9 @@ async fn a_throttled_call_is_retried_to_success_with_a_new_nonce_each_time() {
         .on_action("DescribeSecurityGroupAttribute")
         .times(2),
     );
-    let rules =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap();
     assert_eq!(rules.permissions.len(), 3);
     let calls = w.calls("DescribeSecurityGroupAttribute");
     let codes: Vec<Option<&str>> = calls.iter().map(|c| c.code.as_deref()).collect();
@@ -471,7 +455,7 @@ async fn endless_throttling_returns_deadline_exceeded_before_the_deadline() {
         credentials: &w.creds,
         deadline,
     };
-    let e = describe_security_group_attribute(&w.client, &cx, &w.emu.ecs_endpoint(), REGION, SG)
+    let e = describe_security_group_attribute(&w.client, &cx, &w.ecs(), REGION, SG)
         .await
         .unwrap_err();
     assert!(Instant::now() < deadline, "answered after the deadline");
@@ -490,10 +474,9 @@ async fn a_dropped_connection_is_retried() {
             .on_action("DescribeSecurityGroupAttribute")
             .times(1),
     );
-    let rules =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap();
     assert_eq!(rules.permissions.len(), 3);
     let statuses: Vec<u16> = w
         .calls("DescribeSecurityGroupAttribute")
@@ -511,10 +494,9 @@ async fn a_malformed_success_body_is_an_error_not_an_empty_group() {
             .on_action("DescribeSecurityGroupAttribute")
             .times(1),
     );
-    let e =
-        describe_security_group_attribute(&w.client, &w.cx(), &w.emu.ecs_endpoint(), REGION, SG)
-            .await
-            .unwrap_err();
+    let e = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, SG)
+        .await
+        .unwrap_err();
     assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
 }
 
@@ -529,7 +511,7 @@ async fn assumed_credentials_act_as_the_member_account() {
     let assumed = sts::assume_role(
         &w.client,
         &w.cx(),
-        &w.emu.sts_endpoint(),
+        &w.sts(),
         &arn,
         &sts::session_name("remediate"),
         ROLE_DURATION,
@@ -541,10 +523,9 @@ async fn assumed_credentials_act_as_the_member_account() {
         credentials: &assumed.credentials,
         deadline: Instant::now() + Duration::from_secs(30),
     };
-    let rules =
-        describe_security_group_attribute(&w.client, &cx, &w.emu.ecs_endpoint(), REGION, MEMBER_SG)
-            .await
-            .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &cx, &w.ecs(), REGION, MEMBER_SG)
+        .await
+        .unwrap();
     assert_eq!(rules.permissions.len(), 1);
     let call = &w.calls("AssumeRole")[0];
     assert_eq!(call.params["RoleSessionName"], "sg-remediator-remediate");
@@ -557,7 +538,7 @@ async fn assuming_an_unknown_role_is_a_non_retryable_error() {
     let e = sts::assume_role(
         &w.client,
         &w.cx(),
-        &w.emu.sts_endpoint(),
+        &w.sts(),
         &sts::role_arn(MEMBER, "no-such-role"),
         "sg-remediator-x",
         ROLE_DURATION,
@@ -577,7 +558,7 @@ async fn cached_credentials_are_reused_then_refreshed_near_expiry() {
         SystemTime::now() + Duration::from_secs(clock_skew.load(Ordering::SeqCst))
     }));
     let arn = sts::role_arn(MEMBER, "sg-remediation");
-    let (cx, endpoint) = (w.cx(), w.emu.sts_endpoint());
+    let (cx, endpoint) = (w.cx(), w.sts());
     let get = || {
         cache.get_or_assume(
             &w.client,
@@ -613,7 +594,7 @@ async fn credentials_are_cached_per_whole_caller_credentials() {
         .get_or_assume(
             &w.client,
             &w.cx(),
-            &w.emu.sts_endpoint(),
+            &w.sts(),
             &arn,
             "sg-remediator-x",
             ROLE_DURATION,

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Params, RpcRequest};
+use sg_remediator::openapi::{
+    ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -79,14 +81,14 @@ fn decode(s: &str) -> String {
 }
 
 struct Stub {
-    base: String,
+    base: Endpoint,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 /// Serves `script` in order (the last reply repeats), one request per connection.
 async fn stub(script: Vec<Reply>) -> Stub {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let base = Endpoint::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     tokio::spawn(async move {
@@ -173,7 +175,7 @@ fn sts_creds() -> Credentials {
     Credentials::new("STS.key", "sec+ret/=", Some("TOK+en/with=chars".into()))
 }
 
-fn request(endpoint: &str) -> RpcRequest<'_> {
+fn request(endpoint: &Endpoint) -> RpcRequest<'_> {
     let mut params = Params::new();
     params.insert("RegionId".into(), "cn-hangzhou".into());
     params.insert("Description".into(), "a b*c~".into());

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::process::Stdio;
 
-use sg_remediator::config::{Config, ConfigError, Endpoints, ExemptTag, LogFormat, Mode};
+use sg_remediator::config::{Config, ConfigError, Endpoints, ExemptTag, Mode};
+use sg_remediator::logging::LogFormat;
 use sg_test_kit::bootstrap;
 
 fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -41,11 +42,11 @@ fn an_empty_environment_gives_the_documented_defaults() {
     );
     // Without ECS_ENDPOINT: the official SDK's EndpointMap (cn-hangzhou is listed there).
     assert_eq!(
-        c.endpoints.ecs("cn-hangzhou"),
+        c.endpoints.ecs("cn-hangzhou").unwrap(),
         "https://ecs-cn-hangzhou.aliyuncs.com"
     );
     assert_eq!(
-        c.endpoints.ecs("cn-shanghai"),
+        c.endpoints.ecs("cn-shanghai").unwrap(),
         "https://ecs.cn-shanghai.aliyuncs.com"
     );
     assert_eq!(c.endpoints.sts(), "https://sts.aliyuncs.com");
@@ -261,7 +262,10 @@ fn explicit_http_endpoints_are_allowed_and_reported() {
     ])
     .unwrap();
     assert_eq!(c.endpoints.config(), "http://127.0.0.1:8080");
-    assert_eq!(c.endpoints.ecs("cn-beijing"), "http://localhost:8081");
+    assert_eq!(
+        c.endpoints.ecs("cn-beijing").unwrap(),
+        "http://localhost:8081"
+    );
     assert_eq!(
         c.endpoints.plain_http(),
         ["CONFIG_ENDPOINT", "ECS_ENDPOINT"]
@@ -278,7 +282,7 @@ fn default_endpoints_are_all_https() {
 fn the_ecs_endpoint_substitutes_the_region_wherever_it_appears() {
     let c = parse(&[("ECS_ENDPOINT", "https://ecs-{region}.example.com:8443")]).unwrap();
     assert_eq!(
-        c.endpoints.ecs("ap-southeast-1"),
+        c.endpoints.ecs("ap-southeast-1").unwrap(),
         "https://ecs-ap-southeast-1.example.com:8443"
     );
 }
@@ -287,15 +291,15 @@ fn the_ecs_endpoint_substitutes_the_region_wherever_it_appears() {
 fn finance_and_government_regions_default_to_the_official_sdks_endpoints() {
     let c = parse(&[]).unwrap();
     assert_eq!(
-        c.endpoints.ecs("cn-shanghai-finance-1"),
+        c.endpoints.ecs("cn-shanghai-finance-1").unwrap(),
         "https://ecs-cn-hangzhou.aliyuncs.com"
     );
     assert_eq!(
-        c.endpoints.ecs("cn-north-2-gov-1"),
+        c.endpoints.ecs("cn-north-2-gov-1").unwrap(),
         "https://ecs.aliyuncs.com"
     );
     assert_eq!(
-        c.endpoints.ecs("ap-south-1"),
+        c.endpoints.ecs("ap-south-1").unwrap(),
         "https://ecs.ap-south-1.aliyuncs.com"
     );
 }
@@ -304,7 +308,7 @@ fn finance_and_government_regions_default_to_the_official_sdks_endpoints() {
 fn an_explicit_ecs_endpoint_wins_over_the_official_map() {
     let c = parse(&[("ECS_ENDPOINT", "https://ecs.{region}.aliyuncs.com")]).unwrap();
     assert_eq!(
-        c.endpoints.ecs("cn-north-2-gov-1"),
+        c.endpoints.ecs("cn-north-2-gov-1").unwrap(),
         "https://ecs.cn-north-2-gov-1.aliyuncs.com"
     );
 }
@@ -312,7 +316,10 @@ fn an_explicit_ecs_endpoint_wins_over_the_official_map() {
 #[test]
 fn an_ecs_endpoint_without_a_region_is_used_as_is() {
     let c = parse(&[("ECS_ENDPOINT", "https://ecs.aliyuncs.com")]).unwrap();
-    assert_eq!(c.endpoints.ecs("cn-hangzhou"), "https://ecs.aliyuncs.com");
+    assert_eq!(
+        c.endpoints.ecs("cn-hangzhou").unwrap(),
+        "https://ecs.aliyuncs.com"
+    );
 }
 
 #[test]

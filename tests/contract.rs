@@ -12,7 +12,7 @@ use std::time::Duration;
 use acs_emulator::contract::Contract;
 use acs_emulator::{Fixture, JournalEntry};
 use serde_json::{json, Value};
-use sg_remediator::openapi::{ApiError, ClientSettings, Params, RpcRequest};
+use sg_remediator::openapi::{ApiError, ClientSettings, Endpoint, Params, RpcRequest};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{
     get_discovered_resource, AggregatorScope, ResourceQuery, GET_AGGREGATE_DISCOVERED_RESOURCE,
@@ -104,17 +104,17 @@ async fn world() -> World {
 
 /// What the contract tests do with the world, beyond the kit's.
 trait Contractual {
-    fn endpoint(&self, api: Api) -> String;
+    fn endpoint(&self, api: Api) -> Endpoint;
     async fn raw(&self, api: Api, pairs: &[(&str, &str)]) -> Result<Value, ApiError>;
     fn assert_nothing_refused(&self, expected_actions: &[&str]);
 }
 
 impl Contractual for World {
-    fn endpoint(&self, api: Api) -> String {
+    fn endpoint(&self, api: Api) -> Endpoint {
         match api.service {
-            "config" => self.emu.config_endpoint(),
-            "ecs" => self.emu.ecs_endpoint(),
-            _ => self.emu.sts_endpoint(),
+            "config" => self.config(),
+            "ecs" => self.ecs(),
+            _ => self.sts(),
         }
     }
 
@@ -217,7 +217,7 @@ fn the_contract_file_names_its_source_and_a_model_file_per_api() {
 #[tokio::test]
 async fn config_reads_pass_the_contract() {
     let w = world().await;
-    let endpoint = w.emu.config_endpoint();
+    let endpoint = w.config();
     get_discovered_resource(&w.client, &w.cx(), &endpoint, &query(WEB_SG))
         .await
         .unwrap();
@@ -234,7 +234,7 @@ async fn aggregator_reads_pass_the_contract_with_a_numeric_resource_account_id()
         }),
         ..query(MEMBER_SG)
     };
-    get_discovered_resource(&w.client, &w.cx(), &w.emu.config_endpoint(), &q)
+    get_discovered_resource(&w.client, &w.cx(), &w.config(), &q)
         .await
         .unwrap();
     w.assert_nothing_refused(&["GetAggregateDiscoveredResource"]);
@@ -243,15 +243,9 @@ async fn aggregator_reads_pass_the_contract_with_a_numeric_resource_account_id()
 #[tokio::test]
 async fn paginated_describes_pass_the_contract_on_every_page() {
     let w = world().await;
-    let rules = describe_security_group_attribute(
-        &w.client,
-        &w.cx(),
-        &w.emu.ecs_endpoint(),
-        REGION,
-        BIG_SG,
-    )
-    .await
-    .unwrap();
+    let rules = describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, BIG_SG)
+        .await
+        .unwrap();
     assert_eq!(rules.permissions.len(), 2500);
     assert_eq!(rules.pages, 2500u32.div_ceil(PAGE_SIZE));
     let pages: Vec<_> = w
@@ -269,15 +263,9 @@ async fn paginated_describes_pass_the_contract_on_every_page() {
 #[tokio::test]
 async fn classic_group_describes_pass_the_contract_for_both_nic_types() {
     let w = world().await;
-    describe_security_group_attribute(
-        &w.client,
-        &w.cx(),
-        &w.emu.ecs_endpoint(),
-        REGION,
-        CLASSIC_SG,
-    )
-    .await
-    .unwrap();
+    describe_security_group_attribute(&w.client, &w.cx(), &w.ecs(), REGION, CLASSIC_SG)
+        .await
+        .unwrap();
     // The client does not expose NicType yet: send the intranet read as the model spells it.
     for nic in ["intranet", "internet"] {
         w.raw(
@@ -303,7 +291,7 @@ async fn revoke_batches_pass_the_contract() {
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),
-        &w.emu.ecs_endpoint(),
+        &w.ecs(),
         REGION,
         BIG_SG,
         "contract-invocation",
@@ -319,7 +307,7 @@ async fn revoke_batches_pass_the_contract() {
 #[tokio::test]
 async fn restore_batches_of_every_rule_shape_pass_the_contract() {
     let w = world().await;
-    let ecs = w.emu.ecs_endpoint();
+    let ecs = w.ecs();
     // Back up as the function does (from the live read), revoke, then restore.
     let backup: Vec<Permission> =
         describe_security_group_attribute(&w.client, &w.cx(), &ecs, REGION, WEB_SG)
@@ -420,7 +408,7 @@ async fn assume_role_passes_the_contract() {
     sts::assume_role(
         &w.client,
         &w.cx(),
-        &w.emu.sts_endpoint(),
+        &w.sts(),
         ROLE_ARN,
         &sts::session_name("sg-remediator"),
         3600,

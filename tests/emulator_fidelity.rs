@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use acs_emulator::{Emulator, Fault, FaultKind};
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Params, RpcRequest};
+use sg_remediator::openapi::{
+    ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
+};
 use sg_test_kit::world::*;
 
 fn rule(id: &str, port: u16, nic: Option<&str>) -> Value {
@@ -59,8 +61,9 @@ async fn call(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    let endpoint = Endpoint::parse(endpoint).unwrap();
     let req = RpcRequest {
-        endpoint,
+        endpoint: &endpoint,
         action,
         version: "2014-05-26",
         params,

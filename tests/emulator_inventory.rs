@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use acs_emulator::{Emulator, Fixture};
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{ApiError, CallContext, Client, ClientSettings, Params, RpcRequest};
+use sg_remediator::openapi::{
+    ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
+};
 
 const DEMO: &str = include_str!("fixtures/demo.json");
 
@@ -31,7 +33,7 @@ async fn call(emulator: &Emulator, pairs: &[(&str, &str)]) -> Result<Value, ApiE
     for (k, v) in pairs {
         params.insert(k.to_string(), v.to_string());
     }
-    let endpoint = emulator.ecs_endpoint();
+    let endpoint = Endpoint::parse(&emulator.ecs_endpoint()).unwrap();
     let request = RpcRequest {
         endpoint: &endpoint,
         action: "DescribeSecurityGroups",

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::credentials::Credentials;
+use crate::openapi::Endpoint;
 
 /// The profile file, relative to the home directory (`cli_profile.go`).
 pub const PROFILE_FILE: &str = ".aliyun/config.json";
@@ -51,7 +52,7 @@ pub struct RoleToAssume {
     pub session_name: String,
     pub duration_seconds: u32,
     /// `https://sts.<sts_region>.aliyuncs.com` when the profile names an STS region.
-    pub sts_endpoint: Option<String>,
+    pub sts_endpoint: Option<Endpoint>,
 }
 
 /// The key found, where it was found, and the role it must assume first (if any).
@@ -255,7 +256,14 @@ pub fn from_profile_file(
                 )));
             }
             let sts_endpoint = (!p.sts_region.is_empty())
-                .then(|| format!("https://sts.{}.aliyuncs.com", p.sts_region));
+                .then(|| Endpoint::parse(&format!("https://sts.{}.aliyuncs.com", p.sts_region)))
+                .transpose()
+                .map_err(|e| {
+                    ChainError(format!(
+                        "profile {name:?} in {at} has sts_region {:?}, which is not a region: {e}",
+                        p.sts_region
+                    ))
+                })?;
             Ok(Resolved {
                 credentials: Credentials::new(&p.access_key_id, &p.access_key_secret, None),
                 source: format!(
@@ -398,7 +406,9 @@ mod tests {
                 role_arn: "acs:ram::1:role/audit".into(),
                 session_name: "me".into(),
                 duration_seconds: 900,
-                sts_endpoint: Some("https://sts.cn-shanghai.aliyuncs.com".into()),
+                sts_endpoint: Some(
+                    Endpoint::parse("https://sts.cn-shanghai.aliyuncs.com").unwrap()
+                ),
             })
         );
     }

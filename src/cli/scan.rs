@@ -8,7 +8,7 @@
 
 use crate::config::Config;
 use crate::event::SECURITY_GROUP;
-use crate::openapi::{CallContext, Client};
+use crate::openapi::{ApiError, CallContext, Client};
 use crate::remediation::{explain_kept, Note};
 use crate::report::{self, ResourceResult, Status};
 use crate::rules::Permission;
@@ -60,7 +60,19 @@ pub async fn scan_group(
     if group.tags.contains(&tag.key, tag.value.as_deref()) {
         return done(out.with_reason(format!("exempt: tagged {tag}")), Vec::new());
     }
-    let endpoint = config.endpoints.ecs(&group.region_id);
+    let endpoint = match config.endpoints.ecs(&group.region_id) {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            out.status = Status::Failed;
+            return done(
+                out.with_reason(format!(
+                    "DescribeSecurityGroupAttribute failed: {}",
+                    ApiError::from(e)
+                )),
+                Vec::new(),
+            );
+        }
+    };
     let live = match ecs::describe_security_group_attribute(
         client,
         cx,

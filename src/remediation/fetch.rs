@@ -1,7 +1,7 @@
 //! Reading the group: Config's record (the gate's input) and the live rules in ECS (what is
 //! acted on). Every RequestId goes to the result and every retried attempt to the notes.
 
-use acs_openapi::ApiError;
+use acs_openapi::{ApiError, Endpoint};
 
 use crate::event::ResourceRef;
 use crate::remediation::access::Access;
@@ -94,6 +94,13 @@ impl Invoke {
         }
     }
 
+    /// The ECS endpoint of a region. Region ids are checked at the event's edge, so this fails
+    /// only for an `ECS_ENDPOINT` template that cannot hold the region; the step using it then
+    /// fails like a refused call, before anything is sent.
+    pub(super) fn ecs_endpoint(&self, region: &str) -> Result<Endpoint, ApiError> {
+        self.config().endpoints.ecs(region).map_err(ApiError::from)
+    }
+
     /// Reads the group's live ingress rules (both NIC types of a classic-network group). The
     /// errors of retried attempts go to `notes`, so that none is dropped from the reason.
     pub(super) async fn describe(
@@ -103,7 +110,7 @@ impl Invoke {
         out: &mut ResourceResult,
         notes: &mut Vec<Note>,
     ) -> Result<Vec<Permission>, ApiError> {
-        let endpoint = self.config().endpoints.ecs(&r.region_id);
+        let endpoint = self.ecs_endpoint(&r.region_id)?;
         let mut retried = Vec::new();
         let read = ecs::describe_security_group_attribute_traced(
             &self.remediator.client,

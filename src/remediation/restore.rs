@@ -200,7 +200,21 @@ impl Invoke {
             report.would_restore_rules = Some(to_add);
             return report;
         }
-        let endpoint = self.config().endpoints.ecs(&request.region_id);
+        let endpoint = match self.ecs_endpoint(&request.region_id) {
+            Ok(endpoint) => endpoint,
+            Err(error) => {
+                report.api_request_ids = out.api_request_ids;
+                seen.insert(
+                    0,
+                    Note::ApiFailure {
+                        step: "AuthorizeSecurityGroup",
+                        error,
+                    },
+                );
+                report.reason = Some(report::reason(&seen));
+                return report;
+            }
+        };
         let mut errors = Vec::new();
         for chunk in ecs::authorize_security_group(
             &self.remediator.client,

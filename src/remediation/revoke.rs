@@ -298,7 +298,22 @@ impl Invoke {
         mut out: ResourceResult,
         notes: Vec<Note>,
     ) -> ResourceResult {
-        let endpoint = self.config().endpoints.ecs(&r.region_id);
+        let endpoint = match self.ecs_endpoint(&r.region_id) {
+            Ok(endpoint) => endpoint,
+            Err(error) => {
+                let mut notes = notes;
+                notes.insert(
+                    0,
+                    Note::ApiFailure {
+                        step: "RevokeSecurityGroup",
+                        error,
+                    },
+                );
+                out.status = Status::Failed;
+                out.reason = Some(crate::report::reason(&notes));
+                return out;
+            }
+        };
         let mut ledger = RevokeLedger::new(ids, notes);
         loop {
             let pending = ledger.start_round();
@@ -399,7 +414,7 @@ fn rules_by_id(rules: &[Permission], ids: &BTreeSet<RuleId>) -> Vec<Permission> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use acs_openapi::{error::parse_response, Redactor};
+    use acs_openapi::{response::parse_response, Redactor};
 
     /// ECS's error answer with this status and code, as the client parses it.
     fn ecs_answer(status: u16, code: &str) -> ApiError {

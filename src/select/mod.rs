@@ -148,12 +148,12 @@ fn permission_values(container: &Map<String, Value>) -> Result<Vec<&Value>, Sele
             Some(one @ Value::Object(_)) => Ok(vec![one]),
             Some(other) => Err(SelectError::InvalidConfiguration(format!(
                 "Permissions.Permission must be a list of rules, got {}",
-                crate::event::kind(other)
+                crate::openapi::json::kind(other)
             ))),
         },
         other => Err(SelectError::InvalidConfiguration(format!(
             "Permissions must be a list of rules or {{\"Permission\": [...]}}, got {}",
-            crate::event::kind(other)
+            crate::openapi::json::kind(other)
         ))),
     }
 }
@@ -194,7 +194,7 @@ pub fn rules_from_configuration(cfg: &Value) -> Result<Vec<Permission>, SelectEr
     let obj = cfg.as_object().ok_or_else(|| {
         SelectError::InvalidConfiguration(format!(
             "Configuration must be a JSON object, got {}",
-            crate::event::kind(cfg)
+            crate::openapi::json::kind(cfg)
         ))
     })?;
     parse_rules(permission_values(obj)?)

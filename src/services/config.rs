@@ -8,8 +8,8 @@
 use serde_json::Value;
 
 use super::{invoke_traced, Api};
-use crate::openapi::error::{field, text_field};
-use crate::openapi::{ApiError, CallContext, Client, Params};
+use crate::openapi::json::{field, text_field};
+use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 pub const GET_DISCOVERED_RESOURCE: Api = Api {
     service: "config",
@@ -138,7 +138,7 @@ impl Tags {
             other => {
                 return Err(format!(
                     "tags must be an object or a list, got {}",
-                    crate::event::kind(other)
+                    crate::openapi::json::kind(other)
                 ))
             }
         }
@@ -178,7 +178,7 @@ fn scalar(v: &Value, key: &str) -> Result<String, String> {
         Value::Bool(b) => Ok(b.to_string()),
         other => Err(format!(
             "tag {key:?} has {} as its value",
-            crate::event::kind(other)
+            crate::openapi::json::kind(other)
         )),
     }
 }
@@ -188,7 +188,7 @@ fn collect_tag_list(items: &[Value], pairs: &mut Vec<(String, String)>) -> Resul
         if !item.is_object() {
             return Err(format!(
                 "tag entry {i} is {}, not an object",
-                crate::event::kind(item)
+                crate::openapi::json::kind(item)
             ));
         }
         let key = text_field(item, "Key")
@@ -208,7 +208,7 @@ fn collect_tag_list(items: &[Value], pairs: &mut Vec<(String, String)>) -> Resul
 pub async fn get_discovered_resource(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
     query: &ResourceQuery,
 ) -> Result<DiscoveredResource, ApiError> {
     get_discovered_resource_traced(client, cx, endpoint, query, &mut Vec::new()).await
@@ -219,7 +219,7 @@ pub async fn get_discovered_resource(
 pub async fn get_discovered_resource_traced(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
     query: &ResourceQuery,
     retried: &mut Vec<ApiError>,
 ) -> Result<DiscoveredResource, ApiError> {
@@ -283,7 +283,7 @@ pub fn parse_discovered_resource(
             _ => {
                 return Err(decode(format!(
                     "ResourceDeleted is {}, not 0 or 1",
-                    crate::event::kind(v)
+                    crate::openapi::json::kind(v)
                 )))
             }
         },
@@ -298,7 +298,7 @@ pub fn parse_discovered_resource(
         Some(v) => {
             return Err(decode(format!(
                 "Configuration is {}",
-                crate::event::kind(v)
+                crate::openapi::json::kind(v)
             )))
         }
     };
@@ -319,7 +319,7 @@ pub fn parse_discovered_resource(
         Some(v) => {
             return Err(decode(format!(
                 "Configuration.ServiceManaged is {}, not a boolean",
-                crate::event::kind(v)
+                crate::openapi::json::kind(v)
             )))
         }
     };

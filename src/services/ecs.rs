@@ -14,8 +14,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{invoke_traced, Api};
-use crate::openapi::error::{field, text_field};
-use crate::openapi::{ApiError, CallContext, Client, Params};
+use crate::openapi::json::{field, text_field};
+use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 use crate::rules::{Address, Direction, Permission, PortRange, RuleId};
 
 pub const DESCRIBE_SECURITY_GROUP_ATTRIBUTE: Api = Api {
@@ -81,7 +81,7 @@ pub fn is_classic(vpc_id: Option<&str>) -> bool {
 pub async fn describe_security_group_attribute(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
     region: &str,
     sg_id: &str,
 ) -> Result<SecurityGroupRules, ApiError> {
@@ -94,7 +94,7 @@ pub async fn describe_security_group_attribute(
 pub async fn describe_security_group_attribute_traced(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
     region: &str,
     sg_id: &str,
     retried: &mut Vec<ApiError>,
@@ -126,7 +126,7 @@ pub async fn describe_security_group_attribute_traced(
 struct Read<'a, 'c> {
     client: &'a Client,
     cx: &'a CallContext<'c>,
-    endpoint: &'a str,
+    endpoint: &'a Endpoint,
     region: &'a str,
     sg_id: &'a str,
     rules: &'a mut SecurityGroupRules,
@@ -332,7 +332,7 @@ pub fn revoke_params(invocation: &str, region: &str, sg_id: &str, ids: &[RuleId]
 pub async fn revoke_security_group(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
     region: &str,
     sg_id: &str,
     invocation: &str,
@@ -459,7 +459,7 @@ pub fn authorize_client_token(
 pub async fn authorize_security_group(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
     region: &str,
     sg_id: &str,
     invocation: &str,

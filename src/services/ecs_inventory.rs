@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::config::Tags;
 use super::{invoke, Api};
-use crate::openapi::error::{field, text_field};
-use crate::openapi::{ApiError, CallContext, Client, Params};
+use crate::openapi::json::{field, text_field};
+use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 pub const DESCRIBE_SECURITY_GROUPS: Api = Api {
     service: "ecs",
@@ -65,7 +65,7 @@ pub struct Inventory {
 pub async fn describe_security_groups(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
     region: &str,
 ) -> Result<Inventory, ApiError> {
     let mut inventory = Inventory {
@@ -109,7 +109,7 @@ pub async fn describe_security_groups(
 pub async fn describe_regions(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
 ) -> Result<Vec<String>, ApiError> {
     let response = invoke(client, cx, endpoint, DESCRIBE_REGIONS, Params::new()).await?;
     parse_regions(&response.body)

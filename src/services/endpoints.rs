@@ -8,6 +8,8 @@
 //! by `ecs.aliyuncs.com`), so the pattern alone would send them to a host that does not exist.
 //! An explicit `ECS_ENDPOINT` always wins over this table.
 
+use crate::openapi::{Endpoint, EndpointError};
+
 /// `(region id, ECS host)`, from the official SDK's `EndpointMap`.
 pub const ECS_ENDPOINT_MAP: &[(&str, &str)] = &[
     ("cn-hangzhou", "ecs-cn-hangzhou.aliyuncs.com"),
@@ -111,11 +113,11 @@ pub const ECS_ENDPOINT_MAP: &[(&str, &str)] = &[
 ];
 
 /// The default ECS endpoint (`https://host`) for `region`: its entry in [`ECS_ENDPOINT_MAP`],
-/// else `https://ecs.<region>.aliyuncs.com`.
-pub fn default_ecs_endpoint(region: &str) -> String {
+/// else `https://ecs.<region>.aliyuncs.com` (an error if `region` cannot be part of a host name).
+pub fn default_ecs_endpoint(region: &str) -> Result<Endpoint, EndpointError> {
     match ECS_ENDPOINT_MAP.iter().find(|(r, _)| *r == region) {
-        Some((_, host)) => format!("https://{host}"),
-        None => format!("https://ecs.{region}.aliyuncs.com"),
+        Some((_, host)) => Endpoint::parse(&format!("https://{host}")),
+        None => Endpoint::parse(&format!("https://ecs.{region}.aliyuncs.com")),
     }
 }
 
@@ -123,41 +125,36 @@ pub fn default_ecs_endpoint(region: &str) -> String {
 mod tests {
     use super::*;
 
+    fn ecs(region: &str) -> String {
+        default_ecs_endpoint(region).unwrap().to_string()
+    }
+
     #[test]
     fn finance_and_government_regions_use_the_official_sdks_hosts() {
         assert_eq!(
-            default_ecs_endpoint("cn-shanghai-finance-1"),
+            ecs("cn-shanghai-finance-1"),
             "https://ecs-cn-hangzhou.aliyuncs.com"
         );
         assert_eq!(
-            default_ecs_endpoint("cn-shenzhen-finance-1"),
+            ecs("cn-shenzhen-finance-1"),
             "https://ecs-cn-hangzhou.aliyuncs.com"
         );
+        assert_eq!(ecs("cn-north-2-gov-1"), "https://ecs.aliyuncs.com");
         assert_eq!(
-            default_ecs_endpoint("cn-north-2-gov-1"),
-            "https://ecs.aliyuncs.com"
-        );
-        assert_eq!(
-            default_ecs_endpoint("cn-beijing-finance-1"),
+            ecs("cn-beijing-finance-1"),
             "https://ecs.cn-beijing-finance-1.aliyuncs.com"
         );
     }
 
     #[test]
     fn mapped_public_regions_and_unmapped_regions_follow_the_regional_pattern() {
+        assert_eq!(ecs("cn-shanghai"), "https://ecs.cn-shanghai.aliyuncs.com");
         assert_eq!(
-            default_ecs_endpoint("cn-shanghai"),
-            "https://ecs.cn-shanghai.aliyuncs.com"
-        );
-        assert_eq!(
-            default_ecs_endpoint("ap-southeast-1"),
+            ecs("ap-southeast-1"),
             "https://ecs.ap-southeast-1.aliyuncs.com"
         );
         // Not in the map: the SDK's "regional" rule.
-        assert_eq!(
-            default_ecs_endpoint("ap-south-1"),
-            "https://ecs.ap-south-1.aliyuncs.com"
-        );
+        assert_eq!(ecs("ap-south-1"), "https://ecs.ap-south-1.aliyuncs.com");
     }
 
     #[test]
@@ -167,5 +164,20 @@ mod tests {
         let before = regions.len();
         regions.dedup();
         assert_eq!(regions.len(), before);
+    }
+
+    #[test]
+    fn every_mapped_host_is_a_valid_https_endpoint() {
+        for (region, _) in ECS_ENDPOINT_MAP {
+            let e = default_ecs_endpoint(region).unwrap();
+            assert!(!e.is_plain_http(), "{region}");
+        }
+    }
+
+    #[test]
+    fn a_region_that_cannot_be_in_a_host_name_gets_no_endpoint() {
+        for bad in ["cn_hangzhou", "a/b", "x?y", "a@b"] {
+            assert!(default_ecs_endpoint(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -9,7 +9,9 @@ pub mod ecs_inventory;
 pub mod endpoints;
 pub mod sts;
 
-use crate::openapi::{ApiError, CallContext, Client, Params, RpcRequest, RpcResponse, Traced};
+use crate::openapi::{
+    ApiError, CallContext, Client, Endpoint, Params, RpcRequest, RpcResponse, Traced,
+};
 
 /// One OpenAPI action as sent on the wire, with its service prefix for RAM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +39,7 @@ impl Api {
 pub(crate) async fn invoke(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
     api: Api,
     params: Params,
 ) -> Result<RpcResponse, ApiError> {
@@ -54,7 +56,7 @@ pub(crate) async fn invoke(
 pub(crate) async fn invoke_traced(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
     api: Api,
     params: Params,
 ) -> Traced {

@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use super::{invoke, Api};
 use crate::credentials::Credentials;
-use crate::openapi::error::{field, text_field};
-use crate::openapi::{ApiError, CallContext, Client, Params};
+use crate::openapi::json::{field, text_field};
+use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 pub const ASSUME_ROLE: Api = Api {
     service: "sts",
@@ -57,7 +57,7 @@ pub fn session_name(function_name: &str) -> String {
 pub async fn assume_role(
     client: &Client,
     cx: &CallContext<'_>,
-    endpoint: &str,
+    endpoint: &Endpoint,
     role_arn: &str,
     session_name: &str,
     duration_seconds: u32,
@@ -171,7 +171,7 @@ impl CredentialCache {
         &self,
         client: &Client,
         cx: &CallContext<'_>,
-        endpoint: &str,
+        endpoint: &Endpoint,
         role_arn: &str,
         session_name: &str,
         duration_seconds: u32,

@@ -1,15 +1,8 @@
-//! The typed error of every OpenAPI call, how it is read from a response, and how secrets are
-//! kept out of it.
+//! The typed error of every OpenAPI call and what it means for the caller: retry or not, gone
+//! or not.
 //!
 //! An error travels into log lines and into the function's response, so it is built only from
-//! text that has been redacted: the gateway echoes its string-to-sign (which contains the
-//! `SecurityToken`, encoded twice) in `SignatureDoesNotMatch` messages, and reqwest prints
-//! request URLs (which contain the token, encoded once) in its errors.
-
-use serde_json::Value;
-
-use crate::credentials::Credentials;
-use crate::signing::percent_encode;
+//! redacted text ([`crate::redact`]); how an answer becomes an error is [`crate::response`].
 
 /// Why a call produced no usable response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +42,13 @@ fn last_suffix(last: &Option<Box<ApiError>>) -> String {
     last.as_ref()
         .map(|e| format!("; last error: {e}"))
         .unwrap_or_default()
+}
+
+/// An endpoint that is not one cannot be called.
+impl From<crate::endpoint::EndpointError> for ApiError {
+    fn from(e: crate::endpoint::EndpointError) -> Self {
+        ApiError::InvalidRequest(e.to_string())
+    }
 }
 
 /// How a failed attempt may be retried.
@@ -117,6 +117,18 @@ fn is_in_progress_code(code: &str) -> bool {
 }
 
 impl ApiError {
+    /// A service error with only a status and a code (no message, request id or
+    /// recommendation): what tests and classifications need.
+    pub fn service(status: u16, code: impl Into<String>) -> ApiError {
+        ApiError::Service {
+            status,
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            recommend: None,
+        }
+    }
+
     /// The service's error code, if the service answered. For `DeadlineExceeded` this is the
     /// code of the last attempt (so `is_throttling()` tells "gave up while throttled");
     /// `request_id()` and `status()` see through it too, `is_not_found()` and
@@ -240,240 +252,9 @@ impl ApiError {
     }
 }
 
-/// Replaces every form of the credentials' secrets that a server or library might echo:
-/// the raw value, percent-encoded once and twice (upper- and lower-case hex).
-#[derive(Debug, Clone, Default)]
-pub struct Redactor {
-    forms: Vec<String>,
-}
-
-const REDACTED: &str = "***";
-
-impl Redactor {
-    pub fn new(credentials: &Credentials) -> Self {
-        let mut forms = Vec::new();
-        let secrets = [
-            Some(credentials.access_key_secret.expose()),
-            credentials.security_token.as_ref().map(|t| t.expose()),
-        ];
-        for secret in secrets.into_iter().flatten().filter(|s| !s.is_empty()) {
-            let once = percent_encode(secret);
-            let twice = percent_encode(&once);
-            for form in [secret.to_string(), once, twice] {
-                let lower = lower_hex_escapes(&form);
-                forms.push(form);
-                forms.push(lower);
-            }
-        }
-        // Longest first, so a twice-encoded form is not half-replaced by a shorter one.
-        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-        forms.dedup();
-        Redactor { forms }
-    }
-
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for form in &self.forms {
-            if out.contains(form.as_str()) {
-                out = out.replace(form.as_str(), REDACTED);
-            }
-        }
-        out
-    }
-}
-
-/// `%2B` → `%2b`: some servers print escapes in lower case.
-fn lower_hex_escapes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '%' {
-            for _ in 0..2 {
-                if let Some(h) = chars.next() {
-                    out.push(h.to_ascii_lowercase());
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Looks a key up in a JSON object: the exact PascalCase name first, then any case.
-pub fn field<'a>(obj: &'a Value, name: &str) -> Option<&'a Value> {
-    let map = obj.as_object()?;
-    map.get(name).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
-}
-
-/// A string or number field as text; empty strings and nulls count as absent.
-pub fn text_field(obj: &Value, name: &str) -> Option<String> {
-    match field(obj, name)? {
-        Value::String(s) if s.is_empty() => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Turns one HTTP response into the parsed body or an [`ApiError`].
-///
-/// `header_request_id` is the `x-acs-request-id` header, used when the body has none.
-pub fn parse_response(
-    status: u16,
-    body: &[u8],
-    header_request_id: Option<&str>,
-    redactor: &Redactor,
-) -> Result<Value, ApiError> {
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(ApiError::Decode {
-                status,
-                detail: if body.iter().all(u8::is_ascii_whitespace) {
-                    "empty body".to_string()
-                } else {
-                    format!("body is not JSON ({e}; {} bytes)", body.len())
-                },
-            })
-        }
-    };
-    if !value.is_object() {
-        return Err(ApiError::Decode {
-            status,
-            detail: "body is not a JSON object".into(),
-        });
-    }
-    let request_id = text_field(&value, "RequestId").or_else(|| header_request_id.map(Into::into));
-    let code = text_field(&value, "Code");
-    if let Some(code) = code {
-        return Err(ApiError::Service {
-            status,
-            code: redactor.redact(&code),
-            message: redactor.redact(&text_field(&value, "Message").unwrap_or_default()),
-            request_id,
-            recommend: text_field(&value, "Recommend").map(|r| redactor.redact(&r)),
-        });
-    }
-    if !(200..300).contains(&status) {
-        return Err(ApiError::Service {
-            status,
-            code: format!("HTTP{status}"),
-            message: "error status without an error code".into(),
-            request_id,
-            recommend: None,
-        });
-    }
-    Ok(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn no_secrets() -> Redactor {
-        Redactor::default()
-    }
-
-    fn service(status: u16, code: &str) -> ApiError {
-        ApiError::Service {
-            status,
-            code: code.into(),
-            message: String::new(),
-            request_id: None,
-            recommend: None,
-        }
-    }
-
-    #[test]
-    fn an_error_body_becomes_a_service_error_with_all_its_fields() {
-        let body = br#"{"RequestId":"R-1","HostId":"ecs.aliyuncs.com","Code":"InvalidOperation.NotSupportedEndpoint","Message":"wrong endpoint","Recommend":"https://api.aliyun.com/troubleshoot?q=x"}"#;
-        let err = parse_response(400, body, None, &no_secrets()).unwrap_err();
-        assert_eq!(
-            err,
-            ApiError::Service {
-                status: 400,
-                code: "InvalidOperation.NotSupportedEndpoint".into(),
-                message: "wrong endpoint".into(),
-                request_id: Some("R-1".into()),
-                recommend: Some("https://api.aliyun.com/troubleshoot?q=x".into()),
-            }
-        );
-        assert_eq!(err.request_id(), Some("R-1"));
-        assert_eq!(err.code(), Some("InvalidOperation.NotSupportedEndpoint"));
-    }
-
-    #[test]
-    fn a_200_with_a_top_level_code_is_an_error() {
-        let body = br#"{"RequestId":"R-2","Code":"Throttling.User","Message":"Request was denied due to user flow control."}"#;
-        let err = parse_response(200, body, None, &no_secrets()).unwrap_err();
-        assert_eq!(err.code(), Some("Throttling.User"));
-        assert_eq!(err.status(), Some(200));
-        assert!(err.is_retryable());
-    }
-
-    #[test]
-    fn a_successful_body_is_returned_as_json() {
-        let v = parse_response(200, br#"{"RequestId":"R-3","X":1}"#, None, &no_secrets()).unwrap();
-        assert_eq!(v["X"], 1);
-    }
-
-    #[test]
-    fn malformed_json_is_a_decode_error_that_does_not_quote_the_body() {
-        let err = parse_response(200, b"<html>secret-ish</html>", None, &no_secrets()).unwrap_err();
-        match &err {
-            ApiError::Decode { status, detail } => {
-                assert_eq!(*status, 200);
-                assert!(!detail.contains("secret-ish"), "{detail}");
-            }
-            other => panic!("expected Decode, got {other:?}"),
-        }
-        assert!(!err.is_retryable());
-    }
-
-    #[test]
-    fn a_malformed_5xx_body_is_retryable() {
-        let err = parse_response(502, b"Bad Gateway", None, &no_secrets()).unwrap_err();
-        assert!(matches!(err, ApiError::Decode { status: 502, .. }));
-        assert!(err.is_retryable());
-    }
-
-    #[test]
-    fn an_error_status_without_a_code_is_still_an_error() {
-        let err = parse_response(503, br#"{"RequestId":"R-4"}"#, None, &no_secrets()).unwrap_err();
-        assert_eq!(err.status(), Some(503));
-        assert_eq!(err.request_id(), Some("R-4"));
-        assert!(err.is_retryable());
-    }
-
-    #[test]
-    fn the_request_id_header_is_used_when_the_body_has_none() {
-        let err = parse_response(
-            400,
-            br#"{"Code":"InvalidParameter","Message":"m"}"#,
-            Some("H-1"),
-            &no_secrets(),
-        )
-        .unwrap_err();
-        assert_eq!(err.request_id(), Some("H-1"));
-    }
-
-    #[test]
-    fn keys_are_read_case_insensitively_when_not_pascal_case() {
-        let err = parse_response(
-            400,
-            br#"{"requestId":"r","code":"NoPermission","message":"m"}"#,
-            None,
-            &no_secrets(),
-        )
-        .unwrap_err();
-        assert_eq!(err.code(), Some("NoPermission"));
-        assert_eq!(err.request_id(), Some("r"));
-    }
 
     #[test]
     fn retry_classification_table() {
@@ -520,7 +301,7 @@ mod tests {
         ];
         for (status, code, class) in table {
             assert_eq!(
-                service(status, code).retry_class(),
+                ApiError::service(status, code).retry_class(),
                 class,
                 "{status} {code}"
             );
@@ -551,10 +332,10 @@ mod tests {
             "InvalidSecurityGroupRule.RuleNotExist",
             "InvalidSecurityGroupRuleId.NotFound",
         ] {
-            assert!(service(400, code).is_rule_not_found(), "{code}");
-            assert!(service(400, code).is_not_found(), "{code}");
+            assert!(ApiError::service(400, code).is_rule_not_found(), "{code}");
+            assert!(ApiError::service(400, code).is_not_found(), "{code}");
         }
-        assert!(!service(404, "InvalidSecurityGroupId.NotFound").is_rule_not_found());
+        assert!(!ApiError::service(404, "InvalidSecurityGroupId.NotFound").is_rule_not_found());
     }
 
     #[test]
@@ -565,10 +346,10 @@ mod tests {
             "Throttling.Api",
             "Rejected.Throttling",
         ] {
-            assert!(service(400, code).is_throttling(), "{code}");
-            assert!(!service(400, code).is_in_progress(), "{code}");
+            assert!(ApiError::service(400, code).is_throttling(), "{code}");
+            assert!(!ApiError::service(400, code).is_in_progress(), "{code}");
         }
-        assert!(!service(400, "InvalidParameter").is_throttling());
+        assert!(!ApiError::service(400, "InvalidParameter").is_throttling());
     }
 
     #[test]
@@ -578,54 +359,29 @@ mod tests {
             "OperationFailed.LastTokenProcessing",
             "OperationConflict",
         ] {
-            assert!(service(403, code).is_in_progress(), "{code}");
-            assert!(!service(403, code).is_throttling(), "{code}");
-            assert!(service(403, code).is_retryable(), "{code}");
+            assert!(ApiError::service(403, code).is_in_progress(), "{code}");
+            assert!(!ApiError::service(403, code).is_throttling(), "{code}");
+            assert!(ApiError::service(403, code).is_retryable(), "{code}");
         }
-        assert!(!service(403, "Forbidden").is_in_progress());
+        assert!(!ApiError::service(403, "Forbidden").is_in_progress());
     }
 
     #[test]
     fn a_missing_key_or_permission_is_never_not_found() {
-        assert!(!service(404, "InvalidAccessKeyId.NotFound").is_not_found());
-        assert!(!service(403, "NoPermission").is_not_found());
-        assert!(!service(403, "InvalidOperation.ResourceManagedByCloudProduct").is_not_found());
-        assert!(service(404, "InvalidSecurityGroupId.NotFound").is_not_found());
-        assert!(service(404, "ResourceNotExists").is_not_found());
-    }
-
-    #[test]
-    fn the_security_token_is_redacted_from_a_signature_mismatch_in_every_encoding() {
-        let token = "CAIS+gF1q6/d6/4W9Sh7==";
-        let creds = Credentials::new("STS.id", "sek/ret+=", Some(token.into()));
-        let once = percent_encode(token);
-        let twice = percent_encode(&once);
-        let message = format!(
-            "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3DSTS.id%26SecurityToken%3D{twice}%26Version%3D1 raw {token} once {once} lower {}",
-            lower_hex_escapes(&once)
-        );
-        let body = serde_json::json!({
-            "RequestId": "R", "Code": "SignatureDoesNotMatch", "Message": message,
-        })
-        .to_string();
-        let err = parse_response(400, body.as_bytes(), None, &Redactor::new(&creds)).unwrap_err();
-        let printed = format!("{err} {err:?}");
-        assert!(!printed.contains(token), "{printed}");
-        assert!(!printed.contains(&once), "{printed}");
-        assert!(!printed.contains(&twice), "{printed}");
+        assert!(!ApiError::service(404, "InvalidAccessKeyId.NotFound").is_not_found());
+        assert!(!ApiError::service(403, "NoPermission").is_not_found());
         assert!(
-            !printed.contains("6Sh7%3d%3d"),
-            "lower-case escapes: {printed}"
+            !ApiError::service(403, "InvalidOperation.ResourceManagedByCloudProduct")
+                .is_not_found()
         );
-        assert!(!printed.contains("sek/ret+="), "{printed}");
-        assert!(printed.contains("server string to sign is"), "{printed}");
-        assert!(printed.contains("AccessKeyId%3DSTS.id"), "{printed}");
+        assert!(ApiError::service(404, "InvalidSecurityGroupId.NotFound").is_not_found());
+        assert!(ApiError::service(404, "ResourceNotExists").is_not_found());
     }
 
     #[test]
     fn deadline_exceeded_exposes_the_last_errors_code() {
         let err = ApiError::DeadlineExceeded {
-            last: Some(Box::new(service(400, "Throttling"))),
+            last: Some(Box::new(ApiError::service(400, "Throttling"))),
         };
         assert_eq!(err.code(), Some("Throttling"));
         assert!(!err.is_retryable());

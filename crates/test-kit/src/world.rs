@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use acs_emulator::{Emulator, Fixture, JournalEntry};
 use acs_openapi::credentials::Credentials;
-use acs_openapi::{CallContext, Client, ClientSettings};
+use acs_openapi::{CallContext, Client, ClientSettings, Endpoint};
 use serde_json::{json, Value};
 
 use crate::fc::Key;
@@ -285,6 +285,21 @@ pub mod api {
                 credentials: &self.creds,
                 deadline: Instant::now() + self.call_timeout,
             }
+        }
+
+        /// The emulator's Config endpoint, parsed as the client takes it.
+        pub fn config(&self) -> Endpoint {
+            Endpoint::parse(&self.emu.config_endpoint()).expect("the emulator's endpoint parses")
+        }
+
+        /// The emulator's ECS endpoint, parsed as the client takes it.
+        pub fn ecs(&self) -> Endpoint {
+            Endpoint::parse(&self.emu.ecs_endpoint()).expect("the emulator's endpoint parses")
+        }
+
+        /// The emulator's STS endpoint, parsed as the client takes it.
+        pub fn sts(&self) -> Endpoint {
+            Endpoint::parse(&self.emu.sts_endpoint()).expect("the emulator's endpoint parses")
         }
 
         /// Journal entries for one action.

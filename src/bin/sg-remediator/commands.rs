@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use sg_remediator::cli::scan::{scan_group, Scanned};
 use sg_remediator::config::Mode;
 use sg_remediator::event::SECURITY_GROUP;
-use sg_remediator::openapi::CallContext;
+use sg_remediator::openapi::{ApiError, CallContext};
 use sg_remediator::render::{self, GroupRules};
 use sg_remediator::report::{Report, ResourceResult, Status};
 use sg_remediator::rules::Permission;
@@ -50,10 +50,16 @@ pub async fn scan(
             credentials: &session.credentials,
             deadline: session.deadline(),
         };
-        let endpoint = session.config.endpoints.ecs(via);
+        let failed =
+            |e: ApiError| Fatal(format!("listing the regions (DescribeRegions) failed: {e}"));
+        let endpoint = session
+            .config
+            .endpoints
+            .ecs(via)
+            .map_err(|e| failed(e.into()))?;
         let offered = ecs_inventory::describe_regions(&session.client, &cx, &endpoint)
             .await
-            .map_err(|e| Fatal(format!("listing the regions (DescribeRegions) failed: {e}")))?;
+            .map_err(failed)?;
         for region in offered {
             if !regions.contains(&region) {
                 regions.push(region);
@@ -66,15 +72,20 @@ pub async fn scan(
             credentials: &session.credentials,
             deadline: session.deadline(),
         };
-        let endpoint = session.config.endpoints.ecs(region);
+        let failed = |e: ApiError| {
+            Fatal(format!(
+                "listing the security groups of {region} (DescribeSecurityGroups) failed: {e}"
+            ))
+        };
+        let endpoint = session
+            .config
+            .endpoints
+            .ecs(region)
+            .map_err(|e| failed(e.into()))?;
         let inventory =
             ecs_inventory::describe_security_groups(&session.client, &cx, &endpoint, region)
                 .await
-                .map_err(|e| {
-                    Fatal(format!(
-                "listing the security groups of {region} (DescribeSecurityGroups) failed: {e}"
-            ))
-                })?;
+                .map_err(failed)?;
         listed.extend(inventory.groups);
     }
     let progress = Progress::new(listed.len() as u64, "scanning");

@@ -122,7 +122,7 @@ impl Session {
             credentials: &self.credentials,
             deadline: self.deadline(),
         };
-        let endpoint = self.config.endpoints.ecs(region);
+        let endpoint = self.config.endpoints.ecs(region).ok()?;
         ecs::describe_security_group_attribute(&self.client, &cx, &endpoint, region, sg_id)
             .await
             .ok()
@@ -148,7 +148,7 @@ async fn assume_if_needed(
     // An explicitly configured STS_ENDPOINT (the emulator, a VPC endpoint) wins over the
     // profile's sts_region.
     let endpoint = match (std::env::var("STS_ENDPOINT").ok(), &role.sts_endpoint) {
-        (Some(_), _) | (None, None) => config.endpoints.sts().to_string(),
+        (Some(_), _) | (None, None) => config.endpoints.sts().clone(),
         (None, Some(profile_endpoint)) => profile_endpoint.clone(),
     };
     let cx = CallContext {

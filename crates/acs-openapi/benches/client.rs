@@ -1,0 +1,94 @@
+//! Per-call CPU of the client outside the network (issue 17): signing one attempt, and
+//! building the whole HTTP request of one attempt (common parameters, fresh nonce and
+//! timestamp, canonical query, HMAC-SHA1, URL, headers), with STS credentials as FC hands them.
+
+use std::hint::black_box;
+use std::time::SystemTime;
+
+use acs_openapi::credentials::Credentials;
+use acs_openapi::signing::{write_signed_query, CommonParams, Timestamp};
+use acs_openapi::{signed_url, Endpoint, Params, RpcRequest};
+use criterion::{criterion_group, criterion_main, Criterion};
+use reqwest::header::{HeaderValue, ACCEPT};
+
+const SG: &str = "sg-reltemplate0000000";
+
+fn credentials() -> Credentials {
+    Credentials::new(
+        "STS.NUgYrLnoC37mZZCNnAbez2",
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        Some("CAIS+token/with+plus/and=equals/0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz==".into()),
+    )
+}
+
+fn describe_params() -> Params {
+    let mut params = Params::new();
+    params.insert("RegionId".into(), "cn-hangzhou".into());
+    params.insert("SecurityGroupId".into(), SG.into());
+    params.insert("MaxResults".into(), "100".into());
+    params
+}
+
+fn client(c: &mut Criterion) {
+    let mut group = c.benchmark_group("client");
+    let credentials = credentials();
+    let params = describe_params();
+
+    // What `Client::attempt` does before sending: fresh nonce and timestamp, common
+    // parameters, canonical query, HMAC-SHA1, the URL.
+    let endpoint = Endpoint::parse("https://ecs-cn-hangzhou.aliyuncs.com").unwrap();
+    let req = RpcRequest {
+        endpoint: &endpoint,
+        action: "DescribeSecurityGroupAttribute",
+        version: "2014-05-26",
+        params: describe_params(),
+    };
+    group.bench_function("sign_attempt", |b| {
+        b.iter(|| signed_url(black_box(&req), black_box(&credentials), SystemTime::now()))
+    });
+
+    // The same, plus the HTTP request reqwest sends (headers, URL parsing, body).
+    let http = reqwest::Client::builder().build().unwrap();
+    group.bench_function("build_request", |b| {
+        b.iter(|| {
+            http.post(signed_url(black_box(&req), &credentials, SystemTime::now()))
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
+                .body(Vec::<u8>::new())
+                .build()
+                .unwrap()
+        })
+    });
+
+    // Parts of it.
+    group.bench_function("nonce", |b| {
+        b.iter(|| {
+            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            uuid::Uuid::new_v4()
+                .hyphenated()
+                .encode_lower(&mut buf)
+                .len()
+        })
+    });
+    group.bench_function("timestamp", |b| {
+        b.iter(|| Timestamp::new(black_box(SystemTime::now())).as_str().len())
+    });
+    group.bench_function("write_signed_query", |b| {
+        let common = CommonParams::new(
+            "DescribeSecurityGroupAttribute",
+            "2014-05-26",
+            &credentials,
+            "5d7a1c52-3a7e-4a0b-9c41-2b1f0d8e6a11",
+            "2024-05-01T08:00:00Z",
+        );
+        let secret = credentials.access_key_secret.expose();
+        b.iter(|| {
+            let mut out = String::with_capacity(1024);
+            write_signed_query(&mut out, "POST", black_box(&params), &common, secret);
+            out
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, client);
+criterion_main!(benches);
