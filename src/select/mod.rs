@@ -246,7 +246,6 @@ pub fn canonical_document(rules: &[Permission]) -> Value {
         .iter()
         .map(|p| {
             let obj: Map<String, Value> = canonical_fields(p)
-                .into_iter()
                 .map(|(k, f)| {
                     let v = match f {
                         Canonical::Text(s) => Value::String(s),
@@ -269,7 +268,6 @@ fn canonical_variable(rules: &[Permission]) -> Rcvar {
         .iter()
         .map(|p| {
             let obj = canonical_fields(p)
-                .into_iter()
                 .map(|(k, f)| {
                     let v = match f {
                         Canonical::Text(s) => Variable::String(s),
