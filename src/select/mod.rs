@@ -7,7 +7,9 @@
 //! 2. Both views are rendered into one **canonical document** ([`canonical_document`]), so the
 //!    same query gives the same answer for the snapshot and for the live group.
 //! 3. The query ([`DEFAULT_QUERY`] or a custom `RULE_SELECTOR`) runs over that document and
-//!    returns rule ids.
+//!    returns rule ids. The default query is evaluated natively on the typed rules (`native.rs`),
+//!    with the same answer as JMESPath over the document (a property test checks it); a custom
+//!    query always runs through JMESPath.
 //! 4. Rust then applies what a query must not be trusted with: **guard rails** (never revoke an
 //!    egress or Drop rule, never act on a rule whose ports cannot be read) and **priority
 //!    shadowing** (an Accept rule whose risky ports are all denied by higher-precedence Drop
