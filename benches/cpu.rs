@@ -7,7 +7,9 @@
 //! (two risky rules among web ports, private sources, egress, ICMP, a Drop rule and a
 //! security-group source), wrapped the way Config and ECS wrap it.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -20,6 +22,42 @@ use sg_remediator::services::config::{parse_discovered_resource, ResourceQuery};
 use sg_remediator::services::ecs::parse_page;
 
 const SG: &str = "sg-reltemplate0000000";
+
+/// Counts heap allocations, so the bench can say how many each step makes (most of the CPU of
+/// parsing and selecting is allocation). One relaxed atomic add per allocation.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap allocations made by one call of `f`, printed and written to
+/// `target/criterion/cpu/<name>/allocations.txt` (read by `make bench`).
+fn count_allocations<T>(name: &str, f: impl FnOnce() -> T) {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    black_box(f());
+    let n = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    eprintln!("cpu/{name}: {n} heap allocations per call");
+    let dir = std::path::Path::new("target/criterion/cpu").join(name);
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join("allocations.txt"), n.to_string());
+    }
+}
 
 fn template_rules() -> Vec<Value> {
     let fixture: Value =
@@ -96,6 +134,22 @@ fn cpu(c: &mut Criterion) {
         "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         Some("CAIS+token/with+plus/and=equals/0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz==".into()),
     );
+    let sign = || {
+        let mut params = Params::new();
+        params.insert("RegionId".into(), "cn-hangzhou".into());
+        params.insert("SecurityGroupId".into(), SG.into());
+        params.insert("MaxResults".into(), "100".into());
+        add_common_params(
+            &mut params,
+            "DescribeSecurityGroupAttribute",
+            "2014-05-26",
+            &credentials,
+            &uuid::Uuid::new_v4().to_string(),
+            &format_timestamp(SystemTime::now()),
+        );
+        signed_query("POST", &params, credentials.access_key_secret.expose())
+    };
+    count_allocations("sign_request", sign);
     group.bench_function("sign_request", |b| {
         b.iter(|| {
             let mut params = Params::new();
@@ -117,6 +171,10 @@ fn cpu(c: &mut Criterion) {
     let describe = describe_body();
     let page = parse_page(&serde_json::from_slice(&describe).unwrap(), SG).unwrap();
     assert_eq!(page.permissions.len(), 10);
+    count_allocations("parse_describe_page", || {
+        let body: Value = serde_json::from_slice(&describe).unwrap();
+        parse_page(&body, SG).unwrap()
+    });
     group.bench_function("parse_describe_page", |b| {
         b.iter(|| {
             let body: Value = serde_json::from_slice(black_box(&describe)).unwrap();
@@ -126,6 +184,11 @@ fn cpu(c: &mut Criterion) {
 
     let config = config_body();
     let q = query();
+    count_allocations("parse_config_resource", || {
+        let body: Value = serde_json::from_slice(&config).unwrap();
+        let resource = parse_discovered_resource(&body, None, &q).unwrap();
+        select::rules_from_configuration(&resource.configuration).unwrap()
+    });
     group.bench_function("parse_config_resource", |b| {
         b.iter(|| {
             let body: Value = serde_json::from_slice(black_box(&config)).unwrap();
@@ -138,11 +201,42 @@ fn cpu(c: &mut Criterion) {
     let rules: Vec<Permission> = page.permissions;
     let selection = selector.evaluate(&rules).unwrap();
     assert_eq!(selection.revoke_ids().len(), 2, "the two risky rules");
+    count_allocations("select_10_rules", || selector.evaluate(&rules).unwrap());
     group.bench_function("select_10_rules", |b| {
         b.iter(|| selector.evaluate(black_box(&rules)).unwrap())
     });
 
+    // Not part of the per-resource sum (it is per log line, and it lives in acs-openapi): the
+    // secret scrubber every log line passes through, on a resource_result audit line of the size
+    // a compliant group writes, with one STS credential set remembered.
+    let line = audit_line();
+    count_allocations("scrub_audit_line", || {
+        sg_remediator::credentials::scrub(&line).len()
+    });
+    group.bench_function("scrub_audit_line", |b| {
+        b.iter(|| sg_remediator::credentials::scrub(black_box(&line)).len())
+    });
+
     group.finish();
+}
+
+/// A `resource_result` log line as `bootstrap` writes it for a compliant group (JSON format).
+fn audit_line() -> String {
+    let result = json!({
+        "accountId": "1234567890123456", "configRuleId": "cr-bench", "dryRun": false,
+        "regionId": "cn-hangzhou", "requestIds": ["0E2B7F4C-91D3-4C55-8A2E-6F3B9D1C7E22",
+        "5D7A1C52-3A7E-4A0B-9C41-2B1F0D8E6A11"], "resourceId": SG,
+        "resourceType": "ACS::ECS::SecurityGroup", "reviewRuleIds": [], "revokedRuleIds": [],
+        "shadowedRuleIds": [], "status": "compliant",
+        "reason": "no rule opens a risky port (22,3389) to the internet",
+    });
+    json!({
+        "timestamp": "2026-11-30T18:00:00.000000Z", "level": "INFO",
+        "event": "resource_result", "resource_id": SG, "status": "compliant",
+        "result": result.to_string(), "target": "sg_remediator::remediation",
+        "span": {"request_id": "bench-1", "name": "invoke"},
+    })
+    .to_string()
 }
 
 criterion_group!(benches, cpu);

@@ -6,6 +6,10 @@
 # Figures and how each is measured: docs/bench.md. Nothing here needs a cloud account: the
 # function meets the in-process emulator. Exits non-zero only when a step fails to run;
 # set BENCH_STRICT=1 to also fail when a target is missed.
+#
+# The "under 0.1 CPU" figure puts bootstrap in a CPU cgroup of its own (cgroup v2 cpu.max, or v1
+# cpu.cfs_quota_us), created and removed by the driver; it needs write access to
+# /sys/fs/cgroup (root). Without it the figure is derived from CPU time and says so.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -453,7 +453,7 @@ mod bounded {
 
     fn item_key(key: &str) -> bool {
         key == "Seal"
-            || crate::rules::RULE_FIELDS.contains(&key)
+            || crate::rules::Field::from_name(key).is_some()
             || TOP_KEYS[5..].contains(&camel(key).as_str())
     }
 

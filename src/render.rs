@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::rules::RiskyPorts;
+use crate::rules::{Field, RiskyPorts};
 use crate::select::{is_world, opens_risky_port};
 
 /// What the renderer knows about one security group besides its report entry.
@@ -111,13 +111,13 @@ fn group_table(
     let live_now: Option<Vec<&str>> = after.map(|rules| {
         rules
             .iter()
-            .map(|r| text(r, "SecurityGroupRuleId"))
+            .map(|r| text(r, Field::SecurityGroupRuleId.name()))
             .collect()
     });
     let rows: Vec<[String; 4]> = before
         .iter()
         .map(|rule| {
-            let rid = text(rule, "SecurityGroupRuleId").to_string();
+            let rid = text(rule, Field::SecurityGroupRuleId.name()).to_string();
             let verdict = if revoked.contains(&rid) {
                 let still_there = live_now
                     .as_ref()
@@ -159,22 +159,22 @@ fn group_table(
 fn describe(rule: &Value) -> String {
     format!(
         "{} {} {} {}",
-        text(rule, "Direction"),
-        text(rule, "Policy").to_lowercase(),
-        text(rule, "IpProtocol"),
-        text(rule, "PortRange")
+        text(rule, Field::Direction.name()),
+        text(rule, Field::Policy.name()).to_lowercase(),
+        text(rule, Field::IpProtocol.name()),
+        text(rule, Field::PortRange.name())
     )
 }
 
 /// Where the rule admits traffic from (or, for egress, to).
 fn source(rule: &Value) -> String {
     for (key, prefix) in [
-        ("SourceCidrIp", "from "),
-        ("Ipv6SourceCidrIp", "from "),
-        ("SourceGroupId", "from group "),
-        ("SourcePrefixListId", "from list "),
-        ("DestCidrIp", "to "),
-        ("Ipv6DestCidrIp", "to "),
+        (Field::SourceCidrIp.name(), "from "),
+        (Field::Ipv6SourceCidrIp.name(), "from "),
+        (Field::SourceGroupId.name(), "from group "),
+        (Field::SourcePrefixListId.name(), "from list "),
+        (Field::DestCidrIp.name(), "to "),
+        (Field::Ipv6DestCidrIp.name(), "to "),
     ] {
         let v = text(rule, key);
         if !v.is_empty() {
@@ -187,18 +187,20 @@ fn source(rule: &Value) -> String {
 /// Why a rule that was not revoked (and not listed as shadowed or for review) is fine, in the
 /// terms of the selection rule.
 fn why_kept(rule: &Value, risky: &RiskyPorts) -> String {
-    let protocol = text(rule, "IpProtocol").to_ascii_uppercase();
-    if !text(rule, "Direction").eq_ignore_ascii_case("ingress") {
+    let protocol = text(rule, Field::IpProtocol.name()).to_ascii_uppercase();
+    if !text(rule, Field::Direction.name()).eq_ignore_ascii_case("ingress") {
         "outbound rule (only inbound rules are remediated)".into()
-    } else if text(rule, "Policy").eq_ignore_ascii_case("drop") {
+    } else if text(rule, Field::Policy.name()).eq_ignore_ascii_case("drop") {
         "Drop rule (it denies traffic)".into()
-    } else if !text(rule, "SourceGroupId").is_empty() {
+    } else if !text(rule, Field::SourceGroupId.name()).is_empty() {
         "source is another security group, not the internet".into()
-    } else if !is_world(text(rule, "SourceCidrIp")) && !is_world(text(rule, "Ipv6SourceCidrIp")) {
+    } else if !is_world(text(rule, Field::SourceCidrIp.name()))
+        && !is_world(text(rule, Field::Ipv6SourceCidrIp.name()))
+    {
         "source is not the whole internet".into()
     } else if !matches!(protocol.as_str(), "TCP" | "UDP" | "ALL") {
         format!("{protocol} has no ports")
-    } else if !opens_risky_port(text(rule, "PortRange"), risky) {
+    } else if !opens_risky_port(text(rule, Field::PortRange.name()), risky) {
         format!("opens no risky port ({risky})")
     } else {
         "not selected by the rule selector".into()

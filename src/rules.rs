@@ -11,6 +11,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -382,82 +384,259 @@ pub struct Permission {
     pub create_time: Option<String>,
 }
 
-/// The rule attributes [`Permission`] reads; each must be a scalar when present.
-pub const RULE_FIELDS: [&str; 18] = [
-    "SecurityGroupRuleId",
-    "Direction",
-    "Policy",
-    "Priority",
-    "IpProtocol",
-    "PortRange",
-    "SourceCidrIp",
-    "Ipv6SourceCidrIp",
-    "SourceGroupId",
-    "SourceGroupOwnerAccount",
-    "SourcePrefixListId",
-    "SourcePortRange",
-    "DestCidrIp",
-    "Ipv6DestCidrIp",
-    "PortRangeListId",
-    "NicType",
-    "Description",
-    "CreateTime",
-];
-
-/// Positions in [`RULE_FIELDS`], so reading a rule needs no search per field.
-mod at {
-    pub const SECURITY_GROUP_RULE_ID: usize = 0;
-    pub const DIRECTION: usize = 1;
-    pub const POLICY: usize = 2;
-    pub const PRIORITY: usize = 3;
-    pub const IP_PROTOCOL: usize = 4;
-    pub const PORT_RANGE: usize = 5;
-    pub const SOURCE_CIDR_IP: usize = 6;
-    pub const IPV6_SOURCE_CIDR_IP: usize = 7;
-    pub const SOURCE_GROUP_ID: usize = 8;
-    pub const SOURCE_GROUP_OWNER_ACCOUNT: usize = 9;
-    pub const SOURCE_PREFIX_LIST_ID: usize = 10;
-    pub const SOURCE_PORT_RANGE: usize = 11;
-    pub const DEST_CIDR_IP: usize = 12;
-    pub const IPV6_DEST_CIDR_IP: usize = 13;
-    pub const PORT_RANGE_LIST_ID: usize = 14;
-    pub const NIC_TYPE: usize = 15;
-    pub const DESCRIPTION: usize = 16;
-    pub const CREATE_TIME: usize = 17;
+/// How a field goes into AuthorizeSecurityGroup's `Permissions.N.*` parameters
+/// (`ecs-20140526/client/authorize_security_group_request_model.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorize {
+    /// Not sent: ECS assigns it (rule id, creation time) or the call implies it (direction).
+    NotSent,
+    /// Sent as `Permissions.N.<name>`, the record's text as is.
+    As(&'static str),
+    /// Sent as `Permissions.N.<name>`, lower-cased (the request spelling of `Policy`).
+    Lowercase(&'static str),
+    /// The owner of a source group: an account id goes in `SourceGroupOwnerId`, a name in
+    /// `SourceGroupOwnerAccount` (see [`crate::services::ecs::source_group_owner`]).
+    SourceGroupOwner,
 }
 
-/// Reads a field that may be a string, a number or absent; empty strings count as absent.
-/// Strings are borrowed: rules are read on the hot path of every resource.
-fn text(v: Option<&Value>) -> Option<Cow<'_, str>> {
-    match v? {
-        Value::String(s) if s.trim().is_empty() => None,
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        Value::Number(n) => Some(Cow::Owned(n.to_string())),
-        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
-        _ => None,
+/// One row of the rule field table: the field, its wire name (in ECS and Config answers, in the
+/// backup record, in the canonical document queries run on, in the seal) and how
+/// AuthorizeSecurityGroup takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub field: Field,
+    pub name: &'static str,
+    pub authorize: Authorize,
+}
+
+/// Declares [`Field`], [`FIELDS`] and [`Field::from_name`] from one list, so the names are
+/// written once.
+macro_rules! rule_fields {
+    ($($field:ident => $authorize:expr,)*) => {
+        /// One attribute of a security-group rule, named as on the wire. The order is the table's
+        /// ([`FIELDS`]); `field as usize` is the row.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Field {
+            $($field,)*
+        }
+
+        /// **The** rule field table: every attribute [`Permission`] reads and writes, in a fixed
+        /// order. Parsing, the backup record, the canonical document, the seal and the
+        /// `Permissions.N.*` parameters all go through it.
+        pub const FIELDS: [FieldSpec; [$(Field::$field,)*].len()] = [
+            $(FieldSpec { field: Field::$field, name: stringify!($field), authorize: $authorize },)*
+        ];
+
+        impl Field {
+            /// The field with wire name `name` (exact, case-sensitive).
+            pub fn from_name(name: &str) -> Option<Field> {
+                match name {
+                    $(stringify!($field) => Some(Field::$field),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+rule_fields! {
+    SecurityGroupRuleId => Authorize::NotSent,
+    Direction => Authorize::NotSent,
+    Policy => Authorize::Lowercase("Policy"),
+    Priority => Authorize::As("Priority"),
+    IpProtocol => Authorize::As("IpProtocol"),
+    PortRange => Authorize::As("PortRange"),
+    SourceCidrIp => Authorize::As("SourceCidrIp"),
+    Ipv6SourceCidrIp => Authorize::As("Ipv6SourceCidrIp"),
+    SourceGroupId => Authorize::As("SourceGroupId"),
+    SourceGroupOwnerAccount => Authorize::SourceGroupOwner,
+    SourcePrefixListId => Authorize::As("SourcePrefixListId"),
+    SourcePortRange => Authorize::As("SourcePortRange"),
+    DestCidrIp => Authorize::As("DestCidrIp"),
+    Ipv6DestCidrIp => Authorize::As("Ipv6DestCidrIp"),
+    PortRangeListId => Authorize::As("PortRangeListId"),
+    NicType => Authorize::As("NicType"),
+    Description => Authorize::As("Description"),
+    CreateTime => Authorize::NotSent,
+}
+
+impl Field {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        FIELDS[self as usize].name
     }
 }
 
-impl Permission {
-    /// Builds a rule from one JSON object, tolerating the documented type quirks.
-    pub fn from_json(v: &Value) -> Result<Self, String> {
-        let obj = v
-            .as_object()
-            .ok_or_else(|| format!("a rule must be a JSON object, got {v}"))?;
+/// The rule attributes [`Permission`] reads (the names of [`FIELDS`]); each must be a scalar
+/// when present.
+pub const RULE_FIELDS: [&str; FIELDS.len()] = {
+    let mut names = [""; FIELDS.len()];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        names[i] = FIELDS[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// Positions in [`RULE_FIELDS`], so reading a rule needs no search per field.
+mod at {
+    use super::Field;
+    pub const SECURITY_GROUP_RULE_ID: usize = Field::SecurityGroupRuleId as usize;
+    pub const DIRECTION: usize = Field::Direction as usize;
+    pub const POLICY: usize = Field::Policy as usize;
+    pub const PRIORITY: usize = Field::Priority as usize;
+    pub const IP_PROTOCOL: usize = Field::IpProtocol as usize;
+    pub const PORT_RANGE: usize = Field::PortRange as usize;
+    pub const SOURCE_CIDR_IP: usize = Field::SourceCidrIp as usize;
+    pub const IPV6_SOURCE_CIDR_IP: usize = Field::Ipv6SourceCidrIp as usize;
+    pub const SOURCE_GROUP_ID: usize = Field::SourceGroupId as usize;
+    pub const SOURCE_GROUP_OWNER_ACCOUNT: usize = Field::SourceGroupOwnerAccount as usize;
+    pub const SOURCE_PREFIX_LIST_ID: usize = Field::SourcePrefixListId as usize;
+    pub const SOURCE_PORT_RANGE: usize = Field::SourcePortRange as usize;
+    pub const DEST_CIDR_IP: usize = Field::DestCidrIp as usize;
+    pub const IPV6_DEST_CIDR_IP: usize = Field::Ipv6DestCidrIp as usize;
+    pub const PORT_RANGE_LIST_ID: usize = Field::PortRangeListId as usize;
+    pub const NIC_TYPE: usize = Field::NicType as usize;
+    pub const DESCRIPTION: usize = Field::Description as usize;
+    pub const CREATE_TIME: usize = Field::CreateTime as usize;
+}
+
+/// One field's value as read off the wire, strings borrowed from the input when possible.
+enum Scalar<'de> {
+    Text(Cow<'de, str>),
+    /// Absent (`null`).
+    Null,
+    /// A list or an object: corrupt for a rule field (kept to name it in the error).
+    Compound(Value),
+}
+
+impl Scalar<'_> {
+    /// The text of a field; empty strings count as absent.
+    fn text(&self) -> Option<&str> {
+        match self {
+            Scalar::Text(s) if s.trim().is_empty() => None,
+            Scalar::Text(s) => Some(s.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a number, a boolean or null")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(v)))
+            }
+            // Numbers and booleans read as their JSON text, as `serde_json::Value` prints them.
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar<'de>, E> {
+                Ok(serde_json::Number::from_f64(v)
+                    .map_or(Scalar::Null, |n| Scalar::Text(Cow::Owned(n.to_string()))))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Text(Cow::Borrowed(if v {
+                    "true"
+                } else {
+                    "false"
+                })))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar<'de>, D::Error> {
+                Scalar::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar<'de>, A::Error> {
+                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Scalar::Compound)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar<'de>, A::Error> {
+                Value::deserialize(MapAccessDeserializer::new(map)).map(Scalar::Compound)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A rule object's known fields, by row of [`FIELDS`] (a repeated key: the last one wins).
+struct Fields<'de>([Option<Scalar<'de>>; FIELDS.len()]);
+
+impl<'de> Visitor<'de> for PhantomRule<'de> {
+    type Value = Fields<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a rule (a JSON object)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+        let mut fields = Fields(Default::default());
+        while let Some(FieldKey(key)) = map.next_key()? {
+            match key {
+                Some(f) => fields.0[f as usize] = Some(map.next_value()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// A key of a rule object: the field it names, if any (read without allocating).
+struct FieldKey(Option<Field>);
+
+impl<'de> Deserialize<'de> for FieldKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = FieldKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<FieldKey, E> {
+                Ok(FieldKey(Field::from_name(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The visitor reading a rule object into [`Fields`].
+struct PhantomRule<'de>(std::marker::PhantomData<&'de ()>);
+
+impl<'de> Fields<'de> {
+    /// The typed rule, tolerating the documented type quirks.
+    fn into_permission(self) -> Result<Permission, String> {
         // A known field holding a list or an object is corrupt, not absent: reading it as absent
         // would give it ECS's default (`Policy` accept, `Priority` 1), which can turn a Drop rule
         // into a revocable Accept or make it outrank every other rule.
-        let mut fields: [Option<&Value>; RULE_FIELDS.len()] = [None; RULE_FIELDS.len()];
-        for (slot, key) in fields.iter_mut().zip(RULE_FIELDS) {
-            if let Some(v) = obj.get(key) {
-                if v.is_array() || v.is_object() {
-                    return Err(format!("{key} must be a string or a number, got {v}"));
-                }
-                *slot = Some(v);
+        for (spec, slot) in FIELDS.iter().zip(&self.0) {
+            if let Some(Scalar::Compound(v)) = slot {
+                return Err(format!(
+                    "{} must be a string or a number, got {v}",
+                    spec.name
+                ));
             }
         }
-        let field = |k: usize| text(fields[k]);
-        let get = |k: usize| field(k).map(Cow::into_owned);
+        let field = |k: usize| self.0[k].as_ref().and_then(Scalar::text);
+        let get = |k: usize| field(k).map(str::to_string);
         let priority = match field(at::PRIORITY) {
             None => Priority::default(),
             Some(p) => p
@@ -470,13 +649,13 @@ impl Permission {
         };
         Ok(Permission {
             rule_id: get(at::SECURITY_GROUP_RULE_ID).map(RuleId),
-            direction: Direction::parse(field(at::DIRECTION).as_deref().unwrap_or("")),
-            policy: Policy::parse(field(at::POLICY).as_deref().unwrap_or("")),
+            direction: Direction::parse(field(at::DIRECTION).unwrap_or("")),
+            policy: Policy::parse(field(at::POLICY).unwrap_or("")),
             priority,
-            protocol: Protocol::parse(field(at::IP_PROTOCOL).as_deref().unwrap_or("")),
-            port_range: PortRange::parse(field(at::PORT_RANGE).as_deref().unwrap_or("")),
-            source_cidr: field(at::SOURCE_CIDR_IP).map(|s| Address::parse(&s)),
-            ipv6_source_cidr: field(at::IPV6_SOURCE_CIDR_IP).map(|s| Address::parse(&s)),
+            protocol: Protocol::parse(field(at::IP_PROTOCOL).unwrap_or("")),
+            port_range: PortRange::parse(field(at::PORT_RANGE).unwrap_or("")),
+            source_cidr: field(at::SOURCE_CIDR_IP).map(Address::parse),
+            ipv6_source_cidr: field(at::IPV6_SOURCE_CIDR_IP).map(Address::parse),
             source_group_id: get(at::SOURCE_GROUP_ID),
             source_group_owner_account: get(at::SOURCE_GROUP_OWNER_ACCOUNT),
             source_prefix_list_id: get(at::SOURCE_PREFIX_LIST_ID),
@@ -489,45 +668,64 @@ impl Permission {
             create_time: get(at::CREATE_TIME),
         })
     }
+}
+
+impl Permission {
+    /// Builds a rule from one JSON object, tolerating the documented type quirks.
+    pub fn from_json(v: &Value) -> Result<Self, String> {
+        if !v.is_object() {
+            return Err(format!("a rule must be a JSON object, got {v}"));
+        }
+        let fields = v
+            .deserialize_map(PhantomRule(std::marker::PhantomData))
+            .map_err(|e| e.to_string())?;
+        fields.into_permission()
+    }
+
+    /// One field's text in the record (see [`Permission::to_json`]); `None` when absent.
+    pub fn text(&self, field: Field) -> Option<Cow<'_, str>> {
+        fn opt(v: &Option<String>) -> Option<Cow<'_, str>> {
+            v.as_deref().map(Cow::Borrowed)
+        }
+        fn addr(a: &Option<Address>) -> Option<Cow<'_, str>> {
+            a.as_ref().map(|a| match a {
+                Address::Cidr(c) => Cow::Owned(c.to_string()),
+                Address::Unparsed(s) => Cow::Borrowed(s.as_str()),
+            })
+        }
+        match field {
+            Field::SecurityGroupRuleId => self.rule_id.as_ref().map(|r| Cow::Borrowed(r.as_str())),
+            Field::Direction => Some(Cow::Borrowed(self.direction.as_str())),
+            Field::Policy => Some(Cow::Borrowed(self.policy.as_str())),
+            Field::Priority => Some(Cow::Owned(self.priority.0.to_string())),
+            Field::IpProtocol => Some(Cow::Borrowed(self.protocol.as_str())),
+            Field::PortRange => Some(match &self.port_range {
+                PortRange::Unparsed(s) => Cow::Borrowed(s.as_str()),
+                other => Cow::Owned(other.to_string()),
+            }),
+            Field::SourceCidrIp => addr(&self.source_cidr),
+            Field::Ipv6SourceCidrIp => addr(&self.ipv6_source_cidr),
+            Field::SourceGroupId => opt(&self.source_group_id),
+            Field::SourceGroupOwnerAccount => opt(&self.source_group_owner_account),
+            Field::SourcePrefixListId => opt(&self.source_prefix_list_id),
+            Field::SourcePortRange => opt(&self.source_port_range),
+            Field::DestCidrIp => opt(&self.dest_cidr),
+            Field::Ipv6DestCidrIp => opt(&self.ipv6_dest_cidr),
+            Field::PortRangeListId => opt(&self.port_range_list_id),
+            Field::NicType => opt(&self.nic_type),
+            Field::Description => opt(&self.description),
+            Field::CreateTime => opt(&self.create_time),
+        }
+    }
 
     /// The PascalCase record (absent values omitted): the backup a restore feeds back.
     pub fn to_json(&self) -> Value {
         let mut m = serde_json::Map::new();
-        let mut put = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                m.insert(k.to_string(), Value::String(v));
+        for spec in &FIELDS {
+            if let Some(v) = self.text(spec.field) {
+                m.insert(spec.name.to_string(), Value::String(v.into_owned()));
             }
-        };
-        put(
-            "SecurityGroupRuleId",
-            self.rule_id.as_ref().map(|r| r.0.clone()),
-        );
-        put("Direction", Some(self.direction.as_str().to_string()));
-        put("Policy", Some(self.policy.as_str().to_string()));
-        put("Priority", Some(self.priority.0.to_string()));
-        put("IpProtocol", Some(self.protocol.as_str().to_string()));
-        put("PortRange", Some(self.port_range.to_string()));
-        put(
-            "SourceCidrIp",
-            self.source_cidr.as_ref().map(Address::to_text),
-        );
-        put(
-            "Ipv6SourceCidrIp",
-            self.ipv6_source_cidr.as_ref().map(Address::to_text),
-        );
-        put("SourceGroupId", self.source_group_id.clone());
-        put(
-            "SourceGroupOwnerAccount",
-            self.source_group_owner_account.clone(),
-        );
-        put("SourcePrefixListId", self.source_prefix_list_id.clone());
-        put("SourcePortRange", self.source_port_range.clone());
-        put("DestCidrIp", self.dest_cidr.clone());
-        put("Ipv6DestCidrIp", self.ipv6_dest_cidr.clone());
-        put("PortRangeListId", self.port_range_list_id.clone());
-        put("NicType", self.nic_type.clone());
-        put("Description", self.description.clone());
-        put("CreateTime", self.create_time.clone());
+        }
         Value::Object(m)
     }
 
@@ -547,10 +745,13 @@ impl Serialize for Permission {
     }
 }
 
+/// Reads the rule straight off the wire (no intermediate JSON tree); strings are borrowed
+/// from the input while the rule is read.
 impl<'de> Deserialize<'de> for Permission {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        Permission::from_json(&v).map_err(serde::de::Error::custom)
+        d.deserialize_map(PhantomRule(std::marker::PhantomData))?
+            .into_permission()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -660,6 +861,68 @@ mod tests {
         ];
         for (i, name) in pairs {
             assert_eq!(RULE_FIELDS[i], name);
+        }
+    }
+
+    #[test]
+    fn the_field_table_rows_follow_the_enum_and_names_read_back() {
+        assert_eq!(FIELDS.len(), 18);
+        for (i, spec) in FIELDS.iter().enumerate() {
+            assert_eq!(spec.field as usize, i, "{}", spec.name);
+            assert_eq!(Field::from_name(spec.name), Some(spec.field));
+            assert_eq!(spec.field.name(), spec.name);
+            assert_eq!(RULE_FIELDS[i], spec.name);
+        }
+        assert_eq!(Field::from_name("sourceCidrIp"), None, "exact names only");
+        assert_eq!(Field::from_name("Seal"), None);
+    }
+
+    #[test]
+    fn only_ecs_assigned_fields_and_the_direction_are_not_sent_to_authorize() {
+        let not_sent: Vec<&str> = FIELDS
+            .iter()
+            .filter(|s| s.authorize == Authorize::NotSent)
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(not_sent, ["SecurityGroupRuleId", "Direction", "CreateTime"]);
+    }
+
+    #[test]
+    fn the_record_holds_each_fields_text_under_its_table_name() {
+        let p = Permission::from_json(&json!({"SecurityGroupRuleId":"sgr-1","Direction":"ingress","Policy":"Drop","Priority":7,"IpProtocol":"tcp","PortRange":"22/22","SourceCidrIp":"1.2.3.4","NicType":"intranet"})).unwrap();
+        let record = p.to_json();
+        for spec in &FIELDS {
+            assert_eq!(
+                record.get(spec.name).and_then(Value::as_str),
+                p.text(spec.field).as_deref(),
+                "{}",
+                spec.name
+            );
+        }
+        assert_eq!(record["SourceCidrIp"], "1.2.3.4/32", "normalised CIDR");
+        assert_eq!(record["Priority"], "7");
+    }
+
+    #[test]
+    fn reading_a_rule_from_bytes_equals_reading_it_from_a_json_tree() {
+        let bodies = [
+            r#"{"SecurityGroupRuleId":"sgr-1","Priority":"1","Policy":"Accept","IpProtocol":"tcp","PortRange":"22/22","SourceCidrIp":"0.0.0.0/0","Direction":"ingress","Ipv6SourceCidrIp":"","Unknown":{"x":[1]}}"#,
+            r#"{"SecurityGroupRuleId":"sgr-\u0032","Priority":100,"Description":"caf\u00e9 \"quoted\"","NicType":null,"SourceGroupOwnerAccount":1234567890123456,"PortRange":"-1/-1","IpProtocol":"ALL"}"#,
+            r#"{"Policy":"Drop","Policy":"accept","SourcePortRange":true,"Priority":5.0}"#,
+            r#"{"Priority":"abc"}"#,
+            r#"{"Policy":["Drop"],"Priority":1}"#,
+            r#"{"Priority":1,"Description":{"nested":true}}"#,
+            r#"{}"#,
+        ];
+        for body in bodies {
+            let tree: Value = serde_json::from_str(body).unwrap();
+            let from_tree = Permission::from_json(&tree);
+            let from_bytes = serde_json::from_str::<Permission>(body).map_err(|e| e.to_string());
+            match (&from_tree, &from_bytes) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{body}"),
+                (Err(a), Err(b)) => assert!(b.starts_with(a.as_str()), "{body}: {a} / {b}"),
+                _ => panic!("{body}: {from_tree:?} / {from_bytes:?}"),
+            }
         }
     }
 }

@@ -34,11 +34,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
-use serde_json::Value;
 use sha2::Sha256;
 
 use crate::config::SealKey;
-use crate::rules::{Permission, RULE_FIELDS};
+use crate::rules::{Permission, FIELDS};
 
 /// The version prefix of every seal this build makes and accepts.
 const VERSION: &str = "v1";
@@ -154,9 +153,8 @@ fn canonical(place: Place<'_>, rule: &Permission, revoked_at: u64) -> String {
     line("region", Some(&place.region.to_ascii_lowercase()));
     line("group", Some(&place.group.to_ascii_lowercase()));
     line("revokedAt", Some(&revoked_at.to_string()));
-    let attributes = rule.to_json();
-    for key in RULE_FIELDS {
-        line(key, attributes.get(key).and_then(Value::as_str));
+    for spec in &FIELDS {
+        line(spec.name, rule.text(spec.field).as_deref());
     }
     text
 }

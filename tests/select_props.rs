@@ -390,3 +390,105 @@ proptest! {
         let _ = rules_from_configuration(&cfg);
     }
 }
+
+/// Rules built as values of the model, including variants only code (not parsing) can build:
+/// unparsed text that parses after all, upper-case directions, reversed or zero port ranges,
+/// empty ids and empty port-list ids.
+fn built_rule() -> impl Strategy<Value = Permission> {
+    let direction = prop_oneof![
+        Just(Direction::Ingress),
+        Just(Direction::Egress),
+        pick(&["INGRESS", " ingress ", "sideways", ""]).prop_map(Direction::Unparsed),
+    ];
+    let policy = prop_oneof![
+        Just(Policy::Accept),
+        Just(Policy::Drop),
+        pick(&["ACCEPT", "Deny", ""]).prop_map(Policy::Unparsed),
+    ];
+    let protocol = prop_oneof![
+        Just(Protocol::Tcp),
+        Just(Protocol::Udp),
+        Just(Protocol::All),
+        Just(Protocol::Icmp),
+        Just(Protocol::IcmpV6),
+        Just(Protocol::Gre),
+        pick(&["tcp ", "Udp", "SCTP", ""]).prop_map(Protocol::Unparsed),
+    ];
+    let ports = prop_oneof![
+        Just(PortRange::All),
+        (
+            proptest::sample::select(PORTS),
+            proptest::sample::select(PORTS)
+        )
+            .prop_map(|(a, b)| PortRange::Range { from: a, to: b }),
+        (0u16..30).prop_map(|b| PortRange::Range { from: 0, to: b }),
+        pick(&["22/22", " -1/-1", "junk", ""]).prop_map(PortRange::Unparsed),
+    ];
+    let address = prop_oneof![
+        2 => Just(None),
+        2 => pick(&["0.0.0.0/0", "::/0", "10.0.0.0/8", "1.2.3.4"])
+            .prop_map(|s| Some(Address::Cidr(s.parse().unwrap()))),
+        1 => pick(&["0.0.0.0/0", " ::/0", "junk", ""]).prop_map(|s| Some(Address::Unparsed(s))),
+    ];
+    let optional = |options: &'static [&'static str]| proptest::option::of(pick(options));
+    (
+        (direction, policy, protocol, ports),
+        (address.clone(), address),
+        (optional(&["", "prl-1"]), optional(&["", "sgr-x", "sgr-y"])),
+    )
+        .prop_map(
+            |((direction, policy, protocol, port_range), (v4, v6), (list, id))| Permission {
+                rule_id: id.map(RuleId),
+                direction,
+                policy,
+                priority: Default::default(),
+                protocol,
+                port_range,
+                source_cidr: v4,
+                ipv6_source_cidr: v6,
+                source_group_id: None,
+                source_group_owner_account: None,
+                source_prefix_list_id: None,
+                source_port_range: None,
+                dest_cidr: None,
+                ipv6_dest_cidr: None,
+                port_range_list_id: list,
+                nic_type: None,
+                description: None,
+                create_time: None,
+            },
+        )
+}
+
+fn risky_config() -> impl Strategy<Value = RiskyPorts> {
+    pick(&[
+        "22",
+        "22,3389",
+        "22,3389,8000-8010",
+        "1-65535",
+        "443,80",
+        "65535",
+    ])
+    .prop_map(|s| s.parse().unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// The default query is evaluated natively (`src/select/native.rs`); this is the proof
+    /// that it selects exactly what the JMESPath interpreter selects for DEFAULT_QUERY.
+    #[test]
+    fn the_native_default_query_selects_exactly_what_jmespath_selects(
+        parsed in group(&WIDE, "r", ANY_POLICY, 12),
+        built in proptest::collection::vec(built_rule(), 0..12),
+        risky in risky_config(),
+    ) {
+        let s = Selector::new(risky, None).unwrap();
+        prop_assert!(!s.is_custom());
+        for rules in [&parsed, &built] {
+            let native = s.query_ids(rules).unwrap();
+            let jmespath = s.jmespath_query_ids(rules).unwrap();
+            prop_assert_eq!(native, jmespath, "rules {:?}", rules);
+        }
+    }
+}

@@ -7,7 +7,9 @@
 //! 2. Both views are rendered into one **canonical document** ([`canonical_document`]), so the
 //!    same query gives the same answer for the snapshot and for the live group.
 //! 3. The query ([`DEFAULT_QUERY`] or a custom `RULE_SELECTOR`) runs over that document and
-//!    returns rule ids.
+//!    returns rule ids. The default query is evaluated natively on the typed rules (`native.rs`),
+//!    with the same answer as JMESPath over the document (a property test checks it); a custom
+//!    query always runs through JMESPath.
 //! 4. Rust then applies what a query must not be trusted with: **guard rails** (never revoke an
 //!    egress or Drop rule, never act on a rule whose ports cannot be read) and **priority
 //!    shadowing** (an Accept rule whose risky ports are all denied by higher-precedence Drop
@@ -63,6 +65,7 @@
 //!   port range.
 
 mod functions;
+mod native;
 mod shadow;
 
 pub use functions::{
@@ -77,7 +80,8 @@ use jmespath::{Context, Expression, JmespathError, Rcvar, Runtime, Variable};
 use serde_json::{Map, Value};
 
 use crate::rules::{
-    Address, Direction, Permission, Policy, PortRange, PortSpan, Protocol, RiskyPorts, RuleId,
+    Address, Direction, Field, Permission, Policy, PortRange, PortSpan, Protocol, RiskyPorts,
+    RuleId, FIELDS,
 };
 
 /// The default selector: ingress Accept rules from `0.0.0.0/0` or `::/0` on TCP, UDP or ALL whose
@@ -211,56 +215,31 @@ pub fn rules_from_describe(resp: &Value) -> Result<Vec<Permission>, SelectError>
 // The canonical document
 // ---------------------------------------------------------------------------------------------
 
-enum Field {
+enum Canonical {
     Text(String),
     Number(u8),
 }
 
-fn text(v: Option<&String>) -> Field {
-    Field::Text(v.cloned().unwrap_or_default())
+/// The canonical value of one field of the table (see the module docs): `Direction` and
+/// `Policy` lower case, `IpProtocol` upper case, `Priority` a number, the rest the record's text
+/// or `""`.
+fn canonical_value(p: &Permission, field: Field) -> Canonical {
+    let text = p.text(field);
+    let text = text.as_deref().unwrap_or("");
+    match field {
+        Field::Priority => Canonical::Number(p.priority.0),
+        Field::Direction | Field::Policy => Canonical::Text(text.trim().to_ascii_lowercase()),
+        Field::IpProtocol => Canonical::Text(text.trim().to_ascii_uppercase()),
+        _ => Canonical::Text(text.to_string()),
+    }
 }
 
-fn addr(v: Option<&Address>) -> Field {
-    Field::Text(v.map(Address::to_text).unwrap_or_default())
-}
-
-/// The canonical fields of one rule; the single definition both renderings use.
-fn canonical_fields(p: &Permission) -> [(&'static str, Field); 18] {
-    [
-        (
-            "SecurityGroupRuleId",
-            Field::Text(p.rule_id.as_ref().map(|r| r.0.clone()).unwrap_or_default()),
-        ),
-        (
-            "Direction",
-            Field::Text(p.direction.as_str().trim().to_ascii_lowercase()),
-        ),
-        (
-            "Policy",
-            Field::Text(p.policy.as_str().trim().to_ascii_lowercase()),
-        ),
-        ("Priority", Field::Number(p.priority.0)),
-        (
-            "IpProtocol",
-            Field::Text(p.protocol.as_str().trim().to_ascii_uppercase()),
-        ),
-        ("PortRange", Field::Text(p.port_range.to_string())),
-        ("SourceCidrIp", addr(p.source_cidr.as_ref())),
-        ("Ipv6SourceCidrIp", addr(p.ipv6_source_cidr.as_ref())),
-        ("SourceGroupId", text(p.source_group_id.as_ref())),
-        (
-            "SourceGroupOwnerAccount",
-            text(p.source_group_owner_account.as_ref()),
-        ),
-        ("SourcePrefixListId", text(p.source_prefix_list_id.as_ref())),
-        ("SourcePortRange", text(p.source_port_range.as_ref())),
-        ("DestCidrIp", text(p.dest_cidr.as_ref())),
-        ("Ipv6DestCidrIp", text(p.ipv6_dest_cidr.as_ref())),
-        ("PortRangeListId", text(p.port_range_list_id.as_ref())),
-        ("NicType", text(p.nic_type.as_ref())),
-        ("Description", text(p.description.as_ref())),
-        ("CreateTime", text(p.create_time.as_ref())),
-    ]
+/// The canonical fields of one rule, in the table's order; the single definition both
+/// renderings use.
+fn canonical_fields(p: &Permission) -> impl Iterator<Item = (&'static str, Canonical)> + '_ {
+    FIELDS
+        .iter()
+        .map(move |spec| (spec.name, canonical_value(p, spec.field)))
 }
 
 /// The document queries run against, as JSON: `{"Permissions": [...]}` (see the module docs).
@@ -269,11 +248,10 @@ pub fn canonical_document(rules: &[Permission]) -> Value {
         .iter()
         .map(|p| {
             let obj: Map<String, Value> = canonical_fields(p)
-                .into_iter()
                 .map(|(k, f)| {
                     let v = match f {
-                        Field::Text(s) => Value::String(s),
-                        Field::Number(n) => Value::from(n),
+                        Canonical::Text(s) => Value::String(s),
+                        Canonical::Number(n) => Value::from(n),
                     };
                     (k.to_string(), v)
                 })
@@ -292,11 +270,10 @@ fn canonical_variable(rules: &[Permission]) -> Rcvar {
         .iter()
         .map(|p| {
             let obj = canonical_fields(p)
-                .into_iter()
                 .map(|(k, f)| {
                     let v = match f {
-                        Field::Text(s) => Variable::String(s),
-                        Field::Number(n) => Variable::Number(n.into()),
+                        Canonical::Text(s) => Variable::String(s),
+                        Canonical::Number(n) => Variable::Number(n.into()),
                     };
                     (k.to_string(), Rcvar::new(v))
                 })
@@ -635,6 +612,23 @@ impl Selector {
         &self.inner.risky
     }
 
+    /// The ids the query selects in `rules`, in order. The default query is evaluated natively
+    /// (same answer, see `native.rs`); a custom one through JMESPath.
+    pub fn query_ids(&self, rules: &[Permission]) -> Result<Vec<String>, SelectError> {
+        if self.inner.custom {
+            self.run_query(rules)
+        } else {
+            Ok(native::default_query_ids(rules, &self.inner.risky))
+        }
+    }
+
+    /// The ids the query selects, always through the JMESPath interpreter: the reference the
+    /// native evaluation of the default query is tested against.
+    #[doc(hidden)]
+    pub fn jmespath_query_ids(&self, rules: &[Permission]) -> Result<Vec<String>, SelectError> {
+        self.run_query(rules)
+    }
+
     /// Runs the query and returns the ids it selected, validated for shape.
     fn run_query(&self, rules: &[Permission]) -> Result<Vec<String>, SelectError> {
         let q = &self.inner.query;
@@ -649,7 +643,7 @@ impl Selector {
     /// Decides, for one security group's rules, which to revoke, which are shadowed and which
     /// need review.
     pub fn evaluate(&self, rules: &[Permission]) -> Result<Selection, SelectError> {
-        let ids = self.run_query(rules)?;
+        let ids = self.query_ids(rules)?;
         let mut by_id: HashMap<&str, Vec<usize>> = HashMap::with_capacity(rules.len());
         for (i, r) in rules.iter().enumerate() {
             if let Some(id) = &r.rule_id {

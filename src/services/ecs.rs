@@ -8,6 +8,7 @@
 //! cache without doing anything (ClientToken, `ecs-20140526/client/
 //! authorize_security_group_request_model.go`, "How to ensure idempotence").
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde_json::Value;
@@ -16,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::{invoke_traced, Api};
 use crate::openapi::json::{field, text_field};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
-use crate::rules::{Address, Direction, Permission, PortRange, RuleId};
+use crate::rules::{Authorize, Direction, Permission, PortRange, RuleId, FIELDS};
 
 pub const DESCRIBE_SECURITY_GROUP_ATTRIBUTE: Api = Api {
     service: "ecs",
@@ -384,28 +385,18 @@ pub fn permission_params(n: usize, rule: &Permission) -> Result<Params, String> 
             params.insert(format!("Permissions.{n}.{name}"), value);
         }
     };
-    put("IpProtocol", Some(rule.protocol.as_str().to_string()));
-    put("PortRange", Some(rule.port_range.to_string()));
-    put("Policy", Some(rule.policy.as_str().to_ascii_lowercase()));
-    put("Priority", Some(rule.priority.0.to_string()));
-    put(
-        "SourceCidrIp",
-        rule.source_cidr.as_ref().map(Address::to_text),
-    );
-    put(
-        "Ipv6SourceCidrIp",
-        rule.ipv6_source_cidr.as_ref().map(Address::to_text),
-    );
-    put("SourceGroupId", rule.source_group_id.clone());
-    let (owner_field, owner) = source_group_owner(rule.source_group_owner_account.as_deref());
-    put(owner_field, owner);
-    put("SourcePrefixListId", rule.source_prefix_list_id.clone());
-    put("SourcePortRange", rule.source_port_range.clone());
-    put("DestCidrIp", rule.dest_cidr.clone());
-    put("Ipv6DestCidrIp", rule.ipv6_dest_cidr.clone());
-    put("PortRangeListId", rule.port_range_list_id.clone());
-    put("NicType", rule.nic_type.clone());
-    put("Description", rule.description.clone());
+    for spec in &FIELDS {
+        let text = rule.text(spec.field);
+        match spec.authorize {
+            Authorize::NotSent => {}
+            Authorize::As(name) => put(name, text.map(Cow::into_owned)),
+            Authorize::Lowercase(name) => put(name, text.map(|t| t.to_ascii_lowercase())),
+            Authorize::SourceGroupOwner => {
+                let (name, owner) = source_group_owner(text.as_deref());
+                put(name, owner);
+            }
+        }
+    }
     Ok(params)
 }
 
