@@ -24,7 +24,7 @@ use sg_test_kit::terraform_check::yaml::{parse_yaml, Node};
 use sg_test_kit::terraform_check::{attr, blocks, object_key, string_literal, var_name, Module};
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    crate::repo_root()
 }
 
 fn s_yaml_text() -> &'static str {

@@ -28,7 +28,7 @@ use sg_test_kit::terraform_check::{
 const FC_DEFAULT_PORT: f64 = 9000.0;
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    crate::repo_root()
 }
 
 fn schema() -> &'static Schema {

@@ -14,7 +14,7 @@ const EVERYTHING_PRESENT: &str = "setup: everything present (musl-tools, python3
                                   x86_64-unknown-linux-musl, rustfmt clippy)\n";
 
 fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/setup.sh")
+    crate::repo_root().join("scripts/setup.sh")
 }
 
 /// A pretend machine in a temporary directory: stand-in commands that log each call to `log`.
@@ -366,7 +366,7 @@ fn make_test_stops_at_the_set_up_before_cargo_runs() {
     let output = Command::new("make")
         .arg("--no-print-directory")
         .arg("-C")
-        .arg(env!("CARGO_MANIFEST_DIR"))
+        .arg(crate::repo_root())
         .arg("test")
         .arg(format!("CARGO={}", machine.bin("cargo").display()))
         .env_remove("MAKEFLAGS")
@@ -430,7 +430,7 @@ fn the_readme_quick_start_quotes_the_line_a_user_without_sudo_sees() {
     make_executable(&machine.bin("python3"));
     let output = machine.run();
     let line = stderr(&output);
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../../README.md");
     let start = readme
         .find("## Quick start")
         .expect("a quick start section");

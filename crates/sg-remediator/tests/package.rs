@@ -19,7 +19,7 @@ struct Package {
 }
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    crate::repo_root()
 }
 
 /// Runs `scripts/package.sh` once and reads `dist/`.

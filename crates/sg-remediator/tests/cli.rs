@@ -855,8 +855,7 @@ fn a_usage_error_exits_1_not_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_shows_the_real_scan_of_the_demo_fixture() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(crate::repo_root().join("README.md")).unwrap();
     let section = readme
         .find("## From your laptop")
         .expect("a \"From your laptop\" section");
@@ -881,8 +880,7 @@ async fn the_readme_shows_the_real_scan_of_the_demo_fixture() {
 #[test]
 fn the_readme_names_every_action_the_command_line_calls_in_its_ram_table() {
     use sg_remediator::services::{Needed, API_ACTIONS, CLI_ONLY_ACTIONS};
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(crate::repo_root().join("README.md")).unwrap();
     let section = &readme[readme.find("## From your laptop").unwrap()..];
     let table = &section[section.find("**RAM: the minimal policy").unwrap()..];
     let table = &table[..table.find("### ").unwrap()];
