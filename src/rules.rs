@@ -482,24 +482,24 @@ pub const RULE_FIELDS: [&str; FIELDS.len()] = {
 /// Positions in [`RULE_FIELDS`], so reading a rule needs no search per field.
 mod at {
     use super::Field;
-    pub const SECURITY_GROUP_RULE_ID: usize = Field::SecurityGroupRuleId as usize;
-    pub const DIRECTION: usize = Field::Direction as usize;
-    pub const POLICY: usize = Field::Policy as usize;
-    pub const PRIORITY: usize = Field::Priority as usize;
-    pub const IP_PROTOCOL: usize = Field::IpProtocol as usize;
-    pub const PORT_RANGE: usize = Field::PortRange as usize;
-    pub const SOURCE_CIDR_IP: usize = Field::SourceCidrIp as usize;
-    pub const IPV6_SOURCE_CIDR_IP: usize = Field::Ipv6SourceCidrIp as usize;
-    pub const SOURCE_GROUP_ID: usize = Field::SourceGroupId as usize;
-    pub const SOURCE_GROUP_OWNER_ACCOUNT: usize = Field::SourceGroupOwnerAccount as usize;
-    pub const SOURCE_PREFIX_LIST_ID: usize = Field::SourcePrefixListId as usize;
-    pub const SOURCE_PORT_RANGE: usize = Field::SourcePortRange as usize;
-    pub const DEST_CIDR_IP: usize = Field::DestCidrIp as usize;
-    pub const IPV6_DEST_CIDR_IP: usize = Field::Ipv6DestCidrIp as usize;
-    pub const PORT_RANGE_LIST_ID: usize = Field::PortRangeListId as usize;
-    pub const NIC_TYPE: usize = Field::NicType as usize;
-    pub const DESCRIPTION: usize = Field::Description as usize;
-    pub const CREATE_TIME: usize = Field::CreateTime as usize;
+    pub(super) const SECURITY_GROUP_RULE_ID: usize = Field::SecurityGroupRuleId as usize;
+    pub(super) const DIRECTION: usize = Field::Direction as usize;
+    pub(super) const POLICY: usize = Field::Policy as usize;
+    pub(super) const PRIORITY: usize = Field::Priority as usize;
+    pub(super) const IP_PROTOCOL: usize = Field::IpProtocol as usize;
+    pub(super) const PORT_RANGE: usize = Field::PortRange as usize;
+    pub(super) const SOURCE_CIDR_IP: usize = Field::SourceCidrIp as usize;
+    pub(super) const IPV6_SOURCE_CIDR_IP: usize = Field::Ipv6SourceCidrIp as usize;
+    pub(super) const SOURCE_GROUP_ID: usize = Field::SourceGroupId as usize;
+    pub(super) const SOURCE_GROUP_OWNER_ACCOUNT: usize = Field::SourceGroupOwnerAccount as usize;
+    pub(super) const SOURCE_PREFIX_LIST_ID: usize = Field::SourcePrefixListId as usize;
+    pub(super) const SOURCE_PORT_RANGE: usize = Field::SourcePortRange as usize;
+    pub(super) const DEST_CIDR_IP: usize = Field::DestCidrIp as usize;
+    pub(super) const IPV6_DEST_CIDR_IP: usize = Field::Ipv6DestCidrIp as usize;
+    pub(super) const PORT_RANGE_LIST_ID: usize = Field::PortRangeListId as usize;
+    pub(super) const NIC_TYPE: usize = Field::NicType as usize;
+    pub(super) const DESCRIPTION: usize = Field::Description as usize;
+    pub(super) const CREATE_TIME: usize = Field::CreateTime as usize;
 }
 
 /// One field's value as read off the wire, strings borrowed from the input when possible.

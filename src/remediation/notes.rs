@@ -118,20 +118,20 @@ pub enum Note {
 /// How a resource's processing ended before the end of the flow: skipped or failed, for the
 /// leading reason.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Stop {
+pub(super) struct Stop {
     pub status: Status,
     pub lead: Note,
 }
 
 impl Stop {
-    pub fn skip(lead: Note) -> Stop {
+    pub(super) fn skip(lead: Note) -> Stop {
         Stop {
             status: Status::Skipped,
             lead,
         }
     }
 
-    pub fn fail(lead: Note) -> Stop {
+    pub(super) fn fail(lead: Note) -> Stop {
         Stop {
             status: Status::Failed,
             lead,
@@ -140,10 +140,10 @@ impl Stop {
 }
 
 /// A step's result: its value, or how the resource's processing stopped.
-pub type Step<T> = Result<T, Stop>;
+pub(super) type Step<T> = Result<T, Stop>;
 
 /// Records the retried attempts of one call: their RequestIds and a note each.
-pub fn record_retried(
+pub(super) fn record_retried(
     action: &'static str,
     retried: &[ApiError],
     out: &mut ResourceResult,
@@ -160,7 +160,7 @@ pub fn record_retried(
 }
 
 /// Ends a resource: its status and its reason, the lead first, then the notes.
-pub fn finish(
+pub(super) fn finish(
     mut out: ResourceResult,
     status: Status,
     lead: Option<Note>,
