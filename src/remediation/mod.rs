@@ -90,8 +90,11 @@ impl FailureKind {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}: {message}", kind.as_str())]
 pub struct Failure {
+    /// Which kind of failure: becomes the function error's `errorType`.
     pub kind: FailureKind,
+    /// What went wrong, for the person reading the invocation's error.
     pub message: String,
+    /// The report, when there is one, so a failed invocation still accounts for every resource.
     pub body: Option<Value>,
 }
 
@@ -135,6 +138,7 @@ struct Invoke {
 }
 
 impl Remediator {
+    /// The process-wide state, built once at start-up from a validated configuration.
     pub fn new(config: Config, selector: Selector, client: Client) -> Self {
         let sealer = config
             .restore_seal_key
@@ -149,6 +153,7 @@ impl Remediator {
         }
     }
 
+    /// The configuration the function runs with.
     pub fn config(&self) -> &Config {
         &self.config
     }
