@@ -157,7 +157,7 @@ pub fn parse(body: &[u8]) -> Result<Invocation, EventError> {
 
 /// Reads the raw body of an invocation naming at most `max_items` resources (or restore rules).
 ///
-/// The body is read in one pass that keeps only what an event can use (see [`bounded`]), so
+/// The body is read in one pass that keeps only what an event can use (see `bounded`), so
 /// memory stays proportional to the useful part of the body, and an over-long list is refused
 /// as soon as its `max_items + 1`-th element is seen.
 pub fn parse_with_limit(body: &[u8], max_items: usize) -> Result<Invocation, EventError> {

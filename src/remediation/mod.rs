@@ -1,11 +1,11 @@
 //! The remediation flow: from an invocation's payload to a report, one resource at a time.
 //!
-//! For each security group: [`gate`] (skip or go) → [`access`] (credentials in its account) →
-//! [`fetch`] (Config's record, then the live rules) → select and [`assess`] → (dry run stops
-//! here) → [`revoke`] and verify → report. The live view decides what is revoked: Config's
+//! For each security group: `gate` (skip or go) → `access` (credentials in its account) →
+//! `fetch` (Config's record, then the live rules) → select and `assess` → (dry run stops
+//! here) → `revoke` and verify → report. The live view decides what is revoked: Config's
 //! snapshot can be minutes old, and a rule narrowed since then keeps its id. Every resource ends
 //! with exactly one status; an error in one never stops the others, and nothing is swallowed:
-//! each API error is reported with its code, message and RequestId ([`notes`]).
+//! each API error is reported with its code, message and RequestId (`notes`).
 //!
 //! The flow knows nothing of Function Compute: it takes an [`Input`] and answers a report or a
 //! [`Failure`]; [`crate::handler`] is the bridge from the runtime.
