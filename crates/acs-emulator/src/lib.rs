@@ -43,8 +43,6 @@
 //! The binary `sg-remediator-emulator` (`src/main.rs`) only parses flags and runs an
 //! [`Emulator`] until a signal, for the demo, the bench and manual testing.
 
-#![warn(missing_docs, unreachable_pub)]
-
 mod auth;
 mod config_service;
 pub mod contract;

@@ -33,6 +33,8 @@ impl Secret {
         &self.0
     }
 
+    /// True when no value was given (e.g. FC sent an empty header): such credentials cannot sign a
+    /// call.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -53,13 +55,17 @@ impl fmt::Display for Secret {
 /// An access key (usually STS: `STS.…` plus a security token).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// The AccessKeyId: public, goes into every request and may be logged.
     pub access_key_id: String,
+    /// The AccessKeySecret: signs requests and is never sent, logged or returned.
     pub access_key_secret: Secret,
     /// Present for STS credentials; sent as `SecurityToken`.
     pub security_token: Option<Secret>,
 }
 
 impl Credentials {
+    /// Credentials from their three parts; the secret and the token are remembered so that
+    /// [`scrub`] masks them in any output.
     pub fn new(
         access_key_id: impl Into<String>,
         access_key_secret: impl Into<String>,

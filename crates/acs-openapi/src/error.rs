@@ -10,10 +10,16 @@ pub enum ApiError {
     /// The service answered with an error body (any status, including a 200 carrying `Code`).
     #[error("{code} (HTTP {status}): {message}{}", request_id_suffix(request_id))]
     Service {
+        /// The HTTP status of the error answer.
         status: u16,
+        /// The service's error code (`Throttling`, `InvalidSecurityGroupId.NotFound`, …): what
+        /// retry and "gone" decisions are made on.
         code: String,
+        /// The service's own explanation, redacted.
         message: String,
+        /// The `RequestId` to quote to Alibaba Cloud support.
         request_id: Option<String>,
+        /// The service's `Recommend` link (a diagnosis page), when it sent one.
         recommend: Option<String>,
     },
     /// No response arrived: connect failure, timeout, dropped connection.
@@ -22,10 +28,18 @@ pub enum ApiError {
     /// A response arrived but could not be understood (malformed JSON, missing or mistyped
     /// fields, an unparseable rule). The detail never quotes the body.
     #[error("unreadable response (HTTP {status}): {detail}")]
-    Decode { status: u16, detail: String },
+    Decode {
+        /// The HTTP status of the unreadable answer.
+        status: u16,
+        /// What was wrong with it (never the body itself, which may echo a secret).
+        detail: String,
+    },
     /// The invocation's deadline (minus the safety margin) left no time for another attempt.
     #[error("deadline exceeded{}", last_suffix(last))]
-    DeadlineExceeded { last: Option<Box<ApiError>> },
+    DeadlineExceeded {
+        /// The error of the last attempt made, if any: why the time ran out.
+        last: Option<Box<ApiError>>,
+    },
     /// The request was refused before sending: an endpoint that is not allowed, or parameters
     /// that cannot form a valid request (e.g. a rule to restore without exactly one source).
     #[error("invalid request: {0}")]

@@ -64,14 +64,18 @@ impl Default for ClientSettings {
 pub struct RpcRequest<'a> {
     /// Where to send it (`http://` only when the client allows it).
     pub endpoint: &'a Endpoint,
+    /// The API action, e.g. `RevokeSecurityGroup`.
     pub action: &'a str,
+    /// The API version the action belongs to, e.g. `2014-05-26` for ECS.
     pub version: &'a str,
+    /// The action's own parameters.
     pub params: Params,
 }
 
 /// Who is calling and until when.
 #[derive(Debug, Clone, Copy)]
 pub struct CallContext<'a> {
+    /// The key that signs the call.
     pub credentials: &'a Credentials,
     /// The invocation's deadline; retries stop `deadline_margin` before it.
     pub deadline: Instant,
@@ -80,7 +84,9 @@ pub struct CallContext<'a> {
 /// A successful response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RpcResponse {
+    /// The `RequestId` the service returned, kept for the audit trail.
     pub request_id: Option<String>,
+    /// The whole JSON answer, for the per-service parsers.
     pub body: Value,
     /// Attempts it took, the successful one included.
     pub attempts: u32,
@@ -90,7 +96,10 @@ pub struct RpcResponse {
 /// error, if any, is in `result`, not repeated here).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Traced {
+    /// The last attempt's outcome.
     pub result: Result<RpcResponse, ApiError>,
+    /// The retried attempts' errors, so a report can tell that a call was throttled before it
+    /// succeeded or failed.
     pub earlier: Vec<ApiError>,
 }
 
@@ -111,6 +120,8 @@ struct Inner {
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 impl Client {
+    /// A client with its own connection pool. Fails only if the TLS stack cannot be set up; refuses
+    /// plain `http://` unless `settings.allow_http` (the emulator).
     pub fn new(settings: ClientSettings) -> Result<Client, ApiError> {
         let http = reqwest::Client::builder()
             .use_rustls_tls()
@@ -127,6 +138,8 @@ impl Client {
         })
     }
 
+    /// The settings the client was built with (timeouts, retry budget, whether `http://` is
+    /// allowed).
     pub fn settings(&self) -> &ClientSettings {
         &self.inner.settings
     }

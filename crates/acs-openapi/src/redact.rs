@@ -21,6 +21,8 @@ pub struct Redactor<'a> {
 const REDACTED: &str = "***";
 
 impl<'a> Redactor<'a> {
+    /// A redactor that masks this key's secret and token, in the forms a service may echo them
+    /// (raw, percent-encoded once or twice).
     pub fn new(credentials: &'a Credentials) -> Self {
         Redactor {
             credentials: Some(credentials),
@@ -52,6 +54,8 @@ impl<'a> Redactor<'a> {
         forms
     }
 
+    /// `text` with every form of the secret and token replaced by `***`. Used on error text before
+    /// it becomes an [`crate::ApiError`].
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for form in &self.forms() {

@@ -145,6 +145,7 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// The RFC 3339 (UTC, seconds) `Timestamp` parameter for an attempt made at `at`.
     pub fn new(at: SystemTime) -> Timestamp {
         let mut t = Timestamp {
             buf: [0; 32],
@@ -155,6 +156,7 @@ impl Timestamp {
         t
     }
 
+    /// The text to send.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
@@ -175,8 +177,11 @@ impl fmt::Write for Timestamp {
 /// The common parameters of one attempt, borrowed, so that signing copies nothing.
 #[derive(Debug, Clone, Copy)]
 pub struct CommonParams<'a> {
+    /// The API action being signed.
     pub action: &'a str,
+    /// The API version of the action.
     pub version: &'a str,
+    /// The AccessKeyId sent in clear; its secret only signs.
     pub access_key_id: &'a str,
     /// Sent as `SecurityToken` when present (STS credentials).
     pub security_token: Option<&'a str>,
@@ -187,6 +192,7 @@ pub struct CommonParams<'a> {
 }
 
 impl<'a> CommonParams<'a> {
+    /// The common parameters of one attempt with `credentials`; borrows, copies nothing.
     pub fn new(
         action: &'a str,
         version: &'a str,

@@ -82,8 +82,6 @@
 //! The handler future is polled inside a `tracing` span named `invoke` with a `request_id`
 //! field, so every log line it emits carries the request id.
 
-#![warn(missing_docs, unreachable_pub)]
-
 pub mod context;
 pub mod credentials;
 pub mod diagnostic;

@@ -81,6 +81,7 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The `REMEDIATION_MODE` spelling, as the report and the logs show it.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Enforce => "enforce",
@@ -106,7 +107,9 @@ impl FromStr for Mode {
 /// that exempts (`key=value`). With no value, any value of the key exempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExemptTag {
+    /// The tag key that marks a group as exempt.
     pub key: String,
+    /// The one value that exempts; `None` means any value of the key does.
     pub value: Option<String>,
 }
 

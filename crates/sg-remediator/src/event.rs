@@ -51,9 +51,14 @@ impl AccountId {
 pub struct ResourceRef {
     /// Absent in hand-made events: then the function's own account is meant.
     pub account_id: Option<AccountId>,
+    /// The region whose ECS endpoint the group is fetched and revoked through.
     pub region_id: String,
+    /// The security group's id (`sg-…`).
     pub resource_id: String,
+    /// Config's type name; anything but a security group is reported as skipped.
     pub resource_type: String,
+    /// The Config rule that found the group non-compliant, when the event says so; kept for the
+    /// log.
     pub config_rule_id: Option<String>,
 }
 
@@ -64,31 +69,44 @@ pub struct InvalidItem {
     pub index: usize,
     /// Whatever identifying fields could be read, for the report.
     pub account_id: Option<String>,
+    /// The region, if the item gave one.
     pub region_id: Option<String>,
+    /// The resource id, if the item gave one.
     pub resource_id: Option<String>,
+    /// The resource type, if the item gave one.
     pub resource_type: Option<String>,
+    /// What is wrong with the item, as the report states it.
     pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// An event item: a resource to remediate, or one that is reported as failed without any call.
 pub enum Item {
+    /// A well-formed resource reference.
     Resource(ResourceRef),
+    /// An item that could not be read; it still gets a `failed` entry in the report.
     Invalid(InvalidItem),
 }
 
 /// A remediation request: the resources, and the console's per-invocation `dryRun` override.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemediationEvent {
+    /// Every item of the event, in order: each gets exactly one entry in the report.
     pub items: Vec<Item>,
+    /// The event's `dryRun`: `Some(true)` forces a dry run; it can never switch one off.
     pub dry_run: Option<bool>,
 }
 
 /// An undo: put back rules that an earlier remediation revoked (from its report's `revokedRules`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreRequest {
+    /// The account of the group; absent means the function's own.
     pub account_id: Option<AccountId>,
+    /// The region of the group.
     pub region_id: String,
+    /// The group to put the rules back into.
     pub resource_id: String,
+    /// The rules to authorize again, as the remediation report listed them.
     pub rules: Vec<Permission>,
     /// The `Seal` of each rule (same positions as `rules`), as the report gave it.
     pub seals: Vec<Option<String>>,
@@ -97,8 +115,11 @@ pub struct RestoreRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// What an invocation asks for, decided by the event's shape.
 pub enum Invocation {
+    /// A Config remediation event (or a hand-made list of resources): find and revoke.
     Remediate(RemediationEvent),
+    /// An undo of an earlier remediation (`{"action": "restore", …}`).
     Restore(RestoreRequest),
 }
 
@@ -106,18 +127,26 @@ pub enum Invocation {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
     #[error("the event is not UTF-8 text (invalid byte at offset {0})")]
+    /// The body is not text; the offset is of the first invalid byte.
     NotUtf8(usize),
     #[error("the event is empty (no body): send a JSON array of resources, e.g. [{{\"accountId\", \"regionId\", \"resourceId\", \"resourceType\"}}]")]
+    /// The invocation carried no body at all (e.g. a console test with an empty event).
     NoBody,
     #[error("the event is not valid JSON: {0}")]
+    /// The body is not JSON; the parser's message says where.
     Malformed(String),
     #[error("the event names no resource (an empty list): check the remediation wiring or the test event")]
+    /// The event is an empty list: nothing to do is more likely a wiring mistake than a request.
     Empty,
     #[error("this is a Config custom-rule evaluation event (it has invokingEvent), not a remediation event: wire this function as the rule's remediation (remediation_type FC, CUSTOM), not as a CUSTOM_FC rule")]
+    /// A Config rule-evaluation event reached the function: it is wired as the rule, not as its
+    /// remediation.
     RuleEvaluationEvent,
     #[error("the event names more than {0} items, the MAX_EVENT_RESOURCES limit: split it into smaller events or raise MAX_EVENT_RESOURCES")]
+    /// More items than `MAX_EVENT_RESOURCES`: refused whole rather than half-processed.
     TooManyItems(usize),
     #[error("{0}")]
+    /// JSON that is neither a remediation nor a restore event; the message says what is missing.
     Shape(String),
 }
 
@@ -128,7 +157,7 @@ pub fn parse(body: &[u8]) -> Result<Invocation, EventError> {
 
 /// Reads the raw body of an invocation naming at most `max_items` resources (or restore rules).
 ///
-/// The body is read in one pass that keeps only what an event can use (see [`bounded`]), so
+/// The body is read in one pass that keeps only what an event can use (see `bounded`), so
 /// memory stays proportional to the useful part of the body, and an over-long list is refused
 /// as soon as its `max_items + 1`-th element is seen.
 pub fn parse_with_limit(body: &[u8], max_items: usize) -> Result<Invocation, EventError> {

@@ -42,20 +42,34 @@ impl Serialize for Mode {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceResult {
+    /// `resourceId`: the security group this entry is about; absent only for an event item too
+    /// broken to name one.
     pub resource_id: Option<String>,
+    /// `regionId`: the region of the group, as the event or Config gave it.
     pub region_id: Option<String>,
+    /// `accountId`: the account that owns the group; in an aggregator event it may differ from the
+    /// function's own.
     pub account_id: Option<String>,
+    /// `resourceType`: the Config type of the resource (`ACS::ECS::SecurityGroup` is the only one
+    /// acted on).
     pub resource_type: Option<String>,
+    /// `status`: the outcome to alert on; `failed` makes the whole invocation a function error.
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// `reason`: why a resource was skipped or failed, or what else an operator should know, in
+    /// words.
     pub reason: Option<String>,
+    /// `revokedRuleIds`: the rules this invocation removed and then verified gone.
     pub revoked_rule_ids: Vec<RuleId>,
     /// Full attributes of each revoked rule, with its restore `Seal` when `RESTORE_SEAL_KEY` is
     /// set: enough to put it back with a restore event.
     pub revoked_rules: Vec<RevokedRule>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// `wouldRevokeRuleIds`: dry run only, the rules an enforcing run would revoke.
     pub would_revoke_rule_ids: Option<Vec<RuleId>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// `wouldRevokeRules`: dry run only, the full attributes of those rules, to review before
+    /// switching to enforce.
     pub would_revoke_rules: Option<Vec<Permission>>,
     /// World-open rules whose risky ports are all denied by higher-precedence Drop rules.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -104,6 +118,7 @@ impl ResourceResult {
         }
     }
 
+    /// Adds the human explanation shown as `reason`.
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
         self
@@ -115,7 +130,9 @@ impl ResourceResult {
 /// `RESTORE_SEAL_KEY`, a `Seal` proving this deployment revoked it there (see [`crate::seal`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RevokedRule {
+    /// Every attribute of the revoked rule, enough to authorize it again.
     pub rule: Permission,
+    /// The `Seal` that lets a restore event put the rule back (absent without `RESTORE_SEAL_KEY`).
     pub seal: Option<String>,
 }
 
@@ -146,14 +163,20 @@ impl Serialize for RevokedRule {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
+    /// `remediated`: resources whose exposed rules were revoked and verified gone.
     pub remediated: usize,
+    /// `compliant`: resources with nothing exposed.
     pub compliant: usize,
+    /// `wouldRemediate`: dry run, resources an enforcing run would change.
     pub would_remediate: usize,
+    /// `skipped`: resources deliberately left alone (see each `reason`).
     pub skipped: usize,
+    /// `failed`: resources left in an unknown or exposed state; any makes the invocation fail.
     pub failed: usize,
 }
 
 impl Summary {
+    /// Counts `results` by status.
     pub fn of(results: &[ResourceResult]) -> Self {
         let mut s = Summary::default();
         for r in results {
@@ -176,13 +199,18 @@ const FAILED_IDS_NAMED: usize = 20;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    /// `requestId`: the FC request id of this invocation, to find its log lines.
     pub request_id: String,
+    /// `mode`: `enforce` or `dry-run`; in a dry run nothing was changed.
     pub mode: Mode,
+    /// `summary`: counts per status, for alerts and dashboards.
     pub summary: Summary,
+    /// `results`: one entry per resource of the event, in event order; none is left out.
     pub results: Vec<ResourceResult>,
 }
 
 impl Report {
+    /// The report of one invocation; the summary is counted from `results`.
     pub fn new(request_id: String, mode: Mode, results: Vec<ResourceResult>) -> Self {
         Report {
             request_id,
@@ -224,17 +252,24 @@ impl Report {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreReport {
+    /// `requestId`: the FC request id of this invocation, to find its log lines.
     pub request_id: String,
+    /// `action`: always `restore`, so a reader can tell this report from a remediation one.
     pub action: &'static str,
+    /// `resourceId`: the security group the rules were restored to.
     pub resource_id: String,
+    /// `regionId`: the region of that group.
     pub region_id: String,
+    /// `accountId`: the account of that group, when the restore event named one.
     pub account_id: Option<String>,
     /// `restored`, `would_restore` (dry run), `skipped` (exempt, deleted, managed) or `failed`.
     pub status: &'static str,
     /// The mode the restore ran in: a dry run (deployment or event) changes nothing.
     pub mode: Mode,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// `reason`: why the restore was skipped or failed, in words.
     pub reason: Option<String>,
+    /// `restoredRules`: the rules authorized again by this invocation.
     pub restored_rules: Vec<Permission>,
     /// Dry run: the rules that would have been re-authorized.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,6 +283,7 @@ pub struct RestoreReport {
     pub refused_rules: Vec<RefusedRule>,
     /// Ids the restored rules got (a restored rule gets a new id), learned by describing again.
     pub new_rule_ids: Vec<RuleId>,
+    /// `apiRequestIds`: RequestIds of every API call made, for the cloud's own audit trail.
     pub api_request_ids: Vec<String>,
 }
 
@@ -257,7 +293,9 @@ pub struct RestoreReport {
 pub struct RefusedRule {
     /// Position in the event's `rules`, from 0.
     pub index: usize,
+    /// The entry as the event gave it.
     pub rule: Permission,
+    /// Why it was refused (missing, malformed, mismatched or expired seal).
     pub reason: String,
 }
 

@@ -22,6 +22,7 @@ use serde_json::Value;
 pub struct RuleId(pub String);
 
 impl RuleId {
+    /// The id as ECS spells it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -36,12 +37,16 @@ impl fmt::Display for RuleId {
 /// `ingress` or `egress`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Direction {
+    /// Traffic into the group's instances: the only direction this tool revokes.
     Ingress,
+    /// Traffic out of the instances: never exposure to the internet, never revoked.
     Egress,
+    /// A value ECS has no such name for, kept verbatim so the rule is reported, not ignored.
     Unparsed(String),
 }
 
 impl Direction {
+    /// Reads a `Direction` value, case-insensitively; anything else is kept as `Unparsed`.
     pub fn parse(s: &str) -> Self {
         let t = s.trim();
         if t.eq_ignore_ascii_case("ingress") {
@@ -52,6 +57,7 @@ impl Direction {
             Direction::Unparsed(s.to_string())
         }
     }
+    /// The request spelling (`ingress`/`egress`).
     pub fn as_str(&self) -> &str {
         match self {
             Direction::Ingress => "ingress",
@@ -64,8 +70,11 @@ impl Direction {
 /// `Accept` or `Drop`. Responses capitalise, requests use lower case; compare case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Policy {
+    /// Traffic is let in: the policy that exposes a port.
     Accept,
+    /// Traffic is denied: such a rule can shadow an Accept rule of lower precedence.
     Drop,
+    /// A value ECS has no such name for, kept verbatim so the rule is reported, not ignored.
     Unparsed(String),
 }
 
@@ -94,16 +103,24 @@ impl Policy {
 /// `IpProtocol`, case-insensitive.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Protocol {
+    /// TCP: SSH, RDP and most risky services.
     Tcp,
+    /// UDP.
     Udp,
+    /// ICMP: carries no ports, so never opens a risky one.
     Icmp,
+    /// ICMPv6: carries no ports, so never opens a risky one.
     IcmpV6,
+    /// GRE: carries no ports, so never opens a risky one.
     Gre,
+    /// Every protocol, TCP and UDP included: opens every port in its range.
     All,
+    /// A value ECS has no such name for, kept verbatim so the rule is reported, not ignored.
     Unparsed(String),
 }
 
 impl Protocol {
+    /// Reads an `IpProtocol` value, case-insensitively; anything else is kept as `Unparsed`.
     pub fn parse(s: &str) -> Self {
         let t = s.trim();
         const NAMES: [(&str, Protocol); 6] = [
@@ -119,6 +136,7 @@ impl Protocol {
             .find(|(name, _)| t.eq_ignore_ascii_case(name))
             .map_or_else(|| Protocol::Unparsed(s.to_string()), |(_, p)| p)
     }
+    /// The spelling ECS answers with (`TCP`, `ICMPv6`, …).
     pub fn as_str(&self) -> &str {
         match self {
             Protocol::Tcp => "TCP",
@@ -153,9 +171,13 @@ impl Default for Priority {
 /// A port range: `a/b` with `1 ≤ a ≤ b ≤ 65535`, or `-1/-1` (every port).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PortRange {
+    /// `-1/-1`: every port (what ECS answers for ICMP, GRE and ALL rules).
     All,
+    /// `from/to`, both inclusive.
     Range {
+        /// The first port of the range.
         from: u16,
+        /// The last port of the range.
         to: u16,
     },
     /// Absent or not understood (kept verbatim so the rule can be reported).
@@ -163,6 +185,7 @@ pub enum PortRange {
 }
 
 impl PortRange {
+    /// Reads a `PortRange` value; anything but `-1/-1` or a valid `a/b` is kept as `Unparsed`.
     pub fn parse(s: &str) -> Self {
         let t = s.trim();
         if t == "-1/-1" {
@@ -174,6 +197,8 @@ impl PortRange {
         });
         parsed.unwrap_or_else(|| PortRange::Unparsed(s.to_string()))
     }
+    /// Whether `port` is in the range; an unparsed range contains none (it is reported, not
+    /// judged).
     pub fn contains(&self, port: u16) -> bool {
         match self {
             PortRange::All => true,
@@ -204,7 +229,9 @@ impl fmt::Display for PortRange {
 /// An inclusive span of ports from `RISKY_PORTS` (`22` is `22..=22`, `8000-8080` a span).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortSpan {
+    /// The first port.
     pub from: u16,
+    /// The last port (equal to `from` for a single port).
     pub to: u16,
 }
 
@@ -223,14 +250,20 @@ impl fmt::Display for PortSpan {
 pub struct RiskyPorts(Vec<PortSpan>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a `RISKY_PORTS` value is refused at start-up (the function then refuses to run rather than
+/// guess).
 pub enum RiskyPortsError {
     #[error("the list is empty")]
+    /// The value names no port at all.
     Empty,
     #[error("{0:?} is not a port or a range like 8000-8080")]
+    /// An item is not a number or a `from-to` range.
     NotAPort(String),
     #[error("{0:?} is outside 1-65535")]
+    /// A port is 0 or above 65535.
     OutOfRange(String),
     #[error("{0:?} is a range whose start is above its end")]
+    /// A range's start is above its end.
     Reversed(String),
 }
 
@@ -267,6 +300,7 @@ impl FromStr for RiskyPorts {
 }
 
 impl RiskyPorts {
+    /// The spans, sorted and deduplicated.
     pub fn spans(&self) -> &[PortSpan] {
         &self.0
     }
@@ -296,7 +330,9 @@ impl fmt::Display for RiskyPorts {
 /// A parsed CIDR block. A bare address counts as a host route (`/32`, `/128`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cidr {
+    /// The network address.
     pub addr: IpAddr,
+    /// The prefix length; 0 is the whole internet.
     pub prefix: u8,
 }
 
@@ -337,7 +373,9 @@ impl fmt::Display for Cidr {
 /// A source address field: a CIDR, or text that is not one (kept for the report).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
+    /// A valid CIDR block (or a bare address).
     Cidr(Cidr),
+    /// Text that is not a CIDR block, kept for the report; never world-open.
     Unparsed(String),
 }
 
@@ -346,6 +384,7 @@ impl Address {
         s.parse()
             .map_or_else(|_| Address::Unparsed(s.to_string()), Address::Cidr)
     }
+    /// Whether this is a `/0` block, i.e. open to the whole internet.
     pub fn is_world(&self) -> bool {
         matches!(self, Address::Cidr(c) if c.is_world())
     }
@@ -364,23 +403,43 @@ impl Address {
 /// PascalCase); serializes to the same PascalCase shape, which is the backup/restore record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Permission {
+    /// `SecurityGroupRuleId`: what RevokeSecurityGroup deletes by; absent in some old snapshots.
     pub rule_id: Option<RuleId>,
+    /// `Direction`: only ingress rules are judged.
     pub direction: Direction,
+    /// `Policy`: only Accept rules expose anything.
     pub policy: Policy,
+    /// `Priority`: 1 (first) to 100; decides whether a Drop rule shadows an Accept rule.
     pub priority: Priority,
+    /// `IpProtocol`: which traffic the rule lets in.
     pub protocol: Protocol,
+    /// `PortRange`: which destination ports.
     pub port_range: PortRange,
+    /// `SourceCidrIp`: the IPv4 source; `0.0.0.0/0` is the whole internet.
     pub source_cidr: Option<Address>,
+    /// `Ipv6SourceCidrIp`: the IPv6 source; `::/0` is the whole internet.
     pub ipv6_source_cidr: Option<Address>,
+    /// `SourceGroupId`: a security group as the source instead of a CIDR (never world-open).
     pub source_group_id: Option<String>,
+    /// `SourceGroupOwnerAccount`: the account of that source group.
     pub source_group_owner_account: Option<String>,
+    /// `SourcePrefixListId`: a prefix list as the source; its entries are not known here, so such a
+    /// rule goes to review.
     pub source_prefix_list_id: Option<String>,
+    /// `SourcePortRange`: the source ports, kept to restore the rule as it was.
     pub source_port_range: Option<String>,
+    /// `DestCidrIp`: the destination inside the group, kept to restore the rule as it was.
     pub dest_cidr: Option<String>,
+    /// `Ipv6DestCidrIp`: the IPv6 destination, kept to restore the rule as it was.
     pub ipv6_dest_cidr: Option<String>,
+    /// `PortRangeListId`: a port list instead of a range; its ports are not known here, so such a
+    /// rule goes to review.
     pub port_range_list_id: Option<String>,
+    /// `NicType`: `intranet` or `internet` (classic network), kept to restore the rule as it was.
     pub nic_type: Option<String>,
+    /// `Description`: the owner's note on why the rule exists, kept to restore it.
     pub description: Option<String>,
+    /// `CreateTime`: when ECS created the rule; informative only, never sent back.
     pub create_time: Option<String>,
 }
 
@@ -404,8 +463,11 @@ pub enum Authorize {
 /// AuthorizeSecurityGroup takes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldSpec {
+    /// Which attribute the row is about.
     pub field: Field,
+    /// Its name on the wire (PascalCase).
     pub name: &'static str,
+    /// How AuthorizeSecurityGroup takes it when a rule is restored.
     pub authorize: Authorize,
 }
 
@@ -417,7 +479,10 @@ macro_rules! rule_fields {
         /// ([`FIELDS`]); `field as usize` is the row.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Field {
-            $($field,)*
+            $(
+                #[doc = concat!("The rule's `", stringify!($field), "` attribute; its row in [`FIELDS`] says how it is sent.")]
+                $field,
+            )*
         }
 
         /// **The** rule field table: every attribute [`Permission`] reads and writes, in a fixed
@@ -482,24 +547,24 @@ pub const RULE_FIELDS: [&str; FIELDS.len()] = {
 /// Positions in [`RULE_FIELDS`], so reading a rule needs no search per field.
 mod at {
     use super::Field;
-    pub const SECURITY_GROUP_RULE_ID: usize = Field::SecurityGroupRuleId as usize;
-    pub const DIRECTION: usize = Field::Direction as usize;
-    pub const POLICY: usize = Field::Policy as usize;
-    pub const PRIORITY: usize = Field::Priority as usize;
-    pub const IP_PROTOCOL: usize = Field::IpProtocol as usize;
-    pub const PORT_RANGE: usize = Field::PortRange as usize;
-    pub const SOURCE_CIDR_IP: usize = Field::SourceCidrIp as usize;
-    pub const IPV6_SOURCE_CIDR_IP: usize = Field::Ipv6SourceCidrIp as usize;
-    pub const SOURCE_GROUP_ID: usize = Field::SourceGroupId as usize;
-    pub const SOURCE_GROUP_OWNER_ACCOUNT: usize = Field::SourceGroupOwnerAccount as usize;
-    pub const SOURCE_PREFIX_LIST_ID: usize = Field::SourcePrefixListId as usize;
-    pub const SOURCE_PORT_RANGE: usize = Field::SourcePortRange as usize;
-    pub const DEST_CIDR_IP: usize = Field::DestCidrIp as usize;
-    pub const IPV6_DEST_CIDR_IP: usize = Field::Ipv6DestCidrIp as usize;
-    pub const PORT_RANGE_LIST_ID: usize = Field::PortRangeListId as usize;
-    pub const NIC_TYPE: usize = Field::NicType as usize;
-    pub const DESCRIPTION: usize = Field::Description as usize;
-    pub const CREATE_TIME: usize = Field::CreateTime as usize;
+    pub(super) const SECURITY_GROUP_RULE_ID: usize = Field::SecurityGroupRuleId as usize;
+    pub(super) const DIRECTION: usize = Field::Direction as usize;
+    pub(super) const POLICY: usize = Field::Policy as usize;
+    pub(super) const PRIORITY: usize = Field::Priority as usize;
+    pub(super) const IP_PROTOCOL: usize = Field::IpProtocol as usize;
+    pub(super) const PORT_RANGE: usize = Field::PortRange as usize;
+    pub(super) const SOURCE_CIDR_IP: usize = Field::SourceCidrIp as usize;
+    pub(super) const IPV6_SOURCE_CIDR_IP: usize = Field::Ipv6SourceCidrIp as usize;
+    pub(super) const SOURCE_GROUP_ID: usize = Field::SourceGroupId as usize;
+    pub(super) const SOURCE_GROUP_OWNER_ACCOUNT: usize = Field::SourceGroupOwnerAccount as usize;
+    pub(super) const SOURCE_PREFIX_LIST_ID: usize = Field::SourcePrefixListId as usize;
+    pub(super) const SOURCE_PORT_RANGE: usize = Field::SourcePortRange as usize;
+    pub(super) const DEST_CIDR_IP: usize = Field::DestCidrIp as usize;
+    pub(super) const IPV6_DEST_CIDR_IP: usize = Field::Ipv6DestCidrIp as usize;
+    pub(super) const PORT_RANGE_LIST_ID: usize = Field::PortRangeListId as usize;
+    pub(super) const NIC_TYPE: usize = Field::NicType as usize;
+    pub(super) const DESCRIPTION: usize = Field::Description as usize;
+    pub(super) const CREATE_TIME: usize = Field::CreateTime as usize;
 }
 
 /// One field's value as read off the wire, strings borrowed from the input when possible.

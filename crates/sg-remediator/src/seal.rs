@@ -47,8 +47,11 @@ const FUTURE_SKEW: Duration = Duration::from_secs(300);
 /// Where a rule was revoked: the three things a seal binds a rule to.
 #[derive(Debug, Clone, Copy)]
 pub struct Place<'a> {
+    /// The account the group belongs to.
     pub account: &'a str,
+    /// The region of the group.
     pub region: &'a str,
+    /// The security group the rule was revoked from.
     pub group: &'a str,
 }
 
@@ -56,14 +59,27 @@ pub struct Place<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
     #[error("the rule carries no Seal: only rules from a report of this deployment (made after RESTORE_SEAL_KEY was set) can be restored")]
+    /// The entry has no `Seal`: it was not revoked by a sealing deployment, or the field was
+    /// dropped.
     Missing,
     #[error("the Seal is not a seal of this function (expected v1.<time>.<mac>)")]
+    /// The `Seal` is not of this format or version.
     Malformed,
     #[error("the Seal does not verify for this account, region, group and rule: the rule was altered, made up, or revoked elsewhere")]
+    /// The `Seal` was made with another key or for another rule or place: the entry was altered or
+    /// is forged.
     Mismatch,
     #[error("the Seal is {age_days} day(s) old, older than RESTORE_MAX_AGE ({max_days} day(s))")]
-    Expired { age_days: u64, max_days: u64 },
+    /// The `Seal` is older than `RESTORE_MAX_AGE`: the group has likely been changed on purpose
+    /// since, so putting an old rule back is refused.
+    Expired {
+        /// The seal's age.
+        age_days: u64,
+        /// The configured `RESTORE_MAX_AGE`.
+        max_days: u64,
+    },
     #[error("the Seal is dated in the future")]
+    /// The `Seal` is dated after now (beyond the allowed clock skew): not one this deployment made.
     Future,
 }
 
@@ -83,6 +99,7 @@ impl fmt::Debug for Sealer {
 }
 
 impl Sealer {
+    /// A sealer with the deployment's key; seals older than `max_age` are refused.
     pub fn new(key: SealKey, max_age: Duration) -> Self {
         Sealer { key, max_age }
     }

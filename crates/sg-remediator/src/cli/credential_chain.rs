@@ -48,8 +48,11 @@ pub struct ChainError(pub String);
 /// A role the key must assume before use (profile mode `RamRoleArn`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleToAssume {
+    /// The role to assume (`acs:ram::<account>:role/<name>`).
     pub role_arn: String,
+    /// The `RoleSessionName` ActionTrail records the calls under.
     pub session_name: String,
+    /// How long the assumed credentials last.
     pub duration_seconds: u32,
     /// `https://sts.<sts_region>.aliyuncs.com` when the profile names an STS region.
     pub sts_endpoint: Option<Endpoint>,
@@ -58,10 +61,13 @@ pub struct RoleToAssume {
 /// The key found, where it was found, and the role it must assume first (if any).
 #[derive(Debug, Clone)]
 pub struct Resolved {
+    /// The key to sign with (or to assume the role with).
     pub credentials: Credentials,
     /// E.g. `environment ALIBABA_CLOUD_ACCESS_KEY_ID` or
     /// `profile "ops" (RamRoleArn) in /home/me/.aliyun/config.json`. Never a secret.
     pub source: String,
+    /// Set when the profile is a `RamRoleArn` one: the key alone is not what the calls should run
+    /// as.
     pub assume: Option<RoleToAssume>,
 }
 

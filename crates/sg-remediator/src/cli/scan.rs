@@ -19,7 +19,10 @@ use crate::services::ecs_inventory::ListedGroup;
 /// One scanned group: its result and the live ingress rules it was judged on.
 #[derive(Debug, Clone)]
 pub struct Scanned {
+    /// What the scan found for the group, as a remediation report would show it.
     pub result: ResourceResult,
+    /// The live ingress rules it was judged on: the command line shows them as the group's rules
+    /// before any change.
     pub rules: Vec<Permission>,
 }
 

@@ -13,7 +13,10 @@ const ASSUME_ROLE_SECONDS: u32 = 3600;
 
 /// The account to assume a role in: the resource's, when both it and the function's are known
 /// and differ. Otherwise the function's own credentials are used.
-pub fn foreign_account<'a>(account: Option<&'a str>, function: Option<&str>) -> Option<&'a str> {
+pub(super) fn foreign_account<'a>(
+    account: Option<&'a str>,
+    function: Option<&str>,
+) -> Option<&'a str> {
     match (account, function) {
         (Some(a), Some(f)) if a != f => Some(a),
         _ => None,
@@ -22,14 +25,14 @@ pub fn foreign_account<'a>(account: Option<&'a str>, function: Option<&str>) -> 
 
 /// The credentials to act on one resource with, and the invocation's own (for Config through
 /// an aggregator, which lives in the function's account).
-pub struct Access {
+pub(super) struct Access {
     pub resource: Credentials,
     pub own: Credentials,
 }
 
 impl Access {
     /// The call context in the resource's account.
-    pub fn resource_cx(&self, invoke: &Invoke) -> CallContext<'_> {
+    pub(super) fn resource_cx(&self, invoke: &Invoke) -> CallContext<'_> {
         CallContext {
             credentials: &self.resource,
             deadline: invoke.deadline,
@@ -37,7 +40,7 @@ impl Access {
     }
 
     /// The call context in the function's own account.
-    pub fn own_cx(&self, invoke: &Invoke) -> CallContext<'_> {
+    pub(super) fn own_cx(&self, invoke: &Invoke) -> CallContext<'_> {
         CallContext {
             credentials: &self.own,
             deadline: invoke.deadline,

@@ -10,7 +10,7 @@ use crate::select::Selection;
 
 /// What the two views say beyond the rules to revoke.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Assessment {
+pub(super) struct Assessment {
     /// Rules selected in exactly one of the snapshot and the live view.
     pub drift: Vec<RuleId>,
     /// Snapshot unreadable, drift, kept rules, collateral revokes, in that order.
@@ -18,7 +18,7 @@ pub struct Assessment {
 }
 
 /// Judges the live selection against the snapshot's (or the snapshot's reading error).
-pub fn assess(snapshot: Result<&Selection, String>, live: &Selection) -> Assessment {
+pub(super) fn assess(snapshot: Result<&Selection, String>, live: &Selection) -> Assessment {
     let mut a = Assessment::default();
     match snapshot {
         Ok(snap) => a.drift = drift(snap, live),
@@ -42,7 +42,7 @@ pub fn assess(snapshot: Result<&Selection, String>, live: &Selection) -> Assessm
 }
 
 /// Rule ids selected in exactly one of the two views.
-pub fn drift(snapshot: &Selection, live: &Selection) -> Vec<RuleId> {
+pub(super) fn drift(snapshot: &Selection, live: &Selection) -> Vec<RuleId> {
     let a: BTreeSet<RuleId> = snapshot.revoke_ids().into_iter().collect();
     let b: BTreeSet<RuleId> = live.revoke_ids().into_iter().collect();
     a.symmetric_difference(&b).cloned().collect()

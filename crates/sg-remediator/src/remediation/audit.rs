@@ -13,12 +13,12 @@ const TARGET: &str = "sg_remediator::remediation";
 /// How many invalid items the summary line describes one by one.
 const INVALID_ITEMS_NAMED: usize = 5;
 
-pub fn json<T: serde::Serialize>(v: &T) -> String {
+pub(super) fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
 /// One JSON log line per resource: the audit trail that accounts for every resource.
-pub fn resource(r: &ResourceResult) {
+pub(super) fn resource(r: &ResourceResult) {
     let line = json(r);
     match r.status {
         Status::Failed => tracing::error!(
@@ -40,7 +40,7 @@ pub fn resource(r: &ResourceResult) {
 
 /// One warning for all invalid items of an event: their count and the first few reasons (each
 /// is in the report).
-pub fn invalid_items(invalid: &[&event::InvalidItem]) {
+pub(super) fn invalid_items(invalid: &[&event::InvalidItem]) {
     if invalid.is_empty() {
         return;
     }
@@ -59,7 +59,7 @@ pub fn invalid_items(invalid: &[&event::InvalidItem]) {
 }
 
 /// Config's snapshot and the live view disagree: the live view decides.
-pub fn drift(r: &ResourceRef, drift: &[RuleId]) {
+pub(super) fn drift(r: &ResourceRef, drift: &[RuleId]) {
     if drift.is_empty() {
         return;
     }
@@ -72,7 +72,7 @@ pub fn drift(r: &ResourceRef, drift: &[RuleId]) {
 }
 
 /// A rule to revoke opens more than the risky ports.
-pub fn collateral(r: &ResourceRef, rule: &crate::rules::Permission) {
+pub(super) fn collateral(r: &ResourceRef, rule: &crate::rules::Permission) {
     tracing::warn!(
         target: TARGET,
         resource_id = %r.resource_id,
@@ -82,12 +82,12 @@ pub fn collateral(r: &ResourceRef, rule: &crate::rules::Permission) {
 }
 
 /// One log line per revoked rule with all of its attributes and its seal: the restore record.
-pub fn revoked(r: &ResourceRef, rules: &[RevokedRule]) {
+pub(super) fn revoked(r: &ResourceRef, rules: &[RevokedRule]) {
     self::rules("rule_revoked", r, rules);
 }
 
 /// One info line per rule with all of its attributes, tagged with what happened to it.
-pub fn rules<T: serde::Serialize>(event: &'static str, r: &ResourceRef, rules: &[T]) {
+pub(super) fn rules<T: serde::Serialize>(event: &'static str, r: &ResourceRef, rules: &[T]) {
     for rule in rules {
         tracing::info!(
             target: TARGET,
@@ -101,7 +101,7 @@ pub fn rules<T: serde::Serialize>(event: &'static str, r: &ResourceRef, rules: &
 
 /// One log line per rule whose revoke may have been applied but could not be verified, with all
 /// of its attributes and seal, so a restore is possible if it is gone.
-pub fn unverified(r: &ResourceRef, rules: &[RevokedRule]) {
+pub(super) fn unverified(r: &ResourceRef, rules: &[RevokedRule]) {
     for rule in rules {
         tracing::warn!(
             target: TARGET,
@@ -114,7 +114,7 @@ pub fn unverified(r: &ResourceRef, rules: &[RevokedRule]) {
 }
 
 /// A restore refused for entries without a valid seal.
-pub fn restore_refused(resource_id: &str, refused: usize) {
+pub(super) fn restore_refused(resource_id: &str, refused: usize) {
     tracing::warn!(
         target: TARGET,
         event = "restore_refused",

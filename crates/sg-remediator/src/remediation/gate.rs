@@ -16,7 +16,7 @@ pub fn effective_mode(deployment: Mode, requested_dry_run: Option<bool>) -> Mode
 }
 
 /// The event item alone, before any call: only security groups, never an exempt id.
-pub fn admit(r: &ResourceRef, config: &Config) -> Option<Stop> {
+pub(super) fn admit(r: &ResourceRef, config: &Config) -> Option<Stop> {
     if r.resource_type != event::SECURITY_GROUP {
         return Some(Stop::skip(Note::UnsupportedType(r.resource_type.clone())));
     }
@@ -27,7 +27,7 @@ pub fn admit(r: &ResourceRef, config: &Config) -> Option<Stop> {
 }
 
 /// The account a resource belongs to: the item's, else the function's own.
-pub fn resource_account(r: &ResourceRef, function_account: Option<&str>) -> Option<String> {
+pub(super) fn resource_account(r: &ResourceRef, function_account: Option<&str>) -> Option<String> {
     r.account_id
         .as_ref()
         .map(|a| a.0.clone())
@@ -38,7 +38,7 @@ pub fn resource_account(r: &ResourceRef, function_account: Option<&str>) -> Opti
 /// int64 (`config-20200907/client/get_aggregate_discovered_resource_request_model.go`), so it
 /// must come from the event item itself. Guessing the function's own account would ask
 /// Config about the wrong account and could make a member's open group look "not in Config".
-pub fn aggregator_account(r: &ResourceRef) -> Result<String, Note> {
+pub(super) fn aggregator_account(r: &ResourceRef) -> Result<String, Note> {
     match r.account_id.as_ref().map(|a| a.0.as_str()) {
         Some(a) if config_api::is_resource_account_id(a) => Ok(a.to_string()),
         Some(a) => Err(Note::AggregatorAccountInvalid(a.to_string())),
@@ -48,7 +48,7 @@ pub fn aggregator_account(r: &ResourceRef) -> Result<String, Note> {
 
 /// Why Config's answer is not about the group the event named, if it is not: its `Region` (or
 /// its `AccountId`, when both are known) differs from the event's.
-pub fn answer_mismatch(
+pub(super) fn answer_mismatch(
     r: &ResourceRef,
     account: Option<&str>,
     d: &DiscoveredResource,
@@ -70,7 +70,7 @@ pub fn answer_mismatch(
 
 /// Config's answer: an answer about another group fails (never act on a group the event did not
 /// name); a deleted, service-managed or exempt-tagged group is skipped.
-pub fn judge_discovered(
+pub(super) fn judge_discovered(
     r: &ResourceRef,
     account: Option<&str>,
     d: &DiscoveredResource,

@@ -1,11 +1,11 @@
 //! The remediation flow: from an invocation's payload to a report, one resource at a time.
 //!
-//! For each security group: [`gate`] (skip or go) → [`access`] (credentials in its account) →
-//! [`fetch`] (Config's record, then the live rules) → select and [`assess`] → (dry run stops
-//! here) → [`revoke`] and verify → report. The live view decides what is revoked: Config's
+//! For each security group: `gate` (skip or go) → `access` (credentials in its account) →
+//! `fetch` (Config's record, then the live rules) → select and `assess` → (dry run stops
+//! here) → `revoke` and verify → report. The live view decides what is revoked: Config's
 //! snapshot can be minutes old, and a rule narrowed since then keeps its id. Every resource ends
 //! with exactly one status; an error in one never stops the others, and nothing is swallowed:
-//! each API error is reported with its code, message and RequestId ([`notes`]).
+//! each API error is reported with its code, message and RequestId (`notes`).
 //!
 //! The flow knows nothing of Function Compute: it takes an [`Input`] and answers a report or a
 //! [`Failure`]; [`crate::handler`] is the bridge from the runtime.
@@ -90,8 +90,11 @@ impl FailureKind {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}: {message}", kind.as_str())]
 pub struct Failure {
+    /// Which kind of failure: becomes the function error's `errorType`.
     pub kind: FailureKind,
+    /// What went wrong, for the person reading the invocation's error.
     pub message: String,
+    /// The report, when there is one, so a failed invocation still accounts for every resource.
     pub body: Option<Value>,
 }
 
@@ -135,6 +138,7 @@ struct Invoke {
 }
 
 impl Remediator {
+    /// The process-wide state, built once at start-up from a validated configuration.
     pub fn new(config: Config, selector: Selector, client: Client) -> Self {
         let sealer = config
             .restore_seal_key
@@ -149,6 +153,7 @@ impl Remediator {
         }
     }
 
+    /// The configuration the function runs with.
     pub fn config(&self) -> &Config {
         &self.config
     }

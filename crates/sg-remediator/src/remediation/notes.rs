@@ -21,13 +21,18 @@ pub enum Note {
     NoCredentials,
     /// The group is in another account and `CROSS_ACCOUNT_ROLE_NAME` is not set.
     ForeignWithoutRole {
+        /// The account that owns the group.
         foreign: String,
+        /// The function's own account, when known.
         function_account: Option<String>,
     },
     /// AssumeRole into the member account failed.
     AssumeRoleFailed {
+        /// The role ARN that was assumed (account and role name, no secret).
         arn: String,
+        /// The member account the role lives in.
         account: String,
+        /// Why STS refused, redacted.
         error: Box<ApiError>,
     },
     /// Aggregator mode, but the item carries no account id.
@@ -35,18 +40,35 @@ pub enum Note {
     /// Aggregator mode, but the item's account id is not an int64.
     AggregatorAccountInvalid(String),
     /// An API call (or a step made of one) failed.
-    ApiFailure { step: &'static str, error: ApiError },
+    ApiFailure {
+        /// What the function was doing, as the report words it.
+        step: &'static str,
+        /// What the cloud (or the transport) answered, redacted.
+        error: ApiError,
+    },
     /// An attempt failed and was retried (whatever the final outcome, it is reported).
     Retried {
+        /// The API action of the failed attempt.
         action: &'static str,
+        /// What went wrong with that attempt.
         error: ApiError,
     },
     /// Config does not know the group.
     NotInConfig(ApiError),
     /// Config answered about another region than the event's.
-    OtherRegion { answered: String, asked: String },
+    OtherRegion {
+        /// The region in Config's answer.
+        answered: String,
+        /// The region the event named.
+        asked: String,
+    },
     /// Config answered about another account than the event's.
-    OtherAccount { answered: String, asked: String },
+    OtherAccount {
+        /// The account in Config's answer.
+        answered: String,
+        /// The account the event named.
+        asked: String,
+    },
     /// Config reports the group deleted.
     Deleted,
     /// Config reports the group managed by a cloud service.
@@ -63,18 +85,25 @@ pub enum Note {
     Drift(Vec<RuleId>),
     /// A world-open rule kept because Drop rules deny its risky ports.
     Shadowed {
+        /// The kept rule.
         rule: Option<RuleId>,
+        /// The Drop rules that deny its risky ports at a higher precedence.
         by: Vec<RuleId>,
     },
     /// A world-open rule kept for an operator to check.
     Review {
+        /// The kept rule.
         rule: Option<RuleId>,
+        /// Why it cannot be judged from the data.
         reason: ReviewReason,
     },
     /// A revoked rule opens more than the risky ports.
     Collateral {
+        /// The revoked rule.
         rule: Option<RuleId>,
+        /// Its protocol, as the report names it.
         protocol: Protocol,
+        /// Its whole port range: traffic on the non-risky ports of it is cut too.
         port_range: PortRange,
     },
     /// Nothing world-open on a risky port.
@@ -97,20 +126,29 @@ pub enum Note {
     Unverified(Vec<RuleId>),
     /// A restore refused for rules without a valid seal.
     RestoreRefused {
+        /// How many entries lacked a valid seal.
         refused: usize,
+        /// How many entries the event had.
         total: usize,
+        /// The group the restore was for.
         group: String,
+        /// The account the seals were checked against.
         account: String,
+        /// The region the seals were checked against.
         region: String,
     },
     /// A dry-run restore: what would be re-authorized.
     WouldRestore {
+        /// How many rules a real restore would authorize.
         count: usize,
+        /// How many of the event's rules are already present (nothing to do for them).
         already_present: usize,
     },
     /// A restore: what was re-authorized.
     Restored {
+        /// How many rules were authorized again.
         count: usize,
+        /// How many of the event's rules were already present (left as they are).
         already_present: usize,
     },
 }
@@ -118,20 +156,20 @@ pub enum Note {
 /// How a resource's processing ended before the end of the flow: skipped or failed, for the
 /// leading reason.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Stop {
+pub(super) struct Stop {
     pub status: Status,
     pub lead: Note,
 }
 
 impl Stop {
-    pub fn skip(lead: Note) -> Stop {
+    pub(super) fn skip(lead: Note) -> Stop {
         Stop {
             status: Status::Skipped,
             lead,
         }
     }
 
-    pub fn fail(lead: Note) -> Stop {
+    pub(super) fn fail(lead: Note) -> Stop {
         Stop {
             status: Status::Failed,
             lead,
@@ -140,10 +178,10 @@ impl Stop {
 }
 
 /// A step's result: its value, or how the resource's processing stopped.
-pub type Step<T> = Result<T, Stop>;
+pub(super) type Step<T> = Result<T, Stop>;
 
 /// Records the retried attempts of one call: their RequestIds and a note each.
-pub fn record_retried(
+pub(super) fn record_retried(
     action: &'static str,
     retried: &[ApiError],
     out: &mut ResourceResult,
@@ -160,7 +198,7 @@ pub fn record_retried(
 }
 
 /// Ends a resource: its status and its reason, the lead first, then the notes.
-pub fn finish(
+pub(super) fn finish(
     mut out: ResourceResult,
     status: Status,
     lead: Option<Note>,

@@ -14,7 +14,7 @@ use crate::services::ecs;
 
 /// Whether two rules grant the same access (every attribute but the id, the creation time and
 /// the description): re-adding such a rule would duplicate it.
-pub fn same_access(a: &Permission, b: &Permission) -> bool {
+pub(super) fn same_access(a: &Permission, b: &Permission) -> bool {
     let access = |p: &Permission| {
         let mut v = p.to_json();
         if let Some(m) = v.as_object_mut() {
@@ -29,7 +29,7 @@ pub fn same_access(a: &Permission, b: &Permission) -> bool {
 
 /// The entries whose seal does not verify for this account, region and group (missing,
 /// forged, altered or expired), each with its position and why; empty when all may be restored.
-pub fn refused(
+pub(super) fn refused(
     sealer: &Sealer,
     place: Place<'_>,
     rules: &[Permission],
@@ -55,7 +55,10 @@ pub fn refused(
 
 /// Splits the rules to restore into those to add and those already present (live, or earlier
 /// in the same request).
-pub fn to_add(rules: Vec<Permission>, live: &[Permission]) -> (Vec<Permission>, Vec<Permission>) {
+pub(super) fn to_add(
+    rules: Vec<Permission>,
+    live: &[Permission],
+) -> (Vec<Permission>, Vec<Permission>) {
     let mut add: Vec<Permission> = Vec::new();
     let mut present = Vec::new();
     for rule in rules {

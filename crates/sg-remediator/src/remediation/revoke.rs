@@ -29,7 +29,7 @@ const ROUNDS: usize = 2;
 ///
 /// `LastTokenProcessing` / `OperationConflict` mean an earlier attempt with the same token is
 /// still running: it may have applied.
-pub fn may_have_applied(e: &ApiError) -> bool {
+pub(super) fn may_have_applied(e: &ApiError) -> bool {
     match e {
         ApiError::Service { status, .. } => {
             *status >= 500 || e.is_throttling() || e.is_in_progress()
@@ -43,7 +43,7 @@ pub fn may_have_applied(e: &ApiError) -> bool {
 /// Whether one retried attempt may have been applied by ECS: no answer, an unreadable or 5xx
 /// answer, or "the token's first call is still in progress". A 4xx answer (flow control
 /// included) rejected that attempt.
-pub fn attempt_may_have_applied(e: &ApiError) -> bool {
+pub(super) fn attempt_may_have_applied(e: &ApiError) -> bool {
     match e {
         ApiError::Service { status, .. } => *status >= 500 || e.is_in_progress(),
         ApiError::Transport(_) | ApiError::Decode { .. } => true,
@@ -54,7 +54,7 @@ pub fn attempt_may_have_applied(e: &ApiError) -> bool {
 
 /// The state of one revoke-and-verify.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RevokeLedger {
+pub(super) struct RevokeLedger {
     /// The rules selected for revoking.
     asked: Vec<RuleId>,
     /// Still to send (after a round: still exposed on the live view).
@@ -84,7 +84,7 @@ pub struct RevokeLedger {
 
 /// The outcome of a revoke-and-verify.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settlement {
+pub(super) struct Settlement {
     pub status: Status,
     /// Verified gone, and ours (answered, or lost but verified gone).
     pub revoked: BTreeSet<RuleId>,
@@ -96,7 +96,7 @@ pub struct Settlement {
 
 impl RevokeLedger {
     /// A ledger for revoking `asked`, carrying the resource's notes so far.
-    pub fn new(asked: Vec<RuleId>, notes: Vec<Note>) -> Self {
+    pub(super) fn new(asked: Vec<RuleId>, notes: Vec<Note>) -> Self {
         RevokeLedger {
             pending: asked.clone(),
             asked,
@@ -114,14 +114,19 @@ impl RevokeLedger {
     }
 
     /// Starts a round: returns the ids to send.
-    pub fn start_round(&mut self) -> Vec<RuleId> {
+    pub(super) fn start_round(&mut self) -> Vec<RuleId> {
         self.rounds += 1;
         self.vanished = false;
         self.pending.clone()
     }
 
     /// One batch's answer: the errors of its retried attempts and its final result.
-    pub fn record(&mut self, ids: Vec<RuleId>, retried: &[ApiError], result: Result<(), ApiError>) {
+    pub(super) fn record(
+        &mut self,
+        ids: Vec<RuleId>,
+        retried: &[ApiError],
+        result: Result<(), ApiError>,
+    ) {
         self.seen.extend(retried.iter().map(|e| Note::Retried {
             action: "RevokeSecurityGroup",
             error: e.clone(),
@@ -150,18 +155,18 @@ impl RevokeLedger {
     }
 
     /// Where the errors of the verifying read's retried attempts go.
-    pub fn seen_mut(&mut self) -> &mut Vec<Note> {
+    pub(super) fn seen_mut(&mut self) -> &mut Vec<Note> {
         &mut self.seen
     }
 
     /// Whether a revoked id is still in the group (then the selection must run again).
-    pub fn any_left(&self, present: &HashSet<RuleId>) -> bool {
+    pub(super) fn any_left(&self, present: &HashSet<RuleId>) -> bool {
         self.asked.iter().any(|id| present.contains(id))
     }
 
     /// What the group read again showed: the ids present, and of the asked ids those still
     /// selected (`None`: selection failed, then every asked id still present counts).
-    pub fn verified(&mut self, present: HashSet<RuleId>, reselected: Option<&Selection>) {
+    pub(super) fn verified(&mut self, present: HashSet<RuleId>, reselected: Option<&Selection>) {
         self.pending = match reselected {
             Some(sel) => sel
                 .revoke_ids()
@@ -180,13 +185,13 @@ impl RevokeLedger {
     }
 
     /// The group could not be read again.
-    pub fn verify_failed(&mut self, e: ApiError) {
+    pub(super) fn verify_failed(&mut self, e: ApiError) {
         self.verify_failed = Some(e);
     }
 
     /// Whether to send the still-exposed rules once more: only after a first round in which a
     /// batch named a vanished rule, and nothing else went wrong.
-    pub fn revoke_again(&mut self) -> bool {
+    pub(super) fn revoke_again(&mut self) -> bool {
         let again = self.verify_failed.is_none()
             && self.rounds < ROUNDS
             && !self.pending.is_empty()
@@ -203,7 +208,7 @@ impl RevokeLedger {
     /// revoked; what was gone before is not ours; anything still selected fails the resource,
     /// unless ECS refused a managed group and nothing was revoked (skipped). Not verified: the
     /// answered rules count as revoked, the lost ones are unverified, and the resource fails.
-    pub fn settle(self) -> Settlement {
+    pub(super) fn settle(self) -> Settlement {
         let RevokeLedger {
             asked,
             pending,

@@ -97,14 +97,23 @@ pub enum SelectError {
     /// The query does not parse. `line` and `column` are 1-based.
     #[error("RULE_SELECTOR is not a valid JMESPath expression: {reason} at line {line}, column {column} of {query:?}")]
     InvalidQuery {
+        /// The query as configured.
         query: String,
+        /// The parser's message.
         reason: String,
+        /// Where the parser stopped: the line of the query.
         line: usize,
+        /// Where the parser stopped: the column on that line.
         column: usize,
     },
     /// The query parses but fails (or returns the wrong shape) on the built-in sample group.
     #[error("RULE_SELECTOR {query:?} does not work on a sample security group: {reason}")]
-    RejectedQuery { query: String, reason: String },
+    RejectedQuery {
+        /// The query as configured.
+        query: String,
+        /// What went wrong on the sample group.
+        reason: String,
+    },
     /// The query failed while evaluating a group (e.g. a builtin got a value of the wrong type).
     #[error("the rule selector failed: {0}")]
     QueryFailed(String),
@@ -117,8 +126,11 @@ pub enum SelectError {
     /// One rule cannot be read. The whole group fails rather than losing the rule silently.
     #[error("rule #{index}{} cannot be read: {reason}", id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default())]
     InvalidRule {
+        /// The rule's position in the group's list, from 0.
         index: usize,
+        /// Its `SecurityGroupRuleId`, if that much could be read.
         id: Option<String>,
+        /// What could not be read.
         reason: String,
     },
 }
@@ -293,6 +305,7 @@ fn canonical_variable(rules: &[Permission]) -> Rcvar {
 /// A rule to revoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exposed {
+    /// The rule, with every attribute needed to revoke it and to put it back.
     pub rule: Permission,
     /// The risky spans the rule opens, clipped to its range (for a custom selection that opens no
     /// risky port: its whole port range).
@@ -306,6 +319,7 @@ pub struct Exposed {
 /// deny every port it was selected for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shadowed {
+    /// The kept rule.
     pub rule: Permission,
     /// The Drop rules doing the denying (those with an id), sorted.
     pub by: Vec<RuleId>,
@@ -316,7 +330,9 @@ pub struct Shadowed {
 /// A rule that needs a human: it may expose a risky port but cannot be judged or acted on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Review {
+    /// The rule to check.
     pub rule: Permission,
+    /// Why it cannot be judged or acted on automatically.
     pub reason: ReviewReason,
 }
 

@@ -11,12 +11,15 @@ use super::{invoke_traced, Api};
 use crate::openapi::json::{field, text_field};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
+/// Re-reads one resource in the function's own account; the RAM policy must allow
+/// `config:GetDiscoveredResource`.
 pub const GET_DISCOVERED_RESOURCE: Api = Api {
     service: "config",
     action: "GetDiscoveredResource",
     version: "2020-09-07",
 };
 
+/// Re-reads one resource of a member account through an aggregator (`CONFIG_AGGREGATOR_ID`).
 pub const GET_AGGREGATE_DISCOVERED_RESOURCE: Api = Api {
     service: "config",
     action: "GetAggregateDiscoveredResource",
@@ -26,6 +29,7 @@ pub const GET_AGGREGATE_DISCOVERED_RESOURCE: Api = Api {
 /// Which aggregator and member account to read through (multi-account setups).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregatorScope {
+    /// The aggregator to read through, from `CONFIG_AGGREGATOR_ID`.
     pub aggregator_id: String,
     /// The resource's account: `ResourceAccountId`, a required int64
     /// (`config-20200907/client/get_aggregate_discovered_resource_request_model.go`).
@@ -65,28 +69,35 @@ pub fn is_resource_account_id(account: &str) -> bool {
 /// What to re-read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceQuery {
+    /// The security group's id.
     pub resource_id: String,
     /// e.g. `ACS::ECS::SecurityGroup`.
     pub resource_type: String,
     /// The resource's region (Config's endpoint is central; the region is a parameter).
     pub region: String,
+    /// Read through this aggregator when set; otherwise the function's own account is read.
     pub aggregator: Option<AggregatorScope>,
 }
 
 /// Config's view of one resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiscoveredResource {
+    /// Kept for the resource's `apiRequestIds`.
     pub request_id: Option<String>,
     /// The owner's UID (Config sends a number; kept as text).
     pub account_id: Option<String>,
+    /// The region Config recorded; checked against the event's.
     pub region: String,
+    /// The id Config answered for; checked against the one asked.
     pub resource_id: String,
+    /// The type Config recorded.
     pub resource_type: String,
     /// `ResourceDeleted == 0`. (Config's `1` means the resource still exists.) A missing field
     /// counts as "exists": the live ECS check that follows decides.
     pub deleted: bool,
     /// The parsed `Configuration`; `Null` only when Config sent none (absent or empty string).
     pub configuration: Value,
+    /// The tags, where the exempt tag is looked for.
     pub tags: Tags,
     /// `ServiceManaged` from the configuration; `None` when the key is missing.
     pub service_managed: Option<bool>,
@@ -160,6 +171,7 @@ impl Tags {
             .any(|(k, v)| k == key && value.is_none_or(|want| want == v))
     }
 
+    /// Whether the resource has no tags at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -19,18 +19,21 @@ use crate::openapi::json::{field, text_field};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 use crate::rules::{Authorize, Direction, Permission, PortRange, RuleId, FIELDS};
 
+/// Reads a group's live rules: the truth a revoke is decided on, not Config's snapshot.
 pub const DESCRIBE_SECURITY_GROUP_ATTRIBUTE: Api = Api {
     service: "ecs",
     action: "DescribeSecurityGroupAttribute",
     version: "2014-05-26",
 };
 
+/// Deletes rules by id: the one call that changes a group.
 pub const REVOKE_SECURITY_GROUP: Api = Api {
     service: "ecs",
     action: "RevokeSecurityGroup",
     version: "2014-05-26",
 };
 
+/// Adds rules back: used only by a restore.
 pub const AUTHORIZE_SECURITY_GROUP: Api = Api {
     service: "ecs",
     action: "AuthorizeSecurityGroup",
@@ -49,9 +52,11 @@ pub const MAX_PAGES: u32 = 100;
 /// The complete live ingress rule set of one security group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecurityGroupRules {
+    /// Every ingress rule of the group, all pages together.
     pub permissions: Vec<Permission>,
     /// One per page, in order.
     pub request_ids: Vec<String>,
+    /// How many pages were read; a group of over 1000 rules takes several.
     pub pages: u32,
     /// A classic-network group (the live answer has no `VpcId`): both NIC types were read.
     pub classic: bool,
@@ -204,8 +209,11 @@ fn pagination_error(detail: String) -> ApiError {
 /// `VpcId` (`None` when the answer has none or an empty one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
+    /// The rules on this page, each parsed.
     pub permissions: Vec<Permission>,
+    /// Where to continue; `None` on the last page.
     pub next_token: Option<String>,
+    /// Empty for a classic-network group, which is then read once per NIC type.
     pub vpc_id: Option<String>,
 }
 
@@ -256,6 +264,7 @@ pub fn parse_page(body: &Value, sg_id: &str) -> Result<Page, ApiError> {
 /// The outcome of one RevokeSecurityGroup request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RevokeChunk {
+    /// The rules the request tried to revoke.
     pub ids: Vec<RuleId>,
     /// The request id on success.
     pub result: Result<String, ApiError>,
@@ -267,6 +276,7 @@ pub struct RevokeChunk {
 /// The outcome of one AuthorizeSecurityGroup request (or of rules refused before sending).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthorizeChunk {
+    /// The rules the request tried to authorize.
     pub rules: Vec<Permission>,
     /// The request id on success.
     pub result: Result<String, ApiError>,

@@ -22,12 +22,14 @@ use super::{invoke, Api};
 use crate::openapi::json::{field, text_field};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
+/// Lists the groups of a region, for `scan`.
 pub const DESCRIBE_SECURITY_GROUPS: Api = Api {
     service: "ecs",
     action: "DescribeSecurityGroups",
     version: "2014-05-26",
 };
 
+/// Lists the regions the account can see, for a `scan` of every region.
 pub const DESCRIBE_REGIONS: Api = Api {
     service: "ecs",
     action: "DescribeRegions",
@@ -43,20 +45,28 @@ pub const MAX_PAGES: u32 = 1000;
 /// One listed security group: what `scan` needs to decide whether to look at its rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedGroup {
+    /// The group's id (`sg-…`).
     pub security_group_id: String,
+    /// The name the owner gave it, shown by `scan` to help recognise the group.
     pub security_group_name: String,
+    /// The region it is in.
     pub region_id: String,
+    /// The VPC it belongs to; `None` for a classic-network group.
     pub vpc_id: Option<String>,
     /// `ServiceManaged`: a group a cloud service manages (ECS refuses changes to it).
     pub service_managed: bool,
+    /// Its tags, where the exempt tag is looked for.
     pub tags: Tags,
 }
 
 /// Every group of a region, and the RequestId of each page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inventory {
+    /// Every group of the region.
     pub groups: Vec<ListedGroup>,
+    /// One per page, for the audit trail.
     pub request_ids: Vec<String>,
+    /// How many pages were read.
     pub pages: u32,
 }
 
@@ -133,7 +143,9 @@ pub fn parse_regions(body: &Value) -> Result<Vec<String>, ApiError> {
 /// One page of groups and the token of the next (`None` on the last page).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
+    /// The groups on this page.
     pub groups: Vec<ListedGroup>,
+    /// Where to continue; `None` on the last page.
     pub next_token: Option<String>,
 }
 

@@ -18,7 +18,9 @@ use crate::openapi::{
 pub struct Api {
     /// The RAM service prefix: `config`, `ecs`, `sts`.
     pub service: &'static str,
+    /// The action's name, e.g. `RevokeSecurityGroup`.
     pub action: &'static str,
+    /// The API version the action belongs to (`2014-05-26` for ECS).
     pub version: &'static str,
 }
 
@@ -85,7 +87,9 @@ pub enum Needed {
 /// One OpenAPI action the code can call, with its RAM action name (`service:Action`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiAction {
+    /// `service:Action`, as the function role's RAM policy must grant it.
     pub ram_action: &'static str,
+    /// Which deployments need it, so the Terraform policy grants no more than is used.
     pub needed: Needed,
 }
 

@@ -15,6 +15,7 @@ use crate::credentials::Credentials;
 use crate::openapi::json::{field, text_field};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
+/// Borrows a member account's role (`CROSS_ACCOUNT_ROLE_NAME`) to remediate its groups.
 pub const ASSUME_ROLE: Api = Api {
     service: "sts",
     action: "AssumeRole",
@@ -27,8 +28,11 @@ pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 /// Credentials obtained from AssumeRole. `Debug` never prints the secret or the token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssumedRole {
+    /// The temporary key for the member account.
     pub credentials: Credentials,
+    /// When the key stops working; the cache refreshes it before then.
     pub expiration: SystemTime,
+    /// Kept for the resource's `apiRequestIds`.
     pub request_id: Option<String>,
 }
 
@@ -144,10 +148,12 @@ impl Default for CredentialCache {
 }
 
 impl CredentialCache {
+    /// An empty cache on the system clock.
     pub fn new() -> Self {
         Self::with_clock(Arc::new(SystemTime::now))
     }
 
+    /// An empty cache reading the time from `clock` (tests move it to make entries expire).
     pub fn with_clock(clock: Clock) -> Self {
         CredentialCache {
             entries: Mutex::new(HashMap::new()),

@@ -11,38 +11,38 @@ use std::sync::Mutex;
 use acs_emulator::{Emulator, Fixture};
 use bytes::Bytes;
 use serde_json::{json, Value};
-pub use sg_test_kit::secrets::assert_no_secret;
+pub(crate) use sg_test_kit::secrets::assert_no_secret;
 use sg_test_kit::secrets::StsTap;
 use sg_test_kit::{bootstrap, world, Caller, Function};
-pub use sg_test_kit::{Answer, Key};
+pub(crate) use sg_test_kit::{Answer, Key};
 
 /// The function's own account in `base.json`.
-pub const ACCOUNT: &str = "1234567890123456";
+pub(crate) const ACCOUNT: &str = "1234567890123456";
 /// A member account with the role `sg-remediation` that trusts [`ACCOUNT`].
-pub const MEMBER: &str = "2222333344445555";
-pub const ROLE: &str = "sg-remediation";
-pub const REGION: &str = "cn-hangzhou";
+pub(crate) const MEMBER: &str = "2222333344445555";
+pub(crate) const ROLE: &str = "sg-remediation";
+pub(crate) const REGION: &str = "cn-hangzhou";
 /// The group in `base.json` whose rules every generated group copies.
-pub const TEMPLATE_SG: &str = "sg-reltemplate0000000";
+pub(crate) const TEMPLATE_SG: &str = "sg-reltemplate0000000";
 /// Rules whose description starts with this are the ones that must be revoked.
 const RISKY_MARK: &str = "RISKY:";
 
 const BASE: &str = include_str!("../fixtures/reliability/base.json");
 
 /// The function role's two keys in `base.json` (the second stands in for "fresh credentials").
-pub fn function_key(n: usize) -> Key {
+pub(crate) fn function_key(n: usize) -> Key {
     let world = World::base();
     world.keys_of(ACCOUNT)[n].clone()
 }
 
 /// A fixture under construction, starting from `tests/fixtures/reliability/base.json`.
 #[derive(Clone)]
-pub struct World {
+pub(crate) struct World {
     json: Value,
 }
 
 impl World {
-    pub fn base() -> World {
+    pub(crate) fn base() -> World {
         World {
             json: serde_json::from_str(BASE).expect("base.json is JSON"),
         }
@@ -53,12 +53,12 @@ impl World {
     }
 
     /// The keys of `account`, in fixture order.
-    pub fn keys_of(&self, account: &str) -> Vec<Key> {
+    pub(crate) fn keys_of(&self, account: &str) -> Vec<Key> {
         world::keys_of(&self.json, account)
     }
 
     /// Every key of the fixture.
-    pub fn all_keys(&self) -> Vec<Key> {
+    pub(crate) fn all_keys(&self) -> Vec<Key> {
         [ACCOUNT, MEMBER]
             .iter()
             .flat_map(|a| self.keys_of(a))
@@ -67,7 +67,7 @@ impl World {
 
     /// Adds an STS-style key to `account`. Secrets carry `/`, `+` and `=` so that a leak in
     /// percent-encoded form is caught too.
-    pub fn add_key(&mut self, account: &str, n: usize) -> Key {
+    pub(crate) fn add_key(&mut self, account: &str, n: usize) -> Key {
         let key = Key {
             id: format!("STS.RelGenerated{n:010}"),
             secret: format!("gen/Secret+{n:05}=Qm{}", n * 7919 + 104_729),
@@ -90,7 +90,7 @@ impl World {
     }
 
     /// Adds a group to `account` with a copy of the template's rules (ids made unique).
-    pub fn add_group(&mut self, account: &str, sg: &str) {
+    pub(crate) fn add_group(&mut self, account: &str, sg: &str) {
         let template = self.json["securityGroups"]
             .as_array()
             .unwrap()
@@ -116,7 +116,7 @@ impl World {
     }
 
     /// The ids of the rules that must be revoked in group `sg`, from the fixture's descriptions.
-    pub fn risky_ids(&self, sg: &str) -> BTreeSet<String> {
+    pub(crate) fn risky_ids(&self, sg: &str) -> BTreeSet<String> {
         self.json["securityGroups"]
             .as_array()
             .unwrap()
@@ -132,13 +132,13 @@ impl World {
             .collect()
     }
 
-    pub fn fixture(&self) -> Fixture {
+    pub(crate) fn fixture(&self) -> Fixture {
         Fixture::from_json_str(&self.json.to_string()).expect("valid fixture")
     }
 }
 
 /// A Config-shaped remediation event for groups of `account` in [`REGION`].
-pub fn event(account: &str, groups: &[&str]) -> Value {
+pub(crate) fn event(account: &str, groups: &[&str]) -> Value {
     Value::Array(
         groups
             .iter()
@@ -156,7 +156,7 @@ pub fn event(account: &str, groups: &[&str]) -> Value {
 }
 
 /// The emulator, the function, and everything needed to judge what happened.
-pub struct Cloud {
+pub(crate) struct Cloud {
     pub emu: Emulator,
     pub function: Function,
     known_secrets: Vec<String>,
@@ -169,7 +169,7 @@ impl Cloud {
     /// Starts the emulator with `world` and `bootstrap` pointed at it (debug logging, so the
     /// secrets check sees every line the function can print). STS traffic goes through a tap
     /// that remembers the role credentials STS hands out.
-    pub async fn start(world: &World, extra_env: &[(&str, &str)]) -> Cloud {
+    pub(crate) async fn start(world: &World, extra_env: &[(&str, &str)]) -> Cloud {
         let emu = Emulator::start(world.fixture()).await.expect("emulator");
         let tap = StsTap::start(emu.sts_endpoint()).await;
         let launch = bootstrap!()
@@ -196,7 +196,12 @@ impl Cloud {
     /// Invokes the function as FC would: `key` as the role's credentials, [`ACCOUNT`] as the
     /// function's account, `timeout_secs` as `x-fc-function-timeout`. The answer must be JSON
     /// and `x-fc-status` must mirror the HTTP status.
-    pub async fn invoke(&self, key: &Key, timeout_secs: u32, body: impl Into<Bytes>) -> Answer {
+    pub(crate) async fn invoke(
+        &self,
+        key: &Key,
+        timeout_secs: u32,
+        body: impl Into<Bytes>,
+    ) -> Answer {
         let n = self
             .next_request
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -220,22 +225,22 @@ impl Cloud {
     }
 
     /// Invokes with a JSON event.
-    pub async fn invoke_event(&self, key: &Key, timeout_secs: u32, event: &Value) -> Answer {
+    pub(crate) async fn invoke_event(&self, key: &Key, timeout_secs: u32, event: &Value) -> Answer {
         self.invoke(key, timeout_secs, event.to_string()).await
     }
 
     /// Adds a value that must not appear in any output (e.g. a wrong secret sent on purpose).
-    pub fn also_secret(&mut self, secret: &str) {
+    pub(crate) fn also_secret(&mut self, secret: &str) {
         self.known_secrets.push(secret.to_string());
     }
 
     /// The role credentials STS has handed out through the tap so far.
-    pub fn assumed_secrets(&self) -> Vec<String> {
+    pub(crate) fn assumed_secrets(&self) -> Vec<String> {
         self.tap.secrets()
     }
 
     /// Live rules of each group, to compare with after an invocation.
-    pub fn truth(&self, world: &World, groups: &[&str]) -> Truth {
+    pub(crate) fn truth(&self, world: &World, groups: &[&str]) -> Truth {
         Truth {
             before: groups
                 .iter()
@@ -249,7 +254,7 @@ impl Cloud {
 
     /// Stops the function (SIGTERM, clean exit), then checks that no secret or token it could
     /// have seen appears in its output or in any response it gave.
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         let Cloud {
             function,
             known_secrets: mut secrets,
@@ -268,7 +273,7 @@ impl Cloud {
 }
 
 /// Live rules before an invocation and which of them are risky, per group.
-pub struct Truth {
+pub(crate) struct Truth {
     before: BTreeMap<String, (Vec<Value>, BTreeSet<String>)>,
 }
 
@@ -287,7 +292,7 @@ impl Truth {
     /// - only risky rules are gone, and every other rule is unchanged;
     /// - `remediated` means every risky rule that was open is gone; a group with a risky rule
     ///   open is never `compliant`; `failed` and `skipped` always say why.
-    pub fn assert_told(&self, emu: &Emulator, answer: &Answer) {
+    pub(crate) fn assert_told(&self, emu: &Emulator, answer: &Answer) {
         for (sg, (before, risky)) in &self.before {
             let result = answer.result(sg);
             let status = result["status"].as_str().unwrap_or("");
@@ -348,7 +353,7 @@ impl Truth {
 
 impl Truth {
     /// Only risky rules are gone from live state, and every other rule is unchanged.
-    pub fn assert_only_risky_rules_gone(&self, emu: &Emulator) {
+    pub(crate) fn assert_only_risky_rules_gone(&self, emu: &Emulator) {
         for (sg, (before, risky)) in &self.before {
             let after = emu.live_rules(sg).expect("known group");
             assert_only_risky_gone(sg, before, &after, risky);

@@ -38,12 +38,16 @@ use serde::Deserialize;
 /// The provider schema: the provider block and every resource and data source we use.
 #[derive(Debug, Deserialize)]
 pub struct Schema {
+    /// The `provider "alicloud"` block's arguments.
     pub provider: ResourceSchema,
+    /// Every resource type the module uses, by type name.
     pub resources: BTreeMap<String, ResourceSchema>,
+    /// Every data source the module uses, by type name.
     pub data_sources: BTreeMap<String, ResourceSchema>,
 }
 
 impl Schema {
+    /// Reads the checked-in schema subset (tests/fixtures/terraform/alicloud-schema-subset.json).
     pub fn from_json(json: &str) -> Result<Schema, serde_json::Error> {
         serde_json::from_str(json)
     }
@@ -53,31 +57,43 @@ impl Schema {
 #[derive(Debug, Default, Deserialize)]
 pub struct ResourceSchema {
     #[serde(default)]
+    /// Arguments by name.
     pub args: BTreeMap<String, ArgSchema>,
     #[serde(default)]
+    /// Nested blocks by name.
     pub blocks: BTreeMap<String, BlockSchema>,
 }
 
 #[derive(Debug, Deserialize)]
+/// One argument as the provider declares it: what a module may set and what it may set it to.
 pub struct ArgSchema {
     #[serde(rename = "type")]
+    /// The Terraform type (`string`, `number`, `bool`, `list`, …), to catch a value of the wrong
+    /// kind.
     pub ty: String,
     #[serde(default)]
+    /// The module must set it.
     pub required: bool,
     /// `required || optional`: false for computed-only attributes.
     #[serde(default)]
     pub settable: bool,
     #[serde(default)]
+    /// Set when the provider warns on use: the module should not use it.
     pub deprecated: Option<serde_json::Value>,
     #[serde(default)]
+    /// The argument the provider says to use instead, named in the finding.
     pub replaced_by: Option<String>,
     #[serde(default)]
+    /// The values the provider accepts, when it declares an enum.
     pub values: Option<Vec<String>>,
     #[serde(default)]
+    /// The provider's `ValidateFunc`, when it is one the checker evaluates.
     pub validation: Option<Validation>,
     #[serde(default)]
+    /// Arguments of which exactly one must be set.
     pub exactly_one_of: Option<Vec<String>>,
     #[serde(default)]
+    /// Arguments that must not be set together with this one.
     pub conflicts_with: Option<Vec<String>>,
 }
 
@@ -110,37 +126,55 @@ impl ArgSchema {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Validation {
+    /// `validation.StringInSlice`: the value must be one of these.
     Enum {
+        /// The accepted values.
         values: Vec<String>,
     },
+    /// `validation.IntBetween`: an integer in an inclusive range.
     IntRange {
+        /// The lowest accepted value.
         min: i64,
+        /// The highest accepted value.
         max: i64,
     },
+    /// `validation.FloatBetween`: a number in an inclusive range.
     FloatRange {
+        /// The lowest accepted value.
         min: f64,
+        /// The highest accepted value.
         max: f64,
     },
+    /// `validation.IntAtLeast`: an integer with a lower bound.
     IntAtLeast {
+        /// The lowest accepted value.
         min: i64,
     },
     #[serde(other)]
+    /// Any other validation: not evaluated, so never reported.
     Other,
 }
 
 #[derive(Debug, Deserialize)]
+/// One nested block as the provider declares it: whether it is needed and how often it may appear.
 pub struct BlockSchema {
     #[serde(default)]
+    /// The module must write it.
     pub required: bool,
     #[serde(default)]
+    /// The fewest times it may appear, when bounded.
     pub min_items: Option<u64>,
     #[serde(default)]
+    /// The most times it may appear, when bounded.
     pub max_items: Option<u64>,
     #[serde(default)]
+    /// Set when the provider warns on use: the module should not use it.
     pub deprecated: Option<serde_json::Value>,
     #[serde(default)]
+    /// Arguments by name.
     pub args: BTreeMap<String, ArgSchema>,
     #[serde(default)]
+    /// Nested blocks by name.
     pub blocks: BTreeMap<String, BlockSchema>,
 }
 
@@ -151,7 +185,9 @@ pub struct BlockSchema {
 /// One problem, with where it is (`dir/file.tf: resource.type.name.block.argument`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Finding {
+    /// Where: `dir/file.tf: resource.type.name.block.argument`.
     pub at: String,
+    /// What is wrong and, when known, what to write instead.
     pub message: String,
 }
 
@@ -168,14 +204,18 @@ impl fmt::Display for Finding {
 /// The `.tf` files of one directory: one Terraform module.
 #[derive(Debug)]
 pub struct Module {
+    /// The module's directory, for the findings' locations.
     pub dir: PathBuf,
+    /// Each file's name and parsed body, in name order.
     pub files: Vec<(String, Body)>,
 }
 
 /// A block found in a module, with the file it is in.
 #[derive(Debug, Clone, Copy)]
 pub struct Located<'a> {
+    /// The file's name, for the finding's location.
     pub file: &'a str,
+    /// The block itself.
     pub block: &'a Block,
 }
 

@@ -14,6 +14,7 @@ pub struct Scalar {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A node of the small YAML subset `s.yaml` is written in.
 pub enum Node {
     /// A scalar.
     Scalar(Scalar),

@@ -34,7 +34,7 @@ Examples:
 /// Function Compute remediation's selection, guard rails, verification and report.
 #[derive(Debug, Parser)]
 #[command(name = "sg-remediator", version, after_help = format!("{EXIT_STATUS}\n\n{EXAMPLES}"))]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
     #[command(flatten)]
@@ -43,7 +43,7 @@ pub struct Cli {
 
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
-pub struct Global {
+pub(crate) struct Global {
     /// Profile of ~/.aliyun/config.json to use (skips the environment's keys).
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
@@ -74,7 +74,7 @@ pub struct Global {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// List every security group of the regions (ECS DescribeSecurityGroups) and judge each on
     /// its live rules. Needs no Cloud Config. Never changes anything.
     Scan {
@@ -131,7 +131,7 @@ pub enum Command {
 
 impl Global {
     /// The function's variables these flags override, with the flag's value.
-    pub fn overrides(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn overrides(&self) -> Vec<(&'static str, String)> {
         [
             ("RISKY_PORTS", &self.ports),
             ("RULE_SELECTOR", &self.selector),

@@ -21,7 +21,7 @@ use crate::session::{request_id, Fatal, Session};
 use crate::terminal::Progress;
 
 /// What a subcommand produced.
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub report: Value,
     pub table: String,
     /// Exit status 2: risky rules found (scan, check) or a failure.
@@ -30,12 +30,12 @@ pub struct Outcome {
 
 /// A group to check or remediate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     pub region: String,
     pub id: String,
 }
 
-pub async fn scan(
+pub(crate) async fn scan(
     session: Session,
     regions: &[String],
     all_regions: bool,
@@ -145,7 +145,7 @@ pub async fn scan(
 
 /// `check` (dry run) and `remediate` (enforce): the function's engine, one group per invocation
 /// so that progress can be shown, results in the order given.
-pub async fn run_engine(
+pub(crate) async fn run_engine(
     session: Session,
     targets: Vec<Target>,
     mode: Mode,
@@ -232,7 +232,7 @@ pub async fn run_engine(
 }
 
 /// Puts back the `revokedRules` of a report, group by group, through the function's restore.
-pub async fn restore(
+pub(crate) async fn restore(
     session: Session,
     report: &Value,
     only: Option<&str>,
@@ -290,7 +290,7 @@ pub async fn restore(
 }
 
 /// One restore event per group of the report that has revoked rules (optionally only `only`).
-pub fn restore_requests(report: &Value, only: Option<&str>) -> Result<Vec<Value>, Fatal> {
+pub(crate) fn restore_requests(report: &Value, only: Option<&str>) -> Result<Vec<Value>, Fatal> {
     let results = report["results"]
         .as_array()
         .ok_or_else(|| Fatal("the report has no results: give a remediate report".into()))?;
@@ -321,7 +321,7 @@ pub fn restore_requests(report: &Value, only: Option<&str>) -> Result<Vec<Value>
 }
 
 /// The `would_remediate` groups of a scan report.
-pub fn targets_from_scan(report: &Value) -> Result<Vec<Target>, Fatal> {
+pub(crate) fn targets_from_scan(report: &Value) -> Result<Vec<Target>, Fatal> {
     let results = report["results"]
         .as_array()
         .ok_or_else(|| Fatal("the scan report has no results".into()))?;
@@ -337,7 +337,7 @@ pub fn targets_from_scan(report: &Value) -> Result<Vec<Target>, Fatal> {
         .collect())
 }
 
-pub fn read_report(path: &Path) -> Result<Value, Fatal> {
+pub(crate) fn read_report(path: &Path) -> Result<Value, Fatal> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Fatal(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str(&text)

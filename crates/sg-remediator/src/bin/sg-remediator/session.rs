@@ -20,7 +20,7 @@ use crate::args::Global;
 
 /// A failure that ends the run with exit status 1 (usage, configuration, credentials).
 #[derive(Debug)]
-pub struct Fatal(pub String);
+pub(crate) struct Fatal(pub String);
 
 impl<E: std::fmt::Display> From<E> for Fatal {
     fn from(e: E) -> Self {
@@ -28,7 +28,7 @@ impl<E: std::fmt::Display> From<E> for Fatal {
     }
 }
 
-pub struct Session {
+pub(crate) struct Session {
     pub config: Config,
     pub selector: Selector,
     pub client: Client,
@@ -40,7 +40,7 @@ pub struct Session {
 
 impl Session {
     /// Reads the configuration and finds the access key (assuming a profile's role first).
-    pub async fn open(global: &Global, mode: Mode) -> Result<Session, Fatal> {
+    pub(crate) async fn open(global: &Global, mode: Mode) -> Result<Session, Fatal> {
         let overrides = global.overrides();
         let lookup = |name: &str| {
             overrides
@@ -79,7 +79,7 @@ impl Session {
         })
     }
 
-    pub fn remediator(&self) -> Arc<Remediator> {
+    pub(crate) fn remediator(&self) -> Arc<Remediator> {
         Arc::new(Remediator::new(
             self.config.clone(),
             self.selector.clone(),
@@ -88,13 +88,13 @@ impl Session {
     }
 
     /// A call context with a fresh per-group deadline.
-    pub fn deadline(&self) -> std::time::Instant {
+    pub(crate) fn deadline(&self) -> std::time::Instant {
         std::time::Instant::now() + self.timeout
     }
 
     /// Runs the function's engine on one event, as FC would invoke it with these credentials.
     /// A function error still carries the report as its body.
-    pub async fn invoke(&self, remediator: &Arc<Remediator>, payload: Value) -> Value {
+    pub(crate) async fn invoke(&self, remediator: &Arc<Remediator>, payload: Value) -> Value {
         let input = Input {
             payload: Bytes::from(payload.to_string()),
             request_id: request_id(),
@@ -117,7 +117,7 @@ impl Session {
 
     /// The live ingress rules of a group as ECS lists them, for the table (empty if unreadable:
     /// the report then says why).
-    pub async fn live_rules(&self, region: &str, sg_id: &str) -> Option<Vec<Value>> {
+    pub(crate) async fn live_rules(&self, region: &str, sg_id: &str) -> Option<Vec<Value>> {
         let cx = CallContext {
             credentials: &self.credentials,
             deadline: self.deadline(),
@@ -131,7 +131,7 @@ impl Session {
 }
 
 /// A request id for the CLI's reports, in the place of FC's.
-pub fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     format!("cli-{}", uuid::Uuid::new_v4())
 }
 

@@ -7,10 +7,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A progress bar on stderr, or nothing.
-pub struct Progress(Option<ProgressBar>);
+pub(crate) struct Progress(Option<ProgressBar>);
 
 impl Progress {
-    pub fn new(total: u64, label: &'static str) -> Progress {
+    pub(crate) fn new(total: u64, label: &'static str) -> Progress {
         if total < 2 || !std::io::stderr().is_terminal() {
             return Progress(None);
         }
@@ -22,13 +22,13 @@ impl Progress {
         Progress(Some(bar))
     }
 
-    pub fn inc(&self) {
+    pub(crate) fn inc(&self) {
         if let Some(bar) = &self.0 {
             bar.inc(1);
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
@@ -36,7 +36,7 @@ impl Progress {
 }
 
 /// Why a change was not confirmed.
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// stdin is not a terminal and `--yes` was not given.
     NotATerminal,
     /// The person answered something other than yes.
@@ -44,7 +44,7 @@ pub enum Refusal {
 }
 
 /// Asks `question` on stderr and reads the answer from stdin; only `y` or `yes` confirm.
-pub fn confirm(question: &str) -> Result<(), Refusal> {
+pub(crate) fn confirm(question: &str) -> Result<(), Refusal> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(Refusal::NotATerminal);
