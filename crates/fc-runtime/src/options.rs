@@ -127,7 +127,10 @@ fn max_event_bytes(lookup: &impl Fn(&str) -> Option<String>) -> Result<usize, Op
     }
 }
 
-fn parse_number(value: &str, min: u64, max: u64) -> Result<u64, String> {
+/// A whole number in `min..=max` (surrounding spaces allowed), or the problem in words: the one
+/// wording of a bad numeric variable, public so that a binary's own settings read numbers the
+/// way the runtime reads its own (`<VARIABLE>: <problem>`).
+pub fn parse_number(value: &str, min: u64, max: u64) -> Result<u64, String> {
     let n: u64 = value
         .trim()
         .parse()

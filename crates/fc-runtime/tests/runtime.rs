@@ -14,13 +14,11 @@ use std::time::{Duration, Instant};
 
 use fc_runtime::{serve, service_fn, Diagnostic, Event, Handler, RuntimeOptions};
 use serde_json::{json, Value};
+use sg_test_kit::fc::{invoke_at, read_json};
+use sg_test_kit::process::{wait_with_patience, PATIENCE};
 
 const SECRET: &str = "wJalrXUtnFEMI-secret-value-4f1d";
 const TOKEN: &str = "CAIS-security-token-value-9c2e";
-
-/// Generous bound for start-up and exit on a loaded machine; a safety net against hanging, not
-/// a performance assertion.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------------
 // Handlers
@@ -114,7 +112,12 @@ impl Server {
     }
 
     fn invoke(&self, request_id: &str, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
-        invoke_at(&self.url("/invoke"), request_id, body)
+        invoke_at(
+            &reqwest::Client::new(),
+            &self.url("/invoke"),
+            request_id,
+            body,
+        )
     }
 
     /// Resolve the shutdown future and wait for `serve` to return.
@@ -125,29 +128,6 @@ impl Server {
             .expect("serve returns after shutdown")
             .unwrap();
     }
-}
-
-fn invoke_at(
-    url: &str,
-    request_id: &str,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .post(url)
-        .header("x-fc-request-id", request_id)
-        .header("content-type", "application/octet-stream")
-        .body(body)
-}
-
-async fn json_of(resp: reqwest::Response) -> (u16, Option<String>, Value) {
-    let status = resp.status().as_u16();
-    let fc_status = resp
-        .headers()
-        .get("x-fc-status")
-        .map(|v| v.to_str().unwrap().to_string());
-    let bytes = resp.bytes().await.expect("body");
-    let body = serde_json::from_slice(&bytes).expect("JSON body");
-    (status, fc_status, body)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,7 +151,7 @@ async fn fc_headers_become_the_context() {
         .send()
         .await
         .unwrap();
-    let (status, fc_status, mut body) = json_of(resp).await;
+    let (status, fc_status, mut body) = read_json(resp).await;
     assert_eq!((status, fc_status.as_deref()), (200, Some("200")));
     let remaining = body.as_object_mut().unwrap().remove("remainingMs").unwrap();
     assert!(remaining.as_u64().unwrap() <= 30_000, "{remaining}");
@@ -200,7 +180,7 @@ async fn fc_headers_become_the_context() {
 async fn absent_optional_headers_give_an_empty_context_with_the_default_timeout() {
     let server = Server::start(service_fn(echo)).await;
     let resp = server.invoke("r-minimal", "{}").send().await.unwrap();
-    let (status, _, body) = json_of(resp).await;
+    let (status, _, body) = read_json(resp).await;
     assert_eq!(status, 200);
     for key in [
         "region",
@@ -227,7 +207,7 @@ async fn empty_credential_headers_mean_no_credentials() {
         .send()
         .await
         .unwrap();
-    let (status, _, body) = json_of(resp).await;
+    let (status, _, body) = read_json(resp).await;
     assert_eq!(status, 200);
     assert_eq!(body["credentials"], false);
     assert_eq!(body["accessKeyId"], Value::Null);
@@ -239,7 +219,7 @@ async fn empty_credential_headers_mean_no_credentials() {
 async fn missing_credential_headers_mean_no_credentials() {
     let server = Server::start(service_fn(echo)).await;
     let resp = server.invoke("r-no-creds", "{}").send().await.unwrap();
-    let (_, _, body) = json_of(resp).await;
+    let (_, _, body) = read_json(resp).await;
     assert_eq!(body["credentials"], false);
     assert_eq!(body["secretLength"], Value::Null);
 }
@@ -258,7 +238,7 @@ async fn concurrent_invocations_each_see_only_their_own_credentials() {
     }
     for (i, task) in tasks.into_iter().enumerate() {
         let resp = task.await.unwrap().unwrap();
-        let (status, _, body) = json_of(resp).await;
+        let (status, _, body) = read_json(resp).await;
         assert_eq!(status, 200);
         assert_eq!(body["requestId"], format!("r-{i}"));
         assert_eq!(body["accessKeyId"], format!("STS.key-{i}"));
@@ -278,7 +258,7 @@ async fn a_successful_invocation_answers_200_with_x_fc_status_200_and_json() {
         resp.headers()["content-type"].to_str().unwrap(),
         "application/json"
     );
-    let (status, fc_status, body) = json_of(resp).await;
+    let (status, fc_status, body) = read_json(resp).await;
     assert_eq!((status, fc_status.as_deref()), (200, Some("200")));
     assert_eq!(body["requestId"], "r-ok");
     assert_eq!(body["payload"], "hello");
@@ -288,7 +268,7 @@ async fn a_successful_invocation_answers_200_with_x_fc_status_200_and_json() {
 async fn a_handler_error_answers_404_with_x_fc_status_404_and_error_fields() {
     let server = Server::start(service_fn(fail)).await;
     let resp = server.invoke("r-err", "{}").send().await.unwrap();
-    let (status, fc_status, body) = json_of(resp).await;
+    let (status, fc_status, body) = read_json(resp).await;
     assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
     assert_eq!(body["errorType"], "HandlerRefused");
     assert_eq!(body["errorMessage"], "refused on purpose");
@@ -302,7 +282,7 @@ async fn a_boxed_error_answers_as_a_handler_error() {
         Err::<Value, fc_runtime::Error>("disk on fire".into())
     }))
     .await;
-    let (status, _, body) = json_of(server.invoke("r-boxed", "").send().await.unwrap()).await;
+    let (status, _, body) = read_json(server.invoke("r-boxed", "").send().await.unwrap()).await;
     assert_eq!(status, 404);
     assert_eq!(body["errorType"], "HandlerError");
     assert_eq!(body["errorMessage"], "disk on fire");
@@ -312,7 +292,7 @@ async fn a_boxed_error_answers_as_a_handler_error() {
 async fn a_panicking_handler_becomes_an_error_response_and_the_server_keeps_serving() {
     let server = Server::start(service_fn(by_payload)).await;
     let resp = server.invoke("r-panic", "panic").send().await.unwrap();
-    let (status, fc_status, body) = json_of(resp).await;
+    let (status, fc_status, body) = read_json(resp).await;
     assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
     assert_eq!(body["errorType"], "HandlerPanicked");
     assert!(body["errorMessage"]
@@ -331,7 +311,7 @@ async fn every_answer_passes_through_the_handlers_redaction() {
     }
     let server = Server::start(service_fn(by_payload).redact_with(mask)).await;
     for (payload, field) in [("fail", "errorMessage"), ("panic", "errorMessage")] {
-        let (_, _, body) = json_of(server.invoke("r-mask", payload).send().await.unwrap()).await;
+        let (_, _, body) = read_json(server.invoke("r-mask", payload).send().await.unwrap()).await;
         let text = body[field].as_str().unwrap();
         assert!(
             text.contains("***") && !text.contains("on purpose"),
@@ -340,7 +320,7 @@ async fn every_answer_passes_through_the_handlers_redaction() {
     }
     let echo = service_fn(|_: Event| async { Ok::<_, Diagnostic>(json!({"said": "on purpose"})) });
     let server = Server::start(echo.redact_with(mask)).await;
-    let (_, _, body) = json_of(server.invoke("r-ok", "").send().await.unwrap()).await;
+    let (_, _, body) = read_json(server.invoke("r-ok", "").send().await.unwrap()).await;
     assert_eq!(body, json!({"said": "***"}));
 }
 
@@ -359,7 +339,7 @@ async fn a_slow_invocation_does_not_hold_up_a_concurrent_one() {
         started.elapsed() < Duration::from_millis(2500),
         "the fast invocation waited for the slow one"
     );
-    let (status, _, body) = json_of(slow.await.unwrap().unwrap()).await;
+    let (status, _, body) = read_json(slow.await.unwrap().unwrap()).await;
     assert_eq!((status, body["slept"].as_u64()), (200, Some(3000)));
 }
 
@@ -373,7 +353,7 @@ async fn a_handler_that_sleeps_past_its_deadline_is_answered_with_no_time_left()
         .send()
         .await
         .unwrap();
-    let (status, _, body) = json_of(resp).await;
+    let (status, _, body) = read_json(resp).await;
     assert_eq!(status, 200);
     assert_eq!(body["slept"], 1200);
     assert_eq!(body["remainingMs"], 0);
@@ -388,7 +368,7 @@ async fn the_deadline_counts_from_arrival_with_the_function_timeout() {
         .send()
         .await
         .unwrap();
-    let (_, _, body) = json_of(resp).await;
+    let (_, _, body) = read_json(resp).await;
     let remaining = body["remainingMs"].as_u64().unwrap();
     assert!(remaining <= 5000 && remaining > 0, "{remaining}");
 }
@@ -400,7 +380,7 @@ async fn shutdown_lets_an_in_flight_invocation_finish_then_serve_returns() {
     // Let the request reach the handler before shutting down.
     tokio::time::sleep(Duration::from_millis(100)).await;
     server.shut_down().await;
-    let (status, _, body) = json_of(in_flight.await.unwrap().expect("answered")).await;
+    let (status, _, body) = read_json(in_flight.await.unwrap().expect("answered")).await;
     assert_eq!(status, 200);
     assert_eq!(body["slept"], 300);
 }
@@ -423,7 +403,7 @@ async fn serve_runs_in_process_and_returns_after_shutdown() {
     });
     let server = Server::start_with(options, handler).await;
     let resp = server.invoke("r-in-process", "[]").send().await.unwrap();
-    let (status, fc_status, body) = json_of(resp).await;
+    let (status, fc_status, body) = read_json(resp).await;
     assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
     assert_eq!(
         body,
@@ -449,7 +429,7 @@ async fn a_missing_request_id_is_refused_with_a_clear_error() {
         .send()
         .await
         .unwrap();
-    let (status, fc_status, body) = json_of(resp).await;
+    let (status, fc_status, body) = read_json(resp).await;
     assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
     assert_eq!(body["errorType"], "MissingRequestId");
     assert!(body["errorMessage"]
@@ -462,7 +442,7 @@ async fn a_missing_request_id_is_refused_with_a_clear_error() {
 async fn a_request_id_that_could_forge_a_log_marker_is_refused() {
     let server = Server::start(service_fn(echo)).await;
     let resp = server.invoke("r End", "{}").send().await.unwrap();
-    let (status, _, body) = json_of(resp).await;
+    let (status, _, body) = read_json(resp).await;
     assert_eq!(status, 404);
     assert_eq!(body["errorType"], "InvalidRequestId");
 }
@@ -479,7 +459,7 @@ async fn a_body_over_max_event_bytes_is_refused_and_the_server_survives() {
     let server = Server::start_with(small_limit(), service_fn(by_payload)).await;
     let big = "1".repeat(4001);
     let resp = server.invoke("r-big", big.clone()).send().await.unwrap();
-    let (status, fc_status, body) = json_of(resp).await;
+    let (status, fc_status, body) = read_json(resp).await;
     assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
     assert_eq!(body["errorType"], "PayloadTooLarge");
     let message = body["errorMessage"].as_str().unwrap();
@@ -550,7 +530,7 @@ async fn a_stalled_body_is_refused_with_body_read_timeout() {
 async fn unknown_paths_get_a_clear_fc_style_error() {
     let server = Server::start(service_fn(echo)).await;
     let resp = reqwest::get(server.url("/nope")).await.unwrap();
-    let (status, fc_status, body) = json_of(resp).await;
+    let (status, fc_status, body) = read_json(resp).await;
     assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
     assert_eq!(body["errorType"], "UnknownPath");
     assert!(body["errorMessage"].as_str().unwrap().contains("/nope"));
@@ -559,9 +539,9 @@ async fn unknown_paths_get_a_clear_fc_style_error() {
 #[tokio::test]
 async fn a_wrong_method_and_http_triggers_are_refused_by_name() {
     let server = Server::start(service_fn(echo)).await;
-    let (_, _, wrong) = json_of(reqwest::get(server.url("/invoke")).await.unwrap()).await;
+    let (_, _, wrong) = read_json(reqwest::get(server.url("/invoke")).await.unwrap()).await;
     assert_eq!(wrong["errorType"], "MethodNotAllowed");
-    let (_, _, http) = json_of(reqwest::get(server.url("/http-invoke")).await.unwrap()).await;
+    let (_, _, http) = read_json(reqwest::get(server.url("/http-invoke")).await.unwrap()).await;
     assert_eq!(http["errorType"], "UnsupportedPath");
 }
 
@@ -576,7 +556,7 @@ async fn the_control_path_header_routes_like_the_url_path() {
         .send()
         .await
         .unwrap();
-    let (status, _, body) = json_of(resp).await;
+    let (status, _, body) = read_json(resp).await;
     assert_eq!(status, 200);
     assert_eq!(body["requestId"], "r-routed");
 }
@@ -679,7 +659,12 @@ impl Process {
     }
 
     fn invoke(&self, request_id: &str, body: &'static str) -> reqwest::RequestBuilder {
-        invoke_at(&format!("http://{}/invoke", self.addr), request_id, body)
+        invoke_at(
+            &reqwest::Client::new(),
+            &format!("http://{}/invoke", self.addr),
+            request_id,
+            body,
+        )
     }
 
     fn signal(&self, name: &str) {
@@ -724,17 +709,6 @@ impl Drop for Process {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-fn wait_with_patience(child: &mut Child) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(start.elapsed() < PATIENCE, "the child did not exit");
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -798,7 +772,7 @@ async fn sigterm_lets_an_in_flight_invocation_finish_then_run_returns_ok() {
         .await
         .unwrap()
         .expect("the in-flight request is answered");
-    let (status, _, body) = json_of(resp).await;
+    let (status, _, body) = read_json(resp).await;
     assert_eq!(status, 200);
     assert_eq!(body["slept"], 300);
     let lines = tokio::task::block_in_place(|| process.finish());

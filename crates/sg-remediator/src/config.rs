@@ -21,6 +21,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+// The one wording of a bad numeric variable, shared with the runtime's own `MAX_EVENT_BYTES`.
+use fc_runtime::options::parse_number;
+
 use crate::logging::LogFormat;
 use crate::openapi::endpoint::{self, Endpoint, EndpointError};
 use crate::rules::RiskyPorts;
@@ -538,17 +541,6 @@ fn with_default(
 /// The value, with `""` meaning absent.
 fn optional(lookup: &impl Fn(&str) -> Option<String>, variable: &str) -> Option<String> {
     lookup(variable).filter(|v| !v.is_empty())
-}
-
-fn parse_number(value: &str, min: u64, max: u64) -> Result<u64, String> {
-    let n: u64 = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("{value:?} is not a whole number"))?;
-    if n < min || n > max {
-        return Err(format!("{n} is outside the allowed range {min}..={max}"));
-    }
-    Ok(n)
 }
 
 /// A comma-separated id list. Items are trimmed; an empty item or one with inner whitespace is

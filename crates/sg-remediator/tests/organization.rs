@@ -10,7 +10,7 @@
 use acs_emulator::{Emulator, JournalEntry, Service};
 use serde_json::{json, Value};
 use sg_test_kit::world::*;
-use sg_test_kit::{bootstrap, Function};
+use sg_test_kit::{bootstrap, Caller, Function};
 
 const MANAGEMENT: &str = "1234567890123456";
 const MEMBER_A: &str = "2222333344445555";
@@ -221,10 +221,9 @@ async fn a_member_role_trusting_another_principal_fails_with_no_permission_and_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_org_demo_scenario_shows_a_member_group_remediated_through_assume_role() {
     // tests/fixtures/demo-org.json, as `make demo ORG=1` runs it (examples/demo.rs --org).
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo-org.json");
-    let world: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let world = read_fixture("demo-org.json").unwrap();
     let emulator = emulator(&world).await;
-    let function = Function::start(
+    let mut function = Function::start(
         bootstrap!(),
         &emulator,
         &[
@@ -247,18 +246,10 @@ async fn the_org_demo_scenario_shows_a_member_group_remediated_through_assume_ro
             )
         })
         .collect();
-    let request = function.request_with(
-        Value::Array(resources).to_string(),
-        &[
-            ("x-fc-access-key-id", "STS.DemoFunctionRoleKey00000"),
-            (
-                "x-fc-access-key-secret",
-                "demoSecretNeverPrinted0000000000000000",
-            ),
-            ("x-fc-security-token", "CAIS+demo/function/role/token=="),
-        ],
-    );
-    let answer = function.send(request).await;
+    function.set_caller(Caller::new(
+        key_of(&world, FUNCTION_ACCOUNT, 0).expect("the demo's function role"),
+    ));
+    let answer = function.invoke(&Value::Array(resources)).await;
     assert!(answer.is_function_error(), "{:#}", answer.body);
     assert_eq!(answer.status_of("sg-bp1mg7k2r9x4c6v8b0n1"), "remediated");
     assert_eq!(answer.status_of("sg-bp1ma3q5w7e9r1t3y5u7"), "remediated");

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use acs_emulator::{Emulator, Fault, FaultKind};
 use serde_json::{json, Value};
 use sg_test_kit::world::*;
-use sg_test_kit::{bootstrap, strings, Answer, Function};
+use sg_test_kit::{bootstrap, strings, Answer, Caller, Function};
 
 /// Remediates one group of groups.json in enforce mode.
 async fn remediate(sg: &str) -> (Answer, Emulator) {
@@ -1238,10 +1238,9 @@ async fn a_revoke_left_unanswered_at_the_deadline_keeps_the_rules_for_a_restore(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_scenario_succeeds_with_the_outcomes_it_shows() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.json");
-    let world: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let world = read_fixture("demo.json").unwrap();
     let emulator = emulator(&world).await;
-    let function = Function::start(bootstrap!(), &emulator, &[]);
+    let mut function = Function::start(bootstrap!(), &emulator, &[]);
     let mut resources: Vec<Value> = world["securityGroups"]
         .as_array()
         .unwrap()
@@ -1251,18 +1250,10 @@ async fn the_demo_scenario_succeeds_with_the_outcomes_it_shows() {
     resources.push(json!({"accountId": FUNCTION_ACCOUNT, "regionId": REGION,
                           "resourceId": "i-bp1e2r4t6y8u0i2o4p6a", "resourceType": "ACS::ECS::Instance"}));
     // The demo fixture has its own function-role key (see examples/demo.rs).
-    let request = function.request_with(
-        Value::Array(resources).to_string(),
-        &[
-            ("x-fc-access-key-id", "STS.DemoFunctionRoleKey00000"),
-            (
-                "x-fc-access-key-secret",
-                "demoSecretNeverPrinted0000000000000000",
-            ),
-            ("x-fc-security-token", "CAIS+demo/function/role/token=="),
-        ],
-    );
-    let answer = function.send(request).await;
+    function.set_caller(Caller::new(
+        key_of(&world, FUNCTION_ACCOUNT, 0).expect("the demo's function role"),
+    ));
+    let answer = function.invoke(&Value::Array(resources)).await;
     assert!(answer.is_success(), "{:#}", answer.body);
     let expected = [
         ("sg-bp1fg655nh68xyz9i0d1", "remediated"), // web-prod: SSH over IPv4 and IPv6

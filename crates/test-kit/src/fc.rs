@@ -110,11 +110,35 @@ pub fn invoke(
     request_id: &str,
     body: impl Into<reqwest::Body>,
 ) -> reqwest::RequestBuilder {
+    invoke_at(client, &server.url("/invoke"), request_id, body)
+}
+
+/// A bare `/invoke` request to the full `url` of any FC custom-runtime server (the runtime's own
+/// tests serve in-process, without a [`Bootstrap`]).
+pub fn invoke_at(
+    client: &reqwest::Client,
+    url: &str,
+    request_id: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::RequestBuilder {
     client
-        .post(server.url("/invoke"))
+        .post(url)
         .header("x-fc-request-id", request_id)
         .header("content-type", "application/octet-stream")
         .body(body)
+}
+
+/// Reads a runtime's answer as (HTTP status, `x-fc-status`, JSON body); panics when the body
+/// is not JSON (every answer of the FC custom-runtime contract is).
+pub async fn read_json(response: reqwest::Response) -> (u16, Option<String>, Value) {
+    let status = response.status().as_u16();
+    let fc_status = response
+        .headers()
+        .get("x-fc-status")
+        .map(|v| v.to_str().expect("an ASCII x-fc-status").to_string());
+    let bytes = response.bytes().await.expect("the whole body");
+    let body = serde_json::from_slice(&bytes).expect("a JSON body");
+    (status, fc_status, body)
 }
 
 /// The answer to one invocation.

@@ -26,5 +26,5 @@ pub mod secrets;
 pub mod terraform_check;
 pub mod world;
 
-pub use fc::{invoke, strings, Answer, Caller, Conn, Function, Key};
+pub use fc::{invoke, invoke_at, read_json, strings, Answer, Caller, Conn, Function, Key};
 pub use process::{free_port, wait_with_patience, Bootstrap, Launch, Spawned};
