@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::common::{group_query, ids};
 use acs_emulator::{Fault, FaultKind, Fixture};
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
@@ -28,18 +29,6 @@ fn rule(id: &str, port: u16, cidr: &str) -> Value {
     api::rule(id, port, cidr, "intranet")
 }
 
-fn many_rules(prefix: &str, n: usize) -> Vec<Value> {
-    (0..n)
-        .map(|i| {
-            rule(
-                &format!("sgr-{prefix}{i:04}"),
-                1000 + i as u16,
-                "10.0.0.0/8",
-            )
-        })
-        .collect()
-}
-
 fn fixture() -> Fixture {
     api::fixture(vec![
         json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": SG,
@@ -49,7 +38,7 @@ fn fixture() -> Fixture {
         json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": MANAGED_SG,
             "vpcId": "vpc-client", "serviceManaged": true, "rules": [rule("sgr-m1", 22, "0.0.0.0/0")]}),
         json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": BIG_SG,
-            "vpcId": "vpc-client", "rules": many_rules("b", 2500)}),
+            "vpcId": "vpc-client", "rules": api::many_rules("b", 2500, "10.0.0.0/8")}),
         json!({"accountId": MEMBER, "regionId": REGION, "securityGroupId": MEMBER_SG,
             "vpcId": "vpc-member", "rules": [rule("sgr-mem", 22, "0.0.0.0/0")]}),
         json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": "sg-unrecorded",
@@ -69,25 +58,12 @@ async fn world_with(settings: ClientSettings) -> World {
     World::start(fixture(), settings).await
 }
 
-fn query(id: &str) -> ResourceQuery {
-    ResourceQuery {
-        resource_id: id.into(),
-        resource_type: "ACS::ECS::SecurityGroup".into(),
-        region: REGION.into(),
-        aggregator: None,
-    }
-}
-
-fn ids(names: &[&str]) -> Vec<RuleId> {
-    names.iter().map(|n| RuleId(n.to_string())).collect()
-}
-
 // --- Config -----------------------------------------------------------------------------
 
 #[tokio::test]
 async fn get_discovered_resource_returns_the_parsed_snapshot() {
     let w = world().await;
-    let r = get_discovered_resource(&w.client, &w.cx(), &w.config(), &query(SG))
+    let r = get_discovered_resource(&w.client, &w.cx(), &w.config(), &group_query(SG))
         .await
         .unwrap();
     assert_eq!(r.resource_id, SG);
@@ -112,7 +88,7 @@ async fn get_aggregate_discovered_resource_reads_a_member_accounts_group() {
             aggregator_id: "ca-agg".into(),
             account_id: MEMBER.into(),
         }),
-        ..query(MEMBER_SG)
+        ..group_query(MEMBER_SG)
     };
     let r = get_discovered_resource(&w.client, &w.cx(), &w.config(), &q)
         .await
@@ -126,9 +102,14 @@ async fn get_aggregate_discovered_resource_reads_a_member_accounts_group() {
 #[tokio::test]
 async fn a_resource_config_never_recorded_is_not_found() {
     let w = world().await;
-    let e = get_discovered_resource(&w.client, &w.cx(), &w.config(), &query("sg-unrecorded"))
-        .await
-        .unwrap_err();
+    let e = get_discovered_resource(
+        &w.client,
+        &w.cx(),
+        &w.config(),
+        &group_query("sg-unrecorded"),
+    )
+    .await
+    .unwrap_err();
     assert!(e.is_not_found(), "{e:?}");
     assert_eq!(w.calls("GetDiscoveredResource").len(), 1, "not retried");
 }
@@ -141,7 +122,7 @@ async fn a_wrong_secret_is_a_signature_mismatch_sent_once_with_the_token_redacte
         credentials: &wrong,
         deadline: Instant::now() + Duration::from_secs(30),
     };
-    let e = get_discovered_resource(&w.client, &cx, &w.config(), &query(SG))
+    let e = get_discovered_resource(&w.client, &cx, &w.config(), &group_query(SG))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("SignatureDoesNotMatch"));
@@ -292,7 +273,10 @@ async fn revoking_an_unknown_rule_id_is_rule_not_found() {
 #[tokio::test]
 async fn revoking_150_rules_sends_chunks_of_100_and_50() {
     let w = world().await;
-    let targets: Vec<RuleId> = (0..150).map(|i| RuleId(format!("sgr-b{i:04}"))).collect();
+    let targets: Vec<RuleId> = api::many_rule_ids("b", 150)
+        .into_iter()
+        .map(RuleId)
+        .collect();
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),

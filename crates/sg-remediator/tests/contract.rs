@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::common::group_query;
 use acs_emulator::contract::Contract;
 use acs_emulator::{Fixture, JournalEntry};
 use serde_json::{json, Value};
@@ -58,25 +59,12 @@ fn web_rules() -> Vec<Value> {
     ]
 }
 
-fn many_rules(n: usize) -> Vec<Value> {
-    (0..n)
-        .map(|i| {
-            rule(
-                &format!("sgr-b{i:04}"),
-                1000 + i as u16,
-                "0.0.0.0/0",
-                "intranet",
-            )
-        })
-        .collect()
-}
-
 fn fixture() -> Fixture {
     api::fixture(vec![
         json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": WEB_SG,
             "vpcId": "vpc-web", "serviceManaged": false, "rules": web_rules()}),
         json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": BIG_SG,
-            "vpcId": "vpc-web", "rules": many_rules(2500)}),
+            "vpcId": "vpc-web", "rules": api::many_rules("b", 2500, "0.0.0.0/0")}),
         json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": CLASSIC_SG,
             "rules": [rule("sgr-cl-net", 22, "0.0.0.0/0", "internet"),
                       rule("sgr-cl-lan", 22, "0.0.0.0/0", "intranet")]}),
@@ -156,15 +144,6 @@ impl Contractual for World {
     }
 }
 
-fn query(id: &str) -> ResourceQuery {
-    ResourceQuery {
-        resource_id: id.into(),
-        resource_type: "ACS::ECS::SecurityGroup".into(),
-        region: REGION.into(),
-        aggregator: None,
-    }
-}
-
 // --- the contract file itself ---------------------------------------------------------------
 
 #[test]
@@ -218,7 +197,7 @@ fn the_contract_file_names_its_source_and_a_model_file_per_api() {
 async fn config_reads_pass_the_contract() {
     let w = world().await;
     let endpoint = w.config();
-    get_discovered_resource(&w.client, &w.cx(), &endpoint, &query(WEB_SG))
+    get_discovered_resource(&w.client, &w.cx(), &endpoint, &group_query(WEB_SG))
         .await
         .unwrap();
     w.assert_nothing_refused(&["GetDiscoveredResource"]);
@@ -232,7 +211,7 @@ async fn aggregator_reads_pass_the_contract_with_a_numeric_resource_account_id()
             aggregator_id: "ca-agg".into(),
             account_id: MEMBER.into(),
         }),
-        ..query(MEMBER_SG)
+        ..group_query(MEMBER_SG)
     };
     get_discovered_resource(&w.client, &w.cx(), &w.config(), &q)
         .await
@@ -287,7 +266,10 @@ async fn classic_group_describes_pass_the_contract_for_both_nic_types() {
 #[tokio::test]
 async fn revoke_batches_pass_the_contract() {
     let w = world().await;
-    let ids: Vec<RuleId> = (0..250).map(|i| RuleId(format!("sgr-b{i:04}"))).collect();
+    let ids: Vec<RuleId> = api::many_rule_ids("b", 250)
+        .into_iter()
+        .map(RuleId)
+        .collect();
     let chunks = revoke_security_group(
         &w.client,
         &w.cx(),

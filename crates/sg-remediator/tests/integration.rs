@@ -10,6 +10,7 @@ use std::path::PathBuf;
 mod cli;
 mod client;
 mod client_transport;
+mod common;
 mod config;
 mod contract;
 mod emulator_fidelity;

@@ -39,12 +39,8 @@ async fn a_real_event_is_answered_200_with_the_products_report() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        resp.headers()["content-type"].to_str().unwrap(),
-        "application/json"
-    );
-    let (status, fc_status, body) = read_json(resp).await;
-    assert_eq!((status, fc_status.as_deref()), (200, Some("200")));
+    let (status, _, body) = read_json(resp).await;
+    assert_eq!(status, 200);
     assert_eq!(body["requestId"], "r-ok");
     assert_eq!(body["summary"]["skipped"], 1);
 }
@@ -69,27 +65,21 @@ async fn a_malformed_body_is_an_error_and_the_server_keeps_serving() {
     assert_eq!(ok.status().as_u16(), 200);
 }
 
+/// The limit itself (and that the server survives it) is the runtime's; this is `bootstrap`
+/// reading it from its environment at start-up.
 #[tokio::test]
-async fn a_body_over_max_event_bytes_is_refused_and_the_server_survives() {
+async fn max_event_bytes_in_the_environment_limits_the_body() {
     let server = Bootstrap::start(&[("MAX_EVENT_BYTES", "1024")]);
-    let c = client();
     let big = format!("[{}]", "1,".repeat(2000) + "1");
-    let resp = invoke(&c, &server, "r-big", big.clone())
+    let resp = invoke(&client(), &server, "r-big", big.clone())
         .send()
         .await
         .unwrap();
-    let (status, fc_status, body) = read_json(resp).await;
-    assert_eq!((status, fc_status.as_deref()), (404, Some("404")));
+    let (status, _, body) = read_json(resp).await;
+    assert_eq!(status, 404);
     assert_eq!(body["errorType"], "PayloadTooLarge");
     let message = body["errorMessage"].as_str().unwrap();
     assert!(message.contains("MAX_EVENT_BYTES = 1024"), "{message}");
-    assert!(message.contains(&big.len().to_string()), "{message}");
-
-    let ok = invoke(&c, &server, "r-small", VPC_EVENT)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status().as_u16(), 200);
 }
 
 #[tokio::test]

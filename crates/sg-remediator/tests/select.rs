@@ -1,5 +1,6 @@
 //! Which rules get revoked: one behaviour per test.
 
+use crate::common::ids;
 use serde_json::{json, Value};
 use sg_remediator::rules::{Permission, PortSpan, RuleId};
 use sg_remediator::select::{
@@ -41,10 +42,6 @@ fn selector(risky: &str) -> Selector {
 
 fn select(rules: &[Permission]) -> Selection {
     selector(RISKY).evaluate(rules).unwrap()
-}
-
-fn ids(list: &[&str]) -> Vec<RuleId> {
-    list.iter().map(|s| RuleId(s.to_string())).collect()
 }
 
 fn revoked(rules: &[Permission]) -> Vec<RuleId> {

@@ -186,6 +186,21 @@ impl Answer {
         self.status == 404 && self.fc_status.as_deref() == Some("404")
     }
 
+    /// The `errorMessage` of a function error whose `errorType` is `error_type` (panics, with
+    /// the whole answer, when the answer is anything else).
+    pub fn error(&self, error_type: &str) -> &str {
+        assert!(
+            self.is_function_error() && self.body["errorType"] == error_type,
+            "expected a function error {error_type}, got HTTP {} {:?}: {}",
+            self.status,
+            self.fc_status,
+            self.text
+        );
+        self.body["errorMessage"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no errorMessage in {}", self.text))
+    }
+
     /// The report's `results` (panics when there are none).
     pub fn results(&self) -> &Vec<Value> {
         self.body["results"]

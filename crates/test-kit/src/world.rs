@@ -251,6 +251,21 @@ pub mod api {
         })
     }
 
+    /// `n` TCP ingress Accept rules from `cidr`, ids [`many_rule_ids`]`(prefix, n)`, on ports
+    /// 1000, 1001, …: a group large enough to page through and to revoke in chunks.
+    pub fn many_rules(prefix: &str, n: usize, cidr: &str) -> Vec<Value> {
+        many_rule_ids(prefix, n)
+            .iter()
+            .zip(1000u16..)
+            .map(|(id, port)| rule(id, port, cidr, "intranet"))
+            .collect()
+    }
+
+    /// The first `n` ids of [`many_rules`]: `sgr-<prefix>0000`, `sgr-<prefix>0001`, ….
+    pub fn many_rule_ids(prefix: &str, n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("sgr-{prefix}{i:04}")).collect()
+    }
+
     /// The emulator with a fixture, a client with `settings` (plain http allowed, as the
     /// emulator needs), and [`OWNER`]'s credentials.
     pub struct World {
