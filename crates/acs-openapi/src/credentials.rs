@@ -92,8 +92,8 @@ pub const LEAK_WINDOW: usize = 12;
 
 /// How many distinct secrets are remembered; the oldest is forgotten first. FC hands a warm
 /// instance the same role credentials until they rotate, and each member account adds one role,
-/// so this covers many hours of invocations while bounding memory (a token of 1 KB costs about
-/// 100 KB of windows and filter bits).
+/// so this covers many hours of invocations while bounding memory (each distinct window of a
+/// secret's forms costs 16 B exactly plus at most 16 B of filter, the filter 512 KB at most).
 const REMEMBERED: usize = 64;
 
 /// Filter bits per remembered window: a window that is no secret's finds its bit set in at most
