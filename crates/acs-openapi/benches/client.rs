@@ -90,5 +90,41 @@ fn client(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, client);
+/// A DescribeSecurityGroupAttribute answer of about 4 KB: eight rules, as the cloud sends it.
+fn answer_4k() -> String {
+    let rule = |i: usize| {
+        format!(
+            r#"{{"SecurityGroupRuleId":"sgr-bp1reltemplate{i:04}","Direction":"ingress","IpProtocol":"TCP","PortRange":"{p}/{p}","SourceCidrIp":"0.0.0.0/0","Ipv6SourceCidrIp":"","SourceGroupId":"","SourcePrefixListId":"","DestCidrIp":"","Policy":"Accept","NicType":"intranet","Priority":"1","Description":"rule {i} of the template group","CreateTime":"2024-05-01T08:00:00Z","SourceGroupOwnerAccount":"","SourcePortRange":"","DestGroupId":"","DestGroupOwnerAccount":"","DestPrefixListId":"","SourceGroupName":"","DestGroupName":""}}"#,
+            p = 20 + i
+        )
+    };
+    let rules: Vec<String> = (0..8).map(rule).collect();
+    format!(
+        r#"{{"RequestId":"5D7A1C52-3A7E-4A0B-9C41-2B1F0D8E6A11","RegionId":"cn-hangzhou","SecurityGroupId":"{SG}","SecurityGroupName":"reltemplate","Description":"","VpcId":"vpc-bp1reltemplate000000","InnerAccessPolicy":"Accept","Permissions":{{"Permission":[{}]}}}}"#,
+        rules.join(",")
+    )
+}
+
+/// The output scrubber every log line and every answer the process writes passes through,
+/// with one STS credential set (secret and token) remembered, as in a warm instance.
+fn scrubber(c: &mut Criterion) {
+    let _remembered = credentials();
+    let mut group = c.benchmark_group("scrub");
+    let line = r#"{"timestamp":"2024-05-01T08:00:00.123456Z","level":"INFO","fields":{"message":"api_call","action":"DescribeSecurityGroupAttribute","endpoint":"ecs-cn-hangzhou.aliyuncs.com","request_id":"5D7A1C52-3A7E-4A0B-9C41-2B1F0D8E6A11","attempt":1,"status":200,"elapsed_ms":23},"target":"acs_openapi::client"}"#;
+    assert!(matches!(
+        acs_openapi::credentials::scrub(line),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    group.bench_function("log_line", |b| {
+        b.iter(|| acs_openapi::credentials::scrub(black_box(line)).len())
+    });
+    let answer = answer_4k();
+    assert!((3_500..5_000).contains(&answer.len()), "{}", answer.len());
+    group.bench_function("answer_4k", |b| {
+        b.iter(|| acs_openapi::credentials::scrub(black_box(&answer)).len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, client, scrubber);
 criterion_main!(benches);

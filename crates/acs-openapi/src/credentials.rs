@@ -98,21 +98,175 @@ pub const LEAK_WINDOW: usize = 12;
 
 /// How many distinct secrets are remembered; the oldest is forgotten first. FC hands a warm
 /// instance the same role credentials until they rotate, and each member account adds one role,
-/// so this covers many hours of invocations while bounding memory (a token of 1 KB costs about
-/// 40 KB of window hashes).
+/// so this covers many hours of invocations while bounding memory (each distinct window of a
+/// secret's forms costs 16 B exactly plus at most 16 B of filter, the filter 512 KB at most).
 const REMEMBERED: usize = 64;
 
-#[derive(Default)]
-struct Memory {
-    /// Window hash → how many remembered secrets contain it.
-    windows: HashMap<u64, u32>,
-    /// Remembered secrets, oldest first: a hash of the value and its windows.
-    order: VecDeque<(u64, Vec<u64>)>,
+/// Filter bits per remembered window: a window that is no secret's finds its bit set in at most
+/// 1 of 64 cases, so the exact look-up runs for few windows besides real leaks.
+const FILTER_BITS_PER_WINDOW: usize = 64;
+/// Filter size bounds, in bits (512 B … 512 KB).
+const FILTER_MIN_BITS: usize = 1 << 12;
+const FILTER_MAX_BITS: usize = 1 << 22;
+
+/// Base of the polynomial rolling hash over a window: odd, so every byte counts.
+const BASE: u64 = 0x0000_0100_0000_01b3;
+/// `BASE` to the power [`LEAK_WINDOW`]: what the byte leaving a window contributed, times `BASE`.
+const BASE_POW: u64 = {
+    let mut p = 1u64;
+    let mut i = 0;
+    while i < LEAK_WINDOW {
+        p = p.wrapping_mul(BASE);
+        i += 1;
+    }
+    p
+};
+
+type Window = [u8; LEAK_WINDOW];
+
+/// The rolling hash of one window: `Σ w[i] · BASE^(LEAK_WINDOW-1-i)`, wrapping.
+fn window_hash(w: &[u8]) -> u64 {
+    w.iter().fold(0u64, |h, b| {
+        h.wrapping_mul(BASE).wrapping_add(u64::from(*b))
+    })
 }
 
-fn memory() -> &'static Mutex<Memory> {
-    static MEMORY: OnceLock<Mutex<Memory>> = OnceLock::new();
-    MEMORY.get_or_init(|| Mutex::new(Memory::default()))
+/// The remembered windows: exact, plus a bit filter over their rolling hashes so that
+/// [`Windows::scrub`] costs a multiply-add and a bit test per byte of text, and an exact
+/// look-up only where the bit is set.
+#[derive(Default)]
+struct Windows {
+    /// Window → how many remembered secrets contain it.
+    counts: HashMap<Window, u32>,
+    /// Remembered secrets, oldest first: a hash of the value and its windows.
+    order: VecDeque<(u64, Vec<Window>)>,
+    /// One bit per slot; a window's slot is the top `filter_log2` bits of its mixed hash.
+    filter: Vec<u64>,
+    filter_log2: u32,
+}
+
+impl Windows {
+    fn slot(&self, h: u64) -> usize {
+        // Fibonacci hashing: the top bits of the product depend on every bit of `h`.
+        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - self.filter_log2)) as usize
+    }
+
+    fn remember(&mut self, secret: &str) {
+        if secret.len() < LEAK_WINDOW {
+            return;
+        }
+        let id = hash(secret.as_bytes());
+        if self.order.iter().any(|(known, _)| *known == id) {
+            return;
+        }
+        let mut windows: Vec<Window> = forms(secret)
+            .iter()
+            .flat_map(|f| {
+                f.as_bytes()
+                    .windows(LEAK_WINDOW)
+                    // Only ASCII windows without JSON-escaped characters: a mask then never
+                    // splits a character or an escape sequence.
+                    .filter(|w| w.iter().all(|b| b.is_ascii() && !matches!(b, b'"' | b'\\')))
+                    .map(|w| Window::try_from(w).expect("a window is LEAK_WINDOW bytes"))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        windows.sort_unstable();
+        windows.dedup();
+        for w in &windows {
+            *self.counts.entry(*w).or_insert(0) += 1;
+        }
+        self.order.push_back((id, windows));
+        while self.order.len() > REMEMBERED {
+            if let Some((_, old)) = self.order.pop_front() {
+                for w in old {
+                    if let Some(n) = self.counts.get_mut(&w) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.counts.remove(&w);
+                        }
+                    }
+                }
+            }
+        }
+        self.rebuild_filter();
+    }
+
+    fn rebuild_filter(&mut self) {
+        let bits = (self.counts.len() * FILTER_BITS_PER_WINDOW)
+            .next_power_of_two()
+            .clamp(FILTER_MIN_BITS, FILTER_MAX_BITS);
+        self.filter_log2 = bits.trailing_zeros();
+        self.filter = vec![0; bits / 64];
+        let slots: Vec<usize> = self
+            .counts
+            .keys()
+            .map(|w| self.slot(window_hash(w)))
+            .collect();
+        for s in slots {
+            self.filter[s / 64] |= 1 << (s % 64);
+        }
+    }
+
+    fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let bytes = text.as_bytes();
+        if bytes.len() < LEAK_WINDOW || self.counts.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        // Byte ranges to mask, merged as they are found.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut h = window_hash(&bytes[..LEAK_WINDOW - 1]);
+        for at in 0..=bytes.len() - LEAK_WINDOW {
+            let end = at + LEAK_WINDOW;
+            // Roll in the window's last byte; the byte before the window rolls out.
+            h = h.wrapping_mul(BASE).wrapping_add(u64::from(bytes[end - 1]));
+            if at > 0 {
+                h = h.wrapping_sub(u64::from(bytes[at - 1]).wrapping_mul(BASE_POW));
+            }
+            let s = self.slot(h);
+            if self.filter[s / 64] & (1 << (s % 64)) == 0 {
+                continue;
+            }
+            let w = &bytes[at..end];
+            if !w.iter().all(u8::is_ascii)
+                || !self
+                    .counts
+                    .contains_key(&Window::try_from(w).expect("a window is LEAK_WINDOW bytes"))
+            {
+                continue;
+            }
+            match spans.last_mut() {
+                Some((_, e)) if *e >= at => *e = end,
+                _ => spans.push((at, end)),
+            }
+        }
+        if spans.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut from = 0;
+        for (start, end) in spans {
+            // A span right after an unpaired backslash would leave a broken JSON escape: take
+            // the backslash with it.
+            let run = bytes[..start]
+                .iter()
+                .rev()
+                .take_while(|b| **b == b'\\')
+                .count();
+            let start = if run % 2 == 1 { start - 1 } else { start };
+            let start = start.max(from);
+            out.push_str(&text[from..start]);
+            out.push_str("***");
+            from = end;
+        }
+        out.push_str(&text[from..]);
+        Cow::Owned(out)
+    }
+}
+
+fn memory() -> &'static Mutex<Windows> {
+    static MEMORY: OnceLock<Mutex<Windows>> = OnceLock::new();
+    MEMORY.get_or_init(|| Mutex::new(Windows::default()))
 }
 
 fn hash(bytes: &[u8]) -> u64 {
@@ -155,88 +309,22 @@ pub fn remember(secret: &str) {
     if secret.len() < LEAK_WINDOW {
         return;
     }
-    let id = hash(secret.as_bytes());
-    let mut m = memory().lock().unwrap_or_else(|p| p.into_inner());
-    if m.order.iter().any(|(known, _)| *known == id) {
-        return;
-    }
-    let mut windows: Vec<u64> = forms(secret)
-        .iter()
-        .flat_map(|f| {
-            f.as_bytes()
-                .windows(LEAK_WINDOW)
-                // Only ASCII windows without JSON-escaped characters: a mask then never splits a
-                // character or an escape sequence.
-                .filter(|w| w.iter().all(|b| b.is_ascii() && !matches!(b, b'"' | b'\\')))
-                .map(hash)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    windows.sort_unstable();
-    windows.dedup();
-    for w in &windows {
-        *m.windows.entry(*w).or_insert(0) += 1;
-    }
-    m.order.push_back((id, windows));
-    while m.order.len() > REMEMBERED {
-        if let Some((_, old)) = m.order.pop_front() {
-            for w in old {
-                if let Some(n) = m.windows.get_mut(&w) {
-                    *n -= 1;
-                    if *n == 0 {
-                        m.windows.remove(&w);
-                    }
-                }
-            }
-        }
-    }
+    memory()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remember(secret);
 }
 
 /// `text` with every run of [`LEAK_WINDOW`] or more characters of a remembered secret (in any
 /// of the forms the cloud may echo) replaced by `***`. Borrowed unchanged when nothing matches.
 pub fn scrub(text: &str) -> Cow<'_, str> {
-    let bytes = text.as_bytes();
-    if bytes.len() < LEAK_WINDOW {
+    if text.len() < LEAK_WINDOW {
         return Cow::Borrowed(text);
     }
-    let m = memory().lock().unwrap_or_else(|p| p.into_inner());
-    if m.windows.is_empty() {
-        return Cow::Borrowed(text);
-    }
-    // Byte ranges to mask, merged as they are found.
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    for (at, w) in bytes.windows(LEAK_WINDOW).enumerate() {
-        if !w.iter().all(u8::is_ascii) || !m.windows.contains_key(&hash(w)) {
-            continue;
-        }
-        let end = at + LEAK_WINDOW;
-        match spans.last_mut() {
-            Some((_, e)) if *e >= at => *e = end,
-            _ => spans.push((at, end)),
-        }
-    }
-    drop(m);
-    if spans.is_empty() {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut from = 0;
-    for (start, end) in spans {
-        // A span right after an unpaired backslash would leave a broken JSON escape: take the
-        // backslash with it.
-        let run = bytes[..start]
-            .iter()
-            .rev()
-            .take_while(|b| **b == b'\\')
-            .count();
-        let start = if run % 2 == 1 { start - 1 } else { start };
-        let start = start.max(from);
-        out.push_str(&text[from..start]);
-        out.push_str("***");
-        from = end;
-    }
-    out.push_str(&text[from..]);
-    Cow::Owned(out)
+    memory()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .scrub(text)
 }
 
 #[cfg(test)]
@@ -287,5 +375,102 @@ mod tests {
     fn an_empty_security_token_counts_as_none() {
         let c = Credentials::new("id", "secret", Some(String::new()));
         assert!(c.security_token.is_none());
+    }
+
+    /// The scrubber as it was before issue 17 (a SipHash of every window of the text, probed in
+    /// a set of the SipHashes of the secrets' windows): the oracle for the rolling-hash one.
+    fn sip_scrub(secrets: &[String], text: &str) -> String {
+        let mut known = std::collections::HashSet::new();
+        for secret in secrets.iter().filter(|s| s.len() >= LEAK_WINDOW) {
+            for f in forms(secret) {
+                for w in f.as_bytes().windows(LEAK_WINDOW) {
+                    if w.iter().all(|b| b.is_ascii() && !matches!(b, b'"' | b'\\')) {
+                        known.insert(hash(w));
+                    }
+                }
+            }
+        }
+        let bytes = text.as_bytes();
+        if bytes.len() < LEAK_WINDOW {
+            return text.to_string();
+        }
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for (at, w) in bytes.windows(LEAK_WINDOW).enumerate() {
+            if !w.iter().all(u8::is_ascii) || !known.contains(&hash(w)) {
+                continue;
+            }
+            let end = at + LEAK_WINDOW;
+            match spans.last_mut() {
+                Some((_, e)) if *e >= at => *e = end,
+                _ => spans.push((at, end)),
+            }
+        }
+        let mut out = String::new();
+        let mut from = 0;
+        for (start, end) in spans {
+            let run = bytes[..start]
+                .iter()
+                .rev()
+                .take_while(|b| **b == b'\\')
+                .count();
+            let start = if run % 2 == 1 { start - 1 } else { start };
+            let start = start.max(from);
+            out.push_str(&text[from..start]);
+            out.push_str("***");
+            from = end;
+        }
+        out.push_str(&text[from..]);
+        out
+    }
+
+    // Secrets and the text around them are drawn from base64, the characters percent- and
+    // form-encoding touch, JSON's escapes, and a non-ASCII one.
+    const SECRET: &str = "[A-Za-z0-9+/=% \"\\\\é:,{}]{8,60}";
+    const FILLER: &str = "[A-Za-z0-9+/=% \"\\\\é:,{}]{0,16}";
+
+    proptest::proptest! {
+        #[test]
+        fn the_rolling_scrubber_masks_exactly_what_the_siphash_one_did(
+            secrets in proptest::collection::vec(SECRET, 1..4),
+            pieces in proptest::collection::vec(
+                (FILLER, 0usize..4, 0usize..6, 0usize..80, 0usize..80),
+                0..8,
+            ),
+            tail in FILLER,
+        ) {
+            let mut windows = Windows::default();
+            for s in &secrets {
+                windows.remember(s);
+            }
+            // Filler, then a piece of one form of one secret (often LEAK_WINDOW or longer).
+            let mut text = String::new();
+            for (filler, which, form, from, len) in &pieces {
+                text.push_str(filler);
+                let forms = forms(&secrets[which % secrets.len()]);
+                let piece: String = forms[*form].chars().skip(*from % 40).take(*len).collect();
+                text.push_str(&piece);
+            }
+            text.push_str(&tail);
+            proptest::prop_assert_eq!(windows.scrub(&text).into_owned(), sip_scrub(&secrets, &text));
+        }
+    }
+
+    #[test]
+    fn the_oldest_secret_is_forgotten_after_remembered_many_more() {
+        let mut windows = Windows::default();
+        // Random-looking and unrelated: no two share a window.
+        let secret = |i: u64| {
+            let h = |salt: u64| hash(&(i ^ salt).to_le_bytes());
+            format!("{:016x}{:016x}", h(0), h(1 << 40))
+        };
+        let remembered = REMEMBERED as u64;
+        for i in 0..=remembered {
+            windows.remember(&secret(i));
+        }
+        let text = |i: u64| format!("echo {} end", secret(i));
+        assert_eq!(windows.scrub(&text(0)), text(0), "the oldest is forgotten");
+        for i in 1..=remembered {
+            assert_eq!(windows.scrub(&text(i)), "echo *** end", "secret {i}");
+        }
     }
 }
