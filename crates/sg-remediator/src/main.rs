@@ -17,11 +17,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use serde_json::Value;
 use sg_remediator::config::Config;
+use sg_remediator::handler;
 use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
-use sg_remediator::runtime::{self, service_fn, Diagnostic, Event, Handler, RuntimeOptions};
+use sg_remediator::runtime::{self, service_fn, Handler, RuntimeOptions};
 use sg_remediator::select::Selector;
 
 fn main() -> ExitCode {
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
     let result = rt.block_on(runtime::run_with(
         options,
         // Every answer is scrubbed of any piece of a secret or token the process has seen.
-        service_fn(move |event| handle(Arc::clone(&remediator), event))
+        service_fn(move |event| handler::handle(Arc::clone(&remediator), event))
             .redact_with(sg_remediator::credentials::scrub),
     ));
     match result {
@@ -75,8 +75,4 @@ fn main() -> ExitCode {
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::FAILURE
-}
-
-async fn handle(remediator: Arc<Remediator>, event: Event) -> Result<Value, Diagnostic> {
-    sg_remediator::handler::handle(remediator, event).await
 }
