@@ -86,10 +86,22 @@ pub struct CallContext<'a> {
 pub struct RpcResponse {
     /// The `RequestId` the service returned, kept for the audit trail.
     pub request_id: Option<String>,
-    /// The whole JSON answer, for the per-service parsers.
-    pub body: Value,
+    /// The answer as received: one JSON object (checked), which the per-service parsers read
+    /// straight into their own types instead of through a [`Value`] tree.
+    pub body: bytes::Bytes,
     /// Attempts it took, the successful one included.
     pub attempts: u32,
+}
+
+impl RpcResponse {
+    /// The answer as a [`Value`] tree, for answers read rarely (STS, the command line's
+    /// listings), where a typed reader would not pay for itself.
+    pub fn json(&self) -> Result<Value, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|e| ApiError::Decode {
+            status: 200,
+            detail: format!("body is not JSON ({e}; {} bytes)", self.body.len()),
+        })
+    }
 }
 
 /// The outcome of a call with the errors of its retried attempts, oldest first (the final
@@ -249,7 +261,7 @@ impl Client {
         req: &RpcRequest<'_>,
         credentials: &Credentials,
         timeout: Duration,
-    ) -> Result<(Value, Option<String>), (ApiError, Option<Duration>)> {
+    ) -> Result<(bytes::Bytes, Option<String>), (ApiError, Option<Duration>)> {
         let url = signed_url(req, credentials, SystemTime::now());
         let redactor = Redactor::new(credentials);
         let transport = |e: reqwest::Error| (transport_error(e, &redactor), None);
@@ -284,8 +296,10 @@ impl Client {
         let body = read_body(response, &redactor)
             .await
             .map_err(|e| (e, retry_after))?;
-        response::parse_response(status, &body, header_request_id.as_deref(), &redactor)
-            .map_err(|e| (e, retry_after))
+        let request_id =
+            response::parse_response(status, &body, header_request_id.as_deref(), &redactor)
+                .map_err(|e| (e, retry_after))?;
+        Ok((body, request_id))
     }
 }
 

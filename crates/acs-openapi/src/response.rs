@@ -1,13 +1,70 @@
-//! How one HTTP answer is read: the JSON body of a success, or the [`ApiError`] that an error
-//! body (or a 200 carrying a `Code`, or an unreadable body) stands for.
+//! How one HTTP answer is read: its request id, or the [`ApiError`] that an error body (or a
+//! 200 carrying a `Code`, or an unreadable body) stands for. The body itself is left to the
+//! service's own parser, which reads it straight into typed values: this module reads only the
+//! four envelope fields and skips the rest without building a tree (issue 17).
 
-use serde_json::Value;
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::error::ApiError;
-use crate::json::text_field;
+use crate::json::{lookup, Key, Scalar, Seen};
 use crate::redact::Redactor;
 
-/// Turns one HTTP response into the parsed body and its request id, or an [`ApiError`].
+/// The fields every OpenAPI answer may carry, in the order [`Envelope`] keeps them.
+const ENVELOPE: [&str; 4] = ["RequestId", "Code", "Message", "Recommend"];
+
+/// An answer's envelope fields, or `None` when the body is JSON but not an object.
+struct Envelope<'de>(Option<[Option<Scalar<'de>>; 4]>);
+
+impl<'de> Visitor<'de> for Envelope<'de> {
+    type Value = Envelope<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut seen = Seen::<4>::default();
+        let mut fields: [Option<Scalar<'de>>; 4] = Default::default();
+        while let Some(Key(key)) = map.next_key()? {
+            match lookup(&key, &ENVELOPE) {
+                Some((i, exact)) if seen.take(i, exact, &key) => {
+                    fields[i] = Some(map.next_value()?)
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Envelope(Some(fields)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Envelope(None))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(Envelope(None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(Envelope(None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(Envelope(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(Envelope(None))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(Envelope(None))
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(Envelope(None))
+    }
+}
+
+/// Reads one HTTP response's envelope: the request id of a successful answer, or the
+/// [`ApiError`] it stands for. The whole body is checked to be one JSON object (so a service
+/// parser never meets broken JSON), but only `RequestId`, `Code`, `Message` and `Recommend`
+/// are kept.
 ///
 /// `header_request_id` is the `x-acs-request-id` header, used when the body has none.
 pub fn parse_response(
@@ -15,9 +72,19 @@ pub fn parse_response(
     body: &[u8],
     header_request_id: Option<&str>,
     redactor: &Redactor,
-) -> Result<(Value, Option<String>), ApiError> {
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
+) -> Result<Option<String>, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let envelope = de
+        .deserialize_any(Envelope(None))
+        .and_then(|envelope| de.end().map(|()| envelope));
+    let fields = match envelope {
+        Ok(Envelope(Some(fields))) => fields,
+        Ok(Envelope(None)) => {
+            return Err(ApiError::Decode {
+                status,
+                detail: "body is not a JSON object".into(),
+            })
+        }
         Err(e) => {
             return Err(ApiError::Decode {
                 status,
@@ -29,21 +96,15 @@ pub fn parse_response(
             })
         }
     };
-    if !value.is_object() {
-        return Err(ApiError::Decode {
-            status,
-            detail: "body is not a JSON object".into(),
-        });
-    }
-    let request_id = text_field(&value, "RequestId").or_else(|| header_request_id.map(Into::into));
-    let code = text_field(&value, "Code");
+    let [request_id, code, message, recommend] = fields.map(|f| f.and_then(|f| f.text()));
+    let request_id = request_id.or_else(|| header_request_id.map(Into::into));
     if let Some(code) = code {
         return Err(ApiError::Service {
             status,
             code: redactor.redact(&code),
-            message: redactor.redact(&text_field(&value, "Message").unwrap_or_default()),
+            message: redactor.redact(&message.unwrap_or_default()),
             request_id,
-            recommend: text_field(&value, "Recommend").map(|r| redactor.redact(&r)),
+            recommend: recommend.map(|r| redactor.redact(&r)),
         });
     }
     if !(200..300).contains(&status) {
@@ -55,7 +116,7 @@ pub fn parse_response(
             recommend: None,
         });
     }
-    Ok((value, request_id))
+    Ok(request_id)
 }
 
 #[cfg(test)]
@@ -70,8 +131,7 @@ mod tests {
 
     #[test]
     fn a_successful_body_without_a_request_id_takes_the_headers() {
-        let (_, request_id) =
-            parse_response(200, br#"{"X":1}"#, Some("H-2"), &no_secrets()).unwrap();
+        let request_id = parse_response(200, br#"{"X":1}"#, Some("H-2"), &no_secrets()).unwrap();
         assert_eq!(request_id.as_deref(), Some("H-2"));
     }
 
@@ -103,11 +163,37 @@ mod tests {
     }
 
     #[test]
-    fn a_successful_body_is_returned_as_json() {
-        let (v, request_id) =
+    fn a_successful_body_gives_its_request_id() {
+        let request_id =
             parse_response(200, br#"{"RequestId":"R-3","X":1}"#, None, &no_secrets()).unwrap();
-        assert_eq!(v["X"], 1);
         assert_eq!(request_id.as_deref(), Some("R-3"));
+    }
+
+    #[test]
+    fn json_that_is_not_one_object_is_a_decode_error() {
+        for body in [
+            &br#"[{"Code":"X"}]"#[..],
+            b"\"text\"",
+            b"12",
+            b"null",
+            br#"{"A":1} {"B":2}"#,
+        ] {
+            let err = parse_response(200, body, None, &no_secrets()).unwrap_err();
+            assert!(
+                matches!(err, ApiError::Decode { status: 200, .. }),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_deep_in_a_skipped_field_is_still_a_decode_error() {
+        let body = br#"{"RequestId":"R","Permissions":{"Permission":[{"PortRange":"22/22",}]}}"#;
+        let err = parse_response(200, body, None, &no_secrets()).unwrap_err();
+        assert!(
+            matches!(err, ApiError::Decode { status: 200, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]

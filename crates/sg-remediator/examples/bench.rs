@@ -21,7 +21,9 @@
 //!
 //! Environment: `BENCH_BOOTSTRAP` (default `target/release/bootstrap`), `BENCH_STATIC_BOOTSTRAP`
 //! (a static build to cold-start too, optional), `BENCH_ZIP` (optional), `BENCH_NOTES` (lines for
-//! the report), `BENCH_STRICT=1` (exit 1 when a target is missed).
+//! the report), `BENCH_STRICT=1` (exit 1 when a target is missed), `BENCH_ONLY` (a comma-separated
+//! subset of `cold,warm,memory,throughput,classes,capped,criterion,sizes`, for a quick A/B of two
+//! binaries; `make bench` runs them all).
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -126,10 +128,17 @@ fn run() -> Result<ExitCode, String> {
         .block_on(Emulator::start(fixture(BIG_EVENT)))
         .map_err(|e| e.to_string())?;
     let mut figures = Vec::new();
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |section: &str| {
+        only.as_deref()
+            .is_none_or(|list| list.split(',').any(|s| s.trim() == section))
+    };
 
-    eprintln!("bench: cold start ({COLD_STARTS} starts each)…");
-    figures.extend(cold_start(&bootstrap, &small)?);
-    if let Some(path) = static_bootstrap() {
+    if wanted("cold") {
+        eprintln!("bench: cold start ({COLD_STARTS} starts each)…");
+        figures.extend(cold_start(&bootstrap, &small)?);
+    }
+    if let Some(path) = static_bootstrap().filter(|_| wanted("cold")) {
         figures.extend(
             cold_start(&path, &small)?
                 .into_iter()
@@ -137,13 +146,17 @@ fn run() -> Result<ExitCode, String> {
         );
     }
 
-    eprintln!("bench: warm latency ({WARM_INVOCATIONS} invocations each)…");
-    figures.extend(warm_latency(&bootstrap, &small)?);
+    if wanted("warm") {
+        eprintln!("bench: warm latency ({WARM_INVOCATIONS} invocations each)…");
+        figures.extend(warm_latency(&bootstrap, &small)?);
+    }
 
-    eprintln!("bench: {BIG_EVENT}-resource event (memory, process CPU)…");
-    figures.extend(big_event(&bootstrap, &big, Duration::ZERO)?);
+    if wanted("memory") {
+        eprintln!("bench: {BIG_EVENT}-resource event (memory, process CPU)…");
+        figures.extend(big_event(&bootstrap, &big, Duration::ZERO)?);
+    }
 
-    if let Some(path) = static_bootstrap() {
+    if let Some(path) = static_bootstrap().filter(|_| wanted("memory")) {
         eprintln!("bench: {BIG_EVENT}-resource event, static build…");
         big.reset();
         figures.extend(
@@ -153,25 +166,35 @@ fn run() -> Result<ExitCode, String> {
         );
     }
 
-    big.reset();
-    eprintln!(
-        "bench: {BIG_EVENT}-resource event with {} ms per call (throughput)…",
-        ADDED_LATENCY.as_millis()
-    );
-    figures.extend(big_event(&bootstrap, &big, ADDED_LATENCY)?);
+    if wanted("throughput") {
+        big.reset();
+        eprintln!(
+            "bench: {BIG_EVENT}-resource event with {} ms per call (throughput)…",
+            ADDED_LATENCY.as_millis()
+        );
+        figures.extend(big_event(&bootstrap, &big, ADDED_LATENCY)?);
+    }
 
-    eprintln!("bench: CPU per remediated and per compliant group ({BIG_EVENT} groups each)…");
-    let classes = runtime
-        .block_on(Emulator::start(class_fixture()))
-        .map_err(|e| e.to_string())?;
-    figures.extend(cpu_per_group_by_class(&bootstrap, &classes)?);
-    drop(classes);
+    if wanted("classes") {
+        eprintln!("bench: CPU per remediated and per compliant group ({BIG_EVENT} groups each)…");
+        let classes = runtime
+            .block_on(Emulator::start(class_fixture()))
+            .map_err(|e| e.to_string())?;
+        figures.extend(cpu_per_group_by_class(&bootstrap, &classes)?);
+        drop(classes);
+    }
 
-    eprintln!("bench: {BIG_EVENT}-resource event under {CPU_CAP} CPU…");
-    figures.extend(capped_event(&bootstrap, &big)?);
+    if wanted("capped") {
+        eprintln!("bench: {BIG_EVENT}-resource event under {CPU_CAP} CPU…");
+        figures.extend(capped_event(&bootstrap, &big)?);
+    }
 
-    figures.extend(cpu_per_resource()?);
-    figures.extend(sizes(&bootstrap));
+    if wanted("criterion") {
+        figures.extend(cpu_per_resource()?);
+    }
+    if wanted("sizes") {
+        figures.extend(sizes(&bootstrap));
+    }
 
     let report = report(&figures, &bootstrap);
     let out = Path::new("target/bench");

@@ -32,6 +32,8 @@
 //! - [`rules`]: the rule model (`RuleId`, `PortRange`, `Protocol`, `Direction`, `Policy`, parsed
 //!   CIDRs) and `FIELDS`, the one table of a rule's fields used by parsing, rendering, the
 //!   canonical form and the `Permissions.N` parameters.
+//! - [`rule_lists`]: the `Permissions` of an ECS page and of Config's recorded configuration,
+//!   read straight off the wire into rules (strict for ECS, tolerant for Config).
 //! - [`select`]: which rules are risky — the JMESPath selector with its guard rails (a custom
 //!   query can narrow, never widen), the default query's native path, shadowing.
 //! - [`remediation`]: the flow, one module per step — `gate` (pure skip-or-go policy), `access`
@@ -58,6 +60,7 @@ pub mod logging;
 pub mod remediation;
 pub mod render;
 pub mod report;
+pub mod rule_lists;
 pub mod rules;
 pub mod seal;
 pub mod select;

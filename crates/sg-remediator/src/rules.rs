@@ -11,7 +11,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use acs_openapi::json::Scalar;
+use serde::de::value::SeqAccessDeserializer;
 use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -567,81 +568,6 @@ mod at {
     pub(super) const CREATE_TIME: usize = Field::CreateTime as usize;
 }
 
-/// One field's value as read off the wire, strings borrowed from the input when possible.
-enum Scalar<'de> {
-    Text(Cow<'de, str>),
-    /// Absent (`null`).
-    Null,
-    /// A list or an object: corrupt for a rule field (kept to name it in the error).
-    Compound(Value),
-}
-
-impl Scalar<'_> {
-    /// The text of a field; empty strings count as absent.
-    fn text(&self) -> Option<&str> {
-        match self {
-            Scalar::Text(s) if s.trim().is_empty() => None,
-            Scalar::Text(s) => Some(s.as_ref()),
-            _ => None,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Scalar<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Scalar<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string, a number, a boolean or null")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Text(Cow::Owned(v)))
-            }
-            // Numbers and booleans read as their JSON text, as `serde_json::Value` prints them.
-            fn visit_u64<E>(self, v: u64) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Scalar<'de>, E> {
-                Ok(serde_json::Number::from_f64(v)
-                    .map_or(Scalar::Null, |n| Scalar::Text(Cow::Owned(n.to_string()))))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Text(Cow::Borrowed(if v {
-                    "true"
-                } else {
-                    "false"
-                })))
-            }
-            fn visit_unit<E>(self) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Null)
-            }
-            fn visit_none<E>(self) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar<'de>, D::Error> {
-                Scalar::deserialize(d)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar<'de>, A::Error> {
-                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Scalar::Compound)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar<'de>, A::Error> {
-                Value::deserialize(MapAccessDeserializer::new(map)).map(Scalar::Compound)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// A rule object's known fields, by row of [`FIELDS`] (a repeated key: the last one wins).
 struct Fields<'de>([Option<Scalar<'de>>; FIELDS.len()]);
 
@@ -687,6 +613,15 @@ impl<'de> Deserialize<'de> for FieldKey {
 struct PhantomRule<'de>(std::marker::PhantomData<&'de ()>);
 
 impl<'de> Fields<'de> {
+    /// A field's text as a rule reads it: strings as they are, numbers and booleans as JSON
+    /// prints them, blank strings as absent.
+    fn text(&self, k: usize) -> Option<Cow<'_, str>> {
+        self.0[k]
+            .as_ref()
+            .and_then(Scalar::as_text)
+            .filter(|t| !t.trim().is_empty())
+    }
+
     /// The typed rule, tolerating the documented type quirks.
     fn into_permission(self) -> Result<Permission, String> {
         // A known field holding a list or an object is corrupt, not absent: reading it as absent
@@ -700,7 +635,8 @@ impl<'de> Fields<'de> {
                 ));
             }
         }
-        let field = |k: usize| self.0[k].as_ref().and_then(Scalar::text);
+        let texts: [Option<Cow<'_, str>>; FIELDS.len()] = std::array::from_fn(|k| self.text(k));
+        let field = |k: usize| texts[k].as_deref();
         let get = |k: usize| field(k).map(str::to_string);
         let priority = match field(at::PRIORITY) {
             None => Priority::default(),
@@ -733,18 +669,94 @@ impl<'de> Fields<'de> {
             create_time: get(at::CREATE_TIME),
         })
     }
+
+    /// The rule, or why it cannot be read with its id when that much could be read.
+    fn into_entry(self) -> Entry {
+        let id = self.text(at::SECURITY_GROUP_RULE_ID).map(Cow::into_owned);
+        Entry(
+            self.into_permission()
+                .map_err(|reason| BadRule { id, reason }),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One entry of a rule list (the lists themselves: `rule_lists`)
+// ---------------------------------------------------------------------------------------------
+
+/// One entry of a rule list read off the wire: the rule, or why it cannot be read. Reading an
+/// entry never fails on its shape, so a list with one bad rule still names that rule (the
+/// caller decides what a bad rule means; both callers fail the group rather than drop it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry(pub Result<Permission, BadRule>);
+
+/// A rule that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRule {
+    /// Its `SecurityGroupRuleId`, when that much could be read.
+    pub id: Option<String>,
+    /// What could not be read.
+    pub reason: String,
+}
+
+impl Entry {
+    /// An entry that is not a JSON object.
+    fn not_an_object(v: &Value) -> Entry {
+        Entry(Err(BadRule {
+            id: None,
+            reason: format!("a rule must be a JSON object, got {v}"),
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(EntryVisitor)
+    }
+}
+
+/// Reads an [`Entry`]: a rule object, or any other value kept to be named in the error. Public
+/// so that a list reader can read a lone rule object it has already opened.
+pub struct EntryVisitor;
+
+impl<'de> Visitor<'de> for EntryVisitor {
+    type Value = Entry;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a rule")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Entry, A::Error> {
+        PhantomRule(std::marker::PhantomData)
+            .visit_map(map)
+            .map(Fields::into_entry)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Entry, A::Error> {
+        Value::deserialize(SeqAccessDeserializer::new(seq)).map(|v| Entry::not_an_object(&v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Entry, E> {
+        Ok(Entry::not_an_object(&Value::String(v.to_string())))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Entry, E> {
+        Ok(Entry::not_an_object(&Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Entry, E> {
+        Ok(Entry::not_an_object(&v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Entry, E> {
+        Ok(Entry::not_an_object(&v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Entry, E> {
+        Ok(Entry::not_an_object(&v.into()))
+    }
+    fn visit_unit<E>(self) -> Result<Entry, E> {
+        Ok(Entry::not_an_object(&Value::Null))
+    }
 }
 
 impl Permission {
     /// Builds a rule from one JSON object, tolerating the documented type quirks.
     pub fn from_json(v: &Value) -> Result<Self, String> {
-        if !v.is_object() {
-            return Err(format!("a rule must be a JSON object, got {v}"));
-        }
-        let fields = v
-            .deserialize_map(PhantomRule(std::marker::PhantomData))
-            .map_err(|e| e.to_string())?;
-        fields.into_permission()
+        let Entry(entry) = Entry::deserialize(v).map_err(|e| e.to_string())?;
+        entry.map_err(|bad| bad.reason)
     }
 
     /// One field's text in the record (see [`Permission::to_json`]); `None` when absent.

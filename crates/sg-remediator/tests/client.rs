@@ -73,8 +73,7 @@ async fn get_discovered_resource_returns_the_parsed_snapshot() {
     assert_eq!(r.service_managed, Some(false));
     assert_eq!(r.tags.get("env"), Some("prod"));
     assert!(r.request_id.is_some());
-    let config_rules = &r.configuration["Permissions"]["Permission"];
-    assert_eq!(config_rules.as_array().map(Vec::len), Some(3));
+    assert_eq!(r.snapshot.as_ref().map(Vec::len), Ok(3));
     let call = &w.calls("GetDiscoveredResource")[0];
     assert_eq!(call.params["Region"], REGION);
     assert!(!call.params.contains_key("RegionId"));

@@ -119,7 +119,7 @@ impl Contractual for World {
             version: api.version,
             params,
         };
-        self.client.call(&req, &self.cx()).await.map(|r| r.body)
+        self.client.call(&req, &self.cx()).await?.json()
     }
 
     /// Every call so far was answered 200: the contract (and the actions) accepted it.

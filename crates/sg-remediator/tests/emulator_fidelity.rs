@@ -68,7 +68,7 @@ async fn call(
         version: "2014-05-26",
         params,
     };
-    client.call(&req, &cx).await.map(|r| r.body)
+    client.call(&req, &cx).await?.json()
 }
 
 fn ids_of(body: &Value) -> Vec<String> {

@@ -40,7 +40,7 @@ async fn call(emulator: &Emulator, pairs: &[(&str, &str)]) -> Result<Value, ApiE
         version: "2014-05-26",
         params,
     };
-    client.call(&request, &cx).await.map(|r| r.body)
+    client.call(&request, &cx).await?.json()
 }
 
 async fn demo() -> Emulator {

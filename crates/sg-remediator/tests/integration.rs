@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+mod answer_props;
 mod cli;
 mod client;
 mod client_transport;

@@ -99,7 +99,6 @@ mod tests {
     use crate::event::AccountId;
     use crate::report::Status;
     use crate::services::config::Tags;
-    use serde_json::Value;
 
     fn config(vars: &[(&str, &str)]) -> Config {
         Config::from_lookup(|name: &str| {
@@ -128,7 +127,7 @@ mod tests {
             resource_id: "sg-1".into(),
             resource_type: event::SECURITY_GROUP.into(),
             deleted: false,
-            configuration: Value::Null,
+            snapshot: Ok(Vec::new()),
             tags: Tags::default(),
             service_managed: None,
         }

@@ -36,7 +36,7 @@ use crate::openapi::Client;
 use crate::report::{Report, ResourceResult, Status};
 use crate::rules::{Permission, RuleId};
 use crate::seal::Sealer;
-use crate::select::{self, Selector};
+use crate::select::Selector;
 use crate::services::sts;
 
 pub use assess::explain_kept;
@@ -408,8 +408,10 @@ impl Invoke {
 
         // Select on the snapshot (for drift), then on the live view (for action).
         let selector = &self.remediator.selector;
-        let snapshot = select::rules_from_configuration(&discovered.configuration)
-            .and_then(|rules| selector.evaluate(&rules));
+        let snapshot = match &discovered.snapshot {
+            Ok(rules) => selector.evaluate(rules),
+            Err(unreadable) => Err(unreadable.clone().into()),
+        };
         let live = self.read_live(&access, r, out, notes).await?;
         let selection = selector
             .evaluate(&live)

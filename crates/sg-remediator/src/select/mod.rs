@@ -77,7 +77,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use jmespath::{Context, Expression, JmespathError, Rcvar, Runtime, Variable};
+use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::rule_lists::{Recorded, Unreadable};
 
 use crate::rules::{
     Address, Direction, Field, Permission, Policy, PortRange, PortSpan, Protocol, RiskyPorts,
@@ -139,57 +142,15 @@ pub enum SelectError {
 // Reading rules
 // ---------------------------------------------------------------------------------------------
 
-/// Looks `key` up exactly, then case-insensitively (the 2019 Config API used camelCase).
-fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
-
-/// The rule objects under `Permissions`, in either shape Config uses.
-fn permission_values(container: &Map<String, Value>) -> Result<Vec<&Value>, SelectError> {
-    let Some(perms) = field(container, "Permissions") else {
-        return Ok(Vec::new());
-    };
-    match perms {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) if s.trim().is_empty() => Ok(Vec::new()),
-        Value::Array(list) => Ok(list.iter().collect()),
-        Value::Object(inner) => match field(inner, "Permission") {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(list)) => Ok(list.iter().collect()),
-            // XML-to-JSON converters render a one-element list as the element itself.
-            Some(one @ Value::Object(_)) => Ok(vec![one]),
-            Some(other) => Err(SelectError::InvalidConfiguration(format!(
-                "Permissions.Permission must be a list of rules, got {}",
-                crate::openapi::json::kind(other)
-            ))),
-        },
-        other => Err(SelectError::InvalidConfiguration(format!(
-            "Permissions must be a list of rules or {{\"Permission\": [...]}}, got {}",
-            crate::openapi::json::kind(other)
-        ))),
+impl From<Unreadable> for SelectError {
+    fn from(e: Unreadable) -> Self {
+        match e {
+            Unreadable::Configuration(reason) => SelectError::InvalidConfiguration(reason),
+            Unreadable::Rule { index, id, reason } => {
+                SelectError::InvalidRule { index, id, reason }
+            }
+        }
     }
-}
-
-fn parse_rules(values: Vec<&Value>) -> Result<Vec<Permission>, SelectError> {
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(index, v)| {
-            Permission::from_json(v).map_err(|reason| SelectError::InvalidRule {
-                index,
-                id: v
-                    .get("SecurityGroupRuleId")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string),
-                reason,
-            })
-        })
-        .collect()
 }
 
 /// The rules of a security group's Config `Configuration`.
@@ -200,20 +161,13 @@ fn parse_rules(values: Vec<&Value>) -> Result<Vec<Permission>, SelectError> {
 /// `Permissions` (no rules). A rule that cannot be read (e.g. `Priority: "abc"`) is an
 /// [`SelectError::InvalidRule`] naming it: dropping it could hide an open port, so the group is
 /// reported as failed instead.
+///
+/// The same reader as the function's own (it reads the answer's bytes): [`Recorded`], here
+/// over a parsed tree.
 pub fn rules_from_configuration(cfg: &Value) -> Result<Vec<Permission>, SelectError> {
-    if let Value::String(text) = cfg {
-        let decoded: Value = serde_json::from_str(text).map_err(|e| {
-            SelectError::InvalidConfiguration(format!("Configuration is not JSON: {e}"))
-        })?;
-        return rules_from_configuration(&decoded);
-    }
-    let obj = cfg.as_object().ok_or_else(|| {
-        SelectError::InvalidConfiguration(format!(
-            "Configuration must be a JSON object, got {}",
-            crate::openapi::json::kind(cfg)
-        ))
-    })?;
-    parse_rules(permission_values(obj)?)
+    let recorded =
+        Recorded::deserialize(cfg).map_err(|e| SelectError::InvalidConfiguration(e.to_string()))?;
+    Ok(recorded.rules?)
 }
 
 /// The rules of one `DescribeSecurityGroupAttribute` response page (`Permissions.Permission[]`).

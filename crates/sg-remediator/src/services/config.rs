@@ -5,11 +5,17 @@
 //! string that does not parse is an error, never a silent `null`: an unreadable snapshot must
 //! not look like an empty one.
 
+use std::fmt;
+
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::{invoke_traced, Api};
-use crate::openapi::json::{field, text_field};
+use crate::openapi::json::{field, lookup, text_field, Key, Scalar, Seen};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
+use crate::rule_lists::{Recorded, Unreadable};
+use crate::rules::Permission;
 
 /// Re-reads one resource in the function's own account; the RAM policy must allow
 /// `config:GetDiscoveredResource`.
@@ -95,8 +101,9 @@ pub struct DiscoveredResource {
     /// `ResourceDeleted == 0`. (Config's `1` means the resource still exists.) A missing field
     /// counts as "exists": the live ECS check that follows decides.
     pub deleted: bool,
-    /// The parsed `Configuration`; `Null` only when Config sent none (absent or empty string).
-    pub configuration: Value,
+    /// The rules of the recorded `Configuration`, or why they cannot be read (also when Config
+    /// sent none: an absent configuration must not look like a group without rules).
+    pub snapshot: Result<Vec<Permission>, Unreadable>,
     /// The tags, where the exempt tag is looked for.
     pub tags: Tags,
     /// `ServiceManaged` from the configuration; `None` when the key is missing.
@@ -267,16 +274,221 @@ fn decode(detail: impl Into<String>) -> ApiError {
     }
 }
 
-/// Reads a `DiscoveredResourceDetail` body, checking it describes the resource asked for.
+/// The `Configuration` member as it arrived.
+#[derive(Debug)]
+enum ConfigurationMember {
+    /// `null`, or a string of blanks: Config sent none.
+    None,
+    /// An object, or a string holding JSON: read into the rules and `ServiceManaged`.
+    Read(Recorded),
+    /// A string that is not JSON: the serde message.
+    NotJson(String),
+    /// Any other value: its kind.
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for ConfigurationMember {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ConfigurationMember;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a configuration")
+            }
+            // The real shape: JSON inside a string, read directly from the unescaped text.
+            fn visit_str<E>(self, v: &str) -> Result<ConfigurationMember, E> {
+                if v.trim().is_empty() {
+                    return Ok(ConfigurationMember::None);
+                }
+                Ok(match serde_json::from_str::<Recorded>(v) {
+                    Ok(recorded) => ConfigurationMember::Read(recorded),
+                    Err(e) => ConfigurationMember::NotJson(e.to_string()),
+                })
+            }
+            // Tolerated: a configuration already delivered as an object.
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Recorded::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(ConfigurationMember::Read)
+            }
+            fn visit_unit<E>(self) -> Result<ConfigurationMember, E> {
+                Ok(ConfigurationMember::None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ConfigurationMember::Other("an array"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ConfigurationMember, E> {
+                Ok(ConfigurationMember::Other("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ConfigurationMember, E> {
+                Ok(ConfigurationMember::Other("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ConfigurationMember, E> {
+                Ok(ConfigurationMember::Other("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ConfigurationMember, E> {
+                Ok(ConfigurationMember::Other("a number"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The members of a `DiscoveredResourceDetail` the function reads, in the order [`Detail`]
+/// keeps them.
+const DETAIL_MEMBERS: [&str; 7] = [
+    "ResourceId",
+    "ResourceType",
+    "Region",
+    "ResourceDeleted",
+    "Configuration",
+    "Tags",
+    "AccountId",
+];
+
+/// A `DiscoveredResourceDetail` as read off the wire.
+#[derive(Debug, Default)]
+struct Detail<'de> {
+    resource_id: Option<Scalar<'de>>,
+    resource_type: Option<Scalar<'de>>,
+    region: Option<Scalar<'de>>,
+    resource_deleted: Option<Scalar<'de>>,
+    configuration: Option<ConfigurationMember>,
+    /// Small and of undocumented shape: kept as a tree for [`Tags::from_json`].
+    tags: Option<Value>,
+    account_id: Option<Scalar<'de>>,
+}
+
+/// The answer's `DiscoveredResourceDetail` (`None` when it is not an object) and `RequestId`.
+#[derive(Debug, Default)]
+struct DetailAnswer<'de> {
+    detail: Option<Option<Detail<'de>>>,
+    request_id: Option<Scalar<'de>>,
+}
+
+impl<'de> Deserialize<'de> for Detail<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(DetailVisitor)
+    }
+}
+
+struct DetailVisitor;
+
+impl<'de> Visitor<'de> for DetailVisitor {
+    type Value = Detail<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a DiscoveredResourceDetail object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Detail<'de>, A::Error> {
+        let mut seen = Seen::<7>::default();
+        let mut d = Detail::default();
+        while let Some(Key(key)) = map.next_key()? {
+            match lookup(&key, &DETAIL_MEMBERS) {
+                Some((i, exact)) if seen.take(i, exact, &key) => match i {
+                    0 => d.resource_id = Some(map.next_value()?),
+                    1 => d.resource_type = Some(map.next_value()?),
+                    2 => d.region = Some(map.next_value()?),
+                    3 => d.resource_deleted = Some(map.next_value()?),
+                    4 => d.configuration = Some(map.next_value()?),
+                    5 => d.tags = Some(map.next_value()?),
+                    _ => d.account_id = Some(map.next_value()?),
+                },
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(d)
+    }
+}
+
+/// `DiscoveredResourceDetail` when it is an object, `None` (skipped) when it is anything else.
+struct MaybeDetail<'de>(Option<Detail<'de>>);
+
+impl<'de> Deserialize<'de> for MaybeDetail<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeDetail<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                DetailVisitor.visit_map(map).map(|d| MaybeDetail(Some(d)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeDetail(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(MaybeDetail(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MaybeDetail(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MaybeDetail(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MaybeDetail(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MaybeDetail(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(MaybeDetail(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for DetailAnswer<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DetailAnswer<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a GetDiscoveredResource answer (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut seen = Seen::<2>::default();
+                let mut answer = DetailAnswer::default();
+                while let Some(Key(key)) = map.next_key()? {
+                    match lookup(&key, &["DiscoveredResourceDetail", "RequestId"]) {
+                        Some((0, exact)) if seen.take(0, exact, &key) => {
+                            answer.detail = Some(map.next_value::<MaybeDetail<'de>>()?.0);
+                        }
+                        Some((1, exact)) if seen.take(1, exact, &key) => {
+                            answer.request_id = Some(map.next_value()?);
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(answer)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Reads a `DiscoveredResourceDetail` answer straight from its bytes, checking it describes
+/// the resource asked for. The `Configuration` string is read directly into rules.
 pub fn parse_discovered_resource(
-    body: &Value,
+    body: &[u8],
     request_id: Option<String>,
     query: &ResourceQuery,
 ) -> Result<DiscoveredResource, ApiError> {
-    let detail = field(body, "DiscoveredResourceDetail")
-        .filter(|d| d.is_object())
+    let answer: DetailAnswer<'_> = serde_json::from_slice(body)
+        .map_err(|e| decode(format!("GetDiscoveredResource answer: {e}")))?;
+    let detail = answer
+        .detail
+        .flatten()
         .ok_or_else(|| decode("response has no DiscoveredResourceDetail object"))?;
-    let resource_id = text_field(detail, "ResourceId")
+    let text = |s: &Option<Scalar<'_>>| s.as_ref().and_then(Scalar::text);
+    let resource_id = text(&detail.resource_id)
         .ok_or_else(|| decode("DiscoveredResourceDetail has no ResourceId"))?;
     if resource_id != query.resource_id {
         return Err(decode(format!(
@@ -284,65 +496,53 @@ pub fn parse_discovered_resource(
             query.resource_id
         )));
     }
-    let resource_type =
-        text_field(detail, "ResourceType").unwrap_or_else(|| query.resource_type.clone());
-    let region = text_field(detail, "Region").unwrap_or_else(|| query.region.clone());
-    let deleted = match field(detail, "ResourceDeleted") {
-        None | Some(Value::Null) => false,
-        Some(v) => match text_field(detail, "ResourceDeleted").as_deref() {
+    let resource_type = text(&detail.resource_type).unwrap_or_else(|| query.resource_type.clone());
+    let region = text(&detail.region).unwrap_or_else(|| query.region.clone());
+    let deleted = match &detail.resource_deleted {
+        None | Some(Scalar::Null) => false,
+        Some(v) => match v.text().as_deref() {
             Some("0") => true,
             Some("1") => false,
             _ => {
                 return Err(decode(format!(
                     "ResourceDeleted is {}, not 0 or 1",
-                    crate::openapi::json::kind(v)
+                    v.kind()
                 )))
             }
         },
     };
-    let configuration = match field(detail, "Configuration") {
-        None | Some(Value::Null) => Value::Null,
-        Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
-        Some(Value::String(s)) => serde_json::from_str(s)
-            .map_err(|e| decode(format!("Configuration is not valid JSON: {e}")))?,
-        // Tolerate a configuration already delivered as an object.
-        Some(v @ Value::Object(_)) => v.clone(),
-        Some(v) => {
-            return Err(decode(format!(
-                "Configuration is {}",
-                crate::openapi::json::kind(v)
-            )))
+    let recorded = match detail.configuration {
+        None | Some(ConfigurationMember::None) => Recorded::not_an_object("null"),
+        Some(ConfigurationMember::Read(recorded)) => recorded,
+        Some(ConfigurationMember::NotJson(e)) => {
+            return Err(decode(format!("Configuration is not valid JSON: {e}")))
+        }
+        Some(ConfigurationMember::Other(kind)) => {
+            return Err(decode(format!("Configuration is {kind}")))
         }
     };
-    let tags_json = match field(detail, "Tags") {
+    let tags_json = match detail.tags {
         None | Some(Value::Null) => Value::Null,
         Some(Value::String(s)) if s.trim().is_empty() => Value::Null,
         Some(Value::String(s)) => {
-            serde_json::from_str(s).map_err(|e| decode(format!("Tags is not valid JSON: {e}")))?
+            serde_json::from_str(&s).map_err(|e| decode(format!("Tags is not valid JSON: {e}")))?
         }
-        Some(v) => v.clone(),
+        Some(v) => v,
     };
     let tags = Tags::from_json(&tags_json).map_err(|e| decode(format!("Tags: {e}")))?;
-    let service_managed = match field(&configuration, "ServiceManaged") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
-        Some(v) => {
-            return Err(decode(format!(
-                "Configuration.ServiceManaged is {}, not a boolean",
-                crate::openapi::json::kind(v)
-            )))
-        }
-    };
+    let service_managed = recorded.service_managed.transpose().map_err(|kind| {
+        decode(format!(
+            "Configuration.ServiceManaged is {kind}, not a boolean"
+        ))
+    })?;
     Ok(DiscoveredResource {
-        request_id: request_id.or_else(|| text_field(body, "RequestId")),
-        account_id: text_field(detail, "AccountId"),
+        request_id: request_id.or_else(|| text(&answer.request_id)),
+        account_id: text(&detail.account_id),
         region,
         resource_id,
         resource_type,
         deleted,
-        configuration,
+        snapshot: recorded.rules,
         tags,
         service_managed,
     })
@@ -351,6 +551,7 @@ pub fn parse_discovered_resource(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::RuleId;
     use serde_json::json;
 
     fn query() -> ResourceQuery {
@@ -360,6 +561,15 @@ mod tests {
             region: "cn-hangzhou".into(),
             aggregator: None,
         }
+    }
+
+    /// [`parse_discovered_resource`] of the bytes of `body`, as the answer would arrive.
+    fn parse_json(
+        body: &Value,
+        request_id: Option<String>,
+        query: &ResourceQuery,
+    ) -> Result<DiscoveredResource, ApiError> {
+        parse_discovered_resource(&serde_json::to_vec(body).unwrap(), request_id, query)
     }
 
     fn body(detail: Value) -> Value {
@@ -374,11 +584,11 @@ mod tests {
             "Configuration": "{\"SecurityGroupId\":\"sg-1\",\"ServiceManaged\":false,\"Permissions\":{\"Permission\":[]}}",
             "Tags": "{\"env\":\"prod\"}"
         }));
-        let r = parse_discovered_resource(&b, None, &query()).unwrap();
+        let r = parse_json(&b, None, &query()).unwrap();
         assert_eq!(r.request_id.as_deref(), Some("R-1"));
         assert_eq!(r.account_id.as_deref(), Some("1234567890123456"));
         assert!(!r.deleted);
-        assert_eq!(r.configuration["SecurityGroupId"], "sg-1");
+        assert_eq!(r.snapshot, Ok(vec![]));
         assert_eq!(r.service_managed, Some(false));
         assert_eq!(r.tags.get("env"), Some("prod"));
     }
@@ -386,24 +596,16 @@ mod tests {
     #[test]
     fn resource_deleted_zero_means_deleted() {
         let b = body(json!({"ResourceId": "sg-1", "ResourceDeleted": 0}));
-        assert!(
-            parse_discovered_resource(&b, None, &query())
-                .unwrap()
-                .deleted
-        );
+        assert!(parse_json(&b, None, &query()).unwrap().deleted);
         let b = body(json!({"ResourceId": "sg-1", "ResourceDeleted": "1"}));
-        assert!(
-            !parse_discovered_resource(&b, None, &query())
-                .unwrap()
-                .deleted
-        );
+        assert!(!parse_json(&b, None, &query()).unwrap().deleted);
     }
 
     #[test]
     fn an_unexpected_resource_deleted_value_is_an_error() {
         let b = body(json!({"ResourceId": "sg-1", "ResourceDeleted": 2}));
         assert!(matches!(
-            parse_discovered_resource(&b, None, &query()),
+            parse_json(&b, None, &query()),
             Err(ApiError::Decode { .. })
         ));
     }
@@ -411,50 +613,94 @@ mod tests {
     #[test]
     fn an_account_id_given_as_a_string_is_kept() {
         let b = body(json!({"ResourceId": "sg-1", "AccountId": "1234"}));
-        let r = parse_discovered_resource(&b, None, &query()).unwrap();
+        let r = parse_json(&b, None, &query()).unwrap();
         assert_eq!(r.account_id.as_deref(), Some("1234"));
     }
 
     #[test]
     fn an_unparseable_configuration_is_an_error_not_null() {
         let b = body(json!({"ResourceId": "sg-1", "Configuration": "{not json"}));
-        let err = parse_discovered_resource(&b, None, &query()).unwrap_err();
+        let err = parse_json(&b, None, &query()).unwrap_err();
         assert!(matches!(err, ApiError::Decode { .. }), "{err:?}");
         assert!(err.to_string().contains("Configuration"));
     }
 
     #[test]
+    fn the_configuration_string_is_read_into_rules() {
+        let b = body(json!({"ResourceId": "sg-1",
+            "Configuration": "{\"Permissions\":{\"Permission\":[{\"SecurityGroupRuleId\":\"sgr-1\",\"Direction\":\"ingress\",\"PortRange\":\"22/22\",\"IpProtocol\":\"TCP\",\"SourceCidrIp\":\"0.0.0.0/0\"}]}}"}));
+        let rules = parse_json(&b, None, &query()).unwrap().snapshot.unwrap();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].rule_id.as_ref().map(RuleId::as_str), Some("sgr-1"));
+        assert!(rules[0].is_world_open());
+    }
+
+    #[test]
+    fn an_absent_configuration_gives_no_snapshot_rather_than_an_empty_one() {
+        for configuration in [json!(null), json!("  ")] {
+            let b = body(json!({"ResourceId": "sg-1", "Configuration": configuration}));
+            let r = parse_json(&b, None, &query()).unwrap();
+            assert!(
+                matches!(r.snapshot, Err(Unreadable::Configuration(_))),
+                "{configuration}: {:?}",
+                r.snapshot
+            );
+        }
+    }
+
+    #[test]
+    fn a_configuration_that_is_neither_text_nor_an_object_is_an_error() {
+        let b = body(json!({"ResourceId": "sg-1", "Configuration": 5}));
+        let err = parse_json(&b, None, &query()).unwrap_err();
+        assert!(
+            err.to_string().contains("Configuration is a number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_service_managed_that_is_not_a_boolean_is_an_error() {
+        let b =
+            body(json!({"ResourceId": "sg-1", "Configuration": "{\"ServiceManaged\":\"maybe\"}"}));
+        let err = parse_json(&b, None, &query()).unwrap_err();
+        assert!(
+            err.to_string().contains("ServiceManaged is a string"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unparseable_tags_are_an_error() {
         let b = body(json!({"ResourceId": "sg-1", "Tags": "[1,"}));
-        assert!(parse_discovered_resource(&b, None, &query()).is_err());
+        assert!(parse_json(&b, None, &query()).is_err());
     }
 
     #[test]
     fn a_missing_service_managed_key_is_none() {
         let b = body(json!({"ResourceId": "sg-1", "Configuration": "{\"VpcId\":\"v\"}"}));
-        let r = parse_discovered_resource(&b, None, &query()).unwrap();
+        let r = parse_json(&b, None, &query()).unwrap();
         assert_eq!(r.service_managed, None);
         let b = body(json!({"ResourceId": "sg-1", "Configuration": "{\"serviceManaged\":true}"}));
-        let r = parse_discovered_resource(&b, None, &query()).unwrap();
+        let r = parse_json(&b, None, &query()).unwrap();
         assert_eq!(r.service_managed, Some(true), "case-insensitive fallback");
     }
 
     #[test]
     fn camel_case_keys_are_read_as_a_fallback() {
         let b = json!({"requestId": "R", "discoveredResourceDetail": {"resourceId": "sg-1", "resourceDeleted": 0}});
-        let r = parse_discovered_resource(&b, None, &query()).unwrap();
+        let r = parse_json(&b, None, &query()).unwrap();
         assert!(r.deleted);
     }
 
     #[test]
     fn a_detail_for_another_resource_is_refused() {
         let b = body(json!({"ResourceId": "sg-other"}));
-        assert!(parse_discovered_resource(&b, None, &query()).is_err());
+        assert!(parse_json(&b, None, &query()).is_err());
     }
 
     #[test]
     fn a_response_without_a_detail_is_an_error() {
-        assert!(parse_discovered_resource(&json!({"RequestId": "R"}), None, &query()).is_err());
+        assert!(parse_json(&json!({"RequestId": "R"}), None, &query()).is_err());
     }
 
     #[test]

@@ -10,14 +10,17 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::fmt;
 
-use serde_json::Value;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
 use super::{invoke_traced, Api};
-use crate::openapi::json::{field, text_field};
+use crate::openapi::json::{lookup, Key, Scalar, Seen};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
-use crate::rules::{Authorize, Direction, Permission, PortRange, RuleId, FIELDS};
+use crate::rule_lists::{Inner, Listed};
+use crate::rules::{Authorize, Direction, Entry, Permission, PortRange, RuleId, FIELDS};
 
 /// Reads a group's live rules: the truth a revoke is decided on, not Config's snapshot.
 pub const DESCRIBE_SECURITY_GROUP_ATTRIBUTE: Api = Api {
@@ -217,47 +220,98 @@ pub struct Page {
     pub vpc_id: Option<String>,
 }
 
-/// Reads one DescribeSecurityGroupAttribute page. Every rule must parse; a rule that does not
-/// fails the page, naming the rule.
-pub fn parse_page(body: &Value, sg_id: &str) -> Result<Page, ApiError> {
+/// The members of a DescribeSecurityGroupAttribute answer that a page is made of, in the order
+/// [`PageAnswer`] keeps them.
+const PAGE_MEMBERS: [&str; 4] = ["SecurityGroupId", "Permissions", "NextToken", "VpcId"];
+
+/// A DescribeSecurityGroupAttribute answer as read off the wire: the page's members, every
+/// rule already typed, nothing else kept. `None` when the body is not a JSON object.
+#[derive(Default)]
+struct PageAnswer<'de> {
+    security_group_id: Option<Scalar<'de>>,
+    permissions: Option<Listed>,
+    next_token: Option<Scalar<'de>>,
+    vpc_id: Option<Scalar<'de>>,
+}
+
+impl<'de> Deserialize<'de> for PageAnswer<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PageAnswer<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a DescribeSecurityGroupAttribute answer (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut seen = Seen::<4>::default();
+                let mut answer = PageAnswer::default();
+                while let Some(Key(key)) = map.next_key()? {
+                    match lookup(&key, &PAGE_MEMBERS) {
+                        Some((i, exact)) if seen.take(i, exact, &key) => match i {
+                            0 => answer.security_group_id = Some(map.next_value()?),
+                            1 => answer.permissions = Some(map.next_value()?),
+                            2 => answer.next_token = Some(map.next_value()?),
+                            _ => answer.vpc_id = Some(map.next_value()?),
+                        },
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(answer)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Reads one DescribeSecurityGroupAttribute page straight from the answer's bytes into typed
+/// rules. Every rule must parse; a rule that does not fails the page, naming the rule.
+pub fn parse_page(body: &[u8], sg_id: &str) -> Result<Page, ApiError> {
     let decode = |detail: String| ApiError::Decode {
         status: 200,
         detail,
     };
-    if let Some(answered) = text_field(body, "SecurityGroupId") {
+    let answer: PageAnswer<'_> = serde_json::from_slice(body)
+        .map_err(|e| decode(format!("DescribeSecurityGroupAttribute answer: {e}")))?;
+    let text = |s: &Option<Scalar<'_>>| s.as_ref().and_then(Scalar::text);
+    if let Some(answered) = text(&answer.security_group_id) {
         if answered != sg_id {
             return Err(decode(format!(
                 "ECS answered for {answered:?}, not the requested {sg_id:?}"
             )));
         }
     }
-    let entries: &[Value] = match field(body, "Permissions") {
-        None | Some(Value::Null) => {
+    let entries = match answer.permissions {
+        None | Some(Listed::Null) => {
             return Err(decode("response has no Permissions".into()));
         }
-        Some(Value::Array(list)) => list,
-        Some(obj @ Value::Object(_)) => match field(obj, "Permission") {
-            Some(Value::Array(list)) => list,
+        Some(Listed::List(list)) => list,
+        Some(Listed::Wrapped { permission, keys }) => match permission {
+            Some(Inner::List(list)) => list,
             // `{}` is how an empty list is sometimes serialised.
-            None if obj.as_object().is_some_and(|m| m.is_empty()) => &[],
+            None if keys == 0 => Vec::new(),
             _ => return Err(decode("Permissions.Permission is not a list".into())),
         },
-        Some(_) => return Err(decode("Permissions is not a list".into())),
+        Some(Listed::Blank | Listed::Other(_)) => {
+            return Err(decode("Permissions is not a list".into()))
+        }
     };
     let mut permissions = Vec::with_capacity(entries.len());
-    for (i, entry) in entries.iter().enumerate() {
-        let permission = Permission::from_json(entry).map_err(|e| {
-            let id = text_field(entry, "SecurityGroupRuleId")
+    for (i, Entry(entry)) in entries.into_iter().enumerate() {
+        let permission = entry.map_err(|bad| {
+            let id = bad
+                .id
                 .unwrap_or_else(|| format!("#{} (no SecurityGroupRuleId)", i + 1));
-            decode(format!("rule {id} could not be read: {e}"))
+            decode(format!("rule {id} could not be read: {}", bad.reason))
         })?;
         permissions.push(permission);
     }
-    let next_token = text_field(body, "NextToken").filter(|t| !t.trim().is_empty());
+    let next_token = text(&answer.next_token).filter(|t| !t.trim().is_empty());
     Ok(Page {
         permissions,
         next_token,
-        vpc_id: text_field(body, "VpcId"),
+        vpc_id: text(&answer.vpc_id),
     })
 }
 
@@ -524,8 +578,13 @@ pub fn authorize_params(
 
 #[cfg(test)]
 mod tests {
+    /// [`parse_page`] of the bytes of `body`, as the answer would arrive.
+    fn parse_json_page(body: &Value, sg_id: &str) -> Result<Page, ApiError> {
+        parse_page(&serde_json::to_vec(body).unwrap(), sg_id)
+    }
+
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn ids(names: &[&str]) -> Vec<RuleId> {
         names.iter().map(|n| RuleId(n.to_string())).collect()
@@ -731,16 +790,16 @@ mod tests {
     fn a_page_reports_its_vpc_id() {
         let vpc = json!({"VpcId": "vpc-1", "Permissions": {"Permission": []}});
         assert_eq!(
-            parse_page(&vpc, "sg-1").unwrap().vpc_id.as_deref(),
+            parse_json_page(&vpc, "sg-1").unwrap().vpc_id.as_deref(),
             Some("vpc-1")
         );
         let classic = json!({"VpcId": "", "Permissions": {"Permission": []}});
         assert!(is_classic(
-            parse_page(&classic, "sg-1").unwrap().vpc_id.as_deref()
+            parse_json_page(&classic, "sg-1").unwrap().vpc_id.as_deref()
         ));
         let none = json!({"Permissions": {"Permission": []}});
         assert!(is_classic(
-            parse_page(&none, "sg-1").unwrap().vpc_id.as_deref()
+            parse_json_page(&none, "sg-1").unwrap().vpc_id.as_deref()
         ));
     }
 
@@ -753,7 +812,7 @@ mod tests {
             {"SecurityGroupRuleId": "sgr-2", "Direction": "ingress", "Policy": "accept", "Priority": 100,
              "IpProtocol": "ALL", "PortRange": "-1/-1", "Ipv6SourceCidrIp": "::/0"}
         ]}});
-        let page = parse_page(&body, "sg-1").unwrap();
+        let page = parse_json_page(&body, "sg-1").unwrap();
         assert_eq!(page.permissions.len(), 2);
         assert_eq!(page.next_token.as_deref(), Some("t2"));
         assert!(page.permissions.iter().all(Permission::is_world_open));
@@ -762,26 +821,26 @@ mod tests {
     #[test]
     fn an_empty_next_token_ends_pagination() {
         let body = json!({"NextToken": "", "Permissions": {"Permission": []}});
-        assert_eq!(parse_page(&body, "sg-1").unwrap().next_token, None);
+        assert_eq!(parse_json_page(&body, "sg-1").unwrap().next_token, None);
     }
 
     #[test]
     fn a_rule_that_fails_to_parse_fails_the_page_naming_the_rule() {
         let body = json!({"Permissions": {"Permission": [
             {"SecurityGroupRuleId": "sgr-bad", "Priority": "high", "IpProtocol": "TCP"}]}});
-        let err = parse_page(&body, "sg-1").unwrap_err();
+        let err = parse_json_page(&body, "sg-1").unwrap_err();
         assert!(err.to_string().contains("sgr-bad"), "{err}");
     }
 
     #[test]
     fn a_page_without_permissions_is_an_error_not_an_empty_group() {
-        assert!(parse_page(&json!({"RequestId": "R"}), "sg-1").is_err());
-        assert!(parse_page(&json!({"Permissions": {"Permission": "x"}}), "sg-1").is_err());
+        assert!(parse_json_page(&json!({"RequestId": "R"}), "sg-1").is_err());
+        assert!(parse_json_page(&json!({"Permissions": {"Permission": "x"}}), "sg-1").is_err());
     }
 
     #[test]
     fn a_page_for_another_group_is_refused() {
         let body = json!({"SecurityGroupId": "sg-2", "Permissions": {"Permission": []}});
-        assert!(parse_page(&body, "sg-1").is_err());
+        assert!(parse_json_page(&body, "sg-1").is_err());
     }
 }

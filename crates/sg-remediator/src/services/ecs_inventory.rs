@@ -95,7 +95,7 @@ pub async fn describe_security_groups(
         let response = invoke(client, cx, endpoint, DESCRIBE_SECURITY_GROUPS, params).await?;
         inventory.pages += 1;
         inventory.request_ids.extend(response.request_id.clone());
-        let page = parse_page(&response.body, region)?;
+        let page = parse_page(&response.json()?, region)?;
         inventory.groups.extend(page.groups);
         match page.next_token {
             None => return Ok(inventory),
@@ -122,7 +122,7 @@ pub async fn describe_regions(
     endpoint: &Endpoint,
 ) -> Result<Vec<String>, ApiError> {
     let response = invoke(client, cx, endpoint, DESCRIBE_REGIONS, Params::new()).await?;
-    parse_regions(&response.body)
+    parse_regions(&response.json()?)
 }
 
 /// Reads a `DescribeRegions` answer: `Regions.Region[].RegionId`.

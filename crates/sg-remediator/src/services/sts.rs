@@ -71,7 +71,7 @@ pub async fn assume_role(
     params.insert("RoleSessionName".into(), session_name.into());
     params.insert("DurationSeconds".into(), duration_seconds.to_string());
     let response = invoke(client, cx, endpoint, ASSUME_ROLE, params).await?;
-    parse_assumed_role(&response.body, response.request_id)
+    parse_assumed_role(&response.json()?, response.request_id)
 }
 
 /// Reads the `Credentials` object. Errors name fields only: the body holds a secret.
