@@ -17,6 +17,9 @@ pub struct Endpoint {
     /// `scheme://authority`.
     url: String,
     plain_http: bool,
+    /// `scheme://authority/`, parsed once: each call only sets its query on a copy, instead of
+    /// parsing the whole signed URL again (issue 17).
+    base: reqwest::Url,
 }
 
 /// Why a value is not an endpoint. `Display` is `"<value>" <problem>`, in words an operator can
@@ -128,10 +131,19 @@ impl Endpoint {
                 _ => return Err(err(Problem::InvalidPort(port.to_string()))),
             }
         }
+        let url = format!("{scheme}{authority}");
+        let base =
+            reqwest::Url::parse(&format!("{url}/")).map_err(|_| err(Problem::InvalidHostName))?;
         Ok(Endpoint {
-            url: format!("{scheme}{authority}"),
+            url,
             plain_http: scheme == "http://",
+            base,
         })
+    }
+
+    /// `scheme://host[:port]/`, parsed: what a call's URL is made from.
+    pub fn base_url(&self) -> &reqwest::Url {
+        &self.base
     }
 
     /// `scheme://host[:port]`, without a trailing slash.

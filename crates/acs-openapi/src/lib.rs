@@ -305,8 +305,13 @@ impl Client {
 
 /// The URL of one attempt: the endpoint, then the API's parameters with the common ones (a
 /// fresh `SignatureNonce`, the `Timestamp` of `now`) and their `Signature`, built in one string
-/// without copying the parameters.
-pub fn signed_url(req: &RpcRequest<'_>, credentials: &Credentials, now: SystemTime) -> String {
+/// without copying the parameters and set on a copy of the endpoint's parsed URL (only the
+/// query is parsed per call).
+pub fn signed_url(
+    req: &RpcRequest<'_>,
+    credentials: &Credentials,
+    now: SystemTime,
+) -> reqwest::Url {
     let mut nonce = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let nonce = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut nonce);
     let timestamp = signing::Timestamp::new(now);
@@ -321,18 +326,16 @@ pub fn signed_url(req: &RpcRequest<'_>, credentials: &Credentials, now: SystemTi
     // encoding adds about half of the parameters' length.
     let params_len: usize = req.params.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
     let token_len = common.security_token.map_or(0, str::len);
-    let mut url = String::with_capacity(
-        req.endpoint.as_str().len() + 2 + 400 + (params_len + token_len) * 3 / 2,
-    );
-    url.push_str(req.endpoint.as_str());
-    url.push_str("/?");
+    let mut query = String::with_capacity(400 + (params_len + token_len) * 3 / 2);
     signing::write_signed_query(
-        &mut url,
+        &mut query,
         "POST",
         &req.params,
         &common,
         credentials.access_key_secret.expose(),
     );
+    let mut url = req.endpoint.base_url().clone();
+    url.set_query(Some(&query));
     url
 }
 
@@ -438,6 +441,7 @@ mod tests {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_550_400);
         let url = signed_url(&req, &creds, at);
         let query = url
+            .as_str()
             .strip_prefix("https://ecs.cn-hangzhou.aliyuncs.com/?")
             .unwrap();
         // The nonce is random: sign the same parameters with it through the map-based path.
