@@ -619,11 +619,11 @@ impl<'de> Fields<'de> {
         self.0[k]
             .as_ref()
             .and_then(Scalar::as_text)
-            .filter(|t| !t.trim().is_empty())
+            .filter(|t| !is_blank(t))
     }
 
     /// The typed rule, tolerating the documented type quirks.
-    fn into_permission(self) -> Result<Permission, String> {
+    fn to_permission(&self) -> Result<Permission, String> {
         // A known field holding a list or an object is corrupt, not absent: reading it as absent
         // would give it ECS's default (`Policy` accept, `Priority` 1), which can turn a Drop rule
         // into a revocable Accept or make it outrank every other rule.
@@ -672,11 +672,20 @@ impl<'de> Fields<'de> {
 
     /// The rule, or why it cannot be read with its id when that much could be read.
     fn into_entry(self) -> Entry {
-        let id = self.text(at::SECURITY_GROUP_RULE_ID).map(Cow::into_owned);
-        Entry(
-            self.into_permission()
-                .map_err(|reason| BadRule { id, reason }),
-        )
+        Entry(self.to_permission().map_err(|reason| BadRule {
+            id: self.text(at::SECURITY_GROUP_RULE_ID).map(Cow::into_owned),
+            reason,
+        }))
+    }
+}
+
+/// Whether `t` is empty or only whitespace (as `t.trim().is_empty()`), without trimming the
+/// common case of a value that starts with a visible ASCII character.
+fn is_blank(t: &str) -> bool {
+    match t.as_bytes().first() {
+        None => true,
+        Some(b) if b.is_ascii_graphic() => false,
+        Some(_) => t.trim().is_empty(),
     }
 }
 
@@ -827,7 +836,7 @@ impl Serialize for Permission {
 impl<'de> Deserialize<'de> for Permission {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(PhantomRule(std::marker::PhantomData))?
-            .into_permission()
+            .to_permission()
             .map_err(serde::de::Error::custom)
     }
 }
@@ -836,6 +845,15 @@ impl<'de> Deserialize<'de> for Permission {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_blank_value_is_what_trimming_leaves_empty() {
+        for t in [
+            "", " ", "\t\n", "\u{3000}", "\u{a0}", "\u{a0}x", " x", "x", "x ", "é", "\u{85}",
+        ] {
+            assert_eq!(is_blank(t), t.trim().is_empty(), "{t:?}");
+        }
+    }
 
     #[test]
     fn port_ranges_parse_all_single_and_span() {

@@ -481,7 +481,8 @@ pub fn parse_discovered_resource(
     request_id: Option<String>,
     query: &ResourceQuery,
 ) -> Result<DiscoveredResource, ApiError> {
-    let answer: DetailAnswer<'_> = serde_json::from_slice(body)
+    let answer: DetailAnswer<'_> = crate::openapi::response::text(body)
+        .and_then(serde_json::from_str)
         .map_err(|e| decode(format!("GetDiscoveredResource answer: {e}")))?;
     let detail = answer
         .detail

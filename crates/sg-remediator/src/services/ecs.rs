@@ -272,7 +272,8 @@ pub fn parse_page(body: &[u8], sg_id: &str) -> Result<Page, ApiError> {
         status: 200,
         detail,
     };
-    let answer: PageAnswer<'_> = serde_json::from_slice(body)
+    let answer: PageAnswer<'_> = crate::openapi::response::text(body)
+        .and_then(serde_json::from_str)
         .map_err(|e| decode(format!("DescribeSecurityGroupAttribute answer: {e}")))?;
     let text = |s: &Option<Scalar<'_>>| s.as_ref().and_then(Scalar::text);
     if let Some(answered) = text(&answer.security_group_id) {
