@@ -45,6 +45,28 @@ pub fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// The `visit_bool` and number methods of a serde [`Visitor`], each answering `Ok($make(kind))`
+/// with the value's kind named as [`kind`] names it: for readers to which any such value is
+/// simply "not what was expected" (strings and `null` usually mean something, so they stay
+/// hand-written).
+#[macro_export]
+macro_rules! visit_other_scalars {
+    ($make:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(($make)("a boolean"))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(($make)("a number"))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(($make)("a number"))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(($make)("a number"))
+        }
+    };
+}
+
 /// An object key read off the wire, borrowed from the input when it has no escapes.
 #[derive(Debug)]
 pub struct Key<'de>(pub Cow<'de, str>);

@@ -41,18 +41,7 @@ impl<'de> Visitor<'de> for Envelope<'de> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Envelope(None))
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
-        Ok(Envelope(None))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
-        Ok(Envelope(None))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
-        Ok(Envelope(None))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
-        Ok(Envelope(None))
-    }
+    crate::visit_other_scalars!(|_| Envelope(None));
     fn visit_str<E>(self, _: &str) -> Result<Self, E> {
         Ok(Envelope(None))
     }

@@ -93,18 +93,7 @@ impl<'de> Deserialize<'de> for Listed {
                     Listed::Other("a string")
                 })
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Listed, E> {
-                Ok(Listed::Other("a boolean"))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Listed, E> {
-                Ok(Listed::Other("a number"))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Listed, E> {
-                Ok(Listed::Other("a number"))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Listed, E> {
-                Ok(Listed::Other("a number"))
-            }
+            acs_openapi::visit_other_scalars!(Listed::Other);
             fn visit_unit<E>(self) -> Result<Listed, E> {
                 Ok(Listed::Null)
             }
@@ -132,18 +121,7 @@ impl<'de> Deserialize<'de> for Inner {
             fn visit_str<E>(self, _: &str) -> Result<Inner, E> {
                 Ok(Inner::Other("a string"))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Inner, E> {
-                Ok(Inner::Other("a boolean"))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Inner, E> {
-                Ok(Inner::Other("a number"))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Inner, E> {
-                Ok(Inner::Other("a number"))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Inner, E> {
-                Ok(Inner::Other("a number"))
-            }
+            acs_openapi::visit_other_scalars!(Inner::Other);
             fn visit_unit<E>(self) -> Result<Inner, E> {
                 Ok(Inner::Null)
             }
@@ -298,18 +276,7 @@ impl<'de> Deserialize<'de> for Recorded {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Recorded::not_an_object("an array"))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Recorded, E> {
-                Ok(Recorded::not_an_object("a boolean"))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Recorded, E> {
-                Ok(Recorded::not_an_object("a number"))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Recorded, E> {
-                Ok(Recorded::not_an_object("a number"))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Recorded, E> {
-                Ok(Recorded::not_an_object("a number"))
-            }
+            acs_openapi::visit_other_scalars!(Recorded::not_an_object);
             fn visit_unit<E>(self) -> Result<Recorded, E> {
                 Ok(Recorded::not_an_object("null"))
             }

@@ -317,18 +317,7 @@ impl<'de> Deserialize<'de> for ConfigurationMember {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(ConfigurationMember::Other("an array"))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<ConfigurationMember, E> {
-                Ok(ConfigurationMember::Other("a boolean"))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<ConfigurationMember, E> {
-                Ok(ConfigurationMember::Other("a number"))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<ConfigurationMember, E> {
-                Ok(ConfigurationMember::Other("a number"))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<ConfigurationMember, E> {
-                Ok(ConfigurationMember::Other("a number"))
-            }
+            acs_openapi::visit_other_scalars!(ConfigurationMember::Other);
         }
         d.deserialize_any(V)
     }
@@ -423,18 +412,7 @@ impl<'de> Deserialize<'de> for MaybeDetail<'de> {
             fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
                 Ok(MaybeDetail(None))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MaybeDetail(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MaybeDetail(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MaybeDetail(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MaybeDetail(None))
-            }
+            acs_openapi::visit_other_scalars!(|_| MaybeDetail(None));
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(MaybeDetail(None))
             }
