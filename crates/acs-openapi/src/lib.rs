@@ -104,12 +104,23 @@ impl RpcResponse {
     }
 }
 
+/// A successful answer read by a service's own reader (see [`Client::call_reading`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer<T> {
+    /// The `RequestId` the service returned, kept for the audit trail.
+    pub request_id: Option<String>,
+    /// What the reader read.
+    pub value: T,
+    /// Attempts it took, the successful one included.
+    pub attempts: u32,
+}
+
 /// The outcome of a call with the errors of its retried attempts, oldest first (the final
 /// error, if any, is in `result`, not repeated here).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Traced {
+pub struct Traced<T = RpcResponse> {
     /// The last attempt's outcome.
-    pub result: Result<RpcResponse, ApiError>,
+    pub result: Result<T, ApiError>,
     /// The retried attempts' errors, so a report can tell that a call was throttled before it
     /// succeeded or failed.
     pub earlier: Vec<ApiError>,
@@ -169,19 +180,48 @@ impl Client {
     /// write whose first attempt got no answer may have applied even if a later attempt was
     /// refused, and the report must show every error seen along the way.
     pub async fn call_traced(&self, req: &RpcRequest<'_>, cx: &CallContext<'_>) -> Traced {
+        let traced = self
+            .call_reading(req, cx, |body| {
+                Ok((
+                    response::read_envelope(response::text(body)?)?,
+                    body.clone(),
+                ))
+            })
+            .await;
+        Traced {
+            result: traced.result.map(|answer| RpcResponse {
+                request_id: answer.request_id,
+                body: answer.value,
+                attempts: answer.attempts,
+            }),
+            earlier: traced.earlier,
+        }
+    }
+
+    /// Like [`Client::call_traced`], with the answer read by `read` in one pass: the service's
+    /// reader reads the envelope members too (with [`response::EnvelopeMembers`]), and each
+    /// attempt's answer is judged from that envelope (a `Code`, even in a 200, is an error and
+    /// may be retried). `read` runs once per attempt that gets an answer.
+    pub async fn call_reading<T>(
+        &self,
+        req: &RpcRequest<'_>,
+        cx: &CallContext<'_>,
+        read: impl Fn(&bytes::Bytes) -> Result<(response::Envelope, T), serde_json::Error>,
+    ) -> Traced<Answer<T>> {
         let mut earlier = Vec::new();
-        let result = self.call_inner(req, cx, &mut earlier).await;
+        let result = self.call_inner(req, cx, &mut earlier, &read).await;
         Traced { result, earlier }
     }
 
     /// The retry loop. Each retried attempt's error is pushed to `earlier`; the error returned
     /// (directly or as a `DeadlineExceeded`'s `last`) is the last attempt's and is not pushed.
-    async fn call_inner(
+    async fn call_inner<T>(
         &self,
         req: &RpcRequest<'_>,
         cx: &CallContext<'_>,
         earlier: &mut Vec<ApiError>,
-    ) -> Result<RpcResponse, ApiError> {
+        read: &impl Fn(&bytes::Bytes) -> Result<(response::Envelope, T), serde_json::Error>,
+    ) -> Result<Answer<T>, ApiError> {
         let settings = &self.inner.settings;
         if req.endpoint.is_plain_http() && !settings.allow_http {
             return Err(ApiError::InvalidRequest(format!(
@@ -205,12 +245,12 @@ impl Client {
             }
             attempt += 1;
             let timeout = settings.attempt_timeout.min(cutoff - now);
-            let outcome = self.attempt(req, cx.credentials, timeout).await;
+            let outcome = self.attempt(req, cx.credentials, timeout, read).await;
             let (err, retry_after) = match outcome {
-                Ok((body, request_id)) => {
-                    return Ok(RpcResponse {
+                Ok((value, request_id)) => {
+                    return Ok(Answer {
                         request_id,
-                        body,
+                        value,
                         attempts: attempt,
                     })
                 }
@@ -256,12 +296,13 @@ impl Client {
     }
 
     /// One signed attempt. On failure also returns the server's `x-acs-retry-after` hint.
-    async fn attempt(
+    async fn attempt<T>(
         &self,
         req: &RpcRequest<'_>,
         credentials: &Credentials,
         timeout: Duration,
-    ) -> Result<(bytes::Bytes, Option<String>), (ApiError, Option<Duration>)> {
+        read: &impl Fn(&bytes::Bytes) -> Result<(response::Envelope, T), serde_json::Error>,
+    ) -> Result<(T, Option<String>), (ApiError, Option<Duration>)> {
         let url = signed_url(req, credentials, SystemTime::now());
         let redactor = Redactor::new(credentials);
         let transport = |e: reqwest::Error| (transport_error(e, &redactor), None);
@@ -296,10 +337,8 @@ impl Client {
         let body = read_body(response, &redactor)
             .await
             .map_err(|e| (e, retry_after))?;
-        let request_id =
-            response::parse_response(status, &body, header_request_id.as_deref(), &redactor)
-                .map_err(|e| (e, retry_after))?;
-        Ok((body, request_id))
+        response::read_response(status, &body, header_request_id.as_deref(), &redactor, read)
+            .map_err(|e| (e, retry_after))
     }
 }
 

@@ -1,7 +1,11 @@
 //! How one HTTP answer is read: its request id, or the [`ApiError`] that an error body (or a
-//! 200 carrying a `Code`, or an unreadable body) stands for. The body itself is left to the
-//! service's own parser, which reads it straight into typed values: this module reads only the
-//! four envelope fields and skips the rest without building a tree (issue 17).
+//! 200 carrying a `Code`, or an unreadable body) stands for.
+//!
+//! The envelope (`RequestId`, `Code`, `Message`, `Recommend`) and the service's own data are
+//! read in **one pass** (issue 17): a service's reader walks the answer's top-level object and
+//! hands the envelope members it meets to [`EnvelopeMembers`]; [`read_response`] then decides
+//! from the [`Envelope`] whether the answer is a success. [`parse_response`] is the same with a
+//! reader that keeps nothing but the envelope.
 
 use std::fmt;
 
@@ -11,43 +15,85 @@ use crate::error::ApiError;
 use crate::json::{lookup, Key, Scalar, Seen};
 use crate::redact::Redactor;
 
-/// The fields every OpenAPI answer may carry, in the order [`Envelope`] keeps them.
-const ENVELOPE: [&str; 4] = ["RequestId", "Code", "Message", "Recommend"];
+/// The members every OpenAPI answer may carry, in the order [`EnvelopeMembers`] keeps them.
+pub const ENVELOPE_MEMBERS: [&str; 4] = ["RequestId", "Code", "Message", "Recommend"];
 
-/// An answer's envelope fields, or `None` when the body is JSON but not an object.
-struct Envelope<'de>(Option<[Option<Scalar<'de>>; 4]>);
+/// The envelope of one answer: what tells a success from an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// `RequestId`.
+    pub request_id: Option<String>,
+    /// `Code`: present only on an error, whatever the HTTP status.
+    pub code: Option<String>,
+    /// `Message`.
+    pub message: Option<String>,
+    /// `Recommend`: the diagnosis link of an error.
+    pub recommend: Option<String>,
+}
 
-impl<'de> Visitor<'de> for Envelope<'de> {
-    type Value = Envelope<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
-        let mut seen = Seen::<4>::default();
-        let mut fields: [Option<Scalar<'de>>; 4] = Default::default();
-        while let Some(Key(key)) = map.next_key()? {
-            match lookup(&key, &ENVELOPE) {
-                Some((i, exact)) if seen.take(i, exact, &key) => {
-                    fields[i] = Some(map.next_value()?)
-                }
-                _ => {
+/// The envelope members met while a reader walks an answer's top-level object (any spelling of
+/// their names, with the same precedence as [`crate::json::field`]).
+#[derive(Debug, Default)]
+pub struct EnvelopeMembers<'de> {
+    seen: Seen<4>,
+    members: [Option<Scalar<'de>>; 4],
+}
+
+impl<'de> EnvelopeMembers<'de> {
+    /// When `key` names an envelope member, reads its value (or skips it, when a better spelled
+    /// one wins) and answers `true`; otherwise leaves the value to the caller and answers
+    /// `false`.
+    pub fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match lookup(key, &ENVELOPE_MEMBERS) {
+            Some((i, exact)) => {
+                if self.seen.take(i, exact, key) {
+                    self.members[i] = Some(map.next_value()?);
+                } else {
                     map.next_value::<IgnoredAny>()?;
                 }
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The envelope, its members as text (empty strings and `null` count as absent).
+    pub fn finish(self) -> Envelope {
+        let [request_id, code, message, recommend] = self.members.map(|m| m.and_then(|m| m.text()));
+        Envelope {
+            request_id,
+            code,
+            message,
+            recommend,
+        }
+    }
+}
+
+/// Reads nothing but the envelope of an answer that must be one JSON object.
+struct EnvelopeOnly;
+
+impl<'de> Visitor<'de> for EnvelopeOnly {
+    type Value = Envelope;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an answer (a JSON object)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+        let mut envelope = EnvelopeMembers::default();
+        while let Some(Key(key)) = map.next_key()? {
+            if !envelope.read(&key, &mut map)? {
+                map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(Envelope(Some(fields)))
+        Ok(envelope.finish())
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Envelope(None))
-    }
-    crate::visit_other_scalars!(|_| Envelope(None));
-    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
-        Ok(Envelope(None))
-    }
-    fn visit_unit<E>(self) -> Result<Self, E> {
-        Ok(Envelope(None))
-    }
+}
+
+/// The envelope of `text`, the rest skipped (checked to be JSON, not kept).
+pub fn read_envelope(text: &str) -> Result<Envelope, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let envelope = de.deserialize_map(EnvelopeOnly)?;
+    de.end()?;
+    Ok(envelope)
 }
 
 /// The body as UTF-8 text: JSON is UTF-8 (RFC 8259 §8.1), and reading from a validated `&str`
@@ -58,64 +104,83 @@ pub fn text(body: &[u8]) -> Result<&str, serde_json::Error> {
     })
 }
 
-/// Reads one HTTP response's envelope: the request id of a successful answer, or the
-/// [`ApiError`] it stands for. The whole body is checked to be one JSON object (so a service
-/// parser never meets broken JSON), but only `RequestId`, `Code`, `Message` and `Recommend`
-/// are kept.
-///
-/// `header_request_id` is the `x-acs-request-id` header, used when the body has none.
+impl Envelope {
+    /// What the envelope says of an answer with HTTP `status`: the request id of a success, or
+    /// the error it stands for. `header_request_id` is the `x-acs-request-id` header, used when
+    /// the body has none.
+    pub fn verdict(
+        self,
+        status: u16,
+        header_request_id: Option<&str>,
+        redactor: &Redactor,
+    ) -> Result<Option<String>, ApiError> {
+        let request_id = self
+            .request_id
+            .or_else(|| header_request_id.map(Into::into));
+        if let Some(code) = self.code {
+            return Err(ApiError::Service {
+                status,
+                code: redactor.redact(&code),
+                message: redactor.redact(&self.message.unwrap_or_default()),
+                request_id,
+                recommend: self.recommend.map(|r| redactor.redact(&r)),
+            });
+        }
+        if !(200..300).contains(&status) {
+            return Err(ApiError::Service {
+                status,
+                code: format!("HTTP{status}"),
+                message: "error status without an error code".into(),
+                request_id,
+                recommend: None,
+            });
+        }
+        Ok(request_id)
+    }
+}
+
+/// Reads one HTTP response with a service's `read`er, which reads the envelope and its own data
+/// in one pass: the reader's data and the request id of a success, or the [`ApiError`] the
+/// answer stands for. A body that is not one JSON object is a `Decode` error that does not
+/// quote it.
+pub fn read_response<T>(
+    status: u16,
+    body: &bytes::Bytes,
+    header_request_id: Option<&str>,
+    redactor: &Redactor,
+    read: impl FnOnce(&bytes::Bytes) -> Result<(Envelope, T), serde_json::Error>,
+) -> Result<(T, Option<String>), ApiError> {
+    let (envelope, value) = read(body).map_err(|e| ApiError::Decode {
+        status,
+        detail: if body.iter().all(u8::is_ascii_whitespace) {
+            "empty body".to_string()
+        } else if e.classify() == serde_json::error::Category::Data
+            && std::str::from_utf8(body).is_ok()
+        {
+            // Well-formed JSON of another type: every reader asks for an object. (A body that
+            // is not UTF-8 also fails as `Data`, from `text`, and falls through.)
+            "body is not a JSON object".to_string()
+        } else {
+            format!("body is not JSON ({e}; {} bytes)", body.len())
+        },
+    })?;
+    let request_id = envelope.verdict(status, header_request_id, redactor)?;
+    Ok((value, request_id))
+}
+
+/// Reads one HTTP response's envelope only: the request id of a success, or the [`ApiError`]
+/// it stands for. The whole body is checked to be one JSON object.
 pub fn parse_response(
     status: u16,
     body: &[u8],
     header_request_id: Option<&str>,
     redactor: &Redactor,
 ) -> Result<Option<String>, ApiError> {
-    // Checked as text once, so that serde_json does not validate every string again.
-    let envelope = text(body).and_then(|text| {
-        let mut de = serde_json::Deserializer::from_str(text);
-        de.deserialize_any(Envelope(None))
-            .and_then(|envelope| de.end().map(|()| envelope))
-    });
-    let fields = match envelope {
-        Ok(Envelope(Some(fields))) => fields,
-        Ok(Envelope(None)) => {
-            return Err(ApiError::Decode {
-                status,
-                detail: "body is not a JSON object".into(),
-            })
-        }
-        Err(e) => {
-            return Err(ApiError::Decode {
-                status,
-                detail: if body.iter().all(u8::is_ascii_whitespace) {
-                    "empty body".to_string()
-                } else {
-                    format!("body is not JSON ({e}; {} bytes)", body.len())
-                },
-            })
-        }
-    };
-    let [request_id, code, message, recommend] = fields.map(|f| f.and_then(|f| f.text()));
-    let request_id = request_id.or_else(|| header_request_id.map(Into::into));
-    if let Some(code) = code {
-        return Err(ApiError::Service {
-            status,
-            code: redactor.redact(&code),
-            message: redactor.redact(&message.unwrap_or_default()),
-            request_id,
-            recommend: recommend.map(|r| redactor.redact(&r)),
-        });
-    }
-    if !(200..300).contains(&status) {
-        return Err(ApiError::Service {
-            status,
-            code: format!("HTTP{status}"),
-            message: "error status without an error code".into(),
-            request_id,
-            recommend: None,
-        });
-    }
-    Ok(request_id)
+    let body = bytes::Bytes::copy_from_slice(body);
+    read_response(status, &body, header_request_id, redactor, |body| {
+        Ok((read_envelope(text(body)?)?, ()))
+    })
+    .map(|((), request_id)| request_id)
 }
 
 #[cfg(test)]

@@ -12,16 +12,17 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::response::parse_response;
+use sg_remediator::openapi::response::{self, read_response};
 use sg_remediator::openapi::signing::{add_common_params, format_timestamp, signed_query, Params};
 use sg_remediator::openapi::Redactor;
 use sg_remediator::rules::{Permission, RiskyPorts};
 use sg_remediator::select::Selector;
-use sg_remediator::services::config::{parse_discovered_resource, ResourceQuery};
-use sg_remediator::services::ecs::parse_page;
+use sg_remediator::services::config::{self, ResourceQuery};
+use sg_remediator::services::ecs;
 
 const SG: &str = "sg-reltemplate0000000";
 
@@ -175,29 +176,36 @@ fn cpu(c: &mut Criterion) {
         })
     });
 
-    // Each parse is what the function does with an answer's bytes: the client's envelope check
-    // (`RequestId`/`Code`, the rest skipped) and the service's typed reader.
+    // Each parse is what the function does with an answer's bytes: one pass of the service's
+    // reader, which reads the envelope too, judged by the client (`read_response`).
     let no_secrets = Redactor::default();
-    let describe = describe_body();
-    let page = parse_page(&describe, SG).unwrap();
-    assert_eq!(page.permissions.len(), 10);
-    let read_page = |body: &[u8]| {
-        parse_response(200, body, None, &no_secrets).unwrap();
-        parse_page(body, SG).unwrap()
+    let describe = Bytes::from(describe_body());
+    let read_page = |body: &Bytes| {
+        read_response(200, body, None, &no_secrets, |b| {
+            ecs::read_page(response::text(b)?, SG)
+        })
+        .unwrap()
+        .0
+        .unwrap()
     };
+    let page = read_page(&describe);
+    assert_eq!(page.permissions.len(), 10);
     count_allocations("parse_describe_page", || read_page(&describe));
     group.bench_function("parse_describe_page", |b| {
         b.iter(|| read_page(black_box(&describe)))
     });
 
-    let config = config_body();
+    let config = Bytes::from(config_body());
     let q = query();
-    let read_config = |body: &[u8]| {
-        parse_response(200, body, None, &no_secrets).unwrap();
-        parse_discovered_resource(body, None, &q)
-            .unwrap()
-            .snapshot
-            .unwrap()
+    let read_config = |body: &Bytes| {
+        read_response(200, body, None, &no_secrets, |b| {
+            config::read_discovered_resource(response::text(b)?, &q)
+        })
+        .unwrap()
+        .0
+        .unwrap()
+        .snapshot
+        .unwrap()
     };
     assert_eq!(read_config(&config).len(), 10);
     count_allocations("parse_config_resource", || read_config(&config));

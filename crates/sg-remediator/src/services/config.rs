@@ -11,8 +11,9 @@ use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::{invoke_traced, Api};
+use super::{invoke_reading, Api};
 use crate::openapi::json::{field, lookup, text_field, Key, Scalar, Seen};
+use crate::openapi::response::{self, Envelope, EnvelopeMembers};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 use crate::rule_lists::{Recorded, Unreadable};
 use crate::rules::Permission;
@@ -261,10 +262,15 @@ pub async fn get_discovered_resource_traced(
             GET_AGGREGATE_DISCOVERED_RESOURCE
         }
     };
-    let traced = invoke_traced(client, cx, endpoint, api, params).await;
+    let traced = invoke_reading(client, cx, endpoint, api, params, |body| {
+        read_discovered_resource(response::text(body)?, query)
+    })
+    .await;
     retried.extend(traced.earlier);
-    let response = traced.result?;
-    parse_discovered_resource(&response.body, response.request_id, query)
+    let answer = traced.result?;
+    let mut resource = answer.value?;
+    resource.request_id = answer.request_id.or(resource.request_id);
+    Ok(resource)
 }
 
 fn decode(detail: impl Into<String>) -> ApiError {
@@ -348,11 +354,11 @@ struct Detail<'de> {
     account_id: Option<Scalar<'de>>,
 }
 
-/// The answer's `DiscoveredResourceDetail` (`None` when it is not an object) and `RequestId`.
+/// The answer's envelope and its `DiscoveredResourceDetail` (`None` when it is not an object).
 #[derive(Debug, Default)]
 struct DetailAnswer<'de> {
+    envelope: EnvelopeMembers<'de>,
     detail: Option<Option<Detail<'de>>>,
-    request_id: Option<Scalar<'de>>,
 }
 
 impl<'de> Deserialize<'de> for Detail<'de> {
@@ -430,15 +436,15 @@ impl<'de> Deserialize<'de> for DetailAnswer<'de> {
                 f.write_str("a GetDiscoveredResource answer (a JSON object)")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut seen = Seen::<2>::default();
+                let mut seen = Seen::<1>::default();
                 let mut answer = DetailAnswer::default();
                 while let Some(Key(key)) = map.next_key()? {
-                    match lookup(&key, &["DiscoveredResourceDetail", "RequestId"]) {
+                    if answer.envelope.read(&key, &mut map)? {
+                        continue;
+                    }
+                    match lookup(&key, &["DiscoveredResourceDetail"]) {
                         Some((0, exact)) if seen.take(0, exact, &key) => {
                             answer.detail = Some(map.next_value::<MaybeDetail<'de>>()?.0);
-                        }
-                        Some((1, exact)) if seen.take(1, exact, &key) => {
-                            answer.request_id = Some(map.next_value()?);
                         }
                         _ => {
                             map.next_value::<IgnoredAny>()?;
@@ -454,14 +460,39 @@ impl<'de> Deserialize<'de> for DetailAnswer<'de> {
 
 /// Reads a `DiscoveredResourceDetail` answer straight from its bytes, checking it describes
 /// the resource asked for. The `Configuration` string is read directly into rules.
+/// `request_id` is the call's; the answer's own `RequestId` is used when it is `None`.
 pub fn parse_discovered_resource(
     body: &[u8],
     request_id: Option<String>,
     query: &ResourceQuery,
 ) -> Result<DiscoveredResource, ApiError> {
-    let answer: DetailAnswer<'_> = crate::openapi::response::text(body)
-        .and_then(serde_json::from_str)
+    let (envelope, resource) = response::text(body)
+        .and_then(|text| read_discovered_resource(text, query))
         .map_err(|e| decode(format!("GetDiscoveredResource answer: {e}")))?;
+    let mut resource = resource?;
+    resource.request_id = request_id.or(envelope.request_id);
+    Ok(resource)
+}
+
+/// Reads a GetDiscoveredResource answer in one pass: its envelope (for the client to judge the
+/// answer) and the resource, or why it cannot be used (which only counts once the envelope says
+/// the answer is a success). The resource's `request_id` is the answer's `RequestId`.
+pub fn read_discovered_resource(
+    text: &str,
+    query: &ResourceQuery,
+) -> Result<(Envelope, Result<DiscoveredResource, ApiError>), serde_json::Error> {
+    let mut answer: DetailAnswer<'_> = serde_json::from_str(text)?;
+    let envelope = std::mem::take(&mut answer.envelope).finish();
+    let resource = resource_of(answer, envelope.request_id.clone(), query);
+    Ok((envelope, resource))
+}
+
+/// The resource of an answer read by [`read_discovered_resource`].
+fn resource_of(
+    answer: DetailAnswer<'_>,
+    request_id: Option<String>,
+    query: &ResourceQuery,
+) -> Result<DiscoveredResource, ApiError> {
     let detail = answer
         .detail
         .flatten()
@@ -515,7 +546,7 @@ pub fn parse_discovered_resource(
         ))
     })?;
     Ok(DiscoveredResource {
-        request_id: request_id.or_else(|| text(&answer.request_id)),
+        request_id,
         account_id: text(&detail.account_id),
         region,
         resource_id,

@@ -16,8 +16,9 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
-use super::{invoke_traced, Api};
+use super::{invoke_reading, invoke_traced, Api};
 use crate::openapi::json::{lookup, Key, Scalar, Seen};
+use crate::openapi::response::{self, Envelope, EnvelopeMembers};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 use crate::rule_lists::{Inner, Listed};
 use crate::rules::{Authorize, Direction, Entry, Permission, PortRange, RuleId, FIELDS};
@@ -162,22 +163,23 @@ impl Read<'_, '_> {
             if let Some(token) = &next_token {
                 params.insert("NextToken".into(), token.clone());
             }
-            let traced = invoke_traced(
+            let traced = invoke_reading(
                 client,
                 cx,
                 endpoint,
                 DESCRIBE_SECURITY_GROUP_ATTRIBUTE,
                 params,
+                |body| read_page(response::text(body)?, sg_id),
             )
             .await;
             self.retried.extend(traced.earlier);
-            let response = traced.result?;
+            let answer = traced.result?;
             let rules = &mut *self.rules;
             rules.pages += 1;
-            if let Some(id) = &response.request_id {
+            if let Some(id) = &answer.request_id {
                 rules.request_ids.push(id.clone());
             }
-            let page = parse_page(&response.body, sg_id)?;
+            let page = answer.value?;
             rules.permissions.extend(page.permissions);
             let vpc_id = vpc_id.get_or_insert(page.vpc_id).clone();
             match page.next_token {
@@ -224,10 +226,11 @@ pub struct Page {
 /// [`PageAnswer`] keeps them.
 const PAGE_MEMBERS: [&str; 4] = ["SecurityGroupId", "Permissions", "NextToken", "VpcId"];
 
-/// A DescribeSecurityGroupAttribute answer as read off the wire: the page's members, every
-/// rule already typed, nothing else kept. `None` when the body is not a JSON object.
+/// A DescribeSecurityGroupAttribute answer as read off the wire: its envelope, the page's
+/// members with every rule already typed, nothing else kept.
 #[derive(Default)]
 struct PageAnswer<'de> {
+    envelope: EnvelopeMembers<'de>,
     security_group_id: Option<Scalar<'de>>,
     permissions: Option<Listed>,
     next_token: Option<Scalar<'de>>,
@@ -246,6 +249,9 @@ impl<'de> Deserialize<'de> for PageAnswer<'de> {
                 let mut seen = Seen::<4>::default();
                 let mut answer = PageAnswer::default();
                 while let Some(Key(key)) = map.next_key()? {
+                    if answer.envelope.read(&key, &mut map)? {
+                        continue;
+                    }
                     match lookup(&key, &PAGE_MEMBERS) {
                         Some((i, exact)) if seen.take(i, exact, &key) => match i {
                             0 => answer.security_group_id = Some(map.next_value()?),
@@ -268,13 +274,33 @@ impl<'de> Deserialize<'de> for PageAnswer<'de> {
 /// Reads one DescribeSecurityGroupAttribute page straight from the answer's bytes into typed
 /// rules. Every rule must parse; a rule that does not fails the page, naming the rule.
 pub fn parse_page(body: &[u8], sg_id: &str) -> Result<Page, ApiError> {
+    let (_, page) = response::text(body)
+        .and_then(|text| read_page(text, sg_id))
+        .map_err(|e| ApiError::Decode {
+            status: 200,
+            detail: format!("DescribeSecurityGroupAttribute answer: {e}"),
+        })?;
+    page
+}
+
+/// Reads a DescribeSecurityGroupAttribute answer in one pass: its envelope (for the client to
+/// judge the answer) and its page, or why the page cannot be used (which only counts once the
+/// envelope says the answer is a success).
+pub fn read_page(
+    text: &str,
+    sg_id: &str,
+) -> Result<(Envelope, Result<Page, ApiError>), serde_json::Error> {
+    let mut answer: PageAnswer<'_> = serde_json::from_str(text)?;
+    let envelope = std::mem::take(&mut answer.envelope).finish();
+    Ok((envelope, page_of(answer, sg_id)))
+}
+
+/// The page of an answer read by [`read_page`].
+fn page_of(answer: PageAnswer<'_>, sg_id: &str) -> Result<Page, ApiError> {
     let decode = |detail: String| ApiError::Decode {
         status: 200,
         detail,
     };
-    let answer: PageAnswer<'_> = crate::openapi::response::text(body)
-        .and_then(serde_json::from_str)
-        .map_err(|e| decode(format!("DescribeSecurityGroupAttribute answer: {e}")))?;
     let text = |s: &Option<Scalar<'_>>| s.as_ref().and_then(Scalar::text);
     if let Some(answered) = text(&answer.security_group_id) {
         if answered != sg_id {
@@ -817,6 +843,22 @@ mod tests {
         assert_eq!(page.permissions.len(), 2);
         assert_eq!(page.next_token.as_deref(), Some("t2"));
         assert!(page.permissions.iter().all(Permission::is_world_open));
+    }
+
+    #[test]
+    fn an_error_answer_is_read_in_the_same_pass_as_a_page() {
+        let (envelope, page) = read_page(
+            r#"{"RequestId":"R","Code":"Throttling.User","Message":"m","Permissions":{"Permission":[]}}"#,
+            "sg-1",
+        )
+        .unwrap();
+        assert_eq!(envelope.code.as_deref(), Some("Throttling.User"));
+        assert_eq!(envelope.request_id.as_deref(), Some("R"));
+        // The page reads, but the client judges the answer by its envelope first.
+        assert!(page.is_ok());
+        let (envelope, page) = read_page(r#"{"code":"Forbidden.RAM"}"#, "sg-1").unwrap();
+        assert_eq!(envelope.code.as_deref(), Some("Forbidden.RAM"));
+        assert!(page.is_err(), "no Permissions");
     }
 
     #[test]

@@ -9,8 +9,9 @@ pub mod ecs_inventory;
 pub mod endpoints;
 pub mod sts;
 
+use crate::openapi::response::Envelope;
 use crate::openapi::{
-    ApiError, CallContext, Client, Endpoint, Params, RpcRequest, RpcResponse, Traced,
+    Answer, ApiError, CallContext, Client, Endpoint, Params, RpcRequest, RpcResponse, Traced,
 };
 
 /// One OpenAPI action as sent on the wire, with its service prefix for RAM.
@@ -69,6 +70,25 @@ pub(crate) async fn invoke_traced(
         params,
     };
     client.call_traced(&req, cx).await
+}
+
+/// Sends one call of `api` to `endpoint`, its answer read by `read` in one pass (the envelope
+/// and the service's data together), keeping the errors of retried attempts.
+pub(crate) async fn invoke_reading<T>(
+    client: &Client,
+    cx: &CallContext<'_>,
+    endpoint: &Endpoint,
+    api: Api,
+    params: Params,
+    read: impl Fn(&bytes::Bytes) -> Result<(Envelope, T), serde_json::Error>,
+) -> Traced<Answer<T>> {
+    let req = RpcRequest {
+        endpoint,
+        action: api.action,
+        version: api.version,
+        params,
+    };
+    client.call_reading(&req, cx, read).await
 }
 
 /// When the function role needs an action.
