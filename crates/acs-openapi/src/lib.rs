@@ -81,29 +81,6 @@ pub struct CallContext<'a> {
     pub deadline: Instant,
 }
 
-/// A successful response.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RpcResponse {
-    /// The `RequestId` the service returned, kept for the audit trail.
-    pub request_id: Option<String>,
-    /// The answer as received: one JSON object (checked), which the per-service parsers read
-    /// straight into their own types instead of through a [`Value`] tree.
-    pub body: bytes::Bytes,
-    /// Attempts it took, the successful one included.
-    pub attempts: u32,
-}
-
-impl RpcResponse {
-    /// The answer as a [`Value`] tree, for answers read rarely (STS, the command line's
-    /// listings), where a typed reader would not pay for itself.
-    pub fn json(&self) -> Result<Value, ApiError> {
-        serde_json::from_slice(&self.body).map_err(|e| ApiError::Decode {
-            status: 200,
-            detail: format!("body is not JSON ({e}; {} bytes)", self.body.len()),
-        })
-    }
-}
-
 /// A successful answer read by a service's own reader (see [`Client::call_reading`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer<T> {
@@ -113,6 +90,21 @@ pub struct Answer<T> {
     pub value: T,
     /// Attempts it took, the successful one included.
     pub attempts: u32,
+}
+
+/// A successful response whose value is the answer as received: one JSON object (checked),
+/// for callers without a reader of their own ([`Client::call`], [`Client::call_traced`]).
+pub type RpcResponse = Answer<bytes::Bytes>;
+
+impl RpcResponse {
+    /// The answer as a [`Value`] tree, for answers read rarely (STS, the command line's
+    /// listings), where a typed reader would not pay for itself.
+    pub fn json(&self) -> Result<Value, ApiError> {
+        serde_json::from_slice(&self.value).map_err(|e| ApiError::Decode {
+            status: 200,
+            detail: format!("body is not JSON ({e}; {} bytes)", self.value.len()),
+        })
+    }
 }
 
 /// The outcome of a call with the errors of its retried attempts, oldest first (the final
@@ -180,22 +172,13 @@ impl Client {
     /// write whose first attempt got no answer may have applied even if a later attempt was
     /// refused, and the report must show every error seen along the way.
     pub async fn call_traced(&self, req: &RpcRequest<'_>, cx: &CallContext<'_>) -> Traced {
-        let traced = self
-            .call_reading(req, cx, |body| {
-                Ok((
-                    response::read_envelope(response::text(body)?)?,
-                    body.clone(),
-                ))
-            })
-            .await;
-        Traced {
-            result: traced.result.map(|answer| RpcResponse {
-                request_id: answer.request_id,
-                body: answer.value,
-                attempts: answer.attempts,
-            }),
-            earlier: traced.earlier,
-        }
+        self.call_reading(req, cx, |body| {
+            Ok((
+                response::read_envelope(response::text(body)?)?,
+                body.clone(),
+            ))
+        })
+        .await
     }
 
     /// Like [`Client::call_traced`], with the answer read by `read` in one pass: the service's

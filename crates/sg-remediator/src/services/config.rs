@@ -268,9 +268,11 @@ pub async fn get_discovered_resource_traced(
     .await;
     retried.extend(traced.earlier);
     let answer = traced.result?;
-    let mut resource = answer.value?;
-    resource.request_id = answer.request_id.or(resource.request_id);
-    Ok(resource)
+    // The call's request id: the answer's `RequestId`, else the `x-acs-request-id` header.
+    Ok(DiscoveredResource {
+        request_id: answer.request_id,
+        ..answer.value?
+    })
 }
 
 fn decode(detail: impl Into<String>) -> ApiError {
