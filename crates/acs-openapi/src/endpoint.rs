@@ -17,9 +17,10 @@ pub struct Endpoint {
     /// `scheme://authority`.
     url: String,
     plain_http: bool,
-    /// `scheme://authority/`, parsed once: each call only sets its query on a copy, instead of
-    /// parsing the whole signed URL again (issue 17).
-    base: reqwest::Url,
+    /// The scheme and authority, parsed once: each call's URI is made of them and its signed
+    /// query, without parsing the whole URL again (issue 17).
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
 }
 
 /// Why a value is not an endpoint. `Display` is `"<value>" <problem>`, in words an operator can
@@ -132,18 +133,29 @@ impl Endpoint {
             }
         }
         let url = format!("{scheme}{authority}");
-        let base =
-            reqwest::Url::parse(&format!("{url}/")).map_err(|_| err(Problem::InvalidHostName))?;
+        // Host names are case-insensitive; TLS and the pool see them in lower case.
+        let authority = http::uri::Authority::try_from(authority.to_ascii_lowercase())
+            .map_err(|_| err(Problem::InvalidHostName))?;
         Ok(Endpoint {
             url,
             plain_http: scheme == "http://",
-            base,
+            scheme: if scheme == "http://" {
+                http::uri::Scheme::HTTP
+            } else {
+                http::uri::Scheme::HTTPS
+            },
+            authority,
         })
     }
 
-    /// `scheme://host[:port]/`, parsed: what a call's URL is made from.
-    pub fn base_url(&self) -> &reqwest::Url {
-        &self.base
+    /// The scheme (`https`, or `http` for a plain endpoint), parsed.
+    pub fn scheme(&self) -> &http::uri::Scheme {
+        &self.scheme
+    }
+
+    /// `host[:port]` in lower case, parsed.
+    pub fn authority(&self) -> &http::uri::Authority {
+        &self.authority
     }
 
     /// `scheme://host[:port]`, without a trailing slash.

@@ -16,6 +16,7 @@ pub mod redact;
 pub mod response;
 pub mod retry;
 pub mod signing;
+mod transport;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -26,6 +27,7 @@ pub use endpoint::{Endpoint, EndpointError};
 pub use error::{ApiError, RetryClass};
 pub use redact::Redactor;
 pub use signing::Params;
+pub use transport::MAX_BODY_BYTES;
 
 use crate::credentials::Credentials;
 
@@ -126,28 +128,18 @@ pub struct Client {
 
 #[derive(Debug)]
 struct Inner {
-    http: reqwest::Client,
+    http: transport::Transport,
     settings: ClientSettings,
 }
 
-/// Bodies larger than this are refused: a DescribeSecurityGroupAttribute page of 1000 rules is
-/// under 1 MiB.
-const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-
 impl Client {
     /// A client with its own connection pool. Fails only if the TLS stack cannot be set up; refuses
-    /// plain `http://` unless `settings.allow_http` (the emulator).
+    /// plain `http://` unless `settings.allow_http` (the emulator). Redirects are never followed
+    /// (that would send the signed query, and its SecurityToken, to another host); `https://`
+    /// endpoints go through the proxy `HTTPS_PROXY` / `ALL_PROXY` name unless `NO_PROXY` lists
+    /// them (see the `transport` module).
     pub fn new(settings: ClientSettings) -> Result<Client, ApiError> {
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .https_only(!settings.allow_http)
-            .connect_timeout(settings.connect_timeout)
-            // An RPC endpoint never redirects; following one would send the signed query
-            // (and its SecurityToken) to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("sg-remediator/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ApiError::InvalidRequest(format!("HTTP client setup failed: {e}")))?;
+        let http = transport::Transport::new(settings.connect_timeout, settings.allow_http)?;
         Ok(Client {
             inner: Arc::new(Inner { http, settings }),
         })
@@ -286,54 +278,24 @@ impl Client {
         timeout: Duration,
         read: &impl Fn(&bytes::Bytes) -> Result<(response::Envelope, T), serde_json::Error>,
     ) -> Result<(T, Option<String>), (ApiError, Option<Duration>)> {
-        let url = signed_url(req, credentials, SystemTime::now());
+        let uri = signed_uri(req, credentials, SystemTime::now());
         let redactor = Redactor::new(credentials);
-        let transport = |e: reqwest::Error| (transport_error(e, &redactor), None);
-        let response = self
-            .inner
-            .http
-            .post(url)
-            .header(
-                reqwest::header::ACCEPT,
-                reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .body(Vec::<u8>::new())
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let header_request_id = header("x-acs-request-id");
-        let retry_after = response
-            .headers()
-            .get("x-acs-retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_millis);
-        let body = read_body(response, &redactor)
-            .await
-            .map_err(|e| (e, retry_after))?;
-        response::read_response(status, &body, header_request_id.as_deref(), &redactor, read)
-            .map_err(|e| (e, retry_after))
+        let reply = self.inner.http.post(uri, timeout, &redactor).await?;
+        response::read_response(
+            reply.status,
+            &reply.body,
+            reply.request_id.as_deref(),
+            &redactor,
+            read,
+        )
+        .map_err(|e| (e, reply.retry_after))
     }
 }
 
-/// The URL of one attempt: the endpoint, then the API's parameters with the common ones (a
+/// The URI of one attempt: the endpoint, then the API's parameters with the common ones (a
 /// fresh `SignatureNonce`, the `Timestamp` of `now`) and their `Signature`, built in one string
-/// without copying the parameters and set on a copy of the endpoint's parsed URL (only the
-/// query is parsed per call).
-pub fn signed_url(
-    req: &RpcRequest<'_>,
-    credentials: &Credentials,
-    now: SystemTime,
-) -> reqwest::Url {
+/// without copying the parameters, behind the endpoint's parsed scheme and authority.
+pub fn signed_uri(req: &RpcRequest<'_>, credentials: &Credentials, now: SystemTime) -> http::Uri {
     let mut nonce = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let nonce = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut nonce);
     let timestamp = signing::Timestamp::new(now);
@@ -356,65 +318,7 @@ pub fn signed_url(
         &common,
         credentials.access_key_secret.expose(),
     );
-    let mut url = req.endpoint.base_url().clone();
-    url.set_query(Some(&query));
-    url
-}
-
-async fn read_body(
-    mut response: reqwest::Response,
-    redactor: &Redactor<'_>,
-) -> Result<bytes::Bytes, ApiError> {
-    let status = response.status().as_u16();
-    // A declared length within the limit: hyper never delivers more than it, and a body that
-    // arrives in one piece is then taken without a copy.
-    if response
-        .content_length()
-        .is_some_and(|n| n <= MAX_BODY_BYTES as u64)
-    {
-        return response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(e, redactor));
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(ApiError::Decode {
-                        status,
-                        detail: format!("body larger than {MAX_BODY_BYTES} bytes"),
-                    });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body.into()),
-            // The connection dropped mid-body: no usable response, so a transport error.
-            Err(e) => return Err(transport_error(e, redactor)),
-        }
-    }
-}
-
-/// Describes a reqwest failure without its URL (which carries the signed query, including the
-/// SecurityToken) and redacts whatever the source chain says.
-fn transport_error(e: reqwest::Error, redactor: &Redactor<'_>) -> ApiError {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connect failed"
-    } else {
-        "request failed"
-    };
-    let e = e.without_url();
-    let mut text = kind.to_string();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    ApiError::Transport(redactor.redact(&text))
+    transport::call_uri(req.endpoint.scheme(), req.endpoint.authority(), query)
 }
 
 #[cfg(test)]
@@ -461,9 +365,8 @@ mod tests {
         req.params.insert("RegionId".into(), "cn-hangzhou".into());
         let creds = Credentials::new("id", "secret", Some("tok+en".into()));
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_550_400);
-        let url = signed_url(&req, &creds, at);
-        let query = url
-            .as_str()
+        let uri = signed_uri(&req, &creds, at).to_string();
+        let query = uri
             .strip_prefix("https://ecs.cn-hangzhou.aliyuncs.com/?")
             .unwrap();
         // The nonce is random: sign the same parameters with it through the map-based path.
