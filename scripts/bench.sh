@@ -50,3 +50,9 @@ BENCH_BOOTSTRAP="target/bench/bootstrap" \
 BENCH_STATIC_BOOTSTRAP="$static_bin" \
 BENCH_NOTES="$(printf '%s\n' "${notes[@]+"${notes[@]}"}")" \
     cargo run --locked --release --example bench
+
+# Not a target: what one RPC call costs the caller's CPU (our client) against the kernel's floor
+# (a blocking socket), over loopback. It bounds what any per-group CPU target can ask of the
+# process (issue 17; docs/bench.md, "The floor under the per-group figures").
+step "transport floor (cargo run --release -p acs-openapi --example transport_floor)"
+cargo run --locked --release -p acs-openapi --example transport_floor >&2
