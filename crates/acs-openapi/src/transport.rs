@@ -25,7 +25,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT, USER_AGENT};
+use http::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, USER_AGENT};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
@@ -132,6 +132,9 @@ impl Transport {
     ) -> Result<Reply, (ApiError, Option<Duration>)> {
         let request = Request::post(uri)
             .header(ACCEPT, HeaderValue::from_static("application/json"))
+            // RFC 9110 §8.6: a POST says `Content-Length: 0` when it has no content; hyper
+            // would send no length at all for an empty body, which some front ends refuse.
+            .header(CONTENT_LENGTH, HeaderValue::from_static("0"))
             .header(USER_AGENT, self.user_agent.clone())
             .body(Empty::new())
             .map_err(|e| (ApiError::InvalidRequest(format!("bad request: {e}")), None))?;
@@ -425,6 +428,8 @@ mod tests {
             "{head}"
         );
         assert!(lower.contains("accept: application/json\r\n"), "{head}");
+        assert!(lower.contains("content-length: 0\r\n"), "{head}");
+        assert!(!lower.contains("transfer-encoding"), "{head}");
         assert!(lower.contains("user-agent: sg-remediator/"), "{head}");
     }
 
