@@ -154,8 +154,10 @@ impl RevokedRule {
 }
 
 impl Serialize for RevokedRule {
+    /// What [`RevokedRule::to_json`] builds, written directly.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(s)
+        self.rule
+            .serialize_with(s, self.seal.as_deref().map(|seal| ("Seal", seal)))
     }
 }
 
@@ -507,6 +509,57 @@ impl fmt::Display for Note {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A rule record with any subset of the fields, values from odd to ordinary (quotes,
+    /// backslashes, non-ASCII, world and private sources, ranges, blanks), and maybe a seal.
+    fn any_revoked_rule() -> impl proptest::strategy::Strategy<Value = RevokedRule> {
+        use proptest::prelude::*;
+        let text = prop_oneof![
+            Just(String::new()),
+            Just("0.0.0.0/0".to_string()),
+            Just("::/0".to_string()),
+            Just("22/22".to_string()),
+            Just("-1/-1".to_string()),
+            Just("TCP".to_string()),
+            Just("accept".to_string()),
+            Just("ingress".to_string()),
+            "[ -~]{0,12}",
+            "[a-z\\\"é ]{0,8}",
+        ];
+        let fields =
+            proptest::collection::vec(proptest::option::of(text), crate::rules::FIELDS.len());
+        let priority = proptest::option::of(1u8..=100);
+        let seal = proptest::option::of("[A-Za-z0-9+/=.:_-]{0,40}");
+        (fields, priority, seal).prop_map(|(fields, priority, seal)| {
+            let mut object = serde_json::Map::new();
+            for (spec, value) in crate::rules::FIELDS.iter().zip(fields) {
+                if let Some(v) = value {
+                    object.insert(spec.name.to_string(), serde_json::Value::String(v));
+                }
+            }
+            match priority {
+                Some(p) => object.insert("Priority".into(), p.into()),
+                None => object.remove("Priority"),
+            };
+            let rule = Permission::from_json(&serde_json::Value::Object(object))
+                .expect("every generated rule reads");
+            RevokedRule { rule, seal }
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_rule_is_written_exactly_as_its_json_record(revoked in any_revoked_rule()) {
+            proptest::prop_assert_eq!(
+                serde_json::to_string(&revoked).unwrap(),
+                serde_json::to_string(&revoked.to_json()).unwrap()
+            );
+            proptest::prop_assert_eq!(
+                serde_json::to_string(&revoked.rule).unwrap(),
+                serde_json::to_string(&revoked.rule.to_json()).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn the_summary_counts_each_status() {
