@@ -134,7 +134,6 @@ fn window_hash(w: &[u8]) -> u64 {
 /// The remembered windows: exact, plus a bit filter over their rolling hashes so that
 /// [`Windows::scrub`] costs a multiply-add and a bit test per byte of text, and an exact
 /// look-up only where the bit is set.
-#[derive(Default)]
 struct Windows {
     /// Window → how many remembered secrets contain it.
     counts: HashMap<Window, u32>,
@@ -143,6 +142,23 @@ struct Windows {
     /// One bit per slot; a window's slot is the top `filter_log2` bits of its mixed hash.
     filter: Vec<u64>,
     filter_log2: u32,
+    /// Every byte that occurs in some remembered window. A window of text holding any other
+    /// byte cannot be remembered, so [`Windows::scrub`] hashes only runs of these bytes at least
+    /// a window long: most of a JSON log line (quotes, colons, commas, dashes, short words) is
+    /// skipped at one table look-up per byte (issue 17).
+    alphabet: [bool; 256],
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows {
+            counts: HashMap::new(),
+            order: VecDeque::new(),
+            filter: Vec::new(),
+            filter_log2: 0,
+            alphabet: [false; 256],
+        }
+    }
 }
 
 impl Windows {
@@ -206,6 +222,12 @@ impl Windows {
         for s in slots {
             self.filter[s / 64] |= 1 << (s % 64);
         }
+        self.alphabet = [false; 256];
+        for w in self.counts.keys() {
+            for b in w {
+                self.alphabet[usize::from(*b)] = true;
+            }
+        }
     }
 
     fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
@@ -213,31 +235,25 @@ impl Windows {
         if bytes.len() < LEAK_WINDOW || self.counts.is_empty() {
             return Cow::Borrowed(text);
         }
-        // Byte ranges to mask, merged as they are found.
+        // Byte ranges to mask, merged as they are found (runs and windows come in text order).
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        let mut h = window_hash(&bytes[..LEAK_WINDOW - 1]);
-        for at in 0..=bytes.len() - LEAK_WINDOW {
-            let end = at + LEAK_WINDOW;
-            // Roll in the window's last byte; the byte before the window rolls out.
-            h = h.wrapping_mul(BASE).wrapping_add(u64::from(bytes[end - 1]));
-            if at > 0 {
-                h = h.wrapping_sub(u64::from(bytes[at - 1]).wrapping_mul(BASE_POW));
-            }
-            let s = self.slot(h);
-            if self.filter[s / 64] & (1 << (s % 64)) == 0 {
-                continue;
-            }
-            let w = &bytes[at..end];
-            if !w.iter().all(u8::is_ascii)
-                || !self
-                    .counts
-                    .contains_key(&Window::try_from(w).expect("a window is LEAK_WINDOW bytes"))
-            {
-                continue;
-            }
-            match spans.last_mut() {
-                Some((_, e)) if *e >= at => *e = end,
-                _ => spans.push((at, end)),
+        let mut run_start = 0;
+        while run_start < bytes.len() {
+            // The next run of alphabet bytes, and where it ends.
+            let Some(start) = bytes[run_start..]
+                .iter()
+                .position(|b| self.alphabet[usize::from(*b)])
+                .map(|i| run_start + i)
+            else {
+                break;
+            };
+            let run_end = bytes[start..]
+                .iter()
+                .position(|b| !self.alphabet[usize::from(*b)])
+                .map_or(bytes.len(), |i| start + i);
+            run_start = run_end;
+            if run_end - start >= LEAK_WINDOW {
+                self.scan_run(bytes, start, run_end, &mut spans);
             }
         }
         if spans.is_empty() {
@@ -261,6 +277,41 @@ impl Windows {
         }
         out.push_str(&text[from..]);
         Cow::Owned(out)
+    }
+}
+
+impl Windows {
+    /// Adds to `spans` the remembered windows of `bytes[start..end]`, a run of alphabet bytes at
+    /// least a window long: a rolling hash per byte, tested against the filter, and an exact
+    /// look-up where its bit is set.
+    fn scan_run(&self, bytes: &[u8], start: usize, end: usize, spans: &mut Vec<(usize, usize)>) {
+        let mut h = window_hash(&bytes[start..start + LEAK_WINDOW - 1]);
+        for at in start..=end - LEAK_WINDOW {
+            let last = at + LEAK_WINDOW;
+            // Roll in the window's last byte; the byte before the window rolls out.
+            h = h
+                .wrapping_mul(BASE)
+                .wrapping_add(u64::from(bytes[last - 1]));
+            if at > start {
+                h = h.wrapping_sub(u64::from(bytes[at - 1]).wrapping_mul(BASE_POW));
+            }
+            let s = self.slot(h);
+            if self.filter[s / 64] & (1 << (s % 64)) == 0 {
+                continue;
+            }
+            let w = &bytes[at..last];
+            if !w.iter().all(u8::is_ascii)
+                || !self
+                    .counts
+                    .contains_key(&Window::try_from(w).expect("a window is LEAK_WINDOW bytes"))
+            {
+                continue;
+            }
+            match spans.last_mut() {
+                Some((_, e)) if *e >= at => *e = last,
+                _ => spans.push((at, last)),
+            }
+        }
     }
 }
 
