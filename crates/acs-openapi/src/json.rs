@@ -151,8 +151,9 @@ impl<const N: usize> Seen<N> {
 }
 
 /// One value of an answer read off the wire: strings borrowed when they have no escapes,
-/// lists and objects kept as a [`Value`] (only fields that should be scalars are read this
-/// way, so a compound value is rare and small, and kept to be named in an error).
+/// lists and objects kept as a boxed [`Value`] (only fields that should be scalars are read this
+/// way, so a compound value is rare and small, and kept to be named in an error; boxed, so that
+/// the common scalar stays small to move and to hold in a reader's field table).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar<'de> {
     /// A JSON string.
@@ -164,7 +165,7 @@ pub enum Scalar<'de> {
     /// `null`.
     Null,
     /// A list or an object.
-    Compound(Value),
+    Compound(Box<Value>),
 }
 
 impl Scalar<'_> {
@@ -238,10 +239,12 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
                 Scalar::deserialize(d)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar<'de>, A::Error> {
-                Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Scalar::Compound)
+                Value::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(|v| Scalar::Compound(Box::new(v)))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar<'de>, A::Error> {
-                Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Scalar::Compound)
+                Value::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|v| Scalar::Compound(Box::new(v)))
             }
         }
         d.deserialize_any(V)

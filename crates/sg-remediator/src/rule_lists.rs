@@ -13,7 +13,7 @@ use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::openapi::json::{lookup, Key, Scalar, Seen};
-use crate::rules::{Entry, EntryVisitor, Permission};
+use crate::rules::{BadRule, Entry, EntryVisitor, Permission};
 
 /// How a `Permissions` value lists its rules, read off the wire before a caller decides what
 /// each shape means (ECS answers are strict, Config snapshots tolerant).
@@ -24,7 +24,7 @@ pub enum Listed {
     /// A string of blanks (how Config records "no rules").
     Blank,
     /// `[...]`, the bare list.
-    List(Vec<Entry>),
+    List(Rules),
     /// An object, the `{"Permission": [...]}` wrapper of the XML-shaped answers.
     Wrapped {
         /// Its `Permission` member (exact spelling first, then any case), if any.
@@ -42,20 +42,53 @@ pub enum Inner {
     /// `null`.
     Null,
     /// A list of rules.
-    List(Vec<Entry>),
+    List(Rules),
     /// One rule object where a list was expected (how XML-to-JSON converters write a list of one).
     One(Box<Entry>),
     /// Any other value: its kind.
     Other(&'static str),
 }
 
-/// Reads the entries of a JSON list.
-fn entries<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Vec<Entry>, A::Error> {
-    let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(8).min(1024));
-    while let Some(entry) = seq.next_element::<Entry>()? {
-        list.push(entry);
+/// The entries of a rule list as read: the rules, up to the first entry that is not a rule.
+/// Both callers fail the list on its first bad entry, so the rules after it are read (the
+/// whole answer is still checked) but not kept, and no list of entries is kept to be sorted
+/// out afterwards (issue 17).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rules {
+    /// The rules before the first entry that cannot be read (every rule when there is none).
+    pub read: Vec<Permission>,
+    /// The first entry that cannot be read: its position in the list, from 0, and why.
+    pub bad: Option<(usize, BadRule)>,
+}
+
+impl Rules {
+    /// The rules, or the first entry that cannot be read (its position and why).
+    pub fn into_result(self) -> Result<Vec<Permission>, (usize, BadRule)> {
+        match self.bad {
+            None => Ok(self.read),
+            Some(bad) => Err(bad),
+        }
     }
-    Ok(list)
+}
+
+/// Reads the entries of a JSON list.
+fn entries<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Rules, A::Error> {
+    let mut rules = Rules {
+        read: Vec::with_capacity(seq.size_hint().unwrap_or(8).min(1024)),
+        bad: None,
+    };
+    let mut index = 0;
+    while let Some(Entry(entry)) = seq.next_element::<Entry>()? {
+        match entry {
+            Ok(rule) if rules.bad.is_none() => rules.read.push(rule),
+            Ok(_) => {}
+            Err(bad) => {
+                rules.bad.get_or_insert((index, bad));
+            }
+        }
+        index += 1;
+    }
+    Ok(rules)
 }
 
 impl<'de> Deserialize<'de> for Listed {
@@ -195,14 +228,17 @@ impl Recorded {
 /// shape) and a bare list, and no, `null` or blank `Permissions` (no rules). A rule that
 /// cannot be read (e.g. `Priority: "abc"`) is an [`Unreadable::Rule`] naming it.
 pub fn config_rules(listed: Option<Listed>) -> Result<Vec<Permission>, Unreadable> {
-    let entries = match listed {
+    let rules = match listed {
         None | Some(Listed::Null | Listed::Blank) => return Ok(Vec::new()),
-        Some(Listed::List(list)) => list,
+        Some(Listed::List(list)) => list.into_result(),
         Some(Listed::Wrapped { permission, .. }) => match permission {
             None | Some(Inner::Null) => return Ok(Vec::new()),
-            Some(Inner::List(list)) => list,
+            Some(Inner::List(list)) => list.into_result(),
             // XML-to-JSON converters render a one-element list as the element itself.
-            Some(Inner::One(entry)) => vec![*entry],
+            Some(Inner::One(entry)) => {
+                let Entry(entry) = *entry;
+                entry.map(|rule| vec![rule]).map_err(|bad| (0, bad))
+            }
             Some(Inner::Other(kind)) => {
                 return Err(Unreadable::Configuration(format!(
                     "Permissions.Permission must be a list of rules, got {kind}"
@@ -215,17 +251,11 @@ pub fn config_rules(listed: Option<Listed>) -> Result<Vec<Permission>, Unreadabl
             )))
         }
     };
-    entries
-        .into_iter()
-        .enumerate()
-        .map(|(index, Entry(entry))| {
-            entry.map_err(|bad| Unreadable::Rule {
-                index,
-                id: bad.id,
-                reason: bad.reason,
-            })
-        })
-        .collect()
+    rules.map_err(|(index, bad)| Unreadable::Rule {
+        index,
+        id: bad.id,
+        reason: bad.reason,
+    })
 }
 
 /// The members of a configuration the function reads, in the order [`Recorded`]'s reader

@@ -622,8 +622,19 @@ impl<'de> Fields<'de> {
             .filter(|t| !is_blank(t))
     }
 
-    /// The typed rule, tolerating the documented type quirks.
-    fn to_permission(&self) -> Result<Permission, String> {
+    /// A field's text, owned, taken out of its slot (a string with escapes, already owned, is
+    /// moved rather than copied).
+    fn take(&mut self, k: usize) -> Option<String> {
+        match self.0[k].take()? {
+            Scalar::Str(s) if is_blank(&s) => None,
+            Scalar::Str(s) => Some(s.into_owned()),
+            other => other.as_text().map(Cow::into_owned),
+        }
+    }
+
+    /// Why the fields are not a rule, if they are not: a known field holding a list or an
+    /// object, or a priority outside 1-100. Otherwise the priority.
+    fn check(&self) -> Result<Priority, String> {
         // A known field holding a list or an object is corrupt, not absent: reading it as absent
         // would give it ECS's default (`Policy` accept, `Priority` 1), which can turn a Drop rule
         // into a revocable Accept or make it outrank every other rule.
@@ -635,47 +646,59 @@ impl<'de> Fields<'de> {
                 ));
             }
         }
-        let texts: [Option<Cow<'_, str>>; FIELDS.len()] = std::array::from_fn(|k| self.text(k));
-        let field = |k: usize| texts[k].as_deref();
-        let get = |k: usize| field(k).map(str::to_string);
-        let priority = match field(at::PRIORITY) {
-            None => Priority::default(),
+        match self.text(at::PRIORITY) {
+            None => Ok(Priority::default()),
             Some(p) => p
                 .trim()
                 .parse::<u8>()
                 .ok()
                 .filter(|p| (1..=100).contains(p))
                 .map(Priority)
-                .ok_or_else(|| format!("Priority {p:?} is not a number from 1 to 100"))?,
-        };
+                .ok_or_else(|| format!("Priority {p:?} is not a number from 1 to 100")),
+        }
+    }
+
+    /// The typed rule, tolerating the documented type quirks; or why it cannot be read, with
+    /// its id when that much could be read.
+    fn into_permission(mut self) -> Result<Permission, BadRule> {
+        let priority = self.check().map_err(|reason| BadRule {
+            id: self.text(at::SECURITY_GROUP_RULE_ID).map(Cow::into_owned),
+            reason,
+        })?;
+        let direction = Direction::parse(self.text(at::DIRECTION).as_deref().unwrap_or(""));
+        let policy = Policy::parse(self.text(at::POLICY).as_deref().unwrap_or(""));
+        let protocol = Protocol::parse(self.text(at::IP_PROTOCOL).as_deref().unwrap_or(""));
+        let port_range = PortRange::parse(self.text(at::PORT_RANGE).as_deref().unwrap_or(""));
+        let source_cidr = self.text(at::SOURCE_CIDR_IP).as_deref().map(Address::parse);
+        let ipv6_source_cidr = self
+            .text(at::IPV6_SOURCE_CIDR_IP)
+            .as_deref()
+            .map(Address::parse);
         Ok(Permission {
-            rule_id: get(at::SECURITY_GROUP_RULE_ID).map(RuleId),
-            direction: Direction::parse(field(at::DIRECTION).unwrap_or("")),
-            policy: Policy::parse(field(at::POLICY).unwrap_or("")),
+            rule_id: self.take(at::SECURITY_GROUP_RULE_ID).map(RuleId),
+            direction,
+            policy,
             priority,
-            protocol: Protocol::parse(field(at::IP_PROTOCOL).unwrap_or("")),
-            port_range: PortRange::parse(field(at::PORT_RANGE).unwrap_or("")),
-            source_cidr: field(at::SOURCE_CIDR_IP).map(Address::parse),
-            ipv6_source_cidr: field(at::IPV6_SOURCE_CIDR_IP).map(Address::parse),
-            source_group_id: get(at::SOURCE_GROUP_ID),
-            source_group_owner_account: get(at::SOURCE_GROUP_OWNER_ACCOUNT),
-            source_prefix_list_id: get(at::SOURCE_PREFIX_LIST_ID),
-            source_port_range: get(at::SOURCE_PORT_RANGE),
-            dest_cidr: get(at::DEST_CIDR_IP),
-            ipv6_dest_cidr: get(at::IPV6_DEST_CIDR_IP),
-            port_range_list_id: get(at::PORT_RANGE_LIST_ID),
-            nic_type: get(at::NIC_TYPE),
-            description: get(at::DESCRIPTION),
-            create_time: get(at::CREATE_TIME),
+            protocol,
+            port_range,
+            source_cidr,
+            ipv6_source_cidr,
+            source_group_id: self.take(at::SOURCE_GROUP_ID),
+            source_group_owner_account: self.take(at::SOURCE_GROUP_OWNER_ACCOUNT),
+            source_prefix_list_id: self.take(at::SOURCE_PREFIX_LIST_ID),
+            source_port_range: self.take(at::SOURCE_PORT_RANGE),
+            dest_cidr: self.take(at::DEST_CIDR_IP),
+            ipv6_dest_cidr: self.take(at::IPV6_DEST_CIDR_IP),
+            port_range_list_id: self.take(at::PORT_RANGE_LIST_ID),
+            nic_type: self.take(at::NIC_TYPE),
+            description: self.take(at::DESCRIPTION),
+            create_time: self.take(at::CREATE_TIME),
         })
     }
 
     /// The rule, or why it cannot be read with its id when that much could be read.
     fn into_entry(self) -> Entry {
-        Entry(self.to_permission().map_err(|reason| BadRule {
-            id: self.text(at::SECURITY_GROUP_RULE_ID).map(Cow::into_owned),
-            reason,
-        }))
+        Entry(self.into_permission())
     }
 }
 
@@ -907,8 +930,8 @@ impl Serialize for Permission {
 impl<'de> Deserialize<'de> for Permission {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(PhantomRule(std::marker::PhantomData))?
-            .to_permission()
-            .map_err(serde::de::Error::custom)
+            .into_permission()
+            .map_err(|bad| serde::de::Error::custom(bad.reason))
     }
 }
 

@@ -3,9 +3,10 @@
 //!
 //! The oracle below is the former tree-walking code of `services::ecs::parse_page`,
 //! `services::config::parse_discovered_resource` and `select::rules_from_configuration`
-//! (commit 5fab5df), kept here only as the reference. Both sides share the per-rule reader
-//! (`Permission::from_json`, covered by the rules tests); what is compared is everything around
-//! it: envelope and list shapes, case-insensitive keys, repeated keys, nested JSON strings, and
+//! (commit 5fab5df), kept here only as the reference, with its own tree reader of one rule
+//! (`oracle::permission`: the rule reader's documented reading, written on a `Value`), so that
+//! nothing of the product's streaming reader is shared: what is compared is every rule field,
+//! envelope and list shapes, case-insensitive keys, repeated keys, nested JSON strings, and
 //! every error message.
 //!
 //! One deliberate difference, adopted by the oracle: a rule that cannot be read is named by its
@@ -17,7 +18,9 @@ use proptest::prelude::*;
 use serde_json::Value;
 use sg_remediator::openapi::json::{field, kind, text_field};
 use sg_remediator::openapi::ApiError;
-use sg_remediator::rules::{Permission, FIELDS};
+use sg_remediator::rules::{
+    Address, Cidr, Direction, Permission, Policy, PortRange, Priority, Protocol, RuleId, FIELDS,
+};
 use sg_remediator::select::{rules_from_configuration, SelectError};
 use sg_remediator::services::config::{parse_discovered_resource, ResourceQuery, Tags};
 use sg_remediator::services::ecs::{parse_page, Page};
@@ -47,6 +50,66 @@ mod oracle {
         }
     }
 
+    /// One rule read from a tree: exactly spelled keys only; a known field holding a list or
+    /// an object is an error (the first in table order); strings as they are, numbers and
+    /// booleans as JSON prints them, blank strings and `null` as absent.
+    pub(super) fn permission(v: &Value) -> Result<Permission, String> {
+        let Some(obj) = v.as_object() else {
+            return Err(format!("a rule must be a JSON object, got {v}"));
+        };
+        for spec in &FIELDS {
+            if let Some(c @ (Value::Array(_) | Value::Object(_))) = obj.get(spec.name) {
+                return Err(format!(
+                    "{} must be a string or a number, got {c}",
+                    spec.name
+                ));
+            }
+        }
+        let text = |name: &str| -> Option<String> {
+            let t = match obj.get(name)? {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            (!t.trim().is_empty()).then_some(t)
+        };
+        let address = |name: &str| {
+            text(name).map(|t| match t.parse::<Cidr>() {
+                Ok(c) => Address::Cidr(c),
+                Err(_) => Address::Unparsed(t),
+            })
+        };
+        let priority = match text("Priority") {
+            None => Priority::default(),
+            Some(p) => match p.trim().parse::<u8>() {
+                Ok(n) if (1..=100).contains(&n) => Priority(n),
+                _ => return Err(format!("Priority {p:?} is not a number from 1 to 100")),
+            },
+        };
+        let or_blank = |name: &str| text(name).unwrap_or_default();
+        Ok(Permission {
+            rule_id: text("SecurityGroupRuleId").map(RuleId),
+            direction: Direction::parse(&or_blank("Direction")),
+            policy: Policy::parse(&or_blank("Policy")),
+            priority,
+            protocol: Protocol::parse(&or_blank("IpProtocol")),
+            port_range: PortRange::parse(&or_blank("PortRange")),
+            source_cidr: address("SourceCidrIp"),
+            ipv6_source_cidr: address("Ipv6SourceCidrIp"),
+            source_group_id: text("SourceGroupId"),
+            source_group_owner_account: text("SourceGroupOwnerAccount"),
+            source_prefix_list_id: text("SourcePrefixListId"),
+            source_port_range: text("SourcePortRange"),
+            dest_cidr: text("DestCidrIp"),
+            ipv6_dest_cidr: text("Ipv6DestCidrIp"),
+            port_range_list_id: text("PortRangeListId"),
+            nic_type: text("NicType"),
+            description: text("Description"),
+            create_time: text("CreateTime"),
+        })
+    }
+
     pub(super) fn parse_page(body: &Value, sg_id: &str) -> Result<Page, ApiError> {
         let decode = |detail: String| decode(detail);
         if let Some(answered) = text_field(body, "SecurityGroupId") {
@@ -70,7 +133,7 @@ mod oracle {
         };
         let mut permissions = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
-            let permission = Permission::from_json(entry).map_err(|e| {
+            let permission = permission(entry).map_err(|e| {
                 let id = rule_id(entry)
                     .unwrap_or_else(|| format!("#{} (no SecurityGroupRuleId)", i + 1));
                 decode(format!("rule {id} could not be read: {e}"))
@@ -136,7 +199,7 @@ mod oracle {
             .into_iter()
             .enumerate()
             .map(|(index, v)| {
-                Permission::from_json(v).map_err(|reason| SelectError::InvalidRule {
+                permission(v).map_err(|reason| SelectError::InvalidRule {
                     index,
                     id: rule_id(v),
                     reason,
@@ -297,6 +360,12 @@ fn scalar() -> impl Strategy<Value = String> {
             "t2",
             "vpc-1",
             "é\"\\",
+            " 22/22 ",
+            "\tingress ",
+            " 7",
+            "\u{a0}",
+            "1.2.3.4",
+            " ::/0",
         ])
         .prop_map(|s| Value::from(s).to_string()),
     ]
@@ -590,6 +659,21 @@ proptest! {
             }
         });
         prop_assert_eq!(typed, oracle::parse_discovered_resource(&tree, &query()));
+    }
+
+    #[test]
+    fn a_rule_read_from_its_bytes_or_its_tree_is_what_the_tree_reader_read(rule in entry()) {
+        let tree: Value = serde_json::from_str(&rule).unwrap();
+        let expected = oracle::permission(&tree);
+        prop_assert_eq!(Permission::from_json(&tree), expected.clone());
+        let streamed = serde_json::from_str::<Permission>(&rule).map_err(|e| e.to_string());
+        match (streamed, expected) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            // Read off the wire, the reason comes with serde's position.
+            (Err(a), Err(b)) if tree.is_object() => prop_assert!(a.starts_with(&b), "{} / {}", a, b),
+            (Err(_), Err(_)) => {}
+            (a, b) => prop_assert!(false, "{:?} / {:?}", a, b),
+        }
     }
 
     #[test]

@@ -20,8 +20,8 @@ use super::{invoke_reading, invoke_traced, Api};
 use crate::openapi::json::{lookup, Key, Scalar, Seen};
 use crate::openapi::response::{self, Envelope, EnvelopeMembers};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
-use crate::rule_lists::{Inner, Listed};
-use crate::rules::{Authorize, Direction, Entry, Permission, PortRange, RuleId, FIELDS};
+use crate::rule_lists::{Inner, Listed, Rules};
+use crate::rules::{Authorize, Direction, Permission, PortRange, RuleId, FIELDS};
 
 /// Reads a group's live rules: the truth a revoke is decided on, not Config's snapshot.
 pub const DESCRIBE_SECURITY_GROUP_ATTRIBUTE: Api = Api {
@@ -309,7 +309,7 @@ fn page_of(answer: PageAnswer<'_>, sg_id: &str) -> Result<Page, ApiError> {
             )));
         }
     }
-    let entries = match answer.permissions {
+    let rules = match answer.permissions {
         None | Some(Listed::Null) => {
             return Err(decode("response has no Permissions".into()));
         }
@@ -317,23 +317,19 @@ fn page_of(answer: PageAnswer<'_>, sg_id: &str) -> Result<Page, ApiError> {
         Some(Listed::Wrapped { permission, keys }) => match permission {
             Some(Inner::List(list)) => list,
             // `{}` is how an empty list is sometimes serialised.
-            None if keys == 0 => Vec::new(),
+            None if keys == 0 => Rules::default(),
             _ => return Err(decode("Permissions.Permission is not a list".into())),
         },
         Some(Listed::Blank | Listed::Other(_)) => {
             return Err(decode("Permissions is not a list".into()))
         }
     };
-    let mut permissions = Vec::with_capacity(entries.len());
-    for (i, Entry(entry)) in entries.into_iter().enumerate() {
-        let permission = entry.map_err(|bad| {
-            let id = bad
-                .id
-                .unwrap_or_else(|| format!("#{} (no SecurityGroupRuleId)", i + 1));
-            decode(format!("rule {id} could not be read: {}", bad.reason))
-        })?;
-        permissions.push(permission);
-    }
+    let permissions = rules.into_result().map_err(|(i, bad)| {
+        let id = bad
+            .id
+            .unwrap_or_else(|| format!("#{} (no SecurityGroupRuleId)", i + 1));
+        decode(format!("rule {id} could not be read: {}", bad.reason))
+    })?;
     let next_token = text(&answer.next_token).filter(|t| !t.trim().is_empty());
     Ok(Page {
         permissions,
