@@ -1065,7 +1065,11 @@ fn capped_event(bin: &Path, emu: &Emulator, share: f64) -> Result<Vec<Figure>, S
         ("capped_ratio_1000".to_string(), Some(1.3))
     } else {
         (
-            format!("capped_ratio_1000_at_{}", (share * 100.0).round()),
+            // `capped_ratio_1000_at_0_05`.
+            format!(
+                "capped_ratio_1000_at_{}",
+                share.to_string().replace('.', "_")
+            ),
             None,
         )
     };
