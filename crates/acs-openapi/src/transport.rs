@@ -609,6 +609,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_connect_timeout_covers_the_tls_handshake() {
+        // TCP is accepted at once; the TLS handshake never completes.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _hold = std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(1).collect();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(held);
+        });
+        let creds = Credentials::new("id", "secret", None);
+        let transport =
+            Transport::with_roots(test_ca(), no_proxy(), Duration::from_millis(200), false)
+                .unwrap();
+        let started = std::time::Instant::now();
+        let (err, _) = transport
+            .post(
+                uri("localhost", port),
+                Duration::from_secs(5),
+                &redactor(&creds),
+            )
+            .await
+            .unwrap_err();
+        let ApiError::Transport(text) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(text.starts_with("connect failed"), "{text}");
+        assert!(text.contains("connect timed out after 200ms"), "{text}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
     async fn a_slow_server_is_a_timed_out_transport_error() {
         // Accepts the TCP connection and never speaks TLS.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
