@@ -306,7 +306,7 @@ mod tests {
     //! a `CONNECT` proxy. Blocking std servers on threads, so the client under test is the only
     //! async code.
 
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufRead, BufReader, Write};
     use std::net::{TcpListener, TcpStream as StdStream};
     use std::sync::mpsc;
 
@@ -337,8 +337,48 @@ mod tests {
         Transport::with_roots(roots, proxies, Duration::from_secs(5), false).unwrap()
     }
 
-    fn redactor(creds: &Credentials) -> Redactor<'_> {
-        Redactor::new(creds)
+    /// `POST uri` through `transport`, signed by STS-like credentials whose secret and token the
+    /// redactor knows.
+    async fn post(transport: &Transport, uri: Uri, timeout: Duration) -> Result<Reply, ApiError> {
+        let creds = Credentials::new("id", "secret", Some("tok+secret".into()));
+        transport
+            .post(uri, timeout, &Redactor::new(&creds))
+            .await
+            .map_err(|(e, _)| e)
+    }
+
+    /// The text of a transport error (any other error fails the test).
+    fn transport_text(err: ApiError) -> String {
+        match err {
+            ApiError::Transport(text) => text,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A request head up to its blank line, or why none could be read.
+    fn read_head(reader: &mut impl BufRead) -> Result<String, String> {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) => return Err("closed".to_string()),
+                Ok(_) if line == "\r\n" => return Ok(head),
+                Ok(_) => head.push_str(&line),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// A server that accepts one TCP connection and then says nothing for three seconds.
+    fn silent_server() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(1).collect();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(held);
+        });
+        port
     }
 
     /// A TLS server presenting the `localhost` certificate. Each connection's request head (or
@@ -366,17 +406,7 @@ mod tests {
                 let Ok(stream) = stream else { return };
                 let conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
                 let mut tls = rustls::StreamOwned::new(conn, stream);
-                let mut head = String::new();
-                let mut reader = BufReader::new(&mut tls);
-                let outcome = loop {
-                    let mut line = String::new();
-                    match reader.read_line(&mut line) {
-                        Ok(0) => break Err("closed".to_string()),
-                        Ok(_) if line == "\r\n" => break Ok(head),
-                        Ok(_) => head.push_str(&line),
-                        Err(e) => break Err(e.to_string()),
-                    }
-                };
+                let outcome = read_head(&mut BufReader::new(&mut tls));
                 if outcome.is_ok() {
                     let body = r#"{"RequestId":"tls-1"}"#;
                     let _ = write!(
@@ -406,15 +436,13 @@ mod tests {
     #[tokio::test]
     async fn a_server_whose_certificate_chains_to_a_trusted_root_is_answered_over_tls() {
         let (port, seen) = tls_server();
-        let creds = Credentials::new("id", "secret", None);
-        let reply = transport(test_ca(), no_proxy())
-            .post(
-                uri("localhost", port),
-                Duration::from_secs(5),
-                &redactor(&creds),
-            )
-            .await
-            .unwrap();
+        let reply = post(
+            &transport(test_ca(), no_proxy()),
+            uri("localhost", port),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(reply.status, 200);
         assert_eq!(&reply.body[..], br#"{"RequestId":"tls-1"}"#);
         let head = seen.recv().unwrap().unwrap();
@@ -437,21 +465,17 @@ mod tests {
     async fn a_certificate_no_trusted_root_signed_is_refused_before_anything_is_sent() {
         // The Mozilla roots, as in production: the tests' CA is not among them.
         let (port, seen) = tls_server();
-        let creds = Credentials::new("id", "secret", Some("tok+secret".into()));
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        let (err, _) = transport(roots, no_proxy())
-            .post(
-                uri("localhost", port),
-                Duration::from_secs(5),
-                &redactor(&creds),
-            )
-            .await
-            .unwrap_err();
-        let ApiError::Transport(text) = &err else {
-            panic!("{err:?}")
-        };
+        let err = post(
+            &transport(roots, no_proxy()),
+            uri("localhost", port),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        let text = transport_text(err);
         assert!(text.starts_with("connect failed"), "{text}");
         assert!(text.contains("UnknownIssuer"), "{text}");
         assert!(
@@ -464,18 +488,14 @@ mod tests {
     async fn a_certificate_for_another_host_name_is_refused() {
         // The certificate names `localhost`; the endpoint is the same server by address.
         let (port, seen) = tls_server();
-        let creds = Credentials::new("id", "secret", None);
-        let (err, _) = transport(test_ca(), no_proxy())
-            .post(
-                uri("127.0.0.1", port),
-                Duration::from_secs(5),
-                &redactor(&creds),
-            )
-            .await
-            .unwrap_err();
-        let ApiError::Transport(text) = &err else {
-            panic!("{err:?}")
-        };
+        let err = post(
+            &transport(test_ca(), no_proxy()),
+            uri("127.0.0.1", port),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+        let text = transport_text(err);
         assert!(text.starts_with("connect failed"), "{text}");
         assert!(text.contains("not valid for name \"127.0.0.1\""), "{text}");
         assert!(
@@ -488,16 +508,18 @@ mod tests {
     async fn a_plain_http_uri_is_refused_by_an_https_only_transport() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let creds = Credentials::new("id", "secret", None);
         let plain = call_uri(
             &Scheme::HTTP,
             &Authority::try_from(format!("127.0.0.1:{port}")).unwrap(),
             QUERY.to_string(),
         );
-        let (err, _) = transport(test_ca(), no_proxy())
-            .post(plain, Duration::from_secs(5), &redactor(&creds))
-            .await
-            .unwrap_err();
+        let err = post(
+            &transport(test_ca(), no_proxy()),
+            plain,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, ApiError::Transport(_)), "{err:?}");
         listener.set_nonblocking(true).unwrap();
         assert!(listener.accept().is_err(), "no connection was made");
@@ -513,14 +535,7 @@ mod tests {
             for stream in listener.incoming() {
                 let Ok(mut client) = stream else { return };
                 let mut reader = BufReader::new(client.try_clone().unwrap());
-                let mut head = String::new();
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    head.push_str(&line);
-                }
+                let head = read_head(&mut reader).unwrap_or_default();
                 let target = head.split(' ').nth(1).unwrap_or("").to_string();
                 let _ = tx.send(head);
                 let port = target.rsplit(':').next().unwrap_or("").to_string();
@@ -535,16 +550,9 @@ mod tests {
                 std::thread::spawn(move || {
                     let _ = std::io::copy(&mut down, &mut up);
                 });
-                let mut buffered = reader.buffer().to_vec();
-                let _ = upstream.write_all(&buffered);
-                buffered.clear();
-                let mut rest = reader.into_inner();
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = rest.read(&mut buf) {
-                    if n == 0 || upstream.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
+                // What the reader already took past the head, then the rest of the stream.
+                let _ = upstream.write_all(reader.buffer());
+                let _ = std::io::copy(&mut reader.into_inner(), &mut upstream);
             }
         });
         (port, rx)
@@ -557,15 +565,13 @@ mod tests {
         let proxies = Matcher::builder()
             .https(format!("http://user:pa55@127.0.0.1:{proxy_port}"))
             .build();
-        let creds = Credentials::new("id", "secret", None);
-        let reply = transport(test_ca(), proxies)
-            .post(
-                uri("localhost", tls_port),
-                Duration::from_secs(5),
-                &redactor(&creds),
-            )
-            .await
-            .unwrap();
+        let reply = post(
+            &transport(test_ca(), proxies),
+            uri("localhost", tls_port),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(reply.status, 200);
         let head = proxied.recv().unwrap();
         assert!(
@@ -594,15 +600,13 @@ mod tests {
             .https(format!("http://127.0.0.1:{proxy_port}"))
             .no("localhost")
             .build();
-        let creds = Credentials::new("id", "secret", None);
-        let reply = transport(test_ca(), proxies)
-            .post(
-                uri("localhost", tls_port),
-                Duration::from_secs(5),
-                &redactor(&creds),
-            )
-            .await
-            .unwrap();
+        let reply = post(
+            &transport(test_ca(), proxies),
+            uri("localhost", tls_port),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(reply.status, 200);
         assert!(seen.recv().unwrap().is_ok());
         assert!(proxied.try_recv().is_err(), "the proxy saw nothing");
@@ -611,29 +615,15 @@ mod tests {
     #[tokio::test]
     async fn the_connect_timeout_covers_the_tls_handshake() {
         // TCP is accepted at once; the TLS handshake never completes.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let _hold = std::thread::spawn(move || {
-            let held: Vec<_> = listener.incoming().take(1).collect();
-            std::thread::sleep(Duration::from_secs(3));
-            drop(held);
-        });
-        let creds = Credentials::new("id", "secret", None);
+        let port = silent_server();
         let transport =
             Transport::with_roots(test_ca(), no_proxy(), Duration::from_millis(200), false)
                 .unwrap();
         let started = std::time::Instant::now();
-        let (err, _) = transport
-            .post(
-                uri("localhost", port),
-                Duration::from_secs(5),
-                &redactor(&creds),
-            )
+        let err = post(&transport, uri("localhost", port), Duration::from_secs(5))
             .await
             .unwrap_err();
-        let ApiError::Transport(text) = &err else {
-            panic!("{err:?}")
-        };
+        let text = transport_text(err);
         assert!(text.starts_with("connect failed"), "{text}");
         assert!(text.contains("connect timed out after 200ms"), "{text}");
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -642,23 +632,15 @@ mod tests {
     #[tokio::test]
     async fn a_slow_server_is_a_timed_out_transport_error() {
         // Accepts the TCP connection and never speaks TLS.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let _hold = std::thread::spawn(move || {
-            let held: Vec<_> = listener.incoming().take(1).collect();
-            std::thread::sleep(Duration::from_secs(3));
-            drop(held);
-        });
-        let creds = Credentials::new("id", "secret", None);
+        let port = silent_server();
         let started = std::time::Instant::now();
-        let (err, _) = transport(test_ca(), no_proxy())
-            .post(
-                uri("localhost", port),
-                Duration::from_millis(300),
-                &redactor(&creds),
-            )
-            .await
-            .unwrap_err();
+        let err = post(
+            &transport(test_ca(), no_proxy()),
+            uri("localhost", port),
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err, ApiError::Transport("timed out".into()));
         assert!(started.elapsed() < Duration::from_secs(2));
     }
