@@ -1,8 +1,8 @@
 //! Keeps the credentials' secrets out of what a call reports.
 //!
 //! The gateway echoes its string-to-sign (which contains the `SecurityToken`, encoded twice) in
-//! `SignatureDoesNotMatch` messages, and reqwest prints request URLs (which contain the token,
-//! encoded once) in its errors, so every text an [`crate::ApiError`] is built from goes through
+//! `SignatureDoesNotMatch` messages, and an HTTP stack's errors may name the request URL (which
+//! contains the token, encoded once), so every text an [`crate::ApiError`] is built from goes through
 //! a [`Redactor`] first.
 
 use crate::credentials::Credentials;
