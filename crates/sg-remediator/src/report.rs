@@ -14,8 +14,7 @@ use crate::remediation::Note;
 use crate::rules::{Permission, RuleId};
 
 /// What happened to one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Exposed rules were revoked and verified gone.
     Remediated,
@@ -27,6 +26,26 @@ pub enum Status {
     Skipped,
     /// Could not be brought to a known state; the reason says why.
     Failed,
+}
+
+impl Status {
+    /// The status as the report and the audit line spell it (snake case): the one table of
+    /// these names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Remediated => "remediated",
+            Status::Compliant => "compliant",
+            Status::WouldRemediate => "would_remediate",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 pub use crate::config::Mode;

@@ -26,14 +26,14 @@ pub(super) fn resource(r: &ResourceResult) {
             event = "resource_result",
             resource_id = r.resource_id.as_deref().unwrap_or(""),
             status = "failed",
-            result = %line,
+            result = line.as_str(),
         ),
         _ => tracing::info!(
             target: TARGET,
             event = "resource_result",
             resource_id = r.resource_id.as_deref().unwrap_or(""),
-            status = %json(&r.status).trim_matches('"'),
-            result = %line,
+            status = r.status.as_str(),
+            result = line.as_str(),
         ),
     }
 }
@@ -92,9 +92,9 @@ pub(super) fn rules<T: serde::Serialize>(event: &'static str, r: &ResourceRef, r
         tracing::info!(
             target: TARGET,
             event,
-            resource_id = %r.resource_id,
-            region_id = %r.region_id,
-            rule = %json(rule),
+            resource_id = r.resource_id.as_str(),
+            region_id = r.region_id.as_str(),
+            rule = json(rule).as_str(),
         );
     }
 }
