@@ -11,9 +11,14 @@
 //! altered or cut short) is caught at the last step: every line goes through
 //! [`crate::credentials::scrub`] on its way to stdout.
 
+mod json_line;
+
 use std::str::FromStr;
 
+use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::EnvFilter;
+
+pub use json_line::JsonLine;
 
 /// Output format of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +48,12 @@ struct ScrubbedStdout;
 
 impl std::io::Write for ScrubbedStdout {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
+        // Lines are UTF-8 (the formatter writes `str`s): checked the fast way, and only a line
+        // that is not is read the lossy way (which checks byte by byte).
+        let text = match std::str::from_utf8(buf) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(buf),
+        };
         std::io::stdout()
             .lock()
             .write_all(crate::credentials::scrub(&text).as_bytes())?;
@@ -77,10 +87,8 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
         .with_target(true);
     let result = match format {
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLine::new())
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
