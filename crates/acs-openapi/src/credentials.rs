@@ -145,7 +145,7 @@ struct Windows {
     /// Every byte that occurs in some remembered window. A window of text holding any other
     /// byte cannot be remembered, so [`Windows::scrub`] hashes only runs of these bytes at least
     /// a window long: most of a JSON log line (quotes, colons, commas, dashes, short words) is
-    /// skipped at one table look-up per byte (issue 17).
+    /// skipped a window at a time (issue 17).
     alphabet: [bool; 256],
 }
 
@@ -237,24 +237,28 @@ impl Windows {
         }
         // Byte ranges to mask, merged as they are found (runs and windows come in text order).
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        let mut run_start = 0;
-        while run_start < bytes.len() {
-            // The next run of alphabet bytes, and where it ends.
-            let Some(start) = bytes[run_start..]
-                .iter()
-                .position(|b| self.alphabet[usize::from(*b)])
-                .map(|i| run_start + i)
-            else {
-                break;
-            };
-            let run_end = bytes[start..]
-                .iter()
-                .position(|b| !self.alphabet[usize::from(*b)])
-                .map_or(bytes.len(), |i| start + i);
-            run_start = run_end;
-            if run_end - start >= LEAK_WINDOW {
-                self.scan_run(bytes, start, run_end, &mut spans);
+        let in_alphabet = |at: usize| self.alphabet[usize::from(bytes[at])];
+        // The runs of alphabet bytes at least a window long, found by testing a window's last
+        // byte first: when it is not in the alphabet, no window holding it can be remembered,
+        // and the search goes on a whole window further (most bytes of a log line are never
+        // looked at). `start` always follows a byte outside the alphabet (or is 0), so a
+        // window found whole is the start of its run.
+        let mut start = 0;
+        while start + LEAK_WINDOW <= bytes.len() {
+            let last = start + LEAK_WINDOW - 1;
+            if !in_alphabet(last) {
+                start = last + 1;
+                continue;
             }
+            if let Some(outside) = (start..last).rev().find(|&at| !in_alphabet(at)) {
+                start = outside + 1;
+                continue;
+            }
+            let run_end = (last + 1..bytes.len())
+                .find(|&at| !in_alphabet(at))
+                .unwrap_or(bytes.len());
+            self.scan_run(bytes, start, run_end, &mut spans);
+            start = run_end + 1;
         }
         if spans.is_empty() {
             return Cow::Borrowed(text);
