@@ -5,9 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use serde_json::Value;
-
-use crate::remediation::{Failure, Input, Remediator};
+use crate::remediation::{Answer, Failure, Input, Remediator};
 use crate::runtime::{Context, Diagnostic, Event};
 
 /// What the remediation needs of an invocation: the payload and the context's request id,
@@ -53,18 +51,18 @@ pub fn diagnostic(failure: Failure) -> Diagnostic {
 }
 
 /// Handles one `/invoke`.
-pub async fn handle(remediator: Arc<Remediator>, event: Event) -> Result<Value, Diagnostic> {
+pub async fn handle(remediator: Arc<Remediator>, event: Event) -> Result<Answer, Diagnostic> {
     remediator.run(input(event)).await.map_err(diagnostic)
 }
 
 /// `remediator.handle(event)`: [`handle`] as a method, for callers that hold the remediator.
 pub trait Handle {
     /// Handles one `/invoke`.
-    fn handle(self, event: Event) -> impl Future<Output = Result<Value, Diagnostic>> + Send;
+    fn handle(self, event: Event) -> impl Future<Output = Result<Answer, Diagnostic>> + Send;
 }
 
 impl Handle for Arc<Remediator> {
-    fn handle(self, event: Event) -> impl Future<Output = Result<Value, Diagnostic>> + Send {
+    fn handle(self, event: Event) -> impl Future<Output = Result<Answer, Diagnostic>> + Send {
         handle(self, event)
     }
 }

@@ -347,7 +347,7 @@ async fn function_report(emulator: &Emulator, ids: &[&str]) -> Value {
         context,
     };
     match remediator.handle(event).await {
-        Ok(body) => body,
+        Ok(answer) => answer.into_value(),
         Err(d) => Value::Object(d.body().expect("a report").clone()),
     }
 }

@@ -89,7 +89,8 @@ async fn a_revoke_whose_answer_was_lost_but_is_verified_gone_counts_as_revoked()
             Duration::from_secs(60),
         ))
         .await
-        .expect("no failure: the rule is verified gone");
+        .expect("no failure: the rule is verified gone")
+        .into_value();
 
     let result = &report["results"][0];
     assert_eq!(result["status"], "remediated", "{result:#}");
@@ -164,7 +165,8 @@ async fn a_revoke_still_processing_when_the_attempts_run_out_is_ours_once_verifi
             Duration::from_secs(60),
         ))
         .await
-        .expect("no failure: the rule is verified gone");
+        .expect("no failure: the rule is verified gone")
+        .into_value();
 
     let result = &report["results"][0];
     assert_eq!(result["status"], "remediated", "{result:#}");

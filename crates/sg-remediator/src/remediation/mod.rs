@@ -137,6 +137,36 @@ struct Invoke {
     mode: Mode,
 }
 
+/// What a successful invocation answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// A remediation's report. It is written straight into the answer's bytes: a
+    /// 1,000-resource report never becomes a `Value` tree that is built, written and dropped
+    /// (issue 17).
+    Report(Report),
+    /// Any other answer (a restore's report).
+    Value(Value),
+}
+
+impl Answer {
+    /// The answer as a JSON value, for callers that read it (the CLI, tests).
+    pub fn into_value(self) -> Value {
+        match self {
+            Answer::Report(report) => serde_json::to_value(&report).expect("the report serializes"),
+            Answer::Value(value) => value,
+        }
+    }
+}
+
+impl serde::Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Answer::Report(report) => report.serialize(s),
+            Answer::Value(value) => value.serialize(s),
+        }
+    }
+}
+
 impl Remediator {
     /// The process-wide state, built once at start-up from a validated configuration.
     pub fn new(config: Config, selector: Selector, client: Client) -> Self {
@@ -160,7 +190,7 @@ impl Remediator {
 
     /// Runs one invocation. A payload that is not an event is a failure; otherwise the report
     /// is the answer, and a failure (with the whole report) if anything failed.
-    pub async fn run(self: Arc<Self>, mut input: Input) -> Result<Value, Failure> {
+    pub async fn run(self: Arc<Self>, mut input: Input) -> Result<Answer, Failure> {
         let invocation = event::parse_with_limit(&input.payload, self.config.max_event_resources)
             .map_err(|e| Failure::new(FailureKind::InvalidEvent, e.to_string()))?;
         // The body is no longer needed: free it before the (possibly long) work.
@@ -195,7 +225,7 @@ impl Remediator {
         self: Arc<Self>,
         request: RemediationEvent,
         input: Input,
-    ) -> Result<Value, Failure> {
+    ) -> Result<Answer, Failure> {
         let mode = effective_mode(self.config.mode, request.dry_run);
         if mode != self.config.mode || request.dry_run == Some(false) {
             tracing::info!(
@@ -225,10 +255,10 @@ impl Remediator {
         audit::invalid_items(&invalid);
         let report = Report::new(input.request_id.clone(), mode, results);
         tracing::info!(summary = %audit::json(&report.summary), "remediation finished");
-        let body = serde_json::to_value(&report).expect("the report serializes");
         match report.failure_message() {
-            None => Ok(body),
+            None => Ok(Answer::Report(report)),
             Some(message) => {
+                let body = serde_json::to_value(&report).expect("the report serializes");
                 Err(Failure::new(FailureKind::RemediationFailed, message).with_body(body))
             }
         }
@@ -286,7 +316,7 @@ impl Remediator {
         self: Arc<Self>,
         request: RestoreRequest,
         input: Input,
-    ) -> Result<Value, Failure> {
+    ) -> Result<Answer, Failure> {
         if !self.config.allow_restore {
             return Err(Failure::new(
                 FailureKind::RestoreDisabled,
@@ -307,7 +337,7 @@ impl Remediator {
         let body = serde_json::to_value(&report).expect("the restore report serializes");
         tracing::info!(report = %body, "restore finished");
         match report.status {
-            "restored" | "would_restore" | "skipped" => Ok(body),
+            "restored" | "would_restore" | "skipped" => Ok(Answer::Value(body)),
             _ => Err(Failure::new(
                 FailureKind::RestoreFailed,
                 report.reason.clone().unwrap_or_default(),
@@ -455,4 +485,49 @@ enum Plan {
         ids: Vec<RuleId>,
         rules: Vec<Permission>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        let mut failed = ResourceResult::new(
+            Some("sg-2".into()),
+            Some("cn-hangzhou".into()),
+            None,
+            None,
+            Status::Failed,
+        );
+        failed.reason = Some("a \"quoted\" reason".into());
+        Report::new(
+            "req-1".into(),
+            Mode::Enforce,
+            vec![
+                ResourceResult::new(Some("sg-1".into()), None, None, None, Status::Compliant),
+                failed,
+            ],
+        )
+    }
+
+    #[test]
+    fn a_report_answer_is_the_report_as_json_in_its_documented_order() {
+        let answer = Answer::Report(report());
+        let text = serde_json::to_string(&answer).unwrap();
+        assert!(
+            text.starts_with("{\"requestId\":\"req-1\",\"mode\":\"enforce\",\"summary\":{"),
+            "{text}"
+        );
+        let read: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, serde_json::to_value(report()).unwrap());
+        assert_eq!(answer.into_value(), read);
+    }
+
+    #[test]
+    fn any_other_answer_is_its_value() {
+        let value = serde_json::json!({"status": "restored", "newRuleIds": ["sgr-1"]});
+        let answer = Answer::Value(value.clone());
+        assert_eq!(serde_json::to_value(&answer).unwrap(), value);
+        assert_eq!(answer.into_value(), value);
+    }
 }

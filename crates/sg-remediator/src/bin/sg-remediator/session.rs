@@ -104,7 +104,7 @@ impl Session {
             deadline: std::time::Instant::now() + self.timeout,
         };
         match Arc::clone(remediator).run(input).await {
-            Ok(body) => body,
+            Ok(answer) => answer.into_value(),
             Err(failure) => match failure.body {
                 Some(body) => body,
                 None => json!({
