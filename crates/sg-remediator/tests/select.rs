@@ -738,6 +738,22 @@ fn ids_a_custom_query_invents_are_ignored_and_listed() {
 }
 
 #[test]
+fn a_selected_id_selects_every_rule_that_carries_it_and_an_unknown_one_is_listed_once() {
+    let q = "[['sgr-ghost', 'sgr-ghost', 'sgr-b'], \
+             Permissions[?is_world(SourceCidrIp) && PortRange == '22/22'].SecurityGroupRuleId][]";
+    let rules = [
+        open("sgr-b", json!({"PortRange": "3389/3389"})),
+        open("sgr-a", json!({})),
+        open("sgr-b", json!({})),
+        open("sgr-c", json!({"PortRange": "3389/3389"})),
+    ];
+    let s = custom(q).unwrap().evaluate(&rules).unwrap();
+    let exposed: Vec<&Permission> = s.exposed.iter().map(|e| &e.rule).collect();
+    assert_eq!(exposed, vec![&rules[0], &rules[1], &rules[2]]);
+    assert_eq!(s.ignored_ids, vec!["sgr-ghost".to_string()]);
+}
+
+#[test]
 fn shadowing_still_applies_to_a_custom_selection() {
     let q = "Permissions[?Policy == 'accept' && is_world(SourceCidrIp)].SecurityGroupRuleId";
     let rules = [

@@ -72,7 +72,6 @@ pub use functions::{
     is_world, opens_risky_port, port_range_covers, IS_WORLD, OPENS_RISKY_PORT, PORT_RANGE_COVERS,
 };
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -614,19 +613,28 @@ impl Selector {
     /// need review.
     pub fn evaluate(&self, rules: &[Permission]) -> Result<Selection, SelectError> {
         let ids = self.query_ids(rules)?;
-        let mut by_id: HashMap<&str, Vec<usize>> = HashMap::with_capacity(rules.len());
-        for (i, r) in rules.iter().enumerate() {
-            if let Some(id) = &r.rule_id {
-                by_id.entry(id.as_str()).or_default().push(i);
-            }
-        }
+        // Each id with the positions of its rules (an id may repeat), sorted: one allocation
+        // and a binary search per selected id, where a map cost a hash per rule (issue 17).
+        let mut by_id: Vec<(&str, usize)> = rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.rule_id.as_ref().map(|id| (id.as_str(), i)))
+            .collect();
+        by_id.sort_unstable();
         let mut selection = Selection::default();
         let mut selected = vec![false; rules.len()];
         for id in ids {
-            match by_id.get(id.as_str()) {
-                Some(indices) => indices.iter().for_each(|&i| selected[i] = true),
-                None if !selection.ignored_ids.contains(&id) => selection.ignored_ids.push(id),
-                None => {}
+            let first = by_id.partition_point(|(known, _)| *known < id.as_str());
+            let matching = by_id[first..]
+                .iter()
+                .take_while(|(known, _)| *known == id.as_str());
+            let mut found = false;
+            for (_, i) in matching {
+                selected[*i] = true;
+                found = true;
+            }
+            if !found && !selection.ignored_ids.contains(&id) {
+                selection.ignored_ids.push(id);
             }
         }
         let risky = &self.inner.risky;
