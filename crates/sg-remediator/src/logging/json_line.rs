@@ -90,24 +90,17 @@ where
             .or_else(|| ctx.lookup_current());
         if let Some(span) = span {
             let extensions = span.extensions();
-            // Stored when the span was created; `tracing-subscriber`'s format would panic in a
-            // debug build and name the problem otherwise, and always writes the name.
+            // Stored by `JsonFields` when the span was created. Were they missing,
+            // `tracing-subscriber`'s format would panic; here the span keeps its name.
             let stored = extensions
                 .get::<FormattedFields<JsonFields>>()
                 .map(|f| f.fields.as_str());
-            line.span(stored, meta_name(&span))?;
+            line.span(stored, span.metadata().name())?;
         }
 
         writer.write_str(line.finish()?)?;
         writeln!(writer)
     }
-}
-
-fn meta_name<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>) -> &'static str
-where
-    S: for<'a> LookupSpan<'a>,
-{
-    span.metadata().name()
 }
 
 /// One line being written: `{`, then entries separated by commas.
