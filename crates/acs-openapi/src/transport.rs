@@ -461,23 +461,16 @@ mod tests {
         assert!(lower.contains("user-agent: sg-remediator/"), "{head}");
     }
 
-    #[tokio::test]
-    async fn a_certificate_no_trusted_root_signed_is_refused_before_anything_is_sent() {
-        // The Mozilla roots, as in production: the tests' CA is not among them.
+    /// A call to the TLS test server, addressed as `host`, fails to connect for `reason`, and
+    /// no request reaches the server.
+    async fn refused_before_anything_is_sent(transport: Transport, host: &str, reason: &str) {
         let (port, seen) = tls_server();
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let err = post(
-            &transport(roots, no_proxy()),
-            uri("localhost", port),
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap_err();
+        let err = post(&transport, uri(host, port), Duration::from_secs(5))
+            .await
+            .unwrap_err();
         let text = transport_text(err);
         assert!(text.starts_with("connect failed"), "{text}");
-        assert!(text.contains("UnknownIssuer"), "{text}");
+        assert!(text.contains(reason), "{text}");
         assert!(
             seen.recv().unwrap().is_err(),
             "no request reached the server"
@@ -485,23 +478,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_certificate_no_trusted_root_signed_is_refused_before_anything_is_sent() {
+        // The Mozilla roots, as in production: the tests' CA is not among them.
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        refused_before_anything_is_sent(transport(roots, no_proxy()), "localhost", "UnknownIssuer")
+            .await;
+    }
+
+    #[tokio::test]
     async fn a_certificate_for_another_host_name_is_refused() {
         // The certificate names `localhost`; the endpoint is the same server by address.
-        let (port, seen) = tls_server();
-        let err = post(
-            &transport(test_ca(), no_proxy()),
-            uri("127.0.0.1", port),
-            Duration::from_secs(5),
+        refused_before_anything_is_sent(
+            transport(test_ca(), no_proxy()),
+            "127.0.0.1",
+            "not valid for name \"127.0.0.1\"",
         )
-        .await
-        .unwrap_err();
-        let text = transport_text(err);
-        assert!(text.starts_with("connect failed"), "{text}");
-        assert!(text.contains("not valid for name \"127.0.0.1\""), "{text}");
-        assert!(
-            seen.recv().unwrap().is_err(),
-            "no request reached the server"
-        );
+        .await;
     }
 
     #[tokio::test]
