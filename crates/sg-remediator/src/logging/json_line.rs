@@ -131,35 +131,15 @@ impl Line {
     }
 
     /// `"span":{<the stored fields>,"name":<name>}`. The stored fields are a JSON object as
-    /// `JsonFields` wrote it (keys sorted, each once): its members are copied as they are.
-    /// Fields that cannot be read as an object are reported the way `tracing-subscriber`'s
-    /// release builds report them, as a `field_error`.
+    /// `JsonFields` writes it (keys sorted, each once): its members are copied as they are.
+    /// Text that is not such an object, which `JsonFields` never writes, is left out rather
+    /// than allowed to break the line.
     fn span(&mut self, stored: Option<&str>, name: &str) -> fmt::Result {
         self.separator();
         self.bytes.extend_from_slice(b"\"span\":{");
-        let members = stored.and_then(object_members);
-        match (stored, members) {
-            (_, Some("")) => {}
-            (_, Some(members)) => {
-                self.bytes.extend_from_slice(members.as_bytes());
-                self.bytes.push(b',');
-            }
-            (None, None) => {}
-            (Some(text), None) => {
-                let error = match serde_json::from_str::<serde_json::Value>(text) {
-                    Ok(value) => {
-                        serde_json::to_writer(&mut self.bytes, "field").map_err(|_| fmt::Error)?;
-                        self.bytes.push(b':');
-                        serde_json::to_writer(&mut self.bytes, &value).map_err(|_| fmt::Error)?;
-                        self.bytes.push(b',');
-                        "field was no a valid object".to_owned()
-                    }
-                    Err(e) => e.to_string(),
-                };
-                self.bytes.extend_from_slice(b"\"field_error\":");
-                serde_json::to_writer(&mut self.bytes, &error).map_err(|_| fmt::Error)?;
-                self.bytes.push(b',');
-            }
+        if let Some(members) = stored.and_then(object_members).filter(|m| !m.is_empty()) {
+            self.bytes.extend_from_slice(members.as_bytes());
+            self.bytes.push(b',');
         }
         self.bytes.extend_from_slice(b"\"name\":");
         serde_json::to_writer(&mut self.bytes, name).map_err(|_| fmt::Error)?;
@@ -177,7 +157,7 @@ impl Line {
 /// else), or `None` when the text is not such an object.
 fn object_members(text: &str) -> Option<&str> {
     let inner = text.strip_prefix('{')?.strip_suffix('}')?;
-    // JsonFields writes a whole object or nothing; anything else is read the slow way.
+    // Checked, so that whatever is stored can never break a line.
     serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
     Some(inner)
 }
