@@ -25,7 +25,7 @@ pub(super) fn resource(r: &ResourceResult) {
             target: TARGET,
             event = "resource_result",
             resource_id = r.resource_id.as_deref().unwrap_or(""),
-            status = "failed",
+            status = r.status.as_str(),
             result = line.as_str(),
         ),
         _ => tracing::info!(
