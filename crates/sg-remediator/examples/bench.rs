@@ -666,34 +666,53 @@ fn criterion_median_us(name: &str) -> Result<f64, String> {
 }
 
 fn cpu_per_resource() -> Result<Vec<Figure>, String> {
+    // (criterion name, figure id, label, serde_json's floor for the same answer when a parse)
     let parts = [
-        ("sign_request", "CPU: sign one request"),
+        ("sign_request", "cpu_sign", "CPU: sign one request", None),
         (
             "parse_config_resource",
+            "cpu_parse_config",
             "CPU: parse GetDiscoveredResource (10 rules)",
+            Some("serde_floor_config_resource"),
         ),
         (
             "parse_describe_page",
+            "cpu_parse_describe",
             "CPU: parse DescribeSecurityGroupAttribute (10 rules)",
+            Some("serde_floor_describe_page"),
         ),
-        ("select_10_rules", "CPU: Selector::evaluate, 10 rules"),
+        ("select_10_rules", "cpu_select", "CPU: Selector::evaluate, 10 rules", None),
     ];
     let mut figures = Vec::new();
-    let mut sum = 0.0;
-    for (name, label) in parts {
+    let (mut sum, mut floor_sum) = (0.0, 0.0);
+    for (name, id, label, floor) in parts {
         let us = criterion_median_us(name)?;
         sum += us;
-        figures.push(Figure::new(
-            match name {
-                "sign_request" => "cpu_sign",
-                "parse_config_resource" => "cpu_parse_config",
-                "parse_describe_page" => "cpu_parse_describe",
-                _ => "cpu_select",
-            },
-            label,
-            us,
-            "µs",
-        ));
+        let mut figure = Figure::new(id, label, us, "µs");
+        match floor {
+            None => floor_sum += us,
+            Some(floor) => {
+                let floor_us = criterion_median_us(floor)?;
+                floor_sum += floor_us;
+                figures.push(figure.detail(json!({
+                    "serdeFloorUs": floor_us,
+                    "timesSerdeFloor": us / floor_us,
+                })));
+                figure = Figure::new(
+                    &format!("{id}_serde_floor"),
+                    "  serde_json's floor for the same answer (derived, borrowed, unchecked)",
+                    floor_us,
+                    "µs",
+                )
+                .detail(json!({
+                    "criterion": floor,
+                    "note": "serde_json deriving borrowed structs of the same answer: the fields \
+                             the function reads, as plain strings, nothing checked \
+                             (benches/cpu.rs, mod floor)",
+                }));
+            }
+        }
+        figures.push(figure);
     }
     figures.push(
         Figure::new(
@@ -703,6 +722,19 @@ fn cpu_per_resource() -> Result<Vec<Figure>, String> {
             "µs",
         )
         .target(30.0),
+    );
+    figures.push(
+        Figure::new(
+            "cpu_per_resource_serde_floor",
+            "  the same sum with serde_json's floor for each parse",
+            floor_sum,
+            "µs",
+        )
+        .detail(json!({
+            "note": "sign + the two serde_json floors + select, medians of the same criterion run: \
+                     what the sum would be if the readers cost no more than serde_json's own \
+                     derived parse of the same bytes",
+        })),
     );
     Ok(figures)
 }
