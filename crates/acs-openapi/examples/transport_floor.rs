@@ -8,6 +8,9 @@
 //! - **kernel floor**: a blocking socket writes the request and reads the answer, parsing
 //!   nothing but the head's `content-length`. What is left is the system calls and the
 //!   loopback delivery (the sender's context carries the receiver's network processing).
+//! - **hyper's connection**: one `hyper::client::conn::http1` connection, the same request line
+//!   and headers as a signed call, the body collected; no pool, no signing, no envelope. What
+//!   is left above the kernel floor is hyper's and tokio's.
 //! - **`Client::call`**: the real client on a current-thread runtime, as `bootstrap` runs it:
 //!   sign (fresh nonce and timestamp, HMAC-SHA1), the pooled hyper connection, the envelope
 //!   check of the answer.
@@ -152,6 +155,45 @@ fn client(port: u16, calls: usize) {
     });
 }
 
+/// hyper's own HTTP/1.1 connection, no pool, no signing, no envelope: the same request line
+/// and headers a signed call sends (the server ignores the query), the body collected.
+fn hyper_conn(port: u16, calls: usize) {
+    use http_body_util::{BodyExt, Empty};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let uri = "/?AccessKeyId=STS.NUgYrLnoC37mZZCNnAbez2&Action=DescribeSecurityGroupAttribute\
+               &Format=JSON&RegionId=cn-hangzhou&SecurityGroupId=sg-reltemplate0000000\
+               &SecurityToken=CAIS%2Btoken%2F0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij%3D%3D\
+               &SignatureMethod=HMAC-SHA1&SignatureNonce=0b7c1c3e-58f4-4a53-9d2c-6f1d8a0e3b27\
+               &SignatureVersion=1.0&Timestamp=2026-12-01T03%3A00%3A00Z&Version=2014-05-26\
+               &Signature=q0cL1m2B3n4V5c6X7z8A9s0D1f2%3D";
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let (mut send, conn) = hyper::client::conn::http1::handshake::<_, Empty<bytes::Bytes>>(
+            hyper_util::rt::TokioIo::new(tcp),
+        )
+        .await
+        .expect("handshake");
+        tokio::spawn(conn);
+        for _ in 0..calls {
+            let req = http::Request::post(uri)
+                .header(http::header::HOST, "127.0.0.1")
+                .header(http::header::CONTENT_LENGTH, "0")
+                .body(Empty::new())
+                .expect("request");
+            send.ready().await.expect("ready");
+            let answer = send.send_request(req).await.expect("send");
+            let body = answer.into_body().collect().await.expect("body");
+            std::hint::black_box(body.to_bytes());
+        }
+    });
+}
+
 fn main() {
     let calls: usize = std::env::args()
         .nth(1)
@@ -165,6 +207,10 @@ fn main() {
         let (cpu, wall) = per_call(calls, || blocking(port, calls));
         println!(
             "transport floor, round {round}: kernel floor (blocking socket) {cpu:6.1} µs CPU per call ({wall:6.1} µs wall)"
+        );
+        let (cpu, wall) = per_call(calls, || hyper_conn(port, calls));
+        println!(
+            "transport floor, round {round}: hyper's connection (no pool, signing, envelope) {cpu:6.1} µs CPU per call ({wall:6.1} µs wall)"
         );
         let (cpu, wall) = per_call(calls, || client(port, calls));
         println!(

@@ -739,7 +739,12 @@ fn cpu_per_resource() -> Result<Vec<Figure>, String> {
             "CPU: parse DescribeSecurityGroupAttribute (10 rules)",
             Some("serde_floor_describe_page"),
         ),
-        ("select_10_rules", "cpu_select", "CPU: Selector::evaluate, 10 rules", None),
+        (
+            "select_10_rules",
+            "cpu_select",
+            "CPU: Selector::evaluate, 10 rules",
+            None,
+        ),
     ];
     let mut figures = Vec::new();
     let (mut sum, mut floor_sum) = (0.0, 0.0);
