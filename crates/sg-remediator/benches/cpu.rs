@@ -178,6 +178,26 @@ fn cpu(c: &mut Criterion) {
         b.iter(|| read_page(black_box(&describe)))
     });
 
+    // serde_json's own floor on this machine for each answer: derived, borrowed structs that
+    // read the same fields as plain strings and check nothing (`mod floor`). Each is timed
+    // right after its reader, so `make bench` can state the reader as a multiple of it: the
+    // machine's speed changes from minute to minute, less often within a few seconds.
+    let describe_bytes = describe.clone();
+    let floor_describe = |body: &[u8]| {
+        serde_json::from_slice::<floor::Page>(body)
+            .unwrap()
+            .permissions
+            .permission
+            .len()
+    };
+    assert_eq!(floor_describe(&describe_bytes), 10);
+    count_allocations("serde_floor_describe_page", || {
+        floor_describe(&describe_bytes)
+    });
+    group.bench_function("serde_floor_describe_page", |b| {
+        b.iter(|| floor_describe(black_box(&describe_bytes)))
+    });
+
     let config = Bytes::from(config_body());
     let q = query();
     let read_config = |body: &Bytes| {
@@ -196,25 +216,6 @@ fn cpu(c: &mut Criterion) {
         b.iter(|| read_config(black_box(&config)))
     });
 
-    // serde_json's own floor on this machine for the same two answers: derived, borrowed structs
-    // that read the same fields as plain strings and check nothing. Measured in the same run
-    // as the readers above, so `make bench` can state each reader as a multiple of it, a figure
-    // the machine's minute-to-minute speed cancels out of.
-    let describe_bytes = describe.clone();
-    let floor_describe = |body: &[u8]| {
-        serde_json::from_slice::<floor::Page>(body)
-            .unwrap()
-            .permissions
-            .permission
-            .len()
-    };
-    assert_eq!(floor_describe(&describe_bytes), 10);
-    count_allocations("serde_floor_describe_page", || {
-        floor_describe(&describe_bytes)
-    });
-    group.bench_function("serde_floor_describe_page", |b| {
-        b.iter(|| floor_describe(black_box(&describe_bytes)))
-    });
     let config_bytes = config.clone();
     let floor_config = |body: &[u8]| {
         let outer = serde_json::from_slice::<floor::ConfigAnswer>(body).unwrap();
