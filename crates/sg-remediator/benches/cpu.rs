@@ -221,6 +221,8 @@ fn cpu(c: &mut Criterion) {
         let outer = serde_json::from_slice::<floor::ConfigAnswer>(body).unwrap();
         let detail = outer.discovered_resource_detail;
         let inner = serde_json::from_str::<floor::Configuration>(&detail.configuration).unwrap();
+        let tags = serde_json::from_str::<floor::Tags<'_>>(&detail.tags).unwrap();
+        black_box(tags.len());
         inner.permissions.permission.len()
     };
     assert_eq!(floor_config(&config_bytes), 10);
@@ -348,9 +350,15 @@ mod floor {
         pub(super) resource_type: Cow<'a, str>,
         #[serde(borrow)]
         pub(super) region: Cow<'a, str>,
+        pub(super) account_id: u64,
         pub(super) resource_deleted: i64,
         pub(super) configuration: String,
+        /// JSON in a string too (`{"key":["value"]}`), read for the exempt tag.
+        pub(super) tags: String,
     }
+
+    /// The tags inside `Tags`, in the shape the bench's answer uses.
+    pub(super) type Tags<'a> = std::collections::BTreeMap<Cow<'a, str>, Vec<Cow<'a, str>>>;
 
     /// The security group inside `Configuration`.
     #[derive(Deserialize)]
