@@ -107,6 +107,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<ExitCode, String> {
+    let stat_at_start = CpuStat::read();
     let bootstrap = PathBuf::from(
         std::env::var("BENCH_BOOTSTRAP").unwrap_or_else(|_| "target/release/bootstrap".into()),
     );
@@ -198,7 +199,8 @@ fn run() -> Result<ExitCode, String> {
         figures.extend(sizes(&bootstrap));
     }
 
-    let report = report(&figures, &bootstrap);
+    let mut report = report(&figures, &bootstrap);
+    report["machine"]["stealPercent"] = json!(CpuStat::steal_percent_since(stat_at_start));
     let out = Path::new("target/bench");
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let file = out.join("results.json");
@@ -857,6 +859,39 @@ fn command_output(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// The machine-wide CPU counters of `/proc/stat` (its `cpu` line), in ticks.
+#[derive(Clone, Copy)]
+struct CpuStat {
+    total: u64,
+    steal: u64,
+}
+
+impl CpuStat {
+    fn read() -> Option<CpuStat> {
+        let text = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = text.lines().find(|l| l.starts_with("cpu "))?;
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        // user nice system idle iowait irq softirq steal (guest time is already in user).
+        Some(CpuStat {
+            total: ticks.iter().take(8).sum(),
+            steal: *ticks.get(7)?,
+        })
+    }
+
+    /// The share of the machine's CPU time the hypervisor gave to other guests since `start`
+    /// (`steal`): on a shared VM the reason a run reads slow, printed with every table.
+    fn steal_percent_since(start: Option<CpuStat>) -> Option<f64> {
+        let (start, now) = (start?, CpuStat::read()?);
+        let total = now.total.checked_sub(start.total).filter(|t| *t > 0)?;
+        let steal = now.steal.saturating_sub(start.steal);
+        Some((steal as f64 * 1000.0 / total as f64).round() / 10.0)
+    }
+}
+
 fn machine() -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -907,11 +942,14 @@ fn report(figures: &[Figure], bootstrap: &Path) -> Value {
 fn print_table(report: &Value, figures: &[Figure]) {
     let m = &report["machine"];
     println!(
-        "\nsg-remediator bench — commit {} — {} — {} CPUs ({})",
+        "\nsg-remediator bench — commit {} — {} — {} CPUs ({}) — CPU steal during the run {}",
         report["commit"].as_str().unwrap_or("?"),
         report["date"].as_str().unwrap_or("?"),
         m["cpus"],
         m["cpuModel"].as_str().unwrap_or("?"),
+        m["stealPercent"]
+            .as_f64()
+            .map_or_else(|| "unknown".to_string(), |p| format!("{p} %")),
     );
     println!("{:<92} {:>12} {:>10}  result", "figure", "value", "target");
     for f in figures {
