@@ -45,14 +45,17 @@ fi
 step "criterion CPU benches (cargo bench --bench cpu)"
 cargo bench --locked --bench cpu
 
+# Not a target: what one RPC call costs the caller's CPU over loopback, with a blocking socket
+# (the kernel's floor), through hyper's own connection, and through our client. With
+# serde_json's floors from the criterion run it bounds what any per-group CPU target can ask of
+# the process; the driver reads the rounds back (issue 17; docs/bench.md, "Sixth round").
+step "transport floor (cargo run --release -p acs-openapi --example transport_floor)"
+rm -f target/bench/transport_floor.json
+TRANSPORT_FLOOR_JSON="target/bench/transport_floor.json" \
+    cargo run --locked --release -p acs-openapi --example transport_floor >&2
+
 step "bench driver (cargo run --release --example bench)"
 BENCH_BOOTSTRAP="target/bench/bootstrap" \
 BENCH_STATIC_BOOTSTRAP="$static_bin" \
 BENCH_NOTES="$(printf '%s\n' "${notes[@]+"${notes[@]}"}")" \
     cargo run --locked --release --example bench
-
-# Not a target: what one RPC call costs the caller's CPU (our client) against the kernel's floor
-# (a blocking socket), over loopback. It bounds what any per-group CPU target can ask of the
-# process (issue 17; docs/bench.md, "The floor under the per-group figures").
-step "transport floor (cargo run --release -p acs-openapi --example transport_floor)"
-cargo run --locked --release -p acs-openapi --example transport_floor >&2

@@ -16,6 +16,8 @@
 //!   check of the answer.
 //!
 //! `cargo run --release -p acs-openapi --example transport_floor [calls]` (default 20,000).
+//! With `TRANSPORT_FLOOR_JSON=<path>`, the rounds are also written there as JSON (`make bench`
+//! reads them to compute the floor per group).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -203,18 +205,31 @@ fn main() {
     // Warm both paths (connections, pool, allocator) before measuring.
     blocking(port, 200);
     client(port, 200);
+    let mut rounds = Vec::new();
     for round in 1..=2 {
-        let (cpu, wall) = per_call(calls, || blocking(port, calls));
+        let (kernel, wall) = per_call(calls, || blocking(port, calls));
         println!(
-            "transport floor, round {round}: kernel floor (blocking socket) {cpu:6.1} µs CPU per call ({wall:6.1} µs wall)"
+            "transport floor, round {round}: kernel floor (blocking socket) {kernel:6.1} µs CPU per call ({wall:6.1} µs wall)"
         );
-        let (cpu, wall) = per_call(calls, || hyper_conn(port, calls));
+        let (hyper, wall) = per_call(calls, || hyper_conn(port, calls));
         println!(
-            "transport floor, round {round}: hyper's connection (no pool, signing, envelope) {cpu:6.1} µs CPU per call ({wall:6.1} µs wall)"
+            "transport floor, round {round}: hyper's connection (no pool, signing, envelope) {hyper:6.1} µs CPU per call ({wall:6.1} µs wall)"
         );
-        let (cpu, wall) = per_call(calls, || client(port, calls));
+        let (client, wall) = per_call(calls, || client(port, calls));
         println!(
-            "transport floor, round {round}: Client::call (sign, hyper, envelope) {cpu:6.1} µs CPU per call ({wall:6.1} µs wall)"
+            "transport floor, round {round}: Client::call (sign, hyper, envelope) {client:6.1} µs CPU per call ({wall:6.1} µs wall)"
         );
+        rounds.push(serde_json::json!({"kernelUs": kernel, "hyperUs": hyper, "clientUs": client}));
+    }
+    // `make bench` reads the rounds back to put a floor beside the per-group figures.
+    if let Some(path) = std::env::var_os("TRANSPORT_FLOOR_JSON") {
+        let text = serde_json::json!({ "calls": calls, "rounds": rounds }).to_string();
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!(
+                "transport floor: {}: {e}",
+                std::path::Path::new(&path).display()
+            );
+            std::process::exit(1);
+        }
     }
 }

@@ -22,8 +22,9 @@
 //! Environment: `BENCH_BOOTSTRAP` (default `target/release/bootstrap`), `BENCH_STATIC_BOOTSTRAP`
 //! (a static build to cold-start too, optional), `BENCH_ZIP` (optional), `BENCH_NOTES` (lines for
 //! the report), `BENCH_STRICT=1` (exit 1 when a target is missed), `BENCH_ONLY` (a comma-separated
-//! subset of `cold,warm,memory,throughput,classes,capped,criterion,sizes`, for a quick A/B of two
-//! binaries; `make bench` runs them all).
+//! subset of `cold,warm,memory,throughput,classes,capped,criterion,floors,sizes`, for a quick A/B
+//! of two binaries; `make bench` runs them all). `floors` reads criterion's results and
+//! `target/bench/transport_floor.json`, which `make bench` writes before it starts the driver.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -194,6 +195,10 @@ fn run() -> Result<ExitCode, String> {
 
     if wanted("criterion") {
         figures.extend(cpu_per_resource()?);
+    }
+    if wanted("floors") {
+        let floors = floors_per_group(&figures)?;
+        figures.extend(floors);
     }
     if wanted("sizes") {
         figures.extend(sizes(&bootstrap));
@@ -802,6 +807,88 @@ fn cpu_per_resource() -> Result<Vec<Figure>, String> {
         })),
     );
     Ok(figures)
+}
+
+/// Written by `make bench` before the driver runs (the `transport_floor` example of
+/// acs-openapi, with `TRANSPORT_FLOOR_JSON`).
+const TRANSPORT_FLOOR_FILE: &str = "target/bench/transport_floor.json";
+
+/// One API call over loopback, µs of the caller's CPU: the mean of the example's rounds.
+struct TransportFloor {
+    kernel: f64,
+    hyper: f64,
+    client: f64,
+}
+
+fn transport_floor() -> Result<TransportFloor, String> {
+    let text = std::fs::read_to_string(TRANSPORT_FLOOR_FILE).map_err(|e| {
+        format!(
+            "{TRANSPORT_FLOOR_FILE}: {e} (run `TRANSPORT_FLOOR_JSON={TRANSPORT_FLOOR_FILE} \
+             cargo run --release -p acs-openapi --example transport_floor` first)"
+        )
+    })?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{TRANSPORT_FLOOR_FILE}: {e}"))?;
+    let rounds = v["rounds"].as_array().filter(|r| !r.is_empty());
+    let rounds = rounds.ok_or_else(|| format!("{TRANSPORT_FLOOR_FILE}: no rounds"))?;
+    let mean = |key: &str| -> Result<f64, String> {
+        let values: Option<Vec<f64>> = rounds.iter().map(|r| r[key].as_f64()).collect();
+        let values =
+            values.ok_or_else(|| format!("{TRANSPORT_FLOOR_FILE}: a round has no {key}"))?;
+        Ok(values.iter().sum::<f64>() / values.len() as f64)
+    };
+    Ok(TransportFloor {
+        kernel: mean("kernelUs")?,
+        hyper: mean("hyperUs")?,
+        client: mean("clientUs")?,
+    })
+}
+
+/// The least a group's work can cost this machine with hyper and serde_json, measured in this
+/// run: each call through hyper's own connection, signed, and each answer read at
+/// serde_json's floor (no selection, revoke logic, audit line or report). Beside it, when the
+/// class figures ran, the function's figure as a multiple of it.
+fn floors_per_group(figures: &[Figure]) -> Result<Vec<Figure>, String> {
+    let transport = transport_floor()?;
+    let sign = criterion_median_us("sign_request")?;
+    let describe = criterion_median_us("serde_floor_describe_page")?;
+    let config = criterion_median_us("serde_floor_config_resource")?;
+    let measured = |id: &str| figures.iter().find(|f| f.id == id).map(|f| f.value);
+    // (figure id, label, calls, ECS pages read, the class figure it bounds)
+    let classes = [
+        (
+            "process_cpu_per_remediated_group_floor",
+            "  its floor: 4 × (hyper call + sign) + 2 ECS pages + 1 Config answer, serde_json's floor",
+            4.0,
+            2.0,
+            "process_cpu_per_remediated_group",
+        ),
+        (
+            "process_cpu_per_compliant_group_floor",
+            "  its floor: 2 × (hyper call + sign) + 1 ECS page + 1 Config answer, serde_json's floor",
+            2.0,
+            1.0,
+            "process_cpu_per_compliant_group",
+        ),
+    ];
+    Ok(classes
+        .into_iter()
+        .map(|(id, label, calls, pages, bounds)| {
+            let floor = calls * (transport.hyper + sign) + pages * describe + config;
+            let mut detail = json!({
+                "hyperUsPerCall": transport.hyper, "kernelUsPerCall": transport.kernel,
+                "clientUsPerCall": transport.client, "signUs": sign,
+                "ecsPageFloorUs": describe, "configAnswerFloorUs": config,
+                "note": "transport from target/bench/transport_floor.json (one call at a time, \
+                         one thread), the rest criterion medians of this run",
+            });
+            if let Some(value) = measured(bounds) {
+                detail["measuredUs"] = json!(value);
+                detail["timesFloor"] = json!(value / floor);
+            }
+            Figure::new(id, label, floor, "µs").detail(detail)
+        })
+        .collect())
 }
 
 fn file_size(path: &Path) -> Option<f64> {
