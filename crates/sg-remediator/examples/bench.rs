@@ -204,8 +204,11 @@ fn run() -> Result<ExitCode, String> {
         figures.extend(sizes(&bootstrap));
     }
 
-    let mut report = report(&figures, &bootstrap);
-    report["machine"]["stealPercent"] = json!(CpuStat::steal_percent_since(stat_at_start));
+    let report = report(
+        &figures,
+        &bootstrap,
+        CpuStat::steal_percent_since(stat_at_start),
+    );
     let out = Path::new("target/bench");
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let file = out.join("results.json");
@@ -534,7 +537,6 @@ fn proc_status_kib(pid: u32, key: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{key} missing from /proc/{pid}/status"))
 }
 
-/// User + system CPU time of a process, from `/proc/<pid>/stat` (clock ticks of 10 ms).
 /// One warm case: [`WARM_INVOCATIONS`] timed invocations, each with the CPU it cost the
 /// function and the emulator.
 struct WarmCase {
@@ -604,26 +606,12 @@ fn this_thread_id() -> Option<String> {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
 }
 
-/// CPU nanoseconds of every thread of this process but `except` (schedstat, first field).
+/// CPU nanoseconds of every thread of this process but `except` (see [`tasks_cpu_ns`]).
 fn threads_cpu_ns(except: Option<&str>) -> Result<u64, String> {
-    let mut total = 0u64;
-    for entry in std::fs::read_dir("/proc/self/task").map_err(|e| e.to_string())? {
-        let entry = entry.map_err(|e| e.to_string())?;
-        if except == Some(&*entry.file_name().to_string_lossy()) {
-            continue;
-        }
-        // A thread may end between the listing and the read: it no longer counts either way.
-        if let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) {
-            total += text
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Ok(total)
+    tasks_cpu_ns("/proc/self/task", except)
 }
 
+/// User + system CPU time of a process, from `/proc/<pid>/stat` (clock ticks of 10 ms).
 fn cpu_time(pid: u32) -> Result<Duration, String> {
     cpu_user_system(pid).map(|(user, system)| user + system)
 }
@@ -979,7 +967,8 @@ impl CpuStat {
     }
 }
 
-fn machine() -> Value {
+/// The machine, and the CPU steal during the run (see [`CpuStat::steal_percent_since`]).
+fn machine(steal_percent: Option<f64>) -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -995,10 +984,11 @@ fn machine() -> Value {
         "cpuModel": model,
         "memoryGiB": mem_kib.map(|k| (k as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0),
         "kernel": command_output("uname", &["-sr"]),
+        "stealPercent": steal_percent,
     })
 }
 
-fn report(figures: &[Figure], bootstrap: &Path) -> Value {
+fn report(figures: &[Figure], bootstrap: &Path, steal_percent: Option<f64>) -> Value {
     let notes: Vec<String> = std::env::var("BENCH_NOTES")
         .unwrap_or_default()
         .lines()
@@ -1010,7 +1000,7 @@ fn report(figures: &[Figure], bootstrap: &Path) -> Value {
         "dirty": command_output("git", &["status", "--porcelain", "--untracked-files=no"])
             .map(|s| !s.is_empty()),
         "date": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        "machine": machine(),
+        "machine": machine(steal_percent),
         "bootstrap": bootstrap.display().to_string(),
         "settings": {
             "coldStarts": COLD_STARTS, "warmInvocations": WARM_INVOCATIONS,
@@ -1095,10 +1085,18 @@ fn class_fixture() -> Fixture {
 /// Nanoseconds every thread of `pid` has run on a CPU (`/proc/<pid>/task/*/schedstat`, first
 /// field): the same quantity as utime + stime, without their 10 ms ticks.
 fn cpu_time_ns(pid: u32) -> Result<u64, String> {
-    let dir = format!("/proc/{pid}/task");
+    tasks_cpu_ns(&format!("/proc/{pid}/task"), None)
+}
+
+/// The schedstat run time (ns) summed over the threads listed in `dir`, but the thread `except`.
+fn tasks_cpu_ns(dir: &str, except: Option<&str>) -> Result<u64, String> {
     let mut total = 0u64;
-    for entry in std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))? {
-        let path = entry.map_err(|e| e.to_string())?.path().join("schedstat");
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{dir}: {e}"))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if except.is_some_and(|tid| entry.file_name() == tid) {
+            continue;
+        }
+        let path = entry.path().join("schedstat");
         // A thread may end between the listing and the read: it no longer counts either way.
         if let Ok(text) = std::fs::read_to_string(&path) {
             total += text
