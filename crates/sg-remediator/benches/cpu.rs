@@ -269,41 +269,41 @@ mod floor {
     #[allow(dead_code)] // read by serde only: the bench measures the reading
     pub(super) struct Rule<'a> {
         #[serde(borrow)]
-        pub(super) security_group_rule_id: Cow<'a, str>,
+        security_group_rule_id: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) direction: Cow<'a, str>,
+        direction: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) policy: Cow<'a, str>,
+        policy: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) priority: Cow<'a, str>,
+        priority: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) ip_protocol: Cow<'a, str>,
+        ip_protocol: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) port_range: Cow<'a, str>,
+        port_range: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) source_port_range: Cow<'a, str>,
+        source_port_range: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) source_cidr_ip: Cow<'a, str>,
+        source_cidr_ip: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) ipv6_source_cidr_ip: Cow<'a, str>,
+        ipv6_source_cidr_ip: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) source_group_id: Cow<'a, str>,
+        source_group_id: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) source_group_owner_account: Cow<'a, str>,
+        source_group_owner_account: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) source_prefix_list_id: Cow<'a, str>,
+        source_prefix_list_id: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) dest_cidr_ip: Cow<'a, str>,
+        dest_cidr_ip: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) ipv6_dest_cidr_ip: Cow<'a, str>,
+        ipv6_dest_cidr_ip: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) nic_type: Cow<'a, str>,
+        nic_type: Cow<'a, str>,
         #[serde(borrow, default)] // absent from the fixture's rules
-        pub(super) port_range_list_id: Cow<'a, str>,
+        port_range_list_id: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) description: Cow<'a, str>,
+        description: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) create_time: Cow<'a, str>,
+        create_time: Cow<'a, str>,
     }
 
     #[derive(Deserialize)]
@@ -319,11 +319,11 @@ mod floor {
     #[allow(dead_code)]
     pub(super) struct Page<'a> {
         #[serde(borrow)]
-        pub(super) request_id: Cow<'a, str>,
+        request_id: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) security_group_id: Cow<'a, str>,
+        security_group_id: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) next_token: Cow<'a, str>,
+        next_token: Cow<'a, str>,
         #[serde(borrow)]
         pub(super) permissions: Permissions<'a>,
     }
@@ -335,7 +335,7 @@ mod floor {
     #[allow(dead_code)]
     pub(super) struct ConfigAnswer<'a> {
         #[serde(borrow)]
-        pub(super) request_id: Cow<'a, str>,
+        request_id: Cow<'a, str>,
         #[serde(borrow)]
         pub(super) discovered_resource_detail: Detail<'a>,
     }
@@ -345,13 +345,13 @@ mod floor {
     #[allow(dead_code)]
     pub(super) struct Detail<'a> {
         #[serde(borrow)]
-        pub(super) resource_id: Cow<'a, str>,
+        resource_id: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) resource_type: Cow<'a, str>,
+        resource_type: Cow<'a, str>,
         #[serde(borrow)]
-        pub(super) region: Cow<'a, str>,
-        pub(super) account_id: u64,
-        pub(super) resource_deleted: i64,
+        region: Cow<'a, str>,
+        account_id: u64,
+        resource_deleted: i64,
         pub(super) configuration: String,
         /// JSON in a string too (`{"key":["value"]}`), read for the exempt tag.
         pub(super) tags: String,
@@ -366,8 +366,8 @@ mod floor {
     #[allow(dead_code)]
     pub(super) struct Configuration<'a> {
         #[serde(borrow)]
-        pub(super) security_group_id: Cow<'a, str>,
-        pub(super) service_managed: bool,
+        security_group_id: Cow<'a, str>,
+        service_managed: bool,
         #[serde(borrow)]
         pub(super) permissions: Permissions<'a>,
     }
