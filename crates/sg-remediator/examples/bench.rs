@@ -8,7 +8,7 @@
 //! |---|---|
 //! | cold start, ready | spawn → the port accepts a TCP connection; median of 30 starts |
 //! | cold start, first invocation | spawn → first `/invoke` (1 risky group, remediated) answered; median of 30 |
-//! | warm latency | one process, keep-alive connection, 500 one-resource invocations; p50, p99 |
+//! | warm latency | one process, keep-alive connection, 500 one-resource invocations; p50, p99; then p50 again against recorded answers ([`Replay`]), without the emulator's CPU |
 //! | peak RSS | `VmHWM` of the process after a 1,000-resource event |
 //! | CPU per resource | criterion medians (sign + parse Config + parse ECS + select), read from `target/criterion` |
 //! | throughput | 1,000 resources with 20 ms added to every API call: wall time ÷ (calls × 20 ms ÷ `MAX_CONCURRENCY`) |
@@ -35,7 +35,7 @@ use acs_emulator::{Emulator, Fixture};
 use serde_json::{json, Value};
 use sg_remediator::config::DEFAULT_MAX_CONCURRENCY;
 use sg_test_kit::fc::connect_when_ready;
-use sg_test_kit::{free_port, Caller, Conn, Key, Launch, Spawned};
+use sg_test_kit::{free_port, Caller, Conn, Key, Launch, Replay, Spawned};
 
 const ACCOUNT: &str = "1234567890123456";
 const REGION: &str = "cn-hangzhou";
@@ -496,6 +496,16 @@ fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
     let remediate = warm_case(pid, || emu.reset(), || conn.invoke(&risky, 60), (1, 0))?;
     let compliant = warm_case(pid, || {}, || conn.invoke(&clean, 60), (0, 1))?;
     stop(child);
+    let replayed = replayed_warm(bin, emu, [(&risky, (1, 0), 4), (&clean, (0, 1), 2)])?;
+    let [replayed_remediate, replayed_compliant] = replayed.map(|case| {
+        let mut detail = case.detail();
+        detail["rig"] = json!(
+            "test_kit::Replay: every call answered with the bytes the emulator answered for \
+             the same call of a recorded invocation; emulatorCpuMsPerInvocation is the \
+             replay's threads"
+        );
+        (percentile(&case.wall, 0.5), detail)
+    });
     Ok(vec![
         Figure::new(
             "warm_p50_remediate",
@@ -525,7 +535,78 @@ fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
             percentile(&compliant.wall, 0.99),
             "ms",
         ),
+        Figure::new(
+            "warm_p50_remediate_replayed",
+            "Warm: 1 group remediated, p50, against recorded answers (no emulator CPU)",
+            replayed_remediate.0,
+            "ms",
+        )
+        .detail(replayed_remediate.1),
+        Figure::new(
+            "warm_p50_compliant_replayed",
+            "Warm: 1 group already compliant, p50, against recorded answers (no emulator CPU)",
+            replayed_compliant.0,
+            "ms",
+        )
+        .detail(replayed_compliant.1),
     ])
+}
+
+/// The warm cases again, against [`Replay`] instead of the emulator: each case's invocation
+/// is recorded once through to the emulator (`(event, expected summary, API calls)`), then
+/// timed [`WARM_INVOCATIONS`] times with every call answered from the tape. The emulator's
+/// work (signatures, contracts, state, rendering) leaves the two cores the function runs on,
+/// as the cloud's work does on FC; what is left of the wall time is the function's own, over
+/// loopback. Every replayed invocation's report is still checked.
+fn replayed_warm(
+    bin: &Path,
+    emu: &Emulator,
+    cases: [(&Vec<u8>, (u64, u64), usize); 2],
+) -> Result<[WarmCase; 2], String> {
+    let replay = Replay::start(emu)?;
+    let endpoints = replay.endpoints();
+    let env: Vec<(&str, &str)> = endpoints.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let port = free_port()?;
+    let child = Launch::new(bin)
+        .envs(&env)
+        .port(port)
+        .discard_output()
+        .spawn()?;
+    let mut conn = conn(connect_when_ready(port, Instant::now())?);
+    let pid = child.pid();
+    // Through to the emulator first, so that no first-call work of the process is taped.
+    for _ in 0..20 {
+        conn.invoke(cases[1].0, 60)?;
+    }
+    let mut timed = Vec::new();
+    for (event, summary, calls) in cases {
+        emu.reset();
+        replay.record();
+        let (status, body) = conn.invoke(event, 60)?;
+        if status != 200 {
+            return Err(format!("recorded invocation answered {status}: {body}"));
+        }
+        expect_summary(&body, summary.0, summary.1)?;
+        let tape = replay.replay();
+        if tape.len() != calls {
+            return Err(format!("recorded {tape:?}, expected {calls} API calls"));
+        }
+        // Warm up against the tape, then time.
+        for _ in 0..20 {
+            let (status, body) = conn.invoke(event, 60)?;
+            if status != 200 {
+                return Err(format!("replayed invocation answered {status}: {body}"));
+            }
+        }
+        timed.push(warm_case(pid, || {}, || conn.invoke(event, 60), summary)?);
+        if let Some(mismatch) = replay.mismatch() {
+            return Err(mismatch);
+        }
+    }
+    stop(child);
+    timed
+        .try_into()
+        .map_err(|_| "two replayed cases expected".to_string())
 }
 
 /// `(key, value in kB)` lines of `/proc/<pid>/status`.

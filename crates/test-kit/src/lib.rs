@@ -22,9 +22,11 @@
 
 pub mod fc;
 pub mod process;
+pub mod replay;
 pub mod secrets;
 pub mod terraform_check;
 pub mod world;
 
 pub use fc::{invoke, invoke_at, read_json, strings, Answer, Caller, Conn, Function, Key};
 pub use process::{free_port, wait_with_patience, Bootstrap, Launch, Spawned};
+pub use replay::Replay;
