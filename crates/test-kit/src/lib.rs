@@ -3,8 +3,9 @@
 //! test, `make demo` and `make bench`; and the static checker of the Terraform module and
 //! `s.yaml` ([`terraform_check`]).
 //!
-//! It knows processes, environment variables, HTTP, FC's invocation headers and the emulator;
-//! it knows nothing of which rules are risky (that is what the tests check).
+//! It knows processes, environment variables, HTTP, FC's invocation headers and the emulator
+//! (and [`Replay`], the emulator's recorded answers, for the bench); it knows nothing of which
+//! rules are risky (that is what the tests check).
 //!
 //! ```no_run
 //! # async fn example() {
