@@ -561,14 +561,12 @@ fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
 fn replayed_warm(
     bin: &Path,
     emu: &Emulator,
-    cases: [(&Vec<u8>, (u64, u64), usize); 2],
+    cases: [(&[u8], (u64, u64), usize); 2],
 ) -> Result<[WarmCase; 2], String> {
     let replay = Replay::start(emu)?;
-    let endpoints = replay.endpoints();
-    let env: Vec<(&str, &str)> = endpoints.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let port = free_port()?;
     let child = Launch::new(bin)
-        .envs(&env)
+        .replay(&replay)
         .port(port)
         .discard_output()
         .spawn()?;

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use acs_emulator::Emulator;
 
+use crate::replay::Replay;
+
 /// Generous bound for start-up and exit on a loaded machine; a safety net against hanging, not
 /// a performance assertion.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -76,6 +78,14 @@ impl Launch {
         self.env("CONFIG_ENDPOINT", emulator.config_endpoint())
             .env("ECS_ENDPOINT", emulator.ecs_endpoint())
             .env("STS_ENDPOINT", emulator.sts_endpoint())
+    }
+
+    /// Points the API endpoints at `replay`'s listeners instead (the bench's warm cases
+    /// without the emulator's CPU).
+    pub fn replay(self, replay: &Replay) -> Launch {
+        self.env("CONFIG_ENDPOINT", replay.endpoint(0))
+            .env("ECS_ENDPOINT", replay.endpoint(1))
+            .env("STS_ENDPOINT", replay.endpoint(2))
     }
 
     /// Listens on `port` instead of a free port chosen by the system.

@@ -19,10 +19,8 @@ use std::thread;
 
 use acs_emulator::Emulator;
 
-/// The endpoint variables `bootstrap` reads, each with the emulator listener it stands for.
-const SERVICES: [&str; 3] = ["CONFIG_ENDPOINT", "ECS_ENDPOINT", "STS_ENDPOINT"];
-
-/// Three listeners, one per emulator listener, recording through to it or replaying.
+/// Three listeners, one per emulator listener (Config, ECS, STS, in that order), recording
+/// through to it or replaying. `Launch::replay` points `bootstrap`'s endpoints at them.
 pub struct Replay {
     listeners: Vec<SocketAddr>,
     state: Arc<Mutex<State>>,
@@ -80,13 +78,10 @@ impl Replay {
         Ok(Replay { listeners, state })
     }
 
-    /// `(variable, http://127.0.0.1:PORT)` for each endpoint, for `bootstrap`'s environment.
-    pub fn endpoints(&self) -> Vec<(&'static str, String)> {
-        SERVICES
-            .iter()
-            .zip(&self.listeners)
-            .map(|(name, addr)| (*name, format!("http://{addr}")))
-            .collect()
+    /// `http://127.0.0.1:PORT` of the listener standing for the emulator's Config, ECS or STS
+    /// listener (0, 1, 2).
+    pub(crate) fn endpoint(&self, service: usize) -> String {
+        format!("http://{}", self.listeners[service])
     }
 
     /// Forgets the tape and records from the next call on.
@@ -308,12 +303,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn recorded_answers_are_replayed_in_order_and_over_again_without_the_upstream() {
+    /// A replay in front of a counting upstream, with a caller on its Config and its ECS
+    /// listener.
+    fn replay_with_callers() -> (Replay, Caller, Caller) {
         let upstream = counting_upstream();
         let replay = Replay::forwarding_to(&[upstream, upstream, upstream]).unwrap();
-        let endpoints = replay.endpoints();
-        let (mut config, mut ecs) = (Caller::to(&endpoints[0].1), Caller::to(&endpoints[1].1));
+        let (config, ecs) = (
+            Caller::to(&replay.endpoint(0)),
+            Caller::to(&replay.endpoint(1)),
+        );
+        (replay, config, ecs)
+    }
+
+    #[test]
+    fn recorded_answers_are_replayed_in_order_and_over_again_without_the_upstream() {
+        let (replay, mut config, mut ecs) = replay_with_callers();
 
         // A call before `record` is forgotten.
         assert_eq!(ecs.call("Warmup").1, "Warmup #1");
@@ -344,10 +348,7 @@ mod tests {
 
     #[test]
     fn a_call_that_is_not_the_one_due_is_answered_500_and_remembered() {
-        let upstream = counting_upstream();
-        let replay = Replay::forwarding_to(&[upstream, upstream, upstream]).unwrap();
-        let endpoints = replay.endpoints();
-        let (mut config, mut ecs) = (Caller::to(&endpoints[0].1), Caller::to(&endpoints[1].1));
+        let (replay, mut config, mut ecs) = replay_with_callers();
         replay.record();
         config.call("GetDiscoveredResource");
         ecs.call("Describe");
