@@ -14,7 +14,7 @@
 # rustup), it changes nothing and stops with exit 1 and one line on stderr naming the exact command
 # to run.
 #
-# Test hooks (crates/sg-remediator/tests/setup.rs drives every branch with stand-ins, whoever runs it):
+# Test hooks (tests/setup.rs drives every branch with stand-ins, whoever runs it):
 # SETUP_MUSL_GCC, SETUP_PYTHON3 (commands looked for), SETUP_APT_GET, SETUP_APT_CACHE, SETUP_SUDO,
 # SETUP_RUSTUP (commands used), SETUP_UID (the effective user id).
 set -euo pipefail

@@ -61,7 +61,7 @@ locals {
   environment_variables = { for name, value in local.environment_all : name => value if value != "" }
 
   # RAM actions of the function role, one list per condition under which the code calls them
-  # (crates/sg-remediator/src/services/mod.rs API_ACTIONS; crates/sg-remediator/tests/terraform.rs keeps the two equal).
+  # (src/services/mod.rs API_ACTIONS; tests/terraform.rs keeps the two equal).
   # No log:* action: FC delivers stdout/stderr to SLS through its service-linked role
   # AliyunServiceRoleForFC, not through the function role. Unverified: see the open questions
   # in terraform/README.md.

@@ -8,8 +8,8 @@
 locals {
   policy_name = var.policy_name != "" ? var.policy_name : replace("${var.role_name}-policy", ".", "-")
 
-  # Exactly what the function calls with this role's credentials (crates/sg-remediator/src/services/mod.rs
-  # API_ACTIONS; crates/sg-remediator/tests/terraform.rs keeps the two equal). Config is read in the central account
+  # Exactly what the function calls with this role's credentials (src/services/mod.rs
+  # API_ACTIONS; tests/terraform.rs keeps the two equal). Config is read in the central account
   # through the aggregator, unless reads_config_in_member says otherwise.
   actions_always  = ["ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup"]
   actions_restore = ["ecs:AuthorizeSecurityGroup"]

@@ -31,9 +31,9 @@ mod setup;
 mod signing_vectors;
 mod terraform;
 
-/// The repository's root (this package is `crates/sg-remediator`): the README, docs/,
+/// The repository's root (this package is the root package): the README, docs/,
 /// terraform/, scripts/ and s.yaml the tests check.
 fn repo_root() -> PathBuf {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let root = env!("CARGO_MANIFEST_DIR");
     std::fs::canonicalize(root).expect("the repository root exists")
 }

@@ -1276,9 +1276,9 @@ fn docs_quote_the_default_query_verbatim() {
     for (name, docs) in [
         (
             "docs/remediation.md",
-            include_str!("../../../docs/remediation.md"),
+            include_str!("../docs/remediation.md"),
         ),
-        ("README.md", include_str!("../../../README.md")),
+        ("README.md", include_str!("../README.md")),
     ] {
         assert!(
             docs.contains(sg_remediator::select::DEFAULT_QUERY),

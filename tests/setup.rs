@@ -430,7 +430,7 @@ fn the_readme_quick_start_quotes_the_line_a_user_without_sudo_sees() {
     make_executable(&machine.bin("python3"));
     let output = machine.run();
     let line = stderr(&output);
-    let readme = include_str!("../../../README.md");
+    let readme = include_str!("../README.md");
     let start = readme
         .find("## Quick start")
         .expect("a quick start section");

@@ -59,7 +59,7 @@ fn count_allocations<T>(name: &str, f: impl FnOnce() -> T) {
     // directory, two levels below it).
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let dir = target.join("criterion/cpu").join(name);
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::write(dir.join("allocations.txt"), n.to_string());

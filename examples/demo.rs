@@ -96,7 +96,7 @@ fn find_bootstrap() -> Result<PathBuf, String> {
                 manifest_dir().join(p)
             }
         })
-        .unwrap_or_else(|| manifest_dir().join("../../target"));
+        .unwrap_or_else(|| manifest_dir().join("target"));
     let name = format!("bootstrap{}", std::env::consts::EXE_SUFFIX);
     ["debug", "release"]
         .iter()
