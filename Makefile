@@ -16,10 +16,11 @@ setup:
 build:
 	$(CARGO) build --release
 
-# --workspace: the product at the root and the crates under crates/ (acs-openapi, acs-emulator,
-# test-kit).
+# --workspace: the product at the root and the crates under crates/ (acs-openapi, fc-runtime,
+# acs-emulator, test-kit). Every target but the criterion benches, which `make bench` runs and
+# `make lint` checks: building criterion for the tests would only slow the suite.
 test: setup
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
 
 lint: setup

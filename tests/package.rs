@@ -6,8 +6,10 @@
 //! The zip must also be reproducible, so the same binary always gives the same package and the
 //! same checksum in Terraform (no spurious function updates).
 //!
-//! The packaging runs once per test process (it reuses cargo's incremental musl build); every
-//! test below reads its output.
+//! The packaging runs once per test process, with the quick `package-check` profile into
+//! `target/package-check-dist/` (the zip's shape and the binary's linkage do not depend on
+//! optimisation; `make package` ships the fat-LTO release build into `dist/`); every test below
+//! reads its output.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,13 +24,19 @@ fn repo_root() -> PathBuf {
     crate::repo_root()
 }
 
-/// Runs `scripts/package.sh` once and reads `dist/`.
+/// Runs `scripts/package.sh` once and reads what it wrote.
 fn package() -> &'static Package {
     static PACKAGE: OnceLock<Package> = OnceLock::new();
     PACKAGE.get_or_init(|| {
         let root = repo_root();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let dist = target.join("package-check-dist");
         let output = Command::new("bash")
             .arg(root.join("scripts/package.sh"))
+            .args(["--profile", "package-check", "--out"])
+            .arg(&dist)
             .current_dir(&root)
             .output()
             .expect("bash runs scripts/package.sh");
@@ -38,7 +46,6 @@ fn package() -> &'static Package {
             output.status,
             String::from_utf8_lossy(&output.stderr)
         );
-        let dist = root.join("dist");
         Package {
             zip: read(&dist.join("sg-remediator.zip")),
             binary: read(&dist.join("bootstrap")),
@@ -283,6 +290,6 @@ fn zipping_the_same_binary_again_gives_identical_bytes() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(
         again == package.zip,
-        "second zip differs from dist/sg-remediator.zip"
+        "second zip differs from the package's zip"
     );
 }
