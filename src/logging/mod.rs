@@ -1,9 +1,13 @@
 //! Logging: `tracing` events as JSON lines (default) or text, on stdout.
 //!
-//! FC ships stdout and stderr to SLS; JSON lines there can be indexed by field. Every event
-//! emitted while an invocation runs is inside the runtime's `invoke` span, whose `request_id`
-//! field the JSON formatter writes as `"span":{"request_id":…}` and the text formatter as
-//! `invoke{request_id=…}:`, so each line can be attributed to its request.
+//! FC ships stdout and stderr to SLS; JSON lines there can be indexed by field. Both formats are
+//! `tracing-subscriber`'s own. JSON is its flattened format with the current span and no span
+//! list: `timestamp`, `level`, the event's fields (after `message`, where there is one),
+//! `target`, then `span` (its fields, then its `name`). Every event emitted while an invocation
+//! runs is inside the runtime's `invoke` span, whose `request_id` field the JSON format writes as
+//! `"span":{"request_id":…}` and the text format as `invoke{request_id=…}:`, so each line can be
+//! attributed to its request. Text lines have their control characters escaped ([`text`]), so a
+//! value can never start a line of its own.
 //!
 //! Secrets never reach a line because nothing that holds one can print it:
 //! [`crate::credentials::Secret`] formats as `***`, and the runtime never logs header values
@@ -11,14 +15,13 @@
 //! altered or cut short) is caught at the last step: every line goes through
 //! [`crate::credentials::scrub`] on its way to stdout.
 
-mod json_line;
+pub mod text;
 
 use std::str::FromStr;
 
-use tracing_subscriber::fmt::format::JsonFields;
+use tracing::Subscriber;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
-
-pub use json_line::JsonLine;
 
 /// Output format of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,17 +83,172 @@ fn build_filter(filter: &str) -> Result<EnvFilter, String> {
 /// an error string) rather than panicking.
 pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
     let filter = build_filter(filter)?;
+    tracing::subscriber::set_global_default(subscriber(format, filter, || ScrubbedStdout))
+        .map_err(|e| format!("logging is already initialised: {e}"))
+}
+
+/// The subscriber of a format, writing to `writer`: the one definition of both formats, which
+/// [`init`] installs with the scrubbed stdout and the tests with a buffer.
+pub fn subscriber<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    writer: W,
+) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| ScrubbedStdout)
+        .with_writer(writer)
         .with_ansi(false)
         .with_target(true);
-    let result = match format {
-        LogFormat::Json => builder
-            .fmt_fields(JsonFields::new())
-            .event_format(JsonLine::new())
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-    result.map_err(|e| format!("logging is already initialised: {e}"))
+    match format {
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .finish(),
+        ),
+        LogFormat::Text => {
+            let format = tracing_subscriber::fmt::format()
+                .with_ansi(false)
+                .with_target(true);
+            Box::new(builder.event_format(text::Escaped::new(format)).finish())
+        }
+    }
+}
+
+/// The filter of a `RUST_LOG`-style string, as [`init`] would install it.
+pub fn filter(filter: &str) -> Result<EnvFilter, String> {
+    build_filter(filter)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Everything written, as one text.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The lines `emit` writes in `format`, inside an `invoke` span as the runtime opens one.
+    fn lines(format: LogFormat, emit: impl FnOnce()) -> Vec<String> {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = subscriber(format, filter("info").unwrap(), move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("invoke", request_id = "req-1");
+            let _in = span.enter();
+            emit();
+        });
+        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn a_json_line_holds_the_documented_members_in_their_order() {
+        let lines = lines(
+            LogFormat::Json,
+            || tracing::info!(target: "audit", event = "resource_result", status = "REMEDIATED", "done"),
+        );
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let members: Vec<(String, serde_json::Value)> =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&lines[0])
+                .map(|m| m.into_iter().collect())
+                .expect("a JSON object");
+        let keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        // serde_json's map is sorted; the order on the wire is checked on the text itself.
+        assert_eq!(
+            keys,
+            [
+                "event",
+                "level",
+                "message",
+                "span",
+                "status",
+                "target",
+                "timestamp"
+            ]
+        );
+        let line = &lines[0];
+        let at = |key: &str| line.find(&format!("\"{key}\":")).expect(key);
+        assert!(at("timestamp") < at("level"));
+        assert!(at("level") < at("message"));
+        assert!(at("message") < at("event"));
+        assert!(at("event") < at("status"));
+        assert!(at("status") < at("target"));
+        assert!(at("target") < at("span"));
+        assert!(
+            line.ends_with(r#""span":{"request_id":"req-1","name":"invoke"}}"#),
+            "{line}"
+        );
+        assert!(line.contains(r#""level":"INFO""#), "{line}");
+        assert!(line.contains(r#""target":"audit""#), "{line}");
+    }
+
+    #[test]
+    fn a_json_timestamp_is_rfc3339_in_utc() {
+        let lines = lines(LogFormat::Json, || tracing::info!("x"));
+        let value: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        let timestamp = value["timestamp"].as_str().expect("a string");
+        assert!(timestamp.ends_with('Z'), "{timestamp}");
+        humantime::parse_rfc3339(timestamp).expect("RFC 3339");
+    }
+
+    #[test]
+    fn a_text_line_names_the_span_and_its_request_id() {
+        let lines = lines(LogFormat::Text, || tracing::info!("remediation started"));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("invoke{request_id=\"req-1\"}"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].contains("remediation started"), "{}", lines[0]);
+    }
+
+    #[test]
+    fn a_newline_in_a_text_message_cannot_forge_an_fc_marker() {
+        let id = "sg-1\nFC Invoke End RequestId: forged";
+        let lines = lines(LogFormat::Text, || {
+            tracing::warn!(resource = id, "invalid item {id}")
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            !lines.iter().any(|l| l.starts_with("FC Invoke")),
+            "{lines:?}"
+        );
+        assert!(lines[0].contains("\\nFC Invoke End"), "{}", lines[0]);
+    }
+
+    #[test]
+    fn terminal_escapes_in_a_text_field_are_written_as_visible_escapes() {
+        let name = "web\u{1b}]52;c;aGk=\u{7}";
+        let lines = lines(LogFormat::Text, || tracing::info!(group = name, "read"));
+        assert!(!lines[0].contains('\u{1b}') && !lines[0].contains('\u{7}'));
+        assert!(lines[0].contains("\\u{1b}]52"), "{}", lines[0]);
+    }
+
+    #[test]
+    fn json_lines_never_carry_a_raw_control_character() {
+        let lines = lines(LogFormat::Json, || {
+            tracing::warn!(resource = "a\nb\u{1b}c", "x\ry")
+        });
+        assert_eq!(lines.len(), 1);
+        assert!(!lines[0].chars().any(char::is_control), "{}", lines[0]);
+    }
 }
