@@ -284,7 +284,7 @@ pub struct RestoreReport {
     /// `accountId`: the account of that group, when the restore event named one.
     pub account_id: Option<String>,
     /// `restored`, `would_restore` (dry run), `skipped` (exempt, deleted, managed) or `failed`.
-    pub status: &'static str,
+    pub status: RestoreStatus,
     /// The mode the restore ran in: a dry run (deployment or event) changes nothing.
     pub mode: Mode,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -306,6 +306,37 @@ pub struct RestoreReport {
     pub new_rule_ids: Vec<RuleId>,
     /// `apiRequestIds`: RequestIds of every API call made, for the cloud's own audit trail.
     pub api_request_ids: Vec<String>,
+}
+
+/// How a restore ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreStatus {
+    /// Every sealed rule is back (or was already present).
+    Restored,
+    /// A dry run: nothing was changed; `wouldRestoreRules` says what would be.
+    WouldRestore,
+    /// Left alone: exempt, deleted or managed, as a remediation would leave it.
+    Skipped,
+    /// Refused (a seal did not verify) or stopped by an error; the reason says which.
+    Failed,
+}
+
+impl RestoreStatus {
+    /// Whether the invocation answers this restore as a success.
+    pub fn is_success(self) -> bool {
+        self != RestoreStatus::Failed
+    }
+}
+
+impl From<Status> for RestoreStatus {
+    /// A step that stopped a restore stopped it as it would a remediation: skipped or failed.
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Skipped => RestoreStatus::Skipped,
+            _ => RestoreStatus::Failed,
+        }
+    }
 }
 
 /// A restore entry that was refused, and why.

@@ -148,19 +148,22 @@ fn terraform() -> &'static Terraform {
     })
 }
 
-/// The zip `scripts/package.sh` writes: the last argument of its `make-zip.py` call.
+/// The zip `scripts/package.sh` writes by default: the last argument of its `make-zip.py` call,
+/// with `$out` read as the script's default output directory (`out=…`).
 fn packaged_zip() -> String {
     let script = std::fs::read_to_string(repo().join("scripts/package.sh")).expect("package.sh");
-    let calls: Vec<&str> = script
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#') && l.contains("make-zip.py"))
-        .collect();
+    let code = || script.lines().filter(|l| !l.trim_start().starts_with('#'));
+    let calls: Vec<&str> = code().filter(|l| l.contains("make-zip.py")).collect();
     assert_eq!(calls.len(), 1, "one make-zip.py call in package.sh");
+    let out = code()
+        .find_map(|l| l.trim().strip_prefix("out="))
+        .expect("package.sh sets its default output directory");
     calls[0]
         .split_whitespace()
         .last()
         .expect("an output argument")
-        .to_string()
+        .trim_matches('"')
+        .replace("$out", out)
 }
 
 /// Every name `Config::from_lookup` asks for, recorded from a parse with nothing set.

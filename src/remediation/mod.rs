@@ -336,13 +336,14 @@ impl Remediator {
         let report = invoke.restore(request, &input.request_id, &sealer).await;
         let body = serde_json::to_value(&report).expect("the restore report serializes");
         tracing::info!(report = %body, "restore finished");
-        match report.status {
-            "restored" | "would_restore" | "skipped" => Ok(Answer::Value(body)),
-            _ => Err(Failure::new(
+        if report.status.is_success() {
+            Ok(Answer::Value(body))
+        } else {
+            Err(Failure::new(
                 FailureKind::RestoreFailed,
                 report.reason.clone().unwrap_or_default(),
             )
-            .with_body(body)),
+            .with_body(body))
         }
     }
 }

@@ -2,12 +2,15 @@
 //! never on an exempt, deleted or managed group, never twice, and in a dry run not at all.
 
 use std::collections::HashSet;
+
+use acs_openapi::ApiError;
 use std::time::SystemTime;
 
 use crate::event::{self, ResourceRef, RestoreRequest};
-use crate::remediation::notes::{record_retried, Note};
+use crate::remediation::access::Access;
+use crate::remediation::notes::{record_retried, Note, Step, Stop};
 use crate::remediation::{audit, gate, Invoke};
-use crate::report::{self, RefusedRule, ResourceResult, RestoreReport, Status};
+use crate::report::{self, RefusedRule, ResourceResult, RestoreReport, RestoreStatus, Status};
 use crate::rules::{Permission, RuleId};
 use crate::seal::{Place, Sealer};
 use crate::services::ecs;
@@ -71,6 +74,24 @@ pub(super) fn to_add(
     (add, present)
 }
 
+/// Where a restore got to: what it learned along the way, whatever its end.
+struct Progress {
+    out: ResourceResult,
+    /// Every error seen along the way (retried attempts included), for the reason.
+    seen: Vec<Note>,
+    refused_rules: Vec<RefusedRule>,
+    already_present_rules: Vec<Permission>,
+    would_restore_rules: Option<Vec<Permission>>,
+    restored_rules: Vec<Permission>,
+    new_rule_ids: Vec<RuleId>,
+}
+
+/// How a restore that went through its steps ended: the status and the lead of its reason.
+struct Done {
+    status: RestoreStatus,
+    lead: Note,
+}
+
 impl Invoke {
     /// Restores the sealed rules of one group. Any entry without a valid seal refuses the
     /// whole event before any API call.
@@ -85,22 +106,6 @@ impl Invoke {
             .as_ref()
             .map(|a| a.0.clone())
             .or_else(|| self.function_account.clone());
-        let mut report = RestoreReport {
-            request_id: request_id.to_string(),
-            action: "restore",
-            resource_id: request.resource_id.clone(),
-            region_id: request.region_id.clone(),
-            account_id: account.clone(),
-            status: "failed",
-            mode: self.mode,
-            reason: None,
-            restored_rules: Vec::new(),
-            would_restore_rules: None,
-            already_present_rules: Vec::new(),
-            refused_rules: Vec::new(),
-            new_rule_ids: Vec::new(),
-            api_request_ids: Vec::new(),
-        };
         let resource = ResourceRef {
             account_id: request.account_id.clone(),
             region_id: request.region_id.clone(),
@@ -108,114 +113,169 @@ impl Invoke {
             resource_type: event::SECURITY_GROUP.into(),
             config_rule_id: None,
         };
-        if let Some(stop) = gate::admit(&resource, self.config()) {
-            report.status = "skipped";
-            report.reason = Some(stop.lead.to_string());
-            return report;
-        }
-
-        // Every seal first: a forged or altered entry refuses the whole event, before any call.
-        let place = Place {
-            account: account.as_deref().unwrap_or(""),
-            region: &request.region_id,
-            group: &request.resource_id,
+        let mut progress = Progress {
+            out: ResourceResult::new(
+                Some(request.resource_id.clone()),
+                Some(request.region_id.clone()),
+                account.clone(),
+                Some(event::SECURITY_GROUP.into()),
+                Status::Failed,
+            ),
+            seen: Vec::new(),
+            refused_rules: Vec::new(),
+            already_present_rules: Vec::new(),
+            would_restore_rules: None,
+            restored_rules: Vec::new(),
+            new_rule_ids: Vec::new(),
         };
-        report.refused_rules = refused(
+        let (status, lead) = match self
+            .restore_steps(
+                &resource,
+                account.as_deref(),
+                request,
+                sealer,
+                &mut progress,
+            )
+            .await
+        {
+            Ok(done) => (done.status, done.lead),
+            Err(stop) => (RestoreStatus::from(stop.status), stop.lead),
+        };
+        RestoreReport {
+            request_id: request_id.to_string(),
+            action: "restore",
+            resource_id: resource.resource_id,
+            region_id: resource.region_id,
+            account_id: account,
+            status,
+            mode: self.mode,
+            reason: Some(report::reason(std::iter::once(&lead).chain(&progress.seen))),
+            restored_rules: progress.restored_rules,
+            would_restore_rules: progress.would_restore_rules,
+            already_present_rules: progress.already_present_rules,
+            refused_rules: progress.refused_rules,
+            new_rule_ids: progress.new_rule_ids,
+            api_request_ids: progress.out.api_request_ids,
+        }
+    }
+
+    /// The steps of a restore, in order: gate → seals → access → Config → live rules → (dry run
+    /// stops here) → authorize → describe again.
+    async fn restore_steps(
+        &self,
+        resource: &ResourceRef,
+        account: Option<&str>,
+        request: RestoreRequest,
+        sealer: &Sealer,
+        p: &mut Progress,
+    ) -> Step<Done> {
+        if let Some(stop) = gate::admit(resource, self.config()) {
+            return Err(stop);
+        }
+        self.check_seals(resource, account, &request, sealer, p)?;
+        let access = self.access(account, &mut p.out).await?;
+        // The same gate as a remediation: exempt by tag, deleted or managed groups are left
+        // alone, and Config must answer for the group the event names.
+        self.read_config(resource, account, &access, &mut p.out, &mut p.seen)
+            .await?;
+        let before = self
+            .describe(&access, resource, &mut p.out, &mut p.seen)
+            .await
+            .map_err(|error| {
+                Stop::fail(Note::ApiFailure {
+                    step: "DescribeSecurityGroupAttribute",
+                    error,
+                })
+            })?;
+        let (add, present) = to_add(request.rules, &before);
+        p.already_present_rules = present;
+        let already_present = p.already_present_rules.len();
+        if self.mode == crate::config::Mode::DryRun {
+            let count = add.len();
+            p.would_restore_rules = Some(add);
+            return Ok(Done {
+                status: RestoreStatus::WouldRestore,
+                lead: Note::WouldRestore {
+                    count,
+                    already_present,
+                },
+            });
+        }
+        // Every batch is tried, and the new ids are learned even after a failed batch, so the
+        // report says what did change; any failure then fails the restore.
+        let mut errors = self.authorize(resource, &access, &add, p).await;
+        if !add.is_empty() {
+            match self.new_rule_ids(resource, &access, &before, p).await {
+                Ok(ids) => p.new_rule_ids = ids,
+                Err(error) => errors.push(Note::ApiFailure {
+                    step: "describing after the restore",
+                    error,
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            let lead = errors.remove(0);
+            p.seen.splice(0..0, errors);
+            return Err(Stop::fail(lead));
+        }
+        Ok(Done {
+            status: RestoreStatus::Restored,
+            lead: Note::Restored {
+                count: p.restored_rules.len(),
+                already_present,
+            },
+        })
+    }
+
+    /// Every seal first: a forged or altered entry refuses the whole event, before any call.
+    fn check_seals(
+        &self,
+        resource: &ResourceRef,
+        account: Option<&str>,
+        request: &RestoreRequest,
+        sealer: &Sealer,
+        p: &mut Progress,
+    ) -> Step<()> {
+        let place = Place {
+            account: account.unwrap_or(""),
+            region: &resource.region_id,
+            group: &resource.resource_id,
+        };
+        p.refused_rules = refused(
             sealer,
             place,
             &request.rules,
             &request.seals,
             SystemTime::now(),
         );
-        if !report.refused_rules.is_empty() {
-            report.reason = Some(
-                Note::RestoreRefused {
-                    refused: report.refused_rules.len(),
-                    total: request.rules.len(),
-                    group: request.resource_id.clone(),
-                    account: place.account.to_string(),
-                    region: request.region_id.clone(),
-                }
-                .to_string(),
-            );
-            audit::restore_refused(&request.resource_id, report.refused_rules.len());
-            return report;
+        if p.refused_rules.is_empty() {
+            return Ok(());
         }
+        audit::restore_refused(&resource.resource_id, p.refused_rules.len());
+        Err(Stop::fail(Note::RestoreRefused {
+            refused: p.refused_rules.len(),
+            total: request.rules.len(),
+            group: resource.resource_id.clone(),
+            account: place.account.to_string(),
+            region: resource.region_id.clone(),
+        }))
+    }
 
-        let mut out = ResourceResult::new(
-            Some(request.resource_id.clone()),
-            Some(request.region_id.clone()),
-            account.clone(),
-            Some(event::SECURITY_GROUP.into()),
-            Status::Failed,
-        );
-        let access = match self.access(account.as_deref(), &mut out).await {
-            Ok(a) => a,
-            Err(stop) => {
-                report.reason = Some(stop.lead.to_string());
-                report.api_request_ids = out.api_request_ids;
-                return report;
-            }
-        };
-        // Every error seen along the way ends up in the reason, whatever the outcome.
-        let mut seen = Vec::new();
-        // The same gate as a remediation: exempt by tag, deleted or managed groups are left
-        // alone, and Config must answer for the group the event names.
-        if let Err(stop) = self
-            .read_config(&resource, account.as_deref(), &access, &mut out, &mut seen)
-            .await
-        {
-            report.api_request_ids = out.api_request_ids;
-            report.reason = Some(report::reason(std::iter::once(&stop.lead).chain(&seen)));
-            if stop.status == Status::Skipped {
-                report.status = "skipped";
-            }
-            return report;
-        }
-        let before = match self.describe(&access, &resource, &mut out, &mut seen).await {
-            Ok(rules) => rules,
-            Err(e) => {
-                report.api_request_ids = out.api_request_ids;
-                seen.insert(
-                    0,
-                    Note::ApiFailure {
-                        step: "DescribeSecurityGroupAttribute",
-                        error: e,
-                    },
-                );
-                report.reason = Some(report::reason(&seen));
-                return report;
-            }
-        };
-        let (to_add, already_present) = to_add(request.rules, &before);
-        report.already_present_rules = already_present;
-        let already_present = report.already_present_rules.len();
-        if self.mode == crate::config::Mode::DryRun {
-            report.api_request_ids = out.api_request_ids;
-            report.status = "would_restore";
-            report.reason = Some(
-                Note::WouldRestore {
-                    count: to_add.len(),
-                    already_present,
-                }
-                .to_string(),
-            );
-            report.would_restore_rules = Some(to_add);
-            return report;
-        }
-        let endpoint = match self.ecs_endpoint(&request.region_id) {
+    /// Authorizes the rules to add, batch by batch, every batch tried: the failures, in order.
+    async fn authorize(
+        &self,
+        resource: &ResourceRef,
+        access: &Access,
+        add: &[Permission],
+        p: &mut Progress,
+    ) -> Vec<Note> {
+        let endpoint = match self.ecs_endpoint(&resource.region_id) {
             Ok(endpoint) => endpoint,
             Err(error) => {
-                report.api_request_ids = out.api_request_ids;
-                seen.insert(
-                    0,
-                    Note::ApiFailure {
-                        step: "AuthorizeSecurityGroup",
-                        error,
-                    },
-                );
-                report.reason = Some(report::reason(&seen));
-                return report;
+                return vec![Note::ApiFailure {
+                    step: "AuthorizeSecurityGroup",
+                    error,
+                }]
             }
         };
         let mut errors = Vec::new();
@@ -223,27 +283,28 @@ impl Invoke {
             &self.remediator.client,
             &access.resource_cx(self),
             &endpoint,
-            &request.region_id,
-            &request.resource_id,
+            &resource.region_id,
+            &resource.resource_id,
             &self.request_id,
-            &to_add,
+            add,
         )
         .await
         {
             record_retried(
                 "AuthorizeSecurityGroup",
                 &chunk.retried,
-                &mut out,
-                &mut seen,
+                &mut p.out,
+                &mut p.seen,
             );
             match chunk.result {
                 Ok(id) => {
-                    out.api_request_ids.push(id);
-                    audit::rules("rule_restored", &resource, &chunk.rules);
-                    report.restored_rules.extend(chunk.rules);
+                    p.out.api_request_ids.push(id);
+                    audit::rules("rule_restored", resource, &chunk.rules);
+                    p.restored_rules.extend(chunk.rules);
                 }
                 Err(e) => {
-                    out.api_request_ids
+                    p.out
+                        .api_request_ids
                         .extend(e.request_id().map(str::to_string));
                     errors.push(Note::ApiFailure {
                         step: "AuthorizeSecurityGroup",
@@ -252,33 +313,27 @@ impl Invoke {
                 }
             }
         }
-        let existing: HashSet<RuleId> = before.iter().filter_map(|p| p.rule_id.clone()).collect();
-        if !to_add.is_empty() {
-            match self.describe(&access, &resource, &mut out, &mut seen).await {
-                Ok(after) => {
-                    report.new_rule_ids = after
-                        .iter()
-                        .filter_map(|p| p.rule_id.clone())
-                        .filter(|id| !existing.contains(id))
-                        .collect();
-                }
-                Err(e) => errors.push(Note::ApiFailure {
-                    step: "describing after the restore",
-                    error: e,
-                }),
-            }
-        }
-        report.api_request_ids = out.api_request_ids;
-        if errors.is_empty() {
-            report.status = "restored";
-            errors.push(Note::Restored {
-                count: report.restored_rules.len(),
-                already_present,
-            });
-        }
-        errors.extend(seen);
-        report.reason = Some(report::reason(&errors));
-        report
+        errors
+    }
+
+    /// The ids the restored rules got (a restored rule gets a new id): what the group has now
+    /// that it did not have before.
+    async fn new_rule_ids(
+        &self,
+        resource: &ResourceRef,
+        access: &Access,
+        before: &[Permission],
+        p: &mut Progress,
+    ) -> Result<Vec<RuleId>, ApiError> {
+        let existing: HashSet<&RuleId> = before.iter().filter_map(|r| r.rule_id.as_ref()).collect();
+        let after = self
+            .describe(access, resource, &mut p.out, &mut p.seen)
+            .await?;
+        Ok(after
+            .into_iter()
+            .filter_map(|r| r.rule_id)
+            .filter(|id| !existing.contains(id))
+            .collect())
     }
 }
 
