@@ -172,7 +172,9 @@ impl Invoke {
         if let Some(stop) = gate::admit(resource, self.config()) {
             return Err(stop);
         }
-        self.check_seals(resource, account, &request, sealer, p)?;
+        if let Some(refusal) = self.check_seals(resource, account, &request, sealer, p) {
+            return Err(Stop::fail(refusal));
+        }
         let access = self.access(account, &mut p.out).await?;
         // The same gate as a remediation: exempt by tag, deleted or managed groups are left
         // alone, and Config must answer for the group the event names.
@@ -228,6 +230,7 @@ impl Invoke {
     }
 
     /// Every seal first: a forged or altered entry refuses the whole event, before any call.
+    /// The refusal, if any.
     fn check_seals(
         &self,
         resource: &ResourceRef,
@@ -235,7 +238,7 @@ impl Invoke {
         request: &RestoreRequest,
         sealer: &Sealer,
         p: &mut Progress,
-    ) -> Step<()> {
+    ) -> Option<Note> {
         let place = Place {
             account: account.unwrap_or(""),
             region: &resource.region_id,
@@ -249,16 +252,16 @@ impl Invoke {
             SystemTime::now(),
         );
         if p.refused_rules.is_empty() {
-            return Ok(());
+            return None;
         }
         audit::restore_refused(&resource.resource_id, p.refused_rules.len());
-        Err(Stop::fail(Note::RestoreRefused {
+        Some(Note::RestoreRefused {
             refused: p.refused_rules.len(),
             total: request.rules.len(),
             group: resource.resource_id.clone(),
             account: place.account.to_string(),
             region: resource.region_id.clone(),
-        }))
+        })
     }
 
     /// Authorizes the rules to add, batch by batch, every batch tried: the failures, in order.
