@@ -1,7 +1,8 @@
 //! Typed calls to the cloud services this function uses: Config, ECS and STS.
 //!
-//! Each call names its API through an [`Api`] constant; a unit test checks every constant
-//! against [`API_ACTIONS`], so a call cannot be added without its RAM permission.
+//! Each call names its API through an [`Api`] constant; a unit test reads every constant from
+//! this folder's source and checks the set against [`API_ACTIONS`] and [`CLI_ONLY_ACTIONS`], so
+//! a call cannot be added without its RAM permission, nor a permission kept without its call.
 
 pub mod config;
 pub mod ecs;
@@ -149,47 +150,88 @@ pub const CLI_ONLY_ACTIONS: &[&str] = &["ecs:DescribeSecurityGroups", "ecs:Descr
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
-    /// Every API constant the service modules call through.
-    const CALLS: &[Api] = &[
-        config::GET_DISCOVERED_RESOURCE,
-        config::GET_AGGREGATE_DISCOVERED_RESOURCE,
-        ecs::DESCRIBE_SECURITY_GROUP_ATTRIBUTE,
-        ecs::REVOKE_SECURITY_GROUP,
-        ecs::AUTHORIZE_SECURITY_GROUP,
-        sts::ASSUME_ROLE,
-    ];
-
-    #[test]
-    fn every_command_line_only_call_is_listed() {
-        assert!(CLI_ONLY_ACTIONS.contains(
-            &ecs_inventory::DESCRIBE_SECURITY_GROUPS
-                .ram_action()
-                .as_str()
-        ));
-        assert!(!ecs_inventory::DESCRIBE_SECURITY_GROUPS.is_listed());
-        assert!(CLI_ONLY_ACTIONS.contains(&ecs_inventory::DESCRIBE_REGIONS.ram_action().as_str()));
+    /// `service:Action` of every `Api` constant written in the service modules' source (a line
+    /// `pub const NAME: Api = Api {`, then one field a line up to `};`), whatever its name: read
+    /// from the files themselves, so a constant added or removed without the lists is seen.
+    fn api_constants_in_source() -> BTreeSet<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/services");
+        let mut found = BTreeSet::new();
+        for entry in std::fs::read_dir(&dir).expect("src/services") {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("a service module");
+            let mut lines = text.lines();
+            while let Some(line) = lines.next() {
+                let line = line.trim();
+                if !(line.starts_with("pub const ") && line.ends_with(": Api = Api {")) {
+                    continue;
+                }
+                let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "};").collect();
+                let field = |name: &str| {
+                    let prefix = format!("{name}: \"");
+                    body.iter()
+                        .find_map(|l| l.trim().strip_prefix(prefix.as_str()))
+                        .and_then(|rest| rest.strip_suffix("\","))
+                        .unwrap_or_else(|| panic!("{}: {line} has no {name}", path.display()))
+                        .to_string()
+                };
+                found.insert(format!("{}:{}", field("service"), field("action")));
+            }
+        }
+        found
     }
 
     #[test]
-    fn every_service_call_is_listed_in_api_actions() {
-        for api in CALLS {
+    fn the_source_declares_exactly_the_listed_actions() {
+        let listed: BTreeSet<String> = API_ACTIONS
+            .iter()
+            .map(|a| a.ram_action.to_string())
+            .chain(CLI_ONLY_ACTIONS.iter().map(|a| a.to_string()))
+            .collect();
+        assert_eq!(
+            api_constants_in_source(),
+            listed,
+            "every Api constant must be in API_ACTIONS (the function's) or CLI_ONLY_ACTIONS, and \
+             every listed action must have its constant"
+        );
+    }
+
+    #[test]
+    fn no_action_is_both_the_functions_and_the_command_lines_only() {
+        for action in CLI_ONLY_ACTIONS {
             assert!(
-                api.is_listed(),
-                "{} is missing from API_ACTIONS",
-                api.ram_action()
+                !API_ACTIONS.iter().any(|a| a.ram_action == *action),
+                "{action} is in both lists"
             );
         }
     }
 
     #[test]
-    fn every_listed_action_has_a_service_call() {
-        for action in API_ACTIONS {
+    fn the_command_line_only_calls_are_not_in_the_functions_policy() {
+        assert!(!ecs_inventory::DESCRIBE_SECURITY_GROUPS.is_listed());
+        assert!(!ecs_inventory::DESCRIBE_REGIONS.is_listed());
+    }
+
+    #[test]
+    fn the_functions_calls_are_in_its_policy() {
+        for api in [
+            config::GET_DISCOVERED_RESOURCE,
+            config::GET_AGGREGATE_DISCOVERED_RESOURCE,
+            ecs::DESCRIBE_SECURITY_GROUP_ATTRIBUTE,
+            ecs::REVOKE_SECURITY_GROUP,
+            ecs::AUTHORIZE_SECURITY_GROUP,
+            sts::ASSUME_ROLE,
+        ] {
             assert!(
-                CALLS.iter().any(|c| c.ram_action() == action.ram_action),
-                "{} is listed but never called",
-                action.ram_action
+                api.is_listed(),
+                "{} is missing from API_ACTIONS",
+                api.ram_action()
             );
         }
     }
