@@ -23,6 +23,7 @@ mod package;
 mod reliability;
 mod remediation;
 mod remediation_lost_answers;
+mod report_shape;
 mod runtime;
 mod select;
 mod select_props;
