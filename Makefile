@@ -26,6 +26,7 @@ test: setup
 lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/check-layering.sh
 	@if command -v terraform >/dev/null 2>&1; then \
 		echo "terraform fmt -check -recursive terraform/"; \
 		terraform fmt -check -recursive terraform/; \
