@@ -12,12 +12,14 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-/// Looks a key up in a JSON object: the exact PascalCase name first, then any case.
+/// Looks a key up in a JSON object: the exact PascalCase name first, then any case; of several
+/// keys in other cases, the least in byte order, whatever order the object keeps its keys in.
 pub fn field<'a>(obj: &'a Value, name: &str) -> Option<&'a Value> {
     let map = obj.as_object()?;
     map.get(name).or_else(|| {
         map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .min_by(|(a, _), (b, _)| a.cmp(b))
             .map(|(_, v)| v)
     })
 }
