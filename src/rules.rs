@@ -829,13 +829,7 @@ impl Permission {
 
     /// The PascalCase record (absent values omitted): the backup a restore feeds back.
     pub fn to_json(&self) -> Value {
-        let mut m = serde_json::Map::new();
-        for spec in &FIELDS {
-            if let Some(v) = self.text(spec.field) {
-                m.insert(spec.name.to_string(), Value::String(v.into_owned()));
-            }
-        }
-        Value::Object(m)
+        serde_json::to_value(self).expect("a rule is always JSON")
     }
 
     /// Whether the source is the whole IPv4 or IPv6 internet.
@@ -848,8 +842,8 @@ impl Permission {
     }
 }
 
-/// The rows of [`FIELDS`] in the byte order of their names: the order [`Permission::to_json`]'s
-/// object (a `BTreeMap`) lists them in, so the record can be written without building it.
+/// The rows of [`FIELDS`] in the byte order of their names: the order a rule's record lists them
+/// in (the report, the log lines and [`Permission::to_json`] alike).
 const FIELDS_BY_NAME: [Field; FIELDS.len()] = {
     let mut order = [Field::SecurityGroupRuleId; FIELDS.len()];
     let mut i = 0;
@@ -891,9 +885,9 @@ const fn name_before(a: &str, b: &str) -> bool {
 }
 
 impl Permission {
-    /// Writes the record [`Permission::to_json`] builds, key for key in the same order, plus
-    /// `extra` (a key and its text) in its place in that order, without building the object
-    /// (issue 17: every revoked rule is written to the log and the report).
+    /// Writes the rule's record, its fields in the byte order of their names, plus `extra` (a key
+    /// and its text) in its place in that order: the one writer of a rule, with or without its
+    /// seal.
     pub fn serialize_with<S: Serializer>(
         &self,
         s: S,
