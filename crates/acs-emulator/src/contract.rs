@@ -1,6 +1,8 @@
 //! The request contract: every parameter each action accepts, its type, whether it is required
 //! and its documented range, transcribed from the official SDK request models into
-//! `contract.json` at this crate's root (each API names its model file there).
+//! `contract.json` at this crate's root (each API names its model file there). And the response
+//! contract: the fields and types of each action's success answer, from the SDK response
+//! models, which every answer the emulator gives is checked against ([`check_answer`]).
 //!
 //! The emulator is the client's test oracle, so it must refuse what the real services refuse, and
 //! a little more: a parameter the official model does not have is refused too (the real gateway
