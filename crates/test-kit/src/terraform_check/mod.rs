@@ -7,6 +7,11 @@
 //! integer ranges, ExactlyOneOf and ConflictsWith, deprecations), and it checks references
 //! (`var.*`, `local.*`, resources, data sources, module outputs) like Terraform's own loader.
 //!
+//! Terraform refuses a `count` or `for_each` it cannot know at plan time ("Invalid count
+//! argument"), which only a real plan shows. The checker follows each one through locals and
+//! data sources and reports any that depends on a resource attribute or a module output, and
+//! any module call that feeds such a value to a variable deciding a `count` in the called module.
+//!
 //! A value given through a variable is checked through the variable: its default, and the
 //! values its `validation` allows (`contains([...], var.x)` for enums, `var.x >= a && var.x <= b`
 //! for ranges). A variable that feeds an enum or a range without such a validation is reported,
