@@ -72,7 +72,12 @@ pub(crate) struct Global {
     pub max_concurrency: Option<String>,
     /// Cloud Config's site of the account: china (config.cn-shanghai.aliyuncs.com) or
     /// international (config.ap-southeast-1.aliyuncs.com); overrides CONFIG_ENDPOINT.
-    #[arg(long, global = true, value_name = "SITE", value_parser = ["china", "international"])]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SITE",
+        value_parser = clap::builder::PossibleValuesParser::new(ConfigSite::ALL.map(ConfigSite::name))
+    )]
     pub config_site: Option<String>,
     /// Time limit for each group, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 300)]
