@@ -32,8 +32,55 @@ use crate::rules::RiskyPorts;
 pub const DEFAULT_RISKY_PORTS: &str = "22,3389";
 /// Default exemption tag key.
 pub const DEFAULT_EXEMPT_TAG: &str = "sg-remediator:exempt";
-/// Default Config endpoint (the Chinese site's central Config endpoint).
-pub const DEFAULT_CONFIG_ENDPOINT: &str = "https://config.cn-shanghai.aliyuncs.com";
+/// Default Config endpoint: the China site's (kept for compatibility; the Terraform module
+/// sets `CONFIG_ENDPOINT` from its required `config_site`, the CLI from `--config-site`).
+pub const DEFAULT_CONFIG_ENDPOINT: &str = ConfigSite::China.endpoint();
+
+/// Cloud Config's two sites. Config's API has one endpoint per site and the site belongs to the
+/// account, not to a region, so nothing guesses it: the official SDK's endpoint rule for Config
+/// is "central", with `cn-shanghai` for the China site and `ap-southeast-1` for the
+/// international site (aliyun/alibabacloud-go-sdk `config-20200907/client/client.go`, `Init`:
+/// `EndpointRule = "central"`, `EndpointMap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSite {
+    /// The China site (aliyun.com accounts): `config.cn-shanghai.aliyuncs.com`.
+    China,
+    /// The international site (alibabacloud.com accounts): `config.ap-southeast-1.aliyuncs.com`.
+    International,
+}
+
+impl ConfigSite {
+    /// Both sites.
+    pub const ALL: [ConfigSite; 2] = [ConfigSite::China, ConfigSite::International];
+
+    /// The site's name as the Terraform input `config_site` and `--config-site` spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ConfigSite::China => "china",
+            ConfigSite::International => "international",
+        }
+    }
+
+    /// The site's Config endpoint.
+    pub const fn endpoint(self) -> &'static str {
+        match self {
+            ConfigSite::China => "https://config.cn-shanghai.aliyuncs.com",
+            ConfigSite::International => "https://config.ap-southeast-1.aliyuncs.com",
+        }
+    }
+
+    /// `china` / `international` → the site.
+    pub fn from_name(name: &str) -> Option<ConfigSite> {
+        ConfigSite::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The site whose endpoint `endpoint` is (same host), if it is one of them.
+    pub fn of_endpoint(endpoint: &Endpoint) -> Option<ConfigSite> {
+        ConfigSite::ALL.into_iter().find(|s| {
+            Endpoint::parse(s.endpoint()).is_ok_and(|e| e.authority() == endpoint.authority())
+        })
+    }
+}
 /// The ECS endpoint pattern of public regions (`{region}` is replaced by the resource's region).
 /// Without `ECS_ENDPOINT` the official SDK's endpoint map decides
 /// ([`crate::services::endpoints`]); this pattern is its rule for regions it does not list.
@@ -581,4 +628,30 @@ fn validate_role_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod site_tests {
+    use super::*;
+
+    #[test]
+    fn each_site_is_found_by_its_name_and_by_its_endpoint() {
+        for site in ConfigSite::ALL {
+            assert_eq!(ConfigSite::from_name(site.name()), Some(site));
+            let endpoint = Endpoint::parse(site.endpoint()).expect("parses");
+            assert_eq!(ConfigSite::of_endpoint(&endpoint), Some(site));
+        }
+        assert_eq!(ConfigSite::from_name("China"), None);
+        let other = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(ConfigSite::of_endpoint(&other), None);
+    }
+
+    #[test]
+    fn the_default_config_endpoint_is_the_china_sites() {
+        assert_eq!(DEFAULT_CONFIG_ENDPOINT, ConfigSite::China.endpoint());
+        assert_eq!(
+            ConfigSite::International.endpoint(),
+            "https://config.ap-southeast-1.aliyuncs.com"
+        );
+    }
 }

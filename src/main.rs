@@ -41,6 +41,14 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(format!("RULE_SELECTOR: {e}")),
     };
+    // Config's site belongs to the account: say which one this instance reads.
+    let config_endpoint = config.endpoints.config();
+    tracing::info!(
+        config_endpoint = config_endpoint.as_str(),
+        config_site = sg_remediator::config::ConfigSite::of_endpoint(config_endpoint)
+            .map_or("custom", |s| s.name()),
+        "Cloud Config endpoint"
+    );
     let plain_http = config.endpoints.plain_http();
     for variable in &plain_http {
         tracing::warn!(variable, "endpoint uses plain http:// as configured");

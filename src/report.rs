@@ -9,7 +9,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::config::ConfigSite;
 use crate::event;
+use crate::openapi::endpoint::Endpoint;
 use crate::remediation::Note;
 use crate::rules::{Permission, RuleId};
 
@@ -107,6 +109,10 @@ pub struct ResourceResult {
     pub drift_rule_ids: Vec<RuleId>,
     /// RequestIds of every API call made for this resource, for the cloud's own audit trail.
     pub api_request_ids: Vec<String>,
+    /// Config answered that it does not know the resource (not in the report: the reason says
+    /// so); read by [`Report::with_config_site_hint`].
+    #[serde(skip)]
+    pub not_in_config: bool,
 }
 
 impl ResourceResult {
@@ -134,6 +140,7 @@ impl ResourceResult {
             unverified_rules: Vec::new(),
             drift_rule_ids: Vec::new(),
             api_request_ids: Vec::new(),
+            not_in_config: false,
         }
     }
 
@@ -229,6 +236,23 @@ impl Report {
             summary: Summary::of(&results),
             results,
         }
+    }
+
+    /// When Config knew none of the event's resources, the likeliest cause is a Config endpoint
+    /// of the other site (the site belongs to the account): each reason then says so, naming the
+    /// endpoint that was read and how to read the other site.
+    pub fn with_config_site_hint(mut self, config_endpoint: &Endpoint) -> Self {
+        if self.results.is_empty() || !self.results.iter().all(|r| r.not_in_config) {
+            return self;
+        }
+        let hint = config_site_hint(config_endpoint);
+        for r in &mut self.results {
+            r.reason = Some(match r.reason.take() {
+                Some(reason) => format!("{reason}; {hint}"),
+                None => hint.clone(),
+            });
+        }
+        self
     }
 
     /// `Some(message)` when the invocation must be a function error.
@@ -339,6 +363,38 @@ pub struct RefusedRule {
     pub rule: Permission,
     /// Why it was refused (missing, malformed, mismatched or expired seal).
     pub reason: String,
+}
+
+/// Why every resource of an event may look "not in Config": the endpoint read, and the site to
+/// try instead.
+fn config_site_hint(endpoint: &Endpoint) -> String {
+    let read = endpoint.as_str();
+    match ConfigSite::of_endpoint(endpoint) {
+        Some(site) => {
+            let other = match site {
+                ConfigSite::China => ConfigSite::International,
+                ConfigSite::International => ConfigSite::China,
+            };
+            format!(
+                "Config knew none of this event's resources at {read} (the {} site): if the \
+                 account is on the {} site, set CONFIG_ENDPOINT={} (Terraform: config_site = \
+                 \"{}\"; CLI: --config-site {})",
+                site.name(),
+                other.name(),
+                other.endpoint(),
+                other.name(),
+                other.name()
+            )
+        }
+        None => format!(
+            "Config knew none of this event's resources at {read}: check that CONFIG_ENDPOINT is \
+             the Config endpoint of the account's site ({}: {}, {}: {})",
+            ConfigSite::China.name(),
+            ConfigSite::China.endpoint(),
+            ConfigSite::International.name(),
+            ConfigSite::International.endpoint()
+        ),
+    }
 }
 
 /// A resource's `reason`: its notes rendered and joined with `; `.
@@ -609,6 +665,84 @@ mod tests {
             let back = Permission::from_json(&serde_json::Value::Object(rule)).unwrap();
             proptest::prop_assert_eq!(back, revoked.rule);
         }
+    }
+
+    fn not_in_config(sg: &str) -> ResourceResult {
+        let mut r = ResourceResult::new(Some(sg.into()), None, None, None, Status::Skipped)
+            .with_reason("not found in Config (deleted or never recorded): ResourceNotExists");
+        r.not_in_config = true;
+        r
+    }
+
+    fn endpoint(url: &str) -> Endpoint {
+        Endpoint::parse(url).unwrap()
+    }
+
+    #[test]
+    fn when_config_knows_no_resource_the_reason_suggests_the_other_site() {
+        let china = Report::new(
+            "req".into(),
+            Mode::DryRun,
+            vec![not_in_config("sg-1"), not_in_config("sg-2")],
+        )
+        .with_config_site_hint(&endpoint(ConfigSite::China.endpoint()));
+        for r in &china.results {
+            let reason = r.reason.as_deref().unwrap();
+            assert!(
+                reason.starts_with("not found in Config (deleted or never recorded)"),
+                "{reason}"
+            );
+            assert!(
+                reason.contains(
+                    "at https://config.cn-shanghai.aliyuncs.com (the china site): if the account is \
+                     on the international site, set CONFIG_ENDPOINT=https://config.ap-southeast-1.aliyuncs.com \
+                     (Terraform: config_site = \"international\"; CLI: --config-site international)"
+                ),
+                "{reason}"
+            );
+        }
+        let international = Report::new("req".into(), Mode::DryRun, vec![not_in_config("sg-1")])
+            .with_config_site_hint(&endpoint(ConfigSite::International.endpoint()));
+        let reason = international.results[0].reason.as_deref().unwrap();
+        assert!(
+            reason.contains("(the international site): if the account is on the china site, set CONFIG_ENDPOINT=https://config.cn-shanghai.aliyuncs.com"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn with_another_config_endpoint_the_hint_lists_both_sites() {
+        let report = Report::new("req".into(), Mode::DryRun, vec![not_in_config("sg-1")])
+            .with_config_site_hint(&endpoint("http://127.0.0.1:8080"));
+        let reason = report.results[0].reason.as_deref().unwrap();
+        assert!(
+            reason.contains("at http://127.0.0.1:8080: check that CONFIG_ENDPOINT"),
+            "{reason}"
+        );
+        assert!(reason.contains(ConfigSite::China.endpoint()), "{reason}");
+        assert!(
+            reason.contains(ConfigSite::International.endpoint()),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn when_config_knows_some_resource_no_site_is_suspected() {
+        let known = ResourceResult::new(Some("sg-2".into()), None, None, None, Status::Compliant);
+        let report = Report::new(
+            "req".into(),
+            Mode::DryRun,
+            vec![not_in_config("sg-1"), known],
+        )
+        .with_config_site_hint(&endpoint(ConfigSite::China.endpoint()));
+        assert_eq!(
+            report.results[0].reason.as_deref(),
+            Some("not found in Config (deleted or never recorded): ResourceNotExists")
+        );
+        assert_eq!(report.results[1].reason, None);
+        let empty = Report::new("req".into(), Mode::DryRun, vec![])
+            .with_config_site_hint(&endpoint(ConfigSite::China.endpoint()));
+        assert!(empty.results.is_empty());
     }
 
     #[test]

@@ -4,15 +4,28 @@
 # Config -> (remediation, FC) -> function -> Config GetDiscoveredResource, ECS
 # DescribeSecurityGroupAttribute / RevokeSecurityGroup, with the function's own RAM role.
 #
-# Two modes, chosen by config_aggregator_id:
-# - account (empty): alicloud_config_rule + alicloud_config_remediation in this account;
-# - aggregator (set): alicloud_config_aggregate_config_rule + alicloud_config_aggregate_remediation
-#   on that aggregator, so Config sends the function the resources of every member account; the
-#   function reads them through the aggregator and assumes cross_account_role_name in each member
-#   (created there by modules/member-role).
+# Two modes, chosen by deployment:
+# - "account": alicloud_config_rule + alicloud_config_remediation in this account;
+# - "organization": alicloud_config_aggregate_config_rule + alicloud_config_aggregate_remediation
+#   on the aggregator config_aggregator_id, so Config sends the function the resources of every
+#   member account; the function reads them through the aggregator and assumes
+#   cross_account_role_name in each member (created there by modules/member-role).
+# The mode is its own input, not derived from config_aggregator_id: an aggregator created in the
+# same configuration has an id only after apply, and Terraform refuses a count it cannot know at
+# plan time. Every count and for_each here depends on input variables only.
 
 locals {
-  aggregator_mode = var.config_aggregator_id != ""
+  aggregator_mode = var.deployment == "organization"
+
+  # Config's API has one endpoint per site (the official SDK's endpoint rule is "central":
+  # cn-shanghai for the China site, ap-southeast-1 for the international site). The site belongs
+  # to the account, not to the function's region, so it is an input; config_endpoint, when set,
+  # wins over it.
+  config_endpoint_by_site = {
+    china         = "https://config.cn-shanghai.aliyuncs.com"
+    international = "https://config.ap-southeast-1.aliyuncs.com"
+  }
+  config_endpoint = var.config_endpoint != "" ? var.config_endpoint : local.config_endpoint_by_site[var.config_site]
 
   package_path = var.package_path != "" ? var.package_path : "${path.module}/../dist/sg-remediator.zip"
 
@@ -47,7 +60,7 @@ locals {
     RULE_SELECTOR             = var.rule_selector
     CROSS_ACCOUNT_ROLE_NAME   = var.cross_account_role_name
     CONFIG_AGGREGATOR_ID      = var.config_aggregator_id
-    CONFIG_ENDPOINT           = var.config_endpoint
+    CONFIG_ENDPOINT           = local.config_endpoint
     ECS_ENDPOINT              = var.ecs_endpoint
     STS_ENDPOINT              = var.sts_endpoint
     MAX_CONCURRENCY           = var.max_concurrency == null ? "" : tostring(var.max_concurrency)
@@ -194,6 +207,12 @@ resource "alicloud_fcv3_function" "fn" {
       condition     = var.log_store == "" || var.log_project != ""
       error_message = "log_store names an existing logstore: set log_project to the project that holds it."
     }
+    # The mode is chosen by deployment; the aggregator id must agree with it. (Checked at apply
+    # when the id comes from an aggregator created in the same run.)
+    precondition {
+      condition     = local.aggregator_mode ? var.config_aggregator_id != "" : var.config_aggregator_id == ""
+      error_message = "deployment = \"organization\" needs config_aggregator_id (the Config aggregator, ca-...); deployment = \"account\" must leave config_aggregator_id empty."
+    }
     # The function refuses to start with ALLOW_RESTORE but no seal key; say so at plan time.
     precondition {
       condition     = !var.enable_restore || var.restore_seal_key != ""
@@ -277,7 +296,7 @@ resource "alicloud_config_aggregate_config_rule" "sg_risky_ports" {
     # Member accounts' groups can only be remediated through a role there.
     precondition {
       condition     = var.cross_account_role_name != ""
-      error_message = "config_aggregator_id is set: also set cross_account_role_name, the role that modules/member-role creates in every member account (without it every member account's group fails)."
+      error_message = "deployment = \"organization\": also set cross_account_role_name, the role that modules/member-role creates in every member account (without it every member account's group fails)."
     }
   }
 }

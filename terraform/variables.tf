@@ -183,14 +183,35 @@ variable "cross_account_role_name" {
   default     = ""
 }
 
+variable "deployment" {
+  description = "\"account\": the Config rule and remediation in this account. \"organization\": the aggregate rule and remediation on config_aggregator_id, over every member account (needs config_aggregator_id and cross_account_role_name). An input of its own, so that every count is known at plan time even when the aggregator is created in the same run."
+  type        = string
+  default     = "account"
+
+  validation {
+    condition     = contains(["account", "organization"], var.deployment)
+    error_message = "deployment must be \"account\" or \"organization\"."
+  }
+}
+
 variable "config_aggregator_id" {
-  description = "Aggregator mode: the Config aggregator (ca-...) whose accounts are remediated. Creates the aggregate rule and remediation instead of the account-level pair, sets CONFIG_AGGREGATOR_ID and grants config:GetAggregateDiscoveredResource. Needs cross_account_role_name."
+  description = "With deployment = \"organization\": the Config aggregator (ca-...) whose accounts are remediated. Sets CONFIG_AGGREGATOR_ID and grants config:GetAggregateDiscoveredResource. May come from an aggregator created in the same configuration. Empty with deployment = \"account\"."
   type        = string
   default     = ""
 }
 
+variable "config_site" {
+  description = "Site of the account's Cloud Config: \"china\" (aliyun.com accounts: https://config.cn-shanghai.aliyuncs.com) or \"international\" (alibabacloud.com accounts: https://config.ap-southeast-1.aliyuncs.com). Sets CONFIG_ENDPOINT unless config_endpoint is set. The site belongs to the account, not to the function's region; the wrong one makes every resource look \"not in Config\"."
+  type        = string
+
+  validation {
+    condition     = contains(["china", "international"], var.config_site)
+    error_message = "config_site must be \"china\" (China site, aliyun.com) or \"international\" (international site, alibabacloud.com)."
+  }
+}
+
 variable "config_endpoint" {
-  description = "CONFIG_ENDPOINT override. Empty: the function's default (https://config.cn-shanghai.aliyuncs.com)."
+  description = "CONFIG_ENDPOINT override; when set it wins over config_site. Empty: the endpoint of config_site."
   type        = string
   default     = ""
 }

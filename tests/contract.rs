@@ -5,7 +5,10 @@
 //! and classic-network describes, revoke and restore batches, AssumeRole — goes through the
 //! strict emulator and none is refused. Second half: for each API the emulator refuses an unknown
 //! parameter, each missing required one and a value out of range, and a refused write changes
-//! nothing.
+//! nothing. Third: the answers. Each action's success answer has the fields and types of the
+//! official SDK response model (`responses` in contract.json; the emulator refuses to give any
+//! other, see `the_function_end_to_end_sends_only_what_the_contract_allows`), and the client
+//! reads the API reference's example answers found (tests/fixtures/official/).
 
 use std::time::Duration;
 
@@ -24,7 +27,7 @@ use sg_remediator::services::ecs::{
     AUTHORIZE_SECURITY_GROUP, DESCRIBE_SECURITY_GROUP_ATTRIBUTE, PAGE_SIZE, REVOKE_SECURITY_GROUP,
 };
 use sg_remediator::services::sts::{self, ASSUME_ROLE};
-use sg_remediator::services::{Api, API_ACTIONS};
+use sg_remediator::services::{Api, API_ACTIONS, CLI_ONLY_ACTIONS};
 use sg_test_kit::world::api::{self, rule, World, MEMBER, OWNER};
 
 const REGION: &str = "cn-hangzhou";
@@ -188,6 +191,150 @@ fn the_contract_file_names_its_source_and_a_model_file_per_api() {
             model.starts_with(dir) && model.ends_with("_request_model.go"),
             "{model}"
         );
+    }
+}
+
+// --- answers: the official response models and example answers -----------------------------
+
+#[test]
+fn every_action_the_function_and_the_cli_call_has_its_response_model() {
+    let contract = Contract::get();
+    let actions = API_ACTIONS
+        .iter()
+        .map(|a| a.ram_action)
+        .chain(CLI_ONLY_ACTIONS.iter().copied());
+    for ram_action in actions {
+        let (service, action) = ram_action.split_once(':').expect("service:Action");
+        let response = contract
+            .response(action)
+            .unwrap_or_else(|| panic!("{action} has no response model"));
+        let package = match service {
+            "ecs" => "ecs-20140526/client/",
+            "config" => "config-20200907/client/",
+            _ => "sts-20150401/client/",
+        };
+        assert!(
+            response.model.starts_with(package)
+                && response.model.ends_with("_response_body_model.go"),
+            "{action}: {}",
+            response.model
+        );
+    }
+}
+
+/// An official example answer under tests/fixtures/official/: the action, where it was read,
+/// and the answer.
+struct OfficialExample {
+    action: String,
+    source: String,
+    answer: Value,
+}
+
+fn official_examples() -> Vec<OfficialExample> {
+    let contract = Contract::get();
+    contract
+        .responses
+        .iter()
+        .filter_map(|r| r.example.fixture.as_ref().map(|f| (r, f)))
+        .map(|(r, fixture)| {
+            let path = crate::repo_root().join(fixture);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let doc: Value = serde_json::from_str(&text).expect("fixture is JSON");
+            assert_eq!(doc["action"], r.action.as_str(), "{fixture}");
+            assert_eq!(doc["source"], r.example.source.as_str(), "{fixture}");
+            OfficialExample {
+                action: r.action.clone(),
+                source: r.example.source.clone(),
+                answer: doc["answer"].clone(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn each_response_names_its_official_example_or_says_why_there_is_none() {
+    let contract = Contract::get();
+    for r in &contract.responses {
+        let note = r.example.note.as_deref().unwrap_or("");
+        match &r.example.fixture {
+            Some(fixture) => {
+                assert!(fixture.starts_with("tests/fixtures/official/"), "{fixture}");
+                assert!(r.example.source.starts_with("https://"), "{}", r.action);
+            }
+            None => assert!(note.starts_with("none found"), "{}: {note}", r.action),
+        }
+    }
+    let found = official_examples();
+    assert!(!found.is_empty());
+    // Every fixture in the folder is named by the contract.
+    let named: std::collections::BTreeSet<String> = contract
+        .responses
+        .iter()
+        .filter_map(|r| r.example.fixture.clone())
+        .collect();
+    for entry in std::fs::read_dir(crate::repo_root().join("tests/fixtures/official")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".json") {
+            assert!(
+                named.contains(&format!("tests/fixtures/official/{name}")),
+                "{name} is not named by contract.json"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_official_example_answer_fits_its_sdk_model() {
+    for example in official_examples() {
+        assert_eq!(
+            acs_emulator::contract::check_answer(&example.action, &example.answer),
+            Ok(()),
+            "{} ({})",
+            example.action,
+            example.source
+        );
+    }
+}
+
+#[test]
+fn the_clients_readers_read_every_official_example_answer() {
+    use sg_remediator::openapi::{response, Redactor};
+    for example in official_examples() {
+        let bytes = serde_json::to_vec(&example.answer).unwrap();
+        let request_id = example.answer["RequestId"].as_str().map(str::to_string);
+        match example.action.as_str() {
+            "AssumeRole" => {
+                let assumed = sts::parse_assumed_role(&example.answer, None)
+                    .unwrap_or_else(|e| panic!("{}: {e}", example.source));
+                assert_eq!(
+                    assumed.credentials.access_key_id,
+                    "STS.L4aBSCSJVMuKg5U1****"
+                );
+                assert_eq!(
+                    assumed.expiration,
+                    humantime::parse_rfc3339("2015-04-09T11:52:19Z").unwrap()
+                );
+                assert_eq!(assumed.request_id, request_id);
+                assert_eq!(
+                    assumed
+                        .credentials
+                        .security_token
+                        .as_ref()
+                        .map(|t| t.expose().to_string()),
+                    Some("********".to_string())
+                );
+            }
+            "RevokeSecurityGroup" | "AuthorizeSecurityGroup" => {
+                let read = response::parse_response(200, &bytes, None, &Redactor::default())
+                    .unwrap_or_else(|e| panic!("{}: {e}", example.source));
+                assert_eq!(read, request_id);
+            }
+            other => panic!(
+                "{other}: an official example with no reader wired here ({})",
+                example.source
+            ),
+        }
     }
 }
 
@@ -683,7 +830,9 @@ fn is_contract_code(code: &str) -> bool {
         })
         .flat_map(|p| [&p.errors.invalid, &p.errors.malformed])
         .any(|c| c.as_deref() == Some(code));
-    own || code == "MissingParameter"
+    // An answer outside its response model is refused by the emulator itself (HTTP 500).
+    own || code == acs_emulator::contract::ANSWER_OUTSIDE_MODEL
+        || code == "MissingParameter"
         || code == "InvalidParameter"
         || code.starts_with("InvalidParameter.")
 }

@@ -349,6 +349,34 @@ async fn a_group_config_does_not_know_is_skipped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_config_knows_none_of_the_events_groups_the_reason_names_the_config_site() {
+    let (answer, _emulator) = remediate("sg-unrecorded").await;
+    let reason = answer.reason_of("sg-unrecorded");
+    assert!(
+        reason.contains("Config knew none of this event's resources"),
+        "{reason}"
+    );
+    for endpoint in [
+        "https://config.cn-shanghai.aliyuncs.com",
+        "https://config.ap-southeast-1.aliyuncs.com",
+    ] {
+        assert!(reason.contains(endpoint), "{reason}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_config_knows_some_of_the_events_groups_no_site_is_suspected() {
+    let emulator = groups().await;
+    let function = Function::start(bootstrap!(), &emulator, &[]);
+    let answer = function
+        .invoke(&event(&["sg-unrecorded", "sg-deleted"]))
+        .await;
+    let reason = answer.reason_of("sg-unrecorded");
+    assert!(reason.contains("not found in Config"), "{reason}");
+    assert!(!reason.contains("CONFIG_ENDPOINT"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_gone_from_ecs_but_still_in_config_is_skipped() {
     let (answer, emulator) = remediate("sg-gone-live").await;
     assert_skipped(&answer, &emulator, "sg-gone-live", "no longer exists");

@@ -190,3 +190,31 @@ async fn a_former_test_hook_event_is_an_ordinary_invalid_event() {
         .unwrap();
     assert_eq!(ok.status().as_u16(), 200);
 }
+
+/// Config's site belongs to the account, and the wrong one makes every group look "not in
+/// Config": the instance says at start-up which endpoint it reads.
+#[tokio::test]
+async fn the_config_endpoint_in_use_is_logged_at_start_up() {
+    for (env, endpoint, site) in [
+        (None, "https://config.cn-shanghai.aliyuncs.com", "china"),
+        (
+            Some("https://config.ap-southeast-1.aliyuncs.com"),
+            "https://config.ap-southeast-1.aliyuncs.com",
+            "international",
+        ),
+    ] {
+        let mut server = match env {
+            Some(value) => Bootstrap::start(&[("CONFIG_ENDPOINT", value)]),
+            None => Bootstrap::start(&[]),
+        };
+        server.finish();
+        let line = server
+            .stdout_lines()
+            .into_iter()
+            .find(|l| l.contains("Cloud Config endpoint"))
+            .unwrap_or_else(|| panic!("no start-up line naming the Config endpoint"));
+        let v: Value = serde_json::from_str(&line).expect("JSON log line");
+        assert_eq!(v["config_endpoint"], endpoint, "{line}");
+        assert_eq!(v["config_site"], site, "{line}");
+    }
+}

@@ -474,6 +474,25 @@ fn comments_name_every_action_the_role_always_needs() {
 }
 
 #[test]
+fn comments_name_the_config_endpoint_of_each_site_the_module_knows() {
+    // s.yaml leaves CONFIG_ENDPOINT unset (the China site); its comment is how an
+    // international-site user finds the other endpoint, the one the module's config_site picks.
+    let module = Module::load(&repo().join("terraform")).unwrap_or_else(|e| panic!("{e}"));
+    let locals = module.locals();
+    let Some(Expression::Object(sites)) = locals.get("config_endpoint_by_site").copied() else {
+        panic!("local.config_endpoint_by_site is an object");
+    };
+    assert_eq!(sites.len(), 2, "china and international");
+    for (site, endpoint) in sites.iter() {
+        let endpoint = string_literal(endpoint).expect("a literal endpoint");
+        assert!(
+            s_yaml_text().contains(endpoint),
+            "s.yaml does not name {endpoint} ({site:?})"
+        );
+    }
+}
+
+#[test]
 fn terraform_readme_points_serverless_devs_users_at_s_yaml() {
     let readme = std::fs::read_to_string(repo().join("terraform/README.md")).expect("README");
     let section = readme

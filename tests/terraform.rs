@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use hcl::expr::{BinaryOperator, Expression, Operation};
 use hcl::Block;
 use sg_remediator::services::{ApiAction, Needed, API_ACTIONS};
-use sg_test_kit::terraform_check::eval::{terraform_functions, validation_admits};
+use sg_test_kit::terraform_check::eval::{evaluate_with, terraform_functions, validation_admits};
 use sg_test_kit::terraform_check::{
     self as lint, attr, blocks, local_name, object_key, provider_bounds, string_literal, var_name,
     version, Module, Schema,
@@ -698,13 +698,148 @@ fn count_by_mode(block: &Block) -> (f64, f64) {
     (n(&c.true_expr), n(&c.false_expr))
 }
 
+/// `expr` of the root module evaluated with these inputs (the others at their defaults).
+fn evaluated(expr: &Expression, vars: &[(&str, &str)]) -> Result<hcl::value::Value, String> {
+    let vars: Vec<(&str, hcl::value::Value)> = vars
+        .iter()
+        .map(|(k, v)| (*k, hcl::value::Value::from(*v)))
+        .collect();
+    evaluate_with(root_module(), expr, &vars)
+}
+
 #[test]
-fn aggregator_mode_is_on_exactly_when_an_aggregator_id_is_given() {
-    let locals = root_module().locals();
+fn the_mode_is_the_deployment_input_so_it_is_known_at_plan_time() {
+    // Not derived from config_aggregator_id: an aggregator created in the same configuration
+    // has its id only after apply, and Terraform refuses a count it cannot know at plan time.
+    let module = root_module();
+    let locals = module.locals();
     let mode = locals
         .get("aggregator_mode")
         .expect("local.aggregator_mode");
-    assert_eq!(condition_var(mode).as_deref(), Ok("config_aggregator_id"));
+    let refs: Vec<Vec<String>> = lint::references(mode);
+    assert_eq!(refs, vec![vec!["var".to_string(), "deployment".into()]]);
+    for (deployment, on) in [("account", false), ("organization", true)] {
+        assert_eq!(
+            evaluated(mode, &[("deployment", deployment)]),
+            Ok(hcl::value::Value::Bool(on)),
+            "{deployment}"
+        );
+    }
+    let admits = |d: &str| validation_admits(module, "deployment", d);
+    assert!(admits("account") && admits("organization"));
+    assert!(!admits("aggregator") && !admits(""));
+    let variables = module.variables();
+    let default = attr(variables["deployment"].block.body(), "default").and_then(string_literal);
+    assert_eq!(
+        default,
+        Some("account"),
+        "existing account deployments keep planning"
+    );
+}
+
+#[test]
+fn the_aggregator_id_must_agree_with_the_deployment() {
+    let function = resource(root_module(), "alicloud_fcv3_function");
+    let conditions: Vec<&Expression> = blocks(function.body(), "lifecycle")
+        .flat_map(|l| blocks(l.body(), "precondition"))
+        .filter_map(|p| attr(p.body(), "condition"))
+        .filter(|c| {
+            lint::references(c)
+                .iter()
+                .any(|r| r.get(1).map(String::as_str) == Some("config_aggregator_id"))
+        })
+        .collect();
+    assert_eq!(conditions.len(), 1, "one precondition on the aggregator id");
+    let holds = |deployment: &str, id: &str| {
+        evaluated(
+            conditions[0],
+            &[("deployment", deployment), ("config_aggregator_id", id)],
+        )
+    };
+    let yes = Ok(hcl::value::Value::Bool(true));
+    let no = Ok(hcl::value::Value::Bool(false));
+    assert_eq!(holds("organization", "ca-1"), yes);
+    assert_eq!(holds("organization", ""), no);
+    assert_eq!(holds("account", ""), yes);
+    assert_eq!(holds("account", "ca-1"), no);
+}
+
+#[test]
+fn config_site_is_required_and_names_one_of_the_two_sites() {
+    let module = root_module();
+    let variables = module.variables();
+    let site = variables.get("config_site").expect("variable config_site");
+    assert!(
+        attr(site.block.body(), "default").is_none(),
+        "no default: the site belongs to the account and nothing guesses it"
+    );
+    let admits = |s: &str| validation_admits(module, "config_site", s);
+    assert!(admits("china") && admits("international"));
+    for bad in ["", "China", "cn-shanghai", "intl", "placeholder"] {
+        assert!(!admits(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn config_site_sets_the_config_endpoint_of_its_site() {
+    let endpoint = function_env(root_module(), "CONFIG_ENDPOINT").expect("CONFIG_ENDPOINT is set");
+    let with_site = |site: &str| evaluated(endpoint, &[("config_site", site)]);
+    // The China site's endpoint is the function's own default, so a China-site deployment
+    // behaves as before.
+    assert_eq!(
+        with_site("china"),
+        Ok(hcl::value::Value::from(
+            sg_remediator::config::DEFAULT_CONFIG_ENDPOINT
+        ))
+    );
+    assert_eq!(
+        with_site("international"),
+        Ok(hcl::value::Value::from(
+            "https://config.ap-southeast-1.aliyuncs.com"
+        ))
+    );
+}
+
+#[test]
+fn an_explicit_config_endpoint_wins_over_config_site() {
+    let endpoint = function_env(root_module(), "CONFIG_ENDPOINT").expect("CONFIG_ENDPOINT is set");
+    for site in ["china", "international"] {
+        assert_eq!(
+            evaluated(
+                endpoint,
+                &[
+                    ("config_site", site),
+                    ("config_endpoint", "https://config.example.internal")
+                ]
+            ),
+            Ok(hcl::value::Value::from("https://config.example.internal")),
+            "{site}"
+        );
+    }
+}
+
+#[test]
+fn the_site_endpoints_parse_as_the_function_parses_config_endpoint() {
+    for site in ["china", "international"] {
+        let endpoint = function_env(root_module(), "CONFIG_ENDPOINT").expect("CONFIG_ENDPOINT");
+        let value = evaluated(endpoint, &[("config_site", site)]).expect("evaluates");
+        let value = value.as_str().expect("a string").to_string();
+        let parsed = sg_remediator::config::Config::from_lookup(|name| {
+            (name == "CONFIG_ENDPOINT").then(|| value.clone())
+        });
+        assert!(parsed.is_ok(), "{site}: {value}: {parsed:?}");
+    }
+}
+
+#[test]
+fn every_count_in_the_modules_and_examples_is_known_at_plan_time() {
+    // The same check as the schema test, on its own: the organisation example once failed
+    // `terraform plan` with "Invalid count argument".
+    let found: Vec<lint::Finding> = lint(schema(), repo_modules())
+        .into_iter()
+        .filter(|f| f.message.contains("known at plan time"))
+        .collect();
+    assert!(found.is_empty(), "{}", show(&found));
 }
 
 #[test]
@@ -1011,6 +1146,11 @@ fn the_organization_example_runs_the_central_module_on_an_aggregator_with_member
             "id".into()
         ])
     );
+    assert_eq!(
+        attr(central, "deployment").and_then(string_literal),
+        Some("organization"),
+        "the mode is a literal, known at plan time"
+    );
     assert!(attr(central, "cross_account_role_name").is_some());
     let aggregator = resource(example, "alicloud_config_aggregator");
     assert_eq!(
@@ -1040,40 +1180,54 @@ fn the_organization_example_runs_the_central_module_on_an_aggregator_with_member
             attr(member.body(), "role_name"),
             attr(central, "cross_account_role_name")
         );
-        let trusted = attr(member.body(), "trusted_role_arn").expect("trusted_role_arn");
-        let function_role = attr(central, "role_name").expect("role_name");
-        assert!(
-            expression_mentions(example, trusted, function_role),
-            "trusted_role_arn must be built from the function's role_name"
+        // The function's role itself: Terraform creates it before the member roles, in the
+        // same apply.
+        assert_eq!(
+            attr(member.body(), "trusted_role_arn").and_then(reference),
+            Some(vec![
+                "module".to_string(),
+                "sg_remediator".into(),
+                "role_arn".into()
+            ])
         );
     }
     assert_eq!(aliases.len(), 2, "{aliases:?}");
 }
 
-/// Whether `expr`, following locals, contains the expression `part`.
-fn expression_mentions(module: &Module, expr: &Expression, part: &Expression) -> bool {
-    let wanted = lint::references(part);
-    let mut pending = vec![expr.clone()];
-    let locals = module.locals();
-    let mut seen = 0;
-    while let Some(e) = pending.pop() {
-        seen += 1;
-        if seen > 64 {
-            return false;
-        }
-        let refs = lint::references(&e);
-        if !wanted.is_empty() && wanted.iter().all(|w| refs.contains(w)) {
-            return true;
-        }
-        for r in refs {
-            if r[0] == "local" {
-                if let Some(local) = r.get(1).and_then(|n| locals.get(n.as_str())) {
-                    pending.push((*local).clone());
-                }
-            }
-        }
+#[test]
+fn the_basic_example_deploys_one_account() {
+    let example = module_at("terraform/examples/basic");
+    let calls = example.module_calls();
+    let central = calls["sg_remediator"].block.body();
+    assert_eq!(
+        attr(central, "deployment").and_then(string_literal),
+        Some("account")
+    );
+    assert!(attr(central, "config_aggregator_id").is_none());
+}
+
+#[test]
+fn examples_name_a_config_site_the_module_accepts() {
+    // A placeholder for a required input (what a plan without tfvars gives it) would fail the
+    // module's validation: the examples default it, and the default must be a site.
+    for dir in [
+        "terraform/examples/basic",
+        "terraform/examples/organization",
+    ] {
+        let example = module_at(dir);
+        let calls = example.module_calls();
+        let site = attr(calls["sg_remediator"].block.body(), "config_site")
+            .unwrap_or_else(|| panic!("{dir}: config_site is given"));
+        let variable = var_name(site).unwrap_or_else(|| panic!("{dir}: from a variable"));
+        let variables = example.variables();
+        let default = attr(variables[variable].block.body(), "default")
+            .and_then(string_literal)
+            .unwrap_or_else(|| panic!("{dir}: var.{variable} has a default"));
+        assert!(
+            validation_admits(root_module(), "config_site", default),
+            "{dir}: {default}"
+        );
     }
-    false
 }
 
 #[test]

@@ -253,7 +253,8 @@ impl Remediator {
             }
         }
         audit::invalid_items(&invalid);
-        let report = Report::new(input.request_id.clone(), mode, results);
+        let report = Report::new(input.request_id.clone(), mode, results)
+            .with_config_site_hint(self.config.endpoints.config());
         tracing::info!(summary = %audit::json(&report.summary), "remediation finished");
         match report.failure_message() {
             None => Ok(Answer::Report(report)),

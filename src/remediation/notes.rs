@@ -205,6 +205,7 @@ pub(super) fn finish(
     notes: Vec<Note>,
 ) -> ResourceResult {
     out.status = status;
+    out.not_in_config = matches!(lead, Some(Note::NotInConfig(_)));
     out.reason = Some(crate::report::reason(lead.iter().chain(&notes)));
     out
 }

@@ -1,6 +1,8 @@
 //! The request contract: every parameter each action accepts, its type, whether it is required
 //! and its documented range, transcribed from the official SDK request models into
-//! `contract.json` at this crate's root (each API names its model file there).
+//! `contract.json` at this crate's root (each API names its model file there). And the response
+//! contract: the fields and types of each action's success answer, from the SDK response
+//! models, which every answer the emulator gives is checked against ([`check_answer`]).
 //!
 //! The emulator is the client's test oracle, so it must refuse what the real services refuse, and
 //! a little more: a parameter the official model does not have is refused too (the real gateway
@@ -28,6 +30,66 @@ pub struct Contract {
     common_parameters: Common,
     /// One entry per modelled action, in file order.
     pub apis: Vec<Api>,
+    /// The answer of every modelled action, as the official SDK's response model declares it.
+    pub responses: Vec<Response>,
+}
+
+/// One action's answer: the SDK response model's fields and types, and the API reference's
+/// example answer where one was found.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Response {
+    /// The `Action`, as in [`Api::action`].
+    pub action: String,
+    /// The official response body model this was transcribed from
+    /// (`aliyun/alibabacloud-go-sdk`, at the commit the contract names).
+    pub model: String,
+    /// The success body: every field the model declares, with its type.
+    pub body: BTreeMap<String, Shape>,
+    /// The API reference's example answer: a fixture under `tests/fixtures/official/` and the
+    /// address it was read at, or why there is none.
+    pub example: Example,
+}
+
+/// Where the API reference's example answer of an action is, if it was found.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Example {
+    /// The fixture holding it, relative to the repository root; `None` when none was found.
+    pub fixture: Option<String>,
+    /// The address the example was read at, or the addresses searched when none was found.
+    pub source: String,
+    /// How it was found or why not (an excerpt that ends early, a republished copy).
+    pub note: Option<String>,
+}
+
+/// A field's type in a response model: a scalar, an object of fields, or a list of one shape
+/// (written `[shape]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Shape {
+    /// `*string`, `*int32`, `*int64`, `*bool`, `*float64`.
+    Scalar(Scalar),
+    /// A `[]*T` of the model, written as a one-element list.
+    List(Vec<Shape>),
+    /// A struct of the model.
+    Object(BTreeMap<String, Shape>),
+}
+
+/// A scalar field type of a response model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scalar {
+    /// `*string`: a JSON string, never a number (ids, priorities and times stay text).
+    String,
+    /// `*int32`: a JSON integer in the signed 32-bit range.
+    Int32,
+    /// `*int64`: a JSON integer in the signed 64-bit range.
+    Int64,
+    /// `*bool`: `true` or `false`.
+    Bool,
+    /// `*float32` / `*float64`: any JSON number.
+    Float,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +217,11 @@ impl Contract {
         self.apis.iter().find(|a| a.action == action)
     }
 
+    /// The response model of `action`, if the contract has one.
+    pub fn response(&self, action: &str) -> Option<&Response> {
+        self.responses.iter().find(|r| r.action == action)
+    }
+
     /// Whether `name` is a common parameter (signing, version, format): accepted on every
     /// call, as the RPC signing reference lists them, and checked by authentication instead.
     pub fn is_common(&self, name: &str) -> bool {
@@ -215,6 +282,95 @@ pub(crate) fn check(action: &str, params: &BTreeMap<String, String>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The code the emulator answers (HTTP 500) instead of a success body that breaks its response
+/// model: a bug of the emulator, made loud so that no test passes on an answer the real service
+/// would not give.
+pub const ANSWER_OUTSIDE_MODEL: &str = "Emulator.AnswerOutsideModel";
+
+/// Checks a success answer of `action` against its response model: every field must be one the
+/// model declares, with the model's type (a string stays a JSON string, a number is a JSON
+/// integer of the model's width). `Err` names the first field that is not, by its path. Actions
+/// without a response model are not checked.
+pub fn check_answer(action: &str, body: &serde_json::Value) -> Result<(), String> {
+    let Some(response) = Contract::get().response(action) else {
+        return Ok(());
+    };
+    let serde_json::Value::Object(fields) = body else {
+        return Err(format!("{action}: the answer is not a JSON object"));
+    };
+    check_fields(&response.body, fields, "").map_err(|why| {
+        format!(
+            "{action} answer outside its official model ({}): {why}",
+            response.model
+        )
+    })
+}
+
+fn check_fields(
+    model: &BTreeMap<String, Shape>,
+    fields: &serde_json::Map<String, serde_json::Value>,
+    at: &str,
+) -> Result<(), String> {
+    for (name, value) in fields {
+        let path = if at.is_empty() {
+            name.clone()
+        } else {
+            format!("{at}.{name}")
+        };
+        let shape = model
+            .get(name)
+            .ok_or_else(|| format!("{path} is not a field of the model"))?;
+        check_shape(shape, value, &path)?;
+    }
+    Ok(())
+}
+
+fn check_shape(shape: &Shape, value: &serde_json::Value, path: &str) -> Result<(), String> {
+    use serde_json::Value;
+    let fits = match (shape, value) {
+        (Shape::Scalar(Scalar::String), Value::String(_)) => true,
+        (Shape::Scalar(Scalar::Bool), Value::Bool(_)) => true,
+        (Shape::Scalar(Scalar::Float), Value::Number(_)) => true,
+        (Shape::Scalar(Scalar::Int64), Value::Number(n)) => n.is_i64(),
+        (Shape::Scalar(Scalar::Int32), Value::Number(n)) => {
+            n.as_i64().is_some_and(|n| i32::try_from(n).is_ok())
+        }
+        (Shape::Object(fields), Value::Object(given)) => {
+            return check_fields(fields, given, path);
+        }
+        (Shape::List(item), Value::Array(items)) => {
+            let [item] = item.as_slice() else {
+                return Err(format!("{path}: the model's list has no single item shape"));
+            };
+            for (i, v) in items.iter().enumerate() {
+                check_shape(item, v, &format!("{path}[{i}]"))?;
+            }
+            return Ok(());
+        }
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "{path} is {value}, the model says {}",
+            describe(shape)
+        ))
+    }
+}
+
+fn describe(shape: &Shape) -> &'static str {
+    match shape {
+        Shape::Scalar(Scalar::String) => "a string",
+        Shape::Scalar(Scalar::Int32) => "an int32",
+        Shape::Scalar(Scalar::Int64) => "an int64",
+        Shape::Scalar(Scalar::Bool) => "a bool",
+        Shape::Scalar(Scalar::Float) => "a number",
+        Shape::List(_) => "a list",
+        Shape::Object(_) => "an object",
+    }
 }
 
 fn resolve<'a>(api: &'a Api, name: &'a str) -> Result<Target<'a>, ApiError> {
@@ -572,6 +728,110 @@ mod tests {
             .as_deref(),
             Some("InvalidSecurityGroupId.Malformed")
         );
+    }
+
+    #[test]
+    fn every_modelled_action_has_a_response_model_from_the_same_sdk_package() {
+        // DescribeRegions (the CLI's) has a response model but no request model: it takes no
+        // parameter the function sends.
+        let c = Contract::get();
+        for api in &c.apis {
+            let response = c
+                .response(&api.action)
+                .unwrap_or_else(|| panic!("no response model for {}", api.action));
+            let package = |m: &str| m.split('/').next().unwrap_or_default().to_string();
+            assert_eq!(
+                package(&response.model),
+                package(&api.model),
+                "{}",
+                api.action
+            );
+            assert!(
+                response.model.ends_with("_response_body_model.go"),
+                "{}",
+                response.model
+            );
+            assert!(response.body.contains_key("RequestId"), "{}", api.action);
+        }
+    }
+
+    #[test]
+    fn every_list_in_a_response_model_has_one_item_shape() {
+        fn walk(shape: &Shape) {
+            match shape {
+                Shape::List(items) => {
+                    assert_eq!(items.len(), 1);
+                    walk(&items[0]);
+                }
+                Shape::Object(fields) => fields.values().for_each(walk),
+                Shape::Scalar(_) => {}
+            }
+        }
+        for r in &Contract::get().responses {
+            r.body.values().for_each(walk);
+        }
+    }
+
+    fn answer_check(action: &str, body: serde_json::Value) -> Result<(), String> {
+        check_answer(action, &body)
+    }
+
+    #[test]
+    fn an_answer_with_the_models_fields_and_types_passes() {
+        let body = serde_json::json!({
+            "RequestId": "r",
+            "DiscoveredResourceDetail": {"AccountId": 1234567890123456_i64, "ResourceDeleted": 1,
+                                         "ResourceId": "sg-1", "Configuration": "{}"}
+        });
+        assert_eq!(answer_check("GetDiscoveredResource", body), Ok(()));
+        let page = serde_json::json!({
+            "RequestId": "r", "NextToken": "",
+            "Permissions": {"Permission": [{"Priority": "1", "PortRange": "22/22"}]}
+        });
+        assert_eq!(answer_check("DescribeSecurityGroupAttribute", page), Ok(()));
+    }
+
+    #[test]
+    fn a_field_the_model_does_not_have_is_refused_by_its_path() {
+        let body = serde_json::json!({"RequestId": "r", "Permissions": {"Permission": [{"Colour": "red"}]}});
+        let why = answer_check("DescribeSecurityGroupAttribute", body).unwrap_err();
+        assert!(
+            why.contains("Permissions.Permission[0].Colour is not a field of the model"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_number_where_the_model_says_string_is_refused() {
+        let body =
+            serde_json::json!({"RequestId": "r", "Permissions": {"Permission": [{"Priority": 1}]}});
+        let why = answer_check("DescribeSecurityGroupAttribute", body).unwrap_err();
+        assert!(
+            why.contains("Permissions.Permission[0].Priority is 1, the model says a string"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_string_or_an_out_of_range_number_where_the_model_says_integer_is_refused() {
+        let detail = |v: serde_json::Value| serde_json::json!({"RequestId": "r", "DiscoveredResourceDetail": {"ResourceDeleted": v}});
+        assert!(answer_check("GetDiscoveredResource", detail(serde_json::json!("1"))).is_err());
+        assert!(answer_check(
+            "GetDiscoveredResource",
+            detail(serde_json::json!(4294967296_i64))
+        )
+        .is_err());
+        assert!(answer_check("GetDiscoveredResource", detail(serde_json::json!(1.5))).is_err());
+        assert_eq!(
+            answer_check("GetDiscoveredResource", detail(serde_json::json!(0))),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_object_where_the_model_says_list_is_refused() {
+        let body = serde_json::json!({"RequestId": "r", "Regions": {"Region": {"RegionId": "cn-hangzhou"}}});
+        assert!(answer_check("DescribeRegions", body).is_err());
     }
 
     #[test]

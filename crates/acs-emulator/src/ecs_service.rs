@@ -106,6 +106,27 @@ fn rule_key(rule: &Value, classic: bool) -> Vec<String> {
     key
 }
 
+/// A stored rule as Describe answers it: every field of a Permission is a `*string` in the SDK
+/// model (`ecs-20140526/client/describe_security_group_attribute_response_body_model.go`,
+/// `Priority` included), so a number a fixture gave is answered as its text.
+fn permission_answer(rule: &Value) -> Value {
+    match rule {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::Number(n) => Value::String(n.to_string()),
+                        other => other.clone(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Finds the group in the live view, in the caller's account and the given region.
 fn live_group<'a>(
     state: &'a mut State,
@@ -207,7 +228,7 @@ pub(crate) fn describe_attribute(
         .iter()
         .skip(offset)
         .take(max)
-        .map(|r| (*r).clone())
+        .map(|r| permission_answer(r))
         .collect();
     let more = offset + page.len() < matching.len();
     let mut body = json!({

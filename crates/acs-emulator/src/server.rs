@@ -333,6 +333,16 @@ fn process(
         state.processing = state.latency + delay;
         let (body, changed) = dispatch(state, &action, &caller, &params, rid)
             .map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
+        // The oracle answers only what the official response model has (contract.json).
+        contract::check_answer(&action, &body).map_err(|why| {
+            error_reply(
+                ApiError::new(500, contract::ANSWER_OUTSIDE_MODEL, why),
+                rid,
+                host,
+                service,
+                token.as_deref(),
+            )
+        })?;
         mutated = changed;
         Ok(body)
     })();

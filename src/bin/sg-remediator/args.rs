@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use sg_remediator::config::ConfigSite;
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -18,7 +19,8 @@ Credentials (first found wins; the report names the source, never the secret):
      modes AK, StsToken, RamRoleArn (assumes the role with STS first)
 
 The function's variables apply (RISKY_PORTS, RULE_SELECTOR, EXEMPT_TAG, EXEMPT_SECURITY_GROUP_IDS,
-MAX_CONCURRENCY, ECS_ENDPOINT, CONFIG_ENDPOINT, STS_ENDPOINT); flags override them.";
+MAX_CONCURRENCY, ECS_ENDPOINT, CONFIG_ENDPOINT, STS_ENDPOINT); flags override them. Without
+CONFIG_ENDPOINT or --config-site, Config is read on the China site.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -68,6 +70,15 @@ pub(crate) struct Global {
     /// Groups handled at once, 1-256 (overrides MAX_CONCURRENCY).
     #[arg(long, global = true, value_name = "N")]
     pub max_concurrency: Option<String>,
+    /// Cloud Config's site of the account: china (config.cn-shanghai.aliyuncs.com) or
+    /// international (config.ap-southeast-1.aliyuncs.com); overrides CONFIG_ENDPOINT.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SITE",
+        value_parser = clap::builder::PossibleValuesParser::new(ConfigSite::ALL.map(ConfigSite::name))
+    )]
+    pub config_site: Option<String>,
     /// Time limit for each group, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
@@ -141,6 +152,12 @@ impl Global {
         ]
         .into_iter()
         .filter_map(|(var, value)| value.clone().map(|v| (var, v)))
+        .chain(
+            self.config_site
+                .as_deref()
+                .and_then(ConfigSite::from_name)
+                .map(|site| ("CONFIG_ENDPOINT", site.endpoint().to_string())),
+        )
         .collect()
     }
 }
@@ -173,6 +190,48 @@ mod tests {
                 ("RISKY_PORTS", "22,5432".to_string()),
                 ("EXEMPT_TAG", "keep=yes".to_string())
             ]
+        );
+    }
+
+    #[test]
+    fn config_site_sets_the_config_endpoint_of_its_site() {
+        for (site, endpoint) in [
+            ("china", "https://config.cn-shanghai.aliyuncs.com"),
+            (
+                "international",
+                "https://config.ap-southeast-1.aliyuncs.com",
+            ),
+        ] {
+            let cli = Cli::parse_from([
+                "sg-remediator",
+                "check",
+                "sg-1",
+                "--region",
+                "cn-hangzhou",
+                "--config-site",
+                site,
+            ]);
+            assert_eq!(
+                cli.global.overrides(),
+                vec![("CONFIG_ENDPOINT", endpoint.to_string())]
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_config_site_is_refused() {
+        let parsed = Cli::try_parse_from([
+            "sg-remediator",
+            "scan",
+            "--region",
+            "cn-hangzhou",
+            "--config-site",
+            "cn-shanghai",
+        ]);
+        let message = parsed.expect_err("refused").to_string();
+        assert!(
+            message.contains("china") && message.contains("international"),
+            "{message}"
         );
     }
 }

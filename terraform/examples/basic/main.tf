@@ -1,6 +1,7 @@
 # Minimal deployment of sg-remediator in one region, in the first step of the recommended
 # rollout: dry-run, manual execution. Build the package first (`make package` at the
-# repository root), then `terraform init && terraform apply` here.
+# repository root), then `terraform init && terraform apply -var config_site=<china|international>`
+# here: one apply deploys everything.
 
 terraform {
   required_version = ">= 1.3.0"
@@ -17,6 +18,12 @@ variable "region" {
   description = "Region of the function (the provider would otherwise fall back to cn-beijing)."
   type        = string
   default     = "cn-hangzhou"
+}
+
+variable "config_site" {
+  description = "Site of the account's Cloud Config: \"china\" for an aliyun.com account, \"international\" for an alibabacloud.com account. The site belongs to the account, not to the region: set it to yours (the default matches the default region)."
+  type        = string
+  default     = "china"
 }
 
 variable "remediation_mode" {
@@ -39,6 +46,8 @@ module "sg_remediator" {
   source = "../.."
 
   function_name    = "sg-remediator"
+  deployment       = "account"
+  config_site      = var.config_site
   risky_ports      = "22,3389"
   remediation_mode = var.remediation_mode
   invoke_type      = var.invoke_type

@@ -2,10 +2,10 @@
 # account, the central function in the management (or a delegated security) account, and the
 # member role in each member account, reached through a provider alias per account.
 #
-# Rollout (README, "Organisation (Resource Directory)"):
-#   1. member roles first:   terraform apply -target=module.member_role_a -target=module.member_role_b
-#   2. central, dry-run:     terraform apply            (remediation_mode = dry-run, MANUAL_EXECUTION)
-#   3. enforce:              terraform apply -var remediation_mode=enforce -var invoke_type=AUTO_EXECUTION
+# Rollout (README, "Organisation (Resource Directory)"), two applies:
+#   1. everything, dry-run:  terraform apply   (aggregator, function, member roles; dry-run,
+#                                               MANUAL_EXECUTION; Terraform orders the creates)
+#   2. enforce:              terraform apply -var remediation_mode=enforce -var invoke_type=AUTO_EXECUTION
 # Build the package first (`make package` at the repository root).
 
 terraform {
@@ -39,6 +39,12 @@ variable "member_access_role_name" {
   description = "Role Terraform assumes in each member account to create the member role. Resource Directory creates ResourceDirectoryAccountAccessRole in every member it creates."
   type        = string
   default     = "ResourceDirectoryAccountAccessRole"
+}
+
+variable "config_site" {
+  description = "Site of the account's Cloud Config: \"china\" for an aliyun.com account, \"international\" for an alibabacloud.com account. The site belongs to the account, not to the region: set it to yours (the default matches the default region)."
+  type        = string
+  default     = "china"
 }
 
 variable "remediation_mode" {
@@ -76,13 +82,8 @@ provider "alicloud" {
   }
 }
 
-data "alicloud_caller_identity" "management" {}
-
 locals {
-  function_role_name = "sg-remediator-fc"
-  member_role_name   = "sg-remediation"
-  # Known before the function exists, so the member roles can be created first.
-  function_role_arn = "acs:ram::${data.alicloud_caller_identity.management.account_id}:role/${local.function_role_name}"
+  member_role_name = "sg-remediation"
 }
 
 # Every account of the Resource Directory.
@@ -95,11 +96,14 @@ resource "alicloud_config_aggregator" "organization" {
 module "sg_remediator" {
   source = "../.."
 
-  function_name           = "sg-remediator"
-  role_name               = local.function_role_name
-  risky_ports             = "22,3389"
-  remediation_mode        = var.remediation_mode
-  invoke_type             = var.invoke_type
+  function_name    = "sg-remediator"
+  risky_ports      = "22,3389"
+  remediation_mode = var.remediation_mode
+  invoke_type      = var.invoke_type
+  config_site      = var.config_site
+  # The mode is a literal, known at plan time; the aggregator's id is known only after it is
+  # created, in the same apply.
+  deployment              = "organization"
   config_aggregator_id    = alicloud_config_aggregator.organization.id
   cross_account_role_name = local.member_role_name
 
@@ -108,14 +112,15 @@ module "sg_remediator" {
   }
 }
 
-# enable_restore (default false) must match the central module's; it is not read from
-# module.sg_remediator.member_role so that `-target` can create these roles first.
+# Each member role trusts the function's role: Terraform creates that role first, then these, in
+# the same apply. enable_restore (default false) must match the central module's
+# (module.sg_remediator.member_role.enable_restore).
 module "member_role_a" {
   source    = "../../modules/member-role"
   providers = { alicloud = alicloud.member_a }
 
   role_name        = local.member_role_name
-  trusted_role_arn = local.function_role_arn
+  trusted_role_arn = module.sg_remediator.role_arn
 }
 
 module "member_role_b" {
@@ -123,7 +128,7 @@ module "member_role_b" {
   providers = { alicloud = alicloud.member_b }
 
   role_name        = local.member_role_name
-  trusted_role_arn = local.function_role_arn
+  trusted_role_arn = module.sg_remediator.role_arn
 }
 
 output "aggregator_id" {

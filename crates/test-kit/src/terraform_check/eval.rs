@@ -87,6 +87,16 @@ pub fn terraform_functions(ctx: &mut hcl::eval::Context) {
         }),
     );
     ctx.declare_func(
+        "contains",
+        FuncDef::builder()
+            .param(ParamType::Array(Box::new(ParamType::Any)))
+            .param(ParamType::Any)
+            .build(|a| {
+                let list = a[0].as_array().ok_or("a list")?;
+                Ok(Value::from(list.contains(&a[1])))
+            }),
+    );
+    ctx.declare_func(
         "can",
         FuncDef::builder()
             .param(ParamType::Bool)
@@ -117,6 +127,52 @@ pub fn validation_admits(module: &Module, name: &str, value: &str) -> bool {
             other => panic!("{name}: condition gave {other}"),
         }
     })
+}
+
+/// Evaluates `expr` of `module` as Terraform would at plan time with the input variables
+/// `vars` (every other variable at its literal default), and the locals that evaluate from
+/// them. Resource and data-source attributes are unknown here: an expression that needs one
+/// is an error.
+pub fn evaluate_with(
+    module: &Module,
+    expr: &Expression,
+    vars: &[(&str, hcl::value::Value)],
+) -> Result<hcl::value::Value, String> {
+    use hcl::value::{Map, Value};
+    let mut var_values = Map::new();
+    for (name, variable) in module.variables() {
+        if let Some(default) = attr(variable.block.body(), "default") {
+            let empty = hcl::eval::Context::new();
+            if let Ok(value) = hcl::eval::Evaluate::evaluate(default, &empty) {
+                var_values.insert(name, value);
+            }
+        }
+    }
+    for (name, value) in vars {
+        var_values.insert(name.to_string(), value.clone());
+    }
+    let mut ctx = hcl::eval::Context::new();
+    terraform_functions(&mut ctx);
+    ctx.declare_var("var", Value::Object(var_values));
+    // Locals may refer to each other: evaluate in passes until none is added.
+    let locals = module.locals();
+    let mut known = Map::new();
+    loop {
+        let before = known.len();
+        for (name, local) in &locals {
+            if known.contains_key(name) {
+                continue;
+            }
+            if let Ok(value) = hcl::eval::Evaluate::evaluate(*local, &ctx) {
+                known.insert(name.clone(), value);
+            }
+        }
+        ctx.declare_var("local", Value::Object(known.clone()));
+        if known.len() == before {
+            break;
+        }
+    }
+    hcl::eval::Evaluate::evaluate(expr, &ctx).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

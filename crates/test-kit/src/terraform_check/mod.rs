@@ -7,6 +7,11 @@
 //! integer ranges, ExactlyOneOf and ConflictsWith, deprecations), and it checks references
 //! (`var.*`, `local.*`, resources, data sources, module outputs) like Terraform's own loader.
 //!
+//! Terraform refuses a `count` or `for_each` it cannot know at plan time ("Invalid count
+//! argument"), which only a real plan shows. The checker follows each one through locals and
+//! data sources and reports any that depends on a resource attribute or a module output, and
+//! any module call that feeds such a value to a variable deciding a `count` in the called module.
+//!
 //! A value given through a variable is checked through the variable: its default, and the
 //! values its `validation` allows (`contains([...], var.x)` for enums, `var.x >= a && var.x <= b`
 //! for ranges). A variable that feeds an enum or a range without such a validation is reported,
@@ -1329,6 +1334,184 @@ fn child_module<'a>(parent: &Module, call: &Block, modules: &'a [Module]) -> Opt
 }
 
 // ---------------------------------------------------------------------------------------------
+// Plan-time knowledge: `count` and `for_each`
+// ---------------------------------------------------------------------------------------------
+
+/// What decides whether an expression is known at plan time.
+#[derive(Debug, Default)]
+struct PlanTime {
+    /// References whose value Terraform knows only after apply (a resource attribute, a module
+    /// output, a data source read at apply), each as written.
+    unknown: BTreeSet<String>,
+    /// Input variables the value depends on: known at plan time in a root module, and in a
+    /// called module exactly when the caller's argument is.
+    vars: BTreeSet<String>,
+}
+
+/// Follows an expression through locals (and data sources, which Terraform reads during plan
+/// only when their own arguments are known and they have no `depends_on`) to what it depends on.
+fn plan_time(module: &Module, expr: &Expression) -> PlanTime {
+    let mut found = PlanTime::default();
+    let mut seen = BTreeSet::new();
+    plan_time_into(module, expr, &mut found, &mut seen, 0);
+    found
+}
+
+fn plan_time_into(
+    module: &Module,
+    expr: &Expression,
+    found: &mut PlanTime,
+    seen: &mut BTreeSet<String>,
+    depth: usize,
+) {
+    if depth > 32 {
+        found
+            .unknown
+            .insert("(references nest too deeply to follow)".into());
+        return;
+    }
+    for path in references(expr) {
+        let shown = path.join(".");
+        let root = path[0].as_str();
+        match root {
+            "var" => {
+                if let Some(name) = path.get(1) {
+                    found.vars.insert(name.clone());
+                }
+            }
+            "local" => {
+                let Some(name) = path.get(1) else { continue };
+                if seen.insert(format!("local.{name}")) {
+                    if let Some(local) = module.locals().get(name.as_str()) {
+                        plan_time_into(module, local, found, seen, depth + 1);
+                    }
+                }
+            }
+            "data" => {
+                let Some(key) = path.get(1..3).map(|p| p.join(".")) else {
+                    continue;
+                };
+                if !seen.insert(format!("data.{key}")) {
+                    continue;
+                }
+                let Some(data) = module.data_sources().get(&key).map(|l| l.block) else {
+                    continue; // reported as an undeclared reference
+                };
+                if attr(data.body(), "depends_on").is_some() {
+                    found.unknown.insert(format!(
+                        "{shown} (a data source with depends_on is read at apply)"
+                    ));
+                    continue;
+                }
+                let mut inner = PlanTime::default();
+                for e in block_expressions(data) {
+                    plan_time_into(module, e, &mut inner, seen, depth + 1);
+                }
+                if inner.unknown.is_empty() {
+                    found.vars.extend(inner.vars);
+                } else {
+                    found.unknown.insert(format!(
+                        "{shown} (read at apply: its arguments depend on {})",
+                        inner.unknown.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+            "module" => {
+                found.unknown.insert(format!(
+                    "{shown} (a module output; the checker does not follow it into the module)"
+                ));
+            }
+            _ if BUILTIN_ROOTS.contains(&root) => {}
+            _ => {
+                found.unknown.insert(shown);
+            }
+        }
+    }
+}
+
+/// The `count` / `for_each` of every resource, data source and module call of a module, with
+/// where it is.
+fn repetitions(module: &Module) -> Vec<(&str, String, &Expression)> {
+    let mut out = Vec::new();
+    let kinds = [
+        ("resource", module.resources()),
+        ("data", module.data_sources()),
+        ("module", module.module_calls()),
+    ];
+    for (kind, located) in kinds {
+        for (key, l) in located {
+            for meta in ["count", "for_each"] {
+                if let Some(expr) = attr(l.block.body(), meta) {
+                    out.push((l.file, format!("{kind}.{key}.{meta}"), expr));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The input variables of `module` that some `count` / `for_each` depends on, in the module
+/// itself or, through a module call's arguments, in a module it calls.
+fn plan_time_vars(module: &Module, modules: &[Module], depth: usize) -> BTreeSet<String> {
+    let mut vars = BTreeSet::new();
+    if depth > 8 {
+        return vars;
+    }
+    for (_, _, expr) in repetitions(module) {
+        vars.extend(plan_time(module, expr).vars);
+    }
+    for (_, call) in module.module_calls() {
+        let Some(child) = child_module(module, call.block, modules) else {
+            continue;
+        };
+        for var in plan_time_vars(child, modules, depth + 1) {
+            if let Some(argument) = attr(call.block.body(), &var) {
+                vars.extend(plan_time(module, argument).vars);
+            }
+        }
+    }
+    vars
+}
+
+impl Checker<'_> {
+    /// Terraform refuses a `count` or `for_each` it cannot know at plan time ("Invalid count
+    /// argument"): each must depend on input variables, locals, literals and data sources read
+    /// during plan only, and every module call must feed the variables a called module's
+    /// `count` / `for_each` depend on with such values too.
+    fn check_plan_time_repetitions(&mut self, modules: &[Module]) {
+        let module = self.module;
+        for (file, at, expr) in repetitions(module) {
+            for unknown in plan_time(module, expr).unknown {
+                self.report(
+                    file,
+                    &at,
+                    format!("must be known at plan time, but depends on {unknown}, known only after apply"),
+                );
+            }
+        }
+        for (name, call) in module.module_calls() {
+            let Some(child) = child_module(module, call.block, modules) else {
+                continue;
+            };
+            for var in plan_time_vars(child, modules, 0) {
+                let Some(argument) = attr(call.block.body(), &var) else {
+                    continue;
+                };
+                for unknown in plan_time(module, argument).unknown {
+                    self.report(
+                        call.file,
+                        &format!("module.{name}.{var}"),
+                        format!(
+                            "decides a count or for_each in the called module, so it must be known at plan time, but depends on {unknown}, known only after apply"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Entry point
 // ---------------------------------------------------------------------------------------------
 
@@ -1347,6 +1530,7 @@ pub fn check(schema: &Schema, modules: &[Module], always_set: &[(&str, &str)]) -
         checker.check_resources(schema);
         checker.check_references(modules);
         checker.check_module_calls(modules);
+        checker.check_plan_time_repetitions(modules);
         findings.append(&mut checker.findings);
     }
     findings.sort();

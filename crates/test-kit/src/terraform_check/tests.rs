@@ -498,3 +498,123 @@ fn a_providers_mapping_that_is_not_an_object_of_references_is_reported() {
         assert!(found.iter().any(|f| f.contains(expected)), "{found:#?}");
     }
 }
+
+/// A second `demo_thing` whose `count` is `HOLE`, beside the valid one of [`THING`].
+fn counted(count: &str) -> String {
+    format!(
+        "{}\nresource \"demo_thing\" \"counted\" {{\n  count = {count}\n  name  = \"c\"\n  left  = \"l\"\n}}\n",
+        THING.replace("HOLE", "")
+    )
+}
+
+#[test]
+fn a_count_on_a_resource_attribute_is_reported() {
+    assert_reported(
+        &counted("demo_thing.t.arn != \"\" ? 1 : 0"),
+        "resource.demo_thing.counted.count: must be known at plan time, but depends on demo_thing.t.arn",
+    );
+}
+
+#[test]
+fn a_count_on_a_resource_attribute_through_a_local_is_reported() {
+    assert_reported(
+        &format!(
+            "locals {{\n  on = demo_thing.t.arn != \"\"\n}}\n{}",
+            counted("local.on ? 1 : 0")
+        ),
+        "counted.count: must be known at plan time, but depends on demo_thing.t.arn",
+    );
+}
+
+#[test]
+fn a_for_each_on_a_module_output_is_reported() {
+    let found = findings_in(
+        &[
+            child(),
+            parent(
+                "need = 1",
+                "resource \"demo_thing\" \"each\" {\n  for_each = toset([module.c.out])\n  name = each.key\n  left = \"l\"\n}\n",
+            ),
+        ],
+        &[],
+    );
+    assert!(
+        found.iter().any(|f| f.contains(
+            "resource.demo_thing.each.for_each: must be known at plan time, but depends on module.c.out"
+        )),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_count_on_variables_locals_and_a_data_source_read_at_plan_is_accepted() {
+    assert_clean(&format!(
+        "variable \"mode\" {{\n  default = \"a\"\n}}\nlocals {{\n  on = var.mode == \"a\"\n}}\n\
+         data \"demo_info\" \"i\" {{\n}}\n{}",
+        counted("local.on && data.demo_info.i.id != \"\" ? 1 : 0")
+    ));
+}
+
+#[test]
+fn a_count_on_a_data_source_read_at_apply_is_reported() {
+    assert_reported(
+        &format!(
+            "data \"demo_info\" \"i\" {{\n  depends_on = [demo_thing.t]\n}}\n{}",
+            counted("data.demo_info.i.id != \"\" ? 1 : 0")
+        ),
+        "depends on data.demo_info.i.id (a data source with depends_on is read at apply)",
+    );
+}
+
+/// A child module whose resource's `count` is decided by its variable `on`.
+fn counting_child() -> Module {
+    module(
+        "root/child",
+        "variable \"on\" {\n  default = \"\"\n}\nlocals {\n  enabled = var.on != \"\"\n}\n\
+         resource \"demo_thing\" \"c\" {\n  count = local.enabled ? 1 : 0\n  name  = \"c\"\n  left  = \"l\"\n}\n",
+    )
+}
+
+#[test]
+fn a_module_argument_deciding_a_count_in_the_module_must_be_known_at_plan() {
+    // The organisation example's first form: the module derived its mode from an aggregator id
+    // that the caller took from an aggregator created in the same configuration.
+    let known = findings_in(&[counting_child(), parent("on = \"ca-1\"", "")], &[]);
+    assert_eq!(known, Vec::<String>::new());
+    let found = findings_in(
+        &[
+            counting_child(),
+            parent(
+                "on = demo_thing.made.arn",
+                "resource \"demo_thing\" \"made\" {\n  name = \"m\"\n  left = \"l\"\n}\n",
+            ),
+        ],
+        &[],
+    );
+    assert!(
+        found.iter().any(|f| f.contains(
+            "module.c.on: decides a count or for_each in the called module, so it must be known at plan time, but depends on demo_thing.made.arn"
+        )),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_module_argument_that_decides_no_count_may_be_known_only_after_apply() {
+    let child = module(
+        "root/child",
+        "variable \"on\" {\n  default = \"\"\n}\n\
+         resource \"demo_thing\" \"c\" {\n  name  = \"c\"\n  left  = var.on\n}\n",
+    );
+    let found = findings_in(
+        &[
+            child,
+            parent(
+                "on = demo_thing.made.arn",
+                "resource \"demo_thing\" \"made\" {\n  name = \"m\"\n  left = \"l\"\n}\n",
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(found, Vec::<String>::new());
+}
