@@ -457,6 +457,87 @@ async fn a_selector_that_names_private_source_rules_leaves_them_alone() {
     );
 }
 
+/// sg-world-mix: world-open SSH, HTTP, HTTPS, 8080-8443, DNS over UDP, ICMP and GRE (sg-web's
+/// rules with new ids, plus the rest).
+async fn world_mix_group() -> Emulator {
+    let mut world = fixture("groups");
+    let groups = world["securityGroups"].as_array_mut().unwrap();
+    let web = groups
+        .iter()
+        .find(|g| g["securityGroupId"] == "sg-web")
+        .unwrap()
+        .clone();
+    let mut mix = web.clone();
+    mix["securityGroupId"] = json!("sg-world-mix");
+    let template = web["rules"][0].clone();
+    let rules: Vec<Value> = [
+        ("sgr-mix-ssh", "TCP", "22/22"),
+        ("sgr-mix-http", "TCP", "80/80"),
+        ("sgr-mix-https", "TCP", "443/443"),
+        ("sgr-mix-alt", "TCP", "8080/8443"),
+        ("sgr-mix-dns", "UDP", "53/53"),
+        ("sgr-mix-icmp", "ICMP", "-1/-1"),
+        ("sgr-mix-gre", "GRE", "-1/-1"),
+    ]
+    .into_iter()
+    .map(|(id, protocol, range)| {
+        let mut rule = template.clone();
+        rule["SecurityGroupRuleId"] = json!(id);
+        rule["IpProtocol"] = json!(protocol);
+        rule["PortRange"] = json!(range);
+        rule
+    })
+    .collect();
+    mix["rules"] = json!(rules);
+    groups.push(mix);
+    emulator(&world).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selector_broad_on_ports_and_protocols_revokes_only_world_open_risky_ports() {
+    let emulator = world_mix_group().await;
+    let seed = "Permissions[?SourceCidrIp=='0.0.0.0/0']";
+    let function = Function::start(bootstrap!(), &emulator, &[("RULE_SELECTOR", seed)]);
+    let answer = function.invoke(&event(&["sg-world-mix"])).await;
+    assert_eq!(
+        answer.status_of("sg-world-mix"),
+        "remediated",
+        "{:#}",
+        answer.body
+    );
+    assert_eq!(answer.ids("sg-world-mix", "revokedRuleIds"), ["sgr-mix-ssh"]);
+    assert_eq!(
+        live_ids(&emulator, "sg-world-mix"),
+        [
+            "sgr-mix-http",
+            "sgr-mix-https",
+            "sgr-mix-alt",
+            "sgr-mix-dns",
+            "sgr-mix-icmp",
+            "sgr-mix-gre"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risky_ports_1_to_65535_revokes_every_world_open_tcp_and_udp_rule_but_not_icmp_or_gre() {
+    let emulator = world_mix_group().await;
+    let seed = "Permissions[?SourceCidrIp=='0.0.0.0/0']";
+    let env = [("RULE_SELECTOR", seed), ("RISKY_PORTS", "1-65535")];
+    let function = Function::start(bootstrap!(), &emulator, &env);
+    let answer = function.invoke(&event(&["sg-world-mix"])).await;
+    assert_eq!(
+        answer.status_of("sg-world-mix"),
+        "remediated",
+        "{:#}",
+        answer.body
+    );
+    assert_eq!(
+        live_ids(&emulator, "sg-world-mix"),
+        ["sgr-mix-icmp", "sgr-mix-gre"]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bounded work
 // ---------------------------------------------------------------------------------------------
