@@ -505,7 +505,10 @@ async fn a_selector_broad_on_ports_and_protocols_revokes_only_world_open_risky_p
         "{:#}",
         answer.body
     );
-    assert_eq!(answer.ids("sg-world-mix", "revokedRuleIds"), ["sgr-mix-ssh"]);
+    assert_eq!(
+        answer.ids("sg-world-mix", "revokedRuleIds"),
+        ["sgr-mix-ssh"]
+    );
     assert_eq!(
         live_ids(&emulator, "sg-world-mix"),
         [

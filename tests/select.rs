@@ -650,9 +650,18 @@ fn world_mix() -> [Permission; 6] {
         open("sgr-ssh", json!({})),
         open("sgr-http", json!({"PortRange": "80/80"})),
         open("sgr-https", json!({"PortRange": "443/443"})),
-        open("sgr-dns", json!({"IpProtocol": "UDP", "PortRange": "53/53"})),
-        open("sgr-icmp", json!({"IpProtocol": "ICMP", "PortRange": "-1/-1"})),
-        open("sgr-gre", json!({"IpProtocol": "GRE", "PortRange": "-1/-1"})),
+        open(
+            "sgr-dns",
+            json!({"IpProtocol": "UDP", "PortRange": "53/53"}),
+        ),
+        open(
+            "sgr-icmp",
+            json!({"IpProtocol": "ICMP", "PortRange": "-1/-1"}),
+        ),
+        open(
+            "sgr-gre",
+            json!({"IpProtocol": "GRE", "PortRange": "-1/-1"}),
+        ),
     ]
 }
 
@@ -729,9 +738,15 @@ fn a_custom_query_selecting_only_rules_that_open_no_risky_port_is_refused_at_con
         "Permissions[?IpProtocol == 'ICMP' || IpProtocol == 'GRE']",
     ] {
         let err = custom(q).unwrap_err();
-        assert!(matches!(err, SelectError::RejectedQuery { .. }), "{q}: {err:?}");
+        assert!(
+            matches!(err, SelectError::RejectedQuery { .. }),
+            "{q}: {err:?}"
+        );
         let text = err.to_string();
-        assert!(text.contains("selects none of the world-open rules on a risky port"), "{text}");
+        assert!(
+            text.contains("selects none of the world-open rules on a risky port"),
+            "{text}"
+        );
         assert!(text.contains("UDP 22/22 from 0.0.0.0/0"), "{text}");
     }
 }

@@ -77,7 +77,10 @@
 //! # Bounds
 //! A request head must arrive within [`HEADER_READ_TIMEOUT`], its body within
 //! [`BODY_READ_TIMEOUT`]; bodies above `MAX_EVENT_BYTES` are refused, and all bodies held at once
-//! share a budget of [`body_budget`] bytes. `x-fc-request-id` must match `[A-Za-z0-9._-]{1,128}`.
+//! share a budget of [`body_budget`] bytes. A body takes its room in one step (its
+//! `Content-Length`, or `MAX_EVENT_BYTES` when it declares none) before its first byte is kept,
+//! and holds nothing while it waits: concurrent large bodies are read one budget-full at a time,
+//! never each holding part of it. `x-fc-request-id` must match `[A-Za-z0-9._-]{1,128}`.
 //!
 //! The handler future is polled inside a `tracing` span named `invoke` with a `request_id`
 //! field, so every log line it emits carries the request id.

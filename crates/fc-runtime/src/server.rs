@@ -91,7 +91,8 @@ pub(crate) struct Shared<H> {
     pub(crate) handler: H,
     pub(crate) options: RuntimeOptions,
     /// Request-body bytes being held at once, across all connections: a permit per byte,
-    /// [`body_budget`] in all. A body waits (within [`BODY_READ_TIMEOUT`]) for room.
+    /// [`body_budget`] in all. A body waits (within [`BODY_READ_TIMEOUT`]) for all of its room,
+    /// holding none meanwhile.
     pub(crate) body_bytes: Arc<Semaphore>,
 }
 
