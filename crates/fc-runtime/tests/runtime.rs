@@ -521,6 +521,9 @@ async fn a_stalled_body_is_refused_with_body_read_timeout() {
     .unwrap();
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     assert!(response.contains("BodyReadTimeout"), "{response}");
+    // The server serves on.
+    let ok = server.invoke("r-after", "{}").send().await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
 }
 
 /// Sends `head` and the first `first` bytes of a `len`-byte body on a new connection.
