@@ -385,6 +385,49 @@ async fn shutdown_lets_an_in_flight_invocation_finish_then_serve_returns() {
     assert_eq!(body["slept"], 300);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_not_held_by_a_client_that_never_reads_its_answer() {
+    /// Answers, after a moment, far more than a socket's buffers hold.
+    async fn big_answer(_: Event) -> Result<Value, Diagnostic> {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(Value::String("x".repeat(32 * 1024 * 1024)))
+    }
+    let options = RuntimeOptions {
+        write_timeout: Duration::from_millis(500),
+        ..RuntimeOptions::default()
+    };
+    let mut server = Server::start_with(options, service_fn(big_answer)).await;
+    let mut reader = std::net::TcpStream::connect(server.addr).unwrap();
+    reader
+        .write_all(
+            b"POST /invoke HTTP/1.1\r\nHost: x\r\nx-fc-request-id: r-unread\r\n\
+              Content-Length: 2\r\n\r\n{}",
+        )
+        .unwrap();
+    // Shut down while the invocation is in flight; its answer is then never read.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = server.stop.take().unwrap().send(());
+    let start = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), &mut server.task)
+        .await
+        .expect("serve returns although the answer is never read")
+        .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    drop(reader);
+}
+
+#[test]
+fn the_documented_write_timeout_is_the_default() {
+    assert_eq!(
+        RuntimeOptions::default().write_timeout,
+        Duration::from_secs(10)
+    );
+}
+
 /// The library API used in-process (as benches do): `serve` on a port-0 listener with a handler
 /// that fails with a full report body, then a shutdown future.
 #[tokio::test]
