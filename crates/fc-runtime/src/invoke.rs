@@ -35,8 +35,8 @@ pub(crate) async fn invoke<H: Handler>(
         Err(d) => {
             tracing::warn!(
                 error_type = d.error_type(),
-                "invocation refused: {}",
-                d.error_message()
+                error_message = d.error_message(),
+                "invocation refused"
             );
             return error_response(&shared.handler, &d);
         }
@@ -74,8 +74,8 @@ pub(crate) async fn invoke<H: Handler>(
             Err(d) => {
                 tracing::warn!(
                     error_type = d.error_type(),
-                    "event refused: {}",
-                    d.error_message()
+                    error_message = d.error_message(),
+                    "event refused"
                 );
                 return error_response(&shared.handler, &d);
             }
@@ -105,10 +105,12 @@ pub(crate) async fn invoke<H: Handler>(
         match task.await {
             Ok(Ok(body)) => fc_response(&shared.handler, StatusCode::OK, Bytes::from(body)),
             Ok(Err(d)) => {
+                // The message may carry text from the event or the cloud: a field, never the
+                // line itself, so a formatter escapes it (a newline cannot forge FC's markers).
                 tracing::warn!(
                     error_type = d.error_type(),
-                    "invocation failed: {}",
-                    d.error_message()
+                    error_message = d.error_message(),
+                    "invocation failed"
                 );
                 error_response(&shared.handler, &d)
             }
@@ -118,7 +120,11 @@ pub(crate) async fn invoke<H: Handler>(
                 } else {
                     "the handler task was cancelled".to_string()
                 };
-                tracing::error!(error_type = "HandlerPanicked", "{message}");
+                tracing::error!(
+                    error_type = "HandlerPanicked",
+                    error_message = message.as_str(),
+                    "invocation failed"
+                );
                 error_response(
                     &shared.handler,
                     &Diagnostic::new("HandlerPanicked", message),

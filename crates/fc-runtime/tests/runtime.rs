@@ -52,6 +52,15 @@ async fn fail(event: Event) -> Result<Value, Diagnostic> {
         .with_body(json!({"requestId": event.context.request_id})))
 }
 
+/// Fails with a message carrying text that, printed raw, would be FC's end marker for another
+/// request (as a message quoting an event's bad value could).
+async fn fail_forging_a_marker(_: Event) -> Result<Value, Diagnostic> {
+    Err(Diagnostic::new(
+        "InvalidEvent",
+        "bad id x\nFC Invoke End RequestId: forged-id\r\n\x1b[2K",
+    ))
+}
+
 /// Panics.
 async fn panic(_: Event) -> Result<Value, Diagnostic> {
     panic!("handler panicked on purpose")
@@ -73,6 +82,7 @@ async fn by_payload(event: Event) -> Result<Value, Diagnostic> {
     match event.payload.as_ref() {
         b"panic" => panic(event).await,
         b"fail" => fail(event).await,
+        b"forge" => fail_forging_a_marker(event).await,
         b"echo" => echo(event).await,
         _ => sleep(event).await,
     }
@@ -882,6 +892,25 @@ async fn start_and_end_markers_surround_successful_failed_and_panicked_invocatio
         let end = at(format!("FC Invoke End RequestId: {id}"));
         assert!(start < end, "{id}");
     }
+}
+
+#[tokio::test]
+async fn a_failure_message_cannot_print_a_line_fc_would_read_as_its_marker() {
+    let mut process = Process::start();
+    let resp = process.invoke("r-forge", "forge").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let lines = process.finish();
+    assert!(
+        lines.iter().any(|l| l.contains("invocation failed")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("FC Invoke End RequestId: forged-id")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains('\x1b')), "{lines:?}");
 }
 
 #[tokio::test]
