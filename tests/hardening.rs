@@ -417,6 +417,18 @@ fn a_selector_with_a_field_name_typo_stops_the_function_at_start() {
 }
 
 #[test]
+fn a_selector_nested_sixty_thousand_parentheses_deep_stops_the_function_with_a_clear_error() {
+    for deep in [
+        format!("{}Permissions{}", "(".repeat(60_000), ")".repeat(60_000)),
+        format!("{}Permissions{}", "(".repeat(3_000), ")".repeat(3_000)),
+    ] {
+        let stderr = refused_at_start(&[("RULE_SELECTOR", deep.as_str())]);
+        assert!(stderr.starts_with("error: RULE_SELECTOR: "), "{stderr}");
+        assert!(!stderr.contains("overflow"), "{stderr}");
+    }
+}
+
+#[test]
 fn a_broad_selector_stops_the_function_at_start() {
     let broad = "Permissions[?Direction == 'ingress'].SecurityGroupRuleId";
     let stderr = refused_at_start(&[("RULE_SELECTOR", broad)]);

@@ -985,3 +985,52 @@ fn a_rule_a_custom_selector_names_with_a_private_or_group_source_goes_to_review(
 fn the_default_query_passes_its_own_guard_rails() {
     assert!(Selector::new(RISKY.parse().unwrap(), Some(DEFAULT_QUERY)).is_ok());
 }
+
+// ----- bounded selectors ------------------------------------------------------------------------
+
+fn too_complex(query: &str) -> String {
+    match custom(query) {
+        Err(e @ SelectError::TooComplex(_)) => e.to_string(),
+        other => panic!("expected TooComplex, got {other:?}"),
+    }
+}
+
+#[test]
+fn sixty_thousand_nested_parentheses_are_refused_before_parsing() {
+    let deep = format!(
+        "Permissions[?{}is_world(SourceCidrIp){}]",
+        "(".repeat(60_000),
+        ")".repeat(60_000)
+    );
+    let text = too_complex(&deep[..deep.len().min(8000)]);
+    assert!(text.starts_with("RULE_SELECTOR is nested"), "{text}");
+    assert!(text.contains("at most 64"), "{text}");
+    let text = too_complex(&deep);
+    assert!(text.contains("bytes long; at most 8192"), "{text}");
+}
+
+#[test]
+fn a_long_chain_of_prefix_operators_is_refused_before_parsing() {
+    let q = format!("Permissions[?{}is_world(SourceCidrIp)]", "!".repeat(2000));
+    assert!(too_complex(&q).contains("nested"));
+}
+
+#[test]
+fn an_expression_that_compiles_too_deep_is_refused() {
+    // Flat text, but each `.a` and `||` adds a level to the compiled expression.
+    let q = format!(
+        "Permissions[?is_world(SourceCidrIp){}].SecurityGroupRuleId",
+        " || a".repeat(500)
+    );
+    let text = too_complex(&q);
+    assert!(text.contains("expressions deep; at most 64"), "{text}");
+}
+
+#[test]
+fn nesting_inside_quoted_text_does_not_count() {
+    let q = format!(
+        "Permissions[?is_world(SourceCidrIp) && Description != '{}'].SecurityGroupRuleId",
+        "(".repeat(500)
+    );
+    assert!(custom(&q).is_ok());
+}

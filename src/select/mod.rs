@@ -115,6 +115,10 @@ pub enum SelectError {
         /// Where the parser stopped: the column on that line.
         column: usize,
     },
+    /// The query is longer or more deeply nested than a selector needs to be, and than
+    /// evaluating it safely allows (each level of nesting is a level of recursion).
+    #[error("RULE_SELECTOR is {0}")]
+    TooComplex(String),
     /// The query parses but fails (or returns the wrong shape) on the built-in sample group.
     #[error("RULE_SELECTOR {query:?} does not work on a sample security group: {reason}")]
     RejectedQuery {
@@ -431,6 +435,108 @@ const _: () = {
     shareable::<Selector>();
 };
 
+/// The longest `RULE_SELECTOR` accepted, in bytes: the built-in query is about 330.
+pub const MAX_SELECTOR_LEN: usize = 8 * 1024;
+
+/// The deepest nesting accepted in a `RULE_SELECTOR`, both in its text (parentheses, brackets,
+/// braces and the prefix operators `!` and `&`, which the parser follows recursively) and in
+/// the expression it compiles to (which the interpreter walks recursively). The built-in query
+/// is 9 deep; far deeper queries would overflow the stack when compiled or evaluated.
+pub const MAX_SELECTOR_DEPTH: usize = 64;
+
+/// Refuses a query too long, or nested too deeply in its text, before the parser (which
+/// recurses once per level) sees it.
+fn check_bounds(query: &str) -> Result<(), SelectError> {
+    if query.len() > MAX_SELECTOR_LEN {
+        return Err(SelectError::TooComplex(format!(
+            "{} bytes long; at most {MAX_SELECTOR_LEN} are allowed",
+            query.len()
+        )));
+    }
+    let depth = text_depth(query);
+    if depth > MAX_SELECTOR_DEPTH {
+        return Err(SelectError::TooComplex(format!(
+            "nested {depth} levels deep (parentheses, brackets, braces, `!` and `&`); at most \
+             {MAX_SELECTOR_DEPTH} are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// How deeply the text of a query nests: open `(`, `[` and `{`, plus the prefix operators `!`
+/// and `&` met in each open scope (counted until the scope closes, an upper bound of how far
+/// they nest). Quoted identifiers, raw strings and literals are skipped.
+fn text_depth(query: &str) -> usize {
+    let b = query.as_bytes();
+    let (mut i, mut depth, mut max) = (0, 0usize, 0usize);
+    let mut scopes: Vec<usize> = Vec::new();
+    while i < b.len() {
+        match b[i] {
+            quote @ (b'\'' | b'`' | b'"') => {
+                i += 1;
+                while i < b.len() && b[i] != quote {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                scopes.push(depth);
+                depth += 1;
+            }
+            b')' | b']' | b'}' => depth = scopes.pop().unwrap_or(0),
+            b'!' if b.get(i + 1) != Some(&b'=') => depth += 1,
+            b'&' if b.get(i + 1) == Some(&b'&') => i += 1,
+            b'&' => depth += 1,
+            _ => {}
+        }
+        max = max.max(depth);
+        i += 1;
+    }
+    max
+}
+
+/// The depth of a compiled expression, walked without recursion.
+fn ast_depth(ast: &jmespath::ast::Ast) -> usize {
+    let mut max = 0;
+    let mut pending = vec![(ast, 1usize)];
+    while let Some((node, depth)) = pending.pop() {
+        max = max.max(depth);
+        pending.extend(children(node).into_iter().map(|c| (c, depth + 1)));
+    }
+    max
+}
+
+/// The direct sub-expressions of `node`.
+fn children(node: &jmespath::ast::Ast) -> Vec<&jmespath::ast::Ast> {
+    use jmespath::ast::Ast;
+    match node {
+        Ast::Comparison { lhs, rhs, .. }
+        | Ast::Projection { lhs, rhs, .. }
+        | Ast::And { lhs, rhs, .. }
+        | Ast::Or { lhs, rhs, .. }
+        | Ast::Subexpr { lhs, rhs, .. } => vec![lhs, rhs],
+        Ast::Condition {
+            predicate, then, ..
+        } => vec![predicate, then],
+        Ast::Expref { ast: node, .. }
+        | Ast::Flatten { node, .. }
+        | Ast::Not { node, .. }
+        | Ast::ObjectValues { node, .. } => vec![node],
+        Ast::Function { args: nodes, .. }
+        | Ast::MultiList {
+            elements: nodes, ..
+        } => nodes.iter().collect(),
+        Ast::MultiHash { elements, .. } => elements.iter().map(|kv| &kv.value).collect(),
+        Ast::Identity { .. }
+        | Ast::Field { .. }
+        | Ast::Index { .. }
+        | Ast::Literal { .. }
+        | Ast::Slice { .. } => Vec::new(),
+    }
+}
+
 fn invalid_query(query: &str, e: &JmespathError) -> SelectError {
     SelectError::InvalidQuery {
         query: query.to_string(),
@@ -554,7 +660,14 @@ impl Selector {
             Some(q) if custom => q.trim(),
             _ => DEFAULT_QUERY,
         };
+        check_bounds(text)?;
         let query = runtime.compile(text).map_err(|e| invalid_query(text, &e))?;
+        let depth = ast_depth(query.as_ast());
+        if depth > MAX_SELECTOR_DEPTH {
+            return Err(SelectError::TooComplex(format!(
+                "nested {depth} expressions deep; at most {MAX_SELECTOR_DEPTH} are allowed"
+            )));
+        }
         let selector = Selector {
             inner: Arc::new(Inner {
                 risky,
