@@ -67,6 +67,9 @@ pub struct Resolved {
     /// Set when the profile is a `RamRoleArn` one: the key alone is not what the calls should run
     /// as.
     pub assume: Option<RoleToAssume>,
+    /// Why the source may not be what its owner wrote (a profile file others can write, or a
+    /// symbolic link), for the command line to print on stderr. Never a secret.
+    pub warnings: Vec<String>,
 }
 
 /// Looks for credentials. `lookup` reads the environment; `home` is the home directory
@@ -113,6 +116,7 @@ pub fn resolve(
                         credentials: Credentials::new(id, secret, token),
                         source,
                         assume: None,
+                        warnings: Vec::new(),
                     });
                 }
             }
@@ -148,7 +152,39 @@ pub fn resolve(
     let wanted = profile
         .map(str::to_string)
         .or_else(|| get("ALIBABA_CLOUD_PROFILE"));
-    from_profile_file(&text, &path, wanted.as_deref())
+    let mut resolved = from_profile_file(&text, &path, wanted.as_deref())?;
+    resolved.warnings = profile_file_warnings(&path);
+    Ok(resolved)
+}
+
+/// What is wrong with where the profile file lives: a symbolic link (its content is whatever the
+/// link points at), or a file (or link target) others than its owner can write (anyone on the
+/// machine could swap the key or the role). The file is still used, as the aliyun CLI would.
+pub fn profile_file_warnings(path: &Path) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let shown = path.display();
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = std::fs::read_link(path)
+            .map(|t| format!(" to {}", t.display()))
+            .unwrap_or_default();
+        warnings.push(format!(
+            "{shown} is a symbolic link{target}: the credentials come from wherever it points"
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o022 != 0 {
+                warnings.push(format!(
+                    "{shown} can be written by others than its owner (mode {mode:03o}): anyone \
+                     who can write it chooses the credentials used; chmod 600 it"
+                ));
+            }
+        }
+    }
+    warnings
 }
 
 /// One profile of the file, its fields read one by one (absent or `null` means empty).
@@ -298,6 +334,7 @@ pub fn from_profile_file(
                 credentials: Credentials::new(&p.access_key_id, &p.access_key_secret, None),
                 source: source("AK"),
                 assume: None,
+                warnings: Vec::new(),
             })
         }
         "ststoken" => {
@@ -315,6 +352,7 @@ pub fn from_profile_file(
                 ),
                 source: source("StsToken"),
                 assume: None,
+                warnings: Vec::new(),
             })
         }
         "ramrolearn" => {
@@ -358,6 +396,7 @@ pub fn from_profile_file(
                     },
                     sts_endpoint,
                 }),
+                warnings: Vec::new(),
             })
         }
         _ => Err(ChainError(format!(
@@ -514,6 +553,63 @@ mod tests {
             r#"{"current": "a", "profiles": [{"name": "a", "access_key_secret": "hush-hush" "#;
         let e = from_profile_file(broken, &path(), None).unwrap_err();
         assert!(!e.0.contains("hush-hush"), "{e}");
+    }
+
+    /// A scratch directory with a profile file written with `mode`.
+    #[cfg(unix)]
+    fn scratch_profile(tag: &str, mode: u32) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!(
+            "sg-remediator-profile-{tag}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(dir.join(".aliyun")).unwrap();
+        let file = dir.join(PROFILE_FILE);
+        std::fs::write(&file, FILE).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        (dir, file)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_profile_file_only_its_owner_can_write_gives_no_warning() {
+        let (dir, _) = scratch_profile("private", 0o600);
+        let r = resolve(&env(&[]), Some(&dir), None).unwrap();
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_profile_file_others_can_write_is_used_with_a_warning() {
+        let (dir, _) = scratch_profile("shared", 0o666);
+        let r = resolve(&env(&[]), Some(&dir), None).unwrap();
+        assert_eq!(r.credentials.access_key_id, "AKdev");
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].contains("can be written by others"),
+            "{:?}",
+            r.warnings
+        );
+        assert!(r.warnings[0].contains("mode 666"), "{:?}", r.warnings);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_profile_file_is_used_with_a_warning() {
+        let (dir, file) = scratch_profile("linked", 0o600);
+        let real = dir.join("real-config.json");
+        std::fs::rename(&file, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &file).unwrap();
+        let r = resolve(&env(&[]), Some(&dir), None).unwrap();
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].contains("is a symbolic link to"),
+            "{:?}",
+            r.warnings
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
