@@ -2,7 +2,7 @@
 //! caller could try, through the real `bootstrap` process and the emulator.
 //!
 //! - restores: only rules this deployment revoked and sealed, exactly as they were, where they
-//!   were; never in a dry run, never on an exempt group, never twice;
+//!   were; never in a dry run, never on an exempt group, never adding a rule already there;
 //! - dry run is one-way; a custom selector cannot fail open or reach private sources;
 //! - one invocation's work is bounded whatever the body; HTTP edges (half-sent requests,
 //!   forged request ids);
@@ -117,6 +117,31 @@ async fn a_genuine_report_restores_and_a_second_restore_adds_nothing_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_rule_removed_again_can_be_restored_again_within_restore_max_age() {
+    // What the README promises, no more: a seal proves where a rule was, not that it was
+    // restored once.
+    let (function, emulator, revoked, before) = revoked_restore_group(&[]).await;
+    let first = function
+        .invoke(&restore_event("sg-restore", revoked.clone()))
+        .await;
+    assert_eq!(first.body["status"], "restored", "{:#}", first.body);
+    let again = function.invoke(&event(&["sg-restore"])).await;
+    assert_eq!(
+        again.status_of("sg-restore"),
+        "remediated",
+        "{:#}",
+        again.body
+    );
+    let second = function.invoke(&restore_event("sg-restore", revoked)).await;
+    assert_eq!(second.body["status"], "restored", "{:#}", second.body);
+    assert_eq!(second.body["restoredRules"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        emulator.live_rules("sg-restore").unwrap().len(),
+        before.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_written_rule_without_a_seal_is_refused_and_opens_nothing() {
     let (function, emulator, _, _) = revoked_restore_group(&[]).await;
     let made_up = json!([
@@ -197,7 +222,11 @@ async fn a_seal_older_than_restore_max_age_is_refused() {
     let answer = function.invoke(&restore_event(sg, revoked)).await;
     assert!(answer.is_function_error(), "{:#}", answer.body);
     let reason = answer.body["refusedRules"][0]["reason"].as_str().unwrap();
-    assert!(reason.contains("RESTORE_MAX_AGE"), "{reason}");
+    assert!(
+        reason.contains("older than RESTORE_MAX_AGE (1s)"),
+        "{reason}"
+    );
+    assert!(!reason.contains("day"), "{reason}");
     assert!(calls(&emulator, "AuthorizeSecurityGroup").is_empty());
     assert_eq!(emulator.live_rules(sg), live);
 }
