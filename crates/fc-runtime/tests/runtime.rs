@@ -417,16 +417,12 @@ async fn shutdown_is_not_held_by_a_client_that_never_reads_its_answer() {
     // Shut down while the invocation is in flight; its answer is then never read.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let _ = server.stop.take().unwrap().send(());
-    let start = Instant::now();
-    tokio::time::timeout(Duration::from_secs(10), &mut server.task)
+    // Without a write timeout serve never returns; with it, it returns once the answer has been
+    // built and has stalled for 500 ms (building 32 MiB takes a while in a debug build).
+    tokio::time::timeout(PATIENCE, &mut server.task)
         .await
         .expect("serve returns although the answer is never read")
         .unwrap();
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
     drop(reader);
 }
 
