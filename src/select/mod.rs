@@ -991,3 +991,16 @@ fn collateral(rule: &Permission, ports: &[PortSpan]) -> bool {
         .sum();
     width > judged
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_query_is_far_within_the_depth_bounds() {
+        let query = jmespath::compile(DEFAULT_QUERY).unwrap();
+        let depth = ast_depth(query.as_ast());
+        assert!(depth <= MAX_SELECTOR_DEPTH / 4, "{depth}");
+        assert!(text_depth(DEFAULT_QUERY) <= MAX_SELECTOR_DEPTH / 8);
+    }
+}
