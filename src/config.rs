@@ -565,8 +565,39 @@ impl FromStr for SealKey {
                 bytes.len()
             ));
         }
+        if let Some(why) = too_little_entropy(&bytes) {
+            return Err(format!(
+                "has too little entropy ({why}): a placeholder or a typed pattern can be guessed, \
+                 and then seals forged; generate one with `openssl rand -hex 32`"
+            ));
+        }
         Ok(SealKey(bytes))
     }
+}
+
+/// Fewer distinct byte values than this in a seal key means it was not drawn at random (32
+/// random bytes show about 30).
+const MIN_DISTINCT_SEAL_KEY_BYTES: usize = 8;
+
+/// Why `key` cannot be random bytes, if it cannot: every byte the same, one block repeated
+/// (`abab…`, a 16-byte value written twice), or only a handful of distinct byte values. Each
+/// is astronomically unlikely for a key from `openssl rand`, and typical of a placeholder.
+fn too_little_entropy(key: &[u8]) -> Option<String> {
+    if key.windows(2).all(|w| w[0] == w[1]) {
+        return Some("every byte is the same".into());
+    }
+    if let Some(period) =
+        (1..=key.len() / 2).find(|&p| key.iter().zip(&key[p..]).all(|(a, b)| a == b))
+    {
+        return Some(format!("a {period}-byte pattern repeated"));
+    }
+    let mut seen = [false; 256];
+    key.iter().for_each(|&b| seen[usize::from(b)] = true);
+    let distinct = seen.iter().filter(|&&s| s).count();
+    if distinct < MIN_DISTINCT_SEAL_KEY_BYTES {
+        return Some(format!("only {distinct} distinct byte values"));
+    }
+    None
 }
 
 /// The value, or `default` when unset; set-but-empty is an error (see the module docs).

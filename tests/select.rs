@@ -644,17 +644,111 @@ fn a_blank_custom_query_means_the_default() {
     assert_eq!(s.query(), DEFAULT_QUERY);
 }
 
-#[test]
-fn a_custom_query_can_also_select_port_80() {
-    let q = "Permissions[?Direction == 'ingress' && Policy == 'accept' && is_world(SourceCidrIp) \
-             && (opens_risky_port(PortRange) || port_range_covers(PortRange, `80`))].SecurityGroupRuleId";
-    let rules = [
+/// World-open rules of every kind the built-in selection keeps, plus one it revokes.
+fn world_mix() -> [Permission; 6] {
+    [
         open("sgr-ssh", json!({})),
         open("sgr-http", json!({"PortRange": "80/80"})),
         open("sgr-https", json!({"PortRange": "443/443"})),
+        open(
+            "sgr-dns",
+            json!({"IpProtocol": "UDP", "PortRange": "53/53"}),
+        ),
+        open(
+            "sgr-icmp",
+            json!({"IpProtocol": "ICMP", "PortRange": "-1/-1"}),
+        ),
+        open(
+            "sgr-gre",
+            json!({"IpProtocol": "GRE", "PortRange": "-1/-1"}),
+        ),
+    ]
+}
+
+#[test]
+fn a_custom_query_selecting_every_world_rule_revokes_only_the_risky_ones() {
+    // The query of the seed: broad on ports and protocols.
+    let s = custom("Permissions[?SourceCidrIp=='0.0.0.0/0']")
+        .unwrap()
+        .evaluate(&world_mix())
+        .unwrap();
+    assert_eq!(s.revoke_ids(), ids(&["sgr-ssh"]));
+    assert!(s.shadowed.is_empty() && s.review.is_empty(), "{s:?}");
+}
+
+#[test]
+fn a_custom_query_cannot_add_a_port_that_is_not_risky() {
+    let q = "Permissions[?Direction == 'ingress' && Policy == 'accept' && is_world(SourceCidrIp) \
+             && (opens_risky_port(PortRange) || port_range_covers(PortRange, `80`))].SecurityGroupRuleId";
+    let s = custom(q).unwrap().evaluate(&world_mix()).unwrap();
+    assert_eq!(s.revoke_ids(), ids(&["sgr-ssh"]));
+}
+
+#[test]
+fn a_port_is_revoked_by_a_custom_query_once_it_is_a_risky_port() {
+    let q = "Permissions[?is_world(SourceCidrIp) && port_range_covers(PortRange, `22`) \
+             || port_range_covers(PortRange, `80`)].SecurityGroupRuleId";
+    let s = Selector::new("22,80".parse().unwrap(), Some(q))
+        .unwrap()
+        .evaluate(&world_mix())
+        .unwrap();
+    assert_eq!(s.revoke_ids(), ids(&["sgr-ssh", "sgr-http"]));
+}
+
+#[test]
+fn every_world_open_tcp_and_udp_rule_is_revoked_with_risky_ports_1_to_65535() {
+    let s = Selector::new(
+        "1-65535".parse().unwrap(),
+        Some("Permissions[?SourceCidrIp=='0.0.0.0/0']"),
+    )
+    .unwrap()
+    .evaluate(&world_mix())
+    .unwrap();
+    assert_eq!(
+        s.revoke_ids(),
+        ids(&["sgr-ssh", "sgr-http", "sgr-https", "sgr-dns"])
+    );
+}
+
+#[test]
+fn icmp_and_gre_are_never_revoked_whatever_the_query_and_the_risky_ports() {
+    let q = "Permissions[?IpProtocol == 'ICMP' || IpProtocol == 'GRE' || is_world(SourceCidrIp)]";
+    let s = Selector::new("1-65535".parse().unwrap(), Some(q))
+        .unwrap()
+        .evaluate(&world_mix()[4..])
+        .unwrap();
+    assert!(s.exposed.is_empty(), "{s:?}");
+}
+
+#[test]
+fn a_custom_query_narrowing_to_one_protocol_passes_the_self_test() {
+    let q = "Permissions[?IpProtocol == 'UDP' && is_world(SourceCidrIp)].SecurityGroupRuleId";
+    let rules = [
+        open("sgr-tcp", json!({})),
+        open("sgr-udp", json!({"IpProtocol": "UDP"})),
     ];
     let s = custom(q).unwrap().evaluate(&rules).unwrap();
-    assert_eq!(s.revoke_ids(), ids(&["sgr-ssh", "sgr-http"]));
+    assert_eq!(s.revoke_ids(), ids(&["sgr-udp"]));
+}
+
+#[test]
+fn a_custom_query_selecting_only_rules_that_open_no_risky_port_is_refused_at_construction() {
+    for q in [
+        "Permissions[?PortRange == '443/443' && is_world(SourceCidrIp)]",
+        "Permissions[?IpProtocol == 'ICMP' || IpProtocol == 'GRE']",
+    ] {
+        let err = custom(q).unwrap_err();
+        assert!(
+            matches!(err, SelectError::RejectedQuery { .. }),
+            "{q}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("selects none of the world-open rules on a risky port"),
+            "{text}"
+        );
+        assert!(text.contains("UDP 22/22 from 0.0.0.0/0"), "{text}");
+    }
 }
 
 #[test]
@@ -757,12 +851,12 @@ fn a_selected_id_selects_every_rule_that_carries_it_and_an_unknown_one_is_listed
 fn shadowing_still_applies_to_a_custom_selection() {
     let q = "Permissions[?Policy == 'accept' && is_world(SourceCidrIp)].SecurityGroupRuleId";
     let rules = [
-        deny("sgr-d", json!({"Priority": 1, "PortRange": "80/80"})),
-        open("sgr-http", json!({"PortRange": "80/80"})),
+        deny("sgr-d", json!({"Priority": 1, "PortRange": "3389/3389"})),
+        open("sgr-rdp", json!({"PortRange": "3389/3389"})),
     ];
     let s = custom(q).unwrap().evaluate(&rules).unwrap();
     assert!(s.exposed.is_empty());
-    assert_eq!(s.shadowed_ids(), ids(&["sgr-http"]));
+    assert_eq!(s.shadowed_ids(), ids(&["sgr-rdp"]));
 }
 
 #[test]
@@ -890,4 +984,53 @@ fn a_rule_a_custom_selector_names_with_a_private_or_group_source_goes_to_review(
 #[test]
 fn the_default_query_passes_its_own_guard_rails() {
     assert!(Selector::new(RISKY.parse().unwrap(), Some(DEFAULT_QUERY)).is_ok());
+}
+
+// ----- bounded selectors ------------------------------------------------------------------------
+
+fn too_complex(query: &str) -> String {
+    match custom(query) {
+        Err(e @ SelectError::TooComplex(_)) => e.to_string(),
+        other => panic!("expected TooComplex, got {other:?}"),
+    }
+}
+
+#[test]
+fn sixty_thousand_nested_parentheses_are_refused_before_parsing() {
+    let deep = format!(
+        "Permissions[?{}is_world(SourceCidrIp){}]",
+        "(".repeat(60_000),
+        ")".repeat(60_000)
+    );
+    let text = too_complex(&deep[..deep.len().min(8000)]);
+    assert!(text.starts_with("RULE_SELECTOR is nested"), "{text}");
+    assert!(text.contains("at most 64"), "{text}");
+    let text = too_complex(&deep);
+    assert!(text.contains("bytes long; at most 8192"), "{text}");
+}
+
+#[test]
+fn a_long_chain_of_prefix_operators_is_refused_before_parsing() {
+    let q = format!("Permissions[?{}is_world(SourceCidrIp)]", "!".repeat(2000));
+    assert!(too_complex(&q).contains("nested"));
+}
+
+#[test]
+fn an_expression_that_compiles_too_deep_is_refused() {
+    // Flat text, but each `.a` and `||` adds a level to the compiled expression.
+    let q = format!(
+        "Permissions[?is_world(SourceCidrIp){}].SecurityGroupRuleId",
+        " || a".repeat(500)
+    );
+    let text = too_complex(&q);
+    assert!(text.contains("expressions deep; at most 64"), "{text}");
+}
+
+#[test]
+fn nesting_inside_quoted_text_does_not_count() {
+    let q = format!(
+        "Permissions[?is_world(SourceCidrIp) && Description != '{}'].SecurityGroupRuleId",
+        "(".repeat(500)
+    );
+    assert!(custom(&q).is_ok());
 }

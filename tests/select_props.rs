@@ -492,3 +492,44 @@ proptest! {
         }
     }
 }
+
+/// Queries that reach beyond the built-in selection (every world rule, any protocol, any port,
+/// named rules) yet pass the start-up self-test.
+const BROAD_QUERIES: &[&str] = &[
+    "Permissions[?SourceCidrIp=='0.0.0.0/0']",
+    "Permissions[?is_world(SourceCidrIp) || is_world(Ipv6SourceCidrIp)].SecurityGroupRuleId",
+    "Permissions[?Policy == 'accept' && is_world(SourceCidrIp) || IpProtocol == 'ICMP' \
+     || IpProtocol == 'GRE' || Direction == 'egress' || Policy == 'drop']",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// A selector can only narrow: whatever a custom query returns, what is revoked (or found
+    /// shadowed) is a subset of what the built-in selection revokes (or finds shadowed).
+    #[test]
+    fn a_custom_selection_is_always_a_subset_of_the_built_in_one(
+        rules in group(&WIDE, "r", ANY_POLICY, 12),
+        dense in group(&DENSE, "d", ANY_POLICY, 10),
+        query in proptest::sample::select(BROAD_QUERIES),
+        named in proptest::collection::vec(0usize..12, 0..6),
+        risky in risky_config(),
+    ) {
+        let named: Vec<String> = named.iter().map(|i| format!("'sgr-r{i}', 'sgr-d{i}'")).collect();
+        let query = format!("[{query}, [{}]][]", named.join(", "));
+        let custom = Selector::new(risky.clone(), Some(&query)).unwrap();
+        let built_in = Selector::new(risky, None).unwrap();
+        for rules in [&rules, &dense] {
+            let narrowed = custom.evaluate(rules).unwrap();
+            let full = built_in.evaluate(rules).unwrap();
+            let revoked = full.revoke_ids();
+            let shadowed = full.shadowed_ids();
+            for id in narrowed.revoke_ids() {
+                prop_assert!(revoked.contains(&id), "{} revoked by {}", id, query);
+            }
+            for id in narrowed.shadowed_ids() {
+                prop_assert!(shadowed.contains(&id), "{} shadowed by {}", id, query);
+            }
+        }
+    }
+}

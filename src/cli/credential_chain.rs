@@ -26,8 +26,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use crate::credentials::Credentials;
 use crate::openapi::Endpoint;
 
@@ -69,6 +67,9 @@ pub struct Resolved {
     /// Set when the profile is a `RamRoleArn` one: the key alone is not what the calls should run
     /// as.
     pub assume: Option<RoleToAssume>,
+    /// Why the source may not be what its owner wrote (a profile file others can write, or a
+    /// symbolic link), for the command line to print on stderr. Never a secret.
+    pub warnings: Vec<String>,
 }
 
 /// Looks for credentials. `lookup` reads the environment; `home` is the home directory
@@ -115,6 +116,7 @@ pub fn resolve(
                         credentials: Credentials::new(id, secret, token),
                         source,
                         assume: None,
+                        warnings: Vec::new(),
                     });
                 }
             }
@@ -150,68 +152,171 @@ pub fn resolve(
     let wanted = profile
         .map(str::to_string)
         .or_else(|| get("ALIBABA_CLOUD_PROFILE"));
-    from_profile_file(&text, &path, wanted.as_deref())
+    let mut resolved = from_profile_file(&text, &path, wanted.as_deref())?;
+    resolved.warnings = profile_file_warnings(&path);
+    Ok(resolved)
 }
 
-#[derive(Deserialize)]
-struct ProfileFile {
-    #[serde(default)]
-    current: String,
-    #[serde(default)]
-    profiles: Vec<Profile>,
+/// What is wrong with where the profile file lives: a symbolic link (its content is whatever the
+/// link points at), or a file (or link target) others than its owner can write (anyone on the
+/// machine could swap the key or the role). The file is still used, as the aliyun CLI would.
+pub fn profile_file_warnings(path: &Path) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let shown = path.display();
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = std::fs::read_link(path)
+            .map(|t| format!(" to {}", t.display()))
+            .unwrap_or_default();
+        warnings.push(format!(
+            "{shown} is a symbolic link{target}: the credentials come from wherever it points"
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o022 != 0 {
+                warnings.push(format!(
+                    "{shown} can be written by others than its owner (mode {mode:03o}): anyone \
+                     who can write it chooses the credentials used; chmod 600 it"
+                ));
+            }
+        }
+    }
+    warnings
 }
 
-#[derive(Deserialize)]
+/// One profile of the file, its fields read one by one (absent or `null` means empty).
 struct Profile {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
     mode: String,
-    #[serde(default)]
     access_key_id: String,
-    #[serde(default)]
     access_key_secret: String,
-    #[serde(default)]
     sts_token: String,
-    #[serde(default)]
     ram_role_arn: String,
-    #[serde(default)]
     ram_session_name: String,
-    #[serde(default)]
     expired_seconds: u32,
-    #[serde(default)]
     sts_region: String,
-    #[serde(default)]
     external_id: String,
 }
 
+/// Reads the fields of one JSON object, each error naming the field and `whose` it is, never
+/// the value: the file holds secrets, and a secret pasted into the wrong field must not be
+/// printed (serde's own type errors quote the value).
+struct Fields<'a> {
+    object: &'a serde_json::Map<String, serde_json::Value>,
+    whose: String,
+}
+
+impl Fields<'_> {
+    fn text(&self, field: &str) -> Result<String, ChainError> {
+        match self.object.get(field) {
+            None | Some(serde_json::Value::Null) => Ok(String::new()),
+            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(ChainError(format!(
+                "{}: field {field} is not a string",
+                self.whose
+            ))),
+        }
+    }
+
+    fn seconds(&self, field: &str) -> Result<u32, ChainError> {
+        match self.object.get(field) {
+            None | Some(serde_json::Value::Null) => Ok(0),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    ChainError(format!(
+                        "{}: field {field} is not a whole number of seconds",
+                        self.whose
+                    ))
+                }),
+        }
+    }
+}
+
 /// Reads the profile `wanted` (else the file's `current`) from the text of a profile file.
+/// Errors name the file, the profile and the field, never a field's value.
 pub fn from_profile_file(
     text: &str,
     path: &Path,
     wanted: Option<&str>,
 ) -> Result<Resolved, ChainError> {
+    use serde_json::Value;
     let at = path.display();
-    // serde_json's message names a line and column, never the file's content (it holds secrets).
-    let file: ProfileFile = serde_json::from_str(text)
-        .map_err(|e| ChainError(format!("{at} is not an aliyun CLI profile file: {e}")))?;
-    let name = wanted.unwrap_or(&file.current);
+    // Only the position of a syntax error: never a piece of the file.
+    let doc: Value = serde_json::from_str(text).map_err(|e| {
+        ChainError(format!(
+            "{at} is not an aliyun CLI profile file: invalid JSON at line {}, column {}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Some(top) = doc.as_object() else {
+        return Err(ChainError(format!(
+            "{at} is not an aliyun CLI profile file: not a JSON object"
+        )));
+    };
+    let file = Fields {
+        object: top,
+        whose: at.to_string(),
+    };
+    let current = file.text("current")?;
+    let profiles: Vec<&serde_json::Map<String, Value>> = match top.get("profiles") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                p.as_object()
+                    .ok_or_else(|| ChainError(format!("{at}: profiles[{i}] is not a JSON object")))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(ChainError(format!("{at}: field profiles is not a list"))),
+    };
+    let names: Vec<String> = profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Fields {
+                object: p,
+                whose: format!("{at}: profiles[{i}]"),
+            }
+            .text("name")
+        })
+        .collect::<Result<_, _>>()?;
+    let name = wanted.unwrap_or(&current);
     if name.is_empty() {
         return Err(ChainError(format!(
             "{at} names no current profile: pass --profile NAME"
         )));
     }
-    let p = file
-        .profiles
+    let object = names
         .iter()
-        .find(|p| p.name == name)
+        .position(|n| n == name)
+        .map(|i| profiles[i])
         .ok_or_else(|| {
-            let names: Vec<&str> = file.profiles.iter().map(|p| p.name.as_str()).collect();
             ChainError(format!(
                 "{at} has no profile {name:?} (it has: {})",
                 names.join(", ")
             ))
         })?;
+    let fields = Fields {
+        object,
+        whose: format!("profile {name:?} in {at}"),
+    };
+    let p = Profile {
+        mode: fields.text("mode")?,
+        access_key_id: fields.text("access_key_id")?,
+        access_key_secret: fields.text("access_key_secret")?,
+        sts_token: fields.text("sts_token")?,
+        ram_role_arn: fields.text("ram_role_arn")?,
+        ram_session_name: fields.text("ram_session_name")?,
+        expired_seconds: fields.seconds("expired_seconds")?,
+        sts_region: fields.text("sts_region")?,
+        external_id: fields.text("external_id")?,
+    };
     let mode = p.mode.to_ascii_lowercase();
     let key = |what: &str| -> Result<(), ChainError> {
         if p.access_key_id.is_empty() || p.access_key_secret.is_empty() {
@@ -229,6 +334,7 @@ pub fn from_profile_file(
                 credentials: Credentials::new(&p.access_key_id, &p.access_key_secret, None),
                 source: source("AK"),
                 assume: None,
+                warnings: Vec::new(),
             })
         }
         "ststoken" => {
@@ -246,6 +352,7 @@ pub fn from_profile_file(
                 ),
                 source: source("StsToken"),
                 assume: None,
+                warnings: Vec::new(),
             })
         }
         "ramrolearn" => {
@@ -264,10 +371,9 @@ pub fn from_profile_file(
             let sts_endpoint = (!p.sts_region.is_empty())
                 .then(|| Endpoint::parse(&format!("https://sts.{}.aliyuncs.com", p.sts_region)))
                 .transpose()
-                .map_err(|e| {
+                .map_err(|_| {
                     ChainError(format!(
-                        "profile {name:?} in {at} has sts_region {:?}, which is not a region: {e}",
-                        p.sts_region
+                        "profile {name:?} in {at}: field sts_region is not a region id"
                     ))
                 })?;
             Ok(Resolved {
@@ -290,11 +396,12 @@ pub fn from_profile_file(
                     },
                     sts_endpoint,
                 }),
+                warnings: Vec::new(),
             })
         }
         _ => Err(ChainError(format!(
-            "profile {name:?} in {at} has mode {:?}: sg-remediator supports AK, StsToken and RamRoleArn",
-            p.mode
+            "profile {name:?} in {at}: field mode names a mode sg-remediator does not support \
+             (it supports AK, StsToken and RamRoleArn)"
         ))),
     }
 }
@@ -422,7 +529,8 @@ mod tests {
     #[test]
     fn an_unsupported_mode_or_a_missing_profile_is_named() {
         let e = from_profile_file(FILE, &path(), Some("sso")).unwrap_err();
-        assert!(e.0.contains("\"CloudSSO\""), "{e}");
+        assert!(e.0.contains("field mode names a mode"), "{e}");
+        assert!(!e.0.contains("CloudSSO"), "{e}");
         let e = from_profile_file(FILE, &path(), Some("nope")).unwrap_err();
         assert!(
             e.0.contains("no profile \"nope\" (it has: dev, sts, ops, sso)"),
@@ -445,5 +553,89 @@ mod tests {
             r#"{"current": "a", "profiles": [{"name": "a", "access_key_secret": "hush-hush" "#;
         let e = from_profile_file(broken, &path(), None).unwrap_err();
         assert!(!e.0.contains("hush-hush"), "{e}");
+    }
+
+    /// A scratch directory with a profile file written with `mode`.
+    #[cfg(unix)]
+    fn scratch_profile(tag: &str, mode: u32) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!(
+            "sg-remediator-profile-{tag}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(dir.join(".aliyun")).unwrap();
+        let file = dir.join(PROFILE_FILE);
+        std::fs::write(&file, FILE).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        (dir, file)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_profile_file_only_its_owner_can_write_gives_no_warning() {
+        let (dir, _) = scratch_profile("private", 0o600);
+        let r = resolve(&env(&[]), Some(&dir), None).unwrap();
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_profile_file_others_can_write_is_used_with_a_warning() {
+        let (dir, _) = scratch_profile("shared", 0o666);
+        let r = resolve(&env(&[]), Some(&dir), None).unwrap();
+        assert_eq!(r.credentials.access_key_id, "AKdev");
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].contains("can be written by others"),
+            "{:?}",
+            r.warnings
+        );
+        assert!(r.warnings[0].contains("mode 666"), "{:?}", r.warnings);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_profile_file_is_used_with_a_warning() {
+        let (dir, file) = scratch_profile("linked", 0o600);
+        let real = dir.join("real-config.json");
+        std::fs::rename(&file, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &file).unwrap();
+        let r = resolve(&env(&[]), Some(&dir), None).unwrap();
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].contains("is a symbolic link to"),
+            "{:?}",
+            r.warnings
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_secret_in_a_field_of_the_wrong_type_is_named_by_field_never_quoted() {
+        for (field, value) in [
+            ("expired_seconds", r#""hush-hush-secret""#),
+            ("access_key_secret", "123456789012345"),
+            ("sts_region", r#""hush hush/secret""#),
+            ("mode", r#""hush-hush-secret""#),
+        ] {
+            let text = format!(
+                r#"{{"current": "a", "profiles": [{{"name": "a", "mode": "RamRoleArn",
+                    "access_key_id": "i", "access_key_secret": "s", "ram_role_arn": "r",
+                    "{field}": {value}}}]}}"#
+            );
+            let e = from_profile_file(&text, &path(), None).unwrap_err();
+            assert!(e.0.contains(&format!("field {field}")), "{e}");
+            assert!(
+                !e.0.contains("hush") && !e.0.contains("123456789012345"),
+                "{e}"
+            );
+        }
+        let e = from_profile_file(r#"{"profiles": "hush-hush"}"#, &path(), None).unwrap_err();
+        assert!(
+            e.0.contains("field profiles") && !e.0.contains("hush"),
+            "{e}"
+        );
     }
 }

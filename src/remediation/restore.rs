@@ -1,5 +1,6 @@
 //! A restore: only rules whose seal verifies for this account, region and group are put back,
-//! never on an exempt, deleted or managed group, never twice, and in a dry run not at all.
+//! never on an exempt, deleted or managed group, never adding a rule already there, and in a dry
+//! run not at all.
 
 use std::collections::HashSet;
 
@@ -366,7 +367,9 @@ mod tests {
 
     fn sealer() -> Sealer {
         Sealer::new(
-            "11".repeat(32).parse().unwrap(),
+            "a94f0e7d3c2b81567f0e9d8c7b6a5f4e3d2c1b0a99887766f5e4d3c2b1a09f8e"
+                .parse()
+                .unwrap(),
             std::time::Duration::from_secs(86_400),
         )
     }

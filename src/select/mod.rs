@@ -51,7 +51,10 @@
 //! (so both `Permissions[?…].SecurityGroupRuleId` and `Permissions[?…]` work). Anything else
 //! (`null`, a number, nested arrays) is [`SelectError::BadOutput`]. A custom query is also run
 //! once on a built-in sample group when the selector is built, so a query that fails or returns
-//! the wrong shape is rejected at start-up rather than on the first event.
+//! the wrong shape is rejected at start-up rather than on the first event. It must also select
+//! at least one of the sample's world-open rules on a risky port (TCP, UDP and ALL, IPv4 and
+//! IPv6) and none of their private-source twins; selecting the sample's ICMP, GRE or non-risky
+//! rules is allowed, since the narrowing rule keeps them anyway.
 //!
 //! # Guard rails (apply to every query, including the default)
 //!
@@ -60,9 +63,13 @@
 //! - A selected egress rule, Drop rule, or rule whose direction, policy, protocol or port range
 //!   cannot be read is moved to [`Selection::review`] with the reason, never revoked:
 //!   revoking a Drop rule removes a protection, and RevokeSecurityGroup handles ingress only.
-//! - Shadowing applies to custom selections too. The ports judged are the risky spans the rule
-//!   opens or, when it opens none (a custom query selected it for another reason), its whole
-//!   port range.
+//! - **A selector can only narrow.** What any query selects is intersected with what the
+//!   built-in selection ([`DEFAULT_QUERY`]) would take: ingress, Accept, world source, TCP, UDP
+//!   or ALL, and a port range covering a configured risky port. A world-open rule the query
+//!   selects outside it (ICMP, GRE, web ports when they are not in `RISKY_PORTS`) is kept and
+//!   not reported: keeping it is what the built-in selection does. To act on every world-open
+//!   TCP/UDP rule, configure `RISKY_PORTS=1-65535`.
+//! - Shadowing applies to custom selections too, judged on the risky spans the rule opens.
 
 mod functions;
 mod native;
@@ -108,6 +115,10 @@ pub enum SelectError {
         /// Where the parser stopped: the column on that line.
         column: usize,
     },
+    /// The query is longer or more deeply nested than a selector needs to be, and than
+    /// evaluating it safely allows (each level of nesting is a level of recursion).
+    #[error("RULE_SELECTOR is {0}")]
+    TooComplex(String),
     /// The query parses but fails (or returns the wrong shape) on the built-in sample group.
     #[error("RULE_SELECTOR {query:?} does not work on a sample security group: {reason}")]
     RejectedQuery {
@@ -260,8 +271,7 @@ fn canonical_variable(rules: &[Permission]) -> Rcvar {
 pub struct Exposed {
     /// The rule, with every attribute needed to revoke it and to put it back.
     pub rule: Permission,
-    /// The risky spans the rule opens, clipped to its range (for a custom selection that opens no
-    /// risky port: its whole port range).
+    /// The risky spans the rule opens, clipped to its range.
     pub ports: Vec<PortSpan>,
     /// Revoking also removes access beyond those ports (a wider range, or protocol `ALL`):
     /// log it, since it may cut more than the risky exposure.
@@ -425,6 +435,108 @@ const _: () = {
     shareable::<Selector>();
 };
 
+/// The longest `RULE_SELECTOR` accepted, in bytes: the built-in query is about 330.
+pub const MAX_SELECTOR_LEN: usize = 8 * 1024;
+
+/// The deepest nesting accepted in a `RULE_SELECTOR`, both in its text (parentheses, brackets,
+/// braces and the prefix operators `!` and `&`, which the parser follows recursively) and in
+/// the expression it compiles to (which the interpreter walks recursively). The built-in query
+/// is 9 deep; far deeper queries would overflow the stack when compiled or evaluated.
+pub const MAX_SELECTOR_DEPTH: usize = 64;
+
+/// Refuses a query too long, or nested too deeply in its text, before the parser (which
+/// recurses once per level) sees it.
+fn check_bounds(query: &str) -> Result<(), SelectError> {
+    if query.len() > MAX_SELECTOR_LEN {
+        return Err(SelectError::TooComplex(format!(
+            "{} bytes long; at most {MAX_SELECTOR_LEN} are allowed",
+            query.len()
+        )));
+    }
+    let depth = text_depth(query);
+    if depth > MAX_SELECTOR_DEPTH {
+        return Err(SelectError::TooComplex(format!(
+            "nested {depth} levels deep (parentheses, brackets, braces, `!` and `&`); at most \
+             {MAX_SELECTOR_DEPTH} are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// How deeply the text of a query nests: open `(`, `[` and `{`, plus the prefix operators `!`
+/// and `&` met in each open scope (counted until the scope closes, an upper bound of how far
+/// they nest). Quoted identifiers, raw strings and literals are skipped.
+fn text_depth(query: &str) -> usize {
+    let b = query.as_bytes();
+    let (mut i, mut depth, mut max) = (0, 0usize, 0usize);
+    let mut scopes: Vec<usize> = Vec::new();
+    while i < b.len() {
+        match b[i] {
+            quote @ (b'\'' | b'`' | b'"') => {
+                i += 1;
+                while i < b.len() && b[i] != quote {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                scopes.push(depth);
+                depth += 1;
+            }
+            b')' | b']' | b'}' => depth = scopes.pop().unwrap_or(0),
+            b'!' if b.get(i + 1) != Some(&b'=') => depth += 1,
+            b'&' if b.get(i + 1) == Some(&b'&') => i += 1,
+            b'&' => depth += 1,
+            _ => {}
+        }
+        max = max.max(depth);
+        i += 1;
+    }
+    max
+}
+
+/// The depth of a compiled expression, walked without recursion.
+fn ast_depth(ast: &jmespath::ast::Ast) -> usize {
+    let mut max = 0;
+    let mut pending = vec![(ast, 1usize)];
+    while let Some((node, depth)) = pending.pop() {
+        max = max.max(depth);
+        pending.extend(children(node).into_iter().map(|c| (c, depth + 1)));
+    }
+    max
+}
+
+/// The direct sub-expressions of `node`.
+fn children(node: &jmespath::ast::Ast) -> Vec<&jmespath::ast::Ast> {
+    use jmespath::ast::Ast;
+    match node {
+        Ast::Comparison { lhs, rhs, .. }
+        | Ast::Projection { lhs, rhs, .. }
+        | Ast::And { lhs, rhs, .. }
+        | Ast::Or { lhs, rhs, .. }
+        | Ast::Subexpr { lhs, rhs, .. } => vec![lhs, rhs],
+        Ast::Condition {
+            predicate, then, ..
+        } => vec![predicate, then],
+        Ast::Expref { ast: node, .. }
+        | Ast::Flatten { node, .. }
+        | Ast::Not { node, .. }
+        | Ast::ObjectValues { node, .. } => vec![node],
+        Ast::Function { args: nodes, .. }
+        | Ast::MultiList {
+            elements: nodes, ..
+        } => nodes.iter().collect(),
+        Ast::MultiHash { elements, .. } => elements.iter().map(|kv| &kv.value).collect(),
+        Ast::Identity { .. }
+        | Ast::Field { .. }
+        | Ast::Index { .. }
+        | Ast::Literal { .. }
+        | Ast::Slice { .. } => Vec::new(),
+    }
+}
+
 fn invalid_query(query: &str, e: &JmespathError) -> SelectError {
     SelectError::InvalidQuery {
         query: query.to_string(),
@@ -459,10 +571,22 @@ fn sample_rules() -> Vec<Permission> {
     ]
 }
 
-/// The sample group of the start-up self-test: the canonical world-open rule on a risky port
-/// (SSH 22 or RDP 3389 when configured, else the first risky port) and the same rule from
-/// private sources. Returns the rules, the world rule's id and the private rules' ids.
-fn guard_sample(risky: &RiskyPorts) -> (Vec<Permission>, &'static str, [&'static str; 6]) {
+/// The sample group of the start-up self-test.
+struct GuardSample {
+    rules: Vec<Permission>,
+    /// World-open rules on a risky port, over each protocol that has ports and both families:
+    /// what the function exists to revoke. A selector must select at least one of them.
+    risky_world: Vec<&'static str>,
+    /// The first risky world rule's twins from private, host and group sources: a selector
+    /// must select none of them.
+    private: Vec<&'static str>,
+}
+
+/// The sample group of the start-up self-test: world-open rules on a risky port (SSH 22 or RDP
+/// 3389 when configured, else the first risky port) over TCP, UDP and ALL, from IPv4 and IPv6;
+/// world-open rules the built-in selection keeps (ICMP, GRE and, when some port is not risky,
+/// TCP and UDP on it); and the TCP rule from private and group sources.
+fn guard_sample(risky: &RiskyPorts) -> GuardSample {
     let covers = |p: u16| risky.spans().iter().any(|s| s.from <= p && p <= s.to);
     let port = [22, 3389]
         .into_iter()
@@ -470,13 +594,28 @@ fn guard_sample(risky: &RiskyPorts) -> (Vec<Permission>, &'static str, [&'static
         .or_else(|| risky.spans().first().map(|s| s.from))
         .unwrap_or(22);
     let range = format!("{port}/{port}");
-    let rule = |id: &str, source: (&str, &str)| {
+    // A port that is not risky, for the rules a selector may select but never gets revoked.
+    let safe = [443, 80, 53, 8443]
+        .into_iter()
+        .chain(1..=u16::MAX)
+        .find(|p| !covers(*p))
+        .map(|p| format!("{p}/{p}"));
+    let rule = |id: &str, protocol: &str, range: &str, source: (&str, &str)| {
         let mut v = serde_json::json!({"SecurityGroupRuleId": id, "Direction": "ingress",
-            "Policy": "Accept", "Priority": 1, "IpProtocol": "TCP", "PortRange": range,
+            "Policy": "Accept", "Priority": 1, "IpProtocol": protocol, "PortRange": range,
             "NicType": "intranet"});
         v[source.0] = Value::String(source.1.to_string());
         Permission::from_json(&v).expect("the built-in guard sample parses")
     };
+    let v4 = ("SourceCidrIp", "0.0.0.0/0");
+    let v6 = ("Ipv6SourceCidrIp", "::/0");
+    let risky_world: [(&'static str, &str, &str, (&str, &str)); 5] = [
+        ("sgr-guard-world", "TCP", &range, v4),
+        ("sgr-guard-world-udp", "UDP", &range, v4),
+        ("sgr-guard-world-all", "ALL", "-1/-1", v4),
+        ("sgr-guard-world6", "TCP", &range, v6),
+        ("sgr-guard-world6-udp", "UDP", &range, v6),
+    ];
     let private = [
         ("sgr-guard-10", ("SourceCidrIp", "10.0.0.0/8")),
         ("sgr-guard-172", ("SourceCidrIp", "172.16.0.0/12")),
@@ -485,9 +624,26 @@ fn guard_sample(risky: &RiskyPorts) -> (Vec<Permission>, &'static str, [&'static
         ("sgr-guard-ula", ("Ipv6SourceCidrIp", "fd00::/8")),
         ("sgr-guard-group", ("SourceGroupId", "sg-guard-peer")),
     ];
-    let mut rules = vec![rule("sgr-guard-world", ("SourceCidrIp", "0.0.0.0/0"))];
-    rules.extend(private.iter().map(|(id, src)| rule(id, *src)));
-    (rules, "sgr-guard-world", private.map(|(id, _)| id))
+    let mut rules: Vec<Permission> = risky_world
+        .iter()
+        .map(|(id, proto, range, src)| rule(id, proto, range, *src))
+        .collect();
+    rules.push(rule("sgr-guard-icmp", "ICMP", "-1/-1", v4));
+    rules.push(rule("sgr-guard-gre", "GRE", "-1/-1", v4));
+    if let Some(safe) = &safe {
+        rules.push(rule("sgr-guard-safe-tcp", "TCP", safe, v4));
+        rules.push(rule("sgr-guard-safe-udp", "UDP", safe, v6));
+    }
+    rules.extend(
+        private
+            .iter()
+            .map(|(id, src)| rule(id, "TCP", &range, *src)),
+    );
+    GuardSample {
+        rules,
+        risky_world: risky_world.iter().map(|(id, ..)| *id).collect(),
+        private: private.iter().map(|(id, _)| *id).collect(),
+    }
 }
 
 impl Selector {
@@ -504,7 +660,14 @@ impl Selector {
             Some(q) if custom => q.trim(),
             _ => DEFAULT_QUERY,
         };
+        check_bounds(text)?;
         let query = runtime.compile(text).map_err(|e| invalid_query(text, &e))?;
+        let depth = ast_depth(query.as_ast());
+        if depth > MAX_SELECTOR_DEPTH {
+            return Err(SelectError::TooComplex(format!(
+                "nested {depth} expressions deep; at most {MAX_SELECTOR_DEPTH} are allowed"
+            )));
+        }
         let selector = Selector {
             inner: Arc::new(Inner {
                 risky,
@@ -527,34 +690,55 @@ impl Selector {
     }
 
     /// A custom query must still find what the function exists for, and must not reach for
-    /// private traffic: on a sample group it must select the world-open rule on a risky port
-    /// and none of the same rule's private-source twins. A typo (`direction` for `Direction`)
-    /// selects nothing and would report every group compliant; a broad query would revoke
-    /// application traffic. Either is refused at start, saying what the sample showed.
+    /// private traffic: on a sample group it must select at least one of the world-open rules
+    /// on a risky port and none of their private-source twins. A typo (`direction` for
+    /// `Direction`) selects nothing and would report every group compliant; a query reaching
+    /// private sources is a mistake even though the guard rails would keep those rules. Either
+    /// is refused at start, saying what the sample showed. Selecting world-open rules the
+    /// built-in selection keeps (ICMP, GRE, ports that are not risky) is harmless: the selection
+    /// is intersected with the built-in one (see [`Selector::evaluate`]).
     fn self_test(&self) -> Result<(), String> {
-        let (rules, world, private) = guard_sample(&self.inner.risky);
-        let ids = self.run_query(&rules).map_err(|e| e.to_string())?;
-        let world_rule = &rules[0];
-        if !ids.iter().any(|id| id == world) {
+        let sample = guard_sample(&self.inner.risky);
+        let ids = self.run_query(&sample.rules).map_err(|e| e.to_string())?;
+        let selected = |id: &str| ids.iter().any(|s| s == id);
+        let by_id = |id: &str| {
+            sample
+                .rules
+                .iter()
+                .find(|r| r.rule_id.as_ref().is_some_and(|r| r.as_str() == id))
+        };
+        if !sample.risky_world.iter().any(|id| selected(id)) {
+            let missed: Vec<String> = sample
+                .risky_world
+                .iter()
+                .filter_map(|id| by_id(id).map(|r| (id, r)))
+                .map(|(id, r)| {
+                    let source = [&r.source_cidr, &r.ipv6_source_cidr]
+                        .into_iter()
+                        .flatten()
+                        .map(Address::to_text)
+                        .next()
+                        .unwrap_or_default();
+                    format!(
+                        "{id} ({} {} from {source})",
+                        r.protocol.as_str(),
+                        r.port_range
+                    )
+                })
+                .collect();
             return Err(format!(
-                "on the built-in sample group it does not select {world} ({} {} from {}), the \
-                 world-open rule on a risky port the function exists to revoke (it selected {:?}); \
+                "on the built-in sample group it selects none of the world-open rules on a risky \
+                 port the function exists to revoke: it does not select {} (it selected {:?}); \
                  check the field names' case (e.g. Direction, not direction)",
-                world_rule.protocol.as_str(),
-                world_rule.port_range,
-                world_rule
-                    .source_cidr
-                    .as_ref()
-                    .map(Address::to_text)
-                    .unwrap_or_default(),
+                missed.join(", "),
                 ids
             ));
         }
-        let reached: Vec<String> = rules
+        let reached: Vec<&str> = sample
+            .private
             .iter()
-            .filter_map(|r| r.rule_id.as_ref())
-            .filter(|id| private.contains(&id.as_str()) && ids.iter().any(|s| s == id.as_str()))
-            .map(|id| id.to_string())
+            .copied()
+            .filter(|id| selected(id))
             .collect();
         if !reached.is_empty() {
             return Err(format!(
@@ -610,7 +794,8 @@ impl Selector {
     }
 
     /// Decides, for one security group's rules, which to revoke, which are shadowed and which
-    /// need review.
+    /// need review. Whatever the query, a rule is revoked only if the built-in selection would
+    /// revoke it too: the result is always a subset of the default query's.
     pub fn evaluate(&self, rules: &[Permission]) -> Result<Selection, SelectError> {
         let ids = self.query_ids(rules)?;
         // Each id with the positions of its rules (an id may repeat), sorted: one allocation
@@ -655,7 +840,12 @@ impl Selector {
                 });
                 continue;
             }
-            let ports = judged_ports(rule, risky);
+            // A selector can only narrow: what the built-in selection would not revoke (ICMP,
+            // GRE, no risky port opened) is kept whatever the query says.
+            if !native::selected(rule, risky) {
+                continue;
+            }
+            let ports = risky.opened_by(&rule.port_range);
             match shadow::judge(rule, &ports, rules) {
                 shadow::Verdict::Shadowed { by } => selection.shadowed.push(Shadowed {
                     rule: rule.clone(),
@@ -785,22 +975,6 @@ fn unjudgeable(rule: &Permission, risky: &RiskyPorts) -> Option<ReviewReason> {
     }
 }
 
-/// The spans a selected rule is judged on: the risky spans it opens, else its whole range.
-fn judged_ports(rule: &Permission, risky: &RiskyPorts) -> Vec<PortSpan> {
-    if !rule.protocol.has_ports() {
-        return Vec::new();
-    }
-    let opened = risky.opened_by(&rule.port_range);
-    if !opened.is_empty() {
-        return opened;
-    }
-    match rule.port_range {
-        PortRange::All => vec![PortSpan { from: 1, to: 65535 }],
-        PortRange::Range { from, to } => vec![PortSpan { from, to }],
-        PortRange::Unparsed(_) => Vec::new(),
-    }
-}
-
 /// Whether revoking `rule` removes more than `ports`.
 fn collateral(rule: &Permission, ports: &[PortSpan]) -> bool {
     if !rule.protocol.has_ports() || rule.protocol == Protocol::All {
@@ -816,4 +990,17 @@ fn collateral(rule: &Permission, ports: &[PortSpan]) -> bool {
         .map(|s| u32::from(s.to) - u32::from(s.from) + 1)
         .sum();
     width > judged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_query_is_far_within_the_depth_bounds() {
+        let query = jmespath::compile(DEFAULT_QUERY).unwrap();
+        let depth = ast_depth(query.as_ast());
+        assert!(depth <= MAX_SELECTOR_DEPTH / 4, "{depth}");
+        assert!(text_depth(DEFAULT_QUERY) <= MAX_SELECTOR_DEPTH / 8);
+    }
 }

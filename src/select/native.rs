@@ -29,7 +29,7 @@ pub(super) fn default_query_ids(rules: &[Permission], risky: &RiskyPorts) -> Vec
 /// `Direction == 'ingress' && Policy == 'accept' && (is_world(SourceCidrIp) ||
 /// is_world(Ipv6SourceCidrIp)) && (IpProtocol == 'TCP' || … 'UDP' || … 'ALL') &&
 /// PortRangeListId == '' && opens_risky_port(PortRange)`, over canonical values.
-fn selected(p: &Permission, risky: &RiskyPorts) -> bool {
+pub(super) fn selected(p: &Permission, risky: &RiskyPorts) -> bool {
     // Canonical Direction and Policy are the text trimmed and lower-cased, IpProtocol trimmed and
     // upper-cased: a case-insensitive comparison of the trimmed text is the same test.
     p.direction.as_str().trim().eq_ignore_ascii_case("ingress")

@@ -35,8 +35,8 @@ pub(crate) async fn invoke<H: Handler>(
         Err(d) => {
             tracing::warn!(
                 error_type = d.error_type(),
-                "invocation refused: {}",
-                d.error_message()
+                error_message = d.error_message(),
+                "invocation refused"
             );
             return error_response(&shared.handler, &d);
         }
@@ -74,8 +74,8 @@ pub(crate) async fn invoke<H: Handler>(
             Err(d) => {
                 tracing::warn!(
                     error_type = d.error_type(),
-                    "event refused: {}",
-                    d.error_message()
+                    error_message = d.error_message(),
+                    "event refused"
                 );
                 return error_response(&shared.handler, &d);
             }
@@ -105,10 +105,12 @@ pub(crate) async fn invoke<H: Handler>(
         match task.await {
             Ok(Ok(body)) => fc_response(&shared.handler, StatusCode::OK, Bytes::from(body)),
             Ok(Err(d)) => {
+                // The message may carry text from the event or the cloud: a field, never the
+                // line itself, so a formatter escapes it (a newline cannot forge FC's markers).
                 tracing::warn!(
                     error_type = d.error_type(),
-                    "invocation failed: {}",
-                    d.error_message()
+                    error_message = d.error_message(),
+                    "invocation failed"
                 );
                 error_response(&shared.handler, &d)
             }
@@ -118,7 +120,11 @@ pub(crate) async fn invoke<H: Handler>(
                 } else {
                     "the handler task was cancelled".to_string()
                 };
-                tracing::error!(error_type = "HandlerPanicked", "{message}");
+                tracing::error!(
+                    error_type = "HandlerPanicked",
+                    error_message = message.as_str(),
+                    "invocation failed"
+                );
                 error_response(
                     &shared.handler,
                     &Diagnostic::new("HandlerPanicked", message),
@@ -155,8 +161,11 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// larger is refused; the excess is read and discarded (up to [`DRAIN_CAP`]) so FC receives the
 /// error response instead of a reset connection.
 ///
-/// Every byte kept holds a permit of `budget` (the overall cap across connections) until the
-/// returned permit is dropped; a body waits for room when the cap is reached.
+/// Room in `budget` (the overall cap across connections) is taken in one step before the first
+/// byte is kept: the declared `Content-Length`, or `limit` for a body that declares no length
+/// (cut to what arrived once it is read). A body waiting for room holds none, so bodies waiting
+/// at once can never each hold part of the budget and wait for one another (the stall of
+/// taking room piece by piece); the returned permit is held until the event is dropped.
 async fn read_body(
     mut body: Incoming,
     declared: Option<u64>,
@@ -165,33 +174,24 @@ async fn read_body(
 ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Diagnostic> {
     let limit64 = limit as u64;
     let mut over = declared.is_some_and(|n| n > limit64);
-    let mut total: u64 = 0;
-    let mut buf = BytesMut::new();
     let mut held: Option<OwnedSemaphorePermit> = None;
-    let hold = |n: usize, held: &mut Option<OwnedSemaphorePermit>| {
-        let budget = Arc::clone(&budget);
-        let mut taken = held.take();
-        async move {
-            if n > 0 {
-                // `limit` fits in u32 (MAX_EVENT_BYTES is at most 128 MiB).
-                let permit = budget
-                    .acquire_many_owned(n as u32)
-                    .await
-                    .expect("the body budget is never closed");
-                match &mut taken {
-                    Some(t) => t.merge(permit),
-                    None => taken = Some(permit),
-                }
-            }
-            taken
-        }
-    };
+    let mut buf = BytesMut::new();
     if !over {
-        if let Some(n) = declared {
-            // Capacity only: pages count (and permits are taken) as bytes arrive.
-            buf.reserve(n as usize);
+        let room = declared.map_or(limit, |n| n as usize);
+        if room > 0 {
+            // `limit` fits in u32 (MAX_EVENT_BYTES is at most 128 MiB).
+            held = Some(
+                budget
+                    .acquire_many_owned(room as u32)
+                    .await
+                    .expect("the body budget is never closed"),
+            );
+        }
+        if declared.is_some() {
+            buf.reserve(room);
         }
     }
+    let mut total: u64 = 0;
     // A body declaring more than DRAIN_CAP is not read at all.
     let mut complete = declared.is_none_or(|n| n <= DRAIN_CAP);
     while complete {
@@ -208,6 +208,7 @@ async fn read_body(
             continue;
         };
         total += data.len() as u64;
+        // hyper never yields more than a declared length, so only the limit needs checking.
         if total > limit64 {
             over = true;
             buf = BytesMut::new();
@@ -219,9 +220,6 @@ async fn read_body(
                 break;
             }
         } else {
-            let covered = held.as_ref().map_or(0, |p| p.num_permits());
-            let needed = (total as usize).saturating_sub(covered);
-            held = hold(needed, &mut held).await;
             buf.extend_from_slice(&data);
         }
     }
@@ -235,6 +233,16 @@ async fn read_body(
             "PayloadTooLarge",
             format!("the event is {size}, more than MAX_EVENT_BYTES = {limit}"),
         ));
+    }
+    // Give back what a body without a declared length did not use.
+    if let Some(permit) = held.as_mut() {
+        let unused = permit.num_permits().saturating_sub(buf.len());
+        if unused > 0 {
+            drop(permit.split(unused));
+        }
+    }
+    if held.as_ref().is_some_and(|p| p.num_permits() == 0) {
+        held = None;
     }
     Ok((buf.freeze(), held))
 }

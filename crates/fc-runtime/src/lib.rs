@@ -76,8 +76,12 @@
 //!
 //! # Bounds
 //! A request head must arrive within [`HEADER_READ_TIMEOUT`], its body within
-//! [`BODY_READ_TIMEOUT`]; bodies above `MAX_EVENT_BYTES` are refused, and all bodies held at once
-//! share a budget of [`body_budget`] bytes. `x-fc-request-id` must match `[A-Za-z0-9._-]{1,128}`.
+//! [`BODY_READ_TIMEOUT`]; an answer whose writing stalls for [`WRITE_TIMEOUT`] (a client that
+//! does not read it) is abandoned, so SIGTERM's wait for in-flight answers is bounded; bodies above `MAX_EVENT_BYTES` are refused, and all bodies held at once
+//! share a budget of [`body_budget`] bytes. A body takes its room in one step (its
+//! `Content-Length`, or `MAX_EVENT_BYTES` when it declares none) before its first byte is kept,
+//! and holds nothing while it waits: concurrent large bodies are read one budget-full at a time,
+//! never each holding part of it. `x-fc-request-id` must match `[A-Za-z0-9._-]{1,128}`.
 //!
 //! The handler future is polled inside a `tracing` span named `invoke` with a `request_id`
 //! field, so every log line it emits carries the request id.
@@ -96,6 +100,6 @@ pub use diagnostic::{Diagnostic, Error};
 pub use handler::{service_fn, Handler, Redacted, ServiceFn};
 pub use options::{
     OptionsError, RuntimeOptions, BODY_READ_TIMEOUT, DEFAULT_FUNCTION_TIMEOUT, DEFAULT_LISTEN_PORT,
-    DEFAULT_MAX_EVENT_BYTES, HEADER_READ_TIMEOUT, MAX_MAX_EVENT_BYTES,
+    DEFAULT_MAX_EVENT_BYTES, HEADER_READ_TIMEOUT, MAX_MAX_EVENT_BYTES, WRITE_TIMEOUT,
 };
 pub use server::{body_budget, run, run_with, serve, RuntimeError};

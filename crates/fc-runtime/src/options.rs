@@ -39,6 +39,11 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// 32 MB). A stalled body is refused with `BodyReadTimeout`.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// An answer whose writing makes no progress for this long (a client that never reads it) is
+/// abandoned and its connection closed, so neither the connection nor SIGTERM's wait for
+/// in-flight answers can be held open by a reader. FC reads an answer as it is written.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What the server needs to know. [`RuntimeOptions::from_env`] reads the environment; the
 /// timeouts have no variable (their defaults are the constants of this module) and are fields so
 /// that in-process tests can shorten them.
@@ -54,6 +59,9 @@ pub struct RuntimeOptions {
     pub header_read_timeout: Duration,
     /// A request body must arrive within this time of its head ([`BODY_READ_TIMEOUT`]).
     pub body_read_timeout: Duration,
+    /// Writing an answer may stall (the client not reading) this long at most
+    /// ([`WRITE_TIMEOUT`]).
+    pub write_timeout: Duration,
 }
 
 impl Default for RuntimeOptions {
@@ -65,6 +73,7 @@ impl Default for RuntimeOptions {
             default_timeout: DEFAULT_FUNCTION_TIMEOUT,
             header_read_timeout: HEADER_READ_TIMEOUT,
             body_read_timeout: BODY_READ_TIMEOUT,
+            write_timeout: WRITE_TIMEOUT,
         }
     }
 }

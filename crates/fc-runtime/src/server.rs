@@ -3,8 +3,11 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +17,7 @@ use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 
@@ -91,7 +95,8 @@ pub(crate) struct Shared<H> {
     pub(crate) handler: H,
     pub(crate) options: RuntimeOptions,
     /// Request-body bytes being held at once, across all connections: a permit per byte,
-    /// [`body_budget`] in all. A body waits (within [`BODY_READ_TIMEOUT`]) for room.
+    /// [`body_budget`] in all. A body waits (within [`BODY_READ_TIMEOUT`]) for all of its room,
+    /// holding none meanwhile.
     pub(crate) body_bytes: Arc<Semaphore>,
 }
 
@@ -158,6 +163,7 @@ async fn serve_connection<H: Handler>(
 ) {
     let task_alive = alive.clone();
     let header_read_timeout = shared.options.header_read_timeout;
+    let write_timeout = shared.options.write_timeout;
     // Invocations of this connection whose body has been read and whose answer is not yet sent.
     let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let service_busy = Arc::clone(&busy);
@@ -167,6 +173,7 @@ async fn serve_connection<H: Handler>(
         let busy = Arc::clone(&service_busy);
         async move { Ok::<_, Infallible>(route(shared, req, alive, busy).await) }
     });
+    let stream = WriteTimeout::new(stream, write_timeout);
     let conn = http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(header_read_timeout)
@@ -273,4 +280,100 @@ pub(crate) fn error_response<H: Handler>(handler: &H, d: &Diagnostic) -> Respons
             .to_vec()
     });
     fc_response(handler, StatusCode::NOT_FOUND, Bytes::from(body))
+}
+
+/// A connection whose writes fail with `TimedOut` once they have made no progress for `timeout`:
+/// hyper has no write timeout, and a client that never reads its answer would otherwise hold the
+/// connection (and, after SIGTERM, the process) forever.
+struct WriteTimeout<S> {
+    inner: S,
+    timeout: Duration,
+    /// Armed when a write first finds the socket full; cleared by any progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteTimeout<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        WriteTimeout {
+            inner,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// What a write that is `Pending` becomes: still pending, or an error once stalled too long.
+    fn stall<T>(&mut self, cx: &mut TaskContext<'_>) -> Poll<io::Result<T>> {
+        let timeout = self.timeout;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the client read nothing of the answer for {} ms",
+                    timeout.as_millis()
+                ),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn progress<T>(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        p: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match p {
+            Poll::Pending => self.stall(cx),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteTimeout<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let p = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.progress(cx, p)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let p = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.progress(cx, p)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        let p = Pin::new(&mut self.inner).poll_flush(cx);
+        self.progress(cx, p)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        let p = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.progress(cx, p)
+    }
 }

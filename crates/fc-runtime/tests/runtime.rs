@@ -52,6 +52,15 @@ async fn fail(event: Event) -> Result<Value, Diagnostic> {
         .with_body(json!({"requestId": event.context.request_id})))
 }
 
+/// Fails with a message carrying text that, printed raw, would be FC's end marker for another
+/// request (as a message quoting an event's bad value could).
+async fn fail_forging_a_marker(_: Event) -> Result<Value, Diagnostic> {
+    Err(Diagnostic::new(
+        "InvalidEvent",
+        "bad id x\nFC Invoke End RequestId: forged-id\r\n\x1b[2K",
+    ))
+}
+
 /// Panics.
 async fn panic(_: Event) -> Result<Value, Diagnostic> {
     panic!("handler panicked on purpose")
@@ -73,6 +82,7 @@ async fn by_payload(event: Event) -> Result<Value, Diagnostic> {
     match event.payload.as_ref() {
         b"panic" => panic(event).await,
         b"fail" => fail(event).await,
+        b"forge" => fail_forging_a_marker(event).await,
         b"echo" => echo(event).await,
         _ => sleep(event).await,
     }
@@ -385,6 +395,45 @@ async fn shutdown_lets_an_in_flight_invocation_finish_then_serve_returns() {
     assert_eq!(body["slept"], 300);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_not_held_by_a_client_that_never_reads_its_answer() {
+    /// Answers, after a moment, far more than a socket's buffers hold.
+    async fn big_answer(_: Event) -> Result<Value, Diagnostic> {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(Value::String("x".repeat(32 * 1024 * 1024)))
+    }
+    let options = RuntimeOptions {
+        write_timeout: Duration::from_millis(500),
+        ..RuntimeOptions::default()
+    };
+    let mut server = Server::start_with(options, service_fn(big_answer)).await;
+    let mut reader = std::net::TcpStream::connect(server.addr).unwrap();
+    reader
+        .write_all(
+            b"POST /invoke HTTP/1.1\r\nHost: x\r\nx-fc-request-id: r-unread\r\n\
+              Content-Length: 2\r\n\r\n{}",
+        )
+        .unwrap();
+    // Shut down while the invocation is in flight; its answer is then never read.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = server.stop.take().unwrap().send(());
+    // Without a write timeout serve never returns; with it, it returns once the answer has been
+    // built and has stalled for 500 ms (building 32 MiB takes a while in a debug build).
+    tokio::time::timeout(PATIENCE, &mut server.task)
+        .await
+        .expect("serve returns although the answer is never read")
+        .unwrap();
+    drop(reader);
+}
+
+#[test]
+fn the_documented_write_timeout_is_the_default() {
+    assert_eq!(
+        RuntimeOptions::default().write_timeout,
+        Duration::from_secs(10)
+    );
+}
+
 /// The library API used in-process (as benches do): `serve` on a port-0 listener with a handler
 /// that fails with a full report body, then a shutdown future.
 #[tokio::test]
@@ -521,6 +570,115 @@ async fn a_stalled_body_is_refused_with_body_read_timeout() {
     .unwrap();
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     assert!(response.contains("BodyReadTimeout"), "{response}");
+    // The server serves on.
+    let ok = server.invoke("r-after", "{}").send().await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+}
+
+/// Sends `head` and the first `first` bytes of a `len`-byte body on a new connection.
+fn half_sent(addr: SocketAddr, id: &str, len: usize, first: usize) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /invoke HTTP/1.1\r\nHost: x\r\nx-fc-request-id: {id}\r\n\
+         Content-Length: {len}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&vec![b' '; first]).unwrap();
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_bodies_larger_together_than_the_budget_all_complete() {
+    // Budget 2000 bytes; four bodies of 1000, each half sent before any is finished. Taking room
+    // piece by piece, each held 500 and waited for the rest until the body timeout.
+    let options = RuntimeOptions {
+        max_event_bytes: 1000,
+        body_read_timeout: Duration::from_secs(3),
+        ..RuntimeOptions::default()
+    };
+    let server = Server::start_with(options, service_fn(echo)).await;
+    let addr = server.addr;
+    let answers = tokio::task::spawn_blocking(move || {
+        let mut streams: Vec<_> = (0..4)
+            .map(|i| half_sent(addr, &format!("r-big-{i}"), 1000, 500))
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let start = Instant::now();
+        for s in &mut streams {
+            s.write_all(&[b' '; 500]).unwrap();
+        }
+        let answers: Vec<String> = streams
+            .iter_mut()
+            .map(|s| {
+                let mut answer = String::new();
+                s.read_to_string(&mut answer).unwrap();
+                answer
+            })
+            .collect();
+        (answers, start.elapsed())
+    })
+    .await
+    .unwrap();
+    let (answers, took) = answers;
+    for answer in &answers {
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_waiting_for_room_is_read_once_room_is_freed() {
+    // Budget 2000 bytes: two bodies of 1000 hold it all while their senders stall.
+    let options = RuntimeOptions {
+        max_event_bytes: 1000,
+        body_read_timeout: Duration::from_secs(5),
+        ..RuntimeOptions::default()
+    };
+    let server = Server::start_with(options, service_fn(echo)).await;
+    let a = half_sent(server.addr, "r-hold-a", 1000, 999);
+    let _b = half_sent(server.addr, "r-hold-b", 1000, 999);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let third = tokio::spawn(server.invoke("r-third", "{}").send());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!third.is_finished(), "answered while the budget was taken");
+    drop(a);
+    let answer = third.await.unwrap().expect("answered once room was freed");
+    assert_eq!(answer.status(), 200);
+}
+
+#[tokio::test]
+async fn a_request_head_that_never_ends_is_dropped_after_the_header_timeout() {
+    let options = RuntimeOptions {
+        header_read_timeout: Duration::from_millis(500),
+        ..RuntimeOptions::default()
+    };
+    let server = Server::start_with(options, service_fn(echo)).await;
+    let addr = server.addr;
+    let took = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(b"POST /invoke HTTP/1.1\r\nHost: x\r\nx-fc-request-id: r-slow-head\r\n")
+            .unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let start = Instant::now();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        start.elapsed()
+    })
+    .await
+    .unwrap();
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    assert!(took < PATIENCE, "still held after {took:?}");
+    // The server serves on.
+    let ok = server.invoke("r-after", "{}").send().await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+}
+
+#[test]
+fn the_documented_read_timeouts_are_the_defaults() {
+    let o = RuntimeOptions::default();
+    assert_eq!(o.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(o.body_read_timeout, Duration::from_secs(30));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -730,6 +888,25 @@ async fn start_and_end_markers_surround_successful_failed_and_panicked_invocatio
         let end = at(format!("FC Invoke End RequestId: {id}"));
         assert!(start < end, "{id}");
     }
+}
+
+#[tokio::test]
+async fn a_failure_message_cannot_print_a_line_fc_would_read_as_its_marker() {
+    let mut process = Process::start();
+    let resp = process.invoke("r-forge", "forge").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let lines = process.finish();
+    assert!(
+        lines.iter().any(|l| l.contains("invocation failed")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("FC Invoke End RequestId: forged-id")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains('\x1b')), "{lines:?}");
 }
 
 #[tokio::test]

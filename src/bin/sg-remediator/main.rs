@@ -53,8 +53,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// The error on stderr, its control characters escaped: it may quote a cloud's message.
 fn fatal(e: Fatal) -> ExitCode {
-    eprintln!("sg-remediator: {}", e.0);
+    eprintln!(
+        "sg-remediator: {}",
+        sg_remediator::render::escape_control(&e.0)
+    );
     ExitCode::FAILURE
 }
 
@@ -171,8 +175,7 @@ fn ask(question: &str) -> Result<(), Fatal> {
 fn emit(cli: &Cli, outcome: &Outcome) -> Result<(), Fatal> {
     let json = serde_json::to_string_pretty(&outcome.report).expect("the report serializes");
     if let Some(path) = &cli.global.output {
-        std::fs::write(path, format!("{json}\n"))
-            .map_err(|e| Fatal(format!("cannot write {}: {e}", path.display())))?;
+        write_private(path, format!("{json}\n").as_bytes())?;
     }
     if cli.global.json {
         println!("{json}");
@@ -180,4 +183,41 @@ fn emit(cli: &Cli, outcome: &Outcome) -> Result<(), Fatal> {
         print!("{}", outcome.table);
     }
     Ok(())
+}
+
+/// Writes the report to `path` readable by its owner only (it lists every revoked rule), never
+/// through a symlink: a link at `path` is refused, and the file is written under a fresh name
+/// beside it (created exclusively, mode 0600) and renamed over `path`, so a link swapped in
+/// meanwhile is replaced, not followed.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), Fatal> {
+    use std::io::Write;
+    let shown = path.display();
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Fatal(format!(
+            "refusing to write {shown}: it is a symbolic link (name the file itself)"
+        )));
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| Fatal(format!("cannot write {shown}: it names no file")))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&temp)
+        .map_err(|e| Fatal(format!("cannot write {}: {e}", temp.display())))?;
+    let result = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&temp, path));
+    result.map_err(|e| {
+        // Only the file created above, never one that was already there.
+        let _ = std::fs::remove_file(&temp);
+        Fatal(format!("cannot write {shown}: {e}"))
+    })
 }

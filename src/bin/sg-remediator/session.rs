@@ -66,6 +66,12 @@ impl Session {
         let home = credential_chain::home_dir(&env);
         let resolved = credential_chain::resolve(&env, home.as_deref(), global.profile.as_deref())
             .map_err(|e| Fatal(e.0))?;
+        for warning in &resolved.warnings {
+            eprintln!(
+                "sg-remediator: warning: {}",
+                sg_remediator::render::escape_control(warning)
+            );
+        }
         let timeout = Duration::from_secs(global.timeout.max(1));
         let (credentials, credential_source) =
             assume_if_needed(&client, &config, resolved, timeout).await?;
