@@ -54,6 +54,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod escape;
 pub mod event;
 pub mod handler;
 pub mod logging;

@@ -9,7 +9,7 @@
 //! is always the report's.
 //!
 //! Every string the cloud (or a profile) provided (ids, names, descriptions, reasons) passes
-//! through [`escape_control`] before it is printed: a group named with terminal escape sequences
+//! through [`crate::escape::control`] before it is printed: a group named with terminal escape sequences
 //! cannot write to the clipboard (OSC 52), hide text or forge a line of the table.
 
 use std::borrow::Cow;
@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::escape;
 use crate::rules::{Field, RiskyPorts};
 use crate::select::{is_world, opens_risky_port};
 
@@ -56,30 +57,6 @@ pub fn summary_line(report: &Value) -> String {
     )
 }
 
-/// `s` with every control character (C0 such as ESC, BEL, CR and LF; DEL; C1) written as a
-/// visible escape: `\n`, `\r`, `\t`, `\x1b`, `\u{9b}`. Text without one is returned as is.
-pub fn escape_control(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x80 && c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or("")
 }
@@ -114,10 +91,10 @@ fn group_table(
     let _ = writeln!(
         out,
         "== {}  [{}]",
-        escape_control(&title),
-        escape_control(&status.to_uppercase())
+        escape::control(&title),
+        escape::control(&status.to_uppercase())
     );
-    let reason = escape_control(text(result, "reason"));
+    let reason = escape::control(text(result, "reason"));
     let before: &[Value] = group.map_or(&[], |g| g.before.as_slice());
     let after = group.and_then(|g| g.after.as_ref());
     if matches!(status, "skipped" | "failed") {
@@ -179,7 +156,7 @@ fn group_table(
                 };
                 format!("kept: {why}{drifted}")
             };
-            [rid, describe(rule), source(rule), verdict].map(|cell| match escape_control(&cell) {
+            [rid, describe(rule), source(rule), verdict].map(|cell| match escape::control(&cell) {
                 Cow::Borrowed(_) => cell,
                 Cow::Owned(clean) => clean,
             })
@@ -316,15 +293,6 @@ mod tests {
         )]);
         let table = report_table(&report, &groups, &"22".parse().unwrap());
         assert!(table.contains("(STILL PRESENT)"), "{table}");
-    }
-
-    #[test]
-    fn control_characters_are_written_as_visible_escapes() {
-        assert_eq!(escape_control("web-1"), Cow::Borrowed("web-1"));
-        assert_eq!(
-            escape_control("a\x1b]52;c;aGk=\x07b\r\n\x7f\u{9b}\tc"),
-            "a\\x1b]52;c;aGk=\\x07b\\r\\n\\x7f\\u{9b}\\tc"
-        );
     }
 
     #[test]

@@ -55,10 +55,7 @@ fn main() -> ExitCode {
 
 /// The error on stderr, its control characters escaped: it may quote a cloud's message.
 fn fatal(e: Fatal) -> ExitCode {
-    eprintln!(
-        "sg-remediator: {}",
-        sg_remediator::render::escape_control(&e.0)
-    );
+    eprintln!("sg-remediator: {}", sg_remediator::escape::control(&e.0));
     ExitCode::FAILURE
 }
 

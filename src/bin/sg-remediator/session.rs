@@ -69,7 +69,7 @@ impl Session {
         for warning in &resolved.warnings {
             eprintln!(
                 "sg-remediator: warning: {}",
-                sg_remediator::render::escape_control(warning)
+                sg_remediator::escape::control(warning)
             );
         }
         let timeout = Duration::from_secs(global.timeout.max(1));
