@@ -280,7 +280,11 @@ impl Client {
     ) -> Result<(T, Option<String>), (ApiError, Option<Duration>)> {
         let uri = signed_uri(req, credentials, SystemTime::now());
         let redactor = Redactor::new(credentials);
-        let reply = self.inner.http.post(uri, timeout, &redactor).await?;
+        let reply = self
+            .inner
+            .http
+            .post(&uri, http::HeaderMap::new(), timeout, &redactor)
+            .await?;
         response::read_response(
             reply.status,
             &reply.body,
