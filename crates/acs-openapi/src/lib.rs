@@ -62,7 +62,7 @@ impl Default for ClientSettings {
             max_attempts: 5,
             deadline_margin: Duration::from_millis(1500),
             allow_http: false,
-            signature_version: SignatureVersion::V2,
+            signature_version: SignatureVersion::V3,
         }
     }
 }
@@ -532,7 +532,7 @@ mod tests {
     fn defaults_are_bounded_and_https_only() {
         let s = ClientSettings::default();
         assert!(!s.allow_http);
-        assert_eq!(s.signature_version, SignatureVersion::V2);
+        assert_eq!(s.signature_version, SignatureVersion::V3);
         assert!(s.max_attempts >= 1);
         assert!(s.deadline_margin > Duration::ZERO);
     }
