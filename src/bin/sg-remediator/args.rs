@@ -68,6 +68,10 @@ pub(crate) struct Global {
     /// Groups handled at once, 1-256 (overrides MAX_CONCURRENCY).
     #[arg(long, global = true, value_name = "N")]
     pub max_concurrency: Option<String>,
+    /// How API calls are signed: v3 (ACS3-HMAC-SHA256, the default) or v2 (overrides
+    /// SIGNATURE_VERSION).
+    #[arg(long, global = true, value_name = "v3|v2")]
+    pub signature_version: Option<String>,
     /// Time limit for each group, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
@@ -138,6 +142,7 @@ impl Global {
             ("EXEMPT_TAG", &self.exempt_tag),
             ("EXEMPT_SECURITY_GROUP_IDS", &self.exempt_groups),
             ("MAX_CONCURRENCY", &self.max_concurrency),
+            ("SIGNATURE_VERSION", &self.signature_version),
         ]
         .into_iter()
         .filter_map(|(var, value)| value.clone().map(|v| (var, v)))
@@ -173,6 +178,15 @@ mod tests {
                 ("RISKY_PORTS", "22,5432".to_string()),
                 ("EXEMPT_TAG", "keep=yes".to_string())
             ]
+        );
+    }
+
+    #[test]
+    fn the_signature_version_flag_overrides_signature_version() {
+        let cli = Cli::parse_from(["sg-remediator", "--signature-version", "v2", "scan"]);
+        assert_eq!(
+            cli.global.overrides(),
+            vec![("SIGNATURE_VERSION", "v2".to_string())]
         );
     }
 }
