@@ -183,7 +183,14 @@ mod tests {
 
     #[test]
     fn the_signature_version_flag_overrides_signature_version() {
-        let cli = Cli::parse_from(["sg-remediator", "--signature-version", "v2", "scan"]);
+        let cli = Cli::parse_from([
+            "sg-remediator",
+            "scan",
+            "--region",
+            "cn-hangzhou",
+            "--signature-version",
+            "v2",
+        ]);
         assert_eq!(
             cli.global.overrides(),
             vec![("SIGNATURE_VERSION", "v2".to_string())]
