@@ -139,9 +139,10 @@ struct Inner {
 }
 
 impl Client {
-    /// A client with its own connection pool. Fails only if the TLS stack cannot be set up; refuses
+    /// A client with its own connection pool. Fails if the TLS stack cannot be set up or a proxy
+    /// variable is not a usable proxy URL (the error names the variable); refuses
     /// plain `http://` unless `settings.allow_http` (the emulator). Redirects are never followed
-    /// (that would send the signed query, and its SecurityToken, to another host); `https://`
+    /// (that would send the signed request, and its SecurityToken, to another host); `https://`
     /// endpoints go through the proxy `HTTPS_PROXY` / `ALL_PROXY` name unless `NO_PROXY` lists
     /// them (see the `transport` module).
     pub fn new(settings: ClientSettings) -> Result<Client, ApiError> {

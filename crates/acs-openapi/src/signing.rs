@@ -1,4 +1,5 @@
-//! RPC-style request signing: `SignatureMethod=HMAC-SHA1`, `SignatureVersion=1.0`.
+//! RPC-style request signing V2: `SignatureMethod=HMAC-SHA1`, `SignatureVersion=1.0` (V3,
+//! `ACS3-HMAC-SHA256`, is in [`crate::acs3`]; [`SignatureVersion`] chooses between them).
 //!
 //! Both the client and the emulator use these functions, so the emulator recomputes a signature
 //! exactly the way the real gateway does: decode the parameters, sort them by name in byte
