@@ -1914,3 +1914,53 @@ async fn a_fault_for_an_action_applies_to_v3_calls_of_it() {
         Some("throttle:Throttling.User")
     );
 }
+
+#[tokio::test]
+async fn signed_header_names_out_of_order_or_in_upper_case_are_an_incomplete_signature() {
+    let emu = start().await;
+    for (from, to) in [
+        (
+            "SignedHeaders=host;x-acs-action;",
+            "SignedHeaders=x-acs-action;host;",
+        ),
+        ("SignedHeaders=host;", "SignedHeaders=Host;"),
+    ] {
+        let mut req = v3_describe(&emu, &fc_key());
+        let auth = req.headers["authorization"].replace(from, to);
+        req.headers.insert("authorization".into(), auth.clone());
+        let (status, body) = req.send().await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, "IncompleteSignature"),
+            "{auth}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_x_acs_accesskey_id_that_is_not_the_credential_is_an_incomplete_signature() {
+    let emu = start().await;
+    let k = fc_key();
+    let mut req = v3_describe(&emu, &k);
+    // Signed, so only the mismatch with the Credential can refuse it.
+    let mut p = Params::new();
+    p.insert("RegionId".into(), "cn-hangzhou".into());
+    p.insert("SecurityGroupId".into(), WEB_SG.into());
+    let mut headers = req.headers.clone();
+    headers.remove("authorization");
+    headers.insert("x-acs-accesskey-id".into(), "LTAI5tSomebodyElse".into());
+    let canonical = acs3::canonical_request(
+        "POST",
+        &acs3::canonical_query(&p),
+        &headers,
+        acs3::EMPTY_PAYLOAD_SHA256,
+    );
+    let signature = acs3::signature(&k.secret, &acs3::string_to_sign(&canonical));
+    headers.insert(
+        "authorization".into(),
+        acs3::authorization(&k.id, &headers, &signature),
+    );
+    req.headers = headers;
+    let (status, body) = req.send().await;
+    assert_eq!((status, code(&body)), (400, "IncompleteSignature"));
+}
