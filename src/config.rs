@@ -26,6 +26,7 @@ use fc_runtime::options::parse_number;
 
 use crate::logging::LogFormat;
 use crate::openapi::endpoint::{self, Endpoint, EndpointError};
+use crate::openapi::SignatureVersion;
 use crate::rules::RiskyPorts;
 
 /// Default risky ports: SSH and RDP, the ports `sg-risky-ports-check` is usually configured with.
@@ -343,6 +344,9 @@ pub struct Config {
     pub config_aggregator_id: Option<String>,
     /// `CONFIG_ENDPOINT`, `ECS_ENDPOINT`, `STS_ENDPOINT`.
     pub endpoints: Endpoints,
+    /// `SIGNATURE_VERSION`: how every API call is signed, `v3` (ACS3-HMAC-SHA256, the default,
+    /// as in the official SDKs) or `v2` (HMAC-SHA1).
+    pub signature_version: SignatureVersion,
     /// `MAX_CONCURRENCY`: resources remediated at once, 1..=256.
     pub max_concurrency: u16,
     /// `LOG_FORMAT`.
@@ -422,6 +426,9 @@ impl Config {
             u64::from(MAX_MAX_CONCURRENCY),
         )
         .map_err(|e| ConfigError::new("MAX_CONCURRENCY", e))? as u16;
+        let signature_version = with_default(&lookup, "SIGNATURE_VERSION", "v3")?
+            .parse::<SignatureVersion>()
+            .map_err(|e| ConfigError::new("SIGNATURE_VERSION", e.to_string()))?;
         let log_format = with_default(&lookup, "LOG_FORMAT", "json")?
             .parse::<LogFormat>()
             .map_err(|e| ConfigError::new("LOG_FORMAT", e))?;
@@ -489,6 +496,7 @@ impl Config {
             cross_account_role_name,
             config_aggregator_id,
             endpoints,
+            signature_version,
             max_concurrency,
             log_format,
             log_filter,

@@ -55,6 +55,7 @@ fn main() -> ExitCode {
     }
     let client = match Client::new(ClientSettings {
         allow_http: !plain_http.is_empty(),
+        signature_version: config.signature_version,
         ..ClientSettings::default()
     }) {
         Ok(c) => c,

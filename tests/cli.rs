@@ -187,6 +187,45 @@ async fn scan_judges_every_live_group_of_the_region_and_exits_2_when_risky_rules
     emulator.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signature_version_flag_signs_every_call_as_asked() {
+    for (args, signed) in [(vec![], "v3"), (vec!["--signature-version", "v2"], "v2")] {
+        let emulator = demo_emulator().await;
+        let home = Home::new("sigversion");
+        let mut all = vec!["scan", "--region", REGION];
+        all.extend(args);
+        let mut c = command(&emulator, &home.0, &all);
+        with_demo_key(&mut c);
+        let out = run(c, &[DEMO_KEY.1, DEMO_KEY.2], &emulator).await;
+        assert_eq!(out.status, 2, "{}", out.stderr);
+        let journal = emulator.journal();
+        assert!(!journal.is_empty());
+        assert!(
+            journal.iter().all(|e| e.signature_version == signed),
+            "{journal:?}"
+        );
+        emulator.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_signature_version_flag_stops_naming_the_variable() {
+    let emulator = demo_emulator().await;
+    let home = Home::new("badsig");
+    let mut c = command(
+        &emulator,
+        &home.0,
+        &["scan", "--region", REGION, "--signature-version", "v4"],
+    );
+    with_demo_key(&mut c);
+    let out = run(c, &[DEMO_KEY.1, DEMO_KEY.2], &emulator).await;
+    assert_ne!(out.status, 0);
+    assert_ne!(out.status, 2);
+    assert!(out.stderr.contains("SIGNATURE_VERSION"), "{}", out.stderr);
+    assert!(emulator.journal().is_empty(), "no call was made");
+    emulator.shutdown().await;
+}
+
 /// A region with more groups than one DescribeSecurityGroups page (100).
 fn many_groups(count: usize, risky_every: usize) -> Fixture {
     let groups: Vec<Value> = (0..count)

@@ -10,7 +10,7 @@ use crate::common::{group_query, ids};
 use acs_emulator::{Fault, FaultKind, Fixture};
 use serde_json::{json, Value};
 use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{ApiError, CallContext, ClientSettings};
+use sg_remediator::openapi::{ApiError, CallContext, ClientSettings, SignatureVersion};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{get_discovered_resource, AggregatorScope, ResourceQuery};
 use sg_remediator::services::ecs::{
@@ -114,8 +114,45 @@ async fn a_resource_config_never_recorded_is_not_found() {
 }
 
 #[tokio::test]
-async fn a_wrong_secret_is_a_signature_mismatch_sent_once_with_the_token_redacted() {
+async fn calls_are_signed_v3_by_default() {
     let w = world().await;
+    get_discovered_resource(&w.client, &w.cx(), &w.config(), &group_query(SG))
+        .await
+        .unwrap();
+    let call = &w.calls("GetDiscoveredResource")[0];
+    assert_eq!(call.signature_version, "v3");
+    assert_eq!(call.access_key_id, KEY);
+    assert!(!call.params.contains_key("Action") && !call.params.contains_key("Signature"));
+}
+
+#[tokio::test]
+async fn calls_are_signed_v2_when_the_settings_say_so() {
+    let w = world_with(ClientSettings {
+        signature_version: SignatureVersion::V2,
+        ..ClientSettings::default()
+    })
+    .await;
+    get_discovered_resource(&w.client, &w.cx(), &w.config(), &group_query(SG))
+        .await
+        .unwrap();
+    let call = &w.calls("GetDiscoveredResource")[0];
+    assert_eq!(call.signature_version, "v2");
+    assert_eq!(call.params["SignatureMethod"], "HMAC-SHA1");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_a_signature_mismatch_sent_once_with_the_token_redacted() {
+    for version in [SignatureVersion::V3, SignatureVersion::V2] {
+        a_wrong_secret_is_refused_once_with_the_token_redacted(version).await;
+    }
+}
+
+async fn a_wrong_secret_is_refused_once_with_the_token_redacted(version: SignatureVersion) {
+    let w = world_with(ClientSettings {
+        signature_version: version,
+        ..ClientSettings::default()
+    })
+    .await;
     let wrong = Credentials::new(KEY, "not-the-secret", Some(TOKEN.into()));
     let cx = CallContext {
         credentials: &wrong,
@@ -136,7 +173,7 @@ async fn a_wrong_secret_is_a_signature_mismatch_sent_once_with_the_token_redacte
         "CAIS%2Bowner%2Ftoken%3D%3D",
         "CAIS%252Bowner%252Ftoken%253D%253D",
     ] {
-        assert!(!printed.contains(form), "{form} in {printed}");
+        assert!(!printed.contains(form), "{version}: {form} in {printed}");
     }
 }
 
@@ -336,10 +373,7 @@ async fn a_revoke_retried_after_a_503_reuses_its_client_token() {
         calls[0].params["ClientToken"],
         calls[1].params["ClientToken"]
     );
-    assert_ne!(
-        calls[0].params["SignatureNonce"],
-        calls[1].params["SignatureNonce"]
-    );
+    assert_ne!(calls[0].nonce, calls[1].nonce);
     assert_eq!(w.live_ids(SG), ["sgr-https", "sgr-rdp"]);
 }
 
@@ -412,10 +446,7 @@ async fn a_throttled_call_is_retried_to_success_with_a_new_nonce_each_time() {
         codes,
         [Some("Throttling.User"), Some("Throttling.User"), None]
     );
-    let mut nonces: Vec<&str> = calls
-        .iter()
-        .map(|c| c.params["SignatureNonce"].as_str())
-        .collect();
+    let mut nonces: Vec<&str> = calls.iter().map(|c| c.nonce.as_str()).collect();
     nonces.sort_unstable();
     nonces.dedup();
     assert_eq!(nonces.len(), 3);

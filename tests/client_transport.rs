@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use sg_remediator::credentials::Credentials;
 use sg_remediator::openapi::{
-    ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
+    acs3, ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
+    SignatureVersion,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -46,10 +47,20 @@ fn err(status: u16, code: &str) -> Reply {
 struct Seen {
     method: String,
     target: String,
+    /// Names in lower case, as sent.
+    headers: BTreeMap<String, String>,
     body_len: usize,
 }
 
 impl Seen {
+    /// The signature nonce, wherever the signature version put it.
+    fn nonce(&self) -> String {
+        self.headers
+            .get("x-acs-signature-nonce")
+            .cloned()
+            .or_else(|| self.params().get("SignatureNonce").cloned())
+            .unwrap_or_default()
+    }
     fn query(&self) -> &str {
         self.target.split_once('?').map_or("", |(_, q)| q)
     }
@@ -120,13 +131,17 @@ async fn stub(script: Vec<Reply>) -> Stub {
                 let mut request_line = lines.next().unwrap().split(' ');
                 let method = request_line.next().unwrap().to_string();
                 let target = request_line.next().unwrap().to_string();
-                let content_length = lines
+                let headers: BTreeMap<String, String> = lines
                     .filter_map(|l| l.split_once(':'))
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                    .map_or(0, |(_, v)| v.trim().parse::<usize>().unwrap());
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
+                    .collect();
+                let content_length = headers
+                    .get("content-length")
+                    .map_or(0, |v| v.parse::<usize>().unwrap());
                 log.lock().unwrap().push(Seen {
                     method,
                     target,
+                    headers,
                     body_len: content_length.max(buf.len() - head_end - 4),
                 });
                 match reply {
@@ -162,10 +177,15 @@ impl Stub {
 }
 
 fn client(margin_ms: u64) -> Client {
+    client_signing(margin_ms, SignatureVersion::default())
+}
+
+fn client_signing(margin_ms: u64, signature_version: SignatureVersion) -> Client {
     Client::new(ClientSettings {
         allow_http: true,
         deadline_margin: Duration::from_millis(margin_ms),
         attempt_timeout: Duration::from_secs(5),
+        signature_version,
         ..ClientSettings::default()
     })
     .unwrap()
@@ -192,7 +212,8 @@ fn in_secs(s: u64) -> Instant {
 }
 
 #[tokio::test]
-async fn a_call_is_a_post_with_every_signed_parameter_in_the_query_and_an_empty_body() {
+async fn a_v3_call_is_a_post_with_the_parameters_in_the_query_and_the_common_ones_in_signed_headers(
+) {
     let s = stub(vec![ok(r#"{"RequestId":"R-ok","X":1}"#)]).await;
     let creds = sts_creds();
     let cx = CallContext {
@@ -200,6 +221,74 @@ async fn a_call_is_a_post_with_every_signed_parameter_in_the_query_and_an_empty_
         deadline: in_secs(30),
     };
     let response = client(100).call(&request(&s.base), &cx).await.unwrap();
+    assert_eq!(response.request_id.as_deref(), Some("R-ok"));
+
+    let seen = &s.seen()[0];
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.body_len, 0);
+    assert_eq!(seen.headers["content-length"], "0");
+    // The API's own parameters only, as the canonical query.
+    assert_eq!(seen.target, "/?Description=a%20b%2Ac~&RegionId=cn-hangzhou");
+    let h = |name: &str| seen.headers[name].as_str();
+    assert_eq!(h("host"), s.base.authority().as_str());
+    assert_eq!(h("x-acs-action"), "DescribeSecurityGroupAttribute");
+    assert_eq!(h("x-acs-version"), "2014-05-26");
+    assert_eq!(h("x-acs-security-token"), "TOK+en/with=chars");
+    assert_eq!(h("x-acs-content-sha256"), acs3::EMPTY_PAYLOAD_SHA256);
+    assert!(h("x-acs-date").ends_with('Z') && !h("x-acs-signature-nonce").is_empty());
+    assert!(
+        h("authorization").starts_with(
+            "ACS3-HMAC-SHA256 Credential=STS.key,SignedHeaders=host;x-acs-action;\
+             x-acs-content-sha256;x-acs-date;x-acs-security-token;x-acs-signature-nonce;\
+             x-acs-version,Signature="
+        ),
+        "{}",
+        h("authorization")
+    );
+}
+
+#[tokio::test]
+async fn the_v3_signature_on_the_wire_verifies_with_the_secret() {
+    let s = stub(vec![ok(r#"{"RequestId":"R"}"#)]).await;
+    let creds = sts_creds();
+    let cx = CallContext {
+        credentials: &creds,
+        deadline: in_secs(30),
+    };
+    client(100).call(&request(&s.base), &cx).await.unwrap();
+    let seen = &s.seen()[0];
+    let auth = acs3::Authorization::parse(&seen.headers["authorization"])
+        .unwrap()
+        .unwrap();
+    let signed: acs3::SignedHeaders = auth
+        .signed_headers
+        .iter()
+        .map(|n| (n.to_string(), seen.headers[*n].clone()))
+        .collect();
+    let canonical = acs3::canonical_request(
+        "POST",
+        seen.query(),
+        &signed,
+        &seen.headers["x-acs-content-sha256"],
+    );
+    assert_eq!(
+        auth.signature,
+        acs3::signature("sec+ret/=", &acs3::string_to_sign(&canonical))
+    );
+}
+
+#[tokio::test]
+async fn a_v2_call_is_a_post_with_every_signed_parameter_in_the_query_and_an_empty_body() {
+    let s = stub(vec![ok(r#"{"RequestId":"R-ok","X":1}"#)]).await;
+    let creds = sts_creds();
+    let cx = CallContext {
+        credentials: &creds,
+        deadline: in_secs(30),
+    };
+    let response = client_signing(100, SignatureVersion::V2)
+        .call(&request(&s.base), &cx)
+        .await
+        .unwrap();
     assert_eq!(response.request_id.as_deref(), Some("R-ok"));
     assert_eq!(response.attempts, 1);
     assert_eq!(response.json().unwrap()["X"], 1);
@@ -229,14 +318,17 @@ async fn a_call_is_a_post_with_every_signed_parameter_in_the_query_and_an_empty_
 }
 
 #[tokio::test]
-async fn the_signature_on_the_wire_verifies_with_the_secret() {
+async fn the_v2_signature_on_the_wire_verifies_with_the_secret() {
     let s = stub(vec![ok(r#"{"RequestId":"R"}"#)]).await;
     let creds = sts_creds();
     let cx = CallContext {
         credentials: &creds,
         deadline: in_secs(30),
     };
-    client(100).call(&request(&s.base), &cx).await.unwrap();
+    client_signing(100, SignatureVersion::V2)
+        .call(&request(&s.base), &cx)
+        .await
+        .unwrap();
     let mut params: Params = s.seen()[0].params().into_iter().collect();
     let sent = params.remove("Signature").unwrap();
     let canonical = sg_remediator::openapi::signing::canonical_query(&params);
@@ -262,11 +354,7 @@ async fn throttling_is_retried_with_a_fresh_nonce_and_timestamp_each_time() {
     };
     let response = client(100).call(&request(&s.base), &cx).await.unwrap();
     assert_eq!(response.attempts, 3);
-    let nonces: std::collections::BTreeSet<String> = s
-        .seen()
-        .iter()
-        .map(|r| r.params()["SignatureNonce"].clone())
-        .collect();
+    let nonces: std::collections::BTreeSet<String> = s.seen().iter().map(Seen::nonce).collect();
     assert_eq!(nonces.len(), 3, "every attempt has its own nonce");
 }
 
@@ -354,23 +442,28 @@ async fn a_dropped_connection_is_retried() {
 
 #[tokio::test]
 async fn a_transport_error_never_carries_the_token() {
-    let s = stub(vec![Reply::Drop]).await;
-    let creds = sts_creds();
-    let cx = CallContext {
-        credentials: &creds,
-        deadline: in_secs(30),
-    };
-    let c = Client::new(ClientSettings {
-        allow_http: true,
-        max_attempts: 1,
-        ..ClientSettings::default()
-    })
-    .unwrap();
-    let e = c.call(&request(&s.base), &cx).await.unwrap_err();
-    assert!(matches!(e, ApiError::Transport(_)), "{e:?}");
-    let printed = format!("{e} {e:?}");
-    assert!(!printed.contains("TOK"), "{printed}");
-    assert!(!printed.contains("SecurityToken"), "{printed}");
+    // Under V2 the token is in the URL, which an HTTP library's error text would quote.
+    for signature_version in [SignatureVersion::V3, SignatureVersion::V2] {
+        let s = stub(vec![Reply::Drop]).await;
+        let creds = sts_creds();
+        let cx = CallContext {
+            credentials: &creds,
+            deadline: in_secs(30),
+        };
+        let c = Client::new(ClientSettings {
+            allow_http: true,
+            max_attempts: 1,
+            signature_version,
+            ..ClientSettings::default()
+        })
+        .unwrap();
+        let e = c.call(&request(&s.base), &cx).await.unwrap_err();
+        assert!(matches!(e, ApiError::Transport(_)), "{e:?}");
+        let printed = format!("{e} {e:?}");
+        assert!(!printed.contains("TOK"), "{printed}");
+        assert!(!printed.contains("SecurityToken"), "{printed}");
+        assert!(!printed.contains("127.0.0.1"), "no URL: {printed}");
+    }
 }
 
 #[tokio::test]

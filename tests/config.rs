@@ -6,6 +6,7 @@ use std::process::Stdio;
 
 use sg_remediator::config::{Config, ConfigError, Endpoints, ExemptTag, Mode};
 use sg_remediator::logging::LogFormat;
+use sg_remediator::openapi::SignatureVersion;
 use sg_test_kit::bootstrap;
 
 fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -52,6 +53,7 @@ fn an_empty_environment_gives_the_documented_defaults() {
     assert_eq!(c.endpoints.sts(), "https://sts.aliyuncs.com");
     assert_eq!(c.max_concurrency, 8);
     assert_eq!(c.log_format, LogFormat::Json);
+    assert_eq!(c.signature_version, SignatureVersion::V3);
     assert_eq!(c.log_filter, "info");
     assert_eq!(c.fc_account_id, None);
     assert_eq!(c.fc_region, None);
@@ -369,6 +371,18 @@ fn numeric_limits_accept_their_bounds() {
 }
 
 #[test]
+fn signature_version_reads_v3_and_v2() {
+    for (value, version) in [
+        ("v3", SignatureVersion::V3),
+        ("v2", SignatureVersion::V2),
+        ("V2", SignatureVersion::V2),
+    ] {
+        let c = parse(&[("SIGNATURE_VERSION", value)]).unwrap();
+        assert_eq!(c.signature_version, version, "{value}");
+    }
+}
+
+#[test]
 fn text_logs_and_custom_filters_are_accepted() {
     let c = parse(&[
         ("LOG_FORMAT", "text"),
@@ -468,6 +482,9 @@ const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("MAX_CONCURRENCY", "257", "above 256"),
     ("MAX_CONCURRENCY", "eight", "not a number"),
     ("LOG_FORMAT", "xml", "unknown format"),
+    ("SIGNATURE_VERSION", "v4", "unknown signature version"),
+    ("SIGNATURE_VERSION", "hmac-sha1", "a method, not a version"),
+    ("SIGNATURE_VERSION", "", "set but empty"),
     ("RUST_LOG", "sg_remediator=loud", "invalid level"),
     ("RUST_LOG", "", "set but empty"),
 ];

@@ -76,6 +76,67 @@ async fn ssh_open_to_the_world_over_tcp_is_revoked() {
         .contains("opens more than the risky ports"));
 }
 
+/// Every call of an invocation was signed `version` (the journal records how each came).
+fn assert_every_call_signed(emulator: &Emulator, version: &str) {
+    let journal = emulator.journal();
+    assert!(!journal.is_empty());
+    for entry in journal {
+        assert_eq!(entry.signature_version, version, "{entry:?}");
+        assert_eq!(entry.http_status, 200, "{entry:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_is_signed_v3_by_default() {
+    let (answer, emulator) = remediate("sg-ssh-world").await;
+    assert_revoked(
+        &answer,
+        &emulator,
+        "sg-ssh-world",
+        &["sgr-ssh-world"],
+        &["sgr-ssh-world-https"],
+    );
+    assert_every_call_signed(&emulator, "v3");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signature_version_v2_remediates_the_same_with_every_call_signed_hmac_sha1() {
+    let (answer, emulator) = remediate_with("sg-ssh-world", &[("SIGNATURE_VERSION", "v2")]).await;
+    assert_revoked(
+        &answer,
+        &emulator,
+        "sg-ssh-world",
+        &["sgr-ssh-world"],
+        &["sgr-ssh-world-https"],
+    );
+    assert_every_call_signed(&emulator, "v2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_accounts_group_is_remediated_with_the_assumed_role_under_v2_too() {
+    let emulator = groups().await;
+    let function = Function::start(
+        bootstrap!(),
+        &emulator,
+        &[
+            ("CROSS_ACCOUNT_ROLE_NAME", ROLE_NAME),
+            ("SIGNATURE_VERSION", "v2"),
+        ],
+    );
+    let answer = function
+        .invoke(&json!([resource_in(
+            MEMBER_ACCOUNT,
+            REGION,
+            "sg-member-ssh"
+        )]))
+        .await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-member-ssh"), "remediated");
+    assert!(live_ids(&emulator, "sg-member-ssh").is_empty());
+    assert_eq!(calls(&emulator, "AssumeRole").len(), 1);
+    assert_every_call_signed(&emulator, "v2");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rdp_open_to_the_world_is_revoked() {
     let (answer, emulator) = remediate("sg-rdp-world").await;

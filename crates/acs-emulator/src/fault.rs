@@ -12,13 +12,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fault {
-    /// Matches the `Action` parameter, e.g. only `RevokeSecurityGroup`; `None` = any action.
+    /// Matches the action, e.g. only `RevokeSecurityGroup`, whichever way it came (the `Action`
+    /// parameter under V2, the `x-acs-action` header under V3); `None` = any action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// Matches the `SecurityGroupId` (ECS) or `ResourceId` (Config) parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_group_id: Option<String>,
-    /// Matches the caller's `AccessKeyId`, to fail one account's or one role session's calls
+    /// Matches the caller's AccessKeyId (the parameter under V2, the `Authorization`
+    /// header's `Credential` under V3), to fail one account's or one role session's calls
     /// while the others succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key_id: Option<String>,

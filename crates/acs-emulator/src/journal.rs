@@ -1,6 +1,7 @@
 //! The call journal: what each test or demo can inspect afterwards ("was Revoke called, with
-//! which rule ids, by which key, and what did the cloud answer?"). Secrets never enter it:
-//! `Signature` and `SecurityToken` are removed from the recorded parameters.
+//! which rule ids, by which key, and what did the cloud answer?"), whichever signature the call
+//! carried. Secrets never enter it: `Signature` and `SecurityToken` are removed from the recorded
+//! parameters, and no header is recorded.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -53,12 +54,19 @@ pub struct JournalEntry {
     pub seq: u64,
     /// The listener that received the call (an action sent to the wrong one is journaled too).
     pub service: Service,
-    /// `Action` parameter (empty if the request had none).
+    /// The action: the `Action` parameter (V2) or the `x-acs-action` header (V3); empty if the
+    /// request had none.
     pub action: String,
     /// Decoded parameters without `Signature` and `SecurityToken`.
     pub params: BTreeMap<String, String>,
-    /// `AccessKeyId` parameter (empty if none).
+    /// The key that signed: the `AccessKeyId` parameter (V2) or the `Authorization` header's
+    /// `Credential` (V3); empty if none.
     pub access_key_id: String,
+    /// How the request was signed: `v2` (HMAC-SHA1 parameters) or `v3` (ACS3-HMAC-SHA256
+    /// headers).
+    pub signature_version: &'static str,
+    /// The signature nonce: `SignatureNonce` (V2) or `x-acs-signature-nonce` (V3); empty if none.
+    pub nonce: String,
     /// HTTP status sent; 0 when the connection was dropped by a fault.
     pub http_status: u16,
     /// Error code, if the answer was an error.

@@ -2,8 +2,9 @@
 //! (2015-04-01), as strict as the real services where it matters to this product.
 //!
 //! No Alibaba account is reachable from tests or the demo, so every call to "the cloud" meets
-//! this emulator. Leniency here would hide production failures, hence: real HMAC-SHA1 signature
-//! verification (with the server string-to-sign in `SignatureDoesNotMatch`, token redacted),
+//! this emulator. Leniency here would hide production failures, hence: real signature
+//! verification, ACS3-HMAC-SHA256 (V3) and HMAC-SHA1 (V2), with the server string-to-sign in
+//! `SignatureDoesNotMatch` (token redacted), unsigned `x-acs-*` headers and changed bodies refused,
 //! nonce replay and timestamp-skew checks, STS tokens that must match and expire, real
 //! pagination, whole-call failure of Revoke on an unknown rule id, managed-group refusal,
 //! ClientToken idempotency, and a Config snapshot that can disagree with live ECS.
@@ -22,8 +23,9 @@
 //!   unsigned, loopback-only `/__admin/` endpoints.
 //! * `wire`: percent-decoding of queries and form bodies, the `ApiError` every check and
 //!   action answers with, token redaction, request ids.
-//! * `auth`: the common parameters as a gateway checks them: version and action, format,
-//!   timestamp skew, key, security token, HMAC-SHA1 signature, nonce replay.
+//! * `auth`: the common parameters as a gateway checks them, from the query (V2) or the
+//!   `x-acs-*` headers and `Authorization` (V3): version and action, format, timestamp skew, key,
+//!   security token, signed headers and body hash (V3), the signature, nonce replay.
 //! * [`contract`]: every business parameter of every served action, transcribed from the
 //!   official Go SDK request models into `contract.json`, and the check that refuses what they
 //!   do not allow.

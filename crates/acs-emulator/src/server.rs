@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::auth::{authenticate, Caller};
+use super::auth::{authenticate, Caller, Received};
 use super::fault::{Fault, FaultKind};
 use super::journal::{JournalEntry, Service};
 use super::state::State;
@@ -142,6 +142,19 @@ async fn handle(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    // hyper gives the names in lower case; repeated values are joined as the V3 canonical
+    // headers join them. A value that is not text is kept lossily (it can only fail to verify).
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in req.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers
+            .entry(name.as_str().to_string())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value)
+            })
+            .or_insert(value);
+    }
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => Ok(b.to_bytes()),
         Err(_) => Err(ApiError::invalid("Body", "unreadable or larger than 1 MiB")),
@@ -150,7 +163,18 @@ async fn handle(
     let outcome = {
         let mut state = shared.lock();
         process(
-            &mut state, service, &method, &path, &query, form, body, &rid, &host,
+            &mut state,
+            service,
+            Arrived {
+                method: &method,
+                path: &path,
+                query: &query,
+                form,
+                headers: &headers,
+                body,
+            },
+            &rid,
+            &host,
         )
     };
     if !outcome.wait.is_zero() {
@@ -173,12 +197,24 @@ async fn handle(
     }
 }
 
+/// A request as received, before it is decoded.
+struct Arrived<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a str,
+    form: bool,
+    headers: &'a BTreeMap<String, String>,
+    body: Result<Bytes, ApiError>,
+}
+
+/// Decodes the query into `query_params` and the query and a form body into `params`.
 fn decode(
     method: &Method,
     path: &str,
     query: &str,
     form: bool,
-    body: Result<Bytes, ApiError>,
+    body: &Result<Bytes, ApiError>,
+    query_params: &mut BTreeMap<String, String>,
     params: &mut BTreeMap<String, String>,
 ) -> Result<(), ApiError> {
     if path != "/" {
@@ -195,8 +231,9 @@ fn decode(
             format!("HTTP method {method} is not supported; use POST or GET."),
         ));
     }
-    parse_pairs(query, Encoding::Query, params)?;
-    let body = body?;
+    parse_pairs(query, Encoding::Query, query_params)?;
+    params.clone_from(query_params);
+    let body = body.as_ref().map_err(Clone::clone)?;
     if !body.is_empty() {
         if !form {
             return Err(ApiError::invalid(
@@ -204,7 +241,7 @@ fn decode(
                 "a request body must be application/x-www-form-urlencoded",
             ));
         }
-        let text = std::str::from_utf8(&body)
+        let text = std::str::from_utf8(body)
             .map_err(|_| ApiError::invalid("Body", "the form body is not UTF-8"))?;
         parse_pairs(text, Encoding::Form, params)?;
     }
@@ -280,29 +317,52 @@ fn fault_error(kind: &FaultKind) -> Option<ApiError> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn process(
     state: &mut State,
     service: Service,
-    method: &Method,
-    path: &str,
-    query: &str,
-    form: bool,
-    body: Result<Bytes, ApiError>,
+    request: Arrived<'_>,
     rid: &str,
     host: &str,
 ) -> Outcome {
+    let Arrived {
+        method,
+        path,
+        query,
+        form,
+        headers,
+        body,
+    } = request;
+    let mut query_params = BTreeMap::new();
     let mut params = BTreeMap::new();
-    let decoded = decode(method, path, query, form, body, &mut params);
-    let action = params.get("Action").cloned().unwrap_or_default();
-    let key_id = params.get("AccessKeyId").cloned().unwrap_or_default();
-    let token = params.get("SecurityToken").cloned();
+    let decoded = decode(
+        method,
+        path,
+        query,
+        form,
+        &body,
+        &mut query_params,
+        &mut params,
+    );
+    let body = body.unwrap_or_default();
+    let received = Received {
+        method: method.as_str(),
+        query: &query_params,
+        params: &params,
+        headers,
+        body: &body,
+    };
+    // The action, key, token and nonce whichever way the request was signed (V2 parameters or
+    // V3 headers): routing, faults, redaction and the journal all use these.
+    let signed = received.signed();
+    let action = signed.action.clone();
+    let key_id = signed.access_key_id.clone();
+    let token = signed.security_token.clone();
     let mut delay = Duration::ZERO;
     let mut fault_label = None;
     let mut mutated = false;
     let result: Result<Value, Reply> = (|| {
         decoded.map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
-        let caller = authenticate(state, service, method.as_str(), &params)
+        let caller = authenticate(state, service, &received)
             .map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
         contract::check(&action, &params)
             .map_err(|e| error_reply(e, rid, host, service, token.as_deref()))?;
@@ -370,6 +430,8 @@ fn process(
         action,
         params,
         access_key_id: key_id,
+        signature_version: signed.version,
+        nonce: signed.nonce,
         http_status,
         code,
         request_id,

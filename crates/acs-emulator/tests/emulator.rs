@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use acs_emulator::{Emulator, Fault, FaultKind, Fixture, Service};
+use acs_openapi::acs3;
 use acs_openapi::credentials::Credentials;
 use acs_openapi::signing::{
     add_common_params, canonical_query, format_timestamp, percent_encode, signed_query,
@@ -1660,4 +1661,312 @@ fn the_binary_refuses_a_non_loopback_bind_without_the_explicit_flag() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-non-loopback"));
+}
+
+// --- Signature V3 (ACS3-HMAC-SHA256) ----------------------------------------------------------
+
+/// A V3-signed `POST` as the client builds it (the API's parameters in the query, the common
+/// ones in `x-acs-*` headers, an empty body), for the tests to spoil one part of.
+struct V3Request {
+    endpoint: String,
+    query: String,
+    /// Every header sent, `authorization` included.
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+fn v3_request(
+    endpoint: &str,
+    k: &Key,
+    action: &str,
+    version: &str,
+    extra: &[(&str, &str)],
+    at: SystemTime,
+) -> V3Request {
+    let mut p = Params::new();
+    for (n, v) in extra {
+        p.insert(n.to_string(), v.to_string());
+    }
+    let date = format_timestamp(at);
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let host = endpoint.trim_start_matches("http://").to_string();
+    let common = acs3::CommonHeaders {
+        host: &host,
+        action,
+        version,
+        date: &date,
+        nonce: &nonce,
+        security_token: k.token.as_deref(),
+    };
+    let signed = acs3::sign_post(&p, &common, &k.id, &k.secret);
+    V3Request {
+        endpoint: endpoint.to_string(),
+        query: signed.query,
+        headers: signed.headers,
+        body: Vec::new(),
+    }
+}
+
+fn v3_describe(emu: &Emulator, k: &Key) -> V3Request {
+    v3_request(
+        &emu.ecs_endpoint(),
+        k,
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+        SystemTime::now(),
+    )
+}
+
+impl V3Request {
+    async fn send(&self) -> (u16, Value) {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}/?{}", self.endpoint, self.query))
+            .body(self.body.clone());
+        for (name, value) in &self.headers {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        let resp = req.send().await.expect("emulator answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn a_v3_signed_request_is_served_and_journaled_with_the_action_from_its_header() {
+    let emu = start().await;
+    let k = fc_key();
+    let (status, body) = v3_describe(&emu, &k).send().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["SecurityGroupId"], WEB_SG);
+    let entry = &emu.journal()[0];
+    assert_eq!(entry.action, "DescribeSecurityGroupAttribute");
+    assert_eq!(entry.signature_version, "v3");
+    assert_eq!(entry.access_key_id, k.id);
+    assert!(!entry.nonce.is_empty());
+    assert_eq!(entry.params["SecurityGroupId"], WEB_SG);
+}
+
+#[tokio::test]
+async fn a_v3_request_with_a_wrong_signature_is_refused_with_the_server_string_to_sign() {
+    let emu = start().await;
+    let mut k = fc_key();
+    k.secret = "not-the-secret".into();
+    let (status, body) = v3_describe(&emu, &k).send().await;
+    assert_eq!((status, code(&body)), (400, "SignatureDoesNotMatch"));
+    let message = body["Message"].as_str().unwrap();
+    assert!(
+        message.contains("server string to sign is:ACS3-HMAC-SHA256\n"),
+        "{message}"
+    );
+    assert!(!message.contains(fc_key().token.as_deref().unwrap()));
+}
+
+#[tokio::test]
+async fn a_v3_request_whose_query_was_changed_after_signing_is_refused() {
+    let emu = start().await;
+    let mut req = v3_describe(&emu, &fc_key());
+    req.query.push_str("&Direction=egress");
+    let (status, body) = req.send().await;
+    assert_eq!((status, code(&body)), (400, "SignatureDoesNotMatch"));
+}
+
+#[tokio::test]
+async fn an_x_acs_header_sent_but_not_signed_is_an_incomplete_signature() {
+    let emu = start().await;
+    let mut req = v3_describe(&emu, &fc_key());
+    req.headers
+        .insert("x-acs-resourcegroupid".into(), "rg-unsigned".into());
+    let (status, body) = req.send().await;
+    assert_eq!((status, code(&body)), (400, "IncompleteSignature"));
+    assert!(body["Message"]
+        .as_str()
+        .unwrap()
+        .contains("x-acs-resourcegroupid"));
+}
+
+#[tokio::test]
+async fn a_signed_header_missing_from_the_request_is_an_incomplete_signature() {
+    let emu = start().await;
+    let mut req = v3_describe(&emu, &fc_key());
+    let auth = req.headers["authorization"]
+        .replace("SignedHeaders=host;", "SignedHeaders=host;x-acs-not-sent;");
+    req.headers.insert("authorization".into(), auth);
+    let (status, body) = req.send().await;
+    assert_eq!((status, code(&body)), (400, "IncompleteSignature"));
+}
+
+#[tokio::test]
+async fn an_authorization_header_without_each_part_is_an_incomplete_signature() {
+    let emu = start().await;
+    let signed = v3_describe(&emu, &fc_key());
+    let auth = signed.headers["authorization"].clone();
+    let without = |part: &str| {
+        auth.split(',')
+            .filter(|p| !p.contains(&format!("{part}=")))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    for broken in [
+        without("Credential").replace("ACS3-HMAC-SHA256 ", "ACS3-HMAC-SHA256 X=1,"),
+        without("SignedHeaders"),
+        without("Signature"),
+    ] {
+        let mut req = v3_describe(&emu, &fc_key());
+        req.headers.insert("authorization".into(), broken.clone());
+        let (status, body) = req.send().await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, "IncompleteSignature"),
+            "{broken}"
+        );
+    }
+    let mut req = v3_describe(&emu, &fc_key());
+    req.headers.insert(
+        "authorization".into(),
+        "ACS4-HMAC-SHA512 Credential=x".into(),
+    );
+    let (status, body) = req.send().await;
+    assert_eq!((status, code(&body)), (400, "IncompleteSignature"));
+}
+
+#[tokio::test]
+async fn a_v3_body_whose_hash_is_not_the_signed_one_is_refused() {
+    let emu = start().await;
+    let mut req = v3_describe(&emu, &fc_key());
+    req.headers.insert(
+        "content-type".into(),
+        "application/x-www-form-urlencoded".into(),
+    );
+    req.body = b"Direction=egress".to_vec();
+    let (status, body) = req.send().await;
+    assert_eq!((status, code(&body)), (400, "SignatureDoesNotMatch"));
+    assert!(body["Message"]
+        .as_str()
+        .unwrap()
+        .contains("x-acs-content-sha256"));
+}
+
+#[tokio::test]
+async fn a_v3_nonce_is_accepted_once() {
+    let emu = start().await;
+    let req = v3_describe(&emu, &fc_key());
+    assert_eq!(req.send().await.0, 200);
+    let (status, body) = req.send().await;
+    assert_eq!((status, code(&body)), (400, "SignatureNonceUsed"));
+}
+
+#[tokio::test]
+async fn a_v3_date_twenty_minutes_old_or_ahead_is_expired() {
+    let emu = start().await;
+    for at in [
+        SystemTime::now() - Duration::from_secs(20 * 60),
+        SystemTime::now() + Duration::from_secs(20 * 60),
+    ] {
+        let req = v3_request(
+            &emu.ecs_endpoint(),
+            &fc_key(),
+            "DescribeSecurityGroupAttribute",
+            ECS,
+            &[("RegionId", "cn-hangzhou"), ("SecurityGroupId", WEB_SG)],
+            at,
+        );
+        let (status, body) = req.send().await;
+        assert_eq!((status, code(&body)), (400, "InvalidTimeStamp.Expired"));
+    }
+}
+
+#[tokio::test]
+async fn v3_sts_credentials_need_their_own_security_token() {
+    let emu = start().await;
+    let mut k = fc_key();
+    k.token = None;
+    let (status, body) = v3_describe(&emu, &k).send().await;
+    assert_eq!((status, code(&body)), (400, "MissingSecurityToken"));
+}
+
+#[tokio::test]
+async fn a_v3_action_of_another_service_is_not_found() {
+    let emu = start().await;
+    let req = v3_request(
+        &emu.config_endpoint(),
+        &fc_key(),
+        "DescribeSecurityGroupAttribute",
+        ECS,
+        &[],
+        SystemTime::now(),
+    );
+    let (status, body) = req.send().await;
+    assert_eq!((status, code(&body)), (404, "InvalidAction.NotFound"));
+}
+
+#[tokio::test]
+async fn a_fault_for_an_action_applies_to_v3_calls_of_it() {
+    let emu = start().await;
+    emu.inject(Fault {
+        action: Some("DescribeSecurityGroupAttribute".into()),
+        security_group_id: Some(WEB_SG.into()),
+        access_key_id: Some(fc_key().id),
+        count: Some(1),
+        kind: FaultKind::Throttle {
+            code: "Throttling.User".into(),
+        },
+    });
+    let (status, body) = v3_describe(&emu, &fc_key()).send().await;
+    assert_eq!((status, code(&body)), (400, "Throttling.User"));
+    assert_eq!(
+        emu.journal()[0].fault.as_deref(),
+        Some("throttle:Throttling.User")
+    );
+}
+
+#[tokio::test]
+async fn signed_header_names_out_of_order_or_in_upper_case_are_an_incomplete_signature() {
+    let emu = start().await;
+    for (from, to) in [
+        (
+            "SignedHeaders=host;x-acs-action;",
+            "SignedHeaders=x-acs-action;host;",
+        ),
+        ("SignedHeaders=host;", "SignedHeaders=Host;"),
+    ] {
+        let mut req = v3_describe(&emu, &fc_key());
+        let auth = req.headers["authorization"].replace(from, to);
+        req.headers.insert("authorization".into(), auth.clone());
+        let (status, body) = req.send().await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, "IncompleteSignature"),
+            "{auth}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_x_acs_accesskey_id_that_is_not_the_credential_is_an_incomplete_signature() {
+    let emu = start().await;
+    let k = fc_key();
+    let mut req = v3_describe(&emu, &k);
+    // Signed, so only the mismatch with the Credential can refuse it.
+    let mut p = Params::new();
+    p.insert("RegionId".into(), "cn-hangzhou".into());
+    p.insert("SecurityGroupId".into(), WEB_SG.into());
+    let mut headers = req.headers.clone();
+    headers.remove("authorization");
+    headers.insert("x-acs-accesskey-id".into(), "LTAI5tSomebodyElse".into());
+    let canonical = acs3::canonical_request(
+        "POST",
+        &acs3::canonical_query(&p),
+        &headers,
+        acs3::EMPTY_PAYLOAD_SHA256,
+    );
+    let signature = acs3::signature(&k.secret, &acs3::string_to_sign(&canonical));
+    headers.insert(
+        "authorization".into(),
+        acs3::authorization(&k.id, &headers, &signature),
+    );
+    req.headers = headers;
+    let (status, body) = req.send().await;
+    assert_eq!((status, code(&body)), (400, "IncompleteSignature"));
 }

@@ -12,7 +12,7 @@
 //!   and headers as a signed call, the body collected; no pool, no signing, no envelope. What
 //!   is left above the kernel floor is hyper's and tokio's.
 //! - **`Client::call`**: the real client on a current-thread runtime, as `bootstrap` runs it:
-//!   sign (fresh nonce and timestamp, HMAC-SHA1), the pooled hyper connection, the envelope
+//!   sign (fresh nonce and timestamp, HMAC-SHA1), reqwest's pooled connection, the envelope
 //!   check of the answer.
 //!
 //! `cargo run --release -p acs-openapi --example transport_floor [calls]` (default 20,000).
@@ -217,7 +217,7 @@ fn main() {
         );
         let (client, wall) = per_call(calls, || client(port, calls));
         println!(
-            "transport floor, round {round}: Client::call (sign, hyper, envelope) {client:6.1} µs CPU per call ({wall:6.1} µs wall)"
+            "transport floor, round {round}: Client::call (sign, reqwest, envelope) {client:6.1} µs CPU per call ({wall:6.1} µs wall)"
         );
         rounds.push(serde_json::json!({"kernelUs": kernel, "hyperUs": hyper, "clientUs": client}));
     }

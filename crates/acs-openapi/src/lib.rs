@@ -1,13 +1,16 @@
 //! The Alibaba Cloud OpenAPI client: RPC signing, transport and retries.
 //!
 //! One [`Client`] per process (it owns the connection pool). Every call is an RPC `POST` with
-//! all signed parameters in the URL query and an empty body, as the official SDKs send them.
-//! Each attempt gets a fresh `SignatureNonce` and `Timestamp` and is signed anew; retries are
-//! bounded by attempts and by the invocation's deadline minus a safety margin, so the function
-//! always has time left to answer.
+//! the API's parameters in the URL query and an empty body, as the official SDKs send them,
+//! signed with V3 (`ACS3-HMAC-SHA256`: common parameters in `x-acs-*` headers and an
+//! `Authorization` header; see [`acs3`]) unless the settings ask for V2 (`HMAC-SHA1`: every
+//! parameter and the `Signature` in the query; see [`signing`]). Each attempt gets a fresh nonce
+//! and date and is signed anew; retries are bounded by attempts and by the invocation's
+//! deadline minus a safety margin, so the function always has time left to answer.
 //!
 //! It knows nothing of security groups: the per-service calls live in the product.
 
+pub mod acs3;
 pub mod credentials;
 pub mod endpoint;
 pub mod error;
@@ -26,7 +29,7 @@ use serde_json::Value;
 pub use endpoint::{Endpoint, EndpointError};
 pub use error::{ApiError, RetryClass};
 pub use redact::Redactor;
-pub use signing::Params;
+pub use signing::{Params, SignatureVersion};
 pub use transport::MAX_BODY_BYTES;
 
 use crate::credentials::Credentials;
@@ -47,6 +50,8 @@ pub struct ClientSettings {
     /// Whether plain `http://` endpoints are accepted. Only for explicitly configured endpoints
     /// such as the local emulator.
     pub allow_http: bool,
+    /// How calls are signed: V3 by default.
+    pub signature_version: SignatureVersion,
 }
 
 impl Default for ClientSettings {
@@ -57,6 +62,7 @@ impl Default for ClientSettings {
             max_attempts: 5,
             deadline_margin: Duration::from_millis(1500),
             allow_http: false,
+            signature_version: SignatureVersion::V3,
         }
     }
 }
@@ -133,9 +139,10 @@ struct Inner {
 }
 
 impl Client {
-    /// A client with its own connection pool. Fails only if the TLS stack cannot be set up; refuses
+    /// A client with its own connection pool. Fails if the TLS stack cannot be set up or a proxy
+    /// variable is not a usable proxy URL (the error names the variable); refuses
     /// plain `http://` unless `settings.allow_http` (the emulator). Redirects are never followed
-    /// (that would send the signed query, and its SecurityToken, to another host); `https://`
+    /// (that would send the signed request, and its SecurityToken, to another host); `https://`
     /// endpoints go through the proxy `HTTPS_PROXY` / `ALL_PROXY` name unless `NO_PROXY` lists
     /// them (see the `transport` module).
     pub fn new(settings: ClientSettings) -> Result<Client, ApiError> {
@@ -278,9 +285,19 @@ impl Client {
         timeout: Duration,
         read: &impl Fn(&bytes::Bytes) -> Result<(response::Envelope, T), serde_json::Error>,
     ) -> Result<(T, Option<String>), (ApiError, Option<Duration>)> {
-        let uri = signed_uri(req, credentials, SystemTime::now());
+        let signed = sign_request(
+            req,
+            credentials,
+            SystemTime::now(),
+            self.inner.settings.signature_version,
+        )
+        .map_err(|e| (e, None))?;
         let redactor = Redactor::new(credentials);
-        let reply = self.inner.http.post(uri, timeout, &redactor).await?;
+        let reply = self
+            .inner
+            .http
+            .post(&signed.uri, signed.headers, timeout, &redactor)
+            .await?;
         response::read_response(
             reply.status,
             &reply.body,
@@ -292,7 +309,73 @@ impl Client {
     }
 }
 
-/// The URI of one attempt: the endpoint, then the API's parameters with the common ones (a
+/// One signed attempt: where to `POST` and the headers that carry (under V3) the signature.
+#[derive(Debug, Clone)]
+pub struct SignedRequest {
+    /// `scheme://authority/?query`.
+    pub uri: http::Uri,
+    /// Under V3 `host`, the `x-acs-*` headers and `Authorization`; none under V2.
+    pub headers: http::HeaderMap,
+}
+
+/// Signs one attempt made at `now` with a fresh nonce, as `version` says.
+///
+/// Fails only if a header value cannot be sent (a credential with a control character).
+pub fn sign_request(
+    req: &RpcRequest<'_>,
+    credentials: &Credentials,
+    now: SystemTime,
+    version: SignatureVersion,
+) -> Result<SignedRequest, ApiError> {
+    if version == SignatureVersion::V2 {
+        return Ok(SignedRequest {
+            uri: signed_uri(req, credentials, now),
+            headers: http::HeaderMap::new(),
+        });
+    }
+    let mut nonce = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let nonce = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut nonce);
+    let date = signing::Timestamp::new(now);
+    let common = acs3::CommonHeaders {
+        host: req.endpoint.authority().as_str(),
+        action: req.action,
+        version: req.version,
+        date: date.as_str(),
+        nonce,
+        security_token: credentials.security_token.as_ref().map(|t| t.expose()),
+    };
+    let signed = acs3::sign_post(
+        &req.params,
+        &common,
+        &credentials.access_key_id,
+        credentials.access_key_secret.expose(),
+    );
+    let mut headers = http::HeaderMap::with_capacity(signed.headers.len());
+    for (name, value) in signed.headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes());
+        let value = http::HeaderValue::from_str(&value);
+        let (Ok(name), Ok(mut value)) = (name, value) else {
+            // The value may be the token: never echo it.
+            return Err(ApiError::InvalidRequest(
+                "a credential or parameter cannot be sent in an HTTP header".into(),
+            ));
+        };
+        if name == http::header::AUTHORIZATION || name == "x-acs-security-token" {
+            value.set_sensitive(true);
+        }
+        headers.insert(name, value);
+    }
+    Ok(SignedRequest {
+        uri: transport::call_uri(
+            req.endpoint.scheme(),
+            req.endpoint.authority(),
+            signed.query,
+        ),
+        headers,
+    })
+}
+
+/// The URI of one V2 attempt: the endpoint, then the API's parameters with the common ones (a
 /// fresh `SignatureNonce`, the `Timestamp` of `now`) and their `Signature`, built in one string
 /// without copying the parameters, behind the endpoint's parsed scheme and authority.
 pub fn signed_uri(req: &RpcRequest<'_>, credentials: &Credentials, now: SystemTime) -> http::Uri {
@@ -388,9 +471,69 @@ mod tests {
     }
 
     #[test]
+    fn a_v3_request_carries_the_parameters_in_the_query_and_the_common_ones_in_signed_headers() {
+        let endpoint = Endpoint::parse("https://ecs.cn-hangzhou.aliyuncs.com").unwrap();
+        let mut req = request(&endpoint);
+        req.params.insert("RegionId".into(), "cn-hangzhou".into());
+        let creds = Credentials::new("STS.id", "secret", Some("tok+en".into()));
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_550_400);
+        let signed = sign_request(&req, &creds, at, SignatureVersion::V3).unwrap();
+        assert_eq!(
+            signed.uri.to_string(),
+            "https://ecs.cn-hangzhou.aliyuncs.com/?RegionId=cn-hangzhou"
+        );
+        let h = |name: &str| signed.headers[name].to_str().unwrap().to_string();
+        assert_eq!(h("host"), "ecs.cn-hangzhou.aliyuncs.com");
+        assert_eq!(h("x-acs-action"), "DescribeRegions");
+        assert_eq!(h("x-acs-version"), "2014-05-26");
+        assert_eq!(h("x-acs-date"), "2024-05-01T08:00:00Z");
+        assert_eq!(h("x-acs-security-token"), "tok+en");
+        assert_eq!(h("x-acs-content-sha256"), acs3::EMPTY_PAYLOAD_SHA256);
+        assert_eq!(h("x-acs-signature-nonce").len(), 36);
+        // Recompute the signature from what is sent.
+        let mut headers = acs3::SignedHeaders::new();
+        for (name, value) in &signed.headers {
+            if name != http::header::AUTHORIZATION {
+                headers.insert(name.to_string(), value.to_str().unwrap().to_string());
+            }
+        }
+        let canonical = acs3::canonical_request(
+            "POST",
+            "RegionId=cn-hangzhou",
+            &headers,
+            acs3::EMPTY_PAYLOAD_SHA256,
+        );
+        let signature = acs3::signature("secret", &acs3::string_to_sign(&canonical));
+        assert_eq!(
+            h("authorization"),
+            acs3::authorization("STS.id", &headers, &signature)
+        );
+        assert!(signed.headers["authorization"].is_sensitive());
+    }
+
+    #[test]
+    fn a_v2_request_has_no_signature_headers() {
+        let endpoint = Endpoint::parse("https://ecs.cn-hangzhou.aliyuncs.com").unwrap();
+        let signed = sign_request(
+            &request(&endpoint),
+            &no_key(),
+            SystemTime::now(),
+            SignatureVersion::V2,
+        )
+        .unwrap();
+        assert!(signed.headers.is_empty());
+        assert!(signed
+            .uri
+            .query()
+            .unwrap()
+            .contains("SignatureMethod=HMAC-SHA1"));
+    }
+
+    #[test]
     fn defaults_are_bounded_and_https_only() {
         let s = ClientSettings::default();
         assert!(!s.allow_http);
+        assert_eq!(s.signature_version, SignatureVersion::V3);
         assert!(s.max_attempts >= 1);
         assert!(s.deadline_margin > Duration::ZERO);
     }

@@ -1,4 +1,5 @@
-//! RPC-style request signing: `SignatureMethod=HMAC-SHA1`, `SignatureVersion=1.0`.
+//! RPC-style request signing V2: `SignatureMethod=HMAC-SHA1`, `SignatureVersion=1.0` (V3,
+//! `ACS3-HMAC-SHA256`, is in [`crate::acs3`]; [`SignatureVersion`] chooses between them).
 //!
 //! Both the client and the emulator use these functions, so the emulator recomputes a signature
 //! exactly the way the real gateway does: decode the parameters, sort them by name in byte
@@ -302,9 +303,72 @@ pub fn signed_query(method: &str, params: &Params, access_key_secret: &str) -> S
     format!("{canonical}&Signature={}", percent_encode(&sig))
 }
 
+/// Which signature a client puts on its calls: V3 (`ACS3-HMAC-SHA256`, headers; the default, as
+/// in the official SDKs) or V2 (`HMAC-SHA1`, signed query; still served, for a gateway or proxy
+/// that only knows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SignatureVersion {
+    /// HMAC-SHA1 with every parameter, the common ones and `Signature` in the query.
+    V2,
+    /// ACS3-HMAC-SHA256: the API's parameters in the query, the common ones in `x-acs-*`
+    /// headers, an `Authorization` header.
+    #[default]
+    V3,
+}
+
+impl SignatureVersion {
+    /// `v2` or `v3`, as `SIGNATURE_VERSION` and `--signature-version` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureVersion::V2 => "v2",
+            SignatureVersion::V3 => "v3",
+        }
+    }
+}
+
+impl fmt::Display for SignatureVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A signature version other than `v3` or `v2`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a signature version; use v3 (the default) or v2")]
+pub struct UnknownSignatureVersion(pub String);
+
+impl std::str::FromStr for SignatureVersion {
+    type Err = UnknownSignatureVersion;
+
+    /// `v3` or `v2`, in any case (`V3` too).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "v3" => Ok(SignatureVersion::V3),
+            "v2" => Ok(SignatureVersion::V2),
+            _ => Err(UnknownSignatureVersion(s.to_string())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signature_versions_read_v3_and_v2_in_any_case_and_nothing_else() {
+        for (text, version) in [
+            ("v3", SignatureVersion::V3),
+            ("V3", SignatureVersion::V3),
+            ("v2", SignatureVersion::V2),
+            (" V2 ", SignatureVersion::V2),
+        ] {
+            assert_eq!(text.parse::<SignatureVersion>(), Ok(version), "{text}");
+        }
+        for bad in ["", "3", "v1", "v4", "hmac-sha1", "ACS3-HMAC-SHA256"] {
+            assert!(bad.parse::<SignatureVersion>().is_err(), "{bad}");
+        }
+        assert_eq!(SignatureVersion::default(), SignatureVersion::V3);
+    }
 
     #[test]
     fn percent_encoding_matches_the_reference_table() {

@@ -1,42 +1,32 @@
-//! The HTTP transport: one pooled HTTP/1.1 client (hyper-util's) over rustls, and nothing an
-//! RPC call does not need.
+//! The HTTP transport: one shared reqwest client (HTTP/1.1 over rustls), configured for what an
+//! RPC call needs and nothing else.
 //!
-//! Issue 17 measured a keep-alive `POST` over loopback at about 52 µs of process CPU through
-//! reqwest and about 28 µs through hyper-util's client directly (the kernel's share, with a
-//! blocking socket, is about 15 µs): reqwest parses every URL with the `url` crate, converts it to
-//! an `http::Uri`, and runs each request through its redirect and timeout layers. An RPC call
-//! needs none of that: its URL is built here from an endpoint parsed once, it never follows a
-//! redirect (that would send the signed query, and its `SecurityToken`, to another host), and
-//! its one timeout covers the whole attempt.
-//!
-//! What the transport keeps from what reqwest gave:
-//! - TLS with rustls and the Mozilla root store (`webpki-roots`), always verified; `https://`
-//!   only, unless the client allows plain `http://` (explicitly configured endpoints such as the
-//!   local emulator).
-//! - A connection pool per host, TCP_NODELAY, a connect timeout that covers TCP and TLS.
-//! - Proxies from `HTTPS_PROXY` / `ALL_PROXY` / `NO_PROXY` (as curl reads them), for `https://`
-//!   endpoints, through an HTTP `CONNECT` tunnel: the proxy sees the host name, never the signed
-//!   query. A plain `http://` endpoint is local by design and always reached directly.
+//! What it promises:
+//! - TLS with rustls and the Mozilla root store built into reqwest (`webpki-roots`), always
+//!   verified; the system's CA files are not read.
+//! - `https://` only, unless the client allows plain `http://` (explicitly configured endpoints
+//!   such as the local emulator). This is checked per call, not with reqwest's global
+//!   `https_only`, so an allowed `http://` endpoint keeps working.
+//! - Redirects are never followed: that would send the signed request, and its
+//!   `SecurityToken`, to another host.
+//! - A connection pool per host, TCP_NODELAY, a connect timeout that covers TCP, the proxy's
+//!   tunnel and TLS, and one deadline for the whole attempt (connect, send, read the body).
+//! - A body of at most [`MAX_BODY_BYTES`].
+//! - Proxies exactly as the README states them, configured here rather than by reqwest's own
+//!   environment handling (which would also read `HTTP_PROXY`): `HTTPS_PROXY` / `ALL_PROXY` (or in
+//!   lower case) for `https://` endpoints only, through an HTTP `CONNECT` tunnel, unless
+//!   `NO_PROXY` lists the host. The proxy sees the host name, never the signed request. A plain
+//!   `http://` endpoint is local by design and always reached directly; `HTTP_PROXY` is never read.
+//! - Errors never carry the URL (reqwest's text would: under signature V2 it holds the signed
+//!   query and the `SecurityToken`), and every error text goes through the redactor as well.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, USER_AGENT};
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_LENGTH};
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Uri};
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
-use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client as Pool;
-use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpStream;
-use tower_service::Service;
+use http::Uri;
+use reqwest::{Certificate, NoProxy, Proxy};
 
 use crate::error::ApiError;
 use crate::redact::Redactor;
@@ -56,94 +46,163 @@ pub(crate) struct Reply {
     pub(crate) body: Bytes,
 }
 
+/// Which certificate authorities a transport trusts.
+#[derive(Debug, Clone)]
+pub(crate) enum Roots {
+    /// The Mozilla root store built into reqwest: production.
+    Mozilla,
+    /// Only these (the tests' own certificate authority).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Only(Vec<Certificate>),
+}
+
+/// The proxy for `https://` endpoints and the hosts reached without it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Proxies {
+    /// The variable the proxy came from and its value, e.g. `("HTTPS_PROXY", "http://p:3128")`.
+    https: Option<(&'static str, String)>,
+    /// Hosts reached directly, as `NO_PROXY` lists them.
+    no: Option<NoProxy>,
+}
+
+impl Proxies {
+    /// As curl reads the environment for an `https://` URL: the first non-empty of
+    /// `HTTPS_PROXY`, `https_proxy`, `ALL_PROXY`, `all_proxy`, and `NO_PROXY` (or `no_proxy`).
+    pub(crate) fn from_env() -> Proxies {
+        Proxies::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`Proxies::from_env`] with the variables read by `var`. `HTTP_PROXY` is never asked for.
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Proxies {
+        let set = |name: &'static str| var(name).filter(|v| !v.trim().is_empty());
+        let https = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+            .into_iter()
+            .find_map(|name| set(name).map(|v| (name, v)));
+        let no = set("NO_PROXY")
+            .or_else(|| set("no_proxy"))
+            .and_then(|list| NoProxy::from_string(&list));
+        Proxies { https, no }
+    }
+
+    /// `https://` calls through `proxy` unless `no_proxy` lists the host (the tests give their
+    /// own rather than change the process's environment).
+    #[cfg(test)]
+    fn new(proxy: &str, no_proxy: &str) -> Proxies {
+        Proxies {
+            https: Some(("HTTPS_PROXY", proxy.to_string())),
+            no: NoProxy::from_string(no_proxy),
+        }
+    }
+}
+
 /// The pooled HTTP client every call of a [`crate::Client`] goes through.
 #[derive(Debug)]
 pub(crate) struct Transport {
-    pool: Pool<Connector, Empty<Bytes>>,
-    user_agent: HeaderValue,
+    http: reqwest::Client,
+    connect_timeout: Duration,
+    allow_http: bool,
 }
 
 impl Transport {
     /// A transport trusting the Mozilla root store, with the proxies the environment names.
     pub(crate) fn new(connect_timeout: Duration, allow_http: bool) -> Result<Transport, ApiError> {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        Transport::with_roots(roots, Matcher::from_env(), connect_timeout, allow_http)
+        Transport::with(
+            Roots::Mozilla,
+            Proxies::from_env(),
+            connect_timeout,
+            allow_http,
+        )
     }
 
-    /// A transport trusting `roots` and using the proxies `proxies` names (the tests give their
-    /// own certificate authority and proxy rather than change the process's environment).
-    pub(crate) fn with_roots(
-        roots: rustls::RootCertStore,
-        proxies: Matcher,
+    /// A transport trusting `roots` and using `proxies`. Fails if a proxy is not a usable URL
+    /// (the error names the variable, not its value, which may carry a password) or if the TLS
+    /// stack cannot be set up.
+    pub(crate) fn with(
+        roots: Roots,
+        proxies: Proxies,
         connect_timeout: Duration,
         allow_http: bool,
     ) -> Result<Transport, ApiError> {
-        let setup = |e: rustls::Error| ApiError::InvalidRequest(format!("TLS setup failed: {e}"));
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(setup)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let mut tcp = HttpConnector::new();
-        // The connector is handed `https://` URIs too; TLS is layered on by `HttpsConnector`.
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        let direct = Direct {
-            tcp,
-            proxies: Arc::new(proxies),
-        };
-        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
-        let https = if allow_http {
-            builder
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(direct)
-        } else {
-            builder.https_only().enable_http1().wrap_connector(direct)
-        };
-        let pool = Pool::builder(TokioExecutor::new())
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .http1_only()
+            .redirect(reqwest::redirect::Policy::none())
+            // Only the proxy configured below; reqwest's own environment handling is off.
+            .no_proxy()
+            .tcp_nodelay(true)
+            .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_timer(TokioTimer::new())
-            .build(Connector {
-                https,
-                connect_timeout,
-            });
+            .user_agent(concat!("sg-remediator/", env!("CARGO_PKG_VERSION")));
+        if let Roots::Only(certificates) = roots {
+            builder = builder.tls_built_in_root_certs(false);
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let Some((name, url)) = proxies.https {
+            let unusable = || {
+                ApiError::InvalidRequest(format!(
+                    "{name} is not a usable proxy URL (write it as http://[user:password@]host:port)"
+                ))
+            };
+            // As curl: a value without a scheme is an HTTP proxy. Only HTTP(S) proxies can
+            // tunnel here; anything else would be silently skipped, so it stops the client.
+            let url = if url.contains("://") {
+                url
+            } else {
+                format!("http://{url}")
+            };
+            let parsed = reqwest::Url::parse(&url).map_err(|_| unusable())?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(unusable());
+            }
+            // `Proxy::https` intercepts `https://` URLs only: plain `http://` goes direct.
+            let proxy = Proxy::https(parsed).map_err(|_| unusable())?;
+            builder = builder.proxy(proxy.no_proxy(proxies.no));
+        }
+        let http = builder.build().map_err(|e| {
+            ApiError::InvalidRequest(format!("TLS setup failed: {}", chain(&e.without_url())))
+        })?;
         Ok(Transport {
-            pool,
-            user_agent: HeaderValue::from_static(concat!(
-                "sg-remediator/",
-                env!("CARGO_PKG_VERSION")
-            )),
+            http,
+            connect_timeout,
+            allow_http,
         })
     }
 
-    /// `POST uri` with an empty body, the whole exchange (connect, send, read the body) bounded
-    /// by `timeout`. A failure before a status arrives is a transport error; a body over
-    /// [`MAX_BODY_BYTES`] is refused as undecodable (with the status and retry hint it came with).
+    /// `POST uri` with `headers` and an empty body, the whole exchange (connect, send, read the
+    /// body) bounded by `timeout`. A failure before a status arrives is a transport error; a
+    /// body over [`MAX_BODY_BYTES`] is refused as undecodable (with the status and retry hint it
+    /// came with).
     pub(crate) async fn post(
         &self,
-        uri: Uri,
+        uri: &Uri,
+        mut headers: HeaderMap,
         timeout: Duration,
         redactor: &Redactor<'_>,
     ) -> Result<Reply, (ApiError, Option<Duration>)> {
-        let request = Request::post(uri)
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
-            // RFC 9110 §8.6: a POST says `Content-Length: 0` when it has no content; hyper
-            // would send no length at all for an empty body, which some front ends refuse.
-            .header(CONTENT_LENGTH, HeaderValue::from_static("0"))
-            .header(USER_AGENT, self.user_agent.clone())
-            .body(Empty::new())
-            .map_err(|e| (ApiError::InvalidRequest(format!("bad request: {e}")), None))?;
+        if uri.scheme() != Some(&Scheme::HTTPS) && !self.allow_http {
+            return Err((
+                ApiError::Transport("connect failed: plain http refused".into()),
+                None,
+            ));
+        }
+        let url = reqwest::Url::parse(&uri.to_string()).map_err(|e| {
+            (
+                ApiError::InvalidRequest(format!("bad request URL: {e}")),
+                None,
+            )
+        })?;
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        // RFC 9110 §8.6: a POST says `Content-Length: 0` when it has no content; without it
+        // an empty body would be sent with no length at all, which some front ends refuse.
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        let request = self.http.post(url).headers(headers);
         let exchange = async {
-            let response = self
-                .pool
-                .request(request)
+            let mut response = request
+                .send()
                 .await
-                .map_err(|e| (transport_error(&e, redactor), None))?;
+                .map_err(|e| (self.transport_error(e, redactor), None))?;
             let status = response.status().as_u16();
             let header = |name: &str| {
                 response
@@ -156,147 +215,89 @@ impl Transport {
             let retry_after = header("x-acs-retry-after")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_millis);
-            let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
-                .collect()
+            let too_large = || {
+                (
+                    ApiError::Decode {
+                        status,
+                        detail: format!("body larger than {MAX_BODY_BYTES} bytes"),
+                    },
+                    retry_after,
+                )
+            };
+            if response
+                .content_length()
+                .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+            {
+                return Err(too_large());
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = response
+                .chunk()
                 .await
-                .map_err(|e| {
-                    let err = if e.is::<http_body_util::LengthLimitError>() {
-                        ApiError::Decode {
-                            status,
-                            detail: format!("body larger than {MAX_BODY_BYTES} bytes"),
-                        }
-                    } else {
-                        // The connection dropped mid-body: no usable answer.
-                        transport_error(&*e, redactor)
-                    };
-                    (err, retry_after)
-                })?
-                .to_bytes();
+                // The connection dropped mid-body: no usable answer.
+                .map_err(|e| (self.transport_error(e, redactor), retry_after))?
+            {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
             Ok(Reply {
                 status,
                 request_id,
                 retry_after,
-                body,
+                body: body.freeze(),
             })
         };
         tokio::time::timeout(timeout, exchange)
             .await
             .unwrap_or_else(|_| Err((ApiError::Transport("timed out".into()), None)))
     }
+
+    /// Describes a failure without its URL (which may carry the signed query, including the
+    /// SecurityToken), redacted as well.
+    fn transport_error(&self, e: reqwest::Error, redactor: &Redactor<'_>) -> ApiError {
+        let e = e.without_url();
+        let text = if e.is_connect() && e.is_timeout() {
+            format!(
+                "connect failed: connect timed out after {:?}",
+                self.connect_timeout
+            )
+        } else if e.is_connect() {
+            format!("connect failed: {}", chain(&e))
+        } else {
+            format!("request failed: {}", chain(&e))
+        };
+        ApiError::Transport(redactor.redact(&text))
+    }
 }
 
-/// The URI of one call: `scheme://authority/?query`. The query is checked once by `http` (it
-/// is the signed query, percent-encoded, so it always passes).
-pub(crate) fn call_uri(scheme: &Scheme, authority: &Authority, query: String) -> Uri {
-    let mut path = String::with_capacity(query.len() + 2);
-    path.push_str("/?");
-    path.push_str(&query);
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(scheme.clone());
-    parts.authority = Some(authority.clone());
-    parts.path_and_query = PathAndQuery::from_maybe_shared(Bytes::from(path)).ok();
-    Uri::from_parts(parts).unwrap_or_default()
-}
-
-/// Describes a failure without its URI (which carries the signed query, including the
-/// SecurityToken: hyper's errors never print it, and the chain is redacted anyway).
-fn transport_error(e: &(dyn std::error::Error + 'static), redactor: &Redactor<'_>) -> ApiError {
-    let connect = std::iter::successors(Some(e), |e| e.source()).any(|e| {
-        e.downcast_ref::<hyper_util::client::legacy::Error>()
-            .is_some_and(|e| e.is_connect())
-    });
-    let mut text = String::from(if connect {
-        "connect failed"
-    } else {
-        "request failed"
-    });
-    let mut source = Some(e);
+/// An error and its sources, `: `-joined.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
         source = s.source();
     }
-    ApiError::Transport(redactor.redact(&text))
+    text
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Connecting<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
-
-/// TLS over [`Direct`], the whole connection bounded by the connect timeout.
-#[derive(Debug, Clone)]
-struct Connector {
-    https: HttpsConnector<Direct>,
-    connect_timeout: Duration,
-}
-
-impl Service<Uri> for Connector {
-    type Response = MaybeHttpsStream<TokioIo<TcpStream>>;
-    type Error = BoxError;
-    type Future = Connecting<Self::Response>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.https.poll_ready(cx)
+/// The URI of one call: `scheme://authority/?query`. The query is checked once by `http` (it
+/// is percent-encoded by the signer, so it always passes).
+pub(crate) fn call_uri(scheme: &Scheme, authority: &Authority, query: String) -> Uri {
+    let mut path = String::with_capacity(query.len() + 2);
+    path.push('/');
+    if !query.is_empty() {
+        path.push('?');
+        path.push_str(&query);
     }
-
-    fn call(&mut self, dst: Uri) -> Self::Future {
-        let connecting = self.https.call(dst);
-        let limit = self.connect_timeout;
-        Box::pin(async move {
-            match tokio::time::timeout(limit, connecting).await {
-                Ok(result) => result,
-                Err(_) => Err(format!("connect timed out after {limit:?}").into()),
-            }
-        })
-    }
-}
-
-/// A TCP connection to the endpoint, or through a `CONNECT` tunnel of the proxy the environment
-/// names for it (`https://` endpoints only).
-#[derive(Clone)]
-struct Direct {
-    tcp: HttpConnector,
-    proxies: Arc<Matcher>,
-}
-
-impl std::fmt::Debug for Direct {
-    // `Matcher` has no `Debug`, and a proxy URL may carry a password.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Direct")
-            .field("tcp", &self.tcp)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Service<Uri> for Direct {
-    type Response = TokioIo<TcpStream>;
-    type Error = BoxError;
-    type Future = Connecting<Self::Response>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.tcp.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, dst: Uri) -> Self::Future {
-        let proxy = if dst.scheme() == Some(&Scheme::HTTPS) {
-            self.proxies.intercept(&dst)
-        } else {
-            None
-        };
-        match proxy {
-            None => {
-                let connecting = self.tcp.call(dst);
-                Box::pin(async move { connecting.await.map_err(Into::into) })
-            }
-            Some(proxy) => {
-                let mut tunnel = Tunnel::new(proxy.uri().clone(), self.tcp.clone());
-                if let Some(auth) = proxy.basic_auth() {
-                    tunnel = tunnel.with_auth(auth.clone());
-                }
-                let connecting = tunnel.call(dst);
-                Box::pin(async move { connecting.await.map_err(Into::into) })
-            }
-        }
-    }
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(scheme.clone());
+    parts.authority = Some(authority.clone());
+    parts.path_and_query = PathAndQuery::from_maybe_shared(Bytes::from(path)).ok();
+    Uri::from_parts(parts).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -308,7 +309,7 @@ mod tests {
 
     use std::io::{BufRead, BufReader, Write};
     use std::net::{TcpListener, TcpStream as StdStream};
-    use std::sync::mpsc;
+    use std::sync::{mpsc, Arc};
 
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -321,20 +322,16 @@ mod tests {
     const KEY: &[u8] = include_bytes!("../tests/fixtures/tls/server.key");
     const QUERY: &str = "Action=DescribeRegions&SecurityToken=tok%2Bsecret&Signature=abc%3D";
 
-    fn test_ca() -> rustls::RootCertStore {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(CA) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        roots
+    fn test_ca() -> Roots {
+        Roots::Only(vec![Certificate::from_pem(CA).unwrap()])
     }
 
-    fn no_proxy() -> Matcher {
-        Matcher::builder().build()
+    fn no_proxy() -> Proxies {
+        Proxies::default()
     }
 
-    fn transport(roots: rustls::RootCertStore, proxies: Matcher) -> Transport {
-        Transport::with_roots(roots, proxies, Duration::from_secs(5), false).unwrap()
+    fn transport(roots: Roots, proxies: Proxies) -> Transport {
+        Transport::with(roots, proxies, Duration::from_secs(5), false).unwrap()
     }
 
     /// `POST uri` through `transport`, signed by STS-like credentials whose secret and token the
@@ -342,7 +339,7 @@ mod tests {
     async fn post(transport: &Transport, uri: Uri, timeout: Duration) -> Result<Reply, ApiError> {
         let creds = Credentials::new("id", "secret", Some("tok+secret".into()));
         transport
-            .post(uri, timeout, &Redactor::new(&creds))
+            .post(&uri, HeaderMap::new(), timeout, &Redactor::new(&creds))
             .await
             .map_err(|(e, _)| e)
     }
@@ -480,11 +477,12 @@ mod tests {
     #[tokio::test]
     async fn a_certificate_no_trusted_root_signed_is_refused_before_anything_is_sent() {
         // The Mozilla roots, as in production: the tests' CA is not among them.
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        refused_before_anything_is_sent(transport(roots, no_proxy()), "localhost", "UnknownIssuer")
-            .await;
+        refused_before_anything_is_sent(
+            transport(Roots::Mozilla, no_proxy()),
+            "localhost",
+            "UnknownIssuer",
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -556,9 +554,7 @@ mod tests {
     async fn an_https_call_goes_through_the_proxy_as_a_tunnel_that_never_sees_the_query() {
         let (tls_port, seen) = tls_server();
         let (proxy_port, proxied) = connect_proxy();
-        let proxies = Matcher::builder()
-            .https(format!("http://user:pa55@127.0.0.1:{proxy_port}"))
-            .build();
+        let proxies = Proxies::new(&format!("http://user:pa55@127.0.0.1:{proxy_port}"), "");
         let reply = post(
             &transport(test_ca(), proxies),
             uri("localhost", tls_port),
@@ -590,10 +586,7 @@ mod tests {
     async fn no_proxy_hosts_are_reached_directly() {
         let (tls_port, seen) = tls_server();
         let (proxy_port, proxied) = connect_proxy();
-        let proxies = Matcher::builder()
-            .https(format!("http://127.0.0.1:{proxy_port}"))
-            .no("localhost")
-            .build();
+        let proxies = Proxies::new(&format!("http://127.0.0.1:{proxy_port}"), "localhost");
         let reply = post(
             &transport(test_ca(), proxies),
             uri("localhost", tls_port),
@@ -611,8 +604,7 @@ mod tests {
         // TCP is accepted at once; the TLS handshake never completes.
         let port = silent_server();
         let transport =
-            Transport::with_roots(test_ca(), no_proxy(), Duration::from_millis(200), false)
-                .unwrap();
+            Transport::with(test_ca(), no_proxy(), Duration::from_millis(200), false).unwrap();
         let started = std::time::Instant::now();
         let err = post(&transport, uri("localhost", port), Duration::from_secs(5))
             .await
@@ -637,5 +629,160 @@ mod tests {
         .unwrap_err();
         assert_eq!(err, ApiError::Transport("timed out".into()));
         assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    /// A plain HTTP server: each connection's request head goes to the channel and is answered
+    /// with `answer` (raw bytes, head and body).
+    fn plain_server(answer: Vec<u8>) -> (u16, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let head = read_head(&mut BufReader::new(&mut stream)).unwrap_or_default();
+                let _ = stream.write_all(&answer);
+                drop(stream);
+                if tx.send(head).is_err() {
+                    return;
+                }
+            }
+        });
+        (port, rx)
+    }
+
+    fn plain_uri(port: u16) -> Uri {
+        call_uri(
+            &Scheme::HTTP,
+            &Authority::try_from(format!("127.0.0.1:{port}")).unwrap(),
+            QUERY.to_string(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_allowed_plain_http_endpoint_is_reached_directly_even_with_a_proxy_configured() {
+        let (port, seen) = plain_server(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".to_vec(),
+        );
+        let (proxy_port, proxied) = connect_proxy();
+        let proxies = Proxies::new(&format!("http://127.0.0.1:{proxy_port}"), "");
+        let transport = Transport::with(test_ca(), proxies, Duration::from_secs(5), true).unwrap();
+        let reply = post(&transport, plain_uri(port), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200);
+        let head = seen.recv().unwrap();
+        assert!(
+            head.starts_with(&format!("POST /?{QUERY} HTTP/1.1\r\n")),
+            "{head}"
+        );
+        assert!(proxied.try_recv().is_err(), "the proxy saw nothing");
+    }
+
+    #[tokio::test]
+    async fn a_body_announced_larger_than_the_bound_is_refused_as_undecodable() {
+        let too_long = MAX_BODY_BYTES + 1;
+        let (port, _seen) = plain_server(
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {too_long}\r\n\r\n{{").into_bytes(),
+        );
+        let transport =
+            Transport::with(test_ca(), no_proxy(), Duration::from_secs(5), true).unwrap();
+        let err = post(&transport, plain_uri(port), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ApiError::Decode {
+                status: 200,
+                detail: format!("body larger than {MAX_BODY_BYTES} bytes"),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_grows_past_the_bound_without_a_length_is_refused_as_undecodable() {
+        let mut answer = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_vec();
+        answer.resize(answer.len() + MAX_BODY_BYTES + 1, b' ');
+        let (port, _seen) = plain_server(answer);
+        let transport =
+            Transport::with(test_ca(), no_proxy(), Duration::from_secs(5), true).unwrap();
+        let err = post(&transport, plain_uri(port), Duration::from_secs(20))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ApiError::Decode { status: 200, detail } if detail.contains("larger than")),
+            "{err:?}"
+        );
+    }
+
+    /// The proxy variables as a map, for [`Proxies::from_vars`].
+    fn proxies_from(vars: &[(&str, &str)]) -> Proxies {
+        Proxies::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn https_proxy_wins_over_all_proxy_and_upper_case_over_lower_case() {
+        let p = proxies_from(&[
+            ("all_proxy", "http://all-lower:1"),
+            ("ALL_PROXY", "http://all:1"),
+            ("https_proxy", "http://https-lower:1"),
+            ("HTTPS_PROXY", "http://https:1"),
+        ]);
+        assert_eq!(p.https, Some(("HTTPS_PROXY", "http://https:1".to_string())));
+        let p = proxies_from(&[("https_proxy", "http://h:1"), ("ALL_PROXY", "http://a:1")]);
+        assert_eq!(p.https, Some(("https_proxy", "http://h:1".to_string())));
+        let p = proxies_from(&[("HTTPS_PROXY", " "), ("all_proxy", "http://a:1")]);
+        assert_eq!(p.https, Some(("all_proxy", "http://a:1".to_string())));
+    }
+
+    #[test]
+    fn http_proxy_is_never_read() {
+        let p = proxies_from(&[("HTTP_PROXY", "http://p:1"), ("http_proxy", "http://p:1")]);
+        assert_eq!(p.https, None);
+    }
+
+    #[test]
+    fn no_proxy_is_read_in_either_case() {
+        assert!(proxies_from(&[("NO_PROXY", "localhost")]).no.is_some());
+        assert!(proxies_from(&[("no_proxy", "localhost")]).no.is_some());
+        assert!(proxies_from(&[]).no.is_none());
+    }
+
+    #[test]
+    fn an_unusable_proxy_url_stops_the_client_naming_the_variable_not_the_value() {
+        for value in [
+            "ftp://user:s3cret@proxy:21",
+            "http://user:s3cret@bad host:1",
+        ] {
+            let proxies = Proxies {
+                https: Some(("ALL_PROXY", value.to_string())),
+                no: None,
+            };
+            let err = Transport::with(Roots::Mozilla, proxies, Duration::from_secs(1), false)
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("ALL_PROXY"), "{text}");
+            assert!(!text.contains("s3cret"), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_proxy_without_a_scheme_is_an_http_proxy() {
+        let (tls_port, _seen) = tls_server();
+        let (proxy_port, proxied) = connect_proxy();
+        let proxies = Proxies::new(&format!("127.0.0.1:{proxy_port}"), "");
+        let reply = post(
+            &transport(test_ca(), proxies),
+            uri("localhost", tls_port),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(reply.status, 200);
+        assert!(proxied.recv().unwrap().starts_with("CONNECT localhost:"));
     }
 }

@@ -222,15 +222,26 @@ fn read_message(reader: &mut impl BufRead) -> io::Result<Option<Message>> {
     Ok(Some(Message { head, body }))
 }
 
-/// The `Action` query parameter of a request's start line (`POST /?...&Action=X&... HTTP/1.1`).
+/// A request's action, whichever way it was signed: the `x-acs-action` header (signature V3)
+/// or the `Action` query parameter of the start line (V2: `POST /?...&Action=X&... HTTP/1.1`).
 fn action(head: &[u8]) -> Option<String> {
-    let line = head.split(|&b| b == b'\r').next()?;
-    let target = std::str::from_utf8(line).ok()?.split(' ').nth(1)?;
-    let query = target.split_once('?')?.1;
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("Action="))
-        .map(str::to_string)
+    let text = std::str::from_utf8(head).ok()?;
+    let mut lines = text.split("\r\n");
+    let start = lines.next()?;
+    let header = lines.find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("x-acs-action")
+            .then(|| value.trim().to_string())
+    });
+    header.or_else(|| {
+        let target = start.split(' ').nth(1)?;
+        let query = target.split_once('?')?.1;
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))
+            .map(str::to_string)
+    })
 }
 
 #[cfg(test)]
@@ -361,6 +372,16 @@ mod tests {
             "{body}"
         );
         assert_eq!(replay.mismatch(), Some(body));
+    }
+
+    #[test]
+    fn the_action_is_read_from_the_x_acs_action_header_of_a_v3_request() {
+        let head = b"POST /?RegionId=cn-hangzhou HTTP/1.1\r\nhost: x\r\n\
+                     X-Acs-Action: DescribeSecurityGroupAttribute\r\nx-acs-version: 1\r\n\r\n";
+        assert_eq!(
+            action(head).as_deref(),
+            Some("DescribeSecurityGroupAttribute")
+        );
     }
 
     #[test]

@@ -115,14 +115,18 @@ async fn forward(
         .uri()
         .path_and_query()
         .map_or("/".to_string(), |p| p.to_string());
-    let content_type = req.headers().get("content-type").cloned();
-    let body = req.into_body().collect().await.map(|b| b.to_bytes());
-    let mut out = client
-        .post(format!("{upstream}{path}"))
-        .body(body.unwrap_or_default());
-    if let Some(ct) = content_type {
-        out = out.header("content-type", ct);
+    // Every header goes through as sent, `host` included: under signature V3 the host and the
+    // `x-acs-*` headers are signed, and the emulator checks them as received. The body's
+    // framing is the forwarding client's own.
+    let mut headers = req.headers().clone();
+    for framing in ["content-length", "transfer-encoding", "connection"] {
+        headers.remove(framing);
     }
+    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+    let out = client
+        .post(format!("{upstream}{path}"))
+        .headers(headers)
+        .body(body.unwrap_or_default());
     let (status, bytes) = match out.send().await {
         Ok(r) => (r.status().as_u16(), r.bytes().await.unwrap_or_default()),
         Err(_) => (502, Bytes::new()),

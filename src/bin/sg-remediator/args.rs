@@ -79,6 +79,10 @@ pub(crate) struct Global {
         value_parser = clap::builder::PossibleValuesParser::new(ConfigSite::ALL.map(ConfigSite::name))
     )]
     pub config_site: Option<String>,
+    /// How API calls are signed: v3 (ACS3-HMAC-SHA256, the default) or v2 (overrides
+    /// SIGNATURE_VERSION).
+    #[arg(long, global = true, value_name = "v3|v2")]
+    pub signature_version: Option<String>,
     /// Time limit for each group, in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
@@ -149,6 +153,7 @@ impl Global {
             ("EXEMPT_TAG", &self.exempt_tag),
             ("EXEMPT_SECURITY_GROUP_IDS", &self.exempt_groups),
             ("MAX_CONCURRENCY", &self.max_concurrency),
+            ("SIGNATURE_VERSION", &self.signature_version),
         ]
         .into_iter()
         .filter_map(|(var, value)| value.clone().map(|v| (var, v)))
@@ -232,6 +237,22 @@ mod tests {
         assert!(
             message.contains("china") && message.contains("international"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn the_signature_version_flag_overrides_signature_version() {
+        let cli = Cli::parse_from([
+            "sg-remediator",
+            "scan",
+            "--region",
+            "cn-hangzhou",
+            "--signature-version",
+            "v2",
+        ]);
+        assert_eq!(
+            cli.global.overrides(),
+            vec![("SIGNATURE_VERSION", "v2".to_string())]
         );
     }
 }

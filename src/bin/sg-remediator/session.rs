@@ -59,6 +59,7 @@ impl Session {
             .map_err(|e| Fatal(format!("RULE_SELECTOR: {e}")))?;
         let client = Client::new(ClientSettings {
             allow_http: !config.endpoints.plain_http().is_empty(),
+            signature_version: config.signature_version,
             ..ClientSettings::default()
         })
         .map_err(|e| Fatal(format!("cannot build the HTTP client: {e}")))?;
