@@ -174,10 +174,13 @@ mod oracle {
         }
     }
 
+    /// The exact key, else of the keys in other cases the least in byte order (the documented
+    /// reading, whatever order the map keeps its keys in).
     fn field_ref<'a>(obj: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
         obj.get(key).or_else(|| {
             obj.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+                .min_by(|(a, _), (b, _)| a.cmp(b))
                 .map(|(_, v)| v)
         })
     }
