@@ -472,3 +472,66 @@ async fn an_all_compliant_invocation_sends_nothing() {
     assert!(receiver.posts().is_empty());
     assert!(answer.body.get("notification").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_sends_one_message_for_the_whole_run_with_notify() {
+    let receiver = Receiver::start(vec![ok(r#"{"errcode":0,"errmsg":"ok"}"#)]).await;
+    let emulator = groups().await;
+    let home = std::env::temp_dir().join(format!("sg-remediator-notify-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&home).unwrap();
+    let run = |notify: bool| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sg-remediator"));
+        c.env_clear()
+            .env("HOME", &home)
+            .env("ECS_ENDPOINT", emulator.ecs_endpoint())
+            .env("CONFIG_ENDPOINT", emulator.config_endpoint())
+            .env("STS_ENDPOINT", emulator.sts_endpoint())
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", FC_KEY_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", FC_SECRET)
+            .env("ALIBABA_CLOUD_SECURITY_TOKEN", FC_TOKEN)
+            .envs(notify_env(&receiver, "dingtalk", true))
+            .args(["--json", "remediate", "sg-ssh-world", "sg-rdp-world"])
+            .args(["--region", REGION, "--yes"])
+            .stdin(std::process::Stdio::null());
+        if notify {
+            c.arg("--notify");
+        }
+        c
+    };
+    // Without --notify the variables alone send nothing.
+    let mut quiet = run(false);
+    let out = tokio::task::spawn_blocking(move || quiet.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(receiver.posts().is_empty());
+
+    emulator.reset();
+    let mut loud = run(true);
+    let out = tokio::task::spawn_blocking(move || loud.output().unwrap())
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&home);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let posts = receiver.posts();
+    assert_eq!(posts.len(), 1, "one message for the run");
+    let text = posts[0].body["text"]["content"].as_str().unwrap();
+    assert!(
+        text.contains("sg-ssh-world") && text.contains("sg-rdp-world"),
+        "{text}"
+    );
+    for secret in [WEBHOOK_SECRET, WEBHOOK_TOKEN, FC_SECRET, FC_TOKEN] {
+        assert!(!posts[0].raw.contains(secret) && !stdout.contains(secret));
+    }
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["notification"]["delivered"], true, "{report:#}");
+}

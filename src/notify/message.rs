@@ -188,6 +188,57 @@ fn rule(p: &Permission) -> String {
     )
 }
 
+/// A report's `results` read back from its JSON (the command line's combined report), as far
+/// as a message needs them: identity, status, reason and the rules' attributes. An entry or rule
+/// that cannot be read is left out of the message, never guessed.
+pub fn results_from_json(results: &[serde_json::Value]) -> Vec<ResourceResult> {
+    use serde_json::Value;
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    let rules = |v: &Value, key: &str| -> Vec<Permission> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|r| serde_json::from_value(r.clone()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    results
+        .iter()
+        .filter_map(|v| {
+            let status = match v.get("status").and_then(Value::as_str)? {
+                "remediated" => Status::Remediated,
+                "compliant" => Status::Compliant,
+                "would_remediate" => Status::WouldRemediate,
+                "skipped" => Status::Skipped,
+                "failed" => Status::Failed,
+                _ => return None,
+            };
+            let mut r = ResourceResult::new(
+                text(v, "resourceId"),
+                text(v, "regionId"),
+                text(v, "accountId"),
+                text(v, "resourceType"),
+                status,
+            );
+            r.reason = text(v, "reason");
+            r.revoked_rules = rules(v, "revokedRules")
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            r.unverified_rules = rules(v, "unverifiedRules")
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            if v.get("wouldRevokeRules").is_some() {
+                r.would_revoke_rules = Some(rules(v, "wouldRevokeRules"));
+            }
+            Some(r)
+        })
+        .collect()
+}
+
 /// `text` cut to at most `max_bytes` bytes at a character boundary, with a marker when cut.
 pub fn bounded(text: &str, max_bytes: usize) -> String {
     const CUT: &str = "\n… (cut to the platform's message size; the report has everything)";
@@ -269,6 +320,24 @@ mod tests {
         assert_eq!(text.matches("• sg-").count(), MAX_GROUPS);
         assert!(text.contains("sg-19") && !text.contains("sg-20"), "{text}");
         assert!(text.contains("and 5 more"), "{text}");
+    }
+
+    #[test]
+    fn results_read_back_from_json_tell_the_same_message() {
+        let mut remediated = result("sg-1", Status::Remediated);
+        let rule: Permission = serde_json::from_value(serde_json::json!({
+            "SecurityGroupRuleId": "sgr-1", "Direction": "ingress", "Policy": "accept",
+            "Priority": "1", "IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0"
+        }))
+        .unwrap();
+        remediated.revoked_rules = vec![rule.into()];
+        let report = Report::new("r".into(), Mode::Enforce, vec![remediated]);
+        let json = serde_json::to_value(&report).unwrap();
+        let read = results_from_json(json["results"].as_array().unwrap());
+        let again = Report::new("r".into(), Mode::Enforce, read);
+        let text = remediation(&again, &origin()).unwrap();
+        assert!(text.contains("sgr-1 TCP 22/22 from 0.0.0.0/0"), "{text}");
+        assert_eq!(Some(text), remediation(&report, &origin()));
     }
 
     #[test]
