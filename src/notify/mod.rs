@@ -267,10 +267,15 @@ impl Notifier {
     /// A notifier for `config`. An HTTP client that cannot be built only turns every send into a
     /// note.
     pub fn new(config: NotifyConfig) -> Self {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             // A redirect could carry the signed message (and the token in the URL) elsewhere.
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(ATTEMPT_TIMEOUT)
+            .connect_timeout(ATTEMPT_TIMEOUT);
+        if config.url.is_plain_http() {
+            // As the OpenAPI client: a plain http:// URL is always reached directly.
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"));
         Notifier { config, client }
