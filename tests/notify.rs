@@ -535,3 +535,41 @@ async fn the_command_line_sends_one_message_for_the_whole_run_with_notify() {
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["notification"]["delivered"], true, "{report:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_is_told_with_the_rules_put_back() {
+    let receiver = Receiver::start(vec![ok("ok")]).await;
+    let emulator = groups().await;
+    let mut env: Vec<(&str, &str)> = RESTORE_ENV.to_vec();
+    let notify = notify_env(&receiver, "slack", false);
+    env.extend(notify.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let function = Function::start(bootstrap!(), &emulator, &env);
+    let answer = function.invoke(&event(&["sg-restore"])).await;
+    assert_eq!(
+        answer.status_of("sg-restore"),
+        "remediated",
+        "{:#}",
+        answer.body
+    );
+    let restore = json!({
+        "action": "restore",
+        "regionId": REGION,
+        "resourceId": "sg-restore",
+        "rules": answer.result("sg-restore")["revokedRules"],
+    });
+    let restored = function.invoke(&restore).await;
+    assert_eq!(restored.body["status"], "restored", "{:#}", restored.body);
+    let posts = receiver.posts();
+    assert_eq!(
+        posts.len(),
+        2,
+        "one message for the revoke, one for the restore"
+    );
+    let text = posts[1].body["text"].as_str().unwrap();
+    assert!(text.contains("sg-restore restored"), "{text}");
+    assert!(
+        text.contains("sgr-restore-ssh") || text.contains("22/22"),
+        "{text}"
+    );
+    assert_eq!(restored.body["notification"]["delivered"], true);
+}
