@@ -368,6 +368,9 @@ pub struct Config {
     pub fc_account_id: Option<String>,
     /// `FC_REGION`, informational: the per-request `x-fc-region` header wins.
     pub fc_region: Option<String>,
+    /// `NOTIFY_WEBHOOK_URL`, `NOTIFY_WEBHOOK_SECRET`, `NOTIFY_FORMAT`, `NOTIFY_DRY_RUN`: where to
+    /// send a message after an invocation that changed or failed anything (`None`: nowhere).
+    pub notify: Option<crate::notify::NotifyConfig>,
 }
 
 impl Config {
@@ -502,6 +505,7 @@ impl Config {
             log_filter,
             fc_account_id: optional(&lookup, "FC_ACCOUNT_ID"),
             fc_region: optional(&lookup, "FC_REGION"),
+            notify: crate::notify::NotifyConfig::from_lookup(&lookup)?,
         })
     }
 }

@@ -42,6 +42,8 @@
 //!   typed notes of a reason), `audit` (the log lines).
 //! - [`seal`]: the HMAC seal on every revoked rule, so a restore re-creates only what this
 //!   deployment revoked.
+//! - [`notify`]: the signed DingTalk / Lark / Slack message after an invocation that changed or
+//!   failed anything.
 //! - [`report`]: the report, and the one place a typed outcome becomes text.
 //! - [`render`]: the per-group, per-rule table of a report (`make demo`, the command line).
 //! - [`cli`] and `src/bin/sg-remediator/`: the command line — the credential chain, the live-rule
@@ -58,6 +60,7 @@ pub mod escape;
 pub mod event;
 pub mod handler;
 pub mod logging;
+pub mod notify;
 pub mod remediation;
 pub mod render;
 pub mod report;

@@ -53,6 +53,14 @@ fn main() -> ExitCode {
     for variable in &plain_http {
         tracing::warn!(variable, "endpoint uses plain http:// as configured");
     }
+    if let Some(notify) = config.notify.as_ref().filter(|n| n.url.is_plain_http()) {
+        // Only the scheme and host: the rest of the URL is the webhook's token.
+        tracing::warn!(
+            variable = "NOTIFY_WEBHOOK_URL",
+            webhook = notify.url.origin(),
+            "webhook uses plain http:// as configured"
+        );
+    }
     let client = match Client::new(ClientSettings {
         allow_http: !plain_http.is_empty(),
         signature_version: config.signature_version,

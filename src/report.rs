@@ -225,6 +225,10 @@ pub struct Report {
     pub summary: Summary,
     /// `results`: one entry per resource of the event, in event order; none is left out.
     pub results: Vec<ResourceResult>,
+    /// `notification`: how the webhook message about this invocation went, when one was sent
+    /// (`NOTIFY_WEBHOOK_URL`); a failed notification is only this note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification: Option<crate::notify::Notification>,
 }
 
 impl Report {
@@ -235,6 +239,7 @@ impl Report {
             mode,
             summary: Summary::of(&results),
             results,
+            notification: None,
         }
     }
 

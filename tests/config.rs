@@ -487,6 +487,23 @@ const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("SIGNATURE_VERSION", "", "set but empty"),
     ("RUST_LOG", "sg_remediator=loud", "invalid level"),
     ("RUST_LOG", "", "set but empty"),
+    (
+        "NOTIFY_WEBHOOK_URL",
+        "ftp://hooks.example.com/x",
+        "neither https nor http",
+    ),
+    ("NOTIFY_WEBHOOK_URL", "hooks.example.com/x", "not a URL"),
+    (
+        "NOTIFY_FORMAT",
+        "dingtalk",
+        "a format without a webhook URL",
+    ),
+    (
+        "NOTIFY_WEBHOOK_SECRET",
+        "SECsecret",
+        "a secret without a webhook URL",
+    ),
+    ("NOTIFY_DRY_RUN", "yes", "not true or false"),
 ];
 
 /// The FC runtime's own variables (parsed by crates/fc-runtime, unit-tested there): `bootstrap`

@@ -18,6 +18,7 @@ mod emulator_fidelity;
 mod emulator_inventory;
 mod fidelity;
 mod hardening;
+mod notify;
 mod organization;
 mod package;
 mod reliability;

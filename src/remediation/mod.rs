@@ -122,6 +122,9 @@ pub struct Remediator {
     sts_cache: sts::CredentialCache,
     /// Seals revoked rules and checks restore events (`RESTORE_SEAL_KEY`).
     sealer: Option<Sealer>,
+    /// Posts the message about an invocation that changed or failed anything
+    /// (`NOTIFY_WEBHOOK_URL`).
+    notifier: Option<crate::notify::Notifier>,
 }
 
 /// What one invocation knows about itself, shared by its per-resource tasks.
@@ -174,12 +177,14 @@ impl Remediator {
             .restore_seal_key
             .clone()
             .map(|key| Sealer::new(key, config.restore_max_age));
+        let notifier = config.notify.clone().map(crate::notify::Notifier::new);
         Remediator {
             config,
             selector,
             client,
             sts_cache: sts::CredentialCache::new(),
             sealer,
+            notifier,
         }
     }
 
@@ -198,6 +203,17 @@ impl Remediator {
         match invocation {
             Invocation::Remediate(request) => self.remediate(request, input).await,
             Invocation::Restore(request) => self.restore(request, input).await,
+        }
+    }
+
+    /// The function's account and region, for a notification's header.
+    fn origin(&self, input: &Input) -> crate::notify::Origin {
+        crate::notify::Origin {
+            account: input
+                .account_id
+                .clone()
+                .or_else(|| self.config.fc_account_id.clone()),
+            region: self.config.fc_region.clone(),
         }
     }
 
@@ -253,9 +269,14 @@ impl Remediator {
             }
         }
         audit::invalid_items(&invalid);
-        let report = Report::new(input.request_id.clone(), mode, results)
+        let mut report = Report::new(input.request_id.clone(), mode, results)
             .with_config_site_hint(self.config.endpoints.config());
         tracing::info!(summary = %audit::json(&report.summary), "remediation finished");
+        if let Some(notifier) = &self.notifier {
+            report.notification = notifier
+                .remediation(&report, &self.origin(&input), input.deadline)
+                .await;
+        }
         match report.failure_message() {
             None => Ok(Answer::Report(report)),
             Some(message) => {
@@ -335,7 +356,16 @@ impl Remediator {
         let mode = effective_mode(self.config.mode, request.dry_run);
         let invoke = self.start(&input, mode);
         let report = invoke.restore(request, &input.request_id, &sealer).await;
-        let body = serde_json::to_value(&report).expect("the restore report serializes");
+        let mut body = serde_json::to_value(&report).expect("the restore report serializes");
+        if let Some(notifier) = &self.notifier {
+            let sent = notifier
+                .restore(&report, &self.origin(&input), input.deadline)
+                .await;
+            if let (Some(sent), Some(map)) = (sent, body.as_object_mut()) {
+                let note = serde_json::to_value(sent).expect("a notification serializes");
+                map.insert("notification".into(), note);
+            }
+        }
         tracing::info!(report = %body, "restore finished");
         if report.status.is_success() {
             Ok(Answer::Value(body))

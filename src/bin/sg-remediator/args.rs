@@ -128,6 +128,10 @@ pub(crate) enum Command {
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Send the function's notification for the whole run (NOTIFY_WEBHOOK_URL, NOTIFY_FORMAT,
+        /// NOTIFY_WEBHOOK_SECRET), when it revoked or failed anything.
+        #[arg(long)]
+        notify: bool,
     },
     /// Put back the `revokedRules` of a remediation report. Asks first on a terminal: this
     /// re-opens the ports.

@@ -219,16 +219,45 @@ pub(crate) async fn run_engine(
         Mode::DryRun => summary["wouldRemediate"] != 0 || summary["failed"] != 0,
         Mode::Enforce => summary["failed"] != 0,
     };
-    let report = with_source(
-        json!({
-            "requestId": request_id(),
-            "mode": mode.as_str(),
-            "summary": summary,
-            "results": results,
-        }),
-        &session,
-    );
+    let request = request_id();
+    let notification = match (&session.notify, mode) {
+        (Some(notify), Mode::Enforce) => notify_run(notify, &request, &results, &session).await,
+        _ => None,
+    };
+    let mut report = json!({
+        "requestId": request,
+        "mode": mode.as_str(),
+        "summary": summary,
+        "results": results,
+    });
+    if let Some(n) = notification {
+        report["notification"] = n;
+    }
+    let report = with_source(report, &session);
     Ok(finish(report, &tables, &session, flagged))
+}
+
+/// `remediate --notify`: the function's message for the whole run, sent once; `None` when the run
+/// has nothing to tell.
+async fn notify_run(
+    notify: &sg_remediator::notify::NotifyConfig,
+    request: &str,
+    results: &[Value],
+    session: &Session,
+) -> Option<Value> {
+    use sg_remediator::notify::{message, Notifier, Origin};
+    let report = sg_remediator::report::Report::new(
+        request.to_string(),
+        Mode::Enforce,
+        message::results_from_json(results),
+    );
+    let sent = Notifier::new(notify.clone())
+        .remediation(&report, &Origin::default(), session.deadline())
+        .await?;
+    if let Some(note) = &sent.note {
+        eprintln!("sg-remediator: notification not delivered: {note}");
+    }
+    Some(serde_json::to_value(sent).expect("a notification serializes"))
 }
 
 /// Puts back the `revokedRules` of a report, group by group, through the function's restore.

@@ -78,6 +78,7 @@ async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
             region,
             from_scan,
             yes,
+            notify,
         } => {
             let mut all = targets(groups, region.as_ref())?;
             if let Some(path) = from_scan {
@@ -103,7 +104,16 @@ async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
                      attributes, which `restore` needs, are not kept"
                 );
             }
-            let session = Session::open(global, Mode::Enforce).await?;
+            let mut session = Session::open(global, Mode::Enforce).await?;
+            if !notify {
+                session.notify = None;
+            } else if session.notify.is_none() {
+                return Err(Fatal(
+                    "--notify needs NOTIFY_WEBHOOK_URL and NOTIFY_FORMAT (and NOTIFY_WEBHOOK_SECRET \
+                     for a signed DingTalk or Lark webhook)"
+                        .into(),
+                ));
+            }
             if session.config.restore_seal_key.is_none() {
                 eprintln!(
                     "sg-remediator: note: RESTORE_SEAL_KEY is not set, so the revoked rules carry \

@@ -36,6 +36,9 @@ pub(crate) struct Session {
     /// Where the key came from, for the report (never the secret).
     pub credential_source: String,
     pub timeout: Duration,
+    /// The `NOTIFY_*` settings, taken out of `config` so that the per-group engine runs never
+    /// notify: `remediate --notify` sends one message for the whole run instead.
+    pub notify: Option<sg_remediator::notify::NotifyConfig>,
 }
 
 impl Session {
@@ -55,6 +58,7 @@ impl Session {
         // were revoked can be put back.
         config.mode = mode;
         config.allow_restore = config.restore_seal_key.is_some();
+        let notify = config.notify.take();
         let selector = Selector::new(config.risky_ports.clone(), config.rule_selector.as_deref())
             .map_err(|e| Fatal(format!("RULE_SELECTOR: {e}")))?;
         let client = Client::new(ClientSettings {
@@ -83,6 +87,7 @@ impl Session {
             credentials,
             credential_source,
             timeout,
+            notify,
         })
     }
 
