@@ -69,6 +69,11 @@ locals {
     ALLOW_RESTORE             = var.enable_restore ? "true" : ""
     # Sensitive; passed only when set (the function refuses ALLOW_RESTORE without it).
     RESTORE_SEAL_KEY = var.restore_seal_key
+    # Notifications; the URL and the secret are sensitive (the URL carries the webhook's token).
+    NOTIFY_WEBHOOK_URL    = var.notify_webhook_url
+    NOTIFY_WEBHOOK_SECRET = var.notify_webhook_secret
+    NOTIFY_FORMAT         = var.notify_webhook_url != "" ? var.notify_format : ""
+    NOTIFY_DRY_RUN        = var.notify_webhook_url != "" && var.notify_dry_run ? "true" : ""
   }
 
   environment_variables = { for name, value in local.environment_all : name => value if value != "" }
@@ -217,6 +222,15 @@ resource "alicloud_fcv3_function" "fn" {
     precondition {
       condition     = !var.enable_restore || var.restore_seal_key != ""
       error_message = "enable_restore needs restore_seal_key (at least 32 random bytes, hex or base64: openssl rand -hex 32), so only rules this deployment revoked can be restored."
+    }
+    # The function refuses a webhook without its format, and a signing secret for Slack.
+    precondition {
+      condition     = var.notify_webhook_url == "" || var.notify_format != ""
+      error_message = "notify_webhook_url needs notify_format (dingtalk, lark or slack)."
+    }
+    precondition {
+      condition     = var.notify_format != "slack" || var.notify_webhook_secret == ""
+      error_message = "notify_webhook_secret is for DingTalk and Lark robots; Slack incoming webhooks are not signed."
     }
   }
 

@@ -332,3 +332,39 @@ variable "log_retention_days" {
     error_message = "log_retention_days must be between 1 and 3650."
   }
 }
+
+variable "notify_webhook_url" {
+  description = "NOTIFY_WEBHOOK_URL: a DingTalk custom robot, Lark/Feishu custom bot or Slack incoming webhook told about every invocation that revoked, restored or failed anything. https:// (http:// only for a test receiver). Empty: no notifications. The URL carries the webhook's token, so it is sensitive."
+  type        = string
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = var.notify_webhook_url == "" || can(regex("^https?://[^/@\\s]+(/.*)?$", var.notify_webhook_url))
+    error_message = "notify_webhook_url must be an https:// (or http://) URL without user information, or empty."
+  }
+}
+
+variable "notify_format" {
+  description = "NOTIFY_FORMAT: dingtalk, lark or slack. Required with notify_webhook_url."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = contains(["", "dingtalk", "lark", "slack"], var.notify_format)
+    error_message = "notify_format must be dingtalk, lark or slack (or empty without a webhook)."
+  }
+}
+
+variable "notify_webhook_secret" {
+  description = "NOTIFY_WEBHOOK_SECRET: the robot's signing secret (DingTalk and Lark); not used by Slack. Optional."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "notify_dry_run" {
+  description = "NOTIFY_DRY_RUN: also notify dry runs (what would be revoked)."
+  type        = bool
+  default     = false
+}

@@ -1941,3 +1941,46 @@ fn every_environment_variable_the_module_sets_is_one_the_function_reads() {
         );
     }
 }
+
+#[test]
+fn the_notify_inputs_set_the_functions_notify_variables() {
+    let url = "https://oapi.dingtalk.com/robot/send?access_token=t";
+    let env = |name: &str, vars: &[(&str, &str)]| {
+        let expression = function_env(root_module(), name).unwrap_or_else(|| panic!("{name}"));
+        evaluated(expression, vars)
+    };
+    let configured = [
+        ("notify_webhook_url", url),
+        ("notify_format", "dingtalk"),
+        ("notify_webhook_secret", "SECabc"),
+    ];
+    assert_eq!(
+        env("NOTIFY_WEBHOOK_URL", &configured),
+        Ok(hcl::value::Value::from(url))
+    );
+    assert_eq!(
+        env("NOTIFY_FORMAT", &configured),
+        Ok(hcl::value::Value::from("dingtalk"))
+    );
+    assert_eq!(
+        env("NOTIFY_WEBHOOK_SECRET", &configured),
+        Ok(hcl::value::Value::from("SECabc"))
+    );
+}
+
+#[test]
+fn without_a_webhook_no_notify_variable_is_passed() {
+    // Empty values are dropped from the function's environment, so nothing is configured.
+    let dry_run = [
+        ("notify_format", hcl::value::Value::from("slack")),
+        ("notify_dry_run", hcl::value::Value::from(true)),
+    ];
+    for name in ["NOTIFY_FORMAT", "NOTIFY_DRY_RUN"] {
+        let expression = function_env(root_module(), name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(
+            evaluate_with(root_module(), expression, &dry_run),
+            Ok(hcl::value::Value::from("")),
+            "{name}"
+        );
+    }
+}
