@@ -1,10 +1,37 @@
 //! Skip or go: the pure policy that decides whether a resource may be touched at all, and in
 //! which mode. Plain functions of the event, the configuration and Config's answer; no calls.
 
+use acs_openapi::ApiError;
+
 use crate::config::{Config, ExemptTag, Mode};
 use crate::event::{self, ResourceRef};
-use crate::remediation::notes::{Note, Stop};
+use crate::remediation::fetch::Reads;
+use crate::remediation::notes::{Note, Step, Stop};
+use crate::rules::Permission;
 use crate::services::config::{self as config_api, DiscoveredResource};
+
+/// ECS's answer for a group that does not exist (`DescribeSecurityGroupAttribute`).
+const GROUP_NOT_FOUND: &str = "InvalidSecurityGroupId.NotFound";
+
+/// The live read's step, as the report names it.
+const DESCRIBE: &str = "DescribeSecurityGroupAttribute";
+
+/// Whether ECS says the group does not exist.
+pub(super) fn is_gone(e: &ApiError) -> bool {
+    e.code() == Some(GROUP_NOT_FOUND)
+}
+
+/// The live read's error, as a note: gone, or a failed call.
+fn live_failure(error: ApiError) -> Note {
+    if is_gone(&error) {
+        Note::Gone(error)
+    } else {
+        Note::ApiFailure {
+            step: DESCRIBE,
+            error,
+        }
+    }
+}
 
 /// The mode of one invocation: the event's `dryRun` can ask for a dry run, never for enforce.
 /// Whoever can invoke the function can only make it more careful.
@@ -91,6 +118,71 @@ pub(super) fn judge_discovered(
         return Some(Stop::skip(Note::ExemptTag(exempt_tag.clone())));
     }
     None
+}
+
+/// Both reads of a group, judged in the order the flow always had: Config's answer first (an
+/// answer about another group fails; deleted, managed, exempt-tagged groups are skipped), then
+/// the live rules (a group gone from ECS is skipped, an unreadable one fails). A live read the
+/// decision did not need still has its error reported, after the lead.
+///
+/// When Config cannot answer, the live read decides: no official error table lists Config's
+/// not-found codes (see [`config_api::is_not_in_config`]), so a code cannot tell "never
+/// recorded" from "deleted" or "asked the wrong site". A group ECS says is gone is skipped,
+/// with Config's error noted; any other group fails with Config's error as the lead: a group
+/// that still exists but that Config cannot vouch for (tags, management) is never acted on.
+pub(super) fn judge_reads(
+    r: &ResourceRef,
+    account: Option<&str>,
+    exempt_tag: &ExemptTag,
+    reads: Reads,
+    notes: &mut Vec<Note>,
+) -> Step<(DiscoveredResource, Vec<Permission>)> {
+    let Reads {
+        config,
+        config_action,
+        live,
+    } = reads;
+    let discovered = match config {
+        Ok(d) => d,
+        Err(error) => {
+            let not_found = config_api::is_not_in_config(&error);
+            let config_failure = if not_found {
+                Note::NotInConfig(error)
+            } else {
+                Note::ApiFailure {
+                    step: config_action,
+                    error,
+                }
+            };
+            return Err(match live {
+                Err(gone) if is_gone(&gone) => {
+                    notes.push(config_failure);
+                    Stop::skip(Note::Gone(gone))
+                }
+                Err(other) => {
+                    notes.push(live_failure(other));
+                    Stop::fail(config_failure)
+                }
+                Ok(_) => {
+                    if not_found {
+                        notes.push(Note::LiveButNotInConfig);
+                    }
+                    Stop::fail(config_failure)
+                }
+            });
+        }
+    };
+    if let Some(stop) = judge_discovered(r, account, &discovered, exempt_tag) {
+        if let Err(error) = live {
+            notes.push(live_failure(error));
+        }
+        return Err(stop);
+    }
+    match live {
+        Ok(rules) => Ok((discovered, rules)),
+        Err(error) if is_gone(&error) => Err(Stop::skip(Note::Gone(error))),
+        Err(error) => Err(Stop::fail(live_failure(error))),
+    }
 }
 
 #[cfg(test)]

@@ -159,31 +159,46 @@ impl Invoke {
         };
         // Every error seen along the way ends up in the reason, whatever the outcome.
         let mut seen = Vec::new();
-        // The same gate as a remediation: exempt by tag, deleted or managed groups are left
-        // alone, and Config must answer for the group the event names.
-        if let Err(stop) = self
-            .read_config(&resource, account.as_deref(), &access, &mut out, &mut seen)
+        // The same gate as a remediation, on the same two reads made at the same time: exempt
+        // by tag, deleted or managed groups are left alone, and Config must answer for the
+        // group the event names. Unlike a remediation, a group Config vouches for but ECS
+        // cannot read (gone included) fails: the rules were not put back.
+        let reads = match self
+            .read_group(&resource, &access, &mut out, &mut seen)
             .await
         {
-            report.api_request_ids = out.api_request_ids;
-            report.reason = Some(report::reason(std::iter::once(&stop.lead).chain(&seen)));
-            if stop.status == Status::Skipped {
-                report.status = "skipped";
-            }
-            return report;
-        }
-        let before = match self.describe(&access, &resource, &mut out, &mut seen).await {
-            Ok(rules) => rules,
-            Err(e) => {
+            Ok(reads) => reads,
+            Err(stop) => {
                 report.api_request_ids = out.api_request_ids;
-                seen.insert(
-                    0,
-                    Note::ApiFailure {
+                report.reason = Some(report::reason(std::iter::once(&stop.lead).chain(&seen)));
+                return report;
+            }
+        };
+        let config_answered = reads.config.is_ok();
+        let judged = gate::judge_reads(
+            &resource,
+            account.as_deref(),
+            &self.config().exempt_tag,
+            reads,
+            &mut seen,
+        );
+        let before = match judged {
+            Ok((_, rules)) => rules,
+            Err(stop) => {
+                report.api_request_ids = out.api_request_ids;
+                let lead = match stop.lead {
+                    Note::Gone(error) if config_answered => Note::ApiFailure {
                         step: "DescribeSecurityGroupAttribute",
-                        error: e,
+                        error,
                     },
-                );
-                report.reason = Some(report::reason(&seen));
+                    lead => {
+                        if stop.status == Status::Skipped {
+                            report.status = "skipped";
+                        }
+                        lead
+                    }
+                };
+                report.reason = Some(report::reason(std::iter::once(&lead).chain(&seen)));
                 return report;
             }
         };
