@@ -379,4 +379,105 @@ mod tests {
             None
         );
     }
+
+    fn service(code: &str) -> ApiError {
+        ApiError::Service {
+            status: 404,
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            recommend: None,
+        }
+    }
+
+    fn reads(
+        config: Result<DiscoveredResource, ApiError>,
+        live: Result<Vec<Permission>, ApiError>,
+    ) -> Reads {
+        Reads {
+            config,
+            config_action: "GetDiscoveredResource",
+            live,
+        }
+    }
+
+    fn judge(reads: Reads) -> (Step<(DiscoveredResource, Vec<Permission>)>, Vec<Note>) {
+        let mut notes = Vec::new();
+        let step = judge_reads(&resource(None), Some("1"), &tag("x"), reads, &mut notes);
+        (step, notes)
+    }
+
+    fn gone() -> ApiError {
+        service(GROUP_NOT_FOUND)
+    }
+
+    #[test]
+    fn both_reads_answered_go_on_with_configs_record_and_the_live_rules() {
+        let d = answered("cn-hangzhou", Some("1"));
+        let (step, notes) = judge(reads(Ok(d.clone()), Ok(Vec::new())));
+        assert_eq!(step, Ok((d, Vec::new())));
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn a_config_error_for_a_group_ecs_says_is_gone_is_a_skip_whatever_the_code() {
+        for code in ["ResourceNotExists", "Some.Unlisted.Code", "NoPermission"] {
+            let (step, notes) = judge(reads(Err(service(code)), Err(gone())));
+            assert_eq!(step, Err(Stop::skip(Note::Gone(gone()))), "{code}");
+            assert_eq!(notes.len(), 1, "Config's error is kept: {code}");
+        }
+    }
+
+    #[test]
+    fn a_config_not_found_for_a_group_ecs_still_has_fails() {
+        let (step, notes) = judge(reads(Err(service("ResourceNotExists")), Ok(Vec::new())));
+        assert_eq!(
+            step,
+            Err(Stop::fail(Note::NotInConfig(service("ResourceNotExists"))))
+        );
+        assert_eq!(notes, [Note::LiveButNotInConfig]);
+    }
+
+    #[test]
+    fn any_other_config_error_fails_with_the_live_reads_error_noted() {
+        let (step, notes) = judge(reads(Err(service("NoPermission")), Err(service("Forbidden"))));
+        assert_eq!(
+            step,
+            Err(Stop::fail(Note::ApiFailure {
+                step: "GetDiscoveredResource",
+                error: service("NoPermission")
+            }))
+        );
+        assert_eq!(
+            notes,
+            [Note::ApiFailure {
+                step: DESCRIBE,
+                error: service("Forbidden")
+            }]
+        );
+    }
+
+    #[test]
+    fn configs_verdict_comes_first_and_an_unneeded_live_error_is_still_reported() {
+        let mut d = answered("cn-hangzhou", None);
+        d.deleted = true;
+        let (step, notes) = judge(reads(Ok(d), Err(gone())));
+        assert_eq!(step, Err(Stop::skip(Note::Deleted)));
+        assert_eq!(notes, [Note::Gone(gone())]);
+    }
+
+    #[test]
+    fn a_group_config_vouches_for_is_skipped_when_gone_live_and_fails_when_unreadable() {
+        let d = answered("cn-hangzhou", Some("1"));
+        let (step, _) = judge(reads(Ok(d.clone()), Err(gone())));
+        assert_eq!(step, Err(Stop::skip(Note::Gone(gone()))));
+        let (step, _) = judge(reads(Ok(d), Err(service("Forbidden"))));
+        assert_eq!(
+            step,
+            Err(Stop::fail(Note::ApiFailure {
+                step: DESCRIBE,
+                error: service("Forbidden")
+            }))
+        );
+    }
 }
