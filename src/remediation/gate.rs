@@ -123,7 +123,7 @@ pub(super) fn judge_discovered(
 /// Both reads of a group, judged in the order the flow always had: Config's answer first (an
 /// answer about another group fails; deleted, managed, exempt-tagged groups are skipped), then
 /// the live rules (a group gone from ECS is skipped, an unreadable one fails). A live read the
-/// decision did not need still has its error reported, after the lead.
+/// decision did not need still has its failure reported, after the lead.
 ///
 /// When Config cannot answer, the live read decides: no official error table lists Config's
 /// not-found codes (see [`config_api::is_not_in_config`]), so a code cannot tell "never
@@ -173,8 +173,11 @@ pub(super) fn judge_reads(
         }
     };
     if let Some(stop) = judge_discovered(r, account, &discovered, exempt_tag) {
-        if let Err(error) = live {
-            notes.push(live_failure(error));
+        // A failed live read is still reported; ECS not having the group is no failure when
+        // the group is left alone anyway (a deleted group is gone from ECS too).
+        match live {
+            Err(error) if !is_gone(&error) => notes.push(live_failure(error)),
+            _ => {}
         }
         return Err(stop);
     }
@@ -458,12 +461,27 @@ mod tests {
     }
 
     #[test]
-    fn configs_verdict_comes_first_and_an_unneeded_live_error_is_still_reported() {
+    fn configs_verdict_comes_first_and_an_unneeded_live_failure_is_still_reported() {
+        let mut d = answered("cn-hangzhou", None);
+        d.service_managed = Some(true);
+        let (step, notes) = judge(reads(Ok(d), Err(service("Forbidden"))));
+        assert_eq!(step, Err(Stop::skip(Note::ServiceManaged)));
+        assert_eq!(
+            notes,
+            [Note::ApiFailure {
+                step: DESCRIBE,
+                error: service("Forbidden")
+            }]
+        );
+    }
+
+    #[test]
+    fn a_deleted_group_gone_from_ecs_too_is_just_deleted() {
         let mut d = answered("cn-hangzhou", None);
         d.deleted = true;
         let (step, notes) = judge(reads(Ok(d), Err(gone())));
         assert_eq!(step, Err(Stop::skip(Note::Deleted)));
-        assert_eq!(notes, [Note::Gone(gone())]);
+        assert!(notes.is_empty());
     }
 
     #[test]
