@@ -596,7 +596,11 @@ async fn check_and_remediate_read_a_group_as_the_function_does_and_no_more() {
     with_demo_key(&mut c);
     let out = run(c, &[DEMO_KEY.1], &emulator).await;
     assert_eq!(out.status, 2, "{}", out.stderr);
-    assert!(out.stdout.contains("WOULD REVOKE (dry run)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("WOULD REVOKE (dry run)"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(
         actions(&emulator),
         ["DescribeSecurityGroupAttribute", "GetDiscoveredResource"]

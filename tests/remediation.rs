@@ -298,7 +298,10 @@ fn assert_read_once_and_left_alone(answer: &Answer, emulator: &Emulator, sg: &st
     let config = calls_on(emulator, "GetDiscoveredResource", sg);
     let reads = calls_on(emulator, "DescribeSecurityGroupAttribute", sg);
     assert_eq!(reads.len(), 1, "one live read, made with Config's");
-    assert!(emulator.journal().iter().all(|e| !e.mutated), "nothing changed");
+    assert!(
+        emulator.journal().iter().all(|e| !e.mutated),
+        "nothing changed"
+    );
     assert_eq!(
         answer.ids(sg, "apiRequestIds"),
         [config[0].request_id.clone(), reads[0].request_id.clone()]
@@ -414,7 +417,11 @@ async fn any_config_error_for_a_group_ecs_says_is_gone_is_a_skip() {
 /// really a wrong site or a missing recorder must not pass for a deleted group.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_not_found_code_for_a_group_ecs_still_has_fails_it_untouched() {
-    for code in ["ResourceNotExists", "ResourceNotFound", "Resource.NotRecorded"] {
+    for code in [
+        "ResourceNotExists",
+        "ResourceNotFound",
+        "Resource.NotRecorded",
+    ] {
         let emulator = groups().await;
         emulator.inject(
             Fault::always(FaultKind::Error {
@@ -1027,7 +1034,10 @@ async fn one_groups_api_failure_does_not_stop_the_others_but_makes_a_function_er
             failed_read.request_id.clone()
         ]
     );
-    assert!(reason.starts_with("GetDiscoveredResource failed"), "{reason}");
+    assert!(
+        reason.starts_with("GetDiscoveredResource failed"),
+        "{reason}"
+    );
     assert_eq!(live_ids(&emulator, "sg-broken"), ["sgr-broken-ssh"]);
     assert_eq!(answer.status_of("sg-ssh-world"), "remediated");
     assert_eq!(answer.status_of("sg-rdp-world"), "remediated");
@@ -1185,9 +1195,10 @@ async fn the_report_has_the_documented_shape() {
     // started: Config's re-fetch, then ECS's calls (the live read went out with the re-fetch,
     // so the emulator may have seen it first).
     let config = calls_on(&emulator, "GetDiscoveredResource", "sg-restore");
-    let ecs = emulator.journal().into_iter().filter(|e| {
-        e.params.get("SecurityGroupId").map(String::as_str) == Some("sg-restore")
-    });
+    let ecs = emulator
+        .journal()
+        .into_iter()
+        .filter(|e| e.params.get("SecurityGroupId").map(String::as_str) == Some("sg-restore"));
     let mine: Vec<String> = config
         .iter()
         .cloned()

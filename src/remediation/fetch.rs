@@ -82,7 +82,7 @@ impl Invoke {
         out: &mut ResourceResult,
         notes: &mut Vec<Note>,
     ) -> Step<Reads> {
-        let query = self.config_query(r)?;
+        let query = self.config_query(r).map_err(Stop::fail)?;
         let config_action = if query.aggregator.is_some() {
             "GetAggregateDiscoveredResource"
         } else {
@@ -106,12 +106,12 @@ impl Invoke {
 
     /// What to ask Config: the event's group, through the aggregator when one is configured
     /// (then the item must carry its account, or nothing is sent).
-    fn config_query(&self, r: &ResourceRef) -> Step<ResourceQuery> {
+    fn config_query(&self, r: &ResourceRef) -> Result<ResourceQuery, Note> {
         let aggregator = match &self.config().config_aggregator_id {
             None => None,
             Some(id) => Some(AggregatorScope {
                 aggregator_id: id.clone(),
-                account_id: gate::aggregator_account(r).map_err(Stop::fail)?,
+                account_id: gate::aggregator_account(r)?,
             }),
         };
         Ok(ResourceQuery {

@@ -130,6 +130,9 @@ pub(super) fn judge_discovered(
 /// recorded" from "deleted" or "asked the wrong site". A group ECS says is gone is skipped,
 /// with Config's error noted; any other group fails with Config's error as the lead: a group
 /// that still exists but that Config cannot vouch for (tags, management) is never acted on.
+// A `Stop` is made at most once per resource and moved once: its size costs nothing, and the
+// flow's steps (async, where the lint does not look) all answer the same `Step`.
+#[allow(clippy::result_large_err)]
 pub(super) fn judge_reads(
     r: &ResourceRef,
     account: Option<&str>,
@@ -443,7 +446,10 @@ mod tests {
 
     #[test]
     fn any_other_config_error_fails_with_the_live_reads_error_noted() {
-        let (step, notes) = judge(reads(Err(service("NoPermission")), Err(service("Forbidden"))));
+        let (step, notes) = judge(reads(
+            Err(service("NoPermission")),
+            Err(service("Forbidden")),
+        ));
         assert_eq!(
             step,
             Err(Stop::fail(Note::ApiFailure {

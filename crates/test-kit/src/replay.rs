@@ -379,10 +379,7 @@ mod tests {
 
         let (status, body) = ecs.call("GetDiscoveredResource");
         assert_eq!(status, "500");
-        assert!(
-            body.contains("expected Describe on listener 1"),
-            "{body}"
-        );
+        assert!(body.contains("expected Describe on listener 1"), "{body}");
         assert_eq!(replay.mismatch(), Some(body));
     }
 
