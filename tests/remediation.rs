@@ -1291,6 +1291,39 @@ async fn no_secret_or_token_appears_in_any_output_or_response() {
     }
 }
 
+/// The live read goes out with Config's re-fetch instead of after it: with Config's answer held
+/// past the invocation's deadline, ECS has still been read; the group, which Config never
+/// vouched for, fails untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_read_does_not_wait_for_configs_answer() {
+    let emulator = groups().await;
+    emulator.inject(
+        Fault::always(FaultKind::Delay { ms: 10_000 })
+            .on_action("GetDiscoveredResource")
+            .on_group("sg-ssh-world"),
+    );
+    let function = Function::start(bootstrap!(), &emulator, &[]);
+    let request = function.request_with(
+        event(&["sg-ssh-world"]).to_string(),
+        &[("x-fc-function-timeout", "4")],
+    );
+    let answer = function.send(request).await;
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.status_of("sg-ssh-world"), "failed");
+    let read = calls_on(&emulator, "DescribeSecurityGroupAttribute", "sg-ssh-world");
+    assert_eq!(read.len(), 1, "read while Config's answer was still due");
+    assert_eq!(
+        answer.ids("sg-ssh-world", "apiRequestIds"),
+        [read[0].request_id.clone()],
+        "Config never answered: only ECS's RequestId"
+    );
+    assert!(calls(&emulator, "RevokeSecurityGroup").is_empty());
+    assert_eq!(
+        live_ids(&emulator, "sg-ssh-world"),
+        ["sgr-ssh-world", "sgr-ssh-world-https"]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoke_left_unanswered_at_the_deadline_keeps_the_rules_for_a_restore() {
     let emulator = groups().await;
