@@ -555,6 +555,7 @@ fn latency_as_met(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
         ));
     }
     let added = ADDED_LATENCY.as_secs_f64() * 1e3;
+    let rig = rig_round_trip(emu)?;
     let mut figures = Vec::new();
     for (case, id, what, calls, trips) in [
         (
@@ -581,6 +582,8 @@ fn latency_as_met(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
         detail["apiCalls"] = json!(calls);
         detail["addedLatencyMsPerCall"] = json!(added);
         detail["p50TimesIdeal"] = json!(p50 / ideal);
+        detail["rigRoundTripP50Ms"] = json!(rig.value);
+        detail["idealOnThisRigMs"] = json!(trips as f64 * rig.value);
         figures.push(
             Figure::new(
                 &format!("latency_p50_{id}"),
@@ -602,7 +605,69 @@ fn latency_as_met(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
             "ms",
         ));
     }
+    figures.push(rig);
     Ok(figures)
+}
+
+/// What one round trip costs on this rig, without the function: one signed
+/// `DescribeSecurityGroupAttribute` straight to the emulator with the added latency, from the
+/// function's own client on a thread of its own; p50 of [`LATENCY_INVOCATIONS`]. Above the
+/// added 20 ms it is the emulator's work for the call, its timer's rounding and the wake-ups
+/// after each wait: times the round trips, the least the latency figures can show here.
+fn rig_round_trip(emu: &Emulator) -> Result<Figure, String> {
+    use sg_remediator::config::Config;
+    use sg_remediator::credentials::Credentials;
+    use sg_remediator::openapi::{CallContext, Client, ClientSettings};
+    use sg_remediator::services::ecs;
+
+    let endpoint = emu.ecs_endpoint();
+    let config = Config::from_lookup(|name| (name == "ECS_ENDPOINT").then(|| endpoint.clone()))
+        .map_err(|e| e.to_string())?;
+    let endpoint = config.endpoints.ecs(REGION).map_err(|e| e.to_string())?;
+    let client = Client::new(ClientSettings {
+        allow_http: true,
+        ..ClientSettings::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let credentials = Credentials::new(KEY_ID, KEY_SECRET, Some(KEY_TOKEN.to_string()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio: {e}"))?;
+    emu.reset();
+    let wall = runtime.block_on(async {
+        let mut wall = Vec::with_capacity(LATENCY_INVOCATIONS);
+        for i in 0..20 + LATENCY_INVOCATIONS {
+            if i == 20 {
+                emu.set_latency(ADDED_LATENCY);
+            }
+            let cx = CallContext {
+                credentials: &credentials,
+                deadline: Instant::now() + Duration::from_secs(10),
+            };
+            let started = Instant::now();
+            ecs::describe_security_group_attribute(&client, &cx, &endpoint, REGION, WARM_COMPLIANT)
+                .await
+                .map_err(|e| format!("rig round trip: {e}"))?;
+            if i >= 20 {
+                wall.push(ms(started.elapsed()));
+            }
+        }
+        Ok::<_, String>(wall)
+    });
+    emu.set_latency(Duration::ZERO);
+    let wall = sorted(wall?);
+    Ok(Figure::new(
+        "latency_rig_round_trip_p50",
+        format!(
+            "  the rig: one call straight to the emulator, +{} ms, p50 (no target: the floor \
+             under each round trip above)",
+            ADDED_LATENCY.as_millis()
+        ),
+        percentile(&wall, 0.5),
+        "ms",
+    )
+    .detail(spread(&wall)))
 }
 
 fn warm_latency(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
