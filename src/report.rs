@@ -495,6 +495,11 @@ impl fmt::Display for Note {
             Note::NotInConfig(e) => {
                 write!(f, "not found in Config (deleted or never recorded): {e}")
             }
+            Note::LiveButNotInConfig => f.write_str(
+                "but ECS still has the group: not acting on a group Config does not know (its \
+                 exemption tag and service management come from Config); check that \
+                 CONFIG_ENDPOINT is the account's site and that Config records security groups",
+            ),
             Note::OtherRegion { answered, asked } => write!(
                 f,
                 "Config answered for region {:?}, but the event names {asked:?}: not acting on a group \

@@ -620,6 +620,57 @@ async fn remediate_from_a_scan_revokes_verifies_and_restore_puts_the_rules_back(
     emulator.shutdown().await;
 }
 
+/// `check` and `remediate` make the function's calls and no others: the table's rules before
+/// and after are the engine's own live read and verify read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_and_remediate_read_a_group_as_the_function_does_and_no_more() {
+    let emulator = demo_emulator().await;
+    let home = Home::new("same-path");
+    let actions = |emulator: &Emulator| -> Vec<String> {
+        let mut actions: Vec<String> = emulator.journal().into_iter().map(|e| e.action).collect();
+        actions.sort();
+        actions
+    };
+    let mut c = command(&emulator, &home.0, &["check", WEB_PROD, "--region", REGION]);
+    with_demo_key(&mut c);
+    let out = run(c, &[DEMO_KEY.1], &emulator).await;
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("WOULD REVOKE (dry run)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        actions(&emulator),
+        ["DescribeSecurityGroupAttribute", "GetDiscoveredResource"]
+    );
+    emulator.clear_journal();
+    let mut c = command(
+        &emulator,
+        &home.0,
+        &["remediate", WEB_PROD, "--region", REGION, "--yes"],
+    );
+    with_demo_key(&mut c);
+    let out = run(c, &[DEMO_KEY.1], &emulator).await;
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("REVOKED: open to the internet on a risky port; verified gone"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        actions(&emulator),
+        [
+            "DescribeSecurityGroupAttribute",
+            "DescribeSecurityGroupAttribute",
+            "GetDiscoveredResource",
+            "RevokeSecurityGroup"
+        ]
+    );
+    emulator.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_refuses_without_yes_when_stdin_is_not_a_terminal() {
     let emulator = demo_emulator().await;

@@ -283,11 +283,16 @@ async fn an_invalid_region_not_found_from_config_fails_the_resource() {
     assert_eq!(answer.status_of("sg-ssh-world"), "failed");
 }
 
+/// No official table lists Config's not-found codes: the live read decides, and this group is
+/// still in ECS, so Config's `ResourceNotExists` cannot make it look deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn configs_own_resource_not_exists_is_still_skipped() {
+async fn configs_resource_not_exists_for_a_group_ecs_still_has_fails_the_resource() {
     let answer = config_answers("ResourceNotExists", 404).await;
-    assert!(answer.is_success(), "{}", answer.text);
-    assert_eq!(answer.status_of("sg-ssh-world"), "skipped");
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.status_of("sg-ssh-world"), "failed");
+    assert!(answer
+        .reason_of("sg-ssh-world")
+        .starts_with("not found in Config"));
 }
 
 // --- 6. AuthorizeSecurityGroup's owner fields ----------------------------------------------

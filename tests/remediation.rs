@@ -353,11 +353,28 @@ fn an_invalid_rule_selector_stops_the_function_at_start_with_a_clear_message() {
 // Which groups: skipped
 // ---------------------------------------------------------------------------------------------
 
+/// Config's re-fetch and the live read run at the same time, so a group Config then says to
+/// leave alone has cost one read of ECS and nothing else: no change, and both RequestIds in
+/// `apiRequestIds`, Config's first.
+fn assert_read_once_and_left_alone(answer: &Answer, emulator: &Emulator, sg: &str) {
+    let config = calls_on(emulator, "GetDiscoveredResource", sg);
+    let reads = calls_on(emulator, "DescribeSecurityGroupAttribute", sg);
+    assert_eq!(reads.len(), 1, "one live read, made with Config's");
+    assert!(
+        emulator.journal().iter().all(|e| !e.mutated),
+        "nothing changed"
+    );
+    assert_eq!(
+        answer.ids(sg, "apiRequestIds"),
+        [config[0].request_id.clone(), reads[0].request_id.clone()]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_service_managed_group_is_skipped_without_touching_ecs() {
+async fn a_service_managed_group_is_skipped_and_ecs_is_only_read() {
     let (answer, emulator) = remediate("sg-managed").await;
     assert_skipped(&answer, &emulator, "sg-managed", "ServiceManaged");
-    assert!(calls(&emulator, "DescribeSecurityGroupAttribute").is_empty());
+    assert_read_once_and_left_alone(&answer, &emulator, "sg-managed");
     assert_eq!(live_ids(&emulator, "sg-managed"), ["sgr-managed-ssh"]);
 }
 
@@ -401,13 +418,97 @@ async fn a_group_exempt_by_id_is_skipped_without_any_api_call() {
 async fn a_group_config_reports_deleted_is_skipped() {
     let (answer, emulator) = remediate("sg-deleted").await;
     assert_skipped(&answer, &emulator, "sg-deleted", "deleted");
-    assert!(calls(&emulator, "DescribeSecurityGroupAttribute").is_empty());
+    assert_read_once_and_left_alone(&answer, &emulator, "sg-deleted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_config_does_not_know_is_skipped() {
+async fn a_group_exempt_by_tag_costs_one_read_of_ecs_and_no_change() {
+    let (answer, emulator) = remediate("sg-exempt-tag").await;
+    assert_skipped(&answer, &emulator, "sg-exempt-tag", "sg-remediator:exempt");
+    assert_read_once_and_left_alone(&answer, &emulator, "sg-exempt-tag");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_config_does_not_know_but_ecs_still_has_fails_untouched() {
     let (answer, emulator) = remediate("sg-unrecorded").await;
-    assert_skipped(&answer, &emulator, "sg-unrecorded", "not found in Config");
+    assert!(answer.is_function_error(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-unrecorded"), "failed");
+    let reason = answer.reason_of("sg-unrecorded");
+    assert!(
+        reason.starts_with("not found in Config") && reason.contains("ECS still has the group"),
+        "{reason}"
+    );
+    assert_eq!(live_ids(&emulator, "sg-unrecorded"), ["sgr-unrecorded-ssh"]);
+    assert_read_once_and_left_alone(&answer, &emulator, "sg-unrecorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_neither_config_nor_ecs_knows_is_skipped_as_gone() {
+    let (answer, emulator) = remediate("sg-neverexisted").await;
+    assert_skipped(&answer, &emulator, "sg-neverexisted", "gone");
+    let reason = answer.reason_of("sg-neverexisted");
+    assert!(
+        reason.contains("InvalidSecurityGroupId.NotFound") && reason.contains("ResourceNotExists"),
+        "both answers are in the reason: {reason}"
+    );
+    assert_read_once_and_left_alone(&answer, &emulator, "sg-neverexisted");
+}
+
+/// No official error table lists Config's not-found codes, so whatever Config answers, the
+/// live read decides: an unknown code for a group ECS does not have is a skip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_config_error_for_a_group_ecs_says_is_gone_is_a_skip() {
+    let emulator = groups().await;
+    emulator.inject(
+        Fault::always(FaultKind::Error {
+            status: 404,
+            code: "Resource.NotRecorded".into(),
+            message: "made up: not a code Config documents".into(),
+        })
+        .on_action("GetDiscoveredResource"),
+    );
+    let function = Function::start(bootstrap!(), &emulator, &[]);
+    let answer = function.invoke(&event(&["sg-neverexisted"])).await;
+    assert_skipped(&answer, &emulator, "sg-neverexisted", "gone");
+    assert!(answer
+        .reason_of("sg-neverexisted")
+        .contains("GetDiscoveredResource failed: Resource.NotRecorded"));
+}
+
+/// ... and the same codes for a group ECS still has fail it, untouched: a "not found" that is
+/// really a wrong site or a missing recorder must not pass for a deleted group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_not_found_code_for_a_group_ecs_still_has_fails_it_untouched() {
+    for code in [
+        "ResourceNotExists",
+        "ResourceNotFound",
+        "Resource.NotRecorded",
+    ] {
+        let emulator = groups().await;
+        emulator.inject(
+            Fault::always(FaultKind::Error {
+                status: 404,
+                code: code.into(),
+                message: "not found".into(),
+            })
+            .on_action("GetDiscoveredResource"),
+        );
+        let function = Function::start(bootstrap!(), &emulator, &[]);
+        let answer = function.invoke(&event(&["sg-ssh-world"])).await;
+        assert!(answer.is_function_error(), "{code}: {:#}", answer.body);
+        assert_eq!(answer.status_of("sg-ssh-world"), "failed", "{code}");
+        assert!(
+            answer.reason_of("sg-ssh-world").contains(code),
+            "{code}: {}",
+            answer.reason_of("sg-ssh-world")
+        );
+        assert!(calls(&emulator, "RevokeSecurityGroup").is_empty(), "{code}");
+        assert_eq!(
+            live_ids(&emulator, "sg-ssh-world"),
+            ["sgr-ssh-world", "sgr-ssh-world-https"],
+            "{code}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1013,10 +1114,19 @@ async fn one_groups_api_failure_does_not_stop_the_others_but_makes_a_function_er
     assert_eq!(answer.status_of("sg-broken"), "failed");
     let reason = answer.reason_of("sg-broken");
     assert!(reason.contains("Forbidden.RAM"), "{reason}");
-    let failed_call = &calls_on(&emulator, "GetDiscoveredResource", "sg-broken")[0];
+    // Both reads were made at the same time and both were refused: Config's RequestId first.
+    let failed_config = &calls_on(&emulator, "GetDiscoveredResource", "sg-broken")[0];
+    let failed_read = &calls_on(&emulator, "DescribeSecurityGroupAttribute", "sg-broken")[0];
     assert_eq!(
         answer.ids("sg-broken", "apiRequestIds"),
-        std::slice::from_ref(&failed_call.request_id)
+        [
+            failed_config.request_id.clone(),
+            failed_read.request_id.clone()
+        ]
+    );
+    assert!(
+        reason.starts_with("GetDiscoveredResource failed"),
+        "{reason}"
     );
     assert_eq!(live_ids(&emulator, "sg-broken"), ["sgr-broken-ssh"]);
     assert_eq!(answer.status_of("sg-ssh-world"), "remediated");
@@ -1171,19 +1281,21 @@ async fn the_report_has_the_documented_shape() {
         }
     }
 
-    // apiRequestIds are the RequestIds the cloud gave for this group's calls, in order.
-    let mine: Vec<String> = emulator
+    // apiRequestIds are the RequestIds the cloud gave for this group's calls, in the order they
+    // started: Config's re-fetch, then ECS's calls (the live read went out with the re-fetch,
+    // so the emulator may have seen it first).
+    let config = calls_on(&emulator, "GetDiscoveredResource", "sg-restore");
+    let ecs = emulator
         .journal()
+        .into_iter()
+        .filter(|e| e.params.get("SecurityGroupId").map(String::as_str) == Some("sg-restore"));
+    let mine: Vec<String> = config
         .iter()
-        .filter(|e| {
-            e.params
-                .get("SecurityGroupId")
-                .or(e.params.get("ResourceId"))
-                .map(String::as_str)
-                == Some("sg-restore")
-        })
-        .map(|e| e.request_id.clone())
+        .cloned()
+        .chain(ecs)
+        .map(|e| e.request_id)
         .collect();
+    assert_eq!(mine.len(), 4, "re-fetch, read, revoke, verify");
     assert_eq!(answer.ids("sg-restore", "apiRequestIds"), mine);
 }
 
@@ -1267,6 +1379,39 @@ async fn no_secret_or_token_appears_in_any_output_or_response() {
     for secret in [FC_SECRET, FC_TOKEN, "fcRoleSecret", "CAIS"] {
         assert!(!everything.contains(secret), "{secret:?} leaked");
     }
+}
+
+/// The live read goes out with Config's re-fetch instead of after it: with Config's answer held
+/// past the invocation's deadline, ECS has still been read; the group, which Config never
+/// vouched for, fails untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_read_does_not_wait_for_configs_answer() {
+    let emulator = groups().await;
+    emulator.inject(
+        Fault::always(FaultKind::Delay { ms: 10_000 })
+            .on_action("GetDiscoveredResource")
+            .on_group("sg-ssh-world"),
+    );
+    let function = Function::start(bootstrap!(), &emulator, &[]);
+    let request = function.request_with(
+        event(&["sg-ssh-world"]).to_string(),
+        &[("x-fc-function-timeout", "4")],
+    );
+    let answer = function.send(request).await;
+    assert!(answer.is_function_error(), "{}", answer.text);
+    assert_eq!(answer.status_of("sg-ssh-world"), "failed");
+    let read = calls_on(&emulator, "DescribeSecurityGroupAttribute", "sg-ssh-world");
+    assert_eq!(read.len(), 1, "read while Config's answer was still due");
+    assert_eq!(
+        answer.ids("sg-ssh-world", "apiRequestIds"),
+        [read[0].request_id.clone()],
+        "Config never answered: only ECS's RequestId"
+    );
+    assert!(calls(&emulator, "RevokeSecurityGroup").is_empty());
+    assert_eq!(
+        live_ids(&emulator, "sg-ssh-world"),
+        ["sgr-ssh-world", "sgr-ssh-world-https"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

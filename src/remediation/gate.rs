@@ -1,10 +1,37 @@
 //! Skip or go: the pure policy that decides whether a resource may be touched at all, and in
 //! which mode. Plain functions of the event, the configuration and Config's answer; no calls.
 
+use acs_openapi::ApiError;
+
 use crate::config::{Config, ExemptTag, Mode};
 use crate::event::{self, ResourceRef};
-use crate::remediation::notes::{Note, Stop};
+use crate::remediation::fetch::Reads;
+use crate::remediation::notes::{Note, Step, Stop};
+use crate::rules::Permission;
 use crate::services::config::{self as config_api, DiscoveredResource};
+
+/// ECS's answer for a group that does not exist (`DescribeSecurityGroupAttribute`).
+const GROUP_NOT_FOUND: &str = "InvalidSecurityGroupId.NotFound";
+
+/// The live read's step, as the report names it.
+const DESCRIBE: &str = "DescribeSecurityGroupAttribute";
+
+/// Whether ECS says the group does not exist.
+pub(super) fn is_gone(e: &ApiError) -> bool {
+    e.code() == Some(GROUP_NOT_FOUND)
+}
+
+/// The live read's error, as a note: gone, or a failed call.
+fn live_failure(error: ApiError) -> Note {
+    if is_gone(&error) {
+        Note::Gone(error)
+    } else {
+        Note::ApiFailure {
+            step: DESCRIBE,
+            error,
+        }
+    }
+}
 
 /// The mode of one invocation: the event's `dryRun` can ask for a dry run, never for enforce.
 /// Whoever can invoke the function can only make it more careful.
@@ -91,6 +118,77 @@ pub(super) fn judge_discovered(
         return Some(Stop::skip(Note::ExemptTag(exempt_tag.clone())));
     }
     None
+}
+
+/// Both reads of a group, judged in the order the flow always had: Config's answer first (an
+/// answer about another group fails; deleted, managed, exempt-tagged groups are skipped), then
+/// the live rules (a group gone from ECS is skipped, an unreadable one fails). A live read the
+/// decision did not need still has its failure reported, after the lead.
+///
+/// When Config cannot answer, the live read decides: no official error table lists Config's
+/// not-found codes (see [`config_api::is_not_in_config`]), so a code cannot tell "never
+/// recorded" from "deleted" or "asked the wrong site". A group ECS says is gone is skipped,
+/// with Config's error noted; any other group fails with Config's error as the lead: a group
+/// that still exists but that Config cannot vouch for (tags, management) is never acted on.
+// A `Stop` is made at most once per resource and moved once: its size costs nothing, and the
+// flow's steps (async, where the lint does not look) all answer the same `Step`.
+#[allow(clippy::result_large_err)]
+pub(super) fn judge_reads(
+    r: &ResourceRef,
+    account: Option<&str>,
+    exempt_tag: &ExemptTag,
+    reads: Reads,
+    notes: &mut Vec<Note>,
+) -> Step<(DiscoveredResource, Vec<Permission>)> {
+    let Reads {
+        config,
+        config_action,
+        live,
+    } = reads;
+    let discovered = match config {
+        Ok(d) => d,
+        Err(error) => {
+            let not_found = config_api::is_not_in_config(&error);
+            let config_failure = if not_found {
+                Note::NotInConfig(error)
+            } else {
+                Note::ApiFailure {
+                    step: config_action,
+                    error,
+                }
+            };
+            return Err(match live {
+                Err(gone) if is_gone(&gone) => {
+                    notes.push(config_failure);
+                    Stop::skip(Note::Gone(gone))
+                }
+                Err(other) => {
+                    notes.push(live_failure(other));
+                    Stop::fail(config_failure)
+                }
+                Ok(_) => {
+                    if not_found {
+                        notes.push(Note::LiveButNotInConfig);
+                    }
+                    Stop::fail(config_failure)
+                }
+            });
+        }
+    };
+    if let Some(stop) = judge_discovered(r, account, &discovered, exempt_tag) {
+        // A failed live read is still reported; ECS not having the group is no failure when
+        // the group is left alone anyway (a deleted group is gone from ECS too).
+        match live {
+            Err(error) if !is_gone(&error) => notes.push(live_failure(error)),
+            _ => {}
+        }
+        return Err(stop);
+    }
+    match live {
+        Ok(rules) => Ok((discovered, rules)),
+        Err(error) if is_gone(&error) => Err(Stop::skip(Note::Gone(error))),
+        Err(error) => Err(Stop::fail(live_failure(error))),
+    }
 }
 
 #[cfg(test)]
@@ -285,6 +383,125 @@ mod tests {
         assert_eq!(
             judge_discovered(&resource(None), Some("1"), &d, &tag("x")),
             None
+        );
+    }
+
+    fn service(code: &str) -> ApiError {
+        ApiError::Service {
+            status: 404,
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            recommend: None,
+        }
+    }
+
+    fn reads(
+        config: Result<DiscoveredResource, ApiError>,
+        live: Result<Vec<Permission>, ApiError>,
+    ) -> Reads {
+        Reads {
+            config,
+            config_action: "GetDiscoveredResource",
+            live,
+        }
+    }
+
+    fn judge(reads: Reads) -> (Step<(DiscoveredResource, Vec<Permission>)>, Vec<Note>) {
+        let mut notes = Vec::new();
+        let step = judge_reads(&resource(None), Some("1"), &tag("x"), reads, &mut notes);
+        (step, notes)
+    }
+
+    fn gone() -> ApiError {
+        service(GROUP_NOT_FOUND)
+    }
+
+    #[test]
+    fn both_reads_answered_go_on_with_configs_record_and_the_live_rules() {
+        let d = answered("cn-hangzhou", Some("1"));
+        let (step, notes) = judge(reads(Ok(d.clone()), Ok(Vec::new())));
+        assert_eq!(step, Ok((d, Vec::new())));
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn a_config_error_for_a_group_ecs_says_is_gone_is_a_skip_whatever_the_code() {
+        for code in ["ResourceNotExists", "Some.Unlisted.Code", "NoPermission"] {
+            let (step, notes) = judge(reads(Err(service(code)), Err(gone())));
+            assert_eq!(step, Err(Stop::skip(Note::Gone(gone()))), "{code}");
+            assert_eq!(notes.len(), 1, "Config's error is kept: {code}");
+        }
+    }
+
+    #[test]
+    fn a_config_not_found_for_a_group_ecs_still_has_fails() {
+        let (step, notes) = judge(reads(Err(service("ResourceNotExists")), Ok(Vec::new())));
+        assert_eq!(
+            step,
+            Err(Stop::fail(Note::NotInConfig(service("ResourceNotExists"))))
+        );
+        assert_eq!(notes, [Note::LiveButNotInConfig]);
+    }
+
+    #[test]
+    fn any_other_config_error_fails_with_the_live_reads_error_noted() {
+        let (step, notes) = judge(reads(
+            Err(service("NoPermission")),
+            Err(service("Forbidden")),
+        ));
+        assert_eq!(
+            step,
+            Err(Stop::fail(Note::ApiFailure {
+                step: "GetDiscoveredResource",
+                error: service("NoPermission")
+            }))
+        );
+        assert_eq!(
+            notes,
+            [Note::ApiFailure {
+                step: DESCRIBE,
+                error: service("Forbidden")
+            }]
+        );
+    }
+
+    #[test]
+    fn configs_verdict_comes_first_and_an_unneeded_live_failure_is_still_reported() {
+        let mut d = answered("cn-hangzhou", None);
+        d.service_managed = Some(true);
+        let (step, notes) = judge(reads(Ok(d), Err(service("Forbidden"))));
+        assert_eq!(step, Err(Stop::skip(Note::ServiceManaged)));
+        assert_eq!(
+            notes,
+            [Note::ApiFailure {
+                step: DESCRIBE,
+                error: service("Forbidden")
+            }]
+        );
+    }
+
+    #[test]
+    fn a_deleted_group_gone_from_ecs_too_is_just_deleted() {
+        let mut d = answered("cn-hangzhou", None);
+        d.deleted = true;
+        let (step, notes) = judge(reads(Ok(d), Err(gone())));
+        assert_eq!(step, Err(Stop::skip(Note::Deleted)));
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn a_group_config_vouches_for_is_skipped_when_gone_live_and_fails_when_unreadable() {
+        let d = answered("cn-hangzhou", Some("1"));
+        let (step, _) = judge(reads(Ok(d.clone()), Err(gone())));
+        assert_eq!(step, Err(Stop::skip(Note::Gone(gone()))));
+        let (step, _) = judge(reads(Ok(d), Err(service("Forbidden"))));
+        assert_eq!(
+            step,
+            Err(Stop::fail(Note::ApiFailure {
+                step: DESCRIBE,
+                error: service("Forbidden")
+            }))
         );
     }
 }

@@ -1,8 +1,9 @@
 //! The remediation flow: from an invocation's payload to a report, one resource at a time.
 //!
 //! For each security group: `gate` (skip or go) → `access` (credentials in its account) →
-//! `fetch` (Config's record, then the live rules) → select and `assess` → (dry run stops
-//! here) → `revoke` and verify → report. The live view decides what is revoked: Config's
+//! `fetch` (Config's record and the live rules, read at the same time) → `gate` again (on
+//! Config's answer, then on the live read) → select and `assess` → (dry run stops here) →
+//! `revoke` and verify → report. The live view decides what is revoked: Config's
 //! snapshot can be minutes old, and a rule narrowed since then keeps its id. Every resource ends
 //! with exactly one status; an error in one never stops the others, and nothing is swallowed:
 //! each API error is reported with its code, message and RequestId (`notes`).
@@ -20,7 +21,7 @@ mod restore;
 mod revoke;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -138,6 +139,21 @@ struct Invoke {
     request_id: String,
     deadline: Instant,
     mode: Mode,
+    /// Where the live reads are kept for a caller that shows them ([`Remediator::run_observed`]).
+    views: Option<Views>,
+}
+
+/// The live rules read per group id, when a caller asked for them.
+type Views = Arc<Mutex<HashMap<String, LiveViews>>>;
+
+/// The live rules the flow read for one group, for a caller that shows them (the command line's
+/// table): the first read, before any change, and the last one, the verify read after a revoke.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveViews {
+    /// The rules the decision was made on; `None` when the group was not read.
+    pub before: Option<Vec<Permission>>,
+    /// The rules read again after a revoke; `None` when nothing was revoked or the read failed.
+    pub after: Option<Vec<Permission>>,
 }
 
 /// What a successful invocation answers.
@@ -195,14 +211,34 @@ impl Remediator {
 
     /// Runs one invocation. A payload that is not an event is a failure; otherwise the report
     /// is the answer, and a failure (with the whole report) if anything failed.
-    pub async fn run(self: Arc<Self>, mut input: Input) -> Result<Answer, Failure> {
+    pub async fn run(self: Arc<Self>, input: Input) -> Result<Answer, Failure> {
+        self.run_with(input, None).await
+    }
+
+    /// [`Remediator::run`], also answering the live rules read for each group (by group id):
+    /// the command line shows them without reading the groups a second time.
+    pub async fn run_observed(
+        self: Arc<Self>,
+        input: Input,
+    ) -> (Result<Answer, Failure>, HashMap<String, LiveViews>) {
+        let views = Views::default();
+        let answer = self.run_with(input, Some(Arc::clone(&views))).await;
+        let views = std::mem::take(&mut *views.lock().unwrap_or_else(|e| e.into_inner()));
+        (answer, views)
+    }
+
+    async fn run_with(
+        self: Arc<Self>,
+        mut input: Input,
+        views: Option<Views>,
+    ) -> Result<Answer, Failure> {
         let invocation = event::parse_with_limit(&input.payload, self.config.max_event_resources)
             .map_err(|e| Failure::new(FailureKind::InvalidEvent, e.to_string()))?;
         // The body is no longer needed: free it before the (possibly long) work.
         input.payload = Bytes::new();
         match invocation {
-            Invocation::Remediate(request) => self.remediate(request, input).await,
-            Invocation::Restore(request) => self.restore(request, input).await,
+            Invocation::Remediate(request) => self.remediate(request, input, views).await,
+            Invocation::Restore(request) => self.restore(request, input, views).await,
         }
     }
 
@@ -217,7 +253,7 @@ impl Remediator {
         }
     }
 
-    fn start(self: &Arc<Self>, input: &Input, mode: Mode) -> Arc<Invoke> {
+    fn start(self: &Arc<Self>, input: &Input, mode: Mode, views: Option<Views>) -> Arc<Invoke> {
         Arc::new(Invoke {
             remediator: Arc::clone(self),
             credentials: input.credentials.clone(),
@@ -234,6 +270,7 @@ impl Remediator {
             request_id: input.request_id.clone(),
             deadline: input.deadline,
             mode,
+            views,
         })
     }
 
@@ -241,6 +278,7 @@ impl Remediator {
         self: Arc<Self>,
         request: RemediationEvent,
         input: Input,
+        views: Option<Views>,
     ) -> Result<Answer, Failure> {
         let mode = effective_mode(self.config.mode, request.dry_run);
         if mode != self.config.mode || request.dry_run == Some(false) {
@@ -251,7 +289,7 @@ impl Remediator {
                 "the event's dryRun can only make this invocation a dry run"
             );
         }
-        let invoke = self.start(&input, mode);
+        let invoke = self.start(&input, mode, views);
         let items = dedup(request.items, input.account_id.as_deref());
         tracing::info!(
             resources = items.len(),
@@ -338,6 +376,7 @@ impl Remediator {
         self: Arc<Self>,
         request: RestoreRequest,
         input: Input,
+        views: Option<Views>,
     ) -> Result<Answer, Failure> {
         if !self.config.allow_restore {
             return Err(Failure::new(
@@ -354,7 +393,7 @@ impl Remediator {
             ));
         };
         let mode = effective_mode(self.config.mode, request.dry_run);
-        let invoke = self.start(&input, mode);
+        let invoke = self.start(&input, mode, views);
         let report = invoke.restore(request, &input.request_id, &sealer).await;
         let mut body = serde_json::to_value(&report).expect("the restore report serializes");
         if let Some(notifier) = &self.notifier {
@@ -421,6 +460,19 @@ impl Invoke {
         &self.remediator.config
     }
 
+    /// Keeps a live read of a group for a caller that asked for them: the first is the view
+    /// before any change, any later one (the verify read) the view after.
+    fn observe(&self, r: &ResourceRef, rules: &[Permission]) {
+        let Some(views) = &self.views else { return };
+        let mut views = views.lock().unwrap_or_else(|e| e.into_inner());
+        let view = views.entry(r.resource_id.clone()).or_default();
+        if view.before.is_none() {
+            view.before = Some(rules.to_vec());
+        } else {
+            view.after = Some(rules.to_vec());
+        }
+    }
+
     async fn process(&self, item: Item) -> ResourceResult {
         let r = match &item {
             Item::Invalid(i) => {
@@ -464,9 +516,14 @@ impl Invoke {
             out.account_id = account.clone();
         }
         let access = self.access(account.as_deref(), out).await?;
-        let discovered = self
-            .read_config(r, account.as_deref(), &access, out, notes)
-            .await?;
+        let reads = self.read_group(r, &access, out, notes).await?;
+        let (discovered, live) = gate::judge_reads(
+            r,
+            account.as_deref(),
+            &self.config().exempt_tag,
+            reads,
+            notes,
+        )?;
 
         // Select on the snapshot (for drift), then on the live view (for action).
         let selector = &self.remediator.selector;
@@ -474,7 +531,6 @@ impl Invoke {
             Ok(rules) => selector.evaluate(rules),
             Err(unreadable) => Err(unreadable.clone().into()),
         };
-        let live = self.read_live(&access, r, out, notes).await?;
         let selection = selector
             .evaluate(&live)
             .map_err(|e| Stop::fail(Note::SelectFailed(e.to_string())))?;

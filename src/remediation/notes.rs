@@ -55,6 +55,9 @@ pub enum Note {
     },
     /// Config does not know the group.
     NotInConfig(ApiError),
+    /// Config does not know the group, yet ECS still has it: nothing vouches for the group
+    /// (its exemption tag and whether a cloud service manages it come from Config).
+    LiveButNotInConfig,
     /// Config answered about another region than the event's.
     OtherRegion {
         /// The region in Config's answer.

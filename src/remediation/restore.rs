@@ -177,19 +177,28 @@ impl Invoke {
             return Err(Stop::fail(refusal));
         }
         let access = self.access(account, &mut p.out).await?;
-        // The same gate as a remediation: exempt by tag, deleted or managed groups are left
-        // alone, and Config must answer for the group the event names.
-        self.read_config(resource, account, &access, &mut p.out, &mut p.seen)
+        // The same gate as a remediation, on the same two reads made at the same time: exempt
+        // by tag, deleted or managed groups are left alone, and Config must answer for the
+        // group the event names. Unlike a remediation, a group Config vouches for but ECS
+        // cannot read (gone included) fails: the rules were not put back.
+        let reads = self
+            .read_group(resource, &access, &mut p.out, &mut p.seen)
             .await?;
-        let before = self
-            .describe(&access, resource, &mut p.out, &mut p.seen)
-            .await
-            .map_err(|error| {
-                Stop::fail(Note::ApiFailure {
-                    step: "DescribeSecurityGroupAttribute",
-                    error,
-                })
-            })?;
+        let config_answered = reads.config.is_ok();
+        let (_, before) = gate::judge_reads(
+            resource,
+            account,
+            &self.config().exempt_tag,
+            reads,
+            &mut p.seen,
+        )
+        .map_err(|stop| match stop.lead {
+            Note::Gone(error) if config_answered => Stop::fail(Note::ApiFailure {
+                step: "DescribeSecurityGroupAttribute",
+                error,
+            }),
+            _ => stop,
+        })?;
         let (add, present) = to_add(request.rules, &before);
         p.already_present_rules = present;
         let already_present = p.already_present_rules.len();

@@ -43,22 +43,31 @@ pub struct AggregatorScope {
     pub account_id: String,
 }
 
-/// Config's own answers that mean "this resource is not in Config" (deleted, or never
-/// recorded), each with its source. Only these turn into `skipped`: every other code, even one
-/// ending in `.NotFound` (`InvalidAction.NotFound` for a wrong endpoint, version or action,
-/// `InvalidRegionId.NotFound`, `InvalidAccessKeyId.NotFound`), is a failure of the resource.
+/// Config's answers that are taken to mean "this resource is not in Config" (deleted, or never
+/// recorded), each with its source. They only choose the words of the report: no official error
+/// table lists Config's not-found codes. The API reference pages of `GetDiscoveredResource`
+/// (<https://www.alibabacloud.com/help/en/cloud-config/latest/api-config-2020-09-07-getdiscoveredresource>)
+/// and `GetAggregateDiscoveredResource`
+/// (<https://www.alibabacloud.com/help/doc-detail/411703.htm>) list none, the 2020-09-07 error
+/// table could not be found, and the 2019-01-08 one has no "resource not found" code (project
+/// reference apis.md §3). So when Config answers any error, the live ECS read decides
+/// (`remediation::gate::judge_reads`): a group ECS says is gone is `skipped`, any other fails.
+/// A code here makes the failure read "not found in Config"; every other code, even one ending
+/// in `.NotFound` (`InvalidAction.NotFound` for a wrong endpoint, version or action,
+/// `InvalidRegionId.NotFound`, `InvalidAccessKeyId.NotFound`), is reported as a failed call.
 pub const NOT_IN_CONFIG: &[(&str, &str)] = &[
     (
         "ResourceNotExists",
-        "project reference apis.md §3 (Config GetDiscoveredResource: explicit not-found code)",
+        "project reference apis.md §3: an unverified not-found code, no official table",
     ),
     (
         "ResourceNotFound",
-        "project reference apis.md §3 (Config GetDiscoveredResource: explicit not-found code)",
+        "project reference apis.md §3: an unverified not-found code, no official table",
     ),
 ];
 
-/// Whether Config said the resource is not in Config (one of [`NOT_IN_CONFIG`]).
+/// Whether Config's error is one of [`NOT_IN_CONFIG`]: the report then says "not found in
+/// Config". Whether the group is skipped is the live read's call, never this code's.
 pub fn is_not_in_config(e: &ApiError) -> bool {
     match e {
         ApiError::Service { code, .. } => NOT_IN_CONFIG.iter().any(|(c, _)| c == code),

@@ -10,7 +10,8 @@
 //!
 //! It checks nothing itself: the recorded invocation went through the emulator, which checked
 //! it, and the caller checks the report of every replayed invocation. Made for one invocation
-//! at a time: the tape is one sequence of calls, replayed in order.
+//! at a time: each listener's calls are replayed in the order they were recorded. (Across
+//! listeners there is no fixed order: the function reads Config and ECS at the same time.)
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -30,8 +31,8 @@ pub struct Replay {
 struct State {
     replaying: bool,
     tape: Vec<Call>,
-    /// The next call of the tape to answer, while replaying.
-    next: usize,
+    /// How many calls each listener (Config, ECS, STS) has had answered, while replaying.
+    next: [usize; 3],
     /// The first call that did not match the tape, while replaying.
     mismatch: Option<String>,
 }
@@ -90,12 +91,13 @@ impl Replay {
         *s = State::default();
     }
 
-    /// Stops recording: from the next call on, answers come from the tape, in order, starting
-    /// over after its last call. Returns the actions on the tape.
+    /// Stops recording: from the next call on, answers come from the tape, each listener's in
+    /// the order it recorded them, starting over after its last call. Returns the actions on
+    /// the tape, in the order they were recorded.
     pub fn replay(&self) -> Vec<String> {
         let mut s = self.lock();
         s.replaying = true;
-        s.next = 0;
+        s.next = [0; 3];
         s.tape.iter().map(|c| c.action.clone()).collect()
     }
 
@@ -147,16 +149,19 @@ fn answer(
         });
         return Ok(answer);
     }
-    let due = match s.tape.len() {
+    let recorded: Vec<usize> = (0..s.tape.len())
+        .filter(|&i| s.tape[i].service == service)
+        .collect();
+    let due = match recorded.len() {
         0 => None,
-        n => Some(s.next % n),
+        n => Some(recorded[s.next[service] % n]),
     };
-    s.next += 1;
+    s.next[service] += 1;
     let due = due.map(|i| &s.tape[i]);
     if let Some(call) = due.filter(|c| c.service == service && c.action == action) {
         return Ok(call.answer.clone());
     }
-    let expected = due.map_or("nothing (the tape is empty)".to_string(), |c| {
+    let expected = due.map_or("nothing (no call on this listener)".to_string(), |c| {
         format!("{} on listener {}", c.action, c.service)
     });
     let message = format!("replay: got {action} on listener {service}, expected {expected}");
@@ -358,6 +363,24 @@ mod tests {
     }
 
     #[test]
+    fn calls_to_different_listeners_may_come_in_any_order() {
+        let (replay, mut config, mut ecs) = replay_with_callers();
+        replay.record();
+        config.call("GetDiscoveredResource");
+        ecs.call("Describe");
+        ecs.call("Revoke");
+        replay.replay();
+
+        assert_eq!(ecs.call("Describe").1, "Describe #2");
+        assert_eq!(
+            config.call("GetDiscoveredResource").1,
+            "GetDiscoveredResource #1"
+        );
+        assert_eq!(ecs.call("Revoke").1, "Revoke #3");
+        assert_eq!(replay.mismatch(), None);
+    }
+
+    #[test]
     fn a_call_that_is_not_the_one_due_is_answered_500_and_remembered() {
         let (replay, mut config, mut ecs) = replay_with_callers();
         replay.record();
@@ -367,10 +390,7 @@ mod tests {
 
         let (status, body) = ecs.call("GetDiscoveredResource");
         assert_eq!(status, "500");
-        assert!(
-            body.contains("expected GetDiscoveredResource on listener 0"),
-            "{body}"
-        );
+        assert!(body.contains("expected Describe on listener 1"), "{body}");
         assert_eq!(replay.mismatch(), Some(body));
     }
 

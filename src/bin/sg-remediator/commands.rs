@@ -144,7 +144,10 @@ pub(crate) async fn scan(
 }
 
 /// `check` (dry run) and `remediate` (enforce): the function's engine, one group per invocation
-/// so that progress can be shown, results in the order given.
+/// so that progress can be shown, results in the order given. The table's rules are the
+/// engine's own reads (before: the read the decision was made on; after: the verify read), so a
+/// group costs the same calls, on the same critical path, as when Config invokes the function;
+/// the group is read once more only when a revoke may have been sent and could not be verified.
 pub(crate) async fn run_engine(
     session: Session,
     targets: Vec<Target>,
@@ -160,7 +163,6 @@ pub(crate) async fn run_engine(
     let outcomes = for_each(&session, targets.clone(), &progress, |session, target| {
         let remediator = Arc::clone(&remediator);
         async move {
-            let before = session.live_rules(&target.region, &target.id).await;
             let mut event = json!({"resources": [{
                 "regionId": target.region,
                 "resourceId": target.id,
@@ -169,15 +171,21 @@ pub(crate) async fn run_engine(
             if mode == Mode::DryRun {
                 event["dryRun"] = json!(true);
             }
-            let body = session.invoke(&remediator, event).await;
-            let after = match mode {
-                Mode::Enforce => Some(
+            let (body, mut views) = session.invoke_observed(&remediator, event).await;
+            let view = views.remove(&target.id).unwrap_or_default();
+            let rules = |rules: Vec<Permission>| rules.iter().map(Permission::to_json).collect();
+            let before: Option<Vec<Value>> = view.before.map(rules);
+            let after = match (mode, view.after) {
+                (Mode::DryRun, _) => None,
+                (Mode::Enforce, Some(verified)) => Some(rules(verified)),
+                (Mode::Enforce, None) if may_have_changed(&body) => Some(
                     session
                         .live_rules(&target.region, &target.id)
                         .await
                         .unwrap_or_default(),
                 ),
-                Mode::DryRun => None,
+                // Nothing was revoked: the group is as it was read.
+                (Mode::Enforce, None) => before.clone(),
             };
             (before, body, after)
         }
@@ -258,6 +266,15 @@ async fn notify_run(
         eprintln!("sg-remediator: notification not delivered: {note}");
     }
     Some(serde_json::to_value(sent).expect("a notification serializes"))
+}
+
+/// Whether the group may have changed without the engine reading it again: any failure (a
+/// revoke may have been sent whose answer, or whose verify read, was lost). The table then shows
+/// the group as it is now rather than guess.
+fn may_have_changed(body: &Value) -> bool {
+    body["results"]
+        .as_array()
+        .is_none_or(|results| results.iter().any(|r| r["status"] == "failed"))
 }
 
 /// Puts back the `revokedRules` of a report, group by group, through the function's restore.

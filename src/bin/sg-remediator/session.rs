@@ -2,6 +2,7 @@
 //! flags), the selector, one HTTP client, the access key and where it came from, and the
 //! function's own engine.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use sg_remediator::cli::credential_chain::{self, Resolved};
 use sg_remediator::config::{Config, Mode};
 use sg_remediator::credentials::Credentials;
 use sg_remediator::openapi::{CallContext, Client, ClientSettings};
-use sg_remediator::remediation::{Input, Remediator};
+use sg_remediator::remediation::{Input, LiveViews, Remediator};
 use sg_remediator::rules::Permission;
 use sg_remediator::select::Selector;
 use sg_remediator::services::{ecs, sts};
@@ -107,6 +108,16 @@ impl Session {
     /// Runs the function's engine on one event, as FC would invoke it with these credentials.
     /// A function error still carries the report as its body.
     pub(crate) async fn invoke(&self, remediator: &Arc<Remediator>, payload: Value) -> Value {
+        self.invoke_observed(remediator, payload).await.0
+    }
+
+    /// [`Session::invoke`], also answering the live rules the engine read for each group, so
+    /// that the table shows them without reading any group a second time.
+    pub(crate) async fn invoke_observed(
+        &self,
+        remediator: &Arc<Remediator>,
+        payload: Value,
+    ) -> (Value, HashMap<String, LiveViews>) {
         let input = Input {
             payload: Bytes::from(payload.to_string()),
             request_id: request_id(),
@@ -115,7 +126,8 @@ impl Session {
             function_name: None,
             deadline: std::time::Instant::now() + self.timeout,
         };
-        match Arc::clone(remediator).run(input).await {
+        let (answer, views) = Arc::clone(remediator).run_observed(input).await;
+        let body = match answer {
             Ok(answer) => answer.into_value(),
             Err(failure) => match failure.body {
                 Some(body) => body,
@@ -124,7 +136,8 @@ impl Session {
                     "errorMessage": failure.message,
                 }),
             },
-        }
+        };
+        (body, views)
     }
 
     /// The live ingress rules of a group as ECS lists them, for the table (empty if unreadable:
