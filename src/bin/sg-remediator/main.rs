@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sg_remediator::config::Mode;
+use sg_remediator::credentials::Scrubber;
 
 use args::{Cli, Command};
 use commands::{Outcome, Target};
@@ -41,35 +42,43 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fatal(Fatal(format!("cannot start the async runtime: {e}"))),
+        Err(e) => {
+            return fatal(
+                Fatal(format!("cannot start the async runtime: {e}")),
+                &Scrubber::new(),
+            )
+        }
     };
-    match runtime.block_on(run(&cli)) {
-        Ok(outcome) => match emit(&cli, &outcome) {
+    // Every output (the table, --json, --output, error messages) goes through one scrubber; the
+    // session registers the access key it resolves, and the remediator the roles it assumes.
+    let scrubber = Scrubber::new();
+    match runtime.block_on(run(&cli, &scrubber)) {
+        Ok(outcome) => match emit(&cli, &outcome, &scrubber) {
             Ok(()) if outcome.flagged => ExitCode::from(FLAGGED),
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fatal(e),
+            Err(e) => fatal(e, &scrubber),
         },
-        Err(e) => fatal(e),
+        Err(e) => fatal(e, &scrubber),
     }
 }
 
-fn fatal(e: Fatal) -> ExitCode {
-    eprintln!("sg-remediator: {}", e.0);
+fn fatal(e: Fatal, scrubber: &Scrubber) -> ExitCode {
+    eprintln!("sg-remediator: {}", scrubber.scrub(&e.0));
     ExitCode::FAILURE
 }
 
-async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
+async fn run(cli: &Cli, scrubber: &Scrubber) -> Result<Outcome, Fatal> {
     let global = &cli.global;
     match &cli.command {
         Command::Scan {
             regions,
             all_regions,
         } => {
-            let session = Session::open(global, Mode::DryRun).await?;
+            let session = Session::open(global, Mode::DryRun, scrubber).await?;
             commands::scan(session, regions, *all_regions).await
         }
         Command::Check { groups, region } => {
-            let session = Session::open(global, Mode::DryRun).await?;
+            let session = Session::open(global, Mode::DryRun, scrubber).await?;
             commands::run_engine(session, targets(groups, Some(region))?, Mode::DryRun).await
         }
         Command::Remediate {
@@ -102,7 +111,7 @@ async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
                      attributes, which `restore` needs, are not kept"
                 );
             }
-            let session = Session::open(global, Mode::Enforce).await?;
+            let session = Session::open(global, Mode::Enforce, scrubber).await?;
             if session.config.restore_seal_key.is_none() {
                 eprintln!(
                     "sg-remediator: note: RESTORE_SEAL_KEY is not set, so the revoked rules carry \
@@ -125,7 +134,7 @@ async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
                     requests.len()
                 ))?;
             }
-            let session = Session::open(global, Mode::Enforce).await?;
+            let session = Session::open(global, Mode::Enforce, scrubber).await?;
             if session.config.restore_seal_key.is_none() {
                 return Err(Fatal(
                     "restore needs RESTORE_SEAL_KEY, the key that was set when the rules were \
@@ -167,9 +176,11 @@ fn ask(question: &str) -> Result<(), Fatal> {
     })
 }
 
-/// The table (or the JSON report with --json) on stdout; the JSON report to --output.
-fn emit(cli: &Cli, outcome: &Outcome) -> Result<(), Fatal> {
+/// The table (or the JSON report with --json) on stdout; the JSON report to --output. Each is
+/// scrubbed of every live secret first.
+fn emit(cli: &Cli, outcome: &Outcome, scrubber: &Scrubber) -> Result<(), Fatal> {
     let json = serde_json::to_string_pretty(&outcome.report).expect("the report serializes");
+    let json = scrubber.scrub(&json);
     if let Some(path) = &cli.global.output {
         std::fs::write(path, format!("{json}\n"))
             .map_err(|e| Fatal(format!("cannot write {}: {e}", path.display())))?;
@@ -177,7 +188,7 @@ fn emit(cli: &Cli, outcome: &Outcome) -> Result<(), Fatal> {
     if cli.global.json {
         println!("{json}");
     } else {
-        print!("{}", outcome.table);
+        print!("{}", scrubber.scrub(&outcome.table));
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use sg_remediator::cli::credential_chain::{self, Resolved};
 use sg_remediator::config::{Config, Mode};
-use sg_remediator::credentials::Credentials;
+use sg_remediator::credentials::{Credentials, Scrubber};
 use sg_remediator::openapi::{CallContext, Client, ClientSettings};
 use sg_remediator::remediation::{Input, Remediator};
 use sg_remediator::rules::Permission;
@@ -36,11 +36,17 @@ pub(crate) struct Session {
     /// Where the key came from, for the report (never the secret).
     pub credential_source: String,
     pub timeout: Duration,
+    /// What every output is scrubbed with: the access key and the roles assumed with it.
+    pub scrubber: Scrubber,
 }
 
 impl Session {
     /// Reads the configuration and finds the access key (assuming a profile's role first).
-    pub(crate) async fn open(global: &Global, mode: Mode) -> Result<Session, Fatal> {
+    pub(crate) async fn open(
+        global: &Global,
+        mode: Mode,
+        scrubber: &Scrubber,
+    ) -> Result<Session, Fatal> {
         let overrides = global.overrides();
         let lookup = |name: &str| {
             overrides
@@ -66,9 +72,12 @@ impl Session {
         let home = credential_chain::home_dir(&env);
         let resolved = credential_chain::resolve(&env, home.as_deref(), global.profile.as_deref())
             .map_err(|e| Fatal(e.0))?;
+        // Masked in every output from here on (an AssumeRole refusal may echo it).
+        scrubber.register(&resolved.credentials, None);
         let timeout = Duration::from_secs(global.timeout.max(1));
         let (credentials, credential_source) =
             assume_if_needed(&client, &config, resolved, timeout).await?;
+        scrubber.register(&credentials, None);
         Ok(Session {
             config,
             selector,
@@ -76,15 +85,19 @@ impl Session {
             credentials,
             credential_source,
             timeout,
+            scrubber: scrubber.clone(),
         })
     }
 
     pub(crate) fn remediator(&self) -> Arc<Remediator> {
-        Arc::new(Remediator::new(
-            self.config.clone(),
-            self.selector.clone(),
-            self.client.clone(),
-        ))
+        Arc::new(
+            Remediator::new(
+                self.config.clone(),
+                self.selector.clone(),
+                self.client.clone(),
+            )
+            .with_scrubber(self.scrubber.clone()),
+        )
     }
 
     /// A call context with a fresh per-group deadline.
