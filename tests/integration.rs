@@ -24,6 +24,7 @@ mod reliability;
 mod remediation;
 mod remediation_lost_answers;
 mod runtime;
+mod secrets;
 mod select;
 mod select_props;
 mod serverless_devs;
