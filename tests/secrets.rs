@@ -284,7 +284,9 @@ async fn a_sixteen_mib_resource_id_stays_within_64_mib_and_is_quoted_cut_short()
     let peak = peak_rss_bytes(pid);
     function.finish();
     assert!(emulator.journal().is_empty());
-    assert!(peak < 64 * MIB, "peak RSS {} MiB", peak / MIB);
+    // The body is held once (16 MiB) and the id is never copied whole: well under the 64 MiB
+    // bound (each copy of the id would add 16 MiB).
+    assert!(peak < 40 * MIB, "peak RSS {} MiB", peak / MIB);
     eprintln!("16 MiB resourceId event: peak RSS {} KiB", peak / 1024);
 }
 
