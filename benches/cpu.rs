@@ -244,7 +244,7 @@ fn cpu(c: &mut Criterion) {
 
     // Not part of the per-resource sum (it is per log line, and it lives in acs-openapi): the
     // secret scrubber every log line passes through, on a resource_result audit line of the size
-    // a compliant group writes, with one STS credential set remembered.
+    // a compliant group writes, with one STS credential set registered.
     let line = audit_line();
     let scrubber = sg_remediator::credentials::Scrubber::new();
     scrubber.register(&credentials, None);
