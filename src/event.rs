@@ -204,12 +204,16 @@ fn dry_run(obj: &Map<String, Value>) -> Result<Option<bool>, EventError> {
     }
 }
 
-fn remediate_object(obj: Map<String, Value>) -> Result<Invocation, EventError> {
+fn remediate_object(mut obj: Map<String, Value>) -> Result<Invocation, EventError> {
     let dry_run = dry_run(&obj)?;
+    // Taken out, not copied: the list is most of the event.
+    let key = ["resources", "Resources"]
+        .into_iter()
+        .find(|k| matches!(obj.get(*k), Some(Value::Array(_))));
+    if let Some(Value::Array(items)) = key.and_then(|k| obj.remove(k)) {
+        return Ok(Invocation::Remediate(remediation(items, dry_run)?));
+    }
     match field(&obj, "resources") {
-        Some(Value::Array(items)) => {
-            Ok(Invocation::Remediate(remediation(items.clone(), dry_run)?))
-        }
         Some(other) => Err(EventError::Shape(format!(
             "resources must be an array, got {}",
             kind(other)
@@ -230,12 +234,13 @@ fn remediation(items: Vec<Value>, dry_run: Option<bool>) -> Result<RemediationEv
     if items.is_empty() {
         return Err(EventError::Empty);
     }
+    // Each element is dropped once read: an invalid item keeps only quoted pieces of it.
     let items = items
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(index, v)| match resource(v) {
+        .map(|(index, v)| match resource(&v) {
             Ok(r) => Item::Resource(r),
-            Err(reason) => Item::Invalid(invalid(index, v, reason)),
+            Err(reason) => Item::Invalid(invalid(index, &v, reason)),
         })
         .collect();
     Ok(RemediationEvent { items, dry_run })
@@ -452,6 +457,46 @@ mod bounded {
 
     use super::EventError;
 
+    /// The longest string value kept whole: far longer than any value an event can use (ids
+    /// and types are at most 128 characters, a rule's description 512, a seal under 200). A
+    /// longer one is kept as its first [`MAX_KEPT_STRING`] bytes and `…`, still invalid
+    /// wherever it stands and still quotable, so a 16 MiB value is not copied.
+    pub(super) const MAX_KEPT_STRING: usize = 4096;
+
+    /// The longest key looked at; a longer one is no key an event has, and is skipped unread.
+    const MAX_KEY: usize = 64;
+
+    pub(super) fn kept_string(v: &str) -> String {
+        if v.len() <= MAX_KEPT_STRING {
+            return v.to_string();
+        }
+        let mut end = MAX_KEPT_STRING;
+        while !v.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &v[..end])
+    }
+
+    /// A map key, or `None` for one too long to be any event's (not copied).
+    struct Key;
+
+    impl<'de> DeserializeSeed<'de> for Key {
+        type Value = Option<String>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for Key {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a key")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Option<String>, E> {
+            Ok((v.len() <= MAX_KEY).then(|| v.to_string()))
+        }
+    }
+
     /// Marker of the "too many items" error inside serde_json's error text.
     const TOO_MANY: &str = "sg-remediator: too many items";
 
@@ -557,10 +602,13 @@ mod bounded {
             Ok(Value::from(v))
         }
         fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-            Ok(Value::String(v.to_string()))
+            Ok(Value::String(kept_string(v)))
         }
         fn visit_string<E>(self, v: String) -> Result<Value, E> {
-            Ok(Value::String(v))
+            if v.len() <= MAX_KEPT_STRING {
+                return Ok(Value::String(v));
+            }
+            Ok(Value::String(kept_string(&v)))
         }
         fn visit_unit<E>(self) -> Result<Value, E> {
             Ok(Value::Null)
@@ -590,7 +638,11 @@ mod bounded {
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
             let mut kept = Map::new();
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(key) = map.next_key_seed(Key)? {
+                let Some(key) = key else {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                };
                 let level = match self.level {
                     Level::Top if !top_key(&key) => None,
                     Level::Top => match camel(&key).as_str() {
@@ -847,5 +899,29 @@ mod tests {
             parse(br#"{"action": "restore", "regionId": "cn-hangzhou", "resourceId": "sg-1"}"#),
             Err(EventError::Shape(m)) if m.contains("rules is missing")
         ));
+    }
+
+    #[test]
+    fn a_huge_value_is_kept_cut_short_and_still_refused() {
+        let huge = "a".repeat(16 << 20);
+        let body = format!(
+            r#"{{"resources":[{{"resourceId":"{huge}","regionId":"cn-hangzhou","resourceType":"{}"}}]}}"#,
+            SECURITY_GROUP
+        );
+        let e = remediate(&body);
+        let Item::Invalid(i) = &e.items[0] else {
+            panic!("{:?}", e.items[0]);
+        };
+        assert!(i.reason.contains("resourceId"), "{}", i.reason);
+        assert!(i.reason.len() < 200, "{}", i.reason.len());
+        assert!(i.resource_id.as_deref().is_some_and(|id| id.len() < 100));
+    }
+
+    #[test]
+    fn a_long_string_is_cut_to_the_kept_length_and_marked() {
+        let kept = bounded::kept_string(&"é".repeat(bounded::MAX_KEPT_STRING));
+        assert!(kept.len() <= bounded::MAX_KEPT_STRING + "…".len());
+        assert!(kept.ends_with('…'));
+        assert_eq!(bounded::kept_string("short"), "short");
     }
 }

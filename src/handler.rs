@@ -31,8 +31,7 @@ pub fn input(event: Event) -> Input {
 }
 
 /// FC's per-invocation credentials (the runtime's own type) as the OpenAPI client's. Building
-/// them remembers the secret and token, so from here on every line the process writes and every
-/// answer it sends is scrubbed of them ([`crate::credentials::scrub`]).
+/// them registers nothing: [`Remediator::run`] registers them with its scrubber.
 pub fn client_credentials(fc: &crate::runtime::Credentials) -> crate::credentials::Credentials {
     crate::credentials::Credentials::new(
         fc.access_key_id.clone(),
@@ -53,6 +52,34 @@ pub fn diagnostic(failure: Failure) -> Diagnostic {
 /// Handles one `/invoke`.
 pub async fn handle(remediator: Arc<Remediator>, event: Event) -> Result<Answer, Diagnostic> {
     remediator.run(input(event)).await.map_err(diagnostic)
+}
+
+/// The function as the runtime's [`crate::runtime::Handler`]: each `/invoke` is [`handle`]d, and
+/// every answer body (report, function error, panic message) goes through the remediator's
+/// scrubber, which holds the invocations' own credentials and the cached assumed roles.
+pub struct Function {
+    remediator: Arc<Remediator>,
+}
+
+impl Function {
+    /// The handler of `remediator`'s invocations.
+    pub fn new(remediator: Arc<Remediator>) -> Self {
+        Function { remediator }
+    }
+}
+
+impl crate::runtime::Handler for Function {
+    type Response = Answer;
+    type Error = Diagnostic;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Answer, Diagnostic>> + Send>>;
+
+    fn call(&self, event: Event) -> Self::Future {
+        Box::pin(handle(Arc::clone(&self.remediator), event))
+    }
+
+    fn redact<'a>(&self, body: &'a str) -> std::borrow::Cow<'a, str> {
+        self.remediator.scrubber().scrub(body)
+    }
 }
 
 /// `remediator.handle(event)`: [`handle`] as a method, for callers that hold the remediator.

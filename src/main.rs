@@ -21,7 +21,7 @@ use sg_remediator::config::Config;
 use sg_remediator::handler;
 use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
-use sg_remediator::runtime::{self, service_fn, Handler, RuntimeOptions};
+use sg_remediator::runtime::{self, RuntimeOptions};
 use sg_remediator::select::Selector;
 
 fn main() -> ExitCode {
@@ -33,7 +33,12 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
-    if let Err(e) = sg_remediator::logging::init(config.log_format, &config.log_filter) {
+    // One scrubber for every output: the log writer reads it, the remediator registers the
+    // credentials it holds with it, and the runtime's answers go through it (handler::Function).
+    let scrubber = sg_remediator::credentials::Scrubber::new();
+    if let Err(e) =
+        sg_remediator::logging::init(config.log_format, &config.log_filter, scrubber.clone())
+    {
         return fail(e);
     }
     let selector = match Selector::new(config.risky_ports.clone(), config.rule_selector.as_deref())
@@ -69,7 +74,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot build the HTTP client: {e}")),
     };
-    let remediator = Arc::new(Remediator::new(config, selector, client));
+    let remediator = Arc::new(Remediator::new(config, selector, client).with_scrubber(scrubber));
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -79,9 +84,8 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(runtime::run_with(
         options,
-        // Every answer is scrubbed of any piece of a secret or token the process has seen.
-        service_fn(move |event| handler::handle(Arc::clone(&remediator), event))
-            .redact_with(sg_remediator::credentials::scrub),
+        // Every answer is scrubbed of any piece of a live secret or token.
+        handler::Function::new(remediator),
     ));
     match result {
         Ok(()) => ExitCode::SUCCESS,

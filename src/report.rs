@@ -210,6 +210,46 @@ impl Summary {
     }
 }
 
+/// The most bytes a report takes as JSON, so that the answer (the report, plus `errorType` and
+/// an `errorMessage` naming at most [`FAILED_IDS_NAMED`] ids when it is a function error) stays
+/// within 4 MiB whatever the number of resources and failures.
+pub const MAX_REPORT_BYTES: usize = 4 * 1024 * 1024 - 16 * 1024;
+
+/// No reason is cut shorter than this: the start of a reason says what went wrong.
+pub const MIN_REASON_BYTES: usize = 160;
+
+/// The JSON length of `value`, counted without writing it anywhere.
+fn json_len(value: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("a report serializes");
+    count.0
+}
+
+/// `reason` cut to at most `keep` bytes (at a character boundary) and marked with how many
+/// bytes were cut.
+fn cut_reason(reason: &mut String, keep: usize) {
+    if reason.len() <= keep {
+        return;
+    }
+    let mut end = keep;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = reason.len() - end;
+    reason.truncate(end);
+    reason.push_str(&format!("…[cut, {cut} bytes]"));
+}
+
 /// How many failed resource ids `errorMessage` names before "and N more".
 const FAILED_IDS_NAMED: usize = 20;
 
@@ -232,14 +272,50 @@ pub struct Report {
 }
 
 impl Report {
-    /// The report of one invocation; the summary is counted from `results`.
+    /// The report of one invocation; the summary is counted from `results`. Fitted to
+    /// [`MAX_REPORT_BYTES`] (see [`Report::fit`]).
     pub fn new(request_id: String, mode: Mode, results: Vec<ResourceResult>) -> Self {
-        Report {
+        let mut report = Report {
             request_id,
             mode,
             summary: Summary::of(&results),
             results,
             notification: None,
+        };
+        report.fit(MAX_REPORT_BYTES);
+        report
+    }
+
+    /// Keeps the report's JSON within `budget` bytes by shortening reasons: all reasons longer
+    /// than one common length are cut to it (marked `…[cut, N bytes]`), the length halving from
+    /// the longest reason's until the report fits or reaches [`MIN_REASON_BYTES`]. Nothing is
+    /// dropped: every resource keeps its entry, its status, its rules and the start of its
+    /// reason.
+    pub fn fit(&mut self, budget: usize) {
+        let mut size = json_len(self);
+        if size <= budget {
+            return;
+        }
+        let longest = self
+            .results
+            .iter()
+            .filter_map(|r| r.reason.as_ref().map(String::len))
+            .max()
+            .unwrap_or(0);
+        let mut keep = longest;
+        while size > budget && keep > MIN_REASON_BYTES {
+            keep = (keep / 2).max(MIN_REASON_BYTES);
+            for reason in self.results.iter_mut().filter_map(|r| r.reason.as_mut()) {
+                cut_reason(reason, keep);
+            }
+            size = json_len(self);
+        }
+        if size > budget {
+            tracing::warn!(
+                size,
+                budget,
+                "the report is over its budget with every reason cut short"
+            );
         }
     }
 
@@ -875,6 +951,59 @@ mod tests {
         assert_eq!(
             restored(2).to_string(),
             "re-authorized 1 rule(s); 2 already present, not re-added"
+        );
+    }
+
+    fn failed_with(reason: &str, i: usize) -> ResourceResult {
+        ResourceResult::new(
+            Some(format!("sg-{i:020}")),
+            Some("cn-hangzhou".into()),
+            None,
+            Some(event::SECURITY_GROUP.into()),
+            Status::Failed,
+        )
+        .with_reason(reason)
+    }
+
+    #[test]
+    fn a_report_over_its_budget_shortens_reasons_and_keeps_every_status() {
+        let results: Vec<ResourceResult> = (0..1000)
+            .map(|i| failed_with(&format!("Throttling {}", "x".repeat(20_000)), i))
+            .collect();
+        let report = Report::new("r".into(), Mode::Enforce, results);
+        assert!(
+            json_len(&report) <= MAX_REPORT_BYTES,
+            "{}",
+            json_len(&report)
+        );
+        assert_eq!(report.results.len(), 1000);
+        assert_eq!(report.summary.failed, 1000);
+        for r in &report.results {
+            let reason = r.reason.as_deref().unwrap();
+            assert!(reason.starts_with("Throttling x"), "{reason}");
+            assert!(reason.contains("…[cut, "), "{reason}");
+            assert_eq!(r.status, Status::Failed);
+        }
+    }
+
+    #[test]
+    fn a_report_within_its_budget_is_left_whole() {
+        let long = format!("Throttling {}", "x".repeat(20_000));
+        let report = Report::new("r".into(), Mode::Enforce, vec![failed_with(&long, 1)]);
+        assert_eq!(report.results[0].reason.as_deref(), Some(long.as_str()));
+    }
+
+    #[test]
+    fn a_reason_is_cut_at_a_character_and_says_how_much_was_cut() {
+        let mut reason = "é".repeat(300);
+        cut_reason(&mut reason, MIN_REASON_BYTES + 1);
+        assert_eq!(
+            reason,
+            format!(
+                "{}…[cut, {} bytes]",
+                "é".repeat(MIN_REASON_BYTES / 2),
+                600 - MIN_REASON_BYTES
+            )
         );
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::common::{group_query, ids};
 use acs_emulator::{Fault, FaultKind, Fixture};
 use serde_json::{json, Value};
-use sg_remediator::credentials::Credentials;
+use sg_remediator::credentials::{Credentials, Scrubber};
 use sg_remediator::openapi::{ApiError, CallContext, ClientSettings, SignatureVersion};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{get_discovered_resource, AggregatorScope, ResourceQuery};
@@ -568,9 +568,12 @@ async fn cached_credentials_are_reused_then_refreshed_near_expiry() {
     let w = world().await;
     let skew = Arc::new(AtomicU64::new(0));
     let clock_skew = skew.clone();
-    let cache = CredentialCache::with_clock(Arc::new(move || {
-        SystemTime::now() + Duration::from_secs(clock_skew.load(Ordering::SeqCst))
-    }));
+    let cache = CredentialCache::with_clock(
+        Scrubber::new(),
+        Arc::new(move || {
+            SystemTime::now() + Duration::from_secs(clock_skew.load(Ordering::SeqCst))
+        }),
+    );
     let arn = sts::role_arn(MEMBER, "sg-remediation");
     let (cx, endpoint) = (w.cx(), w.sts());
     let get = || {
@@ -602,7 +605,7 @@ async fn cached_credentials_are_reused_then_refreshed_near_expiry() {
 #[tokio::test]
 async fn credentials_are_cached_per_whole_caller_credentials() {
     let w = world().await;
-    let cache = CredentialCache::new();
+    let cache = CredentialCache::new(Scrubber::new());
     let arn = sts::role_arn(MEMBER, "sg-remediation");
     cache
         .get_or_assume(

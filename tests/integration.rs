@@ -26,6 +26,7 @@ mod remediation;
 mod remediation_lost_answers;
 mod report_shape;
 mod runtime;
+mod secrets;
 mod select;
 mod select_props;
 mod serverless_devs;

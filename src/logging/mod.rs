@@ -13,7 +13,14 @@
 //! [`crate::credentials::Secret`] formats as `***`, and the runtime never logs header values
 //! other than the request id. What the cloud echoes back (a token in a message or request id,
 //! altered or cut short) is caught at the last step: every line goes through
-//! [`crate::credentials::scrub`] on its way to stdout.
+//! [`Scrubber::scrub`] on its way to stdout.
+//!
+//! The scrubber is handed to [`init`] by `main`, which hands the same one to the
+//! [`crate::remediation::Remediator`]: the remediator registers the credentials it holds (each
+//! invocation's own, the cached assumed roles) and the writer reads them. There is no
+//! process-wide registry filled as a side effect of constructing credentials: what is scrubbed
+//! is exactly what a holder registered, for as long as it can still be used. (The subscriber
+//! itself is global, as `tracing` requires; it owns a clone of the scrubber.)
 
 pub mod text;
 
@@ -22,6 +29,8 @@ use std::str::FromStr;
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
+
+use crate::credentials::Scrubber;
 
 /// Output format of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +54,9 @@ impl FromStr for LogFormat {
     }
 }
 
-/// Stdout, with every remembered secret masked. `tracing-subscriber` formats each event into one
+/// Stdout, with every live secret masked. `tracing-subscriber` formats each event into one
 /// buffer and writes it at once, so each write is a whole line.
-struct ScrubbedStdout;
+struct ScrubbedStdout(Scrubber);
 
 impl std::io::Write for ScrubbedStdout {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -59,7 +68,7 @@ impl std::io::Write for ScrubbedStdout {
         };
         std::io::stdout()
             .lock()
-            .write_all(crate::credentials::scrub(&text).as_bytes())?;
+            .write_all(self.0.scrub(&text).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -79,11 +88,12 @@ fn build_filter(filter: &str) -> Result<EnvFilter, String> {
         .map_err(|e| format!("{filter:?} is not a valid log filter: {e}"))
 }
 
-/// Install the global subscriber. Call once, early in `main`; a second call is ignored (returns
-/// an error string) rather than panicking.
-pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
+/// Install the global subscriber, writing every line through `scrubber`. Call once, early in
+/// `main`; a second call is ignored (returns an error string) rather than panicking.
+pub fn init(format: LogFormat, filter: &str, scrubber: Scrubber) -> Result<(), String> {
     let filter = build_filter(filter)?;
-    tracing::subscriber::set_global_default(subscriber(format, filter, || ScrubbedStdout))
+    let writer = move || ScrubbedStdout(scrubber.clone());
+    tracing::subscriber::set_global_default(subscriber(format, filter, writer))
         .map_err(|e| format!("logging is already initialised: {e}"))
 }
 

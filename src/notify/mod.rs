@@ -26,7 +26,7 @@ use reqwest::Url;
 use serde::Serialize;
 
 use crate::config::{ConfigError, Mode};
-use crate::credentials::Secret;
+use crate::credentials::{Scrubber, Secret};
 use crate::report::{Report, RestoreReport};
 
 pub use message::Origin;
@@ -204,8 +204,6 @@ impl NotifyConfig {
                 "Slack incoming webhooks are not signed; unset it (the URL is the secret)",
             ));
         }
-        // The URL carries the webhook's token: mask it wherever it might be echoed.
-        crate::credentials::remember(url.0.as_str());
         Ok(Some(NotifyConfig {
             url,
             secret,
@@ -261,12 +259,20 @@ const MIN_ATTEMPT: Duration = Duration::from_millis(200);
 pub struct Notifier {
     config: NotifyConfig,
     client: Result<reqwest::Client, String>,
+    /// The program's scrubber: the message and the notes go through it, and the URL (which
+    /// carries the webhook's token) and the signing secret are registered with it.
+    scrubber: Scrubber,
 }
 
 impl Notifier {
-    /// A notifier for `config`. An HTTP client that cannot be built only turns every send into a
-    /// note.
-    pub fn new(config: NotifyConfig) -> Self {
+    /// A notifier for `config`, scrubbing with `scrubber` (with which it registers the URL and
+    /// the secret for the process's lifetime). An HTTP client that cannot be built only turns
+    /// every send into a note.
+    pub fn new(config: NotifyConfig, scrubber: Scrubber) -> Self {
+        scrubber.register_secret(config.url.0.as_str(), None);
+        if let Some(secret) = &config.secret {
+            scrubber.register_secret(secret.expose(), None);
+        }
         let mut builder = reqwest::Client::builder()
             // A redirect could carry the signed message (and the token in the URL) elsewhere.
             .redirect(reqwest::redirect::Policy::none())
@@ -278,7 +284,11 @@ impl Notifier {
         let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"));
-        Notifier { config, client }
+        Notifier {
+            config,
+            client,
+            scrubber,
+        }
     }
 
     /// The settings.
@@ -323,7 +333,7 @@ impl Notifier {
     /// Posts `text` (scrubbed and cut to size), retrying briefly within `deadline`.
     pub async fn send(&self, text: &str, deadline: Instant) -> Notification {
         let format = self.config.format;
-        let text = message::bounded(&crate::credentials::scrub(text), format.max_text_bytes());
+        let text = message::bounded(&self.scrubber.scrub(text), format.max_text_bytes());
         let mut attempts = 0;
         let mut rate_limited_once = false;
         let mut backoff = BACKOFF;
@@ -370,7 +380,7 @@ impl Notifier {
             format,
             delivered: note.is_none(),
             attempts,
-            note: note.map(|n| crate::credentials::scrub(&n).into_owned()),
+            note: note.map(|n| self.scrubber.scrub(&n).into_owned()),
         };
         let webhook = self.config.url.origin();
         match &notification.note {
@@ -590,10 +600,10 @@ mod tests {
         ])
         .unwrap()
         .unwrap();
-        assert!(Notifier::new(c.clone()).wants(Mode::Enforce));
-        assert!(!Notifier::new(c.clone()).wants(Mode::DryRun));
+        assert!(Notifier::new(c.clone(), Scrubber::new()).wants(Mode::Enforce));
+        assert!(!Notifier::new(c.clone(), Scrubber::new()).wants(Mode::DryRun));
         c.dry_run = true;
-        assert!(Notifier::new(c).wants(Mode::DryRun));
+        assert!(Notifier::new(c, Scrubber::new()).wants(Mode::DryRun));
     }
 
     #[test]

@@ -31,7 +31,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::{Config, Mode};
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, Scrubber};
 use crate::event::{self, Invocation, Item, RemediationEvent, ResourceRef, RestoreRequest};
 use crate::openapi::Client;
 use crate::report::{Report, ResourceResult, Status};
@@ -114,6 +114,10 @@ impl Failure {
     }
 }
 
+/// How long an invocation's own credentials stay registered with the scrubber after its
+/// deadline: time for the runtime to write the answer (scrubbed) after the handler returns.
+pub const OWN_CREDENTIALS_AFTER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Everything shared by all invocations: configuration, the compiled selector, the one HTTP
 /// client of the process and the cache of assumed-role credentials.
 pub struct Remediator {
@@ -121,6 +125,9 @@ pub struct Remediator {
     selector: Selector,
     client: Client,
     sts_cache: sts::CredentialCache,
+    /// The live secrets every output of the process is scrubbed of: the invocations' own
+    /// credentials (registered in [`Remediator::run`]) and the cached assumed roles.
+    scrubber: Scrubber,
     /// Seals revoked rules and checks restore events (`RESTORE_SEAL_KEY`).
     sealer: Option<Sealer>,
     /// Posts the message about an invocation that changed or failed anything
@@ -187,21 +194,45 @@ impl serde::Serialize for Answer {
 }
 
 impl Remediator {
-    /// The process-wide state, built once at start-up from a validated configuration.
+    /// The process-wide state, built once at start-up from a validated configuration, with a
+    /// scrubber of its own (see [`Remediator::with_scrubber`] to share the program's).
     pub fn new(config: Config, selector: Selector, client: Client) -> Self {
+        let scrubber = Scrubber::new();
         let sealer = config
             .restore_seal_key
             .clone()
             .map(|key| Sealer::new(key, config.restore_max_age));
-        let notifier = config.notify.clone().map(crate::notify::Notifier::new);
+        let notifier = config
+            .notify
+            .clone()
+            .map(|notify| crate::notify::Notifier::new(notify, scrubber.clone()));
         Remediator {
             config,
             selector,
             client,
-            sts_cache: sts::CredentialCache::new(),
+            sts_cache: sts::CredentialCache::new(scrubber.clone()),
+            scrubber,
             sealer,
             notifier,
         }
+    }
+
+    /// This remediator registering the credentials it holds with `scrubber`, the one the
+    /// program's outputs (log writer, answers, the command line's printer) scrub with.
+    pub fn with_scrubber(mut self, scrubber: Scrubber) -> Self {
+        self.sts_cache = sts::CredentialCache::new(scrubber.clone());
+        self.notifier = self
+            .config
+            .notify
+            .clone()
+            .map(|notify| crate::notify::Notifier::new(notify, scrubber.clone()));
+        self.scrubber = scrubber;
+        self
+    }
+
+    /// The scrubber this remediator registers its live credentials with.
+    pub fn scrubber(&self) -> &Scrubber {
+        &self.scrubber
     }
 
     /// The configuration the function runs with.
@@ -232,6 +263,13 @@ impl Remediator {
         mut input: Input,
         views: Option<Views>,
     ) -> Result<Answer, Failure> {
+        if let Some(credentials) = &input.credentials {
+            // In use until the deadline; the answer is written just after it at the latest.
+            self.scrubber.register(
+                credentials,
+                input.deadline.checked_add(OWN_CREDENTIALS_AFTER_DEADLINE),
+            );
+        }
         let invocation = event::parse_with_limit(&input.payload, self.config.max_event_resources)
             .map_err(|e| Failure::new(FailureKind::InvalidEvent, e.to_string()))?;
         // The body is no longer needed: free it before the (possibly long) work.

@@ -5,13 +5,20 @@
 //! minutes before they expire. The caller is identified by a hash of its *whole* credentials
 //! (key id, secret and token), never by the key id alone: a request that knows only the key id
 //! must not be handed the role credentials another request paid for with the right secret.
+//!
+//! The cache is bounded: at most [`MAX_CACHED`] credentials, the least recently used out first,
+//! each gone once it is no longer fresh. Every credential it holds is registered with the
+//! process's [`Scrubber`] until it expires, and registered again on every hit, so a cached
+//! token an answer echoes on a later invocation is still masked. A credential that leaves the
+//! cache early (least recently used) stays registered until its expiry too: an invocation that
+//! took it may still be using it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{invoke, Api};
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, Scrubber};
 use crate::openapi::json::{field, text_field};
 use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
@@ -124,52 +131,125 @@ pub fn caller_fingerprint(caller: &Credentials) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The most credentials the cache holds: one per (member account role, caller credentials)
+/// pair, far more member accounts than a resource directory usually has.
+pub const MAX_CACHED: usize = 1024;
+
+/// One cached credential and when it was last handed out (for least-recently-used eviction).
+struct Entry {
+    assumed: AssumedRole,
+    last_used: u64,
+}
+
 /// Assumed-role credentials by (role ARN, hash of the caller's credentials), reused until
-/// [`REFRESH_BEFORE_EXPIRY`] before they expire. Concurrent misses may both call AssumeRole;
-/// the later answer wins, and both are valid.
+/// [`REFRESH_BEFORE_EXPIRY`] before they expire, at most [`MAX_CACHED`] of them. Concurrent
+/// misses may both call AssumeRole; the later answer wins, and both are valid (and both are
+/// registered with the scrubber).
 pub struct CredentialCache {
-    entries: Mutex<HashMap<(String, [u8; 32]), AssumedRole>>,
+    entries: Mutex<Entries>,
     clock: Clock,
+    scrubber: Scrubber,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<(String, [u8; 32]), Entry>,
+    /// A counter standing for "now" in `last_used`.
+    uses: u64,
 }
 
 impl std::fmt::Debug for CredentialCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.entries.lock().map(|e| e.len()).unwrap_or(0);
+        let n = self.entries.lock().map(|e| e.map.len()).unwrap_or(0);
         f.debug_struct("CredentialCache")
             .field("entries", &n)
             .finish()
     }
 }
 
-impl Default for CredentialCache {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl CredentialCache {
-    /// An empty cache on the system clock.
-    pub fn new() -> Self {
-        Self::with_clock(Arc::new(SystemTime::now))
+    /// An empty cache on the system clock, registering what it holds with `scrubber`.
+    pub fn new(scrubber: Scrubber) -> Self {
+        Self::with_clock(scrubber, Arc::new(SystemTime::now))
     }
 
     /// An empty cache reading the time from `clock` (tests move it to make entries expire).
-    pub fn with_clock(clock: Clock) -> Self {
+    pub fn with_clock(scrubber: Scrubber, clock: Clock) -> Self {
         CredentialCache {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             clock,
+            scrubber,
         }
     }
 
+    /// How many credentials the cache holds.
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// True when the cache holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps `assumed` masked in every output until it expires.
+    fn register(&self, assumed: &AssumedRole, now: SystemTime) {
+        let left = assumed.expiration.duration_since(now).unwrap_or_default();
+        self.scrubber
+            .register(&assumed.credentials, Instant::now().checked_add(left));
+    }
+
     /// Cached credentials for `role_arn` assumed by exactly these caller credentials, still
-    /// valid for more than five minutes.
+    /// valid for more than five minutes. A hit counts as a use (and registers the credentials
+    /// with the scrubber again).
     pub fn cached(&self, role_arn: &str, caller: &Credentials) -> Option<AssumedRole> {
         let now = (self.clock)();
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(&(role_arn.to_string(), caller_fingerprint(caller)))
-            .filter(|e| fresh(e, now))
-            .cloned()
+        let mut entries = self.lock();
+        let use_ = entries.uses + 1;
+        entries.uses = use_;
+        let hit = entries
+            .map
+            .get_mut(&(role_arn.to_string(), caller_fingerprint(caller)))
+            .filter(|e| fresh(&e.assumed, now))?;
+        hit.last_used = use_;
+        let assumed = hit.assumed.clone();
+        drop(entries);
+        self.register(&assumed, now);
+        Some(assumed)
+    }
+
+    /// Caches `assumed`: entries no longer fresh go first, then, while the cache is full, the
+    /// least recently used.
+    pub fn insert(&self, role_arn: &str, caller: &Credentials, assumed: AssumedRole) {
+        let now = (self.clock)();
+        self.register(&assumed, now);
+        let key = (role_arn.to_string(), caller_fingerprint(caller));
+        let mut entries = self.lock();
+        entries.map.retain(|_, e| fresh(&e.assumed, now));
+        while entries.map.len() >= MAX_CACHED && !entries.map.contains_key(&key) {
+            let Some(oldest) = entries
+                .map
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            entries.map.remove(&oldest);
+        }
+        let use_ = entries.uses + 1;
+        entries.uses = use_;
+        entries.map.insert(
+            key,
+            Entry {
+                assumed,
+                last_used: use_,
+            },
+        );
     }
 
     /// The cached credentials, or new ones from AssumeRole (then cached).
@@ -182,7 +262,6 @@ impl CredentialCache {
         session_name: &str,
         duration_seconds: u32,
     ) -> Result<AssumedRole, ApiError> {
-        let caller = caller_fingerprint(cx.credentials);
         if let Some(hit) = self.cached(role_arn, cx.credentials) {
             return Ok(hit);
         }
@@ -195,10 +274,7 @@ impl CredentialCache {
             duration_seconds,
         )
         .await?;
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let now = (self.clock)();
-        entries.retain(|_, e| fresh(e, now));
-        entries.insert((role_arn.to_string(), caller), assumed.clone());
+        self.insert(role_arn, cx.credentials, assumed.clone());
         Ok(assumed)
     }
 }
@@ -274,6 +350,7 @@ mod tests {
     }
 
     fn entry(expires_in: Duration, now: SystemTime) -> AssumedRole {
+        // `fresh` reads only the expiry.
         AssumedRole {
             credentials: Credentials::new("STS.x", "s", Some("t".into())),
             expiration: now + expires_in,
@@ -287,5 +364,88 @@ mod tests {
         assert!(fresh(&entry(Duration::from_secs(301), now), now));
         assert!(!fresh(&entry(Duration::from_secs(300), now), now));
         assert!(!fresh(&entry(Duration::from_secs(10), now), now));
+    }
+
+    fn assumed(i: usize, expires_in: Duration, now: SystemTime) -> AssumedRole {
+        AssumedRole {
+            credentials: Credentials::new(
+                format!("STS.{i}"),
+                format!("{i:04}-member-secret-{i:08}"),
+                Some(format!("CAIS+{i:06}/member-token-{i:012}==")),
+            ),
+            expiration: now + expires_in,
+            request_id: None,
+        }
+    }
+
+    fn fixed_clock(at: SystemTime) -> Clock {
+        Arc::new(move || at)
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_1024_and_the_least_recently_used_goes_first() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let cache = CredentialCache::with_clock(Scrubber::new(), fixed_clock(now));
+        let caller = Credentials::new("STS.fn", "fn-secret-0123456789", None);
+        let hour = Duration::from_secs(3600);
+        for i in 0..MAX_CACHED {
+            cache.insert(&format!("role-{i}"), &caller, assumed(i, hour, now));
+        }
+        // Role 0 is used again, so role 1 is now the least recently used.
+        assert!(cache.cached("role-0", &caller).is_some());
+        cache.insert("role-new", &caller, assumed(5000, hour, now));
+        assert_eq!(cache.len(), MAX_CACHED);
+        assert!(cache.cached("role-0", &caller).is_some());
+        assert!(cache.cached("role-1", &caller).is_none());
+        assert!(cache.cached("role-2", &caller).is_some());
+        assert!(cache.cached("role-new", &caller).is_some());
+    }
+
+    #[test]
+    fn an_entry_is_gone_once_it_is_no_longer_fresh() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let now = Arc::new(Mutex::new(start));
+        let clock = {
+            let now = Arc::clone(&now);
+            Arc::new(move || *now.lock().unwrap()) as Clock
+        };
+        let cache = CredentialCache::with_clock(Scrubber::new(), clock);
+        let caller = Credentials::new("STS.fn", "fn-secret-0123456789", None);
+        cache.insert(
+            "role-a",
+            &caller,
+            assumed(1, Duration::from_secs(600), start),
+        );
+        assert!(cache.cached("role-a", &caller).is_some());
+        *now.lock().unwrap() = start + Duration::from_secs(301);
+        assert!(cache.cached("role-a", &caller).is_none());
+        cache.insert(
+            "role-b",
+            &caller,
+            assumed(2, Duration::from_secs(3600), start),
+        );
+        assert_eq!(cache.len(), 1, "the stale entry was dropped");
+    }
+
+    #[test]
+    fn cached_credentials_are_registered_with_the_scrubber_and_stay_masked() {
+        let now = SystemTime::now();
+        let scrubber = Scrubber::new();
+        let cache = CredentialCache::with_clock(scrubber.clone(), fixed_clock(now));
+        let caller = Credentials::new("STS.fn", "fn-secret-0123456789", None);
+        let a = assumed(7, Duration::from_secs(3600), now);
+        let token = a.credentials.security_token.clone().unwrap();
+        cache.insert("role-a", &caller, a);
+        let echo = format!("echo {}", &token.expose()[3..20]);
+        assert_eq!(scrubber.scrub(&echo), "echo ***");
+        // Hundreds of other secrets registered since do not push it out.
+        for i in 0..500 {
+            scrubber.register(
+                &assumed(100 + i, Duration::from_secs(3600), now).credentials,
+                None,
+            );
+        }
+        assert!(cache.cached("role-a", &caller).is_some());
+        assert_eq!(scrubber.scrub(&echo), "echo ***");
     }
 }

@@ -46,6 +46,26 @@ pub enum ApiError {
     InvalidRequest(String),
 }
 
+/// The most bytes of a cloud's text (an error message, code, request id, recommendation, a
+/// transport error) an [`ApiError`] keeps: a thousand errors stay within a response's budget.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `text` cut to [`MAX_MESSAGE_BYTES`] (at a character boundary), marked `…[cut, N bytes]` with
+/// the number of bytes cut off; unchanged when it fits.
+pub fn cap_message(mut text: String) -> String {
+    if text.len() <= MAX_MESSAGE_BYTES {
+        return text;
+    }
+    let mut keep = MAX_MESSAGE_BYTES;
+    while !text.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let cut = text.len() - keep;
+    text.truncate(keep);
+    text.push_str(&format!("…[cut, {cut} bytes]"));
+    text
+}
+
 fn request_id_suffix(id: &Option<String>) -> String {
     id.as_ref()
         .map(|id| format!(" [RequestId {id}]"))
@@ -400,5 +420,14 @@ mod tests {
         assert_eq!(err.code(), Some("Throttling"));
         assert!(!err.is_retryable());
         assert!(err.to_string().contains("Throttling"));
+    }
+
+    #[test]
+    fn a_text_longer_than_the_cap_is_cut_at_a_character_and_marked() {
+        assert_eq!(cap_message("short".into()), "short");
+        let long = "é".repeat(MAX_MESSAGE_BYTES);
+        let capped = cap_message(long.clone());
+        assert!(capped.starts_with(&"é".repeat(MAX_MESSAGE_BYTES / 2)));
+        assert!(capped.ends_with(&format!("…[cut, {} bytes]", long.len() - MAX_MESSAGE_BYTES)));
     }
 }

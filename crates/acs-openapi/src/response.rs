@@ -114,9 +114,12 @@ impl Envelope {
         header_request_id: Option<&str>,
         redactor: &Redactor,
     ) -> Result<Option<String>, ApiError> {
+        // Every text of the answer is redacted and capped (a cloud's message can be any length
+        // and may echo a token): the error is built only from what passed.
         let request_id = self
             .request_id
-            .or_else(|| header_request_id.map(Into::into));
+            .or_else(|| header_request_id.map(Into::into))
+            .map(|id| redactor.redact(&id));
         if let Some(code) = self.code {
             return Err(ApiError::Service {
                 status,
@@ -329,12 +332,12 @@ mod tests {
     #[test]
     fn the_security_token_is_redacted_from_a_signature_mismatch_in_every_encoding() {
         let token = "CAIS+gF1q6/d6/4W9Sh7==";
-        let creds = Credentials::new("STS.id", "sek/ret+=", Some(token.into()));
+        let creds = Credentials::new("STS.id", "sek/ret+=0123456789", Some(token.into()));
         let once = percent_encode(token);
         let twice = percent_encode(&once);
         let message = format!(
             "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3DSTS.id%26SecurityToken%3D{twice}%26Version%3D1 raw {token} once {once} lower {}",
-            crate::redact::lower_hex_escapes(&once)
+            once.replace("%2B", "%2b").replace("%2F", "%2f").replace("%3D", "%3d")
         );
         let body = serde_json::json!({
             "RequestId": "R", "Code": "SignatureDoesNotMatch", "Message": message,
@@ -349,8 +352,35 @@ mod tests {
             !printed.contains("6Sh7%3d%3d"),
             "lower-case escapes: {printed}"
         );
-        assert!(!printed.contains("sek/ret+="), "{printed}");
+        assert!(!printed.contains("sek/ret+=0123"), "{printed}");
         assert!(printed.contains("server string to sign is"), "{printed}");
         assert!(printed.contains("AccessKeyId%3DSTS.id"), "{printed}");
+    }
+
+    #[test]
+    fn a_long_cloud_message_is_capped_and_marked_as_cut() {
+        let message = "m".repeat(20_000);
+        let body = serde_json::json!({
+            "RequestId": "R", "Code": "InternalError", "Message": message,
+            "Recommend": "r".repeat(20_000),
+        })
+        .to_string();
+        let err = parse_response(500, body.as_bytes(), None, &no_secrets()).unwrap_err();
+        let ApiError::Service {
+            message, recommend, ..
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert!(
+            message.len() <= crate::error::MAX_MESSAGE_BYTES + 32,
+            "{}",
+            message.len()
+        );
+        assert!(
+            message.ends_with(&format!("…[cut, {} bytes]", 20_000 - 1024)),
+            "{message}"
+        );
+        assert!(recommend.as_ref().unwrap().len() <= crate::error::MAX_MESSAGE_BYTES + 32);
     }
 }

@@ -1,7 +1,8 @@
 //! Checking that no secret leaves the function, and learning the secrets it was handed.
 //!
-//! [`assert_no_secret`] looks for any 12-character piece of a secret, raw or percent-encoded
-//! once or twice. [`StsTap`] stands between the function and the emulator's STS and remembers
+//! [`assert_no_secret`] looks for any 12-character piece of a secret, raw or in any form a cloud
+//! or library echoes it: percent-encoded once or twice (either hex case), form-decoded (`+` as
+//! a space) or JSON-escaped (`\u002b`, `\/`). [`StsTap`] stands between the function and the emulator's STS and remembers
 //! the role credentials STS mints (the emulator does not reveal them), so those are checked too.
 
 use std::collections::HashSet;
@@ -18,8 +19,8 @@ use tokio::net::TcpListener;
 /// Shortest piece of a secret whose presence counts as a leak.
 pub const LEAK_WINDOW: usize = 12;
 
-/// Fails if any 12-character piece of any secret — raw, percent-encoded once or twice — occurs
-/// in `haystack`. Pieces, not whole values, so a truncated or split secret is caught too.
+/// Fails if any 12-character piece of any secret — raw or in an echoed form (see [`forms`]) —
+/// occurs in `haystack`. Pieces, not whole values, so a truncated or split secret is caught too.
 pub fn assert_no_secret(haystack: &str, secrets: &[String]) {
     if let Some(at) = find_secret(haystack, secrets) {
         let line = haystack[..at].rsplit('\n').next().unwrap_or("").len();
@@ -35,14 +36,7 @@ pub fn assert_no_secret(haystack: &str, secrets: &[String]) {
 /// Where the first piece of a secret occurs in `haystack` (see [`assert_no_secret`]).
 pub fn find_secret(haystack: &str, secrets: &[String]) -> Option<usize> {
     let mut pieces: HashSet<&[u8]> = HashSet::new();
-    let forms: Vec<String> = secrets
-        .iter()
-        .flat_map(|s| {
-            let once = percent_encode(s);
-            let twice = percent_encode(&once);
-            [s.clone(), once, twice]
-        })
-        .collect();
+    let forms: Vec<String> = secrets.iter().flat_map(|s| forms(s)).collect();
     for form in &forms {
         let bytes = form.as_bytes();
         assert!(bytes.len() >= LEAK_WINDOW, "secret too short to check");
@@ -52,6 +46,47 @@ pub fn find_secret(haystack: &str, secrets: &[String]) -> Option<usize> {
         .as_bytes()
         .windows(LEAK_WINDOW)
         .position(|w| pieces.contains(w))
+}
+
+/// The forms a secret may come back in: raw, form-decoded (`+` read as a space),
+/// percent-encoded once or twice with upper- or lower-case hex, and JSON-escaped the ways
+/// libraries do (`\/` for `/`, `\u002b` / `\u002B` for every other non-alphanumeric).
+pub fn forms(secret: &str) -> Vec<String> {
+    let once = percent_encode(secret);
+    let twice = percent_encode(&once);
+    let lower_hex = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(at) = rest.find('%') {
+            out.push_str(&rest[..at]);
+            let escape = rest.get(at..at + 3).unwrap_or(&rest[at..]);
+            out.push_str(&escape.to_ascii_lowercase());
+            rest = &rest[at + escape.len()..];
+        }
+        out.push_str(rest);
+        out
+    };
+    let json = |upper: bool| {
+        secret
+            .chars()
+            .map(|c| match c {
+                '/' => "\\/".to_string(),
+                c if c.is_ascii_alphanumeric() => c.to_string(),
+                c if upper => format!("\\u{:04X}", u32::from(c)),
+                c => format!("\\u{:04x}", u32::from(c)),
+            })
+            .collect::<String>()
+    };
+    vec![
+        secret.to_string(),
+        secret.replace('+', " "),
+        lower_hex(&once),
+        lower_hex(&twice),
+        once,
+        twice,
+        json(true),
+        json(false),
+    ]
 }
 
 /// A pass-through proxy in front of an STS endpoint that remembers the `AccessKeySecret` and

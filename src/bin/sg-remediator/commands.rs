@@ -259,7 +259,7 @@ async fn notify_run(
         Mode::Enforce,
         message::results_from_json(results),
     );
-    let sent = Notifier::new(notify.clone())
+    let sent = Notifier::new(notify.clone(), session.scrubber.clone())
         .remediation(&report, &Origin::default(), session.deadline())
         .await?;
     if let Some(note) = &sent.note {

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sg_remediator::config::Mode;
+use sg_remediator::credentials::Scrubber;
 
 use args::{Cli, Command};
 use commands::{Outcome, Target};
@@ -41,36 +42,48 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fatal(Fatal(format!("cannot start the async runtime: {e}"))),
+        Err(e) => {
+            return fatal(
+                Fatal(format!("cannot start the async runtime: {e}")),
+                &Scrubber::new(),
+            )
+        }
     };
-    match runtime.block_on(run(&cli)) {
-        Ok(outcome) => match emit(&cli, &outcome) {
+    // Every output (the table, --json, --output, error messages) goes through one scrubber; the
+    // session registers the access key it resolves, and the remediator the roles it assumes.
+    let scrubber = Scrubber::new();
+    match runtime.block_on(run(&cli, &scrubber)) {
+        Ok(outcome) => match emit(&cli, &outcome, &scrubber) {
             Ok(()) if outcome.flagged => ExitCode::from(FLAGGED),
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fatal(e),
+            Err(e) => fatal(e, &scrubber),
         },
-        Err(e) => fatal(e),
+        Err(e) => fatal(e, &scrubber),
     }
 }
 
-/// The error on stderr, its control characters escaped: it may quote a cloud's message.
-fn fatal(e: Fatal) -> ExitCode {
-    eprintln!("sg-remediator: {}", sg_remediator::escape::control(&e.0));
+/// The error on stderr, scrubbed of every live secret and its control characters escaped: it
+/// may quote a cloud's message.
+fn fatal(e: Fatal, scrubber: &Scrubber) -> ExitCode {
+    eprintln!(
+        "sg-remediator: {}",
+        sg_remediator::escape::control(&scrubber.scrub(&e.0))
+    );
     ExitCode::FAILURE
 }
 
-async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
+async fn run(cli: &Cli, scrubber: &Scrubber) -> Result<Outcome, Fatal> {
     let global = &cli.global;
     match &cli.command {
         Command::Scan {
             regions,
             all_regions,
         } => {
-            let session = Session::open(global, Mode::DryRun).await?;
+            let session = Session::open(global, Mode::DryRun, scrubber).await?;
             commands::scan(session, regions, *all_regions).await
         }
         Command::Check { groups, region } => {
-            let session = Session::open(global, Mode::DryRun).await?;
+            let session = Session::open(global, Mode::DryRun, scrubber).await?;
             commands::run_engine(session, targets(groups, Some(region))?, Mode::DryRun).await
         }
         Command::Remediate {
@@ -104,7 +117,7 @@ async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
                      attributes, which `restore` needs, are not kept"
                 );
             }
-            let mut session = Session::open(global, Mode::Enforce).await?;
+            let mut session = Session::open(global, Mode::Enforce, scrubber).await?;
             if !notify {
                 session.notify = None;
             } else if session.notify.is_none() {
@@ -136,7 +149,7 @@ async fn run(cli: &Cli) -> Result<Outcome, Fatal> {
                     requests.len()
                 ))?;
             }
-            let session = Session::open(global, Mode::Enforce).await?;
+            let session = Session::open(global, Mode::Enforce, scrubber).await?;
             if session.config.restore_seal_key.is_none() {
                 return Err(Fatal(
                     "restore needs RESTORE_SEAL_KEY, the key that was set when the rules were \
@@ -178,16 +191,18 @@ fn ask(question: &str) -> Result<(), Fatal> {
     })
 }
 
-/// The table (or the JSON report with --json) on stdout; the JSON report to --output.
-fn emit(cli: &Cli, outcome: &Outcome) -> Result<(), Fatal> {
+/// The table (or the JSON report with --json) on stdout; the JSON report to --output. Each is
+/// scrubbed of every live secret first.
+fn emit(cli: &Cli, outcome: &Outcome, scrubber: &Scrubber) -> Result<(), Fatal> {
     let json = serde_json::to_string_pretty(&outcome.report).expect("the report serializes");
+    let json = scrubber.scrub(&json);
     if let Some(path) = &cli.global.output {
         write_private(path, format!("{json}\n").as_bytes())?;
     }
     if cli.global.json {
         println!("{json}");
     } else {
-        print!("{}", outcome.table);
+        print!("{}", scrubber.scrub(&outcome.table));
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use sg_remediator::cli::credential_chain::{self, Resolved};
 use sg_remediator::config::{Config, Mode};
-use sg_remediator::credentials::Credentials;
+use sg_remediator::credentials::{Credentials, Scrubber};
 use sg_remediator::openapi::{CallContext, Client, ClientSettings};
 use sg_remediator::remediation::{Input, LiveViews, Remediator};
 use sg_remediator::rules::Permission;
@@ -40,11 +40,17 @@ pub(crate) struct Session {
     /// The `NOTIFY_*` settings, taken out of `config` so that the per-group engine runs never
     /// notify: `remediate --notify` sends one message for the whole run instead.
     pub notify: Option<sg_remediator::notify::NotifyConfig>,
+    /// What every output is scrubbed with: the access key and the roles assumed with it.
+    pub scrubber: Scrubber,
 }
 
 impl Session {
     /// Reads the configuration and finds the access key (assuming a profile's role first).
-    pub(crate) async fn open(global: &Global, mode: Mode) -> Result<Session, Fatal> {
+    pub(crate) async fn open(
+        global: &Global,
+        mode: Mode,
+        scrubber: &Scrubber,
+    ) -> Result<Session, Fatal> {
         let overrides = global.overrides();
         let lookup = |name: &str| {
             overrides
@@ -78,9 +84,12 @@ impl Session {
                 sg_remediator::escape::control(warning)
             );
         }
+        // Masked in every output from here on (an AssumeRole refusal may echo it).
+        scrubber.register(&resolved.credentials, None);
         let timeout = Duration::from_secs(global.timeout.max(1));
         let (credentials, credential_source) =
             assume_if_needed(&client, &config, resolved, timeout).await?;
+        scrubber.register(&credentials, None);
         Ok(Session {
             config,
             selector,
@@ -89,15 +98,19 @@ impl Session {
             credential_source,
             timeout,
             notify,
+            scrubber: scrubber.clone(),
         })
     }
 
     pub(crate) fn remediator(&self) -> Arc<Remediator> {
-        Arc::new(Remediator::new(
-            self.config.clone(),
-            self.selector.clone(),
-            self.client.clone(),
-        ))
+        Arc::new(
+            Remediator::new(
+                self.config.clone(),
+                self.selector.clone(),
+                self.client.clone(),
+            )
+            .with_scrubber(self.scrubber.clone()),
+        )
     }
 
     /// A call context with a fresh per-group deadline.
