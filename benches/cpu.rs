@@ -1,6 +1,6 @@
 //! CPU cost of the per-resource work that is not waiting on the network: signing a request,
 //! parsing Config's and ECS's answers, selecting the rules to revoke. `make bench` adds the
-//! four medians into "CPU per resource" (issue 17: ≤ 30 µs); a regression in any of them shows
+//! four medians into "CPU per resource"; a regression in any of them shows
 //! here first.
 //!
 //! Inputs are realistic: the ten-rule web-tier group of `tests/fixtures/reliability/base.json`

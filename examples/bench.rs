@@ -1374,10 +1374,10 @@ fn print_table(report: &Value, figures: &[Figure]) {
 }
 
 // ------------------------------------------------------------------------------------------
-// CPU per group by class, and the event under a CPU cap (issue 17)
+// CPU per group by class, and the event under a CPU cap
 // ------------------------------------------------------------------------------------------
 
-/// The CPU that FC's smallest instance gets: 0.1 vCPU (docs/bench.md quotes FC's ratio).
+/// The CPU that FC's smallest instance gets: 0.1 vCPU (docs/performance.md quotes FC's ratio).
 const CPU_CAP: f64 = 0.1;
 /// The least a 128 MB instance can be given (0.05 vCPU, the 1:4 end of FC's ratio): measured
 /// too, without a target, to show how much room is left under the 0.1 figure.

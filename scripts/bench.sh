@@ -3,7 +3,7 @@
 # run the criterion CPU benches and the bench driver, print the table and write
 # target/bench/results.json (machine, commit, date, every figure with its target).
 #
-# Figures and how each is measured: docs/bench.md. Nothing here needs a cloud account: the
+# Figures and how each is measured: docs/performance.md. Nothing here needs a cloud account: the
 # function meets the in-process emulator. Exits non-zero only when a step fails to run;
 # set BENCH_STRICT=1 to also fail when a target is missed.
 #
@@ -48,7 +48,7 @@ cargo bench --locked --bench cpu
 # Not a target: what one RPC call costs the caller's CPU over loopback, with a blocking socket
 # (the kernel's floor), through hyper's own connection, and through our client. With
 # serde_json's floors from the criterion run it bounds what any per-group CPU target can ask of
-# the process; the driver reads the rounds back (issue 17; docs/bench.md, "Sixth round").
+# the process; the driver reads the rounds back (docs/performance.md).
 step "transport floor (cargo run --release -p acs-openapi --example transport_floor)"
 rm -f target/bench/transport_floor.json
 TRANSPORT_FLOOR_JSON="target/bench/transport_floor.json" \

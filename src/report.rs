@@ -333,6 +333,8 @@ impl Report {
                 None => hint.clone(),
             });
         }
+        // The hint lengthens every reason: the report is fitted to its budget again.
+        self.fit(MAX_REPORT_BYTES);
         self
     }
 

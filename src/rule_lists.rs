@@ -1,6 +1,6 @@
 //! Rule lists as the answers carry them: the `Permissions` of a DescribeSecurityGroupAttribute
 //! page and of the configuration Config recorded, read straight off the wire into typed rules
-//! (no `serde_json::Value` tree: issue 17).
+//! (no `serde_json::Value` tree).
 //!
 //! One reader ([`Listed`]) records the shape it met; each caller then says what a shape means,
 //! because the two sources differ: ECS answers are strict (no `Permissions` is an error),
@@ -52,7 +52,7 @@ pub enum Inner {
 /// The entries of a rule list as read: the rules, up to the first entry that is not a rule.
 /// Both callers fail the list on its first bad entry, so the rules after it are read (the
 /// whole answer is still checked) but not kept, and no list of entries is kept to be sorted
-/// out afterwards (issue 17).
+/// out afterwards.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rules {
     /// The rules before the first entry that cannot be read (every rule when there is none).

@@ -1,4 +1,4 @@
-//! The typed answer readers (issue 17: answers read straight from their bytes, no
+//! The typed answer readers (answers read straight from their bytes, no
 //! `serde_json::Value` tree) read exactly what the tree readers they replaced read.
 //!
 //! The oracle below is the former tree-walking code of `services::ecs::parse_page`,

@@ -1,4 +1,4 @@
-//! The emulator answers as the official API definitions say (issue 11), each behaviour cited in
+//! The emulator answers as the official API definitions say, each behaviour cited in
 //! crates/acs-emulator/README.md: classic groups answer one NIC type per call, a ClientToken's repeat gets
 //! `LastTokenProcessing` while its first call is still in progress and the cached answer
 //! afterwards (within a configurable window), any error code can be injected.

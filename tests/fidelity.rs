@@ -1,4 +1,4 @@
-//! Real-cloud fidelity (issue 11): where the function must do what the official Config/ECS API
+//! Real-cloud fidelity: where the function must do what the official Config/ECS API
 //! definitions say, through the real `bootstrap` and the emulator (which answers as those
 //! definitions say). Each test names the behaviour; each fails on the code before the fix.
 

@@ -1,4 +1,4 @@
-//! Whoever can invoke the function can only make it more careful (issue 12): each attack a
+//! Whoever can invoke the function can only make it more careful: each attack a
 //! caller could try, through the real `bootstrap` process and the emulator.
 //!
 //! - restores: only rules this deployment revoked and sealed, exactly as they were, where they

@@ -167,8 +167,7 @@ pub struct LiveViews {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// A remediation's report. It is written straight into the answer's bytes: a
-    /// 1,000-resource report never becomes a `Value` tree that is built, written and dropped
-    /// (issue 17).
+    /// 1,000-resource report never becomes a `Value` tree that is built, written and dropped.
     Report(Report),
     /// Any other answer (a restore's report).
     Value(Value),

@@ -799,7 +799,7 @@ impl Selector {
     pub fn evaluate(&self, rules: &[Permission]) -> Result<Selection, SelectError> {
         let ids = self.query_ids(rules)?;
         // Each id with the positions of its rules (an id may repeat), sorted: one allocation
-        // and a binary search per selected id, where a map cost a hash per rule (issue 17).
+        // and a binary search per selected id, where a map cost a hash per rule.
         let mut by_id: Vec<(&str, usize)> = rules
             .iter()
             .enumerate()

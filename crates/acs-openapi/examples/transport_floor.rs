@@ -1,5 +1,5 @@
 //! What one RPC call costs the caller's CPU over loopback, against the floor the kernel sets
-//! (issue 17; `make bench` prints it, docs/bench.md explains it).
+//! (`make bench` prints it; docs/performance.md explains it).
 //!
 //! A local HTTP/1.1 server (its own thread) answers every `POST` with the same ~5 KB JSON body,
 //! about the size of a ten-rule DescribeSecurityGroupAttribute page. On the measuring thread,

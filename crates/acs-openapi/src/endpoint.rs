@@ -18,7 +18,7 @@ pub struct Endpoint {
     url: String,
     plain_http: bool,
     /// The scheme and authority, parsed once: each call's URI is made of them and its signed
-    /// query, without parsing the whole URL again (issue 17).
+    /// query, without parsing the whole URL again.
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
 }

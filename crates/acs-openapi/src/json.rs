@@ -2,8 +2,8 @@
 //! some error bodies) spell keys in other cases, and ids arrive as strings or numbers.
 //!
 //! Two ways to read, with the same rules: [`field`] and [`text_field`] on a parsed
-//! [`Value`], and, for answers read straight off the wire without building a tree (issue 17:
-//! a tree costs an allocation per key and per string), [`Key`], [`lookup`], [`Seen`] and
+//! [`Value`], and, for answers read straight off the wire without building a tree (a
+//! tree costs an allocation per key and per string), [`Key`], [`lookup`], [`Seen`] and
 //! [`Scalar`] inside a serde visitor.
 
 use std::borrow::Cow;

@@ -2,7 +2,7 @@
 //! 200 carrying a `Code`, or an unreadable body) stands for.
 //!
 //! The envelope (`RequestId`, `Code`, `Message`, `Recommend`) and the service's own data are
-//! read in **one pass** (issue 17): a service's reader walks the answer's top-level object and
+//! read in **one pass**: a service's reader walks the answer's top-level object and
 //! hands the envelope members it meets to [`EnvelopeMembers`]; [`read_response`] then decides
 //! from the [`Envelope`] whether the answer is a success. [`parse_response`] is the same with a
 //! reader that keeps nothing but the envelope.
@@ -97,7 +97,7 @@ pub fn read_envelope(text: &str) -> Result<Envelope, serde_json::Error> {
 }
 
 /// The body as UTF-8 text: JSON is UTF-8 (RFC 8259 §8.1), and reading from a validated `&str`
-/// spares serde_json a validation of each string it meets (issue 17).
+/// spares serde_json a validation of each string it meets.
 pub fn text(body: &[u8]) -> Result<&str, serde_json::Error> {
     std::str::from_utf8(body).map_err(|e| {
         serde::de::Error::custom(format_args!("invalid UTF-8 at byte {}", e.valid_up_to()))
