@@ -575,8 +575,9 @@ impl fmt::Display for Note {
             }
             Note::LiveButNotInConfig => f.write_str(
                 "but ECS still has the group: not acting on a group Config does not know (its \
-                 exemption tag and service management come from Config); check that \
-                 CONFIG_ENDPOINT is the account's site and that Config records security groups",
+                 exemption tag and service management come from Config); check that Config \
+                 records security groups in this region (when it knows none of an event's \
+                 groups, the reason also names the Config site)",
             ),
             Note::OtherRegion { answered, asked } => write!(
                 f,

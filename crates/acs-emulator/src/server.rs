@@ -134,6 +134,7 @@ async fn handle(
     if req.uri().path().starts_with("/__admin/") {
         return Ok(admin(&shared, peer, req).await);
     }
+    let arrived = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -178,7 +179,7 @@ async fn handle(
         )
     };
     if !outcome.wait.is_zero() {
-        tokio::time::sleep(outcome.wait).await;
+        answer_at(arrived + outcome.wait).await;
     }
     match outcome.reply {
         Reply::Json(status, body) => {
@@ -548,4 +549,22 @@ async fn admin_reply(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) 
         _ => Err(admin_error(404, "unknown admin endpoint")),
     };
     result.unwrap_or_else(|e| e)
+}
+
+/// Waits until `at`, to a fraction of a millisecond: tokio's timer rounds a sleep up to its next
+/// millisecond tick, which would add up to a millisecond to every call of a latency the bench
+/// sets to model a region's round trip. The last stretch is slept on a blocking thread, whose
+/// sleep is precise. The latency is counted from the request's arrival, so the emulator's own
+/// work is inside it, as a service's is inside a real round trip.
+async fn answer_at(at: std::time::Instant) {
+    const PRECISE: Duration = Duration::from_millis(2);
+    if let Some(coarse) = at.checked_duration_since(std::time::Instant::now() + PRECISE) {
+        tokio::time::sleep(coarse).await;
+    }
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Some(left) = at.checked_duration_since(std::time::Instant::now()) {
+            std::thread::sleep(left);
+        }
+    })
+    .await;
 }
