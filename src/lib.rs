@@ -38,13 +38,15 @@
 //!   query can narrow, never widen), the default query's native path, shadowing.
 //! - [`remediation`]: the flow, one module per step — `gate` (pure skip-or-go policy), `access`
 //!   (reaching the account), `fetch` (Config and live ECS), `assess` (drift, kept rules),
-//!   `revoke` (revoke and verify, settled by the pure `RevokeLedger`), `restore`, `notes` (the
-//!   typed notes of a reason), `audit` (the log lines).
+//!   `revoke` (revoke and verify, settled by the pure `RevokeLedger`), `restore`, `notes` (how a
+//!   step stops a resource), `audit` (the log lines).
 //! - [`seal`]: the HMAC seal on every revoked rule, so a restore re-creates only what this
 //!   deployment revoked.
 //! - [`notify`]: the signed DingTalk / Lark / Slack message after an invocation that changed or
 //!   failed anything.
-//! - [`report`]: the report, and the one place a typed outcome becomes text.
+//! - [`note`]: what happened to a resource as typed facts, and the one place they become words
+//!   (a leaf: the flow, the report and the command line import it).
+//! - [`report`]: the report.
 //! - [`render`]: the per-group, per-rule table of a report (`make demo`, the command line).
 //! - [`cli`] and `src/bin/sg-remediator/`: the command line — the credential chain, the live-rule
 //!   scan, the subcommands.
@@ -60,6 +62,7 @@ pub mod escape;
 pub mod event;
 pub mod handler;
 pub mod logging;
+pub mod note;
 pub mod notify;
 pub mod remediation;
 pub mod render;

@@ -8,9 +8,10 @@
 
 use crate::config::Config;
 use crate::event::SECURITY_GROUP;
+use crate::note::Note;
 use crate::openapi::{ApiError, CallContext, Client};
-use crate::remediation::{explain_kept, Note};
-use crate::report::{self, ResourceResult, Status};
+use crate::remediation::explain_kept;
+use crate::report::{ResourceResult, Status};
 use crate::rules::Permission;
 use crate::select::Selector;
 use crate::services::ecs;
@@ -130,6 +131,6 @@ pub async fn scan_group(
         out.would_revoke_rules = Some(selection.exposed.iter().map(|e| e.rule.clone()).collect());
         notes.insert(0, Note::DryRun);
     }
-    out.reason = Some(report::reason(&notes));
+    out.reason = Some(crate::note::reason(&notes));
     done(out, live)
 }

@@ -2,8 +2,9 @@
 //! member account that owns the group (`CROSS_ACCOUNT_ROLE_NAME`).
 
 use crate::credentials::Credentials;
+use crate::note::Note;
 use crate::openapi::CallContext;
-use crate::remediation::notes::{Note, Step, Stop};
+use crate::remediation::notes::{Step, Stop};
 use crate::remediation::Invoke;
 use crate::report::ResourceResult;
 use crate::services::sts;

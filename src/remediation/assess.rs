@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::remediation::notes::Note;
+use crate::note::Note;
 use crate::rules::RuleId;
 use crate::select::Selection;
 

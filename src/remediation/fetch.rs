@@ -21,9 +21,10 @@
 use acs_openapi::{ApiError, Endpoint};
 
 use crate::event::ResourceRef;
+use crate::note::Note;
 use crate::remediation::access::Access;
 use crate::remediation::gate;
-use crate::remediation::notes::{Note, Step, Stop};
+use crate::remediation::notes::{Step, Stop};
 use crate::remediation::Invoke;
 use crate::report::ResourceResult;
 use crate::rules::Permission;

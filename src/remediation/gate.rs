@@ -5,8 +5,9 @@ use acs_openapi::ApiError;
 
 use crate::config::{Config, ExemptTag, Mode};
 use crate::event::{self, ResourceRef};
+use crate::note::Note;
 use crate::remediation::fetch::Reads;
-use crate::remediation::notes::{Note, Step, Stop};
+use crate::remediation::notes::{Step, Stop};
 use crate::rules::Permission;
 use crate::services::config::{self as config_api, DiscoveredResource};
 

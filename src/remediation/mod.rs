@@ -33,6 +33,7 @@ use tracing::Instrument;
 use crate::config::{Config, Mode};
 use crate::credentials::{Credentials, Scrubber};
 use crate::event::{self, Invocation, Item, RemediationEvent, ResourceRef, RestoreRequest};
+use crate::note::Note;
 use crate::openapi::Client;
 use crate::report::{Report, ResourceResult, Status};
 use crate::rules::{Permission, RuleId};
@@ -42,7 +43,6 @@ use crate::services::sts;
 
 pub use assess::explain_kept;
 pub use gate::effective_mode;
-pub use notes::Note;
 use notes::{finish, Step, Stop};
 
 /// What the flow needs of one invocation.

@@ -8,10 +8,11 @@ use acs_openapi::ApiError;
 use std::time::SystemTime;
 
 use crate::event::{self, ResourceRef, RestoreRequest};
+use crate::note::Note;
 use crate::remediation::access::Access;
-use crate::remediation::notes::{record_retried, Note, Step, Stop};
+use crate::remediation::notes::{record_retried, Step, Stop};
 use crate::remediation::{audit, gate, Invoke};
-use crate::report::{self, RefusedRule, ResourceResult, RestoreReport, RestoreStatus, Status};
+use crate::report::{RefusedRule, ResourceResult, RestoreReport, RestoreStatus, Status};
 use crate::rules::{Permission, RuleId};
 use crate::seal::{Place, Sealer};
 use crate::services::ecs;
@@ -150,7 +151,9 @@ impl Invoke {
             account_id: account,
             status,
             mode: self.mode,
-            reason: Some(report::reason(std::iter::once(&lead).chain(&progress.seen))),
+            reason: Some(crate::note::reason(
+                std::iter::once(&lead).chain(&progress.seen),
+            )),
             restored_rules: progress.restored_rules,
             would_restore_rules: progress.would_restore_rules,
             already_present_rules: progress.already_present_rules,

@@ -8,8 +8,9 @@ use std::time::SystemTime;
 use acs_openapi::ApiError;
 
 use crate::event::ResourceRef;
+use crate::note::Note;
 use crate::remediation::access::Access;
-use crate::remediation::notes::{self, Note};
+use crate::remediation::notes;
 use crate::remediation::{audit, Invoke};
 use crate::report::{ResourceResult, RevokedRule, Status};
 use crate::rules::{Permission, RuleId};
@@ -315,7 +316,7 @@ impl Invoke {
                     },
                 );
                 out.status = Status::Failed;
-                out.reason = Some(crate::report::reason(&notes));
+                out.reason = Some(crate::note::reason(&notes));
                 return out;
             }
         };
