@@ -764,7 +764,11 @@ mod opener_tests {
         let config = parse(&[]).unwrap();
         assert!(!config.lookup_opener);
         assert_eq!(
-            config.endpoints.actiontrail("cn-shanghai").unwrap().to_string(),
+            config
+                .endpoints
+                .actiontrail("cn-shanghai")
+                .unwrap()
+                .to_string(),
             "https://actiontrail.cn-shanghai.aliyuncs.com"
         );
     }
@@ -783,7 +787,11 @@ mod opener_tests {
         assert_eq!(config.unwrap_err().variable, "ACTIONTRAIL_ENDPOINT");
         let config = parse(&[("ACTIONTRAIL_ENDPOINT", "http://127.0.0.1:9")]).unwrap();
         assert_eq!(
-            config.endpoints.actiontrail("cn-hangzhou").unwrap().to_string(),
+            config
+                .endpoints
+                .actiontrail("cn-hangzhou")
+                .unwrap()
+                .to_string(),
             "http://127.0.0.1:9"
         );
         assert!(config

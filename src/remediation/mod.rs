@@ -16,6 +16,7 @@ mod audit;
 mod fetch;
 mod gate;
 mod notes;
+mod opener;
 mod restore;
 mod revoke;
 
@@ -138,6 +139,8 @@ struct Invoke {
     request_id: String,
     deadline: Instant,
     mode: Mode,
+    /// The ActionTrail lookups left to this invocation (`LOOKUP_OPENER`).
+    opener: opener::Budget,
 }
 
 /// What a successful invocation answers.
@@ -234,6 +237,7 @@ impl Remediator {
             request_id: input.request_id.clone(),
             deadline: input.deadline,
             mode,
+            opener: opener::Budget::default(),
         })
     }
 
@@ -442,8 +446,10 @@ impl Invoke {
                 finish(out, Status::WouldRemediate, Some(Note::DryRun), notes)
             }
             Ok(Plan::Revoke { access, ids, rules }) => {
-                self.revoke_and_verify(&access, &r, ids, &rules, out, notes)
-                    .await
+                let out = self
+                    .revoke_and_verify(&access, &r, ids, &rules, out, notes)
+                    .await;
+                self.who_opened(&access, &r, out).await
             }
         }
     }

@@ -79,14 +79,18 @@ fn meets(event: &Value, key: &str, value: &str) -> bool {
         "ResourceType" => text("resourceType") == Some(value),
         "ResourceName" => text("resourceName") == Some(value),
         "EventRW" => text("eventRW") == Some(value),
-        "User" => event
-            .pointer("/userIdentity/userName")
-            .and_then(Value::as_str)
-            == Some(value),
-        "EventAccessKeyId" => event
-            .pointer("/userIdentity/accessKeyId")
-            .and_then(Value::as_str)
-            == Some(value),
+        "User" => {
+            event
+                .pointer("/userIdentity/userName")
+                .and_then(Value::as_str)
+                == Some(value)
+        }
+        "EventAccessKeyId" => {
+            event
+                .pointer("/userIdentity/accessKeyId")
+                .and_then(Value::as_str)
+                == Some(value)
+        }
         _ => false,
     }
 }

@@ -369,8 +369,13 @@ impl Fixture {
             if text("eventName").is_none() {
                 return bad(format!("events[{i}]: no eventName"));
             }
-            if text("eventTime").and_then(|t| humantime::parse_rfc3339(t).ok()).is_none() {
-                return bad(format!("events[{i}]: eventTime is not an RFC 3339 UTC time"));
+            if text("eventTime")
+                .and_then(|t| humantime::parse_rfc3339(t).ok())
+                .is_none()
+            {
+                return bad(format!(
+                    "events[{i}]: eventTime is not an RFC 3339 UTC time"
+                ));
             }
         }
         for g in &self.security_groups {

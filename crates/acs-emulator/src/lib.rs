@@ -71,8 +71,7 @@ use tokio::task::JoinHandle;
 pub use fault::{Fault, FaultKind};
 pub use fixture::{
     AccountFixture, AggregatorFixture, ConfigShape, CredentialFixture, EventFixture, Fixture,
-    RoleFixture,
-    SecurityGroupFixture, Settings, SnapshotFixture,
+    RoleFixture, SecurityGroupFixture, Settings, SnapshotFixture,
 };
 pub use journal::{JournalEntry, Service};
 

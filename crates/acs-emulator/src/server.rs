@@ -25,7 +25,9 @@ use super::fault::{Fault, FaultKind};
 use super::journal::{JournalEntry, Service};
 use super::state::State;
 use super::wire::{parse_pairs, redact, request_id, ApiError, Encoding};
-use super::{actiontrail_service, config_service, contract, ecs_inventory, ecs_service, sts_service};
+use super::{
+    actiontrail_service, config_service, contract, ecs_inventory, ecs_service, sts_service,
+};
 
 /// Largest request body accepted (form-encoded parameters).
 const MAX_BODY: usize = 1 << 20;
