@@ -88,6 +88,10 @@ impl ConfigSite {
 pub const DEFAULT_ECS_ENDPOINT: &str = "https://ecs.{region}.aliyuncs.com";
 /// Default STS endpoint.
 pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.aliyuncs.com";
+/// The ActionTrail endpoint pattern (`{region}` is replaced by the group's region). Source: the
+/// official Go SDK's client, `aliyun/alibabacloud-go-sdk`, `actiontrail-20200706/client/client.go`,
+/// whose endpoint map names `actiontrail.<region>.aliyuncs.com` for every region it lists.
+pub const DEFAULT_ACTIONTRAIL_ENDPOINT: &str = "https://actiontrail.{region}.aliyuncs.com";
 /// Default number of resources remediated at once.
 pub const DEFAULT_MAX_CONCURRENCY: u16 = 8;
 /// Upper bound for `MAX_CONCURRENCY`: more parallel calls only invite API throttling.
@@ -234,6 +238,8 @@ pub struct Endpoints {
     /// official SDK's endpoint map.
     ecs_template: Option<String>,
     sts: Endpoint,
+    /// `ACTIONTRAIL_ENDPOINT` (may contain `{region}`), checked with a sample region.
+    actiontrail_template: String,
 }
 
 /// The region put in place of `{region}` to check `ECS_ENDPOINT` at start-up.
@@ -250,7 +256,21 @@ impl Endpoints {
             config,
             ecs_template: Some(ecs_template.to_string()),
             sts,
+            actiontrail_template: DEFAULT_ACTIONTRAIL_ENDPOINT.to_string(),
         })
+    }
+
+    /// The same endpoints with `ACTIONTRAIL_ENDPOINT` = `template` (may contain `{region}`).
+    pub fn with_actiontrail(mut self, template: &str) -> Result<Self, ConfigError> {
+        Endpoint::parse(&template.replace("{region}", SAMPLE_REGION))
+            .map_err(|e| endpoint_error("ACTIONTRAIL_ENDPOINT", e.for_value(template)))?;
+        self.actiontrail_template = template.to_string();
+        Ok(self)
+    }
+
+    /// The ActionTrail endpoint for `region`: `ACTIONTRAIL_ENDPOINT` with `{region}` substituted.
+    pub fn actiontrail(&self, region: &str) -> Result<Endpoint, EndpointError> {
+        Endpoint::parse(&self.actiontrail_template.replace("{region}", region))
     }
 
     /// The Config endpoint, e.g. `https://config.cn-shanghai.aliyuncs.com`.
@@ -289,6 +309,11 @@ impl Endpoints {
             ("CONFIG_ENDPOINT", self.config.is_plain_http()),
             ("ECS_ENDPOINT", ecs_plain),
             ("STS_ENDPOINT", self.sts.is_plain_http()),
+            (
+                "ACTIONTRAIL_ENDPOINT",
+                Endpoint::parse(&self.actiontrail_template.replace("{region}", SAMPLE_REGION))
+                    .is_ok_and(|e| e.is_plain_http()),
+            ),
         ]
         .into_iter()
         .filter(|(_, plain)| *plain)
@@ -306,17 +331,18 @@ impl Default for Endpoints {
             config: https(DEFAULT_CONFIG_ENDPOINT),
             ecs_template: None,
             sts: https(DEFAULT_STS_ENDPOINT),
+            actiontrail_template: DEFAULT_ACTIONTRAIL_ENDPOINT.to_string(),
         }
     }
 }
 
 /// An endpoint refused as `variable`. `{region}` outside `ECS_ENDPOINT` gets a hint.
 fn endpoint_error(variable: &'static str, e: EndpointError) -> ConfigError {
-    let hint = if variable != "ECS_ENDPOINT"
+    let hint = if !matches!(variable, "ECS_ENDPOINT" | "ACTIONTRAIL_ENDPOINT")
         && e.problem == endpoint::Problem::InvalidHostName
         && e.value.contains("{region}")
     {
-        " ({region} is only substituted in ECS_ENDPOINT)"
+        " ({region} is only substituted in ECS_ENDPOINT and ACTIONTRAIL_ENDPOINT)"
     } else {
         ""
     };
@@ -371,6 +397,9 @@ pub struct Config {
     /// `NOTIFY_WEBHOOK_URL`, `NOTIFY_WEBHOOK_SECRET`, `NOTIFY_FORMAT`, `NOTIFY_DRY_RUN`: where to
     /// send a message after an invocation that changed or failed anything (`None`: nowhere).
     pub notify: Option<crate::notify::NotifyConfig>,
+    /// `LOOKUP_OPENER`: after a group's rules are revoked, ask ActionTrail who opened them
+    /// (default false; needs `actiontrail:LookupEvents`).
+    pub lookup_opener: bool,
 }
 
 impl Config {
@@ -423,6 +452,24 @@ impl Config {
         if lookup("ECS_ENDPOINT").is_none() {
             endpoints.ecs_template = None;
         }
+        let endpoints = endpoints.with_actiontrail(&with_default(
+            &lookup,
+            "ACTIONTRAIL_ENDPOINT",
+            DEFAULT_ACTIONTRAIL_ENDPOINT,
+        )?)?;
+        let lookup_opener = match with_default(&lookup, "LOOKUP_OPENER", "false")?
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(ConfigError::new(
+                    "LOOKUP_OPENER",
+                    format!("must be true or false, got {other:?}"),
+                ))
+            }
+        };
         let max_concurrency = parse_number(
             &with_default(&lookup, "MAX_CONCURRENCY", "8")?,
             1,
@@ -506,6 +553,7 @@ impl Config {
             fc_account_id: optional(&lookup, "FC_ACCOUNT_ID"),
             fc_region: optional(&lookup, "FC_REGION"),
             notify: crate::notify::NotifyConfig::from_lookup(&lookup)?,
+            lookup_opener,
         })
     }
 }
@@ -696,5 +744,59 @@ mod site_tests {
             ConfigSite::International.endpoint(),
             "https://config.ap-southeast-1.aliyuncs.com"
         );
+    }
+}
+
+#[cfg(test)]
+mod opener_tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn the_opener_lookup_is_off_by_default_and_reaches_the_regional_actiontrail_host() {
+        let config = parse(&[]).unwrap();
+        assert!(!config.lookup_opener);
+        assert_eq!(
+            config
+                .endpoints
+                .actiontrail("cn-shanghai")
+                .unwrap()
+                .to_string(),
+            "https://actiontrail.cn-shanghai.aliyuncs.com"
+        );
+    }
+
+    #[test]
+    fn lookup_opener_takes_true_or_false_and_nothing_else() {
+        assert!(parse(&[("LOOKUP_OPENER", "TRUE")]).unwrap().lookup_opener);
+        assert!(!parse(&[("LOOKUP_OPENER", "false")]).unwrap().lookup_opener);
+        let e = parse(&[("LOOKUP_OPENER", "yes")]).unwrap_err();
+        assert_eq!(e.variable, "LOOKUP_OPENER");
+    }
+
+    #[test]
+    fn an_explicit_actiontrail_endpoint_substitutes_the_region_and_is_checked_at_start() {
+        let config = parse(&[("ACTIONTRAIL_ENDPOINT", "http://127.0.0.1:9/{region}")]);
+        assert_eq!(config.unwrap_err().variable, "ACTIONTRAIL_ENDPOINT");
+        let config = parse(&[("ACTIONTRAIL_ENDPOINT", "http://127.0.0.1:9")]).unwrap();
+        assert_eq!(
+            config
+                .endpoints
+                .actiontrail("cn-hangzhou")
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:9"
+        );
+        assert!(config
+            .endpoints
+            .plain_http()
+            .contains(&"ACTIONTRAIL_ENDPOINT"));
     }
 }

@@ -5,6 +5,8 @@
 //! `failed`, the invocation is a function error whose body is this whole report plus
 //! `errorType` and `errorMessage`, so Config records the failure and nothing is hidden.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::config::ConfigSite;
@@ -105,6 +107,10 @@ pub struct ResourceResult {
     pub drift_rule_ids: Vec<RuleId>,
     /// RequestIds of every API call made for this resource, for the cloud's own audit trail.
     pub api_request_ids: Vec<String>,
+    /// `openedBy`: with `LOOKUP_OPENER=true`, who opened each revoked rule, by rule id, as
+    /// ActionTrail tells it. Kept apart from `revokedRules`, so no seal ever covers it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub opened_by: BTreeMap<RuleId, OpenedBy>,
     /// Config answered that it does not know the resource (not in the report: the reason says
     /// so); read by [`Report::with_config_site_hint`].
     #[serde(skip)]
@@ -136,6 +142,7 @@ impl ResourceResult {
             unverified_rules: Vec::new(),
             drift_rule_ids: Vec::new(),
             api_request_ids: Vec::new(),
+            opened_by: BTreeMap::new(),
             not_in_config: false,
         }
     }
@@ -170,6 +177,73 @@ impl Serialize for RevokedRule {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.rule
             .serialize_with(s, self.seal.as_deref().map(|seal| ("Seal", seal)))
+    }
+}
+
+/// Who opened a revoked rule, as ActionTrail's latest matching event names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opener {
+    /// `userIdentity.type` (e.g. `ram-user`).
+    pub principal_type: Option<String>,
+    /// `userIdentity.userName`, shown as `principalName` when known.
+    pub principal_name: Option<String>,
+    /// `userIdentity.principalId`, shown when there is no name.
+    pub principal_id: Option<String>,
+    /// `sourceIpAddress`.
+    pub source_ip: Option<String>,
+    /// `eventTime`.
+    pub event_time: Option<String>,
+    /// `eventId`.
+    pub event_id: Option<String>,
+}
+
+/// One entry of `openedBy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenedBy {
+    /// The latest event that authorized or modified a matching rule.
+    Found(Opener),
+    /// The events of the last 90 days name no matching rule: `{"found": false}`.
+    NotFound,
+    /// Not (fully) looked up: `{"lookedUp": false, "reason": ...}` with `budget` (the
+    /// invocation's calls or the group's pages were used up), `deadline` or `error` (the lookup
+    /// failed; the resource's reason says how).
+    NotLookedUp(&'static str),
+}
+
+impl Serialize for OpenedBy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        match self {
+            OpenedBy::Found(o) => {
+                let fields = [
+                    ("principalType", &o.principal_type),
+                    ("principalName", &o.principal_name),
+                    (
+                        "principalId",
+                        if o.principal_name.is_some() {
+                            &None
+                        } else {
+                            &o.principal_id
+                        },
+                    ),
+                    ("sourceIp", &o.source_ip),
+                    ("eventTime", &o.event_time),
+                    ("eventId", &o.event_id),
+                ];
+                for (name, value) in fields {
+                    if let Some(v) = value {
+                        map.serialize_entry(name, v)?;
+                    }
+                }
+            }
+            OpenedBy::NotFound => map.serialize_entry("found", &false)?,
+            OpenedBy::NotLookedUp(reason) => {
+                map.serialize_entry("lookedUp", &false)?;
+                map.serialize_entry("reason", reason)?;
+            }
+        }
+        map.end()
     }
 }
 

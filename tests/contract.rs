@@ -159,6 +159,7 @@ fn every_api_the_client_calls_is_in_the_contract_with_its_service_and_version() 
         REVOKE_SECURITY_GROUP,
         AUTHORIZE_SECURITY_GROUP,
         ASSUME_ROLE,
+        sg_remediator::services::actiontrail::LOOKUP_EVENTS,
     ];
     assert_eq!(apis.len(), API_ACTIONS.len(), "a call is missing here");
     for api in apis {
@@ -185,6 +186,7 @@ fn the_contract_file_names_its_source_and_a_model_file_per_api() {
         let dir = match api["service"].as_str().unwrap() {
             "ecs" => "ecs-20140526/client/",
             "config" => "config-20200907/client/",
+            "actiontrail" => "actiontrail-20200706/client/",
             _ => "sts-20150401/client/",
         };
         assert!(
@@ -211,6 +213,7 @@ fn every_action_the_function_and_the_cli_call_has_its_response_model() {
         let package = match service {
             "ecs" => "ecs-20140526/client/",
             "config" => "config-20200907/client/",
+            "actiontrail" => "actiontrail-20200706/client/",
             _ => "sts-20150401/client/",
         };
         assert!(

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+mod actiontrail;
 mod answer_props;
 mod cli;
 mod client;

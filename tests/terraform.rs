@@ -187,6 +187,7 @@ fn gate(needed: Needed) -> Option<&'static str> {
         Needed::Restore => Some("enable_restore"),
         Needed::CrossAccount => Some("cross_account_role_name"),
         Needed::Aggregator => Some("config_aggregator_id"),
+        Needed::LookupOpener => Some("lookup_opener"),
     }
 }
 
@@ -1110,10 +1111,16 @@ fn the_member_role_grants_exactly_what_the_function_calls_in_a_member() {
     let in_member: Vec<ApiAction> = API_ACTIONS
         .iter()
         .copied()
-        .filter(|a| matches!(a.needed, Needed::Always | Needed::Restore))
+        .filter(|a| {
+            matches!(
+                a.needed,
+                Needed::Always | Needed::Restore | Needed::LookupOpener
+            )
+        })
         .collect();
     let problems = policy_mismatches_with(&in_member, &grants, |a| match a.needed {
         Needed::Restore => Some("enable_restore"),
+        Needed::LookupOpener => Some("lookup_opener"),
         _ if a.ram_action.starts_with("config:") => Some("reads_config_in_member"),
         _ => None,
     });
@@ -1121,6 +1128,7 @@ fn the_member_role_grants_exactly_what_the_function_calls_in_a_member() {
     assert_eq!(
         grants.keys().cloned().collect::<Vec<_>>(),
         [
+            "actiontrail:LookupEvents",
             "config:GetDiscoveredResource",
             "ecs:AuthorizeSecurityGroup",
             "ecs:DescribeSecurityGroupAttribute",

@@ -142,6 +142,9 @@ fn group(text: &mut String, r: &ResourceResult) {
             rule_list(r.revoked_rules.iter().map(|x| &x.rule))
         );
     }
+    if let Some(openers) = openers(r) {
+        let _ = writeln!(text, "  opened by: {openers}");
+    }
     if let Some(rules) = &r.would_revoke_rules {
         let _ = writeln!(text, "  would revoke: {}", rule_list(rules.iter()));
     }
@@ -162,6 +165,35 @@ fn group(text: &mut String, r: &ResourceResult) {
     if !why.is_empty() {
         let _ = writeln!(text, "  why: {why}");
     }
+}
+
+/// The distinct principals ActionTrail named in `openedBy` (`alice (ram-user) from 203.0.113.7`),
+/// at most [`MAX_RULES`]; `None` when none is known.
+fn openers(r: &ResourceResult) -> Option<String> {
+    use crate::report::OpenedBy;
+    let mut seen = BTreeSet::new();
+    for found in r.opened_by.values() {
+        let OpenedBy::Found(o) = found else { continue };
+        let who = o
+            .principal_name
+            .as_deref()
+            .or(o.principal_id.as_deref())
+            .unwrap_or("unknown principal");
+        let mut line = who.to_string();
+        if let Some(kind) = &o.principal_type {
+            let _ = write!(line, " ({kind})");
+        }
+        if let Some(ip) = &o.source_ip {
+            let _ = write!(line, " from {ip}");
+        }
+        seen.insert(line);
+    }
+    let total = seen.len();
+    let mut parts: Vec<String> = seen.into_iter().take(MAX_RULES).collect();
+    if total > MAX_RULES {
+        parts.push(format!("and {} more", total - MAX_RULES));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// `sgr-1 TCP 22/22 from 0.0.0.0/0; …`, at most [`MAX_RULES`].
@@ -271,6 +303,32 @@ mod tests {
             account: Some("123".into()),
             region: None,
         }
+    }
+
+    #[test]
+    fn a_group_names_who_opened_its_revoked_rules_when_actiontrail_told() {
+        use crate::report::{OpenedBy, Opener};
+        use crate::rules::RuleId;
+        let mut r = result("sg-1", Status::Remediated);
+        r.opened_by.insert(
+            RuleId("sgr-1".into()),
+            OpenedBy::Found(Opener {
+                principal_type: Some("ram-user".into()),
+                principal_name: Some("alice".into()),
+                principal_id: Some("2000".into()),
+                source_ip: Some("203.0.113.7".into()),
+                event_time: None,
+                event_id: None,
+            }),
+        );
+        r.opened_by
+            .insert(RuleId("sgr-2".into()), OpenedBy::NotFound);
+        let report = Report::new("r".into(), Mode::Enforce, vec![r]);
+        let text = remediation(&report, &origin()).unwrap();
+        assert!(
+            text.contains("  opened by: alice (ram-user) from 203.0.113.7\n"),
+            "{text}"
+        );
     }
 
     #[test]

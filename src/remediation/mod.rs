@@ -17,6 +17,7 @@ mod audit;
 mod fetch;
 mod gate;
 mod notes;
+mod opener;
 mod restore;
 mod revoke;
 
@@ -148,6 +149,8 @@ struct Invoke {
     mode: Mode,
     /// Where the live reads are kept for a caller that shows them ([`Remediator::run_observed`]).
     views: Option<Views>,
+    /// The ActionTrail lookups left to this invocation (`LOOKUP_OPENER`).
+    opener: opener::Budget,
 }
 
 /// The live rules read per group id, when a caller asked for them.
@@ -308,6 +311,7 @@ impl Remediator {
             deadline: input.deadline,
             mode,
             views,
+            opener: opener::Budget::default(),
         })
     }
 
@@ -531,8 +535,10 @@ impl Invoke {
                 finish(out, Status::WouldRemediate, Some(Note::DryRun), notes)
             }
             Ok(Plan::Revoke { access, ids, rules }) => {
-                self.revoke_and_verify(&access, &r, ids, &rules, out, notes)
-                    .await
+                let out = self
+                    .revoke_and_verify(&access, &r, ids, &rules, out, notes)
+                    .await;
+                self.who_opened(&access, &r, out).await
             }
         }
     }

@@ -1,9 +1,10 @@
-//! Typed calls to the cloud services this function uses: Config, ECS and STS.
+//! Typed calls to the cloud services this function uses: Config, ECS, STS and ActionTrail.
 //!
 //! Each call names its API through an [`Api`] constant; a unit test reads every constant from
 //! this folder's source and checks the set against [`API_ACTIONS`] and [`CLI_ONLY_ACTIONS`], so
 //! a call cannot be added without its RAM permission, nor a permission kept without its call.
 
+pub mod actiontrail;
 pub mod config;
 pub mod ecs;
 pub mod ecs_inventory;
@@ -103,6 +104,8 @@ pub enum Needed {
     CrossAccount,
     /// Only when the restore event is enabled.
     Restore,
+    /// Only with `LOOKUP_OPENER=true` (ActionTrail names who opened a revoked rule).
+    LookupOpener,
 }
 
 /// One OpenAPI action the code can call, with its RAM action name (`service:Action`).
@@ -140,6 +143,10 @@ pub const API_ACTIONS: &[ApiAction] = &[
     ApiAction {
         ram_action: "sts:AssumeRole",
         needed: Needed::CrossAccount,
+    },
+    ApiAction {
+        ram_action: "actiontrail:LookupEvents",
+        needed: Needed::LookupOpener,
     },
 ];
 
@@ -227,6 +234,7 @@ mod tests {
             ecs::REVOKE_SECURITY_GROUP,
             ecs::AUTHORIZE_SECURITY_GROUP,
             sts::ASSUME_ROLE,
+            actiontrail::LOOKUP_EVENTS,
         ] {
             assert!(
                 api.is_listed(),

@@ -33,6 +33,7 @@ pub(crate) fn actions(service: Service) -> &'static [&'static str] {
             "DescribeRegions",
         ],
         Service::Sts => &["AssumeRole"],
+        Service::ActionTrail => &["LookupEvents"],
     }
 }
 

@@ -90,6 +90,8 @@ pub enum Scalar {
     Bool,
     /// `*float32` / `*float64`: any JSON number.
     Float,
+    /// `map[string]interface{}`: any JSON value (ActionTrail's untyped events).
+    Any,
 }
 
 #[derive(Debug, Deserialize)]
@@ -333,6 +335,7 @@ fn check_shape(shape: &Shape, value: &serde_json::Value, path: &str) -> Result<(
         (Shape::Scalar(Scalar::String), Value::String(_)) => true,
         (Shape::Scalar(Scalar::Bool), Value::Bool(_)) => true,
         (Shape::Scalar(Scalar::Float), Value::Number(_)) => true,
+        (Shape::Scalar(Scalar::Any), _) => true,
         (Shape::Scalar(Scalar::Int64), Value::Number(n)) => n.is_i64(),
         (Shape::Scalar(Scalar::Int32), Value::Number(n)) => {
             n.as_i64().is_some_and(|n| i32::try_from(n).is_ok())
@@ -368,6 +371,7 @@ fn describe(shape: &Shape) -> &'static str {
         Shape::Scalar(Scalar::Int64) => "an int64",
         Shape::Scalar(Scalar::Bool) => "a bool",
         Shape::Scalar(Scalar::Float) => "a number",
+        Shape::Scalar(Scalar::Any) => "any value",
         Shape::List(_) => "a list",
         Shape::Object(_) => "an object",
     }

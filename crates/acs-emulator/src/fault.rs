@@ -16,7 +16,8 @@ pub struct Fault {
     /// parameter under V2, the `x-acs-action` header under V3); `None` = any action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    /// Matches the `SecurityGroupId` (ECS) or `ResourceId` (Config) parameter.
+    /// Matches the `SecurityGroupId` (ECS), `ResourceId` (Config) or `LookupAttribute.1.Value`
+    /// (ActionTrail) parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_group_id: Option<String>,
     /// Matches the caller's AccessKeyId (the parameter under V2, the `Authorization`

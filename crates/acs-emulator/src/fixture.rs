@@ -37,6 +37,22 @@ pub struct Fixture {
     /// Faults active from the start (same shape as `POST /__admin/faults`).
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// ActionTrail's events, served by `LookupEvents` to the account that owns each.
+    #[serde(default)]
+    pub events: Vec<EventFixture>,
+}
+
+/// One ActionTrail event of an account's trail: the event object as ActionTrail returns it in
+/// `LookupEvents`' `Events` (fields per <https://www.alibabacloud.com/help/en/sls/log-fields-25>:
+/// `eventId`, `eventName`, `eventTime`, `acsRegion`, `sourceIpAddress`, `resourceName`,
+/// `userIdentity`, `requestParameters`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventFixture {
+    /// The account whose trail holds the event (only its keys can look it up).
+    pub account_id: String,
+    /// The event; its `eventTime` must be an RFC 3339 UTC time.
+    pub event: serde_json::Value,
 }
 
 /// An Alibaba Cloud account (UID) and the access keys that act as it.
@@ -345,6 +361,23 @@ impl Fixture {
         }
         let mut groups = BTreeSet::new();
         let mut rule_ids = BTreeSet::new();
+        for (i, e) in self.events.iter().enumerate() {
+            if !known(&e.account_id) {
+                return bad(format!("events[{i}]: unknown account {}", e.account_id));
+            }
+            let text = |name: &str| e.event.get(name).and_then(serde_json::Value::as_str);
+            if text("eventName").is_none() {
+                return bad(format!("events[{i}]: no eventName"));
+            }
+            if text("eventTime")
+                .and_then(|t| humantime::parse_rfc3339(t).ok())
+                .is_none()
+            {
+                return bad(format!(
+                    "events[{i}]: eventTime is not an RFC 3339 UTC time"
+                ));
+            }
+        }
         for g in &self.security_groups {
             if !groups.insert(g.security_group_id.as_str()) {
                 return bad(format!(

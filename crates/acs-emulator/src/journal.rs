@@ -18,6 +18,8 @@ pub enum Service {
     Ecs,
     /// STS 2015-04-01: `AssumeRole` into member accounts.
     Sts,
+    /// ActionTrail 2020-07-06: `LookupEvents`, who opened a rule.
+    ActionTrail,
 }
 
 impl Service {
@@ -27,6 +29,7 @@ impl Service {
             Service::Config => "2020-09-07",
             Service::Ecs => "2014-05-26",
             Service::Sts => "2015-04-01",
+            Service::ActionTrail => "2020-07-06",
         }
     }
 
@@ -36,6 +39,7 @@ impl Service {
             Service::Config => "config",
             Service::Ecs => "ecs",
             Service::Sts => "sts",
+            Service::ActionTrail => "actiontrail",
         }
     }
 }

@@ -45,6 +45,7 @@
 //! The binary `sg-remediator-emulator` (`src/main.rs`) only parses flags and runs an
 //! [`Emulator`] until a signal, for the demo, the bench and manual testing.
 
+mod actiontrail_service;
 mod auth;
 mod config_service;
 pub mod contract;
@@ -69,8 +70,8 @@ use tokio::task::JoinHandle;
 
 pub use fault::{Fault, FaultKind};
 pub use fixture::{
-    AccountFixture, AggregatorFixture, ConfigShape, CredentialFixture, Fixture, RoleFixture,
-    SecurityGroupFixture, Settings, SnapshotFixture,
+    AccountFixture, AggregatorFixture, ConfigShape, CredentialFixture, EventFixture, Fixture,
+    RoleFixture, SecurityGroupFixture, Settings, SnapshotFixture,
 };
 pub use journal::{JournalEntry, Service};
 
@@ -128,6 +129,8 @@ pub struct Options {
     pub ecs_port: u16,
     /// Port of the STS listener; 0 picks a free one.
     pub sts_port: u16,
+    /// The ActionTrail listener's port (0: any free port).
+    pub actiontrail_port: u16,
 }
 
 impl Default for Options {
@@ -137,6 +140,7 @@ impl Default for Options {
             config_port: 0,
             ecs_port: 0,
             sts_port: 0,
+            actiontrail_port: 0,
         }
     }
 }
@@ -146,6 +150,7 @@ struct Inner {
     config: SocketAddr,
     ecs: SocketAddr,
     sts: SocketAddr,
+    actiontrail: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -175,6 +180,7 @@ impl Emulator {
             (Service::Config, bind(options.config_port).await?),
             (Service::Ecs, bind(options.ecs_port).await?),
             (Service::Sts, bind(options.sts_port).await?),
+            (Service::ActionTrail, bind(options.actiontrail_port).await?),
         ];
         let addr = |l: &TcpListener| {
             l.local_addr().map_err(|source| EmulatorError::Bind {
@@ -182,10 +188,11 @@ impl Emulator {
                 source,
             })
         };
-        let (config, ecs, sts) = (
+        let (config, ecs, sts, actiontrail) = (
             addr(&listeners[0].1)?,
             addr(&listeners[1].1)?,
             addr(&listeners[2].1)?,
+            addr(&listeners[3].1)?,
         );
         let shared = Arc::new(Shared::new(State::new(fixture)));
         let (stop, stopped) = watch::channel(false);
@@ -206,6 +213,7 @@ impl Emulator {
                 config,
                 ecs,
                 sts,
+                actiontrail,
                 stop,
                 tasks: Mutex::new(tasks),
             }),
@@ -229,6 +237,11 @@ impl Emulator {
     /// `http://127.0.0.1:PORT` of the STS listener.
     pub fn sts_endpoint(&self) -> String {
         format!("http://{}", self.inner.sts)
+    }
+
+    /// The ActionTrail listener, as `ACTIONTRAIL_ENDPOINT` takes it.
+    pub fn actiontrail_endpoint(&self) -> String {
+        format!("http://{}", self.inner.actiontrail)
     }
 
     /// Every API call so far (admin calls are not journaled).

@@ -1,11 +1,11 @@
 //! `sg-remediator-emulator`: the cloud emulator as a separate process (demo, bench, manual
-//! testing). Prints one JSON line with the three endpoints once listening, then runs until
+//! testing). Prints one JSON line with the four endpoints once listening, then runs until
 //! SIGTERM or SIGINT.
 //!
 //! Usage: `sg-remediator-emulator --fixture FILE [--config-port N] [--ecs-port N]
-//! [--sts-port N] [--bind ADDR --allow-non-loopback]`. Each flag can also come from the
+//! [--sts-port N] [--actiontrail-port N] [--bind ADDR --allow-non-loopback]`. Each flag can also come from the
 //! environment: `SG_EMULATOR_FIXTURE`, `SG_EMULATOR_CONFIG_PORT`, `SG_EMULATOR_ECS_PORT`,
-//! `SG_EMULATOR_STS_PORT`, `SG_EMULATOR_BIND`.
+//! `SG_EMULATOR_STS_PORT`, `SG_EMULATOR_ACTIONTRAIL_PORT`, `SG_EMULATOR_BIND`.
 
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use acs_emulator::{Emulator, Fixture, Options};
 
-const USAGE: &str = "usage: sg-remediator-emulator --fixture FILE [--config-port N] [--ecs-port N] [--sts-port N] [--bind ADDR --allow-non-loopback]";
+const USAGE: &str = "usage: sg-remediator-emulator --fixture FILE [--config-port N] [--ecs-port N] [--sts-port N] [--actiontrail-port N] [--bind ADDR --allow-non-loopback]";
 
 struct Args {
     fixture: PathBuf,
@@ -43,6 +43,9 @@ fn parse_args() -> Result<Args, String> {
     if let Some(v) = env("SG_EMULATOR_STS_PORT") {
         options.sts_port = port("SG_EMULATOR_STS_PORT", &v)?;
     }
+    if let Some(v) = env("SG_EMULATOR_ACTIONTRAIL_PORT") {
+        options.actiontrail_port = port("SG_EMULATOR_ACTIONTRAIL_PORT", &v)?;
+    }
     if let Some(v) = env("SG_EMULATOR_BIND") {
         options.bind = bind(&v)?;
     }
@@ -63,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
             "--config-port" => options.config_port = port(&flag, &value)?,
             "--ecs-port" => options.ecs_port = port(&flag, &value)?,
             "--sts-port" => options.sts_port = port(&flag, &value)?,
+            "--actiontrail-port" => options.actiontrail_port = port(&flag, &value)?,
             "--bind" => options.bind = bind(&value)?,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
@@ -126,6 +130,7 @@ async fn main() -> ExitCode {
         "config": emulator.config_endpoint(),
         "ecs": emulator.ecs_endpoint(),
         "sts": emulator.sts_endpoint(),
+        "actiontrail": emulator.actiontrail_endpoint(),
     });
     let mut out = std::io::stdout().lock();
     if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {

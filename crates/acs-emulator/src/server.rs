@@ -25,7 +25,9 @@ use super::fault::{Fault, FaultKind};
 use super::journal::{JournalEntry, Service};
 use super::state::State;
 use super::wire::{parse_pairs, redact, request_id, ApiError, Encoding};
-use super::{config_service, contract, ecs_inventory, ecs_service, sts_service};
+use super::{
+    actiontrail_service, config_service, contract, ecs_inventory, ecs_service, sts_service,
+};
 
 /// Largest request body accepted (form-encoded parameters).
 const MAX_BODY: usize = 1 << 20;
@@ -278,6 +280,9 @@ fn dispatch(
             ecs_service::authorize(state, caller, params, rid).map(|w| (w.body, w.mutated))
         }
         "AssumeRole" => sts_service::assume_role(state, caller, params, rid).map(|b| (b, false)),
+        "LookupEvents" => {
+            actiontrail_service::lookup_events(state, caller, params, rid).map(|b| (b, false))
+        }
         other => Err(ApiError::new(
             404,
             "InvalidAction.NotFound",
@@ -370,6 +375,7 @@ fn process(
         let group = params
             .get("SecurityGroupId")
             .or_else(|| params.get("ResourceId"))
+            .or_else(|| params.get("LookupAttribute.1.Value"))
             .map(String::as_str);
         let (wait, fault) = state.take_faults(&action, group, &key_id);
         delay = wait;
@@ -450,6 +456,7 @@ fn error_reply(e: ApiError, rid: &str, host: &str, service: Service, token: Opti
         Service::Config => "Config",
         Service::Ecs => "Ecs",
         Service::Sts => "Sts",
+        Service::ActionTrail => "Actiontrail",
     };
     Reply::Json(
         e.status,

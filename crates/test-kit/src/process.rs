@@ -73,11 +73,12 @@ impl Launch {
         self
     }
 
-    /// Points the function at the emulator's Config, ECS and STS endpoints.
+    /// Points the function at the emulator's Config, ECS, STS and ActionTrail endpoints.
     pub fn emulator(self, emulator: &Emulator) -> Launch {
         self.env("CONFIG_ENDPOINT", emulator.config_endpoint())
             .env("ECS_ENDPOINT", emulator.ecs_endpoint())
             .env("STS_ENDPOINT", emulator.sts_endpoint())
+            .env("ACTIONTRAIL_ENDPOINT", emulator.actiontrail_endpoint())
     }
 
     /// Points the API endpoints at `replay`'s listeners instead (the bench's warm cases
