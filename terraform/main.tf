@@ -63,6 +63,8 @@ locals {
     CONFIG_ENDPOINT           = local.config_endpoint
     ECS_ENDPOINT              = var.ecs_endpoint
     STS_ENDPOINT              = var.sts_endpoint
+    LOOKUP_OPENER             = var.lookup_opener ? "true" : ""
+    ACTIONTRAIL_ENDPOINT      = var.actiontrail_endpoint
     MAX_CONCURRENCY           = var.max_concurrency == null ? "" : tostring(var.max_concurrency)
     LOG_FORMAT                = var.log_format
     RUST_LOG                  = var.rust_log
@@ -87,6 +89,7 @@ locals {
   policy_actions_restore       = ["ecs:AuthorizeSecurityGroup"]
   policy_actions_cross_account = ["sts:AssumeRole"]
   policy_actions_aggregator    = ["config:GetAggregateDiscoveredResource"]
+  policy_actions_lookup_opener = ["actiontrail:LookupEvents"]
 
   # Rule scope, shared by both modes; empty inputs are left unset.
   rule_description          = "Security groups must not open risky ports to 0.0.0.0/0; remediated by ${var.function_name}."
@@ -101,6 +104,7 @@ locals {
     var.enable_restore ? local.policy_actions_restore : [],
     var.cross_account_role_name != "" ? local.policy_actions_cross_account : [],
     var.config_aggregator_id != "" ? local.policy_actions_aggregator : [],
+    var.lookup_opener ? local.policy_actions_lookup_opener : [],
   )
 }
 

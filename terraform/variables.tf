@@ -222,6 +222,18 @@ variable "ecs_endpoint" {
   default     = ""
 }
 
+variable "lookup_opener" {
+  description = "LOOKUP_OPENER=true: after a revoke, ask ActionTrail (LookupEvents) who opened each revoked rule and add openedBy to the report; grants actiontrail:LookupEvents (also in modules/member-role, output member_role.lookup_opener)."
+  type        = bool
+  default     = false
+}
+
+variable "actiontrail_endpoint" {
+  description = "ACTIONTRAIL_ENDPOINT override; `{region}` is replaced by the group's region. Empty: https://actiontrail.{region}.aliyuncs.com (the official ActionTrail SDK's endpoint)."
+  type        = string
+  default     = ""
+}
+
 variable "sts_endpoint" {
   description = "STS_ENDPOINT override. Empty: https://sts.aliyuncs.com."
   type        = string

@@ -113,8 +113,8 @@ module "sg_remediator" {
 }
 
 # Each member role trusts the function's role: Terraform creates that role first, then these, in
-# the same apply. enable_restore (default false) must match the central module's
-# (module.sg_remediator.member_role.enable_restore).
+# the same apply. enable_restore and lookup_opener (default false) must match the central
+# module's (module.sg_remediator.member_role.enable_restore and .lookup_opener).
 module "member_role_a" {
   source    = "../../modules/member-role"
   providers = { alicloud = alicloud.member_a }

@@ -14,11 +14,13 @@ locals {
   actions_always  = ["ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup"]
   actions_restore = ["ecs:AuthorizeSecurityGroup"]
   actions_config  = ["config:GetDiscoveredResource"]
+  actions_opener  = ["actiontrail:LookupEvents"]
 
   actions = concat(
     local.actions_always,
     var.enable_restore ? local.actions_restore : [],
     var.reads_config_in_member ? local.actions_config : [],
+    var.lookup_opener ? local.actions_opener : [],
   )
 }
 

@@ -24,6 +24,12 @@ variable "enable_restore" {
   default     = false
 }
 
+variable "lookup_opener" {
+  description = "Grant actiontrail:LookupEvents, to name who opened a revoked rule. Set it as in the central module (output member_role.lookup_opener)."
+  type        = bool
+  default     = false
+}
+
 variable "reads_config_in_member" {
   description = "Grant config:GetDiscoveredResource: only when the central function runs without an aggregator and so reads Config in the member (output member_role.reads_config_in_member)."
   type        = bool
