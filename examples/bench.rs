@@ -15,6 +15,7 @@
 //! | CPU per group | whole-process CPU per remediated / compliant group, against the floor of the same work measured in the same run |
 //! | throughput | 1,000 resources with 20 ms added to every API call: wall time ÷ ideal, the ideal being the groups' sequential round trips × 20 ms ÷ `MAX_CONCURRENCY` |
 //! | size | static binary and zip, when built |
+//! | bounds | the hardening bounds, each from a fresh process: peak RSS (`VmHWM`) after one event of exactly `MAX_EVENT_BYTES` (16 MiB, one resource whose `resourceId` fills it, answered as a function error with that resource failed); the response size of 1,000 resources under a throttling storm (every call answers HTTP 400 `Throttling.User` with a 20 KB message, `MAX_CONCURRENCY=256`, a 10 s invocation), every resource with its status — on an emulator of its own |
 //!
 //! The emulator runs on one tokio worker thread of this process, so on a 2-core machine the
 //! function, the emulator and this driver share the CPUs; the figures include that contention.
@@ -24,9 +25,10 @@
 //! Environment: `BENCH_BOOTSTRAP` (default `target/release/bootstrap`), `BENCH_STATIC_BOOTSTRAP`
 //! (a static build to cold-start too, optional), `BENCH_ZIP` (optional), `BENCH_NOTES` (lines for
 //! the report), `BENCH_STRICT=1` (exit 1 when a target is missed), `BENCH_ONLY` (a comma-separated
-//! subset of `cold,latency,warm,memory,throughput,classes,capped,criterion,floors,sizes`, for a quick A/B
-//! of two binaries; `make bench` runs them all). `floors` reads criterion's results and
-//! `target/bench/transport_floor.json`, which `make bench` writes before it starts the driver.
+//! subset of `cold,latency,warm,memory,throughput,classes,capped,bounds,criterion,floors,sizes`,
+//! for a quick A/B of two binaries; `make bench` runs them all). `floors` reads criterion's
+//! results and `target/bench/transport_floor.json`, which `make bench` writes before it starts
+//! the driver.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -37,7 +39,7 @@ use acs_emulator::{Emulator, Fixture};
 use serde_json::{json, Value};
 use sg_remediator::config::DEFAULT_MAX_CONCURRENCY;
 use sg_test_kit::fc::connect_when_ready;
-use sg_test_kit::{free_port, Caller, Conn, Key, Launch, Replay, Spawned};
+use sg_test_kit::{free_port, Answer, Caller, Conn, Key, Launch, Replay, Spawned};
 
 const ACCOUNT: &str = "1234567890123456";
 const REGION: &str = "cn-hangzhou";
@@ -71,6 +73,19 @@ const TIMES_FLOOR_TARGET: f64 = 2.5;
 const WARM_TARGET_MS: f64 = 1.0;
 /// The criterion sum may be this many times the same sum at serde_json's floor.
 const TIMES_SERDE_FLOOR_TARGET: f64 = 1.5;
+
+const MIB: usize = 1024 * 1024;
+/// Peak RSS allowed for one event as large as `MAX_EVENT_BYTES` lets it be.
+const BOUND_EVENT_RSS_MIB: f64 = 64.0;
+/// The largest answer allowed for 1,000 resources, whatever the cloud answers.
+const BOUND_RESPONSE_MIB: f64 = 4.0;
+/// The throttling storm's `MAX_CONCURRENCY`: the most calls in flight, each answered 20 KB.
+const STORM_CONCURRENCY: u32 = 256;
+/// The storm's invocation timeout: the storm outlasts any invocation, so what is still
+/// throttled at the deadline fails with "deadline exceeded"; short keeps the section quick.
+const STORM_TIMEOUT_S: u32 = 10;
+/// The size of every throttling message in the storm.
+const STORM_MESSAGE_BYTES: usize = 20_000;
 
 const WARM_RISKY: &str = "sg-benchwarmrisky0001";
 const WARM_COMPLIANT: &str = "sg-benchwarmclean0001";
@@ -221,6 +236,14 @@ fn run() -> Result<ExitCode, String> {
         figures.extend(capped_event(&bootstrap, &big, CPU_CAP)?);
         eprintln!("bench: {BIG_EVENT}-resource event under {CPU_CAP_LOW} CPU…");
         figures.extend(capped_event(&bootstrap, &big, CPU_CAP_LOW)?);
+    }
+
+    if wanted("bounds") {
+        eprintln!(
+            "bench: bounds ({} MiB event; {BIG_EVENT}-resource throttling storm)…",
+            fc_runtime::DEFAULT_MAX_EVENT_BYTES / MIB
+        );
+        figures.extend(bounds(&bootstrap, &runtime, &small)?);
     }
 
     if wanted("criterion") {
@@ -994,6 +1017,182 @@ fn big_event(bin: &Path, emu: &Emulator, latency: Duration) -> Result<Vec<Figure
             "ms",
         ),
     ])
+}
+
+/// The hardening bounds, each from a fresh process: the peak RSS of one event of exactly
+/// `MAX_EVENT_BYTES`, and the response size of 1,000 resources under a throttling storm.
+fn bounds(
+    bin: &Path,
+    runtime: &tokio::runtime::Runtime,
+    emu: &Emulator,
+) -> Result<Vec<Figure>, String> {
+    Ok(vec![
+        bounds_event_rss(bin, runtime, emu)?,
+        bounds_storm_response(bin, runtime)?,
+    ])
+}
+
+/// `{"resources":[{"resourceId":"iii…"}]}`, exactly `MAX_EVENT_BYTES` long: the largest body
+/// the runtime accepts, nearly all of it one string the function must not copy.
+fn max_size_event() -> Vec<u8> {
+    let size = fc_runtime::DEFAULT_MAX_EVENT_BYTES;
+    let (head, tail) = (r#"{"resources":[{"resourceId":""#, r#""}]}"#);
+    let mut body = Vec::with_capacity(size);
+    body.extend_from_slice(head.as_bytes());
+    body.resize(size - tail.len(), b'i');
+    body.extend_from_slice(tail.as_bytes());
+    body
+}
+
+fn bounds_event_rss(
+    bin: &Path,
+    runtime: &tokio::runtime::Runtime,
+    emu: &Emulator,
+) -> Result<Figure, String> {
+    emu.reset();
+    let body = max_size_event();
+    let body_bytes = body.len();
+    let port = free_port()?;
+    let child = spawn(bin, emu, port)?;
+    let pid = child.pid();
+    drop(connect_when_ready(port, Instant::now())?);
+    let idle_hwm = proc_status_kib(pid, "VmHWM:")?;
+    let answer = invoke_raw(runtime, port, &bench_caller(60), body)?;
+    let hwm = proc_status_kib(pid, "VmHWM:")?;
+    stop(child);
+    if !answer.is_function_error() || answer.body["summary"]["failed"] != 1 {
+        return Err(format!(
+            "the {body_bytes}-byte event answered HTTP {} {:?}, expected a function error with \
+             1 failed resource: {:.300}",
+            answer.status, answer.fc_status, answer.text
+        ));
+    }
+    Ok(Figure::new(
+        "bounds_event_peak_rss",
+        format!(
+            "Bounds: peak RSS (VmHWM) after one {} MiB event (MAX_EVENT_BYTES)",
+            body_bytes / MIB
+        ),
+        hwm / 1024.0,
+        "MiB",
+    )
+    .target(BOUND_EVENT_RSS_MIB)
+    .detail(json!({
+        "idleVmHwmMiB": idle_hwm / 1024.0, "bodyBytes": body_bytes,
+        "responseBytes": answer.text.len(),
+    })))
+}
+
+fn bounds_storm_response(bin: &Path, runtime: &tokio::runtime::Runtime) -> Result<Figure, String> {
+    // An emulator of its own: the fault never reaches another section.
+    let emu = runtime
+        .block_on(Emulator::start(fixture(0)))
+        .map_err(|e| e.to_string())?;
+    let message = format!(
+        "Request was denied due to user flow control. {}",
+        "x".repeat(STORM_MESSAGE_BYTES)
+    );
+    emu.inject(
+        serde_json::from_value(json!({
+            "kind": {"type": "error", "status": 400, "code": "Throttling.User", "message": message},
+        }))
+        .map_err(|e| format!("the storm's fault: {e}"))?,
+    );
+    let ids: Vec<String> = (0..BIG_EVENT)
+        .map(|i| format!("sg-benchstorm{i:08}"))
+        .collect();
+    let port = free_port()?;
+    let child = Launch::new(bin)
+        .emulator(&emu)
+        .port(port)
+        .env("MAX_CONCURRENCY", STORM_CONCURRENCY.to_string())
+        .discard_output()
+        .spawn()?;
+    drop(connect_when_ready(port, Instant::now())?);
+    let answer = invoke_raw(runtime, port, &bench_caller(STORM_TIMEOUT_S), event(&ids))?;
+    stop(child);
+    let calls = emu.journal().len();
+    emu.clear_faults();
+    drop(emu);
+
+    let results = answer.body["results"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    let status_of = |id: &str| {
+        results
+            .iter()
+            .find(|r| r["resourceId"] == id)
+            .and_then(|r| r["status"].as_str())
+    };
+    let missing = ids.iter().filter(|id| status_of(id).is_none()).count();
+    if results.len() != BIG_EVENT || missing > 0 {
+        return Err(format!(
+            "the throttling storm answered HTTP {} with {} results, {missing} resources without \
+             a status: {:.300}",
+            answer.status,
+            results.len(),
+            answer.text
+        ));
+    }
+    let failed = ids
+        .iter()
+        .filter(|id| status_of(id) == Some("failed"))
+        .count();
+    let throttled = results
+        .iter()
+        .filter(|r| {
+            r["reason"]
+                .as_str()
+                .is_some_and(|s| s.contains("Throttling.User"))
+        })
+        .count();
+    Ok(Figure::new(
+        "bounds_storm_response",
+        format!(
+            "Bounds: response size, {BIG_EVENT} resources under a throttling storm (every call \
+             HTTP 400 Throttling.User, {} KB message; MAX_CONCURRENCY={STORM_CONCURRENCY}, \
+             {STORM_TIMEOUT_S} s)",
+            STORM_MESSAGE_BYTES / 1000
+        ),
+        answer.text.len() as f64 / MIB as f64,
+        "MiB",
+    )
+    .target(BOUND_RESPONSE_MIB)
+    .detail(json!({
+        "responseBytes": answer.text.len(), "httpStatus": answer.status, "results": results.len(),
+        "failed": failed, "reasonsNamingThrottling": throttled, "apiCalls": calls,
+        "wallMs": ms(answer.elapsed),
+    })))
+}
+
+/// The fixture's function role invoking with a `timeout_s` deadline.
+fn bench_caller(timeout_s: u32) -> Caller {
+    Caller::new(Key::sts(KEY_ID, KEY_SECRET, KEY_TOKEN))
+        .content_type("application/json")
+        .timeout(timeout_s)
+}
+
+/// One invocation with FC's headers on a connection of its own, keeping the answer's exact
+/// bytes (the keep-alive [`Conn`] hands back only the parsed JSON).
+fn invoke_raw(
+    runtime: &tokio::runtime::Runtime,
+    port: u16,
+    caller: &Caller,
+    body: Vec<u8>,
+) -> Result<Answer, String> {
+    runtime.block_on(async {
+        let mut request = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/invoke"))
+            .body(body);
+        for (name, value) in caller.headers("bench-bounds") {
+            request = request.header(name, value);
+        }
+        let started = Instant::now();
+        let response = request.send().await.map_err(|e| format!("invoke: {e}"))?;
+        Answer::read(response, started)
+            .await
+            .map_err(|e| format!("the answer: {e}"))
+    })
 }
 
 /// The sequential round trips of the mixed event's groups ([`REMEDIATED_ROUND_TRIPS`] per
