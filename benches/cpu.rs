@@ -12,12 +12,12 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
+use acs_openapi::credentials::Credentials;
+use acs_openapi::response::{self, read_response};
+use acs_openapi::{signed_uri, Endpoint, Params, Redactor, RpcRequest};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
-use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::response::{self, read_response};
-use sg_remediator::openapi::{signed_uri, Endpoint, Params, Redactor, RpcRequest};
 use sg_remediator::rules::{Permission, RiskyPorts};
 use sg_remediator::select::Selector;
 use sg_remediator::services::config::{self, ResourceQuery};
@@ -246,7 +246,7 @@ fn cpu(c: &mut Criterion) {
     // secret scrubber every log line passes through, on a resource_result audit line of the size
     // a compliant group writes, with one STS credential set registered.
     let line = audit_line();
-    let scrubber = sg_remediator::credentials::Scrubber::new();
+    let scrubber = acs_openapi::credentials::Scrubber::new();
     scrubber.register(&credentials, None);
     count_allocations("scrub_audit_line", || scrubber.scrub(&line).len());
     group.bench_function("scrub_audit_line", |b| {

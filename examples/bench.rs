@@ -638,9 +638,9 @@ fn latency_as_met(bin: &Path, emu: &Emulator) -> Result<Vec<Figure>, String> {
 /// added 20 ms it is the emulator's work for the call, its timer's rounding and the wake-ups
 /// after each wait: times the round trips, the least the latency figures can show here.
 fn rig_round_trip(emu: &Emulator) -> Result<Figure, String> {
+    use acs_openapi::credentials::Credentials;
+    use acs_openapi::{CallContext, Client, ClientSettings};
     use sg_remediator::config::Config;
-    use sg_remediator::credentials::Credentials;
-    use sg_remediator::openapi::{CallContext, Client, ClientSettings};
     use sg_remediator::services::ecs;
 
     let endpoint = emu.ecs_endpoint();

@@ -1,6 +1,6 @@
 //! Configuration: every environment variable the product reads, parsed once at start. The FC
 //! runtime's own variables (`FC_CUSTOM_LISTEN_PORT`, `FC_SERVER_PORT`, `MAX_EVENT_BYTES`) are
-//! parsed by the runtime crate ([`crate::runtime::RuntimeOptions::from_env`]), with the same
+//! parsed by the runtime crate ([`fc_runtime::RuntimeOptions::from_env`]), with the same
 //! `<VAR>: <problem>` errors and the same exit at start.
 //!
 //! A function that misreads its configuration revokes the wrong rules or none at all, so a bad
@@ -25,9 +25,9 @@ use std::str::FromStr;
 use fc_runtime::options::parse_number;
 
 use crate::logging::LogFormat;
-use crate::openapi::endpoint::{self, Endpoint, EndpointError};
-use crate::openapi::SignatureVersion;
 use crate::rules::RiskyPorts;
+use acs_openapi::endpoint::{self, Endpoint, EndpointError};
+use acs_openapi::SignatureVersion;
 
 /// Default risky ports: SSH and RDP, the ports `sg-risky-ports-check` is usually configured with.
 pub const DEFAULT_RISKY_PORTS: &str = "22,3389";

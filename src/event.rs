@@ -10,8 +10,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::openapi::json::kind;
 use crate::rules::Permission;
+use acs_openapi::json::kind;
 
 /// The only resource type this function remediates.
 pub const SECURITY_GROUP: &str = "ACS::ECS::SecurityGroup";

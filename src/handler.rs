@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::remediation::{Answer, Failure, Input, Remediator};
-use crate::runtime::{Context, Diagnostic, Event};
+use fc_runtime::{Context, Diagnostic, Event};
 
 /// What the remediation needs of an invocation: the payload and the context's request id,
 /// credentials, account, function name and deadline.
@@ -32,8 +32,8 @@ pub fn input(event: Event) -> Input {
 
 /// FC's per-invocation credentials (the runtime's own type) as the OpenAPI client's. Building
 /// them registers nothing: [`Remediator::run`] registers them with its scrubber.
-pub fn client_credentials(fc: &crate::runtime::Credentials) -> crate::credentials::Credentials {
-    crate::credentials::Credentials::new(
+pub fn client_credentials(fc: &fc_runtime::Credentials) -> acs_openapi::credentials::Credentials {
+    acs_openapi::credentials::Credentials::new(
         fc.access_key_id.clone(),
         fc.access_key_secret.expose(),
         fc.security_token.as_ref().map(|t| t.expose().to_string()),
@@ -54,7 +54,7 @@ pub async fn handle(remediator: Arc<Remediator>, event: Event) -> Result<Answer,
     remediator.run(input(event)).await.map_err(diagnostic)
 }
 
-/// The function as the runtime's [`crate::runtime::Handler`]: each `/invoke` is [`handle`]d, and
+/// The function as the runtime's [`fc_runtime::Handler`]: each `/invoke` is [`handle`]d, and
 /// every answer body (report, function error, panic message) goes through the remediator's
 /// scrubber, which holds the invocations' own credentials and the cached assumed roles.
 pub struct Function {
@@ -68,7 +68,7 @@ impl Function {
     }
 }
 
-impl crate::runtime::Handler for Function {
+impl fc_runtime::Handler for Function {
     type Response = Answer;
     type Error = Diagnostic;
     type Future = std::pin::Pin<Box<dyn Future<Output = Result<Answer, Diagnostic>> + Send>>;

@@ -9,9 +9,9 @@
 //! This crate is the product; what knows nothing of security groups lives in crates of its own,
 //! so the compiler keeps every arrow pointing down:
 //!
-//! - [`acs_openapi`] (re-exported as [`openapi`] and [`credentials`]): the Alibaba Cloud RPC
+//! - [`acs_openapi`]: the Alibaba Cloud RPC
 //!   client — credentials, one validated `Endpoint`, signing, transport, retries, typed errors.
-//! - [`fc_runtime`] (re-exported as [`runtime`]): the FC 3.0 custom-runtime server,
+//! - [`fc_runtime`]: the FC 3.0 custom-runtime server,
 //!   `run(service_fn(handler))`, with no test hooks: its failure paths are tested in its crate.
 //! - Dev tools, dev-dependencies only so they never ship in `bootstrap`: `acs-emulator` (the local
 //!   cloud) and `sg-test-kit` (the one harness of the tests, the demo and the bench, and the
@@ -72,9 +72,3 @@ pub mod rules;
 pub mod seal;
 pub mod select;
 pub mod services;
-
-// The Alibaba Cloud client lives in crates/acs-openapi; these keep its old paths in the product.
-pub use acs_openapi as openapi;
-pub use acs_openapi::credentials;
-// The FC custom-runtime server lives in crates/fc-runtime; this keeps its old path.
-pub use fc_runtime as runtime;

@@ -17,11 +17,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use acs_openapi::{Client, ClientSettings};
+use fc_runtime::RuntimeOptions;
 use sg_remediator::config::Config;
 use sg_remediator::handler;
-use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
-use sg_remediator::runtime::{self, RuntimeOptions};
 use sg_remediator::select::Selector;
 
 fn main() -> ExitCode {
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     };
     // One scrubber for every output: the log writer reads it, the remediator registers the
     // credentials it holds with it, and the runtime's answers go through it (handler::Function).
-    let scrubber = sg_remediator::credentials::Scrubber::new();
+    let scrubber = acs_openapi::credentials::Scrubber::new();
     if let Err(e) =
         sg_remediator::logging::init(config.log_format, &config.log_filter, scrubber.clone())
     {
@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
-    let result = rt.block_on(runtime::run_with(
+    let result = rt.block_on(fc_runtime::run_with(
         options,
         // Every answer is scrubbed of any piece of a live secret or token.
         handler::Function::new(remediator),

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::config::ConfigSite;
-use crate::openapi::endpoint::Endpoint;
 use crate::rules::{Permission, RuleId};
+use acs_openapi::endpoint::Endpoint;
 
 /// What happened to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

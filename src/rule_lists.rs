@@ -12,8 +12,8 @@ use std::fmt;
 use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::openapi::json::{lookup, Key, Scalar, Seen};
 use crate::rules::{BadRule, Entry, EntryVisitor, Permission};
+use acs_openapi::json::{lookup, Key, Scalar, Seen};
 
 /// How a `Permissions` value lists its rules, read off the wire before a caller decides what
 /// each shape means (ECS answers are strict, Config snapshots tolerant).

@@ -5,8 +5,8 @@
 use std::time::{Duration, SystemTime};
 
 use acs_emulator::{Emulator, Fault, FaultKind, Fixture};
+use acs_openapi::{ClientSettings, Params};
 use serde_json::{json, Value};
-use sg_remediator::openapi::{ClientSettings, Params};
 use sg_remediator::services::actiontrail;
 use sg_test_kit::world::api::{self, World};
 use sg_test_kit::world::*;
@@ -222,8 +222,8 @@ async fn api_world() -> World {
     World::start(fixture, ClientSettings::default()).await
 }
 
-fn endpoint(world: &World) -> sg_remediator::openapi::Endpoint {
-    sg_remediator::openapi::Endpoint::parse(&world.emu.actiontrail_endpoint()).unwrap()
+fn endpoint(world: &World) -> acs_openapi::Endpoint {
+    acs_openapi::Endpoint::parse(&world.emu.actiontrail_endpoint()).unwrap()
 }
 
 #[tokio::test]

@@ -14,10 +14,10 @@
 //! every other rule field is read; the tree readers also took other spellings (ECS page) or
 //! only strings (Config snapshot).
 
+use acs_openapi::json::{field, kind, text_field};
+use acs_openapi::ApiError;
 use proptest::prelude::*;
 use serde_json::Value;
-use sg_remediator::openapi::json::{field, kind, text_field};
-use sg_remediator::openapi::ApiError;
 use sg_remediator::rules::{
     Address, Cidr, Direction, Permission, Policy, PortRange, Priority, Protocol, RuleId, FIELDS,
 };

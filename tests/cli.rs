@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acs_emulator::{Emulator, Fault, Fixture};
+use acs_openapi::{Client, ClientSettings};
 use bytes::Bytes;
+use fc_runtime::{Context, Credentials, Event};
 use serde_json::{json, Value};
 use sg_remediator::config::Config;
 use sg_remediator::handler::Handle;
-use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
-use sg_remediator::runtime::{Context, Credentials, Event};
 use sg_remediator::select::Selector;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sg-remediator");

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::common::{group_query, ids};
 use acs_emulator::{Fault, FaultKind, Fixture};
+use acs_openapi::credentials::{Credentials, Scrubber};
+use acs_openapi::{ApiError, CallContext, ClientSettings, SignatureVersion};
 use serde_json::{json, Value};
-use sg_remediator::credentials::{Credentials, Scrubber};
-use sg_remediator::openapi::{ApiError, CallContext, ClientSettings, SignatureVersion};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{get_discovered_resource, AggregatorScope, ResourceQuery};
 use sg_remediator::services::ecs::{
@@ -626,9 +626,9 @@ async fn credentials_are_cached_per_whole_caller_credentials() {
     assert!(cache.cached(&arn, &other_key).is_none());
     // Same key id, wrong secret or token: not the same caller.
     let mut wrong_secret = caller.clone();
-    wrong_secret.access_key_secret = sg_remediator::credentials::Secret::new("wrong");
+    wrong_secret.access_key_secret = acs_openapi::credentials::Secret::new("wrong");
     assert!(cache.cached(&arn, &wrong_secret).is_none());
     let mut wrong_token = caller.clone();
-    wrong_token.security_token = Some(sg_remediator::credentials::Secret::new("wrong"));
+    wrong_token.security_token = Some(acs_openapi::credentials::Secret::new("wrong"));
     assert!(cache.cached(&arn, &wrong_token).is_none());
 }

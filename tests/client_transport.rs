@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{
+use acs_openapi::credentials::Credentials;
+use acs_openapi::{
     acs3, ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
     SignatureVersion,
 };
@@ -331,10 +331,10 @@ async fn the_v2_signature_on_the_wire_verifies_with_the_secret() {
         .unwrap();
     let mut params: Params = s.seen()[0].params().into_iter().collect();
     let sent = params.remove("Signature").unwrap();
-    let canonical = sg_remediator::openapi::signing::canonical_query(&params);
-    let expected = sg_remediator::openapi::signing::signature(
+    let canonical = acs_openapi::signing::canonical_query(&params);
+    let expected = acs_openapi::signing::signature(
         "sec+ret/=",
-        &sg_remediator::openapi::signing::string_to_sign("POST", &canonical),
+        &acs_openapi::signing::string_to_sign("POST", &canonical),
     );
     assert_eq!(sent, expected);
 }

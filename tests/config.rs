@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::process::Stdio;
 
+use acs_openapi::SignatureVersion;
 use sg_remediator::config::{Config, ConfigError, Endpoints, ExemptTag, Mode};
 use sg_remediator::logging::LogFormat;
-use sg_remediator::openapi::SignatureVersion;
 use sg_test_kit::bootstrap;
 
 fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {

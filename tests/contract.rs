@@ -15,8 +15,8 @@ use std::time::Duration;
 use crate::common::group_query;
 use acs_emulator::contract::Contract;
 use acs_emulator::{Fixture, JournalEntry};
+use acs_openapi::{ApiError, ClientSettings, Endpoint, Params, RpcRequest};
 use serde_json::{json, Value};
-use sg_remediator::openapi::{ApiError, ClientSettings, Endpoint, Params, RpcRequest};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{
     get_discovered_resource, AggregatorScope, ResourceQuery, GET_AGGREGATE_DISCOVERED_RESOURCE,
@@ -302,7 +302,7 @@ fn every_official_example_answer_fits_its_sdk_model() {
 
 #[test]
 fn the_clients_readers_read_every_official_example_answer() {
-    use sg_remediator::openapi::{response, Redactor};
+    use acs_openapi::{response, Redactor};
     for example in official_examples() {
         let bytes = serde_json::to_vec(&example.answer).unwrap();
         let request_id = example.answer["RequestId"].as_str().map(str::to_string);

@@ -6,11 +6,9 @@
 use std::time::{Duration, Instant};
 
 use acs_emulator::{Emulator, Fault, FaultKind};
+use acs_openapi::credentials::Credentials;
+use acs_openapi::{ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest};
 use serde_json::{json, Value};
-use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{
-    ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
-};
 use sg_test_kit::world::*;
 
 fn rule(id: &str, port: u16, nic: Option<&str>) -> Value {

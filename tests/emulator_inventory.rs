@@ -5,11 +5,9 @@
 use std::time::{Duration, Instant};
 
 use acs_emulator::{Emulator, Fixture};
+use acs_openapi::credentials::Credentials;
+use acs_openapi::{ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest};
 use serde_json::{json, Value};
-use sg_remediator::credentials::Credentials;
-use sg_remediator::openapi::{
-    ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
-};
 
 const DEMO: &str = include_str!("fixtures/demo.json");
 

@@ -32,7 +32,6 @@ mod select;
 mod select_props;
 mod serverless_devs;
 mod setup;
-mod signing_vectors;
 mod terraform;
 
 /// The repository's root (this package is the root package): the README, docs/,

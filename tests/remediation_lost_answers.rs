@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acs_emulator::{Emulator, Fault, FaultKind};
+use acs_openapi::{Client, ClientSettings};
 use bytes::Bytes;
+use fc_runtime::{Context, Credentials, Event};
 use serde_json::Value;
 use sg_remediator::config::Config;
 use sg_remediator::handler::Handle;
-use sg_remediator::openapi::{Client, ClientSettings};
 use sg_remediator::remediation::Remediator;
-use sg_remediator::runtime::{Context, Credentials, Event};
 use sg_remediator::select::Selector;
 use sg_test_kit::strings;
 use sg_test_kit::world::*;

@@ -26,8 +26,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::credentials::Credentials;
-use crate::openapi::Endpoint;
+use acs_openapi::credentials::Credentials;
+use acs_openapi::Endpoint;
 
 /// The profile file, relative to the home directory (`cli_profile.go`).
 pub const PROFILE_FILE: &str = ".aliyun/config.json";

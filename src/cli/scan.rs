@@ -9,13 +9,13 @@
 use crate::config::Config;
 use crate::event::SECURITY_GROUP;
 use crate::note::Note;
-use crate::openapi::{ApiError, CallContext, Client};
 use crate::remediation::explain_kept;
 use crate::report::{ResourceResult, Status};
 use crate::rules::Permission;
 use crate::select::Selector;
 use crate::services::ecs;
 use crate::services::ecs_inventory::ListedGroup;
+use acs_openapi::{ApiError, CallContext, Client};
 
 /// One scanned group: its result and the live ingress rules it was judged on.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@
 //! value can never start a line of its own.
 //!
 //! Secrets never reach a line because nothing that holds one can print it:
-//! [`crate::credentials::Secret`] formats as `***`, and the runtime never logs header values
+//! [`acs_openapi::credentials::Secret`] formats as `***`, and the runtime never logs header values
 //! other than the request id. What the cloud echoes back (a token in a message or request id,
 //! altered or cut short) is caught at the last step: every line goes through
 //! [`Scrubber::scrub`] on its way to stdout.
@@ -30,7 +30,7 @@ use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-use crate::credentials::Scrubber;
+use acs_openapi::credentials::Scrubber;
 
 /// Output format of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,13 +1,13 @@
 //! Reaching the right account: the invocation's own credentials, or a role assumed in the
 //! member account that owns the group (`CROSS_ACCOUNT_ROLE_NAME`).
 
-use crate::credentials::Credentials;
 use crate::note::Note;
-use crate::openapi::CallContext;
 use crate::remediation::notes::{Step, Stop};
 use crate::remediation::Invoke;
 use crate::report::ResourceResult;
 use crate::services::sts;
+use acs_openapi::credentials::Credentials;
+use acs_openapi::CallContext;
 
 /// AssumeRole session length for member accounts: one hour covers any function timeout.
 const ASSUME_ROLE_SECONDS: u32 = 3600;

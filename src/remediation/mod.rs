@@ -32,15 +32,15 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::{Config, Mode};
-use crate::credentials::{Credentials, Scrubber};
 use crate::event::{self, Invocation, Item, RemediationEvent, ResourceRef, RestoreRequest};
 use crate::note::Note;
-use crate::openapi::Client;
 use crate::report::{Report, ResourceResult, Status};
 use crate::rules::{Permission, RuleId};
 use crate::seal::Sealer;
 use crate::select::Selector;
 use crate::services::sts;
+use acs_openapi::credentials::{Credentials, Scrubber};
+use acs_openapi::Client;
 
 pub use assess::explain_kept;
 pub use gate::effective_mode;

@@ -260,7 +260,7 @@ impl Invoke {
     }
 
     /// Appends a failed lookup to the reason; the status stays.
-    fn note(&self, out: &mut ResourceResult, error: crate::openapi::ApiError) {
+    fn note(&self, out: &mut ResourceResult, error: acs_openapi::ApiError) {
         let note = Note::ApiFailure {
             step: "LookupEvents (who opened the revoked rules; the remediation is unaffected)",
             error,

@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use super::{invoke, Api};
-use crate::openapi::json::{field, text_field};
-use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
+use acs_openapi::json::{field, text_field};
+use acs_openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 /// Looks up the events that name a resource.
 pub const LOOKUP_EVENTS: Api = Api {

@@ -12,11 +12,11 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::{invoke_reading, Api};
-use crate::openapi::json::{field, lookup, text_field, Key, Scalar, Seen};
-use crate::openapi::response::{self, Envelope, EnvelopeMembers};
-use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 use crate::rule_lists::{Recorded, Unreadable};
 use crate::rules::Permission;
+use acs_openapi::json::{field, lookup, text_field, Key, Scalar, Seen};
+use acs_openapi::response::{self, Envelope, EnvelopeMembers};
+use acs_openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 /// Re-reads one resource in the function's own account; the RAM policy must allow
 /// `config:GetDiscoveredResource`.
@@ -166,7 +166,7 @@ impl Tags {
             other => {
                 return Err(format!(
                     "tags must be an object or a list, got {}",
-                    crate::openapi::json::kind(other)
+                    acs_openapi::json::kind(other)
                 ))
             }
         }
@@ -207,7 +207,7 @@ fn scalar(v: &Value, key: &str) -> Result<String, String> {
         Value::Bool(b) => Ok(b.to_string()),
         other => Err(format!(
             "tag {key:?} has {} as its value",
-            crate::openapi::json::kind(other)
+            acs_openapi::json::kind(other)
         )),
     }
 }
@@ -217,7 +217,7 @@ fn collect_tag_list(items: &[Value], pairs: &mut Vec<(String, String)>) -> Resul
         if !item.is_object() {
             return Err(format!(
                 "tag entry {i} is {}, not an object",
-                crate::openapi::json::kind(item)
+                acs_openapi::json::kind(item)
             ));
         }
         let key = text_field(item, "Key")

@@ -17,11 +17,11 @@ use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
 use super::{invoke_reading, invoke_traced, Api};
-use crate::openapi::json::{lookup, Key, Scalar, Seen};
-use crate::openapi::response::{self, Envelope, EnvelopeMembers};
-use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
 use crate::rule_lists::{Inner, Listed, Rules};
 use crate::rules::{Authorize, Direction, Permission, PortRange, RuleId, FIELDS};
+use acs_openapi::json::{lookup, Key, Scalar, Seen};
+use acs_openapi::response::{self, Envelope, EnvelopeMembers};
+use acs_openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 /// Reads a group's live rules: the truth a revoke is decided on, not Config's snapshot.
 pub const DESCRIBE_SECURITY_GROUP_ATTRIBUTE: Api = Api {
@@ -506,7 +506,7 @@ pub fn source_group_owner(owner: Option<&str>) -> (&'static str, Option<String>)
 /// parameters, in byte order.
 fn canonical_rule(rule: &Permission) -> Result<String, String> {
     let params = permission_params(1, rule)?;
-    Ok(crate::openapi::signing::canonical_query(&params))
+    Ok(acs_openapi::signing::canonical_query(&params))
 }
 
 /// The ClientToken of an authorize chunk: `au-` + hash of the invocation's request id, the sg
@@ -684,9 +684,10 @@ mod tests {
 
     /// The `Permissions.*` parameters of signing vector V3 (openapi-signing.md §2).
     fn v3_permission_params() -> Params {
-        let vectors: Vec<Value> =
-            serde_json::from_str(include_str!("../../tests/fixtures/signing-vectors.json"))
-                .unwrap();
+        let vectors: Vec<Value> = serde_json::from_str(include_str!(
+            "../../crates/acs-openapi/tests/fixtures/signing-vectors.json"
+        ))
+        .unwrap();
         let v3 = vectors.iter().find(|v| v["name"] == "V3").unwrap();
         v3["params"]
             .as_object()

@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::config::Tags;
 use super::{invoke, Api};
-use crate::openapi::json::{field, text_field};
-use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
+use acs_openapi::json::{field, text_field};
+use acs_openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 /// Lists the groups of a region, for `scan`.
 pub const DESCRIBE_SECURITY_GROUPS: Api = Api {

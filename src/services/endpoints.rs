@@ -8,7 +8,7 @@
 //! by `ecs.aliyuncs.com`), so the pattern alone would send them to a host that does not exist.
 //! An explicit `ECS_ENDPOINT` always wins over this table.
 
-use crate::openapi::{Endpoint, EndpointError};
+use acs_openapi::{Endpoint, EndpointError};
 
 /// `(region id, ECS host)`, from the official SDK's `EndpointMap`.
 pub const ECS_ENDPOINT_MAP: &[(&str, &str)] = &[

@@ -11,8 +11,8 @@ pub mod ecs_inventory;
 pub mod endpoints;
 pub mod sts;
 
-use crate::openapi::response::Envelope;
-use crate::openapi::{
+use acs_openapi::response::Envelope;
+use acs_openapi::{
     Answer, ApiError, CallContext, Client, Endpoint, Params, RpcRequest, RpcResponse, Traced,
 };
 

@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{invoke, Api};
-use crate::credentials::{Credentials, Scrubber};
-use crate::openapi::json::{field, text_field};
-use crate::openapi::{ApiError, CallContext, Client, Endpoint, Params};
+use acs_openapi::credentials::{Credentials, Scrubber};
+use acs_openapi::json::{field, text_field};
+use acs_openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 /// Borrows a member account's role (`CROSS_ACCOUNT_ROLE_NAME`) to remediate its groups.
 pub const ASSUME_ROLE: Api = Api {

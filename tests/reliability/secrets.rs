@@ -14,8 +14,8 @@ use super::cloud::{
 #[test]
 fn the_leak_check_catches_raw_encoded_and_partial_secrets() {
     let secret = "abc/Def+ghi=JKL/mno+pqr=".to_string();
-    let once = sg_remediator::openapi::signing::percent_encode(&secret);
-    let twice = sg_remediator::openapi::signing::percent_encode(&once);
+    let once = acs_openapi::signing::percent_encode(&secret);
+    let twice = acs_openapi::signing::percent_encode(&once);
     for leaked in [secret.clone(), once, twice, secret[3..15].to_string()] {
         let text = format!("{{\"message\":\"oops {leaked} here\"}}");
         let caught =

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use acs_openapi::{ApiError, CallContext};
 use serde_json::{json, Value};
 use sg_remediator::cli::scan::{scan_group, Scanned};
 use sg_remediator::config::Mode;
 use sg_remediator::event::SECURITY_GROUP;
-use sg_remediator::openapi::{ApiError, CallContext};
 use sg_remediator::render::{self, GroupRules};
 use sg_remediator::report::{Report, ResourceResult, Status};
 use sg_remediator::rules::Permission;

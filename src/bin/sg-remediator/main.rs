@@ -12,9 +12,9 @@ mod terminal;
 
 use std::process::ExitCode;
 
+use acs_openapi::credentials::Scrubber;
 use clap::Parser;
 use sg_remediator::config::Mode;
-use sg_remediator::credentials::Scrubber;
 
 use args::{Cli, Command};
 use commands::{Outcome, Target};

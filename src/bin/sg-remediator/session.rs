@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use acs_openapi::credentials::{Credentials, Scrubber};
+use acs_openapi::{CallContext, Client, ClientSettings};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use sg_remediator::cli::credential_chain::{self, Resolved};
 use sg_remediator::config::{Config, Mode};
-use sg_remediator::credentials::{Credentials, Scrubber};
-use sg_remediator::openapi::{CallContext, Client, ClientSettings};
 use sg_remediator::remediation::{Input, LiveViews, Remediator};
 use sg_remediator::rules::Permission;
 use sg_remediator::select::Selector;

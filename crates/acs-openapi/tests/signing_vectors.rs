@@ -2,11 +2,9 @@
 //! DescribeRegions example (V0a) first: canonical string, string-to-sign and signature; then the
 //! ACS3-HMAC-SHA256 (V3) vectors: the documented example and the official SDK's.
 
+use acs_openapi::acs3;
+use acs_openapi::signing::{canonical_query, signature, signed_query, string_to_sign, Params};
 use serde::Deserialize;
-use sg_remediator::openapi::acs3;
-use sg_remediator::openapi::signing::{
-    canonical_query, signature, signed_query, string_to_sign, Params,
-};
 
 #[derive(Deserialize)]
 struct Vector {
