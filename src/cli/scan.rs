@@ -9,7 +9,7 @@
 use crate::config::Config;
 use crate::event::SECURITY_GROUP;
 use crate::note::Note;
-use crate::remediation::explain_kept;
+use crate::remediation::{explain_kept, live_failure};
 use crate::report::{ResourceResult, Status};
 use crate::rules::Permission;
 use crate::select::Selector;
@@ -43,39 +43,29 @@ pub async fn scan_group(
         Status::Skipped,
     );
     let done = |out: ResourceResult, rules| Scanned { result: out, rules };
-    if config
-        .exempt_security_group_ids
-        .contains(&group.security_group_id)
-    {
-        return done(
-            out.with_reason("exempt: listed in EXEMPT_SECURITY_GROUP_IDS"),
-            Vec::new(),
-        );
+    let stop = |mut out: ResourceResult, status: Status, note: Note| {
+        out.status = status;
+        done(out.with_reason(note.to_string()), Vec::new())
+    };
+    // The function's own decisions, with DescribeSecurityGroups' tags and flag in place of
+    // Config's record, and the function's notes for them.
+    if config.is_exempt_id(&group.security_group_id) {
+        return stop(out, Status::Skipped, Note::ExemptId);
     }
     if group.service_managed {
-        return done(
-            out.with_reason(
-                "managed by a cloud service (ServiceManaged = true): ECS refuses changes to it",
-            ),
-            Vec::new(),
-        );
+        return stop(out, Status::Skipped, Note::ServiceManaged);
     }
     let tag = &config.exempt_tag;
     if group.tags.contains(&tag.key, tag.value.as_deref()) {
-        return done(out.with_reason(format!("exempt: tagged {tag}")), Vec::new());
+        return stop(out, Status::Skipped, Note::ExemptTag(tag.clone()));
     }
+    let describe_failed = |error| Note::ApiFailure {
+        step: "DescribeSecurityGroupAttribute",
+        error,
+    };
     let endpoint = match config.endpoints.ecs(&group.region_id) {
         Ok(endpoint) => endpoint,
-        Err(e) => {
-            out.status = Status::Failed;
-            return done(
-                out.with_reason(format!(
-                    "DescribeSecurityGroupAttribute failed: {}",
-                    ApiError::from(e)
-                )),
-                Vec::new(),
-            );
-        }
+        Err(e) => return stop(out, Status::Failed, describe_failed(ApiError::from(e))),
     };
     let live = match ecs::describe_security_group_attribute(
         client,
@@ -93,17 +83,10 @@ pub async fn scan_group(
         Err(e) => {
             out.api_request_ids
                 .extend(e.request_id().map(str::to_string));
-            if e.code() == Some("InvalidSecurityGroupId.NotFound") {
-                return done(
-                    out.with_reason(format!("gone: the group no longer exists in ECS ({e})")),
-                    Vec::new(),
-                );
-            }
-            out.status = Status::Failed;
-            return done(
-                out.with_reason(format!("DescribeSecurityGroupAttribute failed: {e}")),
-                Vec::new(),
-            );
+            return match live_failure(e) {
+                gone @ Note::Gone(_) => stop(out, Status::Skipped, gone),
+                failed => stop(out, Status::Failed, failed),
+            };
         }
     };
     let selection = match selector.evaluate(&live) {

@@ -22,8 +22,9 @@ pub(super) fn is_gone(e: &ApiError) -> bool {
     e.code() == Some(GROUP_NOT_FOUND)
 }
 
-/// The live read's error, as a note: gone, or a failed call.
-fn live_failure(error: ApiError) -> Note {
+/// The live read's error, as a note: gone (the group no longer exists), or a failed call. The
+/// command line's `scan` decides with it too.
+pub fn live_failure(error: ApiError) -> Note {
     if is_gone(&error) {
         Note::Gone(error)
     } else {

@@ -43,7 +43,7 @@ use acs_openapi::credentials::{Credentials, Scrubber};
 use acs_openapi::Client;
 
 pub use assess::explain_kept;
-pub use gate::effective_mode;
+pub use gate::{effective_mode, live_failure};
 use notes::{finish, Step, Stop};
 
 /// What the flow needs of one invocation.
