@@ -305,19 +305,9 @@ fn json_len(value: &impl Serialize) -> usize {
     count.0
 }
 
-/// `reason` cut to at most `keep` bytes (at a character boundary) and marked with how many
-/// bytes were cut.
+/// `reason` cut to at most `keep` bytes and marked with how many were cut, as a cloud message is.
 fn cut_reason(reason: &mut String, keep: usize) {
-    if reason.len() <= keep {
-        return;
-    }
-    let mut end = keep;
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    let cut = reason.len() - end;
-    reason.truncate(end);
-    reason.push_str(&format!("…[cut, {cut} bytes]"));
+    acs_openapi::error::cut_to(reason, keep);
 }
 
 /// How many failed resource ids `errorMessage` names before "and N more".

@@ -26,7 +26,7 @@ use std::fmt::Write as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::signing::{percent_encode_into, Params};
+use crate::signing::Params;
 
 /// The `Authorization` scheme and the first line of the string-to-sign.
 pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
@@ -56,16 +56,9 @@ pub fn hashed_payload(body: &[u8]) -> String {
 /// `name=value&…`, both sides percent-encoded (RFC 3986 unreserved set, as V2), in byte order of
 /// the raw names; empty when there are no parameters.
 pub fn canonical_query(params: &Params) -> String {
-    let mut out = String::new();
-    for (name, value) in params {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        percent_encode_into(&mut out, name);
-        out.push('=');
-        percent_encode_into(&mut out, value);
-    }
-    out
+    // V2's canonical query is the same encoding and order; it leaves out only `Signature`, a V2
+    // parameter a V3 request never carries.
+    crate::signing::canonical_query(params)
 }
 
 /// The signed header names, `;`-joined in name order.

@@ -50,20 +50,26 @@ pub enum ApiError {
 /// transport error) an [`ApiError`] keeps: a thousand errors stay within a response's budget.
 pub const MAX_MESSAGE_BYTES: usize = 1024;
 
-/// `text` cut to [`MAX_MESSAGE_BYTES`] (at a character boundary), marked `…[cut, N bytes]` with
-/// the number of bytes cut off; unchanged when it fits.
+/// `text` cut to [`MAX_MESSAGE_BYTES`] (see [`cut_to`]); unchanged when it fits.
 pub fn cap_message(mut text: String) -> String {
-    if text.len() <= MAX_MESSAGE_BYTES {
-        return text;
-    }
-    let mut keep = MAX_MESSAGE_BYTES;
-    while !text.is_char_boundary(keep) {
-        keep -= 1;
-    }
-    let cut = text.len() - keep;
-    text.truncate(keep);
-    text.push_str(&format!("…[cut, {cut} bytes]"));
+    cut_to(&mut text, MAX_MESSAGE_BYTES);
     text
+}
+
+/// Cuts `text` to at most `keep` bytes, at a character boundary, and marks it
+/// `…[cut, N bytes]` with the number of bytes cut off; leaves it alone when it fits. The one way
+/// a text is shortened, for cloud messages here and for a report's reasons.
+pub fn cut_to(text: &mut String, keep: usize) {
+    if text.len() <= keep {
+        return;
+    }
+    let mut end = keep;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!("…[cut, {cut} bytes]"));
 }
 
 fn request_id_suffix(id: &Option<String>) -> String {
