@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot build the HTTP client: {e}")),
     };
-    let remediator = Arc::new(Remediator::new(config, selector, client).with_scrubber(scrubber));
+    let remediator = Arc::new(Remediator::new(config, selector, client, scrubber));
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -288,6 +288,36 @@ async fn scan_follows_next_token_through_more_groups_than_one_page() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_compares_exempt_group_ids_as_the_function_does_whatever_their_case() {
+    let emulator = Emulator::start(many_groups(3, 1000)).await.unwrap();
+    // Group 0 is world-open on 22; exempted in upper case, it is skipped as the function would.
+    let home = Home::new("exempt-case");
+    let mut c = command(
+        &emulator,
+        &home.0,
+        &[
+            "scan",
+            "--region",
+            REGION,
+            "--json",
+            "--exempt-groups",
+            "SG-PAGE00000",
+        ],
+    );
+    with_demo_key(&mut c);
+    let out = run(c, &[DEMO_KEY.1, DEMO_KEY.2], &emulator).await;
+    let report = out.json();
+    let results = results_by_group(&report);
+    let exempt = &results["sg-page00000"];
+    assert_eq!(exempt["status"], "skipped", "{exempt}");
+    assert_eq!(
+        exempt["reason"],
+        "exempt: listed in EXEMPT_SECURITY_GROUP_IDS"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scan_that_finds_nothing_risky_exits_0() {
     let emulator = Emulator::start(many_groups(3, 1000)).await.unwrap();
     // Group 0 is world-open on 22: the flag narrows the risky ports to 3389 only.
@@ -369,7 +399,12 @@ async fn function_report(emulator: &Emulator, ids: &[&str]) -> Value {
         ..ClientSettings::default()
     })
     .unwrap();
-    let remediator = Arc::new(Remediator::new(config, selector, client));
+    let remediator = Arc::new(Remediator::new(
+        config,
+        selector,
+        client,
+        acs_openapi::credentials::Scrubber::new(),
+    ));
     let mut context = Context::new("fc-request", Duration::from_secs(60));
     context.credentials = Some(Credentials::new(
         DEMO_KEY.0,

@@ -43,7 +43,12 @@ fn remediator(emulator: &Emulator, attempt_timeout: Duration) -> Arc<Remediator>
         ..ClientSettings::default()
     })
     .expect("a client");
-    Arc::new(Remediator::new(config, selector, client))
+    Arc::new(Remediator::new(
+        config,
+        selector,
+        client,
+        acs_openapi::credentials::Scrubber::new(),
+    ))
 }
 
 fn invocation(event: &Value, timeout: Duration) -> Event {

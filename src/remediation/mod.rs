@@ -196,10 +196,11 @@ impl serde::Serialize for Answer {
 }
 
 impl Remediator {
-    /// The process-wide state, built once at start-up from a validated configuration, with a
-    /// scrubber of its own (see [`Remediator::with_scrubber`] to share the program's).
-    pub fn new(config: Config, selector: Selector, client: Client) -> Self {
-        let scrubber = Scrubber::new();
+    /// The process-wide state, built once at start-up from a validated configuration. It
+    /// registers the credentials it holds (each invocation's own, the cached assumed roles, the
+    /// webhook's URL and secret) with `scrubber`, the one the program's outputs (log writer,
+    /// answers, the command line's printer) scrub with.
+    pub fn new(config: Config, selector: Selector, client: Client, scrubber: Scrubber) -> Self {
         let sealer = config
             .restore_seal_key
             .clone()
@@ -217,19 +218,6 @@ impl Remediator {
             sealer,
             notifier,
         }
-    }
-
-    /// This remediator registering the credentials it holds with `scrubber`, the one the
-    /// program's outputs (log writer, answers, the command line's printer) scrub with.
-    pub fn with_scrubber(mut self, scrubber: Scrubber) -> Self {
-        self.sts_cache = sts::CredentialCache::new(scrubber.clone());
-        self.notifier = self
-            .config
-            .notify
-            .clone()
-            .map(|notify| crate::notify::Notifier::new(notify, scrubber.clone()));
-        self.scrubber = scrubber;
-        self
     }
 
     /// The scrubber this remediator registers its live credentials with.

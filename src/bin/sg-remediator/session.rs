@@ -103,14 +103,12 @@ impl Session {
     }
 
     pub(crate) fn remediator(&self) -> Arc<Remediator> {
-        Arc::new(
-            Remediator::new(
-                self.config.clone(),
-                self.selector.clone(),
-                self.client.clone(),
-            )
-            .with_scrubber(self.scrubber.clone()),
-        )
+        Arc::new(Remediator::new(
+            self.config.clone(),
+            self.selector.clone(),
+            self.client.clone(),
+            self.scrubber.clone(),
+        ))
     }
 
     /// A call context with a fresh per-group deadline.
