@@ -2,7 +2,8 @@
 # custom-runtime function (the static `bootstrap` built by `make package`).
 #
 # Config -> (remediation, FC) -> function -> Config GetDiscoveredResource, ECS
-# DescribeSecurityGroupAttribute / RevokeSecurityGroup, with the function's own RAM role.
+# DescribeSecurityGroupAttribute / RevokeSecurityGroup (and AuthorizeSecurityGroup when narrowing
+# or restoring), with the function's own RAM role.
 #
 # Two modes, chosen by deployment:
 # - "account": alicloud_config_rule + alicloud_config_remediation in this account;
@@ -16,6 +17,18 @@
 
 locals {
   aggregator_mode = var.deployment == "organization"
+
+  # Narrowing authorizes the approved ranges before revoking, and a restore re-authorizes a
+  # revoked rule: either needs ecs:AuthorizeSecurityGroup (Needed::Authorize in
+  # src/services/mod.rs), nothing else does.
+  narrowing  = var.remediation_action == "narrow"
+  authorizes = var.enable_restore || local.narrowing
+
+  # Config evaluates on a change of a group's configuration and, on a schedule, every group:
+  # an exemption that expires changes nothing in the group, so only the scheduled evaluation
+  # finds it expired (terraform/README.md, "Periodic evaluation"). Both triggers, comma-joined,
+  # as the provider sends them (Alibaba's quickstart 201-use-case-automatically-remediate-security-group-rule).
+  rule_trigger_types = "ConfigurationItemChangeNotification,ScheduledNotification"
 
   # Config's API has one endpoint per site (the official SDK's endpoint rule is "central":
   # cn-shanghai for the China site, ap-southeast-1 for the international site). The site belongs
@@ -53,8 +66,11 @@ locals {
   # Function environment. The function treats an empty value of a variable that has a default
   # as a configuration error, so unset (empty) values are dropped, not passed as "".
   environment_all = {
-    RISKY_PORTS               = var.risky_ports
-    REMEDIATION_MODE          = var.remediation_mode
+    RISKY_PORTS      = var.risky_ports
+    REMEDIATION_MODE = var.remediation_mode
+    # Only when narrowing: "revoke" is the function's default, and the ranges mean nothing then.
+    REMEDIATION_ACTION        = local.narrowing ? var.remediation_action : ""
+    ALLOWED_SOURCE_CIDRS      = local.narrowing ? join(",", var.allowed_source_cidrs) : ""
     EXEMPT_TAG                = var.exempt_tag
     EXEMPT_SECURITY_GROUP_IDS = join(",", var.exempt_security_group_ids)
     RULE_SELECTOR             = var.rule_selector
@@ -86,7 +102,7 @@ locals {
   # AliyunServiceRoleForFC, not through the function role. Unverified: see the open questions
   # in terraform/README.md.
   policy_actions_always        = ["config:GetDiscoveredResource", "ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup"]
-  policy_actions_restore       = ["ecs:AuthorizeSecurityGroup"]
+  policy_actions_authorize     = ["ecs:AuthorizeSecurityGroup"]
   policy_actions_cross_account = ["sts:AssumeRole"]
   policy_actions_aggregator    = ["config:GetAggregateDiscoveredResource"]
   policy_actions_lookup_opener = ["actiontrail:LookupEvents"]
@@ -101,7 +117,7 @@ locals {
 
   policy_actions = concat(
     local.policy_actions_always,
-    var.enable_restore ? local.policy_actions_restore : [],
+    local.authorizes ? local.policy_actions_authorize : [],
     var.cross_account_role_name != "" ? local.policy_actions_cross_account : [],
     var.config_aggregator_id != "" ? local.policy_actions_aggregator : [],
     var.lookup_opener ? local.policy_actions_lookup_opener : [],
@@ -222,6 +238,17 @@ resource "alicloud_fcv3_function" "fn" {
       condition     = local.aggregator_mode ? var.config_aggregator_id != "" : var.config_aggregator_id == ""
       error_message = "deployment = \"organization\" needs config_aggregator_id (the Config aggregator, ca-...); deployment = \"account\" must leave config_aggregator_id empty."
     }
+    # The function refuses to start with REMEDIATION_ACTION=narrow but no ALLOWED_SOURCE_CIDRS;
+    # ranges without narrowing are refused too: whoever set them expects rules to be narrowed,
+    # and revoke mode would delete them.
+    precondition {
+      condition     = !local.narrowing || length(var.allowed_source_cidrs) > 0
+      error_message = "remediation_action = \"narrow\" needs allowed_source_cidrs: the approved ranges (e.g. [\"203.0.113.0/24\"]) the world-open rules are narrowed to."
+    }
+    precondition {
+      condition     = local.narrowing || length(var.allowed_source_cidrs) == 0
+      error_message = "allowed_source_cidrs is used only with remediation_action = \"narrow\"; without it world-open rules are revoked, not narrowed. Set remediation_action = \"narrow\" or leave allowed_source_cidrs empty."
+    }
     # The function refuses to start with ALLOW_RESTORE but no seal key; say so at plan time.
     precondition {
       condition     = !var.enable_restore || var.restore_seal_key != ""
@@ -249,19 +276,20 @@ resource "alicloud_fcv3_function" "fn" {
 resource "alicloud_config_rule" "sg_risky_ports" {
   count = local.aggregator_mode ? 0 : 1
 
-  rule_name                  = var.rule_name
-  description                = local.rule_description
-  source_owner               = "ALIYUN"
-  source_identifier          = "sg-risky-ports-check"
-  risk_level                 = 1
-  config_rule_trigger_types  = "ConfigurationItemChangeNotification"
-  resource_types_scope       = ["ACS::ECS::SecurityGroup"]
-  input_parameters           = { ports = var.risky_ports }
-  exclude_resource_ids_scope = local.rule_exclude_resource_ids
-  region_ids_scope           = local.rule_region_ids
-  resource_group_ids_scope   = local.rule_resource_group_ids
-  tag_key_scope              = local.rule_tag_key
-  tag_value_scope            = local.rule_tag_value
+  rule_name                   = var.rule_name
+  description                 = local.rule_description
+  source_owner                = "ALIYUN"
+  source_identifier           = "sg-risky-ports-check"
+  risk_level                  = 1
+  config_rule_trigger_types   = local.rule_trigger_types
+  maximum_execution_frequency = var.maximum_execution_frequency
+  resource_types_scope        = ["ACS::ECS::SecurityGroup"]
+  input_parameters            = { ports = var.risky_ports }
+  exclude_resource_ids_scope  = local.rule_exclude_resource_ids
+  region_ids_scope            = local.rule_region_ids
+  resource_group_ids_scope    = local.rule_resource_group_ids
+  tag_key_scope               = local.rule_tag_key
+  tag_value_scope             = local.rule_tag_value
 }
 
 resource "alicloud_config_remediation" "sg_risky_ports" {
@@ -295,20 +323,21 @@ moved {
 resource "alicloud_config_aggregate_config_rule" "sg_risky_ports" {
   count = local.aggregator_mode ? 1 : 0
 
-  aggregator_id              = var.config_aggregator_id
-  aggregate_config_rule_name = var.rule_name
-  description                = local.rule_description
-  source_owner               = "ALIYUN"
-  source_identifier          = "sg-risky-ports-check"
-  risk_level                 = 1
-  config_rule_trigger_types  = "ConfigurationItemChangeNotification"
-  resource_types_scope       = ["ACS::ECS::SecurityGroup"]
-  input_parameters           = { ports = var.risky_ports }
-  exclude_resource_ids_scope = local.rule_exclude_resource_ids
-  region_ids_scope           = local.rule_region_ids
-  resource_group_ids_scope   = local.rule_resource_group_ids
-  tag_key_scope              = local.rule_tag_key
-  tag_value_scope            = local.rule_tag_value
+  aggregator_id               = var.config_aggregator_id
+  aggregate_config_rule_name  = var.rule_name
+  description                 = local.rule_description
+  source_owner                = "ALIYUN"
+  source_identifier           = "sg-risky-ports-check"
+  risk_level                  = 1
+  config_rule_trigger_types   = local.rule_trigger_types
+  maximum_execution_frequency = var.maximum_execution_frequency
+  resource_types_scope        = ["ACS::ECS::SecurityGroup"]
+  input_parameters            = { ports = var.risky_ports }
+  exclude_resource_ids_scope  = local.rule_exclude_resource_ids
+  region_ids_scope            = local.rule_region_ids
+  resource_group_ids_scope    = local.rule_resource_group_ids
+  tag_key_scope               = local.rule_tag_key
+  tag_value_scope             = local.rule_tag_value
 
   lifecycle {
     # Member accounts' groups can only be remediated through a role there.

@@ -34,11 +34,12 @@ output "aggregator_mode" {
 }
 
 output "member_role" {
-  description = "Inputs of modules/member-role for every member account: the role name to create, the function role it must trust, whether restore is enabled, whether ActionTrail is read (lookup_opener), and whether the function reads Config in the member (only without an aggregator)."
+  description = "Inputs of modules/member-role for every member account: the role name to create, the function role it must trust, whether restore is enabled, the remediation action (narrowing authorizes), whether ActionTrail is read (lookup_opener), and whether the function reads Config in the member (only without an aggregator)."
   value = {
     role_name              = var.cross_account_role_name
     trusted_role_arn       = alicloud_ram_role.fn.arn
     enable_restore         = var.enable_restore
+    remediation_action     = var.remediation_action
     lookup_opener          = var.lookup_opener
     reads_config_in_member = !local.aggregator_mode
   }

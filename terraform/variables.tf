@@ -159,8 +159,50 @@ variable "rule_selector" {
   default     = ""
 }
 
+variable "remediation_action" {
+  description = "REMEDIATION_ACTION: what happens to a world-open risky-port rule. \"revoke\" deletes it (the function's default). \"narrow\" first authorizes the same rule from each of allowed_source_cidrs of the rule's address family, then revokes the world-open rule only if every authorize succeeded, so an approved admin never loses access. Narrowing grants ecs:AuthorizeSecurityGroup. Roll out with remediation_mode = \"dry-run\" first: its reports show what would be added and removed."
+  type        = string
+  default     = "revoke"
+
+  validation {
+    condition     = contains(["revoke", "narrow"], var.remediation_action)
+    error_message = "remediation_action must be \"revoke\" or \"narrow\"."
+  }
+}
+
+# Checked like the function checks ALLOWED_SOURCE_CIDRS at start (a malformed entry, a world
+# range, a range wider than /8 or /16, host bits set, more than 20 entries), so a plan fails
+# where the function would refuse to start. Each check but the first skips a malformed entry
+# (try), so an entry gets one message.
+variable "allowed_source_cidrs" {
+  description = "ALLOWED_SOURCE_CIDRS (comma-joined): the approved source ranges a world-open rule is narrowed to, IPv4 and IPv6 CIDRs such as \"203.0.113.0/24\" or \"2001:db8:1234::/48\". Required with remediation_action = \"narrow\" (and only then): at most 20, none the whole internet, IPv4 no wider than /8, IPv6 no wider than /16, no host bits set. A rule whose address family has no entry here is revoked."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.allowed_source_cidrs) <= 20
+    error_message = "allowed_source_cidrs: at most 20 entries."
+  }
+  validation {
+    condition     = alltrue([for c in var.allowed_source_cidrs : can(regex("^((0|[1-9][0-9]{0,2})(\\.(0|[1-9][0-9]{0,2})){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)/(0|[1-9][0-9]{0,2})$", c)) && can(cidrhost(c, 0))])
+    error_message = "allowed_source_cidrs: each entry must be an IPv4 or IPv6 CIDR block written address/prefix-length, e.g. \"203.0.113.0/24\" or \"2001:db8:1234::/48\"."
+  }
+  validation {
+    condition     = alltrue([for c in var.allowed_source_cidrs : try(tonumber(split("/", c)[1]) != 0, true)])
+    error_message = "allowed_source_cidrs: a world range (0.0.0.0/0, ::/0) is what remediation removes; name the approved ranges instead."
+  }
+  validation {
+    condition     = alltrue([for c in var.allowed_source_cidrs : try(tonumber(split("/", c)[1]) == 0 || tonumber(split("/", c)[1]) >= (can(regex(":", c)) ? 16 : 8), true)])
+    error_message = "allowed_source_cidrs: an IPv4 range may be no wider than /8 and an IPv6 range no wider than /16."
+  }
+  validation {
+    condition     = alltrue([for c in var.allowed_source_cidrs : try(cidrhost(c, 0) == cidrhost("${split("/", c)[0]}/${can(regex(":", c)) ? 128 : 32}", 0), true)])
+    error_message = "allowed_source_cidrs: an entry has host bits set (e.g. 10.0.0.1/8); write the network address (10.0.0.0/8)."
+  }
+}
+
 variable "enable_restore" {
-  description = "Accept restore events (ALLOW_RESTORE=true) and grant ecs:AuthorizeSecurityGroup so they can re-create revoked rules."
+  description = "Accept restore events (ALLOW_RESTORE=true) and grant ecs:AuthorizeSecurityGroup so they can re-create revoked rules (narrowing grants it too)."
   type        = bool
   default     = false
 }
@@ -294,6 +336,17 @@ variable "rule_tag_value" {
   description = "With rule_tag_key: only groups whose tag has this value (tag_value_scope). Empty: any value."
   type        = string
   default     = ""
+}
+
+variable "maximum_execution_frequency" {
+  description = "How often Config also evaluates the rule on a schedule (maximum_execution_frequency with the ScheduledNotification trigger): One_Hour, Three_Hours, Six_Hours, Twelve_Hours or TwentyFour_Hours. Change-triggered evaluation alone never re-evaluates a group whose configuration stays the same, so an exemption that expires (EXEMPT_TAG until=...) is enforced at the next scheduled evaluation."
+  type        = string
+  default     = "TwentyFour_Hours"
+
+  validation {
+    condition     = contains(["One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours"], var.maximum_execution_frequency)
+    error_message = "maximum_execution_frequency must be one of One_Hour, Three_Hours, Six_Hours, Twelve_Hours, TwentyFour_Hours."
+  }
 }
 
 variable "invoke_type" {

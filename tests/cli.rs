@@ -1018,7 +1018,7 @@ fn the_readme_names_every_action_the_command_line_calls_in_its_ram_table() {
         .filter(|a| {
             matches!(
                 a.needed,
-                Needed::Always | Needed::Restore | Needed::Aggregator
+                Needed::Always | Needed::Authorize | Needed::Aggregator
             )
         })
         .map(|a| a.ram_action)

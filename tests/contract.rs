@@ -63,7 +63,7 @@ fn web_rules() -> Vec<Value> {
 }
 
 fn fixture() -> Fixture {
-    api::fixture(vec![
+    let mut fixture = api::fixture(vec![
         json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": WEB_SG,
             "vpcId": "vpc-web", "serviceManaged": false, "rules": web_rules()}),
         json!({"accountId": OWNER, "regionId": REGION, "securityGroupId": BIG_SG,
@@ -75,7 +75,11 @@ fn fixture() -> Fixture {
             "vpcId": "vpc-web", "rules": []}),
         json!({"accountId": MEMBER, "regionId": REGION, "securityGroupId": MEMBER_SG,
             "rules": [rule("sgr-mem", 22, "0.0.0.0/0", "intranet")]}),
-    ])
+    ]);
+    // BIG_SG holds far more rules than ECS's default quota of 200 per group, so that its
+    // describe pages and its revoke and restore batches are many: room for all of them.
+    fixture.settings.security_group_rule_quota = 3000;
+    fixture
 }
 
 async fn world() -> World {

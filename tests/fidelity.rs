@@ -248,6 +248,46 @@ async fn a_second_restore_of_the_same_backup_creates_the_rules_again() {
     assert!(authorizes.iter().all(|c| c.mutated));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_into_a_group_at_its_rule_quota_fails_with_the_quota_code_and_adds_nothing() {
+    // ECS refuses a rule beyond the group's quota with 403 AuthorizationLimitExceed. With room
+    // for two rules, sg-ssh-world (SSH open to the world, and HTTPS) fills up again after the
+    // revoke: the restore must fail, name the code, and change nothing.
+    let mut world = fixture("groups");
+    world["settings"] = json!({"securityGroupRuleQuota": 2});
+    let emulator = emulator(&world).await;
+    let function = Function::start(bootstrap!(), &emulator, RESTORE_ENV);
+    let first = function.invoke(&event(&["sg-ssh-world"])).await;
+    assert_eq!(
+        first.status_of("sg-ssh-world"),
+        "remediated",
+        "{:#}",
+        first.body
+    );
+    let backup = first.result("sg-ssh-world")["revokedRules"].clone();
+    let mut live = emulator.live_rules("sg-ssh-world").unwrap();
+    live.push(
+        json!({"SecurityGroupRuleId": "sgr-added-since", "Direction": "ingress",
+        "Policy": "Accept", "Priority": "1", "IpProtocol": "TCP", "PortRange": "8443/8443",
+        "SourceCidrIp": "10.0.0.0/8", "NicType": "intranet", "Description": ""}),
+    );
+    emulator.set_live_rules("sg-ssh-world", live.clone());
+
+    let restore = json!({"action": "restore", "regionId": REGION, "resourceId": "sg-ssh-world",
+                         "rules": backup});
+    let restored = function.invoke(&restore).await;
+    assert_ne!(restored.body["status"], "restored", "{:#}", restored.body);
+    assert!(
+        restored
+            .body
+            .to_string()
+            .contains("AuthorizationLimitExceed"),
+        "{:#}",
+        restored.body
+    );
+    assert_eq!(emulator.live_rules("sg-ssh-world").unwrap(), live);
+}
+
 // --- 5. "Not in Config" only for Config's own not-found answers ----------------------------
 
 async fn config_answers(code: &str, status: u16) -> Answer {

@@ -468,7 +468,7 @@ fn comments_name_every_action_the_role_always_needs() {
     assert!(missing.is_empty(), "s.yaml does not mention {missing:?}");
     let restore = API_ACTIONS
         .iter()
-        .find(|a| a.needed == Needed::Restore)
+        .find(|a| a.needed == Needed::Authorize)
         .expect("a restore action");
     assert!(s_yaml_text().contains(restore.ram_action));
 }

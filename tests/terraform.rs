@@ -180,32 +180,70 @@ fn every_module_bounds_the_provider_between_its_floor_and_the_next_major() {
 /// Variables under which an action is granted (empty: unconditionally).
 type Grants = BTreeMap<String, Vec<BTreeSet<String>>>;
 
+/// The gate of [`Needed::Authorize`], as [`condition_var`] spells `local.authorizes`: a restore
+/// or narrowing.
+const AUTHORIZE_GATE: &str = "enable_restore || remediation_action == \"narrow\"";
+
 /// The module variable that gates each [`Needed`] condition.
 fn gate(needed: Needed) -> Option<&'static str> {
     match needed {
         Needed::Always => None,
-        Needed::Restore => Some("enable_restore"),
+        Needed::Authorize => Some(AUTHORIZE_GATE),
         Needed::CrossAccount => Some("cross_account_role_name"),
         Needed::Aggregator => Some("config_aggregator_id"),
         Needed::LookupOpener => Some("lookup_opener"),
     }
 }
 
-/// `var.x`, `var.x != ""` or `var.x != null` → `x`.
-fn condition_var(cond: &Expression) -> Result<String, String> {
+/// A grant condition as the variables it reads: `var.x`, `var.x != ""` or `var.x != null` →
+/// `x`; `var.x == "v"` → `x == "v"`; `a || b` → both, joined by ` || `; `local.l` → its
+/// expression's.
+fn condition_var(module: &Module, cond: &Expression) -> Result<String, String> {
+    condition_text(module, cond, 0)
+}
+
+fn condition_text(module: &Module, cond: &Expression, depth: usize) -> Result<String, String> {
+    if depth > 16 {
+        return Err("grant condition nests too deeply".into());
+    }
     if let Some(name) = var_name(cond) {
         return Ok(name.to_string());
+    }
+    if let Some(name) = local_name(cond) {
+        let locals = module.locals();
+        let local = locals
+            .get(name)
+            .ok_or_else(|| format!("local.{name} is not declared"))?;
+        return condition_text(module, local, depth + 1);
+    }
+    if let Expression::Parenthesis(inner) = cond {
+        return condition_text(module, inner, depth + 1);
     }
     if let Expression::Operation(op) = cond {
         if let Operation::Binary(b) = op.as_ref() {
             let empty =
                 |e: &Expression| matches!(e, Expression::Null) || string_literal(e) == Some("");
-            if b.operator == BinaryOperator::NotEq {
-                match (var_name(&b.lhs_expr), var_name(&b.rhs_expr)) {
+            match b.operator {
+                BinaryOperator::NotEq => match (var_name(&b.lhs_expr), var_name(&b.rhs_expr)) {
                     (Some(v), None) if empty(&b.rhs_expr) => return Ok(v.to_string()),
                     (None, Some(v)) if empty(&b.lhs_expr) => return Ok(v.to_string()),
                     _ => {}
+                },
+                BinaryOperator::Eq => {
+                    if let (Some(v), Some(value)) =
+                        (var_name(&b.lhs_expr), string_literal(&b.rhs_expr))
+                    {
+                        return Ok(format!("{v} == {value:?}"));
+                    }
                 }
+                BinaryOperator::Or => {
+                    return Ok(format!(
+                        "{} || {}",
+                        condition_text(module, &b.lhs_expr, depth + 1)?,
+                        condition_text(module, &b.rhs_expr, depth + 1)?
+                    ))
+                }
+                _ => {}
             }
         }
     }
@@ -253,7 +291,7 @@ fn collect_actions(
             collect_actions(module, inner, conditions, grants, depth + 1)
         }
         Expression::Conditional(c) => {
-            let var = condition_var(&c.cond_expr)?;
+            let var = condition_var(module, &c.cond_expr)?;
             if !is_empty_list(&c.false_expr) {
                 return Err(format!(
                     "actions granted when var.{var} is off: the false branch must be []"
@@ -390,7 +428,7 @@ fn an_action_granted_under_the_wrong_condition_fails_the_policy_check() {
         },
         ApiAction {
             ram_action: "ecs:AuthorizeSecurityGroup",
-            needed: Needed::Restore,
+            needed: Needed::Authorize,
         },
         ApiAction {
             ram_action: "ecs:DescribeSecurityGroupAttribute",
@@ -399,7 +437,7 @@ fn an_action_granted_under_the_wrong_condition_fails_the_policy_check() {
     ];
     let problems = policy_mismatches(&actions, &grants);
     assert_eq!(problems.len(), 2, "{problems:#?}");
-    assert!(problems[0].starts_with("ecs:AuthorizeSecurityGroup (Restore) is granted under {}"));
+    assert!(problems[0].starts_with("ecs:AuthorizeSecurityGroup (Authorize) is granted under {}"));
     assert!(problems[1].starts_with(
         "ecs:DescribeSecurityGroupAttribute (Always) is granted under {\"enable_restore\"}"
     ));
@@ -1043,6 +1081,10 @@ fn the_central_module_outputs_what_the_member_module_needs() {
         ])
     );
     assert_eq!(var_name(field("enable_restore")), Some("enable_restore"));
+    assert_eq!(
+        var_name(field("remediation_action")),
+        Some("remediation_action")
+    );
     // Every member-role input but the cosmetic ones is given by this output.
     let member_inputs = module_at("terraform/modules/member-role").variables();
     for input in member_inputs.keys() {
@@ -1103,7 +1145,7 @@ fn the_member_role_refuses_a_whole_account_as_the_trusted_principal() {
 #[test]
 fn the_member_role_grants_exactly_what_the_function_calls_in_a_member() {
     // In a member the function reads the live group and revokes (ECS), authorizes only for a
-    // restore, and reads Config only when there is no aggregator (then it calls
+    // restore or when narrowing, and reads Config only when there is no aggregator (then it calls
     // GetDiscoveredResource with the member's credentials). AssumeRole and the aggregate read
     // happen in the central account.
     let module = module_at("terraform/modules/member-role");
@@ -1114,12 +1156,12 @@ fn the_member_role_grants_exactly_what_the_function_calls_in_a_member() {
         .filter(|a| {
             matches!(
                 a.needed,
-                Needed::Always | Needed::Restore | Needed::LookupOpener
+                Needed::Always | Needed::Authorize | Needed::LookupOpener
             )
         })
         .collect();
     let problems = policy_mismatches_with(&in_member, &grants, |a| match a.needed {
-        Needed::Restore => Some("enable_restore"),
+        Needed::Authorize => Some(AUTHORIZE_GATE),
         Needed::LookupOpener => Some("lookup_opener"),
         _ if a.ram_action.starts_with("config:") => Some("reads_config_in_member"),
         _ => None,
@@ -1991,4 +2033,606 @@ fn without_a_webhook_no_notify_variable_is_passed() {
             "{name}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Narrowing, the allowed ranges and the periodic trigger
+// ---------------------------------------------------------------------------------------------
+
+/// Evaluates module expressions as Terraform does, for the conditions `evaluate_with` cannot
+/// run: `can(...)` and `try(...)` catch an error of their argument (hcl-rs evaluates a
+/// function's arguments before calling it, so they are handled here, around it), and the list
+/// and network functions the validations use behave as Terraform's (`regex` fails when the
+/// pattern does not match, `cidrhost` parses a prefix and masks it).
+mod tf {
+    use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+    use hcl::expr::{Expression, TraversalOperator};
+    use hcl::value::{Map, Value};
+    use std::net::IpAddr;
+
+    use super::{attr, blocks, terraform_functions, Module};
+
+    fn text(args: &FuncArgs, i: usize) -> Result<String, String> {
+        args[i]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("argument {i} is not a string"))
+    }
+
+    /// Terraform's `cidrhost(prefix, 0)`: the prefix's network address, in Go's notation
+    /// (RFC 5952 for IPv6, which Rust's `Display` also follows).
+    fn cidrhost(prefix: &str, host: u64) -> Result<String, String> {
+        let (addr, len) = prefix
+            .split_once('/')
+            .ok_or_else(|| format!("invalid CIDR address {prefix:?}"))?;
+        let len: u32 = len
+            .parse()
+            .map_err(|_| format!("invalid prefix length in {prefix:?}"))?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("invalid address in {prefix:?}"))?;
+        if host != 0 {
+            return Err("only host number 0 is modelled".into());
+        }
+        match addr {
+            IpAddr::V4(a) if len <= 32 => {
+                let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+                Ok(std::net::Ipv4Addr::from(u32::from(a) & mask).to_string())
+            }
+            IpAddr::V6(a) if len <= 128 => {
+                let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+                Ok(std::net::Ipv6Addr::from(u128::from(a) & mask).to_string())
+            }
+            _ => Err(format!("prefix length too long in {prefix:?}")),
+        }
+    }
+
+    /// The test kit's functions plus the ones the allowed-ranges validations and the
+    /// environment use, with Terraform's semantics.
+    pub(super) fn context() -> Context<'static> {
+        let mut ctx = Context::new();
+        terraform_functions(&mut ctx);
+        let strings = |n: usize, f: hcl::eval::Func| {
+            let mut b = FuncDef::builder();
+            for _ in 0..n {
+                b = b.param(ParamType::String);
+            }
+            b.build(f)
+        };
+        ctx.declare_func(
+            "split",
+            strings(2, |a| {
+                let sep = text(&a, 0)?;
+                Ok(Value::from_iter(
+                    text(&a, 1)?.split(sep.as_str()).map(Value::from),
+                ))
+            }),
+        );
+        ctx.declare_func(
+            "join",
+            FuncDef::builder()
+                .param(ParamType::String)
+                .param(ParamType::Array(Box::new(ParamType::String)))
+                .build(|a| {
+                    let items: Vec<String> = a[1]
+                        .as_array()
+                        .ok_or("a list")?
+                        .iter()
+                        .map(|v| v.as_str().unwrap_or_default().to_string())
+                        .collect();
+                    Ok(Value::from(items.join(&text(&a, 0)?)))
+                }),
+        );
+        ctx.declare_func(
+            "concat",
+            FuncDef::builder()
+                .variadic_param(ParamType::Array(Box::new(ParamType::Any)))
+                .build(|a| {
+                    Ok(Value::from_iter(
+                        a.variadic_args()
+                            .flat_map(|l| l.as_array().cloned().unwrap_or_default()),
+                    ))
+                }),
+        );
+        ctx.declare_func(
+            "alltrue",
+            FuncDef::builder()
+                .param(ParamType::Array(Box::new(ParamType::Bool)))
+                .build(|a| {
+                    let items = a[0].as_array().ok_or("a list")?;
+                    Ok(Value::from(items.iter().all(|v| v.as_bool() == Some(true))))
+                }),
+        );
+        ctx.declare_func(
+            "tonumber",
+            strings(1, |a| {
+                let t = text(&a, 0)?;
+                let n: f64 = t.parse().map_err(|_| format!("cannot convert {t:?}"))?;
+                Ok(Value::from(n))
+            }),
+        );
+        ctx.declare_func(
+            "length",
+            FuncDef::builder()
+                .param(ParamType::Any)
+                .build(|a| match &a[0] {
+                    Value::String(s) => Ok(Value::from(s.chars().count() as u64)),
+                    Value::Array(l) => Ok(Value::from(l.len() as u64)),
+                    Value::Object(o) => Ok(Value::from(o.len() as u64)),
+                    other => Err(format!("length of {other}")),
+                }),
+        );
+        ctx.declare_func(
+            "cidrhost",
+            FuncDef::builder()
+                .param(ParamType::String)
+                .param(ParamType::Number)
+                .build(|a| {
+                    let host = a[1].as_u64().ok_or("a host number")?;
+                    cidrhost(&text(&a, 0)?, host).map(Value::from)
+                }),
+        );
+        ctx
+    }
+
+    /// `expr` evaluated in `ctx`, with `can` and `try` catching their argument's error.
+    pub(super) fn eval(expr: &Expression, ctx: &Context) -> Result<Value, String> {
+        match expr {
+            Expression::FuncCall(call) if call.name.name.as_str() == "can" => {
+                Ok(Value::from(eval(&call.args[0], ctx).is_ok()))
+            }
+            Expression::FuncCall(call) if call.name.name.as_str() == "try" => call
+                .args
+                .iter()
+                .find_map(|a| eval(a, ctx).ok())
+                .ok_or_else(|| "no argument of try evaluated".to_string()),
+            Expression::FuncCall(call) => {
+                let is_regex = call.name.name.as_str() == "regex";
+                let mut literal = call.as_ref().clone();
+                for arg in &mut literal.args {
+                    *arg = Expression::from(eval(arg, ctx)?);
+                }
+                let value = Expression::FuncCall(Box::new(literal))
+                    .evaluate(ctx)
+                    .map_err(|e| e.to_string())?;
+                // The kit's `regex` answers whether the pattern matches; Terraform's fails when
+                // it does not (the module uses it only inside `can`).
+                match value {
+                    Value::Bool(false) if is_regex => Err("the pattern does not match".into()),
+                    other => Ok(other),
+                }
+            }
+            Expression::Parenthesis(inner) => eval(inner, ctx),
+            Expression::Array(items) => items
+                .iter()
+                .map(|i| eval(i, ctx))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::from_iter),
+            Expression::Conditional(c) => match eval(&c.cond_expr, ctx)? {
+                Value::Bool(true) => eval(&c.true_expr, ctx),
+                Value::Bool(false) => eval(&c.false_expr, ctx),
+                other => Err(format!("condition is {other}")),
+            },
+            Expression::Operation(op) => {
+                let mut literal = op.as_ref().clone();
+                match &mut literal {
+                    hcl::expr::Operation::Unary(u) => {
+                        u.expr = Expression::from(eval(&u.expr, ctx)?);
+                    }
+                    hcl::expr::Operation::Binary(b) => {
+                        b.lhs_expr = Expression::from(eval(&b.lhs_expr, ctx)?);
+                        b.rhs_expr = Expression::from(eval(&b.rhs_expr, ctx)?);
+                    }
+                }
+                Expression::Operation(Box::new(literal))
+                    .evaluate(ctx)
+                    .map_err(|e| e.to_string())
+            }
+            Expression::Traversal(t) => {
+                let mut literal = t.as_ref().clone();
+                literal.expr = Expression::from(eval(&t.expr, ctx)?);
+                for op in &mut literal.operators {
+                    if let TraversalOperator::Index(index) = op {
+                        *index = Expression::from(eval(index, ctx)?);
+                    }
+                }
+                Expression::Traversal(Box::new(literal))
+                    .evaluate(ctx)
+                    .map_err(|e| e.to_string())
+            }
+            Expression::ForExpr(f) if f.key_expr.is_none() && !f.grouping => {
+                let collection = eval(&f.collection_expr, ctx)?;
+                let items: Vec<(Value, Value)> = match collection {
+                    Value::Array(items) => items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (Value::from(i as u64), v))
+                        .collect(),
+                    Value::Object(map) => {
+                        map.into_iter().map(|(k, v)| (Value::from(k), v)).collect()
+                    }
+                    other => return Err(format!("cannot iterate {other}")),
+                };
+                let mut out = Vec::new();
+                for (key, value) in items {
+                    let mut inner = ctx.clone();
+                    if let Some(k) = &f.key_var {
+                        inner.declare_var(k.clone(), key);
+                    }
+                    inner.declare_var(f.value_var.clone(), value);
+                    if let Some(cond) = &f.cond_expr {
+                        if eval(cond, &inner)? != Value::Bool(true) {
+                            continue;
+                        }
+                    }
+                    out.push(eval(&f.value_expr, &inner)?);
+                }
+                Ok(Value::from_iter(out))
+            }
+            other => other.evaluate(ctx).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// A context with `var` (every variable at its literal default, then `vars`) and the locals
+    /// that evaluate from them.
+    pub(super) fn module_context(module: &Module, vars: &[(&str, Value)]) -> Context<'static> {
+        let mut var_values = Map::new();
+        for (name, variable) in module.variables() {
+            if let Some(default) = attr(variable.block.body(), "default") {
+                if let Ok(value) = eval(default, &Context::new()) {
+                    var_values.insert(name, value);
+                }
+            }
+        }
+        for (name, value) in vars {
+            var_values.insert(name.to_string(), value.clone());
+        }
+        let mut ctx = context();
+        ctx.declare_var("var", Value::Object(var_values));
+        let locals = module.locals();
+        let mut known = Map::new();
+        loop {
+            let before = known.len();
+            for (name, local) in &locals {
+                if !known.contains_key(name) {
+                    if let Ok(value) = eval(local, &ctx) {
+                        known.insert(name.clone(), value);
+                    }
+                }
+            }
+            ctx.declare_var("local", Value::Object(known.clone()));
+            if known.len() == before {
+                break;
+            }
+        }
+        ctx
+    }
+
+    /// The error messages of the validations of variable `name` that refuse `value`.
+    pub(super) fn refusals(module: &Module, name: &str, value: Value) -> Vec<String> {
+        let ctx = module_context(module, &[(name, value)]);
+        let variables = module.variables();
+        let variable = variables
+            .get(name)
+            .unwrap_or_else(|| panic!("variable {name}"));
+        blocks(variable.block.body(), "validation")
+            .filter_map(|v| {
+                let condition = attr(v.body(), "condition").expect("condition");
+                match eval(condition, &ctx) {
+                    Ok(Value::Bool(true)) => None,
+                    Ok(Value::Bool(false)) => Some(
+                        attr(v.body(), "error_message")
+                            .and_then(super::string_literal)
+                            .unwrap_or("?")
+                            .to_string(),
+                    ),
+                    other => panic!("{name}: a validation condition gave {other:?}"),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cidrhost_masks_the_host_bits_as_terraform_does() {
+        assert_eq!(cidrhost("10.1.2.3/8", 0).as_deref(), Ok("10.0.0.0"));
+        assert_eq!(cidrhost("2001:DB8::1/32", 0).as_deref(), Ok("2001:db8::"));
+        assert!(cidrhost("10.0.0.0/33", 0).is_err());
+        assert!(cidrhost("bogus", 0).is_err());
+    }
+
+    #[test]
+    fn can_and_try_catch_their_arguments_error() {
+        let ctx = context();
+        let e = |s: &str| eval(&s.parse::<Expression>().expect("parses"), &ctx);
+        assert_eq!(e("can(cidrhost(\"x\", 0))"), Ok(Value::Bool(false)));
+        assert_eq!(e("can(regex(\"^a\", \"b\"))"), Ok(Value::Bool(false)));
+        assert_eq!(e("try(tonumber(\"x\"), 7)"), Ok(Value::from(7u64)));
+        assert_eq!(
+            e("alltrue([for c in [\"1\", \"2\"] : tonumber(c) > 0])"),
+            Ok(Value::Bool(true))
+        );
+    }
+}
+
+fn strings(items: &[&str]) -> hcl::value::Value {
+    hcl::value::Value::from_iter(items.iter().map(|s| hcl::value::Value::from(*s)))
+}
+
+fn cidr_refusals(items: &[&str]) -> Vec<String> {
+    tf::refusals(root_module(), "allowed_source_cidrs", strings(items))
+}
+
+#[test]
+fn allowed_source_cidrs_admits_ipv4_and_ipv6_networks() {
+    for ok in [
+        vec![],
+        vec!["203.0.113.0/24"],
+        vec!["203.0.113.0/24", "2001:db8:1234::/48"],
+        vec!["10.0.0.0/8", "2001::/16", "192.0.2.7/32", "2001:DB8::/32"],
+    ] {
+        assert_eq!(cidr_refusals(&ok), Vec::<String>::new(), "{ok:?}");
+    }
+}
+
+/// The one validation message `items` gets, checked to contain `says`.
+fn refused_with(items: &[&str], says: &str) {
+    let refusals = cidr_refusals(items);
+    assert_eq!(refusals.len(), 1, "{items:?}: {refusals:#?}");
+    assert!(refusals[0].contains(says), "{items:?}: {}", refusals[0]);
+}
+
+#[test]
+fn allowed_source_cidrs_refuses_a_world_range() {
+    refused_with(&["0.0.0.0/0"], "world range");
+    refused_with(&["203.0.113.0/24", "::/0"], "world range");
+}
+
+#[test]
+fn allowed_source_cidrs_refuses_ipv4_wider_than_8_and_ipv6_wider_than_16() {
+    refused_with(&["10.0.0.0/7"], "no wider than /8");
+    refused_with(&["2000::/15"], "no wider than /16");
+}
+
+#[test]
+fn allowed_source_cidrs_refuses_host_bits() {
+    refused_with(&["10.0.0.1/8"], "host bits");
+    refused_with(&["2001:db8::1/32"], "host bits");
+}
+
+#[test]
+fn allowed_source_cidrs_refuses_malformed_entries() {
+    for bad in [
+        "bogus",
+        "10.0.0.0",
+        "010.0.0.0/8",
+        "10.0.0.0/33",
+        "2001:db8::/129",
+        "256.0.0.0/8",
+        " 10.0.0.0/8",
+        "10.0.0.0/8,10.1.0.0/16",
+    ] {
+        refused_with(&[bad], "must be an IPv4 or IPv6 CIDR");
+    }
+}
+
+#[test]
+fn allowed_source_cidrs_refuses_more_than_20_entries() {
+    let twenty: Vec<String> = (1..=20).map(|i| format!("10.{i}.0.0/16")).collect();
+    let twenty: Vec<&str> = twenty.iter().map(String::as_str).collect();
+    assert_eq!(cidr_refusals(&twenty), Vec::<String>::new());
+    let mut more = twenty.clone();
+    more.push("10.99.0.0/16");
+    refused_with(&more, "at most 20");
+}
+
+#[test]
+fn remediation_action_is_revoke_or_narrow_and_revoke_by_default() {
+    let module = root_module();
+    let admits = |v: &str| validation_admits(module, "remediation_action", v);
+    assert!(admits("revoke") && admits("narrow"));
+    for bad in ["", "Narrow", "delete", "enforce"] {
+        assert!(!admits(bad), "{bad:?}");
+    }
+    let variables = module.variables();
+    let default =
+        attr(variables["remediation_action"].block.body(), "default").and_then(string_literal);
+    assert_eq!(
+        default,
+        Some("revoke"),
+        "existing deployments keep revoking"
+    );
+}
+
+/// The function's environment (empty values dropped, as the module drops them) with these
+/// inputs.
+fn environment(vars: &[(&str, hcl::value::Value)]) -> BTreeMap<String, String> {
+    let module = root_module();
+    let ctx = tf::module_context(module, vars);
+    let env = function_env_all(module);
+    let value = tf::eval(env, &ctx).expect("the environment evaluates");
+    let hcl::value::Value::Object(map) = value else {
+        panic!("environment_variables is an object");
+    };
+    map.into_iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+        .collect()
+}
+
+/// The expression of the function's `environment_variables`.
+fn function_env_all(module: &Module) -> &Expression {
+    let function = resource(module, "alicloud_fcv3_function");
+    attr(function.body(), "environment_variables").expect("environment_variables")
+}
+
+fn narrowing_inputs(cidrs: &[&str]) -> Vec<(&'static str, hcl::value::Value)> {
+    vec![
+        ("remediation_action", hcl::value::Value::from("narrow")),
+        ("allowed_source_cidrs", strings(cidrs)),
+        ("config_site", hcl::value::Value::from("china")),
+    ]
+}
+
+#[test]
+fn narrowing_passes_the_action_and_the_comma_joined_ranges_to_the_function() {
+    let env = environment(&narrowing_inputs(&["203.0.113.0/24", "2001:db8:1234::/48"]));
+    assert_eq!(
+        env.get("REMEDIATION_ACTION").map(String::as_str),
+        Some("narrow")
+    );
+    assert_eq!(
+        env.get("ALLOWED_SOURCE_CIDRS").map(String::as_str),
+        Some("203.0.113.0/24,2001:db8:1234::/48")
+    );
+}
+
+#[test]
+fn revoking_passes_neither_the_action_nor_the_ranges() {
+    let env = environment(&[("config_site", hcl::value::Value::from("china"))]);
+    assert!(!env.contains_key("REMEDIATION_ACTION"), "{env:?}");
+    assert!(!env.contains_key("ALLOWED_SOURCE_CIDRS"), "{env:?}");
+    assert_eq!(env.get("RISKY_PORTS").map(String::as_str), Some("22,3389"));
+}
+
+/// The function's preconditions that mention `variable`, evaluated with `vars`.
+fn preconditions_hold(variable: &str, vars: &[(&str, hcl::value::Value)]) -> Vec<bool> {
+    let module = root_module();
+    let ctx = tf::module_context(module, vars);
+    let function = resource(module, "alicloud_fcv3_function");
+    blocks(function.body(), "lifecycle")
+        .flat_map(|l| blocks(l.body(), "precondition"))
+        .filter_map(|p| attr(p.body(), "condition"))
+        .filter(|c| {
+            lint::references(c)
+                .iter()
+                .any(|r| r.get(1).map(String::as_str) == Some(variable))
+        })
+        .map(|c| tf::eval(c, &ctx) == Ok(hcl::value::Value::Bool(true)))
+        .collect()
+}
+
+#[test]
+fn narrowing_without_allowed_ranges_fails_the_plan() {
+    let held = preconditions_hold("allowed_source_cidrs", &narrowing_inputs(&[]));
+    assert!(held.len() >= 2 && held.contains(&false), "{held:?}");
+    let held = preconditions_hold(
+        "allowed_source_cidrs",
+        &narrowing_inputs(&["203.0.113.0/24"]),
+    );
+    assert!(held.iter().all(|h| *h), "{held:?}");
+}
+
+#[test]
+fn allowed_ranges_without_narrowing_fail_the_plan() {
+    // Whoever set them expects narrowing; revoke mode would delete the rules instead.
+    let held = preconditions_hold(
+        "allowed_source_cidrs",
+        &[("allowed_source_cidrs", strings(&["203.0.113.0/24"]))],
+    );
+    assert!(held.contains(&false), "{held:?}");
+    let held = preconditions_hold("allowed_source_cidrs", &[]);
+    assert!(held.iter().all(|h| *h), "{held:?}");
+}
+
+/// Whether `local.authorizes` of `module` holds with these inputs.
+fn authorizes(module: &Module, vars: &[(&str, hcl::value::Value)]) -> bool {
+    let ctx = tf::module_context(module, vars);
+    let expr: Expression = "local.authorizes".parse().expect("parses");
+    tf::eval(&expr, &ctx) == Ok(hcl::value::Value::Bool(true))
+}
+
+#[test]
+fn authorize_is_granted_when_narrowing_or_restoring_and_only_then() {
+    use hcl::value::Value;
+    for module in [root_module(), module_at("terraform/modules/member-role")] {
+        let dir = module.dir.display();
+        let with = |action: &str, restore: bool| {
+            authorizes(
+                module,
+                &[
+                    ("remediation_action", Value::from(action)),
+                    ("enable_restore", Value::Bool(restore)),
+                ],
+            )
+        };
+        assert!(
+            !with("revoke", false),
+            "{dir}: revoking alone never authorizes"
+        );
+        assert!(with("narrow", false), "{dir}: narrowing authorizes");
+        assert!(with("revoke", true), "{dir}: a restore authorizes");
+        assert!(with("narrow", true), "{dir}");
+    }
+    // And the grant is exactly that condition (the policy check above pins the action to it).
+    let grants = policy_grants(root_module()).expect("checkable");
+    assert_eq!(
+        grants["ecs:AuthorizeSecurityGroup"],
+        vec![BTreeSet::from([AUTHORIZE_GATE.to_string()])]
+    );
+}
+
+#[test]
+fn the_member_role_validates_remediation_action_like_the_central_module() {
+    let member = module_at("terraform/modules/member-role");
+    for value in ["revoke", "narrow", "", "Narrow", "delete"] {
+        assert_eq!(
+            validation_admits(member, "remediation_action", value),
+            validation_admits(root_module(), "remediation_action", value),
+            "{value:?}"
+        );
+    }
+}
+
+#[test]
+fn both_rules_are_also_evaluated_on_a_schedule() {
+    // A change-triggered rule never re-evaluates a group whose configuration stays the same, so
+    // an exemption that expires would never be enforced (terraform/README.md).
+    let module = root_module();
+    let ctx = tf::module_context(module, &[]);
+    for ty in [
+        "alicloud_config_rule",
+        "alicloud_config_aggregate_config_rule",
+    ] {
+        let rule = resource(module, ty);
+        let triggers = attr(rule.body(), "config_rule_trigger_types").expect("triggers");
+        let triggers = tf::eval(triggers, &ctx).expect("evaluates");
+        assert_eq!(
+            triggers.as_str(),
+            Some("ConfigurationItemChangeNotification,ScheduledNotification"),
+            "{ty}"
+        );
+        assert_eq!(
+            attr(rule.body(), "maximum_execution_frequency").and_then(var_name),
+            Some("maximum_execution_frequency"),
+            "{ty}"
+        );
+    }
+}
+
+#[test]
+fn maximum_execution_frequency_takes_the_providers_values_and_defaults_to_a_day() {
+    let module = root_module();
+    let admits = |v: &str| validation_admits(module, "maximum_execution_frequency", v);
+    // The aggregate rule's ValidateFunc in the provider (the schema subset) lists these.
+    let schema: serde_json::Value = serde_json::from_str(include_str!(
+        "fixtures/terraform/alicloud-schema-subset.json"
+    ))
+    .expect("schema JSON");
+    let values = schema["resources"]["alicloud_config_aggregate_config_rule"]["args"]
+        ["maximum_execution_frequency"]["values"]
+        .as_array()
+        .expect("the provider's values");
+    assert_eq!(values.len(), 5);
+    for v in values {
+        assert!(admits(v.as_str().expect("text")), "{v}");
+    }
+    for bad in ["", "one_hour", "24h", "Two_Hours"] {
+        assert!(!admits(bad), "{bad:?}");
+    }
+    let variables = module.variables();
+    let default = attr(
+        variables["maximum_execution_frequency"].block.body(),
+        "default",
+    )
+    .and_then(string_literal);
+    assert_eq!(default, Some("TwentyFour_Hours"));
 }

@@ -102,8 +102,10 @@ pub enum Needed {
     Aggregator,
     /// Only with `CROSS_ACCOUNT_ROLE_NAME` (AssumeRole into member accounts).
     CrossAccount,
-    /// Only when the restore event is enabled.
-    Restore,
+    /// Only when narrowing (`REMEDIATION_ACTION=narrow`: the approved ranges are authorized
+    /// before the world-open rule is revoked) or when the restore event is enabled (a revoked
+    /// rule is authorized again).
+    Authorize,
     /// Only with `LOOKUP_OPENER=true` (ActionTrail names who opened a revoked rule).
     LookupOpener,
 }
@@ -138,7 +140,7 @@ pub const API_ACTIONS: &[ApiAction] = &[
     },
     ApiAction {
         ram_action: "ecs:AuthorizeSecurityGroup",
-        needed: Needed::Restore,
+        needed: Needed::Authorize,
     },
     ApiAction {
         ram_action: "sts:AssumeRole",

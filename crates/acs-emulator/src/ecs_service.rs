@@ -106,6 +106,46 @@ fn rule_key(rule: &Value, classic: bool) -> Vec<String> {
     key
 }
 
+/// What makes a rule "already exist" for `AuthorizeSecurityGroup`: the parameters the API
+/// reference says determine an inbound rule, "IpProtocol, PortRange, SourcePortRange (optional),
+/// NicType, Policy, and SourceCidrIp" (or SourceGroupId with SourceGroupOwnerAccount, or a prefix
+/// list; DestCidrIp for quintuple rules), with ECS's defaults (accept, the group's NIC type).
+/// Priority and Description are not among them: a rule that differs from an existing one only
+/// there is that rule, and the call adds nothing (and changes neither). Sources:
+/// `AlibabaCloudDocs/ecs` `intl.en-US/API Reference/Security groups/AuthorizeSecurityGroup.md`
+/// ("You can determine a security group rule by specifying one of the following groups of
+/// parameters"), and the current page https://www.alibabacloud.com/help/doc-detail/25554.html
+/// ("Define an inbound security group rule by configuring the following parameters together:
+/// Source, PortRange, IpProtocol, Policy").
+fn authorize_identity(rule: &Value, classic: bool) -> Vec<String> {
+    let policy = field(rule, "Policy").to_ascii_lowercase();
+    let mut key = vec![
+        direction_of(rule),
+        if policy.is_empty() {
+            "accept".into()
+        } else {
+            policy
+        },
+        field(rule, "IpProtocol").to_ascii_uppercase(),
+        nic_in(rule, classic),
+    ];
+    for name in [
+        "PortRange",
+        "PortRangeListId",
+        "SourcePortRange",
+        "SourceCidrIp",
+        "Ipv6SourceCidrIp",
+        "SourceGroupId",
+        "SourceGroupOwnerAccount",
+        "SourcePrefixListId",
+        "DestCidrIp",
+        "Ipv6DestCidrIp",
+    ] {
+        key.push(field(rule, name));
+    }
+    key
+}
+
 /// A stored rule as Describe answers it: every field of a Permission is a `*string` in the SDK
 /// model (`ecs-20140526/client/describe_security_group_attribute_response_body_model.go`,
 /// `Priority` included), so a number a fixture gave is answered as its text.
@@ -416,6 +456,12 @@ fn validate_permission(
         .copied()
         .filter(|s| get(s).is_some())
         .collect();
+    // The SDK model forbids `SourceCidrIp` with `Ipv6SourceCidrIp` ("This parameter and
+    // `SourceCidrIp` cannot be specified at the same time") and resolves the other pairs by
+    // precedence ("If both `SourceGroupId` and `SourceCidrIp` are specified, `SourceCidrIp` takes
+    // precedence"; `SourcePrefixListId` "is ignored" beside another source;
+    // `ecs-20140526/client/authorize_security_group_request_model.go`). The emulator refuses every
+    // pair: a client that sends two sources has a bug the precedence would hide.
     match given.len() {
         0 => {
             return Err(ApiError::new(
@@ -433,15 +479,14 @@ fn validate_permission(
             ))
         }
     }
+    // Codes from the AuthorizeSecurityGroup error table (`InvalidSourceCidrIp.Malformed`,
+    // `InvalidDestCidrIp.Malformed`, `InvalidParam.Ipv6SourceCidrIp`, `InvalidParam.Ipv6DestCidrIp`;
+    // `AlibabaCloudDocs/ecs` `intl.en-US/API Reference/Security groups/AuthorizeSecurityGroup.md`).
     for (name, v6, code) in [
         ("SourceCidrIp", false, "InvalidSourceCidrIp.Malformed"),
-        (
-            "Ipv6SourceCidrIp",
-            true,
-            "InvalidIpv6SourceCidrIp.Malformed",
-        ),
+        ("Ipv6SourceCidrIp", true, "InvalidParam.Ipv6SourceCidrIp"),
         ("DestCidrIp", false, "InvalidDestCidrIp.Malformed"),
-        ("Ipv6DestCidrIp", true, "InvalidIpv6DestCidrIp.Malformed"),
+        ("Ipv6DestCidrIp", true, "InvalidParam.Ipv6DestCidrIp"),
     ] {
         if let Some(v) = get(name) {
             if !valid_cidr(v, v6) {
@@ -452,6 +497,43 @@ fn validate_permission(
                 ));
             }
         }
+    }
+    // IPv6 addresses only in VPC groups: "Only IPv6 addresses of VPC-type instances are
+    // supported" (Ipv6SourceCidrIp and Ipv6DestCidrIp in the AuthorizeSecurityGroup reference
+    // above; the SDK model: "takes effect only for VPC-connected ECS instances that support
+    // IPv6"). What a classic group answers is not documented: the code is the error table's
+    // `InvalidParam.<Field>`, the emulator's choice for this case.
+    if is_classic(group) {
+        for name in ["Ipv6SourceCidrIp", "Ipv6DestCidrIp"] {
+            if get(name).is_some() {
+                return Err(ApiError::new(
+                    400,
+                    &format!("InvalidParam.{name}"),
+                    format!(
+                        "Permissions.{n}.{name}: IPv6 addresses are supported only in VPC security groups, and {} is in the classic network.",
+                        group.id
+                    ),
+                ));
+            }
+        }
+    }
+    // ICMP is an IPv4 protocol and ICMPv6 an IPv6 one ("IpProtocol can be set to icmp only for
+    // IPv4 addresses", the reference above); its error table names both conflicts.
+    let v6_addresses = get("Ipv6SourceCidrIp").is_some() || get("Ipv6DestCidrIp").is_some();
+    let v4_addresses = get("SourceCidrIp").is_some() || get("DestCidrIp").is_some();
+    if protocol == "ICMP" && v6_addresses {
+        return Err(ApiError::new(
+            400,
+            "InvalidParam.Ipv4ProtocolConflictWithIpv6Address",
+            format!("Permissions.{n}: ICMP is an IPv4 protocol; use ICMPv6 with IPv6 addresses."),
+        ));
+    }
+    if protocol == "ICMPV6" && v4_addresses {
+        return Err(ApiError::new(
+            400,
+            "InvalidParam.Ipv6ProtocolConflictWithIpv4Address",
+            format!("Permissions.{n}: ICMPv6 is an IPv6 protocol; use ICMP with IPv4 addresses."),
+        ));
     }
     if let Some(sg) = get("SourceGroupId") {
         let known = state
@@ -509,11 +591,15 @@ fn validate_permission(
             ))
         }
     };
+    // "The description must be 1 to 512 characters in length" (`Permissions.N.Description` in the
+    // SDK model); the code is the error table's `InvalidSecurityGroupDiscription.Malformed`
+    // (spelt so) "The specified security group rule description is not valid." An empty value
+    // is not sent by the SDKs, so it counts as absent.
     if let Some(d) = get("Description") {
         if d.chars().count() > 512 {
             return Err(ApiError::new(
                 400,
-                "InvalidDescription.Malformed",
+                "InvalidSecurityGroupDiscription.Malformed",
                 format!("Permissions.{n}.Description is longer than 512 characters."),
             ));
         }
@@ -798,21 +884,50 @@ pub(crate) fn authorize(
         });
     }
     let group_copy = live_group(state, caller, params)?.clone();
+    let classic = is_classic(&group_copy);
     let mut new_rules: Vec<Value> = Vec::new();
     for (i, p) in perms.iter().enumerate() {
         let mut rule = validate_permission(state, &group_copy, i + 1, p)?;
-        let classic = is_classic(&group_copy);
-        let key = rule_key(&rule, classic);
+        // "If the specified security group rule already exists in the security group, the call
+        // is successful but no security group rule is created" (AuthorizeSecurityGroup API
+        // reference, https://www.alibabacloud.com/help/doc-detail/25554.html, and
+        // `AlibabaCloudDocs/ecs` `intl.en-US/API Reference/Security groups/AuthorizeSecurityGroup.md`:
+        // "If the rule to be created matches an existing rule, the AuthorizeSecurityGroup
+        // operation succeeds but no rule is created"). An older Chinese edition of that page
+        // said the call fails; every current edition says it succeeds. Two equal entries of one
+        // call likewise make one rule. "Exists" is [`authorize_identity`].
+        let key = authorize_identity(&rule, classic);
         let exists = group_copy
             .live
             .rules
             .iter()
             .chain(new_rules.iter())
-            .any(|r| rule_key(r, classic) == key);
+            .any(|r| authorize_identity(r, classic) == key);
         if !exists {
             rule["SecurityGroupRuleId"] = json!(new_rule_id());
             new_rules.push(rule);
         }
+    }
+    // The rule quota: "The total number of outbound and inbound security group rules in each
+    // security group cannot exceed 200" (the reference above), refused with
+    // `403 AuthorizationLimitExceed` "The limit of authorization records in the security group
+    // reaches." (its error table). Only rules the call would create count, so re-authorizing
+    // existing rules in a full group still succeeds. Whether ECS applies part of a call that
+    // crosses the limit is not documented: the emulator applies none of it, as it does for an
+    // invalid entry.
+    let quota = state.settings.security_group_rule_quota;
+    let total = group_copy.live.rules.len() + new_rules.len();
+    if !new_rules.is_empty() && total > quota {
+        return Err(ApiError::new(
+            403,
+            "AuthorizationLimitExceed",
+            format!(
+                "The limit of authorization records in the security group reaches. {} holds {} of at most {quota} rules; this call would add {}.",
+                group_copy.id,
+                group_copy.live.rules.len(),
+                new_rules.len()
+            ),
+        ));
     }
     let group = live_group(state, caller, params)?;
     let mutated = !new_rules.is_empty();

@@ -256,6 +256,15 @@ pub struct Settings {
     /// How long a successful `ClientToken` is remembered.
     #[serde(default = "default_token_window")]
     pub client_token_window_secs: u64,
+    /// How many rules (inbound and outbound together) one security group may hold; an
+    /// `AuthorizeSecurityGroup` that would go beyond it is refused with
+    /// `AuthorizationLimitExceed`. ECS's default is 200 ("The total number of outbound and
+    /// inbound security group rules in each security group cannot exceed 200", AuthorizeSecurityGroup
+    /// API reference, `AlibabaCloudDocs/ecs` `intl.en-US/API Reference/Security groups/AuthorizeSecurityGroup.md`
+    /// and https://www.alibabacloud.com/help/doc-detail/25554.htm); a test sets a small one to fill a
+    /// group cheaply.
+    #[serde(default = "default_rule_quota")]
+    pub security_group_rule_quota: usize,
 }
 
 fn default_900() -> u64 {
@@ -267,6 +276,13 @@ fn default_page() -> u32 {
 fn default_token_window() -> u64 {
     3600
 }
+fn default_rule_quota() -> usize {
+    DEFAULT_SECURITY_GROUP_RULE_QUOTA
+}
+
+/// ECS's documented limit of rules per security group, inbound and outbound together (see
+/// [`Settings::security_group_rule_quota`]).
+pub const DEFAULT_SECURITY_GROUP_RULE_QUOTA: usize = 200;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -276,6 +292,7 @@ impl Default for Settings {
             page_size_default: 500,
             latency_ms: 0,
             client_token_window_secs: 3600,
+            security_group_rule_quota: DEFAULT_SECURITY_GROUP_RULE_QUOTA,
         }
     }
 }

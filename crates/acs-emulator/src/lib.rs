@@ -33,7 +33,7 @@
 //!   answered from a group's snapshot view.
 //! * `ecs_service`: ECS `DescribeSecurityGroupAttribute`, `RevokeSecurityGroup` and
 //!   `AuthorizeSecurityGroup`, against a group's live view (pagination, ClientToken
-//!   idempotency, managed-group refusal).
+//!   idempotency, managed-group refusal, an existing rule authorized again, the rule quota).
 //! * `ecs_inventory`: ECS `DescribeRegions` and `DescribeSecurityGroups`, the listing calls.
 //! * `sts_service`: STS `AssumeRole`, with trust policies and expiring credentials.
 //! * `fixture`: the JSON world the emulator starts from, validated once at load.
@@ -72,6 +72,7 @@ pub use fault::{Fault, FaultKind};
 pub use fixture::{
     AccountFixture, AggregatorFixture, ConfigShape, CredentialFixture, EventFixture, Fixture,
     RoleFixture, SecurityGroupFixture, Settings, SnapshotFixture,
+    DEFAULT_SECURITY_GROUP_RULE_QUOTA,
 };
 pub use journal::{JournalEntry, Service};
 

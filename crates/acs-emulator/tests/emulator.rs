@@ -956,6 +956,342 @@ async fn authorize_validates_each_permission_with_the_documented_codes() {
     assert_eq!(live_ids(&emu, WEB_SG).len(), 6, "nothing was added");
 }
 
+/// The basic fixture's internal RDP rule of `WEB_SG`, as Permissions.1: TCP 3389 from
+/// 10.0.0.0/8, accept (the defaults: priority 1, intranet in a VPC group).
+const INTERNAL_RDP: [(&str, &str); 3] = [
+    ("Permissions.1.IpProtocol", "TCP"),
+    ("Permissions.1.PortRange", "3389/3389"),
+    ("Permissions.1.SourceCidrIp", "10.0.0.0/8"),
+];
+
+/// `base` with the fields of `extra` replaced or added.
+fn with<'a>(base: &[(&'a str, &'a str)], extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all: Vec<_> = base
+        .iter()
+        .copied()
+        .filter(|(n, _)| !extra.iter().any(|(e, _)| e == n))
+        .collect();
+    all.extend_from_slice(extra);
+    all
+}
+
+#[tokio::test]
+async fn authorizing_a_rule_that_already_exists_succeeds_and_adds_nothing() {
+    let emu = start().await;
+    let before = emu.live_rules(WEB_SG).unwrap();
+    let (status, body) = authorize(&emu, WEB_SG, &INTERNAL_RDP).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(emu.live_rules(WEB_SG).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_rule_differing_from_an_existing_one_only_in_priority_or_description_is_that_rule() {
+    let emu = start().await;
+    let before = emu.live_rules(WEB_SG).unwrap();
+    let again = with(
+        &INTERNAL_RDP,
+        &[
+            ("Permissions.1.Priority", "7"),
+            ("Permissions.1.Description", "narrowed from sgr-x"),
+            ("Permissions.1.NicType", "intranet"),
+            ("Permissions.1.Policy", "ACCEPT"),
+        ],
+    );
+    let (status, body) = authorize(&emu, WEB_SG, &again).await;
+    assert_eq!(status, 200, "{body}");
+    let live = emu.live_rules(WEB_SG).unwrap();
+    assert_eq!(live, before, "nothing added, the existing rule unchanged");
+}
+
+#[tokio::test]
+async fn a_rule_differing_in_source_policy_or_ports_is_a_new_rule() {
+    let emu = start().await;
+    let before = live_ids(&emu, WEB_SG);
+    for change in [
+        ("Permissions.1.SourceCidrIp", "10.1.0.0/16"),
+        ("Permissions.1.Policy", "drop"),
+        ("Permissions.1.PortRange", "3390/3390"),
+    ] {
+        let (status, body) = authorize(&emu, WEB_SG, &with(&INTERNAL_RDP, &[change])).await;
+        assert_eq!(status, 200, "{change:?}: {body}");
+    }
+    assert_eq!(live_ids(&emu, WEB_SG).len(), before.len() + 3);
+}
+
+#[tokio::test]
+async fn equal_entries_of_one_call_make_one_rule() {
+    let emu = start().await;
+    let before = live_ids(&emu, WEB_SG).len();
+    let (status, body) = authorize(
+        &emu,
+        WEB_SG,
+        &[
+            ("Permissions.1.IpProtocol", "TCP"),
+            ("Permissions.1.PortRange", "22/22"),
+            ("Permissions.1.SourceCidrIp", "203.0.113.0/24"),
+            ("Permissions.2.IpProtocol", "tcp"),
+            ("Permissions.2.PortRange", "22/22"),
+            ("Permissions.2.SourceCidrIp", "203.0.113.0/24"),
+            ("Permissions.2.Priority", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(live_ids(&emu, WEB_SG).len(), before + 1);
+}
+
+/// The basic fixture with a rule quota of `quota` per group.
+async fn start_with_rule_quota(quota: usize) -> Emulator {
+    let mut fixture = fixture_json();
+    fixture["settings"]["securityGroupRuleQuota"] = json!(quota);
+    start_with(fixture).await
+}
+
+fn new_sources(n: usize) -> Vec<(String, String)> {
+    (1..=n)
+        .flat_map(|i| {
+            [
+                (format!("Permissions.{i}.IpProtocol"), "TCP".to_string()),
+                (format!("Permissions.{i}.PortRange"), "22/22".to_string()),
+                (
+                    format!("Permissions.{i}.SourceCidrIp"),
+                    format!("198.51.{}.{}/32", i / 250, i % 250),
+                ),
+            ]
+        })
+        .collect()
+}
+
+async fn authorize_owned(emu: &Emulator, group: &str, params: &[(String, String)]) -> (u16, Value) {
+    let borrowed: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    authorize(emu, group, &borrowed).await
+}
+
+#[tokio::test]
+async fn authorizing_beyond_the_rule_quota_is_refused_with_authorization_limit_exceed_and_adds_nothing(
+) {
+    // WEB_SG holds 6 rules; with room for 7, one more fits and two do not.
+    let emu = start_with_rule_quota(7).await;
+    let before = emu.live_rules(WEB_SG).unwrap();
+    let (status, body) = authorize_owned(&emu, WEB_SG, &new_sources(2)).await;
+    assert_eq!(
+        (status, code(&body)),
+        (403, "AuthorizationLimitExceed"),
+        "{body}"
+    );
+    assert_eq!(
+        emu.live_rules(WEB_SG).unwrap(),
+        before,
+        "no part of the call applied"
+    );
+    let (status, body) = authorize_owned(&emu, WEB_SG, &new_sources(1)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(live_ids(&emu, WEB_SG).len(), 7);
+}
+
+#[tokio::test]
+async fn the_rule_quota_counts_inbound_and_outbound_rules_together() {
+    // WEB_SG: five ingress rules and one egress rule, so a quota of 6 leaves no room.
+    let emu = start_with_rule_quota(6).await;
+    let (status, body) = authorize_owned(&emu, WEB_SG, &new_sources(1)).await;
+    assert_eq!(
+        (status, code(&body)),
+        (403, "AuthorizationLimitExceed"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_existing_rule_authorized_again_in_a_full_group_still_succeeds() {
+    let emu = start_with_rule_quota(6).await;
+    let (status, body) = authorize(&emu, WEB_SG, &INTERNAL_RDP).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(live_ids(&emu, WEB_SG).len(), 6);
+}
+
+#[tokio::test]
+async fn the_default_rule_quota_is_the_documented_two_hundred_rules_per_group() {
+    assert_eq!(acs_emulator::DEFAULT_SECURITY_GROUP_RULE_QUOTA, 200);
+    let emu = start().await;
+    let mut rules = emu.live_rules(WEB_SG).unwrap();
+    for i in rules.len()..199 {
+        rules.push(
+            json!({"SecurityGroupRuleId": format!("sgr-fill{i:016}"), "Direction": "ingress",
+            "Policy": "Accept", "Priority": "1", "IpProtocol": "TCP", "PortRange": "9000/9000",
+            "SourceCidrIp": format!("172.16.{}.{}/32", i / 250, i % 250), "NicType": "intranet"}),
+        );
+    }
+    emu.set_live_rules(WEB_SG, rules);
+    let (status, body) = authorize_owned(&emu, WEB_SG, &new_sources(1)).await;
+    assert_eq!(status, 200, "the 200th rule fits: {body}");
+    let more = authorize(
+        &emu,
+        WEB_SG,
+        &with(
+            &INTERNAL_RDP,
+            &[("Permissions.1.SourceCidrIp", "192.0.2.0/24")],
+        ),
+    )
+    .await;
+    assert_eq!((more.0, code(&more.1)), (403, "AuthorizationLimitExceed"));
+}
+
+#[tokio::test]
+async fn at_most_100_permissions_are_accepted_in_one_call() {
+    let emu = start().await;
+    let (status, body) = authorize_owned(&emu, WEB_SG, &new_sources(100)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(live_ids(&emu, WEB_SG).len(), 106);
+    let emu = start().await;
+    let (status, body) = authorize_owned(&emu, WEB_SG, &new_sources(101)).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidParameter.TooManyPermissions"),
+        "{body}"
+    );
+    assert_eq!(live_ids(&emu, WEB_SG).len(), 6);
+}
+
+/// The basic fixture plus a classic-network group (no VPC) of the same account and region.
+async fn start_with_classic_group() -> Emulator {
+    let mut fixture = fixture_json();
+    fixture["securityGroups"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "accountId": "1234567890123456", "regionId": "cn-hangzhou",
+            "securityGroupId": "sg-bp1classic00000000", "vpcId": "", "rules": []
+        }));
+    start_with(fixture).await
+}
+
+const IPV6_SSH: [(&str, &str); 3] = [
+    ("Permissions.1.IpProtocol", "TCP"),
+    ("Permissions.1.PortRange", "22/22"),
+    ("Permissions.1.Ipv6SourceCidrIp", "2001:db8:1234::/48"),
+];
+
+#[tokio::test]
+async fn an_ipv6_source_is_stored_in_a_vpc_group_as_its_own_field() {
+    let emu = start().await;
+    let (status, body) = authorize(&emu, WEB_SG, &IPV6_SSH).await;
+    assert_eq!(status, 200, "{body}");
+    let added = emu.live_rules(WEB_SG).unwrap().last().cloned().unwrap();
+    assert_eq!(added["Ipv6SourceCidrIp"], "2001:db8:1234::/48");
+    assert_eq!(added["SourceCidrIp"], "");
+}
+
+#[tokio::test]
+async fn an_ipv6_source_is_refused_in_a_classic_group() {
+    let emu = start_with_classic_group().await;
+    let (status, body) = authorize(&emu, "sg-bp1classic00000000", &IPV6_SSH).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidParam.Ipv6SourceCidrIp"),
+        "{body}"
+    );
+    let v4 = [
+        ("Permissions.1.IpProtocol", "TCP"),
+        ("Permissions.1.PortRange", "22/22"),
+        ("Permissions.1.SourceCidrIp", "203.0.113.0/24"),
+    ];
+    let (status, body) = authorize(&emu, "sg-bp1classic00000000", &v4).await;
+    assert_eq!(status, 200, "an IPv4 source is fine there: {body}");
+}
+
+#[tokio::test]
+async fn an_ipv4_and_an_ipv6_source_in_one_permission_are_refused() {
+    let emu = start().await;
+    let both = with(
+        &IPV6_SSH,
+        &[("Permissions.1.SourceCidrIp", "203.0.113.0/24")],
+    );
+    let (status, body) = authorize(&emu, WEB_SG, &both).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidParam.Source"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_ipv6_source_answers_the_documented_code() {
+    let emu = start().await;
+    let bad = with(
+        &IPV6_SSH,
+        &[("Permissions.1.Ipv6SourceCidrIp", "2001:db8::/129")],
+    );
+    let (status, body) = authorize(&emu, WEB_SG, &bad).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidParam.Ipv6SourceCidrIp"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn icmp_with_an_ipv6_source_and_icmpv6_with_an_ipv4_source_are_refused() {
+    let emu = start().await;
+    let icmp_v6 = with(
+        &IPV6_SSH,
+        &[
+            ("Permissions.1.IpProtocol", "ICMP"),
+            ("Permissions.1.PortRange", "-1/-1"),
+        ],
+    );
+    let (status, body) = authorize(&emu, WEB_SG, &icmp_v6).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidParam.Ipv4ProtocolConflictWithIpv6Address"),
+        "{body}"
+    );
+    let icmpv6_v4 = with(
+        &INTERNAL_RDP,
+        &[
+            ("Permissions.1.IpProtocol", "ICMPv6"),
+            ("Permissions.1.PortRange", "-1/-1"),
+        ],
+    );
+    let (status, body) = authorize(&emu, WEB_SG, &icmpv6_v4).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidParam.Ipv6ProtocolConflictWithIpv4Address"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_description_of_512_characters_is_stored_and_one_of_513_is_refused() {
+    let emu = start().await;
+    let long = "d".repeat(512);
+    let longer = "d".repeat(513);
+    let new = with(
+        &INTERNAL_RDP,
+        &[("Permissions.1.SourceCidrIp", "192.0.2.0/24")],
+    );
+    let mut ok = new.clone();
+    ok.push(("Permissions.1.Description", long.as_str()));
+    let (status, body) = authorize(&emu, WEB_SG, &ok).await;
+    assert_eq!(status, 200, "{body}");
+    let added = emu.live_rules(WEB_SG).unwrap().last().cloned().unwrap();
+    assert_eq!(added["Description"], long.as_str());
+    let mut refused = with(
+        &INTERNAL_RDP,
+        &[("Permissions.1.SourceCidrIp", "192.0.3.0/24")],
+    );
+    refused.push(("Permissions.1.Description", longer.as_str()));
+    let (status, body) = authorize(&emu, WEB_SG, &refused).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "InvalidSecurityGroupDiscription.Malformed"),
+        "{body}"
+    );
+    assert_eq!(live_ids(&emu, WEB_SG).len(), 7);
+}
+
 // ---------------------------------------------------------------- Config
 
 #[tokio::test]

@@ -54,6 +54,9 @@ module "sg_remediator" {
   # enable_restore stays off in this first, dry-run step: a restore re-opens ports. Turn it on
   # only when you need to undo a remediation: enable_restore = true together with
   # restore_seal_key (a secret, e.g. from TF_VAR_restore_seal_key; see terraform/README.md).
+  # To narrow world-open rules to approved ranges instead of deleting them, add
+  # remediation_action = "narrow" and allowed_source_cidrs = ["203.0.113.0/24"], still dry-run
+  # first.
 
   tags = {
     app = "sg-remediator"

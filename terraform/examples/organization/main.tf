@@ -113,8 +113,9 @@ module "sg_remediator" {
 }
 
 # Each member role trusts the function's role: Terraform creates that role first, then these, in
-# the same apply. enable_restore and lookup_opener (default false) must match the central
-# module's (module.sg_remediator.member_role.enable_restore and .lookup_opener).
+# the same apply. enable_restore, remediation_action and lookup_opener (defaults false, "revoke",
+# false) must match the central module's (module.sg_remediator.member_role.enable_restore,
+# .remediation_action and .lookup_opener): narrowing and restoring authorize rules in the members.
 module "member_role_a" {
   source    = "../../modules/member-role"
   providers = { alicloud = alicloud.member_a }

@@ -8,17 +8,21 @@
 locals {
   policy_name = var.policy_name != "" ? var.policy_name : replace("${var.role_name}-policy", ".", "-")
 
+  # Narrowing authorizes the approved ranges in the member's groups, and a restore re-authorizes
+  # a revoked rule there; as in the central module.
+  authorizes = var.enable_restore || var.remediation_action == "narrow"
+
   # Exactly what the function calls with this role's credentials (src/services/mod.rs
   # API_ACTIONS; tests/terraform.rs keeps the two equal). Config is read in the central account
   # through the aggregator, unless reads_config_in_member says otherwise.
-  actions_always  = ["ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup"]
-  actions_restore = ["ecs:AuthorizeSecurityGroup"]
-  actions_config  = ["config:GetDiscoveredResource"]
-  actions_opener  = ["actiontrail:LookupEvents"]
+  actions_always    = ["ecs:DescribeSecurityGroupAttribute", "ecs:RevokeSecurityGroup"]
+  actions_authorize = ["ecs:AuthorizeSecurityGroup"]
+  actions_config    = ["config:GetDiscoveredResource"]
+  actions_opener    = ["actiontrail:LookupEvents"]
 
   actions = concat(
     local.actions_always,
-    var.enable_restore ? local.actions_restore : [],
+    local.authorizes ? local.actions_authorize : [],
     var.reads_config_in_member ? local.actions_config : [],
     var.lookup_opener ? local.actions_opener : [],
   )

@@ -24,6 +24,17 @@ variable "enable_restore" {
   default     = false
 }
 
+variable "remediation_action" {
+  description = "\"narrow\" grants ecs:AuthorizeSecurityGroup: the function authorizes the approved ranges in this account's groups before it revokes a world-open rule. Set it as in the central module (output member_role.remediation_action)."
+  type        = string
+  default     = "revoke"
+
+  validation {
+    condition     = contains(["revoke", "narrow"], var.remediation_action)
+    error_message = "remediation_action must be \"revoke\" or \"narrow\", as in the central module."
+  }
+}
+
 variable "lookup_opener" {
   description = "Grant actiontrail:LookupEvents, to name who opened a revoked rule. Set it as in the central module (output member_role.lookup_opener)."
   type        = bool
