@@ -497,6 +497,13 @@ pub struct RestoreReport {
     pub refused_rules: Vec<RefusedRule>,
     /// Ids the restored rules got (a restored rule gets a new id), learned by describing again.
     pub new_rule_ids: Vec<RuleId>,
+    /// `removedRules`: rules an earlier narrowing added (the event's `removeRules`) that this
+    /// restore revoked, verified gone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed_rules: Vec<Permission>,
+    /// `wouldRemoveRules`: dry run, the rules of `removeRules` a real restore would revoke.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_remove_rules: Option<Vec<Permission>>,
     /// `apiRequestIds`: RequestIds of every API call made, for the cloud's own audit trail.
     pub api_request_ids: Vec<String>,
 }
@@ -536,8 +543,11 @@ impl From<Status> for RestoreStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefusedRule {
-    /// Position in the event's `rules`, from 0.
+    /// Position in the event's `rules` (or in `removeRules`, see `list`), from 0.
     pub index: usize,
+    /// `removeRules` when the entry is one of the event's `removeRules`; absent for `rules`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<&'static str>,
     /// The entry as the event gave it.
     pub rule: Permission,
     /// Why it was refused (missing, malformed, mismatched or expired seal).
