@@ -517,3 +517,108 @@ fn bootstrap_refuses_to_start_with_an_unusable_narrowing_configuration() {
         );
     }
 }
+
+/// The demo world's group with SSH open to the IPv4 and the IPv6 internet.
+const WEB_PROD: &str = "sg-bp1fg655nh68xyz9i0d1";
+
+/// The `sg-remediator` binary against `emulator`, with the demo fixture's key and a seal key.
+fn cli(emulator: &Emulator, home: &std::path::Path, args: &[&str]) -> std::process::Command {
+    let demo = read_fixture("demo.json").unwrap();
+    let key = key_of(&demo, FUNCTION_ACCOUNT, 0).expect("the demo fixture has a key");
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sg-remediator"));
+    c.env_clear()
+        .env("HOME", home)
+        .env("ECS_ENDPOINT", emulator.ecs_endpoint())
+        .env("CONFIG_ENDPOINT", emulator.config_endpoint())
+        .env("STS_ENDPOINT", emulator.sts_endpoint())
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", &key.id)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", &key.secret)
+        .env("RESTORE_SEAL_KEY", SEAL_KEY)
+        .args(args)
+        .stdin(Stdio::null());
+    if let Some(token) = &key.token {
+        c.env("ALIBABA_CLOUD_SECURITY_TOKEN", token);
+    }
+    c
+}
+
+async fn output(c: std::process::Command) -> std::process::Output {
+    let mut c = c;
+    tokio::task::spawn_blocking(move || c.output().expect("the binary runs"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_narrows_with_narrow_to_and_its_restore_undoes_it() {
+    let emulator = emulator(&read_fixture("demo.json").unwrap()).await;
+    let home = std::env::temp_dir().join(format!("sg-remediator-narrow-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&home).unwrap();
+    let report_file = home.join("remediation.json");
+    let before = emulator.live_rules(WEB_PROD).unwrap();
+
+    let c = cli(
+        &emulator,
+        &home,
+        &[
+            "remediate",
+            WEB_PROD,
+            "--region",
+            REGION,
+            "--narrow-to",
+            "203.0.113.0/24",
+            "--yes",
+            "--output",
+            report_file.to_str().unwrap(),
+        ],
+    );
+    let out = output(c).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("NARROWED to 203.0.113.0/24; verified gone"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ADDED: replaces sgr-bp1dyfyd0b2r8xk1wq5e"),
+        "{stdout}"
+    );
+    let added = live_rule_with(&emulator, WEB_PROD, "SourceCidrIp", "203.0.113.0/24")
+        .expect("the replacement is live");
+    let added_id = added["SecurityGroupRuleId"].as_str().unwrap().to_string();
+
+    let c = cli(
+        &emulator,
+        &home,
+        &[
+            "restore",
+            "--report",
+            report_file.to_str().unwrap(),
+            "--yes",
+            "--json",
+        ],
+    );
+    let out = output(c).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let restored: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        restored["restores"][0]["status"], "restored",
+        "{restored:#}"
+    );
+    assert!(live_rule_with(&emulator, WEB_PROD, "SecurityGroupRuleId", &added_id).is_none());
+    assert_eq!(
+        emulator.live_rules(WEB_PROD).unwrap().len(),
+        before.len(),
+        "both world-open rules are back (new ids), the added rule is gone"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -570,4 +570,34 @@ mod tests {
         assert_eq!(add, vec![rule("sgr-a", "", "22/22")]);
         assert_eq!(present, vec![rule("sgr-b", "", "22/22")]);
     }
+
+    #[test]
+    fn only_an_added_rule_the_group_still_has_as_sealed_is_removed() {
+        let added = |id: &str, port: &str| {
+            let mut r = rule(id, "sg-remediator narrowed sgr-x", port);
+            r.source_cidr = Some(crate::rules::Address::Cidr(
+                "203.0.113.0/24".parse().unwrap(),
+            ));
+            r
+        };
+        let live = [
+            added("sgr-added", "22/22"),
+            added("sgr-look-alike", "22/22"),
+            added("sgr-changed", "2222/2222"),
+        ];
+        let (remove, left) = to_remove(
+            &[
+                added("sgr-added", "22/22"),
+                added("sgr-changed", "22/22"),
+                added("sgr-gone", "22/22"),
+                added("sgr-added", "22/22"),
+            ],
+            &live,
+        );
+        assert_eq!(remove, vec![added("sgr-added", "22/22")]);
+        assert_eq!(
+            left,
+            vec![RuleId("sgr-changed".into()), RuleId("sgr-gone".into())]
+        );
+    }
 }
