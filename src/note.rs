@@ -171,7 +171,7 @@ pub enum Note {
         /// The world-open rule left in place.
         rule: Option<RuleId>,
         /// What AuthorizeSecurityGroup answered, redacted.
-        error: ApiError,
+        error: Box<ApiError>,
     },
     /// The replacements of a rule were added but the rule itself could not be revoked.
     NarrowRevokeFailed {

@@ -395,7 +395,7 @@ async fn a_restore_of_a_narrowed_rule_puts_the_original_back_then_revokes_only_t
     );
     assert_eq!(
         revoked_in(&calls(&emulator, "RevokeSecurityGroup")[0]),
-        [added_id.clone()]
+        [added_id.as_str()]
     );
 
     let original = emulator

@@ -277,7 +277,10 @@ impl Invoke {
                     authorized[i] = true;
                     revoke_ids.extend(id);
                 }
-                Some(error) => failures.push(Note::NarrowAuthorizeFailed { rule: id, error }),
+                Some(error) => failures.push(Note::NarrowAuthorizeFailed {
+                    rule: id,
+                    error: Box::new(error),
+                }),
             }
         }
         let exposed: Vec<Permission> = plans.iter().map(|p| p.original().clone()).collect();
