@@ -191,6 +191,8 @@ pub enum Note {
     RemovedAdded(usize),
     /// A dry-run restore would revoke this many added rules.
     WouldRemoveAdded(usize),
+    /// Rules a narrowing had added that the group still has after the restore revoked them.
+    AddedStillPresent(Vec<RuleId>),
     /// Added rules a restore left alone: not in the group as sealed (gone, or changed since).
     AddedLeftAlone(Vec<RuleId>),
     /// A restore refused for rules without a valid seal.
@@ -455,6 +457,11 @@ impl fmt::Display for Note {
             Note::WouldRemoveAdded(n) => write!(
                 f,
                 "would revoke {n} rule(s) the narrowing had added"
+            ),
+            Note::AddedStillPresent(ids) => write!(
+                f,
+                "rules the narrowing had added are still present after the revoke: {}",
+                join_ids(ids)
             ),
             Note::AddedLeftAlone(ids) => write!(
                 f,

@@ -420,6 +420,53 @@ async fn a_restore_of_a_narrowed_rule_puts_the_original_back_then_revokes_only_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_whose_authorize_fails_revokes_no_added_rule() {
+    let (emulator, function, narrowed) = narrowed_with_a_look_alike().await;
+    emulator.inject(
+        Fault::always(FaultKind::Error {
+            status: 403,
+            code: "Forbidden.RAM".into(),
+            message: "User not authorized to operate on the specified resource.".into(),
+        })
+        .on_action("AuthorizeSecurityGroup"),
+    );
+    let before = live_ids(&emulator, "sg-ssh-world");
+    let restore = json!({
+        "action": "restore",
+        "regionId": REGION,
+        "resourceId": "sg-ssh-world",
+        "rules": [narrowed["original"]],
+        "removeRules": narrowed["added"],
+    });
+    let failed = function.invoke(&restore).await;
+    assert!(failed.is_function_error(), "{:#}", failed.body);
+    assert_eq!(failed.body["status"], "failed");
+    assert!(calls(&emulator, "RevokeSecurityGroup").is_empty());
+    assert_eq!(live_ids(&emulator, "sg-ssh-world"), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_restore_says_which_added_rules_it_would_revoke_and_writes_nothing() {
+    let (emulator, function, narrowed) = narrowed_with_a_look_alike().await;
+    let restore = json!({
+        "action": "restore",
+        "dryRun": true,
+        "regionId": REGION,
+        "resourceId": "sg-ssh-world",
+        "rules": [narrowed["original"]],
+        "removeRules": narrowed["added"],
+    });
+    let answer = function.invoke(&restore).await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.body["status"], "would_restore");
+    assert_eq!(
+        answer.body["wouldRemoveRules"][0]["SecurityGroupRuleId"],
+        narrowed["added"][0]["SecurityGroupRuleId"]
+    );
+    assert!(emulator.journal().iter().all(|e| !e.mutated));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_listing_an_unsealed_added_rule_is_refused_whole() {
     let (emulator, function, narrowed) = narrowed_with_a_look_alike().await;
     let mut look_alike = live_rule_with(

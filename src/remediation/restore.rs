@@ -287,7 +287,7 @@ impl Invoke {
                                 r.rule_id.as_ref().is_some_and(|id| !present.contains(id))
                             });
                         if !still.is_empty() {
-                            errors.push(Note::StillExposed(
+                            errors.push(Note::AddedStillPresent(
                                 still.iter().filter_map(|r| r.rule_id.clone()).collect(),
                             ));
                         }
