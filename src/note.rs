@@ -115,6 +115,16 @@ pub enum Note {
         /// Its whole port range: traffic on the non-risky ports of it is cut too.
         port_range: PortRange,
     },
+    /// A rule narrowed (not only revoked) that opens more than the risky ports: all of its access
+    /// is limited to the allowed sources.
+    CollateralNarrowed {
+        /// The narrowed rule.
+        rule: Option<RuleId>,
+        /// Its protocol, as the report names it.
+        protocol: Protocol,
+        /// Its whole port range: traffic on the non-risky ports of it is narrowed too.
+        port_range: PortRange,
+    },
     /// Nothing world-open on a risky port.
     NothingExposed,
     /// A dry run changed nothing.
@@ -381,6 +391,17 @@ impl fmt::Display for Note {
                 f,
                 "{} ({} {port_range}) opens more than the risky ports: revoking it removes all of \
                  that access, not only the risky ports",
+                rule_name(rule),
+                protocol.as_str(),
+            ),
+            Note::CollateralNarrowed {
+                rule,
+                protocol,
+                port_range,
+            } => write!(
+                f,
+                "{} ({} {port_range}) opens more than the risky ports: narrowing it limits all of \
+                 that access to the allowed sources, not only the risky ports",
                 rule_name(rule),
                 protocol.as_str(),
             ),

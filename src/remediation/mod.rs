@@ -526,6 +526,7 @@ impl Invoke {
                         .iter()
                         .map(|rule| narrow::plan(rule, allowed, &live))
                         .collect();
+                    narrow::reword_collateral(&mut notes, &plans);
                     let (would, narrowing) = narrow::dry_run(&plans);
                     out.would_narrow_rules = Some(would);
                     notes.extend(narrowing);

@@ -172,6 +172,30 @@ fn plan_notes(plans: &[Narrowing]) -> Vec<Note> {
         .collect()
 }
 
+/// The notes of a rule opening more than the risky ports, reworded for the rules that are
+/// narrowed: their access beyond the risky ports is limited to the allowed sources, not removed.
+pub(super) fn reword_collateral(notes: &mut [Note], plans: &[Narrowing]) {
+    for note in notes.iter_mut() {
+        if let Note::Collateral {
+            rule,
+            protocol,
+            port_range,
+        } = note
+        {
+            let replaced = plans.iter().any(
+                |p| matches!(p, Narrowing::Replace { original, .. } if original.rule_id == *rule),
+            );
+            if replaced {
+                *note = Note::CollateralNarrowed {
+                    rule: rule.clone(),
+                    protocol: protocol.clone(),
+                    port_range: port_range.clone(),
+                };
+            }
+        }
+    }
+}
+
 /// The sources of `plans` that are used, each once, in the configured order.
 fn sources_used<'a>(plans: impl IntoIterator<Item = &'a Narrowing>) -> Vec<Cidr> {
     let mut used: Vec<Cidr> = Vec::new();
@@ -223,6 +247,7 @@ impl Invoke {
         mut out: ResourceResult,
         mut notes: Vec<Note>,
     ) -> ResourceResult {
+        reword_collateral(&mut notes, &plans);
         notes.extend(plan_notes(&plans));
         let mut failures = Vec::new();
         // Per plan: whether its replacements were authorized (or none were needed).
@@ -525,6 +550,28 @@ mod tests {
         let d = replacement_description(&long);
         assert_eq!(d.chars().count(), MAX_DESCRIPTION_CHARS);
         assert!(d.starts_with("sg-remediator narrowed sgr-ssh (was from 0.0.0.0/0): é"));
+    }
+
+    #[test]
+    fn a_narrowed_wide_rule_is_said_to_be_limited_not_removed() {
+        let mut wide = world_ssh();
+        wide.port_range = crate::rules::PortRange::parse("1/65535");
+        let collateral = |rule: &Permission| Note::Collateral {
+            rule: rule.rule_id.clone(),
+            protocol: rule.protocol.clone(),
+            port_range: rule.port_range.clone(),
+        };
+        let mut notes = vec![collateral(&wide), collateral(&world_ssh_v6())];
+        let plans = vec![
+            plan(&wide, &allowed("203.0.113.0/24"), &[]),
+            plan(&world_ssh_v6(), &allowed("203.0.113.0/24"), &[]),
+        ];
+        reword_collateral(&mut notes, &plans);
+        assert!(matches!(notes[0], Note::CollateralNarrowed { .. }));
+        assert_eq!(notes[1], collateral(&world_ssh_v6()), "revoked, so removed");
+        assert!(notes[0]
+            .to_string()
+            .ends_with("narrowing it limits all of that access to the allowed sources, not only the risky ports"));
     }
 
     #[test]
