@@ -145,6 +145,39 @@ async fn a_world_open_rule_is_replaced_by_the_allowed_source_authorized_before_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_authorize_carries_the_same_client_token_and_adds_once() {
+    let emulator = groups().await;
+    emulator.inject(
+        Fault::always(FaultKind::ServerError {
+            status: 503,
+            code: "ServiceUnavailable".into(),
+        })
+        .on_action("AuthorizeSecurityGroup")
+        .times(1),
+    );
+    let (answer, _f) = narrow(&emulator, "sg-ssh-world", &narrow_env(ALLOWED, &[])).await;
+    assert_eq!(
+        answer.status_of("sg-ssh-world"),
+        "remediated",
+        "{:#}",
+        answer.body
+    );
+    let attempts = calls(&emulator, "AuthorizeSecurityGroup");
+    assert_eq!(attempts.len(), 2, "one refused attempt, one retry");
+    assert_eq!(
+        attempts[0].params["ClientToken"],
+        attempts[1].params["ClientToken"]
+    );
+    let added: Vec<Value> = emulator
+        .live_rules("sg-ssh-world")
+        .unwrap()
+        .into_iter()
+        .filter(|r| r["SourceCidrIp"] == "203.0.113.0/24")
+        .collect();
+    assert_eq!(added.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ipv6_rule_is_narrowed_to_the_ipv6_blocks_in_ipv6sourcecidrip() {
     let emulator = groups().await;
     let (answer, _f) = narrow(&emulator, "sg-ipv6", &narrow_env(ALLOWED, &[])).await;
