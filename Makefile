@@ -39,9 +39,11 @@ fmt:
 
 # Starts the real bootstrap on a free port and sends it a Config-shaped event.
 # ORG=1 (or `make demo-org`): an aggregator event across a management and two member accounts.
+# NARROW=CIDRS (e.g. `make demo NARROW=203.0.113.0/24`): the function runs with
+# REMEDIATION_ACTION=narrow and ALLOWED_SOURCE_CIDRS=CIDRS, narrowing world-open rules to them.
 demo:
 	$(CARGO) build --bin bootstrap
-	$(CARGO) run --quiet --example demo -- target/debug/bootstrap $(if $(ORG),--org)
+	$(if $(NARROW),REMEDIATION_ACTION=narrow ALLOWED_SOURCE_CIDRS='$(NARROW)') $(CARGO) run --quiet --example demo -- target/debug/bootstrap $(if $(ORG),--org)
 
 demo-org:
 	$(MAKE) demo ORG=1

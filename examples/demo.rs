@@ -13,6 +13,11 @@
 //! `./target`, debug or release, whichever was built last. Exit status: 0 when the invocation
 //! succeeded, 1 otherwise.
 //!
+//! With `REMEDIATION_ACTION=narrow` and `ALLOWED_SOURCE_CIDRS` in its environment (`make demo
+//! NARROW=203.0.113.0/24` sets both), the function narrows world-open rules to those blocks
+//! instead of only revoking them, and the table shows each rule `NARROWED to …` with the rules
+//! added in its place.
+//!
 //! With `--org` (`make demo ORG=1`) the world is an organisation (tests/fixtures/demo-org.json):
 //! the function in the management account in aggregator mode, a member account with the
 //! `sg-remediation` role and one without it. The event carries all three accounts' groups; the
@@ -36,6 +41,9 @@ const RISKY_PORTS: &str = "22,3389";
 const INSTANCE: &str = "i-bp1e2r4t6y8u0i2o4p6a";
 /// `--org`: the organisation scenario, with the function's settings for it.
 const ORG_FLAG: &str = "--org";
+/// The function's variables the demo passes through from its own environment when set: the
+/// narrowing (`make demo NARROW=…`).
+const PASSED_THROUGH: [&str; 2] = ["REMEDIATION_ACTION", "ALLOWED_SOURCE_CIDRS"];
 const ORG_ENV: &[(&str, &str)] = &[
     ("CONFIG_AGGREGATOR_ID", "ca-0rg4e5626622af0079dd"),
     ("CROSS_ACCOUNT_ROLE_NAME", "sg-remediation"),
@@ -118,11 +126,20 @@ fn find_bootstrap() -> Result<PathBuf, String> {
 
 async fn run() -> Result<bool, String> {
     let org = std::env::args().any(|a| a == ORG_FLAG);
-    let (fixture_name, extra_env) = if org {
+    let (fixture_name, org_env) = if org {
         ("demo-org.json", ORG_ENV)
     } else {
         ("demo.json", &[][..])
     };
+    let passed: Vec<(&str, String)> = PASSED_THROUGH
+        .iter()
+        .filter_map(|name| Some((*name, std::env::var(name).ok()?)))
+        .collect();
+    let extra_env: Vec<(&str, &str)> = org_env
+        .iter()
+        .copied()
+        .chain(passed.iter().map(|(name, value)| (*name, value.as_str())))
+        .collect();
     let fixture_path = manifest_dir().join("tests/fixtures").join(fixture_name);
     let fixture_text = std::fs::read_to_string(&fixture_path)
         .map_err(|e| format!("cannot read {}: {e}", fixture_path.display()))?;
@@ -134,7 +151,7 @@ async fn run() -> Result<bool, String> {
         .emulator(&emulator)
         .env("RISKY_PORTS", RISKY_PORTS)
         .env("LOG_FORMAT", "json")
-        .envs(extra_env);
+        .envs(&extra_env);
     let server = tokio::task::block_in_place(|| launch.try_start())?;
     // FC passes the function role's credentials; the fixture holds them.
     let key = world::key_of(&world, ACCOUNT, 0)
@@ -190,7 +207,7 @@ async fn run() -> Result<bool, String> {
         "  event           {} resources from Config (rule sg-risky-ports-check, RISKY_PORTS={RISKY_PORTS}), mode enforce",
         event.len()
     );
-    for (name, value) in extra_env {
+    for (name, value) in &extra_env {
         println!("  {name}={value}");
     }
     println!();

@@ -25,7 +25,7 @@ use std::str::FromStr;
 use fc_runtime::options::parse_number;
 
 use crate::logging::LogFormat;
-use crate::rules::RiskyPorts;
+use crate::rules::{AllowedSources, RiskyPorts};
 use acs_openapi::endpoint::{self, Endpoint, EndpointError};
 use acs_openapi::SignatureVersion;
 
@@ -153,6 +153,66 @@ impl FromStr for Mode {
             "dry-run" => Ok(Mode::DryRun),
             other => Err(format!(
                 "{other:?} is not a mode; use \"enforce\" or \"dry-run\""
+            )),
+        }
+    }
+}
+
+/// What a remediation does with each rule the selection picks (`REMEDIATION_ACTION`).
+///
+/// Only the deployment's configuration sets it: no event field can switch it, so whoever can
+/// invoke the function cannot make it add rules, nor choose their sources.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RemediationAction {
+    /// `revoke` (the default): delete the rule.
+    #[default]
+    Revoke,
+    /// `narrow`: first authorize the same rule from each of `ALLOWED_SOURCE_CIDRS` of the
+    /// rule's address family, then, only if that succeeded, delete the world-open rule.
+    Narrow(AllowedSources),
+}
+
+impl RemediationAction {
+    /// The `REMEDIATION_ACTION` spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RemediationAction::Revoke => "revoke",
+            RemediationAction::Narrow(_) => "narrow",
+        }
+    }
+
+    /// The sources rules are narrowed to, when narrowing.
+    pub fn allowed_sources(&self) -> Option<&AllowedSources> {
+        match self {
+            RemediationAction::Revoke => None,
+            RemediationAction::Narrow(allowed) => Some(allowed),
+        }
+    }
+
+    /// Reads `REMEDIATION_ACTION` and `ALLOWED_SOURCE_CIDRS` (`None`: unset or `""`): the list
+    /// is required with `narrow` and refused with `revoke`, where it would be silently ignored
+    /// by a deployment that believes it narrows.
+    pub fn parse(action: &str, allowed: Option<&str>) -> Result<Self, ConfigError> {
+        match (action, allowed) {
+            ("revoke", None) => Ok(RemediationAction::Revoke),
+            ("revoke", Some(_)) => Err(ConfigError::new(
+                "ALLOWED_SOURCE_CIDRS",
+                "is set but REMEDIATION_ACTION is \"revoke\", which deletes rules and adds none: \
+                 set REMEDIATION_ACTION=narrow to narrow rules to these sources, or unset \
+                 ALLOWED_SOURCE_CIDRS",
+            )),
+            ("narrow", None) => Err(ConfigError::new(
+                "ALLOWED_SOURCE_CIDRS",
+                "is required with REMEDIATION_ACTION=narrow: a comma list of the CIDR blocks \
+                 world-open rules are narrowed to, e.g. 203.0.113.0/24,2001:db8::/32",
+            )),
+            ("narrow", Some(list)) => list
+                .parse::<AllowedSources>()
+                .map(RemediationAction::Narrow)
+                .map_err(|e| ConfigError::new("ALLOWED_SOURCE_CIDRS", e.to_string())),
+            (other, _) => Err(ConfigError::new(
+                "REMEDIATION_ACTION",
+                format!("{other:?} is not an action; use \"revoke\" or \"narrow\""),
             )),
         }
     }
@@ -356,6 +416,8 @@ pub struct Config {
     pub risky_ports: RiskyPorts,
     /// `REMEDIATION_MODE`.
     pub mode: Mode,
+    /// `REMEDIATION_ACTION` and `ALLOWED_SOURCE_CIDRS`: revoke, or narrow to the allowed sources.
+    pub action: RemediationAction,
     /// `RULE_SELECTOR`: a JMESPath expression replacing the built-in selection (compiled by the
     /// select module, which reports syntax errors).
     pub rule_selector: Option<String>,
@@ -418,6 +480,10 @@ impl Config {
         let mode = with_default(&lookup, "REMEDIATION_MODE", "enforce")?
             .parse::<Mode>()
             .map_err(|e| ConfigError::new("REMEDIATION_MODE", e))?;
+        let action = RemediationAction::parse(
+            &with_default(&lookup, "REMEDIATION_ACTION", "revoke")?,
+            optional(&lookup, "ALLOWED_SOURCE_CIDRS").as_deref(),
+        )?;
         let rule_selector = match lookup("RULE_SELECTOR") {
             None => None,
             Some(s) if s.trim().is_empty() => {
@@ -540,6 +606,7 @@ impl Config {
             max_event_resources,
             risky_ports,
             mode,
+            action,
             rule_selector,
             exempt_tag,
             exempt_security_group_ids,
@@ -798,5 +865,102 @@ mod opener_tests {
             .endpoints
             .plain_http()
             .contains(&"ACTIONTRAIL_ENDPOINT"));
+    }
+}
+
+#[cfg(test)]
+mod action_tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    fn refusal(vars: &[(&str, &str)]) -> String {
+        parse(vars).unwrap_err().to_string()
+    }
+
+    const NARROW: (&str, &str) = ("REMEDIATION_ACTION", "narrow");
+
+    #[test]
+    fn the_default_action_revokes() {
+        assert_eq!(parse(&[]).unwrap().action, RemediationAction::Revoke);
+        let blank = refusal(&[("REMEDIATION_ACTION", "")]);
+        assert!(
+            blank.starts_with("REMEDIATION_ACTION: is set but empty"),
+            "{blank}"
+        );
+    }
+
+    #[test]
+    fn narrow_takes_the_allowed_sources_of_both_families() {
+        let config = parse(&[
+            NARROW,
+            ("ALLOWED_SOURCE_CIDRS", "203.0.113.0/24, 2001:db8::/32"),
+        ]);
+        let action = config.unwrap().action;
+        assert_eq!(action.as_str(), "narrow");
+        assert_eq!(
+            action.allowed_sources().unwrap().to_string(),
+            "203.0.113.0/24,2001:db8::/32"
+        );
+    }
+
+    #[test]
+    fn an_unknown_action_is_refused_naming_both_actions() {
+        assert_eq!(
+            refusal(&[("REMEDIATION_ACTION", "Narrow")]),
+            "REMEDIATION_ACTION: \"Narrow\" is not an action; use \"revoke\" or \"narrow\""
+        );
+    }
+
+    #[test]
+    fn narrow_without_allowed_sources_is_refused() {
+        for vars in [vec![NARROW], vec![NARROW, ("ALLOWED_SOURCE_CIDRS", "")]] {
+            let e = refusal(&vars);
+            assert!(e.starts_with("ALLOWED_SOURCE_CIDRS: is required"), "{e}");
+        }
+    }
+
+    #[test]
+    fn allowed_sources_with_the_revoke_action_are_refused() {
+        let e = refusal(&[("ALLOWED_SOURCE_CIDRS", "203.0.113.0/24")]);
+        assert!(
+            e.starts_with("ALLOWED_SOURCE_CIDRS: is set but REMEDIATION_ACTION is \"revoke\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn each_unusable_allowed_source_is_refused_at_start_naming_the_variable() {
+        for (list, why) in [
+            ("0.0.0.0/0", "is the whole internet"),
+            (
+                "203.0.113.0/24,::/0",
+                "entry 2 \"::/0\" is the whole internet",
+            ),
+            ("10.0.0.0/7", "wider than /8"),
+            ("2001:db8::/12", "wider than /16"),
+            (
+                "203.0.113.1/24",
+                "has host bits set past its prefix: did you mean 203.0.113.0/24?",
+            ),
+            ("203.0.113.0/24;10.0.0.0/8", "is not a CIDR block"),
+            ("203.0.113.0/24,,10.0.0.0/8", "entry 2 is empty"),
+        ] {
+            let e = refusal(&[NARROW, ("ALLOWED_SOURCE_CIDRS", list)]);
+            assert!(e.starts_with("ALLOWED_SOURCE_CIDRS: "), "{list}: {e}");
+            assert!(e.contains(why), "{list}: {e}");
+        }
+        let many: Vec<String> = (1..=21).map(|i| format!("10.{i}.0.0/16")).collect();
+        let e = refusal(&[NARROW, ("ALLOWED_SOURCE_CIDRS", &many.join(","))]);
+        assert_eq!(
+            e,
+            "ALLOWED_SOURCE_CIDRS: 21 entries, more than the 20 accepted"
+        );
     }
 }

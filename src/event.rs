@@ -110,6 +110,11 @@ pub struct RestoreRequest {
     pub rules: Vec<Permission>,
     /// The `Seal` of each rule (same positions as `rules`), as the report gave it.
     pub seals: Vec<Option<String>>,
+    /// `removeRules`: rules an earlier narrowing added (`narrowedRules[].added` of its report),
+    /// to revoke once `rules` are back; each needs its added-rule seal. Empty when absent.
+    pub remove_rules: Vec<Permission>,
+    /// The `Seal` of each of `remove_rules` (same positions).
+    pub remove_seals: Vec<Option<String>>,
     /// The event's `dryRun`: it can only ask for a dry run, never switch one off.
     pub dry_run: Option<bool>,
 }
@@ -406,6 +411,36 @@ fn restore(obj: &Map<String, Value>) -> Result<RestoreRequest, EventError> {
             ))
         }
     };
+    let (rules, seals) = sealed_rules(rules, "rule")?;
+    let (remove_rules, remove_seals) = match field(obj, "removeRules") {
+        None | Some(Value::Null) => (Vec::new(), Vec::new()),
+        Some(Value::Array(rules)) => sealed_rules(rules, "removeRules")?,
+        Some(other) => {
+            return Err(shape(format!(
+                "restore: removeRules must be an array, got {}",
+                kind(other)
+            )))
+        }
+    };
+    Ok(RestoreRequest {
+        account_id,
+        region_id,
+        resource_id,
+        rules,
+        seals,
+        remove_rules,
+        remove_seals,
+        dry_run: dry_run(obj)?,
+    })
+}
+
+/// The rules of a restore list and the `Seal` of each (same positions); `what` names an entry
+/// in an error (`rule 2`, `removeRules 0`).
+fn sealed_rules(
+    rules: &[Value],
+    what: &str,
+) -> Result<(Vec<Permission>, Vec<Option<String>>), EventError> {
+    let shape = EventError::Shape;
     let seals = rules
         .iter()
         .enumerate()
@@ -413,7 +448,7 @@ fn restore(obj: &Map<String, Value>) -> Result<RestoreRequest, EventError> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
             Some(other) => Err(shape(format!(
-                "restore: rule {i}: Seal must be a string, got {}",
+                "restore: {what} {i}: Seal must be a string, got {}",
                 kind(other)
             ))),
         })
@@ -422,17 +457,11 @@ fn restore(obj: &Map<String, Value>) -> Result<RestoreRequest, EventError> {
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            Permission::from_json(r).map_err(|e| shape(format!("restore: rule {i}: {}", quote(&e))))
+            Permission::from_json(r)
+                .map_err(|e| shape(format!("restore: {what} {i}: {}", quote(&e))))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(RestoreRequest {
-        account_id,
-        region_id,
-        resource_id,
-        rules,
-        seals,
-        dry_run: dry_run(obj)?,
-    })
+    Ok((rules, seals))
 }
 
 /// Reading a body into a [`Value`] that keeps only what an event can use.
@@ -500,11 +529,12 @@ mod bounded {
     /// Marker of the "too many items" error inside serde_json's error text.
     const TOO_MANY: &str = "sg-remediator: too many items";
 
-    const TOP_KEYS: [&str; 10] = [
+    const TOP_KEYS: [&str; 11] = [
         "action",
         "dryRun",
         "resources",
         "rules",
+        "removeRules",
         "invokingEvent",
         "accountId",
         "regionId",
@@ -528,7 +558,7 @@ mod bounded {
     fn item_key(key: &str) -> bool {
         key == "Seal"
             || crate::rules::Field::from_name(key).is_some()
-            || TOP_KEYS[5..].contains(&camel(key).as_str())
+            || TOP_KEYS[6..].contains(&camel(key).as_str())
     }
 
     #[derive(Clone, Copy)]
@@ -646,7 +676,7 @@ mod bounded {
                 let level = match self.level {
                     Level::Top if !top_key(&key) => None,
                     Level::Top => match camel(&key).as_str() {
-                        "resources" | "rules" => Some(Level::List),
+                        "resources" | "rules" | "removeRules" => Some(Level::List),
                         _ => Some(Level::Scalar),
                     },
                     Level::List | Level::Item if item_key(&key) => Some(Level::Scalar),

@@ -13,7 +13,7 @@ use acs_openapi::ApiError;
 
 use crate::config::ExemptTag;
 use crate::event;
-use crate::rules::{PortRange, Protocol, RuleId};
+use crate::rules::{Cidr, PortRange, Protocol, RuleId};
 use crate::select::ReviewReason;
 
 /// One fact of a resource's reason.
@@ -115,6 +115,16 @@ pub enum Note {
         /// Its whole port range: traffic on the non-risky ports of it is cut too.
         port_range: PortRange,
     },
+    /// A rule narrowed (not only revoked) that opens more than the risky ports: all of its access
+    /// is limited to the allowed sources.
+    CollateralNarrowed {
+        /// The narrowed rule.
+        rule: Option<RuleId>,
+        /// Its protocol, as the report names it.
+        protocol: Protocol,
+        /// Its whole port range: traffic on the non-risky ports of it is narrowed too.
+        port_range: PortRange,
+    },
     /// Nothing world-open on a risky port.
     NothingExposed,
     /// A dry run changed nothing.
@@ -133,6 +143,68 @@ pub enum Note {
     StillExposed(Vec<RuleId>),
     /// Revokes whose answer was lost and that could not be verified.
     Unverified(Vec<RuleId>),
+    /// World-open rules replaced by rules from the allowed sources (`REMEDIATION_ACTION=narrow`).
+    Narrowed {
+        /// How many world-open rules were revoked after their replacements were added.
+        count: usize,
+        /// How many rules were added in their place, verified present.
+        added: usize,
+        /// The allowed sources used.
+        to: Vec<Cidr>,
+    },
+    /// A dry run would narrow this many rules to these sources.
+    WouldNarrow {
+        /// How many rules an enforcing run would narrow.
+        count: usize,
+        /// How many rules it would add.
+        added: usize,
+        /// The allowed sources it would use.
+        to: Vec<Cidr>,
+    },
+    /// No allowed source lies within the rule's source (its address family has none): it is
+    /// revoked as in `revoke` mode.
+    NoAllowedSource {
+        /// The rule revoked instead of narrowed.
+        rule: Option<RuleId>,
+        /// `IPv4` or `IPv6`: the family the rule is open to.
+        family: &'static str,
+    },
+    /// Sources the group already allows identically: not added again.
+    AlreadyAllowed {
+        /// The rule being narrowed.
+        rule: Option<RuleId>,
+        /// The sources not added again.
+        sources: Vec<Cidr>,
+    },
+    /// Authorizing the replacements of a rule failed: that rule was not revoked.
+    NarrowAuthorizeFailed {
+        /// The world-open rule left in place.
+        rule: Option<RuleId>,
+        /// What AuthorizeSecurityGroup answered, redacted.
+        error: Box<ApiError>,
+    },
+    /// The replacements of a rule were added but the rule itself could not be revoked.
+    NarrowRevokeFailed {
+        /// The world-open rule still in place.
+        rule: Option<RuleId>,
+        /// How many rules were added in its place (they stay).
+        added: usize,
+    },
+    /// Rules authorized for a narrowing that the group, read again, does not have.
+    AddedMissing {
+        /// The rule being narrowed.
+        rule: Option<RuleId>,
+        /// How many of its replacements are missing.
+        missing: usize,
+    },
+    /// A restore revoked rules an earlier narrowing had added.
+    RemovedAdded(usize),
+    /// A dry-run restore would revoke this many added rules.
+    WouldRemoveAdded(usize),
+    /// Rules a narrowing had added that the group still has after the restore revoked them.
+    AddedStillPresent(Vec<RuleId>),
+    /// Added rules a restore left alone: not in the group as sealed (gone, or changed since).
+    AddedLeftAlone(Vec<RuleId>),
     /// A restore refused for rules without a valid seal.
     RestoreRefused {
         /// How many entries lacked a valid seal.
@@ -174,6 +246,14 @@ pub fn reason<'a>(notes: impl IntoIterator<Item = &'a Note>) -> String {
 fn join_ids(ids: &[RuleId]) -> String {
     ids.iter()
         .map(RuleId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn join_cidrs(cidrs: &[Cidr]) -> String {
+    cidrs
+        .iter()
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -314,6 +394,17 @@ impl fmt::Display for Note {
                 rule_name(rule),
                 protocol.as_str(),
             ),
+            Note::CollateralNarrowed {
+                rule,
+                protocol,
+                port_range,
+            } => write!(
+                f,
+                "{} ({} {port_range}) opens more than the risky ports: narrowing it limits all of \
+                 that access to the allowed sources, not only the risky ports",
+                rule_name(rule),
+                protocol.as_str(),
+            ),
             Note::NothingExposed => f.write_str("no world-open rule on a risky port"),
             Note::DryRun => f.write_str("dry run: nothing was changed"),
             Note::RevokedRest => f.write_str(
@@ -339,6 +430,63 @@ impl fmt::Display for Note {
                 f,
                 "the revoke of {} got no answer and could not be verified: they may \
                  be gone; their attributes are in unverifiedRules for a restore",
+                join_ids(ids)
+            ),
+            Note::Narrowed { count, added, to } => write!(
+                f,
+                "narrowed {count} rule(s) to {}: added {added} rule(s) from the allowed sources, \
+                 verified present, before revoking the world-open rule(s)",
+                join_cidrs(to)
+            ),
+            Note::WouldNarrow { count, added, to } => write!(
+                f,
+                "would narrow {count} rule(s) to {}: would add {added} rule(s), then revoke the \
+                 world-open rule(s)",
+                join_cidrs(to)
+            ),
+            Note::NoAllowedSource { rule, family } => write!(
+                f,
+                "{}: ALLOWED_SOURCE_CIDRS has no {family} block, so it is revoked, not narrowed",
+                rule_name(rule)
+            ),
+            Note::AlreadyAllowed { rule, sources } => write!(
+                f,
+                "{}: the group already allows {} identically, not added again",
+                rule_name(rule),
+                join_cidrs(sources)
+            ),
+            Note::NarrowAuthorizeFailed { rule, error } => write!(
+                f,
+                "narrowing {}: AuthorizeSecurityGroup failed, so it was not revoked: {error}",
+                rule_name(rule)
+            ),
+            Note::NarrowRevokeFailed { rule, added } => write!(
+                f,
+                "{}: {added} rule(s) from the allowed sources were added, but the world-open rule \
+                 could not be revoked; the added rules stay (they only admit the allowed sources)",
+                rule_name(rule)
+            ),
+            Note::AddedMissing { rule, missing } => write!(
+                f,
+                "narrowing {}: {missing} authorized rule(s) are not in the group read again",
+                rule_name(rule)
+            ),
+            Note::RemovedAdded(n) => write!(
+                f,
+                "revoked {n} rule(s) the narrowing had added, verified gone"
+            ),
+            Note::WouldRemoveAdded(n) => write!(
+                f,
+                "would revoke {n} rule(s) the narrowing had added"
+            ),
+            Note::AddedStillPresent(ids) => write!(
+                f,
+                "rules the narrowing had added are still present after the revoke: {}",
+                join_ids(ids)
+            ),
+            Note::AddedLeftAlone(ids) => write!(
+                f,
+                "left alone (not in the group as sealed: gone or changed since): {}",
                 join_ids(ids)
             ),
             Note::RestoreRefused {

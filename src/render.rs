@@ -125,7 +125,10 @@ fn group_table(
             .map(|r| text(r, Field::SecurityGroupRuleId.name()))
             .collect()
     });
-    let rows: Vec<[String; 4]> = before
+    let narrowed = narrowings(result, "narrowedRules");
+    let would_narrow = narrowings(result, "wouldNarrowRules");
+    let mut added_rows: Vec<[String; 4]> = Vec::new();
+    let mut rows: Vec<[String; 4]> = before
         .iter()
         .map(|rule| {
             let rid = text(rule, Field::SecurityGroupRuleId.name()).to_string();
@@ -138,9 +141,35 @@ fn group_table(
                 } else {
                     "; verified gone"
                 };
-                format!("REVOKED: open to the internet on a risky port{gone}")
+                match narrowed.iter().find(|(original, _)| *original == rid) {
+                    Some((_, added)) => {
+                        for a in added {
+                            added_rows.push([
+                                text(a, Field::SecurityGroupRuleId.name()).to_string(),
+                                describe(a),
+                                source(a),
+                                format!("ADDED: replaces {rid}"),
+                            ]);
+                        }
+                        format!("NARROWED to {}{gone}", sources_of(added))
+                    }
+                    None => format!("REVOKED: open to the internet on a risky port{gone}"),
+                }
             } else if would.contains(&rid) {
-                "WOULD REVOKE (dry run)".to_string()
+                match would_narrow.iter().find(|(original, _)| *original == rid) {
+                    Some((_, added)) => {
+                        for a in added {
+                            added_rows.push([
+                                "(new)".to_string(),
+                                describe(a),
+                                source(a),
+                                format!("WOULD ADD (dry run): replaces {rid}"),
+                            ]);
+                        }
+                        format!("WOULD NARROW to {} (dry run)", sources_of(added))
+                    }
+                    None => "WOULD REVOKE (dry run)".to_string(),
+                }
             } else {
                 let why = if shadowed.contains(&rid) {
                     "denied first by a higher-priority Drop rule (shadowed)".to_string()
@@ -156,7 +185,14 @@ fn group_table(
                 };
                 format!("kept: {why}{drifted}")
             };
-            [rid, describe(rule), source(rule), verdict].map(|cell| match escape::control(&cell) {
+            [rid, describe(rule), source(rule), verdict]
+        })
+        .collect();
+    rows.extend(added_rows);
+    let rows: Vec<[String; 4]> = rows
+        .into_iter()
+        .map(|row| {
+            row.map(|cell| match escape::control(&cell) {
                 Cow::Borrowed(_) => cell,
                 Cow::Owned(clean) => clean,
             })
@@ -167,6 +203,42 @@ fn group_table(
         let _ = writeln!(out, "   note: {reason}");
     }
     out.push('\n');
+}
+
+/// The entries of a result's `narrowedRules` / `wouldNarrowRules`: each original's id and the
+/// rules added (or to add) in its place.
+fn narrowings(result: &Value, key: &str) -> Vec<(String, Vec<Value>)> {
+    result[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            (
+                text(&n["original"], Field::SecurityGroupRuleId.name()).to_string(),
+                n["added"].as_array().cloned().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// `203.0.113.0/24, 2001:db8::/32`: the sources of the rules a narrowing adds.
+fn sources_of(added: &[Value]) -> String {
+    let sources: Vec<&str> = added
+        .iter()
+        .map(|a| {
+            let v4 = text(a, Field::SourceCidrIp.name());
+            if v4.is_empty() {
+                text(a, Field::Ipv6SourceCidrIp.name())
+            } else {
+                v4
+            }
+        })
+        .collect();
+    if sources.is_empty() {
+        "sources the group already allowed".to_string()
+    } else {
+        sources.join(", ")
+    }
 }
 
 /// `ingress accept TCP 22/22` etc.
@@ -275,6 +347,68 @@ mod tests {
         assert!(line("sgr-b").ends_with("kept: source is not the whole internet"));
         assert!(line("sgr-c").ends_with("kept: opens no risky port (22,3389)"));
         assert!(table.contains("   note: dry run: nothing was changed\n"));
+    }
+
+    #[test]
+    fn a_narrowed_rule_names_its_sources_and_the_added_rules_get_rows() {
+        let added = rule("sgr-new", "203.0.113.0/24", "22/22");
+        let report = json!({"results": [{
+            "resourceId": "sg-1", "status": "remediated", "revokedRuleIds": ["sgr-a"],
+            "narrowedRules": [{"original": rule("sgr-a", "0.0.0.0/0", "22/22"),
+                               "added": [added.clone()], "originalRevoked": true}]
+        }]});
+        let groups = BTreeMap::from([(
+            "sg-1".to_string(),
+            GroupRules {
+                name: String::new(),
+                before: vec![rule("sgr-a", "0.0.0.0/0", "22/22")],
+                after: Some(vec![added]),
+            },
+        )]);
+        let table = report_table(&report, &groups, &"22".parse().unwrap());
+        let line = |id: &str| table.lines().find(|l| l.contains(id)).unwrap().to_string();
+        assert!(
+            line("sgr-a").ends_with("NARROWED to 203.0.113.0/24; verified gone"),
+            "{table}"
+        );
+        assert!(line("sgr-new").contains("from 203.0.113.0/24"), "{table}");
+        assert!(
+            line("sgr-new").ends_with("ADDED: replaces sgr-a"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn a_dry_run_shows_what_a_narrowing_would_add_and_remove() {
+        let mut to_add = rule("", "203.0.113.0/24", "22/22");
+        to_add
+            .as_object_mut()
+            .unwrap()
+            .remove("SecurityGroupRuleId");
+        let report = json!({"results": [{
+            "resourceId": "sg-1", "status": "would_remediate", "revokedRuleIds": [],
+            "wouldRevokeRuleIds": ["sgr-a"],
+            "wouldNarrowRules": [{"original": rule("sgr-a", "0.0.0.0/0", "22/22"),
+                                  "added": [to_add]}]
+        }]});
+        let groups = BTreeMap::from([(
+            "sg-1".to_string(),
+            GroupRules {
+                name: String::new(),
+                before: vec![rule("sgr-a", "0.0.0.0/0", "22/22")],
+                after: None,
+            },
+        )]);
+        let table = report_table(&report, &groups, &"22".parse().unwrap());
+        let line = |id: &str| table.lines().find(|l| l.contains(id)).unwrap().to_string();
+        assert!(
+            line("sgr-a").ends_with("WOULD NARROW to 203.0.113.0/24 (dry run)"),
+            "{table}"
+        );
+        assert!(
+            line("(new)").ends_with("WOULD ADD (dry run): replaces sgr-a"),
+            "{table}"
+        );
     }
 
     #[test]

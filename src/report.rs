@@ -90,6 +90,15 @@ pub struct ResourceResult {
     /// `wouldRevokeRules`: dry run only, the full attributes of those rules, to review before
     /// switching to enforce.
     pub would_revoke_rules: Option<Vec<Permission>>,
+    /// `narrowedRules`: with `REMEDIATION_ACTION=narrow`, each world-open rule replaced by rules
+    /// from the allowed sources: the original (as in `revokedRules`, sealed when it was revoked)
+    /// and the rules added in its place (their ids from the group read again, each sealed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub narrowed_rules: Vec<NarrowedRule>,
+    /// `wouldNarrowRules`: dry run with `REMEDIATION_ACTION=narrow`, each rule an enforcing run
+    /// would narrow and the rules it would add in its place (nothing sealed: nothing changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_narrow_rules: Option<Vec<WouldNarrow>>,
     /// World-open rules whose risky ports are all denied by higher-precedence Drop rules.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shadowed_rule_ids: Vec<RuleId>,
@@ -137,6 +146,8 @@ impl ResourceResult {
             revoked_rules: Vec::new(),
             would_revoke_rule_ids: None,
             would_revoke_rules: None,
+            narrowed_rules: Vec::new(),
+            would_narrow_rules: None,
             shadowed_rule_ids: Vec::new(),
             review_rule_ids: Vec::new(),
             unverified_rules: Vec::new(),
@@ -178,6 +189,31 @@ impl Serialize for RevokedRule {
         self.rule
             .serialize_with(s, self.seal.as_deref().map(|seal| ("Seal", seal)))
     }
+}
+
+/// One world-open rule narrowed to the allowed sources: `{"original": …, "added": […],
+/// "originalRevoked": …}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NarrowedRule {
+    /// The world-open rule, every attribute; sealed (restorable) only when it was revoked.
+    pub original: RevokedRule,
+    /// The rules this invocation added in its place, as the group lists them now (their new
+    /// ids included), each sealed so that a restore may revoke it again.
+    pub added: Vec<RevokedRule>,
+    /// Whether the original was revoked and verified gone. `false`: the revoke failed after the
+    /// rules were added; they stay (they only admit the allowed sources) and the reason says so.
+    pub original_revoked: bool,
+}
+
+/// A dry run's narrowing of one rule: `{"original": …, "added": […]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WouldNarrow {
+    /// The world-open rule an enforcing run would revoke.
+    pub original: Permission,
+    /// The rules it would authorize first (sources the group already allows are left out).
+    pub added: Vec<Permission>,
 }
 
 /// Who opened a revoked rule, as ActionTrail's latest matching event names them.
@@ -461,6 +497,13 @@ pub struct RestoreReport {
     pub refused_rules: Vec<RefusedRule>,
     /// Ids the restored rules got (a restored rule gets a new id), learned by describing again.
     pub new_rule_ids: Vec<RuleId>,
+    /// `removedRules`: rules an earlier narrowing added (the event's `removeRules`) that this
+    /// restore revoked, verified gone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed_rules: Vec<Permission>,
+    /// `wouldRemoveRules`: dry run, the rules of `removeRules` a real restore would revoke.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_remove_rules: Option<Vec<Permission>>,
     /// `apiRequestIds`: RequestIds of every API call made, for the cloud's own audit trail.
     pub api_request_ids: Vec<String>,
 }
@@ -500,8 +543,11 @@ impl From<Status> for RestoreStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefusedRule {
-    /// Position in the event's `rules`, from 0.
+    /// Position in the event's `rules` (or in `removeRules`, see `list`), from 0.
     pub index: usize,
+    /// `removeRules` when the entry is one of the event's `removeRules`; absent for `rules`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<&'static str>,
     /// The entry as the event gave it.
     pub rule: Permission,
     /// Why it was refused (missing, malformed, mismatched or expired seal).

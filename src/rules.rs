@@ -371,6 +371,196 @@ impl fmt::Display for Cidr {
     }
 }
 
+impl Cidr {
+    /// The address as a number and the family's width (32 or 128 bits), so both families share
+    /// one piece of prefix arithmetic.
+    fn bits(&self) -> (u128, u8) {
+        match self.addr {
+            IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
+            IpAddr::V6(a) => (u128::from(a), 128),
+        }
+    }
+
+    /// The mask of the first `prefix` bits of a `width`-bit address.
+    fn mask(prefix: u8, width: u8) -> u128 {
+        let all = if width == 128 {
+            u128::MAX
+        } else {
+            (1u128 << width) - 1
+        };
+        if prefix == 0 {
+            0
+        } else {
+            all & !((1u128 << (width - prefix)) - 1)
+        }
+    }
+
+    /// Whether the address has bits set past the prefix (`10.0.0.1/8`): such a block is most
+    /// likely a typo, and ECS would silently widen or refuse it.
+    pub fn has_host_bits(&self) -> bool {
+        let (addr, width) = self.bits();
+        addr & !Cidr::mask(self.prefix, width) != 0
+    }
+
+    /// Whether every address of `inner` is in `self` (same family, at least as long a prefix,
+    /// same network bits).
+    pub fn contains(&self, inner: &Cidr) -> bool {
+        let ((outer_addr, width), (inner_addr, inner_width)) = (self.bits(), inner.bits());
+        if width != inner_width || inner.prefix < self.prefix {
+            return false;
+        }
+        let mask = Cidr::mask(self.prefix, width);
+        outer_addr & mask == inner_addr & mask
+    }
+}
+
+/// The narrowest prefix an allowed source may be as wide as: `/8` for IPv4, `/16` for IPv6.
+/// Anything wider is a large share of the internet, not an allow-list.
+pub const MIN_ALLOWED_PREFIX_V4: u8 = 8;
+/// See [`MIN_ALLOWED_PREFIX_V4`].
+pub const MIN_ALLOWED_PREFIX_V6: u8 = 16;
+/// The most entries `ALLOWED_SOURCE_CIDRS` may list: each narrowed rule becomes one rule per
+/// entry of its family, and a group's rule quota is small (200 by default).
+pub const MAX_ALLOWED_SOURCES: usize = 20;
+
+/// `ALLOWED_SOURCE_CIDRS`: the sources a world-open rule is narrowed to, IPv4 and IPv6 blocks,
+/// each at most as wide as `/8` (IPv4) or `/16` (IPv6), without host bits, at most
+/// [`MAX_ALLOWED_SOURCES`], in the order given (duplicates dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedSources(Vec<Cidr>);
+
+/// Why an `ALLOWED_SOURCE_CIDRS` value is refused at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllowedSourcesError {
+    #[error("the list is empty: name at least one CIDR block, e.g. 203.0.113.0/24")]
+    /// No entry at all.
+    Empty,
+    #[error("entry {0} is empty (a doubled or trailing comma?)")]
+    /// An empty item between commas.
+    EmptyEntry(usize),
+    #[error("entry {index} {text:?} is not a CIDR block like 203.0.113.0/24 or 2001:db8::/32")]
+    /// Not an address with an optional prefix length.
+    Malformed {
+        /// 1-based position in the list.
+        index: usize,
+        /// The entry as written.
+        text: String,
+    },
+    #[error("entry {index} {text:?} is the whole internet: narrowing to it would change nothing")]
+    /// `0.0.0.0/0` or `::/0`.
+    World {
+        /// 1-based position in the list.
+        index: usize,
+        /// The entry as written.
+        text: String,
+    },
+    #[error(
+        "entry {index} {text:?} is wider than /{min} (the widest block accepted for its family)"
+    )]
+    /// Wider than `/8` (IPv4) or `/16` (IPv6).
+    TooWide {
+        /// 1-based position in the list.
+        index: usize,
+        /// The entry as written.
+        text: String,
+        /// The shortest prefix accepted for the entry's family.
+        min: u8,
+    },
+    #[error("entry {index} {text:?} has host bits set past its prefix: did you mean {network}?")]
+    /// An address with bits past the prefix (`10.1.2.3/8`).
+    HostBits {
+        /// 1-based position in the list.
+        index: usize,
+        /// The entry as written.
+        text: String,
+        /// The network the entry lies in.
+        network: Cidr,
+    },
+    #[error("{0} entries, more than the {MAX_ALLOWED_SOURCES} accepted")]
+    /// More than [`MAX_ALLOWED_SOURCES`] entries.
+    TooMany(usize),
+}
+
+impl FromStr for AllowedSources {
+    type Err = AllowedSourcesError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().is_empty() {
+            return Err(AllowedSourcesError::Empty);
+        }
+        let items: Vec<&str> = s.split(',').map(str::trim).collect();
+        if items.len() > MAX_ALLOWED_SOURCES {
+            return Err(AllowedSourcesError::TooMany(items.len()));
+        }
+        let mut cidrs: Vec<Cidr> = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let index = i + 1;
+            let text = item.to_string();
+            if item.is_empty() {
+                return Err(AllowedSourcesError::EmptyEntry(index));
+            }
+            let cidr: Cidr = item.parse().map_err(|_| AllowedSourcesError::Malformed {
+                index,
+                text: text.clone(),
+            })?;
+            if cidr.is_world() {
+                return Err(AllowedSourcesError::World { index, text });
+            }
+            let min = if cidr.addr.is_ipv4() {
+                MIN_ALLOWED_PREFIX_V4
+            } else {
+                MIN_ALLOWED_PREFIX_V6
+            };
+            if cidr.prefix < min {
+                return Err(AllowedSourcesError::TooWide { index, text, min });
+            }
+            if cidr.has_host_bits() {
+                let (addr, width) = cidr.bits();
+                let network = addr & Cidr::mask(cidr.prefix, width);
+                let addr = match cidr.addr {
+                    IpAddr::V4(_) => IpAddr::V4((network as u32).into()),
+                    IpAddr::V6(_) => IpAddr::V6(network.into()),
+                };
+                return Err(AllowedSourcesError::HostBits {
+                    index,
+                    text,
+                    network: Cidr {
+                        addr,
+                        prefix: cidr.prefix,
+                    },
+                });
+            }
+            if !cidrs.contains(&cidr) {
+                cidrs.push(cidr);
+            }
+        }
+        Ok(AllowedSources(cidrs))
+    }
+}
+
+impl AllowedSources {
+    /// The blocks, in the order given.
+    pub fn cidrs(&self) -> &[Cidr] {
+        &self.0
+    }
+
+    /// The blocks that lie within `source` (so of its family): what a rule from `source` may be
+    /// narrowed to without admitting anyone it did not admit.
+    pub fn within(&self, source: &Cidr) -> Vec<Cidr> {
+        self.0
+            .iter()
+            .filter(|c| source.contains(c))
+            .copied()
+            .collect()
+    }
+}
+
+impl fmt::Display for AllowedSources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
 /// A source address field: a CIDR, or text that is not one (kept for the report).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
@@ -992,6 +1182,61 @@ mod tests {
         assert!(!"10.0.0.0/8".parse::<Cidr>().unwrap().is_world());
         assert_eq!("1.2.3.4".parse::<Cidr>().unwrap().prefix, 32);
         assert!("1.2.3.4/33".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn a_block_contains_the_blocks_inside_it_of_its_own_family() {
+        let c = |s: &str| s.parse::<Cidr>().unwrap();
+        assert!(c("0.0.0.0/0").contains(&c("203.0.113.0/24")));
+        assert!(c("203.0.113.0/24").contains(&c("203.0.113.7/32")));
+        assert!(!c("203.0.113.0/24").contains(&c("203.0.0.0/16")));
+        assert!(!c("0.0.0.0/0").contains(&c("2001:db8::/32")));
+        assert!(c("::/0").contains(&c("2001:db8::/32")));
+        assert!(!c("::/0").contains(&c("10.0.0.0/8")));
+    }
+
+    #[test]
+    fn host_bits_past_the_prefix_are_found_in_both_families() {
+        let c = |s: &str| s.parse::<Cidr>().unwrap();
+        assert!(c("10.1.0.0/8").has_host_bits());
+        assert!(!c("10.0.0.0/8").has_host_bits());
+        assert!(!c("1.2.3.4/32").has_host_bits());
+        assert!(c("2001:db8::1/64").has_host_bits());
+        assert!(!c("2001:db8::/32").has_host_bits());
+    }
+
+    #[test]
+    fn allowed_sources_keep_their_order_and_drop_duplicates() {
+        let a: AllowedSources = " 203.0.113.0/24, 2001:db8::/32,203.0.113.0/24"
+            .parse()
+            .unwrap();
+        assert_eq!(a.to_string(), "203.0.113.0/24,2001:db8::/32");
+        let world = "0.0.0.0/0".parse::<Cidr>().unwrap();
+        assert_eq!(a.within(&world), vec!["203.0.113.0/24".parse().unwrap()]);
+    }
+
+    #[test]
+    fn allowed_sources_refuse_world_wide_host_bits_malformed_and_too_many() {
+        use AllowedSourcesError as E;
+        let e = |s: &str| s.parse::<AllowedSources>().unwrap_err();
+        assert!(matches!(
+            e("10.0.0.0/8,0.0.0.0/0"),
+            E::World { index: 2, .. }
+        ));
+        assert!(matches!(e("::/0"), E::World { index: 1, .. }));
+        assert!(matches!(e("10.0.0.0/7"), E::TooWide { min: 8, .. }));
+        assert!(matches!(e("2001::/15"), E::TooWide { min: 16, .. }));
+        assert_eq!(
+            e("10.1.2.3/8").to_string(),
+            "entry 1 \"10.1.2.3/8\" has host bits set past its prefix: did you mean 10.0.0.0/8?"
+        );
+        assert!(matches!(e("office"), E::Malformed { .. }));
+        assert!(matches!(e("10.0.0.0/33"), E::Malformed { .. }));
+        assert!(matches!(e("10.0.0.0/8,"), E::EmptyEntry(2)));
+        assert_eq!(e(" "), E::Empty);
+        let many: Vec<String> = (1..=21).map(|i| format!("10.{i}.0.0/16")).collect();
+        assert_eq!(e(&many.join(",")), E::TooMany(21));
+        assert!(many[..20].join(",").parse::<AllowedSources>().is_ok());
     }
 
     #[test]

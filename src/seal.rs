@@ -25,6 +25,11 @@
 //! SecurityGroupRuleId=… Direction=… … CreateTime=…   every rule attribute, in the report's form
 //! ```
 //!
+//! A rule *added* by a narrowing (`narrowedRules[].added`) is sealed the same way under another
+//! first line, `sg-remediator added-rule seal v1`, and `revokedAt=` is the time it was added: a
+//! restore revokes such a rule only with this seal, so a seal of a revoked rule can never make a
+//! restore delete anything, nor an added rule's seal make it re-authorize anything.
+//!
 //! The rule attributes are those of [`Permission::to_json`] (the report's `revokedRules` form),
 //! so the rule a restore event carries is re-read and re-rendered before checking, and a rule that
 //! reads back differently does not verify.
@@ -43,6 +48,25 @@ use crate::rules::{Permission, FIELDS};
 const VERSION: &str = "v1";
 /// A seal dated this far in the future (clock skew between instances) is still accepted.
 const FUTURE_SKEW: Duration = Duration::from_secs(300);
+
+/// What a seal vouches for: which of a restore's two lists its rule may stand in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A rule this deployment revoked: a restore may authorize it again.
+    Revoked,
+    /// A rule this deployment added when it narrowed a rule: a restore may revoke it.
+    Added,
+}
+
+impl Purpose {
+    /// The first line of the sealed text.
+    fn header(self) -> &'static str {
+        match self {
+            Purpose::Revoked => "sg-remediator restore seal v1\n",
+            Purpose::Added => "sg-remediator added-rule seal v1\n",
+        }
+    }
+}
 
 /// Where a rule was revoked: the three things a seal binds a rule to.
 #[derive(Debug, Clone, Copy)]
@@ -108,17 +132,34 @@ impl Sealer {
         Sealer { key, max_age }
     }
 
-    fn mac(&self, place: Place<'_>, rule: &Permission, revoked_at: u64) -> Hmac<Sha256> {
+    fn mac(
+        &self,
+        purpose: Purpose,
+        place: Place<'_>,
+        rule: &Permission,
+        revoked_at: u64,
+    ) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.key.bytes())
             .expect("HMAC accepts a key of any length");
-        mac.update(canonical(place, rule, revoked_at).as_bytes());
+        mac.update(canonical(purpose, place, rule, revoked_at).as_bytes());
         mac
     }
 
     /// The seal of `rule`, revoked at `at` in `place`.
     pub fn seal(&self, place: Place<'_>, rule: &Permission, at: SystemTime) -> String {
+        self.seal_for(Purpose::Revoked, place, rule, at)
+    }
+
+    /// The seal of `rule` for `purpose`, revoked (or added) at `at` in `place`.
+    pub fn seal_for(
+        &self,
+        purpose: Purpose,
+        place: Place<'_>,
+        rule: &Permission,
+        at: SystemTime,
+    ) -> String {
         let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let tag = self.mac(place, rule, secs).finalize().into_bytes();
+        let tag = self.mac(purpose, place, rule, secs).finalize().into_bytes();
         format!(
             "{VERSION}.{secs}.{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag)
@@ -128,6 +169,18 @@ impl Sealer {
     /// Checks `seal` for `rule` in `place` at time `now`; returns the revoke time it carries.
     pub fn verify(
         &self,
+        place: Place<'_>,
+        rule: &Permission,
+        seal: Option<&str>,
+        now: SystemTime,
+    ) -> Result<SystemTime, SealError> {
+        self.verify_for(Purpose::Revoked, place, rule, seal, now)
+    }
+
+    /// Checks `seal` as a seal for `purpose` of `rule` in `place` at time `now`.
+    pub fn verify_for(
+        &self,
+        purpose: Purpose,
         place: Place<'_>,
         rule: &Permission,
         seal: Option<&str>,
@@ -147,7 +200,7 @@ impl Sealer {
         let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(tag)
             .map_err(|_| SealError::Malformed)?;
-        self.mac(place, rule, secs)
+        self.mac(purpose, place, rule, secs)
             .verify_slice(&tag)
             .map_err(|_| SealError::Mismatch)?;
         let at = UNIX_EPOCH + Duration::from_secs(secs);
@@ -164,8 +217,8 @@ impl Sealer {
 }
 
 /// The text the MAC covers (see the module docs).
-fn canonical(place: Place<'_>, rule: &Permission, revoked_at: u64) -> String {
-    let mut text = String::from("sg-remediator restore seal v1\n");
+fn canonical(purpose: Purpose, place: Place<'_>, rule: &Permission, revoked_at: u64) -> String {
+    let mut text = String::from(purpose.header());
     let mut line = |name: &str, value: Option<&str>| match value {
         Some(v) => text.push_str(&format!("{name}={}:{v}\n", v.len())),
         None => text.push_str(&format!("{name}=-\n")),
@@ -251,6 +304,20 @@ mod tests {
             other.verify(HERE, &rule("22/22"), Some(&seal), now),
             Err(SealError::Mismatch)
         );
+    }
+
+    #[test]
+    fn a_seal_stands_only_for_its_own_purpose() {
+        let now = SystemTime::now();
+        let s = sealer();
+        let revoked = s.seal(HERE, &rule("22/22"), now);
+        let added = s.seal_for(Purpose::Added, HERE, &rule("22/22"), now);
+        assert_ne!(revoked, added);
+        let check =
+            |purpose, seal: &str| s.verify_for(purpose, HERE, &rule("22/22"), Some(seal), now);
+        assert!(check(Purpose::Added, &added).is_ok());
+        assert_eq!(check(Purpose::Added, &revoked), Err(SealError::Mismatch));
+        assert_eq!(check(Purpose::Revoked, &added), Err(SealError::Mismatch));
     }
 
     #[test]

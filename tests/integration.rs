@@ -19,6 +19,7 @@ mod emulator_fidelity;
 mod emulator_inventory;
 mod fidelity;
 mod hardening;
+mod narrow;
 mod notify;
 mod organization;
 mod package;

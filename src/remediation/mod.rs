@@ -3,7 +3,8 @@
 //! For each security group: `gate` (skip or go) → `access` (credentials in its account) →
 //! `fetch` (Config's record and the live rules, read at the same time) → `gate` again (on
 //! Config's answer, then on the live read) → select and `assess` → (dry run stops here) →
-//! `revoke` and verify → report. The live view decides what is revoked: Config's
+//! `revoke` (or, with `REMEDIATION_ACTION=narrow`, `narrow`: authorize the allowed sources
+//! first, then revoke) and verify → report. The live view decides what is revoked: Config's
 //! snapshot can be minutes old, and a rule narrowed since then keeps its id. Every resource ends
 //! with exactly one status; an error in one never stops the others, and nothing is swallowed:
 //! each API error is reported with its code, message and RequestId (`notes`).
@@ -16,6 +17,7 @@ mod assess;
 mod audit;
 mod fetch;
 mod gate;
+mod narrow;
 mod notes;
 mod opener;
 mod restore;
@@ -517,15 +519,41 @@ impl Invoke {
                 let lead = nothing_kept.then_some(Note::NothingExposed);
                 finish(out, Status::Compliant, lead, notes)
             }
-            Ok(Plan::DryRun { ids, rules }) => {
+            Ok(Plan::DryRun { ids, rules, live }) => {
                 out.would_revoke_rule_ids = Some(ids);
+                if let Some(allowed) = self.config().action.allowed_sources() {
+                    let plans: Vec<_> = rules
+                        .iter()
+                        .map(|rule| narrow::plan(rule, allowed, &live))
+                        .collect();
+                    narrow::reword_collateral(&mut notes, &plans);
+                    let (would, narrowing) = narrow::dry_run(&plans);
+                    out.would_narrow_rules = Some(would);
+                    notes.extend(narrowing);
+                }
                 out.would_revoke_rules = Some(rules);
                 finish(out, Status::WouldRemediate, Some(Note::DryRun), notes)
             }
-            Ok(Plan::Revoke { access, ids, rules }) => {
-                let out = self
-                    .revoke_and_verify(&access, &r, ids, &rules, out, notes)
-                    .await;
+            Ok(Plan::Revoke {
+                access,
+                ids,
+                rules,
+                live,
+            }) => {
+                let out = match self.config().action.allowed_sources() {
+                    Some(allowed) => {
+                        let plans = rules
+                            .iter()
+                            .map(|rule| narrow::plan(rule, allowed, &live))
+                            .collect();
+                        self.narrow_and_verify(&access, &r, plans, &live, out, notes)
+                            .await
+                    }
+                    None => {
+                        self.revoke_and_verify(&access, &r, ids, &rules, out, notes)
+                            .await
+                    }
+                };
                 self.who_opened(&access, &r, out).await
             }
         }
@@ -583,8 +611,13 @@ impl Invoke {
         }
         let rules = selection.exposed.into_iter().map(|e| e.rule).collect();
         Ok(match self.mode {
-            Mode::DryRun => Plan::DryRun { ids, rules },
-            Mode::Enforce => Plan::Revoke { access, ids, rules },
+            Mode::DryRun => Plan::DryRun { ids, rules, live },
+            Mode::Enforce => Plan::Revoke {
+                access,
+                ids,
+                rules,
+                live,
+            },
         })
     }
 }
@@ -593,16 +626,21 @@ impl Invoke {
 enum Plan {
     /// Nothing to revoke (`nothing_kept`: not even a shadowed or review rule).
     Compliant { nothing_kept: bool },
-    /// A dry run: report what would be revoked.
+    /// A dry run: report what would be revoked (or narrowed).
     DryRun {
         ids: Vec<RuleId>,
         rules: Vec<Permission>,
+        /// The live rules the decision was made on.
+        live: Vec<Permission>,
     },
-    /// Revoke and verify.
+    /// Revoke (or narrow) and verify.
     Revoke {
         access: access::Access,
         ids: Vec<RuleId>,
         rules: Vec<Permission>,
+        /// The live rules the decision was made on: a narrowing adds no source they already
+        /// allow, and the rules it added are those the verify read has and they had not.
+        live: Vec<Permission>,
     },
 }
 

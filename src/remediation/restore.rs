@@ -1,6 +1,8 @@
 //! A restore: only rules whose seal verifies for this account, region and group are put back,
 //! never on an exempt, deleted or managed group, never adding a rule already there, and in a dry
-//! run not at all.
+//! run not at all. The undo of a narrowing also lists the rules it added (`removeRules`): once
+//! every original is back, those whose added-rule seal verifies and that the group still has as
+//! sealed are revoked; nothing else is ever revoked by a restore.
 
 use std::collections::HashSet;
 
@@ -14,7 +16,7 @@ use crate::remediation::notes::{record_retried, Step, Stop};
 use crate::remediation::{audit, gate, Invoke};
 use crate::report::{RefusedRule, ResourceResult, RestoreReport, RestoreStatus, Status};
 use crate::rules::{Permission, RuleId};
-use crate::seal::{Place, Sealer};
+use crate::seal::{Place, Purpose, Sealer};
 use crate::services::ecs;
 
 /// Whether two rules grant the same access (every attribute but the id, the creation time and
@@ -41,21 +43,57 @@ pub(super) fn refused(
     seals: &[Option<String>],
     now: SystemTime,
 ) -> Vec<RefusedRule> {
+    refused_for(Purpose::Revoked, sealer, place, rules, seals, now)
+}
+
+/// [`refused`] for the seals of `purpose`: a `removeRules` entry needs the seal of a rule a
+/// narrowing added, which no revoked rule's seal can stand in for (nor the other way round).
+pub(super) fn refused_for(
+    purpose: Purpose,
+    sealer: &Sealer,
+    place: Place<'_>,
+    rules: &[Permission],
+    seals: &[Option<String>],
+    now: SystemTime,
+) -> Vec<RefusedRule> {
     rules
         .iter()
         .zip(seals)
         .enumerate()
         .filter_map(|(index, (rule, seal))| {
             sealer
-                .verify(place, rule, seal.as_deref(), now)
+                .verify_for(purpose, place, rule, seal.as_deref(), now)
                 .err()
                 .map(|e| RefusedRule {
                     index,
+                    list: (purpose == Purpose::Added).then_some("removeRules"),
                     rule: rule.clone(),
                     reason: e.to_string(),
                 })
         })
         .collect()
+}
+
+/// Splits the rules a narrowing added into those to revoke (the group still has a rule of that
+/// id granting exactly that access) and the ids of those left alone (gone, or changed since).
+pub(super) fn to_remove(
+    rules: &[Permission],
+    live: &[Permission],
+) -> (Vec<Permission>, Vec<RuleId>) {
+    let mut remove: Vec<Permission> = Vec::new();
+    let mut left = Vec::new();
+    for rule in rules {
+        let Some(id) = &rule.rule_id else { continue };
+        let live_same = live
+            .iter()
+            .any(|l| l.rule_id.as_ref() == Some(id) && same_access(l, rule));
+        if !live_same {
+            left.push(id.clone());
+        } else if !remove.iter().any(|r| r.rule_id.as_ref() == Some(id)) {
+            remove.push(rule.clone());
+        }
+    }
+    (remove, left)
 }
 
 /// Splits the rules to restore into those to add and those already present (live, or earlier
@@ -86,6 +124,8 @@ struct Progress {
     would_restore_rules: Option<Vec<Permission>>,
     restored_rules: Vec<Permission>,
     new_rule_ids: Vec<RuleId>,
+    removed_rules: Vec<Permission>,
+    would_remove_rules: Option<Vec<Permission>>,
 }
 
 /// How a restore that went through its steps ended: the status and the lead of its reason.
@@ -129,6 +169,8 @@ impl Invoke {
             would_restore_rules: None,
             restored_rules: Vec::new(),
             new_rule_ids: Vec::new(),
+            removed_rules: Vec::new(),
+            would_remove_rules: None,
         };
         let (status, lead) = match self
             .restore_steps(
@@ -159,6 +201,8 @@ impl Invoke {
             already_present_rules: progress.already_present_rules,
             refused_rules: progress.refused_rules,
             new_rule_ids: progress.new_rule_ids,
+            removed_rules: progress.removed_rules,
+            would_remove_rules: progress.would_remove_rules,
             api_request_ids: progress.out.api_request_ids,
         }
     }
@@ -203,11 +247,19 @@ impl Invoke {
             _ => stop,
         })?;
         let (add, present) = to_add(request.rules, &before);
+        let (remove, left_alone) = to_remove(&request.remove_rules, &before);
+        if !left_alone.is_empty() {
+            p.seen.push(Note::AddedLeftAlone(left_alone));
+        }
         p.already_present_rules = present;
         let already_present = p.already_present_rules.len();
         if self.mode == crate::config::Mode::DryRun {
             let count = add.len();
             p.would_restore_rules = Some(add);
+            if !request.remove_rules.is_empty() {
+                p.seen.insert(0, Note::WouldRemoveAdded(remove.len()));
+                p.would_remove_rules = Some(remove);
+            }
             return Ok(Done {
                 status: RestoreStatus::WouldRestore,
                 lead: Note::WouldRestore {
@@ -217,11 +269,33 @@ impl Invoke {
             });
         }
         // Every batch is tried, and the new ids are learned even after a failed batch, so the
-        // report says what did change; any failure then fails the restore.
+        // report says what did change; any failure then fails the restore. The rules a
+        // narrowing added are revoked only once every original is back.
         let mut errors = self.authorize(resource, &access, &add, p).await;
-        if !add.is_empty() {
-            match self.new_rule_ids(resource, &access, &before, p).await {
-                Ok(ids) => p.new_rule_ids = ids,
+        let remove_ids: Vec<RuleId> = remove.iter().filter_map(|r| r.rule_id.clone()).collect();
+        let removing = errors.is_empty() && !remove_ids.is_empty();
+        if removing {
+            errors.extend(self.revoke_added(resource, &access, &remove_ids, p).await);
+        }
+        if !add.is_empty() || removing {
+            match self.read_after(resource, &access, &before, p).await {
+                Ok((ids, present)) => {
+                    p.new_rule_ids = ids;
+                    if removing {
+                        let (gone, still): (Vec<Permission>, Vec<Permission>) =
+                            remove.into_iter().partition(|r| {
+                                r.rule_id.as_ref().is_some_and(|id| !present.contains(id))
+                            });
+                        if !still.is_empty() {
+                            errors.push(Note::AddedStillPresent(
+                                still.iter().filter_map(|r| r.rule_id.clone()).collect(),
+                            ));
+                        }
+                        p.seen.insert(0, Note::RemovedAdded(gone.len()));
+                        audit::rules("rule_added_removed", resource, &gone);
+                        p.removed_rules = gone;
+                    }
+                }
                 Err(error) => errors.push(Note::ApiFailure {
                     step: "describing after the restore",
                     error,
@@ -257,20 +331,23 @@ impl Invoke {
             region: &resource.region_id,
             group: &resource.resource_id,
         };
-        p.refused_rules = refused(
+        let now = SystemTime::now();
+        p.refused_rules = refused(sealer, place, &request.rules, &request.seals, now);
+        p.refused_rules.extend(refused_for(
+            Purpose::Added,
             sealer,
             place,
-            &request.rules,
-            &request.seals,
-            SystemTime::now(),
-        );
+            &request.remove_rules,
+            &request.remove_seals,
+            now,
+        ));
         if p.refused_rules.is_empty() {
             return None;
         }
         audit::restore_refused(&resource.resource_id, p.refused_rules.len());
         Some(Note::RestoreRefused {
             refused: p.refused_rules.len(),
-            total: request.rules.len(),
+            total: request.rules.len() + request.remove_rules.len(),
             group: resource.resource_id.clone(),
             account: place.account.to_string(),
             region: resource.region_id.clone(),
@@ -332,24 +409,77 @@ impl Invoke {
         errors
     }
 
-    /// The ids the restored rules got (a restored rule gets a new id): what the group has now
-    /// that it did not have before.
-    async fn new_rule_ids(
+    /// Revokes the rules a narrowing added (by id, sealed and still as sealed): the failures.
+    async fn revoke_added(
+        &self,
+        resource: &ResourceRef,
+        access: &Access,
+        ids: &[RuleId],
+        p: &mut Progress,
+    ) -> Vec<Note> {
+        let endpoint = match self.ecs_endpoint(&resource.region_id) {
+            Ok(endpoint) => endpoint,
+            Err(error) => {
+                return vec![Note::ApiFailure {
+                    step: "RevokeSecurityGroup",
+                    error,
+                }]
+            }
+        };
+        let mut errors = Vec::new();
+        for chunk in ecs::revoke_security_group(
+            &self.remediator.client,
+            &access.resource_cx(self),
+            &endpoint,
+            &resource.region_id,
+            &resource.resource_id,
+            &self.request_id,
+            ids,
+        )
+        .await
+        {
+            record_retried(
+                "RevokeSecurityGroup",
+                &chunk.retried,
+                &mut p.out,
+                &mut p.seen,
+            );
+            match chunk.result {
+                Ok(id) => p.out.api_request_ids.push(id),
+                Err(e) => {
+                    p.out
+                        .api_request_ids
+                        .extend(e.request_id().map(str::to_string));
+                    errors.push(Note::ApiFailure {
+                        step: "RevokeSecurityGroup",
+                        error: e,
+                    });
+                }
+            }
+        }
+        errors
+    }
+
+    /// The group read again: the ids the restored rules got (a restored rule gets a new id:
+    /// what the group has now that it did not have before) and every id it has now.
+    async fn read_after(
         &self,
         resource: &ResourceRef,
         access: &Access,
         before: &[Permission],
         p: &mut Progress,
-    ) -> Result<Vec<RuleId>, ApiError> {
+    ) -> Result<(Vec<RuleId>, HashSet<RuleId>), ApiError> {
         let existing: HashSet<&RuleId> = before.iter().filter_map(|r| r.rule_id.as_ref()).collect();
         let after = self
             .describe(access, resource, &mut p.out, &mut p.seen)
             .await?;
-        Ok(after
+        let present: HashSet<RuleId> = after.iter().filter_map(|r| r.rule_id.clone()).collect();
+        let new = after
             .into_iter()
             .filter_map(|r| r.rule_id)
             .filter(|id| !existing.contains(id))
-            .collect())
+            .collect();
+        Ok((new, present))
     }
 }
 
@@ -439,5 +569,35 @@ mod tests {
         );
         assert_eq!(add, vec![rule("sgr-a", "", "22/22")]);
         assert_eq!(present, vec![rule("sgr-b", "", "22/22")]);
+    }
+
+    #[test]
+    fn only_an_added_rule_the_group_still_has_as_sealed_is_removed() {
+        let added = |id: &str, port: &str| {
+            let mut r = rule(id, "sg-remediator narrowed sgr-x", port);
+            r.source_cidr = Some(crate::rules::Address::Cidr(
+                "203.0.113.0/24".parse().unwrap(),
+            ));
+            r
+        };
+        let live = [
+            added("sgr-added", "22/22"),
+            added("sgr-look-alike", "22/22"),
+            added("sgr-changed", "2222/2222"),
+        ];
+        let (remove, left) = to_remove(
+            &[
+                added("sgr-added", "22/22"),
+                added("sgr-changed", "22/22"),
+                added("sgr-gone", "22/22"),
+                added("sgr-added", "22/22"),
+            ],
+            &live,
+        );
+        assert_eq!(remove, vec![added("sgr-added", "22/22")]);
+        assert_eq!(
+            left,
+            vec![RuleId("sgr-changed".into()), RuleId("sgr-gone".into())]
+        );
     }
 }

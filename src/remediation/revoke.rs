@@ -14,7 +14,7 @@ use crate::remediation::notes;
 use crate::remediation::{audit, Invoke};
 use crate::report::{ResourceResult, RevokedRule, Status};
 use crate::rules::{Permission, RuleId};
-use crate::seal::Place;
+use crate::seal::{Place, Purpose};
 use crate::select::Selection;
 use crate::services::ecs;
 
@@ -81,6 +81,16 @@ pub(super) struct RevokeLedger {
     present: HashSet<RuleId>,
     /// Why the group could not be read again, if it could not.
     verify_failed: Option<ApiError>,
+}
+
+/// A revoke-and-verify up to its outcome (see [`Invoke::revoke_settled`]).
+pub(super) struct RevokeDone {
+    /// The result, with its revoked and unverified rules; status and reason not yet set.
+    pub out: ResourceResult,
+    /// The outcome.
+    pub settled: Settlement,
+    /// The group read again after the last revoke; `None` when that read failed.
+    pub after: Option<Vec<Permission>>,
 }
 
 /// The outcome of a revoke-and-verify.
@@ -301,9 +311,30 @@ impl Invoke {
         r: &ResourceRef,
         ids: Vec<RuleId>,
         exposed: &[Permission],
-        mut out: ResourceResult,
+        out: ResourceResult,
         notes: Vec<Note>,
     ) -> ResourceResult {
+        match self
+            .revoke_settled(access, r, ids, exposed, out, notes)
+            .await
+        {
+            Ok(done) => notes::finish(done.out, done.settled.status, None, done.settled.reason),
+            Err(failed) => failed,
+        }
+    }
+
+    /// [`Invoke::revoke_and_verify`] up to its outcome, not yet written into the result's status
+    /// and reason: the result with its revoked (sealed) and unverified rules, the settlement, and
+    /// the group as the verify read found it. `Err`: the resource failed before any call.
+    pub(super) async fn revoke_settled(
+        &self,
+        access: &Access,
+        r: &ResourceRef,
+        ids: Vec<RuleId>,
+        exposed: &[Permission],
+        mut out: ResourceResult,
+        notes: Vec<Note>,
+    ) -> Result<RevokeDone, ResourceResult> {
         let endpoint = match self.ecs_endpoint(&r.region_id) {
             Ok(endpoint) => endpoint,
             Err(error) => {
@@ -317,9 +348,10 @@ impl Invoke {
                 );
                 out.status = Status::Failed;
                 out.reason = Some(crate::note::reason(&notes));
-                return out;
+                return Err(out);
             }
         };
+        let mut after_read = None;
         let mut ledger = RevokeLedger::new(ids, notes);
         loop {
             let pending = ledger.start_round();
@@ -362,6 +394,7 @@ impl Invoke {
                         Some(Selection::default())
                     };
                     ledger.verified(present, reselected.as_ref());
+                    after_read = Some(after);
                 }
                 Err(e) => {
                     ledger.verify_failed(e);
@@ -378,13 +411,29 @@ impl Invoke {
         audit::revoked(r, &out.revoked_rules);
         out.unverified_rules = self.sealed(r, &out, rules_by_id(exposed, &settled.unverified));
         audit::unverified(r, &out.unverified_rules);
-        notes::finish(out, settled.status, None, settled.reason)
+        Ok(RevokeDone {
+            out,
+            settled,
+            after: after_read,
+        })
     }
 
     /// The report's records of rules revoked from `r` now, each sealed when the deployment has
     /// a `RESTORE_SEAL_KEY` (bound to the account, region and group, see [`crate::seal`]).
     fn sealed(
         &self,
+        r: &ResourceRef,
+        out: &ResourceResult,
+        rules: Vec<Permission>,
+    ) -> Vec<RevokedRule> {
+        self.sealed_for(Purpose::Revoked, r, out, rules)
+    }
+
+    /// [`Invoke::sealed`] for `purpose`: the rules a narrowing added are sealed as such, so a
+    /// restore may revoke them and nothing else.
+    pub(super) fn sealed_for(
+        &self,
+        purpose: Purpose,
         r: &ResourceRef,
         out: &ResourceResult,
         rules: Vec<Permission>,
@@ -402,7 +451,7 @@ impl Invoke {
                     .remediator
                     .sealer
                     .as_ref()
-                    .map(|s| s.seal(place, &rule, now));
+                    .map(|s| s.seal_for(purpose, place, &rule, now));
                 RevokedRule { rule, seal }
             })
             .collect()

@@ -19,7 +19,8 @@ Credentials (first found wins; the report names the source, never the secret):
      modes AK, StsToken, RamRoleArn (assumes the role with STS first)
 
 The function's variables apply (RISKY_PORTS, RULE_SELECTOR, EXEMPT_TAG, EXEMPT_SECURITY_GROUP_IDS,
-MAX_CONCURRENCY, ECS_ENDPOINT, CONFIG_ENDPOINT, STS_ENDPOINT); flags override them. Without
+MAX_CONCURRENCY, REMEDIATION_ACTION, ALLOWED_SOURCE_CIDRS, ECS_ENDPOINT, CONFIG_ENDPOINT,
+STS_ENDPOINT); flags override them. Without
 CONFIG_ENDPOINT or --config-site, Config is read on the China site.";
 
 const EXAMPLES: &str = "\
@@ -30,6 +31,7 @@ Examples:
   sg-remediator check sg-bp1fg655nh68xyz9i0d1 --region cn-hangzhou --ports 22,3389,5432
   sg-remediator remediate --from-scan scan.json --output remediation.json
   sg-remediator remediate sg-bp1fg655nh68xyz9i0d1 --region cn-hangzhou --yes
+  sg-remediator remediate sg-bp1fg655nh68xyz9i0d1 --region cn-hangzhou --narrow-to 203.0.113.0/24
   sg-remediator restore --report remediation.json --resource sg-bp1fg655nh68xyz9i0d1 --yes";
 
 /// See and fix security-group rules that open risky ports to the internet, with exactly the
@@ -61,6 +63,11 @@ pub(crate) struct Global {
     /// JMESPath rule selector narrowing the selection (overrides RULE_SELECTOR).
     #[arg(long, global = true, value_name = "EXPR")]
     pub selector: Option<String>,
+    /// Narrow world-open rules to these CIDR blocks (comma-separated, IPv4 and IPv6) instead of
+    /// only revoking them: the same rule is authorized from each block of its family first
+    /// (sets REMEDIATION_ACTION=narrow and ALLOWED_SOURCE_CIDRS).
+    #[arg(long, global = true, value_name = "CIDRS")]
+    pub narrow_to: Option<String>,
     /// Tag that exempts a group, `key` or `key=value` (overrides EXEMPT_TAG).
     #[arg(long, global = true, value_name = "TAG")]
     pub exempt_tag: Option<String>,
@@ -133,8 +140,9 @@ pub(crate) enum Command {
         #[arg(long)]
         notify: bool,
     },
-    /// Put back the `revokedRules` of a remediation report. Asks first on a terminal: this
-    /// re-opens the ports.
+    /// Put back the `revokedRules` of a remediation report (and revoke the rules a narrowing
+    /// added in their place, `narrowedRules[].added`). Asks first on a terminal: this re-opens
+    /// the ports.
     Restore {
         /// A `remediate --output` report (or the function's report).
         #[arg(long, value_name = "FILE")]
@@ -167,6 +175,12 @@ impl Global {
                 .and_then(ConfigSite::from_name)
                 .map(|site| ("CONFIG_ENDPOINT", site.endpoint().to_string())),
         )
+        .chain(self.narrow_to.iter().flat_map(|cidrs| {
+            [
+                ("REMEDIATION_ACTION", "narrow".to_string()),
+                ("ALLOWED_SOURCE_CIDRS", cidrs.clone()),
+            ]
+        }))
         .collect()
     }
 }
@@ -179,6 +193,29 @@ mod tests {
     #[test]
     fn the_argument_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn narrow_to_sets_the_action_and_the_allowed_sources() {
+        let cli = Cli::parse_from([
+            "sg-remediator",
+            "remediate",
+            "sg-1",
+            "--region",
+            "cn-hangzhou",
+            "--narrow-to",
+            "203.0.113.0/24,2001:db8::/32",
+        ]);
+        assert_eq!(
+            cli.global.overrides(),
+            vec![
+                ("REMEDIATION_ACTION", "narrow".to_string()),
+                (
+                    "ALLOWED_SOURCE_CIDRS",
+                    "203.0.113.0/24,2001:db8::/32".to_string()
+                )
+            ]
+        );
     }
 
     #[test]

@@ -277,7 +277,8 @@ fn may_have_changed(body: &Value) -> bool {
         .is_none_or(|results| results.iter().any(|r| r["status"] == "failed"))
 }
 
-/// Puts back the `revokedRules` of a report, group by group, through the function's restore.
+/// Puts back the `revokedRules` of a report, group by group, through the function's restore (and
+/// revokes the rules a narrowing added in their place).
 pub(crate) async fn restore(
     session: Session,
     report: &Value,
@@ -298,8 +299,14 @@ pub(crate) async fn restore(
         .count();
     let mut table = String::new();
     for r in &restores {
+        let removed: Vec<&str> = r["removedRules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|rule| rule["SecurityGroupRuleId"].as_str())
+            .collect();
         table.push_str(&format!(
-            "== {}  [{}]\n   {}\n   new rule ids: {}\n\n",
+            "== {}  [{}]\n   {}\n   new rule ids: {}{}\n\n",
             r["resourceId"].as_str().unwrap_or("?"),
             r["status"].as_str().unwrap_or("failed").to_uppercase(),
             r["reason"]
@@ -314,6 +321,14 @@ pub(crate) async fn restore(
                     .collect::<Vec<_>>()
                     .join(", "))
                 .unwrap_or_default(),
+            if removed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "\n   revoked rules the narrowing had added: {}",
+                    removed.join(", ")
+                )
+            },
         ));
     }
     table.push_str(&format!(
@@ -353,6 +368,17 @@ pub(crate) fn restore_requests(report: &Value, only: Option<&str>) -> Result<Vec
             });
             if let Some(account) = r["accountId"].as_str() {
                 request["accountId"] = json!(account);
+            }
+            // The rules a narrowing added in place of the revoked ones: revoked again once the
+            // originals are back (only with their seals, only if the group still has them).
+            let added: Vec<Value> = r["narrowedRules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|n| n["added"].as_array().cloned().unwrap_or_default())
+                .collect();
+            if !added.is_empty() {
+                request["removeRules"] = Value::Array(added);
             }
             request
         })
