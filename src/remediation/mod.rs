@@ -14,6 +14,7 @@
 mod access;
 mod assess;
 mod audit;
+mod decide;
 mod fetch;
 mod gate;
 mod notes;
@@ -23,7 +24,7 @@ mod revoke;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -43,7 +44,8 @@ use acs_openapi::credentials::{Credentials, Scrubber};
 use acs_openapi::Client;
 
 pub use assess::explain_kept;
-pub use gate::{effective_mode, live_failure};
+pub use decide::{decide, unchanged, Action, Decision};
+pub use gate::{effective_mode, exemption_note, live_failure};
 use notes::{finish, Step, Stop};
 
 /// What the flow needs of one invocation.
@@ -513,15 +515,7 @@ impl Invoke {
         let mut notes = Vec::new();
         match self.plan(&r, &mut out, &mut notes).await {
             Err(stop) => finish(out, stop.status, Some(stop.lead), notes),
-            Ok(Plan::Compliant { nothing_kept }) => {
-                let lead = nothing_kept.then_some(Note::NothingExposed);
-                finish(out, Status::Compliant, lead, notes)
-            }
-            Ok(Plan::DryRun { ids, rules }) => {
-                out.would_revoke_rule_ids = Some(ids);
-                out.would_revoke_rules = Some(rules);
-                finish(out, Status::WouldRemediate, Some(Note::DryRun), notes)
-            }
+            Ok(Plan::Unchanged(action)) => decide::unchanged(out, action, notes),
             Ok(Plan::Revoke { access, ids, rules }) => {
                 let out = self
                     .revoke_and_verify(&access, &r, ids, &rules, out, notes)
@@ -552,52 +546,32 @@ impl Invoke {
             r,
             account.as_deref(),
             &self.config().exempt_tag,
+            SystemTime::now(),
             reads,
             notes,
         )?;
 
-        // Select on the snapshot (for drift), then on the live view (for action).
-        let selector = &self.remediator.selector;
-        let snapshot = match &discovered.snapshot {
-            Ok(rules) => selector.evaluate(rules),
-            Err(unreadable) => Err(unreadable.clone().into()),
-        };
-        let selection = selector
-            .evaluate(&live)
-            .map_err(|e| Stop::fail(Note::SelectFailed(e.to_string())))?;
-        let assessment = assess::assess(snapshot.as_ref().map_err(ToString::to_string), &selection);
-        audit::drift(r, &assessment.drift);
-        for e in selection.exposed.iter().filter(|e| e.collateral) {
-            audit::collateral(r, &e.rule);
+        // Select on the snapshot (for drift) and on the live view (for action): the decision
+        // `scan` reports too.
+        let decision = decide::decide(&self.remediator.selector, Some(&discovered.snapshot), &live)
+            .map_err(Stop::fail)?;
+        audit::drift(r, &decision.drift);
+        for rule in &decision.collateral {
+            audit::collateral(r, rule);
         }
-        out.drift_rule_ids = assessment.drift;
-        out.shadowed_rule_ids = selection.shadowed_ids();
-        out.review_rule_ids = selection.review_ids();
-        notes.extend(assessment.notes);
-
-        let ids = selection.revoke_ids();
-        if ids.is_empty() {
-            return Ok(Plan::Compliant {
-                nothing_kept: selection.shadowed.is_empty() && selection.review.is_empty(),
-            });
-        }
-        let rules = selection.exposed.into_iter().map(|e| e.rule).collect();
-        Ok(match self.mode {
-            Mode::DryRun => Plan::DryRun { ids, rules },
-            Mode::Enforce => Plan::Revoke { access, ids, rules },
+        decision.record(out);
+        notes.extend(decision.notes);
+        Ok(match (decision.action, self.mode) {
+            (Action::Revoke { ids, rules }, Mode::Enforce) => Plan::Revoke { access, ids, rules },
+            (action, _) => Plan::Unchanged(action),
         })
     }
 }
 
 /// What to do with a group that may be touched, once its live rules are selected.
 enum Plan {
-    /// Nothing to revoke (`nothing_kept`: not even a shadowed or review rule).
-    Compliant { nothing_kept: bool },
-    /// A dry run: report what would be revoked.
-    DryRun {
-        ids: Vec<RuleId>,
-        rules: Vec<Permission>,
-    },
+    /// Nothing changes: compliant, or a dry run reporting what would be revoked.
+    Unchanged(Action),
     /// Revoke and verify.
     Revoke {
         access: access::Access,

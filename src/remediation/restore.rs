@@ -192,6 +192,7 @@ impl Invoke {
             resource,
             account,
             &self.config().exempt_tag,
+            std::time::SystemTime::now(),
             reads,
             &mut p.seen,
         )
