@@ -377,8 +377,8 @@ async fn scans_table_names_each_watched_exemption_on_its_own_line() {
     );
     assert!(
         table.contains(&format!(
-            "  sg-exp-ended  {REGION}  EXPIRED {ended}: no longer exempt, remediated at Config's \
-             next evaluation\n"
+            "  sg-exp-ended  {REGION}  EXPIRED {ended}, no longer exempt: the function remediates \
+             it when next invoked for it\n"
         )),
         "{table}"
     );

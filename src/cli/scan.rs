@@ -8,7 +8,7 @@
 //! anything) with exactly the rules, ids and notes a dry run of the function would report.
 //!
 //! A scan also watches the exemptions: one that ends within [`EXPIRING_WITHIN`], one that has
-//! ended (the function now remediates the group at Config's next evaluation), and one whose end
+//! ended (the function remediates the group when next invoked for it), and one whose end
 //! cannot be read (it exempts nothing) are listed by [`watch`].
 
 use std::time::{Duration, SystemTime};
@@ -194,11 +194,11 @@ impl std::fmt::Display for Watch {
             }
             Watch::Expired { until, .. } => write!(
                 f,
-                "EXPIRED {until}: no longer exempt, remediated at Config's next evaluation"
+                "EXPIRED {until}, no longer exempt: the function remediates it when next invoked for it"
             ),
             Watch::Unreadable { value, why } => write!(
                 f,
-                "UNREADABLE {value:?} ({why}): not exempt, remediated at Config's next evaluation"
+                "UNREADABLE {value:?} ({why}), not exempt: the function remediates it when next invoked for it"
             ),
         }
     }
