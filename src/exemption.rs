@@ -122,13 +122,6 @@ pub enum Exemption {
     },
 }
 
-impl Exemption {
-    /// Whether the group is left alone.
-    pub fn exempts(&self) -> bool {
-        matches!(self, Exemption::Exempt | Exemption::ExemptUntil(_))
-    }
-}
-
 /// What the exempt tag on a group with `tags` says at `now`.
 ///
 /// Several values of the key (a shape Config's record allows, ECS tags do not) are each judged,

@@ -334,7 +334,7 @@ mod tests {
             key: "keep-open".into(),
             on: until("until=2026-06-15T11:59:59Z"),
         };
-        assert_eq!(notes, [note.clone()]);
+        assert_eq!(notes, std::slice::from_ref(&note));
         assert_eq!(
             note.to_string(),
             "exemption expired on 2026-06-15T11:59:59Z (tag keep-open): no longer exempt"
