@@ -39,8 +39,8 @@
 //! - [`exemption`]: whether a group's exempt tag exempts it and until when (`until=`), the one
 //!   decision the flow's gate and `scan` both take.
 //! - [`remediation`]: the flow, one module per step — `gate` (pure skip-or-go policy), `access`
-//!   (reaching the account), `fetch` (Config and live ECS), `decide` (what the selection means: the one decision the
-//!   function acts on and `scan` reports), `assess` (drift, kept rules),
+//!   (reaching the account), `fetch` (Config and live ECS), `decide` (what the selection means:
+//!   the one decision the function acts on and `scan` reports), `assess` (drift, kept rules),
 //!   `revoke` (revoke and verify, settled by the pure `RevokeLedger`), `restore`, `notes` (how a
 //!   step stops a resource), `audit` (the log lines).
 //! - [`seal`]: the HMAC seal on every revoked rule, so a restore re-creates only what this
