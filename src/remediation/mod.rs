@@ -43,7 +43,6 @@ use crate::services::sts;
 use acs_openapi::credentials::{Credentials, Scrubber};
 use acs_openapi::Client;
 
-pub use assess::explain_kept;
 pub use decide::{decide, unchanged, Action, Decision};
 pub use gate::{effective_mode, exemption_note, live_failure};
 use notes::{finish, Step, Stop};
