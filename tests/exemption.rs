@@ -395,3 +395,29 @@ async fn a_scan_without_watched_exemptions_has_an_empty_list_and_no_table_sectio
     assert!(!table.contains("Exemptions ("), "{table}");
     emulator.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_and_a_dry_run_of_the_function_report_an_ended_exemption_alike() {
+    let ended = date(SystemTime::now() - DAY);
+    let running = date(SystemTime::now() + 30 * DAY);
+    let world = world_with_exemptions(&[
+        ("sg-exp-ended", &format!("until={ended}")),
+        ("sg-exp-running", &format!("until={running}")),
+        ("sg-exp-typo", "until=soon"),
+    ]);
+    let emulator = emulator(&world).await;
+    let (_, stdout) = scan(&emulator, true).await;
+    let scanned: Value = serde_json::from_str(&stdout).unwrap();
+    let function = Function::start(bootstrap!(), &emulator, &[("REMEDIATION_MODE", "dry-run")]);
+    let ids = ["sg-exp-ended", "sg-exp-running", "sg-exp-typo"];
+    let answer = function.invoke(&event(&ids)).await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    for id in ids {
+        let s = result(&scanned, id);
+        let f = answer.result(id);
+        for key in ["status", "reason", "wouldRevokeRuleIds", "wouldRevokeRules"] {
+            assert_eq!(s[key], f[key], "{id} {key}");
+        }
+    }
+    emulator.shutdown().await;
+}
