@@ -219,7 +219,9 @@ impl RemediationAction {
 }
 
 /// The tag that exempts a security group from remediation: a key, optionally with the one value
-/// that exempts (`key=value`). With no value, any value of the key exempts.
+/// that exempts (`key=value`, for good). With no value, any value of the key exempts, and a
+/// value `until=YYYY-MM-DD` or `until=<RFC 3339 time>` exempts only until then; an end that
+/// cannot be read exempts nothing. The decision is [`crate::exemption::decide`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExemptTag {
     /// The tag key that marks a group as exempt.
@@ -229,7 +231,8 @@ pub struct ExemptTag {
 }
 
 impl ExemptTag {
-    /// Whether a tag `(key, value)` on a security group exempts it.
+    /// Whether a tag `(key, value)` is the exempt tag. Whether it exempts, and until when, is
+    /// [`crate::exemption::decide`]'s answer: a value `until=…` may have expired.
     pub fn matches(&self, key: &str, value: &str) -> bool {
         key == self.key && self.value.as_deref().is_none_or(|v| v == value)
     }

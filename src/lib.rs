@@ -36,8 +36,11 @@
 //!   read straight off the wire into rules (strict for ECS, tolerant for Config).
 //! - [`select`]: which rules are risky — the JMESPath selector with its guard rails (a custom
 //!   query can narrow, never widen), the default query's native path, shadowing.
+//! - [`exemption`]: whether a group's exempt tag exempts it and until when (`until=`), the one
+//!   decision the flow's gate and `scan` both take.
 //! - [`remediation`]: the flow, one module per step — `gate` (pure skip-or-go policy), `access`
-//!   (reaching the account), `fetch` (Config and live ECS), `assess` (drift, kept rules),
+//!   (reaching the account), `fetch` (Config and live ECS), `decide` (what the selection means:
+//!   the one decision the function acts on and `scan` reports), `assess` (drift, kept rules),
 //!   `revoke` (revoke and verify, settled by the pure `RevokeLedger`), `restore`, `notes` (how a
 //!   step stops a resource), `audit` (the log lines).
 //! - [`seal`]: the HMAC seal on every revoked rule, so a restore re-creates only what this
@@ -60,6 +63,7 @@ pub mod cli;
 pub mod config;
 pub mod escape;
 pub mod event;
+pub mod exemption;
 pub mod handler;
 pub mod logging;
 pub mod note;

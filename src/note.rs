@@ -13,6 +13,7 @@ use acs_openapi::ApiError;
 
 use crate::config::ExemptTag;
 use crate::event;
+use crate::exemption::{Unreadable, Until};
 use crate::rules::{Cidr, PortRange, Protocol, RuleId};
 use crate::select::ReviewReason;
 
@@ -84,6 +85,29 @@ pub enum Note {
     ServiceManaged,
     /// The group carries the exempt tag.
     ExemptTag(ExemptTag),
+    /// The group carries the exempt tag with an end that has not come yet.
+    ExemptUntil {
+        /// The exempt tag's key.
+        key: String,
+        /// When the exemption ends.
+        until: Until,
+    },
+    /// The exempt tag's end has passed: the group is remediated like any other.
+    ExemptionExpired {
+        /// The exempt tag's key.
+        key: String,
+        /// When the exemption ended.
+        on: Until,
+    },
+    /// The exempt tag asks for an end that cannot be read: it exempts nothing.
+    ExemptionUnreadable {
+        /// The exempt tag's key.
+        key: String,
+        /// The tag's value (cut to a bounded length).
+        value: String,
+        /// Why it cannot be read.
+        why: Unreadable,
+    },
     /// ECS no longer has the group.
     Gone(ApiError),
     /// The selector failed on the live rules.
@@ -361,6 +385,22 @@ impl fmt::Display for Note {
                 Some(v) => write!(f, "exempt: tagged {}={v}", tag.key),
                 None => write!(f, "exempt: tagged {}", tag.key),
             },
+            Note::ExemptUntil { key, until } => match until {
+                Until::Day { .. } => write!(
+                    f,
+                    "exempt until {until} (through the end of that day, UTC): tagged {key}"
+                ),
+                Until::Instant(_) => write!(f, "exempt until {until}: tagged {key}"),
+            },
+            Note::ExemptionExpired { key, on } => write!(
+                f,
+                "exemption expired on {on} (tag {key}): no longer exempt"
+            ),
+            Note::ExemptionUnreadable { key, value, why } => write!(
+                f,
+                "not exempt: the tag {key}={value:?} asks for an end that cannot be read ({why}); \
+                 write until=YYYY-MM-DD or until=<RFC 3339 time>"
+            ),
             Note::Gone(e) => write!(f, "gone: the group no longer exists in ECS ({e})"),
             Note::SelectFailed(e) => write!(f, "selecting rules of the live group failed: {e}"),
             Note::SnapshotUnreadable(e) => write!(

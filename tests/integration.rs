@@ -17,6 +17,7 @@ mod config;
 mod contract;
 mod emulator_fidelity;
 mod emulator_inventory;
+mod exemption;
 mod fidelity;
 mod hardening;
 mod narrow;

@@ -49,7 +49,7 @@ pub(super) fn drift(snapshot: &Selection, live: &Selection) -> Vec<RuleId> {
 }
 
 /// Why world-open rules were kept: shadowing and review, rule by rule.
-pub fn explain_kept(selection: &Selection) -> Vec<Note> {
+fn explain_kept(selection: &Selection) -> Vec<Note> {
     let shadowed = selection.shadowed.iter().map(|s| Note::Shadowed {
         rule: s.rule.rule_id.clone(),
         by: s.by.clone(),

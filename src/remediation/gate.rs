@@ -1,10 +1,13 @@
 //! Skip or go: the pure policy that decides whether a resource may be touched at all, and in
 //! which mode. Plain functions of the event, the configuration and Config's answer; no calls.
 
+use std::time::SystemTime;
+
 use acs_openapi::ApiError;
 
 use crate::config::{Config, ExemptTag, Mode};
 use crate::event::{self, ResourceRef};
+use crate::exemption::{self, Exemption};
 use crate::note::Note;
 use crate::remediation::fetch::Reads;
 use crate::remediation::notes::{Step, Stop};
@@ -97,13 +100,41 @@ pub(super) fn answer_mismatch(
     }
 }
 
+/// What the exempt tag's verdict means for the flow: `Err` with the lead note of a group it
+/// exempts (skipped); `Ok` with a note for a group whose exemption ended or cannot be read (it
+/// goes on, and its reason says why); `Ok(None)` for a group without the tag. The command line's
+/// `scan` decides with it too.
+pub fn exemption_note(tag: &ExemptTag, exemption: &Exemption) -> Result<Option<Note>, Note> {
+    let key = || tag.key.clone();
+    match exemption {
+        Exemption::NotExempt => Ok(None),
+        Exemption::Exempt => Err(Note::ExemptTag(tag.clone())),
+        Exemption::ExemptUntil(until) => Err(Note::ExemptUntil {
+            key: key(),
+            until: *until,
+        }),
+        Exemption::Expired(on) => Ok(Some(Note::ExemptionExpired {
+            key: key(),
+            on: *on,
+        })),
+        Exemption::Unreadable { value, why } => Ok(Some(Note::ExemptionUnreadable {
+            key: key(),
+            value: value.clone(),
+            why: *why,
+        })),
+    }
+}
+
 /// Config's answer: an answer about another group fails (never act on a group the event did not
-/// name); a deleted, service-managed or exempt-tagged group is skipped.
+/// name); a deleted, service-managed or exempt-tagged group is skipped. An exemption that ended
+/// at `now`, or whose end cannot be read, is noted and the group goes on.
 pub(super) fn judge_discovered(
     r: &ResourceRef,
     account: Option<&str>,
     d: &DiscoveredResource,
     exempt_tag: &ExemptTag,
+    now: SystemTime,
+    notes: &mut Vec<Note>,
 ) -> Option<Stop> {
     if let Some(mismatch) = answer_mismatch(r, account, d) {
         return Some(Stop::fail(mismatch));
@@ -114,16 +145,18 @@ pub(super) fn judge_discovered(
     if d.service_managed == Some(true) {
         return Some(Stop::skip(Note::ServiceManaged));
     }
-    if d.tags
-        .contains(&exempt_tag.key, exempt_tag.value.as_deref())
-    {
-        return Some(Stop::skip(Note::ExemptTag(exempt_tag.clone())));
+    match exemption_note(exempt_tag, &exemption::decide(exempt_tag, &d.tags, now)) {
+        Err(lead) => Some(Stop::skip(lead)),
+        Ok(note) => {
+            notes.extend(note);
+            None
+        }
     }
-    None
 }
 
 /// Both reads of a group, judged in the order the flow always had: Config's answer first (an
-/// answer about another group fails; deleted, managed, exempt-tagged groups are skipped), then
+/// answer about another group fails; deleted, managed, exempt-tagged groups are skipped; an
+/// exemption is judged at `now`), then
 /// the live rules (a group gone from ECS is skipped, an unreadable one fails). A live read the
 /// decision did not need still has its failure reported, after the lead.
 ///
@@ -139,6 +172,7 @@ pub(super) fn judge_reads(
     r: &ResourceRef,
     account: Option<&str>,
     exempt_tag: &ExemptTag,
+    now: SystemTime,
     reads: Reads,
     notes: &mut Vec<Note>,
 ) -> Step<(DiscoveredResource, Vec<Permission>)> {
@@ -177,7 +211,7 @@ pub(super) fn judge_reads(
             });
         }
     };
-    if let Some(stop) = judge_discovered(r, account, &discovered, exempt_tag) {
+    if let Some(stop) = judge_discovered(r, account, &discovered, exempt_tag, now, notes) {
         // A failed live read is still reported; ECS not having the group is no failure when
         // the group is left alone anyway (a deleted group is gone from ECS too).
         match live {
@@ -238,6 +272,97 @@ mod tests {
             key: key.into(),
             value: None,
         }
+    }
+
+    fn now() -> SystemTime {
+        humantime::parse_rfc3339("2026-06-15T12:00:00Z").unwrap()
+    }
+
+    /// Config's answer judged at [`now`], without the notes of a group that goes on.
+    fn discovered(
+        r: &ResourceRef,
+        account: Option<&str>,
+        d: &DiscoveredResource,
+        tag: &ExemptTag,
+    ) -> Option<Stop> {
+        judge_discovered(r, account, d, tag, now(), &mut Vec::new())
+    }
+
+    fn tagged(value: &str) -> DiscoveredResource {
+        let mut d = answered("cn-hangzhou", None);
+        d.tags = Tags::from_json(&serde_json::json!({ "keep-open": value })).unwrap();
+        d
+    }
+
+    fn judged_with_notes(d: &DiscoveredResource) -> (Option<Stop>, Vec<Note>) {
+        let mut notes = Vec::new();
+        let stop = judge_discovered(
+            &resource(None),
+            None,
+            d,
+            &tag("keep-open"),
+            now(),
+            &mut notes,
+        );
+        (stop, notes)
+    }
+
+    fn until(value: &str) -> exemption::Until {
+        exemption::read_value(value).unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_group_exempt_until_a_later_day_is_skipped_saying_until_when() {
+        let (stop, notes) = judged_with_notes(&tagged("until=2026-06-15"));
+        let lead = Note::ExemptUntil {
+            key: "keep-open".into(),
+            until: until("until=2026-06-15"),
+        };
+        assert_eq!(stop, Some(Stop::skip(lead.clone())));
+        assert!(notes.is_empty());
+        assert_eq!(
+            lead.to_string(),
+            "exempt until 2026-06-15 (through the end of that day, UTC): tagged keep-open"
+        );
+    }
+
+    #[test]
+    fn a_group_whose_exemption_ended_goes_on_with_a_note_saying_when() {
+        let (stop, notes) = judged_with_notes(&tagged("until=2026-06-15T11:59:59Z"));
+        assert_eq!(stop, None);
+        let note = Note::ExemptionExpired {
+            key: "keep-open".into(),
+            on: until("until=2026-06-15T11:59:59Z"),
+        };
+        assert_eq!(notes, std::slice::from_ref(&note));
+        assert_eq!(
+            note.to_string(),
+            "exemption expired on 2026-06-15T11:59:59Z (tag keep-open): no longer exempt"
+        );
+    }
+
+    #[test]
+    fn a_group_whose_end_cannot_be_read_goes_on_with_a_note_saying_why() {
+        let (stop, notes) = judged_with_notes(&tagged("until=2026-13-40"));
+        assert_eq!(stop, None);
+        let [note] = notes.as_slice() else {
+            panic!("{notes:?}")
+        };
+        assert_eq!(
+            note.to_string(),
+            "not exempt: the tag keep-open=\"until=2026-13-40\" asks for an end that cannot be \
+             read (no such date or time (or before 1970)); write until=YYYY-MM-DD or \
+             until=<RFC 3339 time>"
+        );
+    }
+
+    #[test]
+    fn an_exemption_is_judged_after_deletion_and_management() {
+        let mut d = tagged("until=2020-01-01");
+        d.service_managed = Some(true);
+        let (stop, notes) = judged_with_notes(&d);
+        assert_eq!(stop, Some(Stop::skip(Note::ServiceManaged)));
+        assert!(notes.is_empty());
     }
 
     #[test]
@@ -341,7 +466,7 @@ mod tests {
 
     #[test]
     fn an_answer_about_another_group_fails() {
-        let stop = judge_discovered(
+        let stop = discovered(
             &resource(None),
             Some("1"),
             &answered("cn-beijing", Some("1")),
@@ -356,7 +481,7 @@ mod tests {
         let mut d = answered("cn-hangzhou", None);
         d.deleted = true;
         assert_eq!(
-            judge_discovered(&resource(None), None, &d, &tag("x")),
+            discovered(&resource(None), None, &d, &tag("x")),
             Some(Stop::skip(Note::Deleted))
         );
     }
@@ -366,7 +491,7 @@ mod tests {
         let mut d = answered("cn-hangzhou", None);
         d.service_managed = Some(true);
         assert_eq!(
-            judge_discovered(&resource(None), None, &d, &tag("x")),
+            discovered(&resource(None), None, &d, &tag("x")),
             Some(Stop::skip(Note::ServiceManaged))
         );
     }
@@ -375,17 +500,14 @@ mod tests {
     fn a_group_with_the_exempt_tag_is_skipped() {
         let mut d = answered("cn-hangzhou", None);
         d.tags = Tags::from_json(&serde_json::json!({"keep-open": "yes"})).unwrap();
-        let stop = judge_discovered(&resource(None), None, &d, &tag("keep-open"));
+        let stop = discovered(&resource(None), None, &d, &tag("keep-open"));
         assert_eq!(stop, Some(Stop::skip(Note::ExemptTag(tag("keep-open")))));
     }
 
     #[test]
     fn a_live_untagged_group_of_the_event_goes_on() {
         let d = answered("cn-hangzhou", Some("1"));
-        assert_eq!(
-            judge_discovered(&resource(None), Some("1"), &d, &tag("x")),
-            None
-        );
+        assert_eq!(discovered(&resource(None), Some("1"), &d, &tag("x")), None);
     }
 
     fn service(code: &str) -> ApiError {
@@ -411,7 +533,14 @@ mod tests {
 
     fn judge(reads: Reads) -> (Step<(DiscoveredResource, Vec<Permission>)>, Vec<Note>) {
         let mut notes = Vec::new();
-        let step = judge_reads(&resource(None), Some("1"), &tag("x"), reads, &mut notes);
+        let step = judge_reads(
+            &resource(None),
+            Some("1"),
+            &tag("x"),
+            now(),
+            reads,
+            &mut notes,
+        );
         (step, notes)
     }
 

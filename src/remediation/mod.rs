@@ -15,6 +15,7 @@
 mod access;
 mod assess;
 mod audit;
+mod decide;
 mod fetch;
 mod gate;
 mod narrow;
@@ -25,7 +26,7 @@ mod revoke;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -44,8 +45,8 @@ use crate::services::sts;
 use acs_openapi::credentials::{Credentials, Scrubber};
 use acs_openapi::Client;
 
-pub use assess::explain_kept;
-pub use gate::{effective_mode, live_failure};
+pub use decide::{decide, unchanged, Action, Decision};
+pub use gate::{effective_mode, exemption_note, live_failure};
 use notes::{finish, Step, Stop};
 
 /// What the flow needs of one invocation.
@@ -515,13 +516,11 @@ impl Invoke {
         let mut notes = Vec::new();
         match self.plan(&r, &mut out, &mut notes).await {
             Err(stop) => finish(out, stop.status, Some(stop.lead), notes),
-            Ok(Plan::Compliant { nothing_kept }) => {
-                let lead = nothing_kept.then_some(Note::NothingExposed);
-                finish(out, Status::Compliant, lead, notes)
-            }
-            Ok(Plan::DryRun { ids, rules, live }) => {
-                out.would_revoke_rule_ids = Some(ids);
-                if let Some(allowed) = self.config().action.allowed_sources() {
+            Ok(Plan::Unchanged { action, live }) => {
+                let mut out = out;
+                if let (Action::Revoke { rules, .. }, Some(allowed)) =
+                    (&action, self.config().action.allowed_sources())
+                {
                     let plans: Vec<_> = rules
                         .iter()
                         .map(|rule| narrow::plan(rule, allowed, &live))
@@ -531,8 +530,7 @@ impl Invoke {
                     out.would_narrow_rules = Some(would);
                     notes.extend(narrowing);
                 }
-                out.would_revoke_rules = Some(rules);
-                finish(out, Status::WouldRemediate, Some(Note::DryRun), notes)
+                decide::unchanged(out, action, notes)
             }
             Ok(Plan::Revoke {
                 access,
@@ -580,57 +578,39 @@ impl Invoke {
             r,
             account.as_deref(),
             &self.config().exempt_tag,
+            SystemTime::now(),
             reads,
             notes,
         )?;
 
-        // Select on the snapshot (for drift), then on the live view (for action).
-        let selector = &self.remediator.selector;
-        let snapshot = match &discovered.snapshot {
-            Ok(rules) => selector.evaluate(rules),
-            Err(unreadable) => Err(unreadable.clone().into()),
-        };
-        let selection = selector
-            .evaluate(&live)
-            .map_err(|e| Stop::fail(Note::SelectFailed(e.to_string())))?;
-        let assessment = assess::assess(snapshot.as_ref().map_err(ToString::to_string), &selection);
-        audit::drift(r, &assessment.drift);
-        for e in selection.exposed.iter().filter(|e| e.collateral) {
-            audit::collateral(r, &e.rule);
+        // Select on the snapshot (for drift) and on the live view (for action): the decision
+        // `scan` reports too.
+        let decision = decide::decide(&self.remediator.selector, Some(&discovered.snapshot), &live)
+            .map_err(Stop::fail)?;
+        audit::drift(r, &decision.drift);
+        for rule in &decision.collateral {
+            audit::collateral(r, rule);
         }
-        out.drift_rule_ids = assessment.drift;
-        out.shadowed_rule_ids = selection.shadowed_ids();
-        out.review_rule_ids = selection.review_ids();
-        notes.extend(assessment.notes);
-
-        let ids = selection.revoke_ids();
-        if ids.is_empty() {
-            return Ok(Plan::Compliant {
-                nothing_kept: selection.shadowed.is_empty() && selection.review.is_empty(),
-            });
-        }
-        let rules = selection.exposed.into_iter().map(|e| e.rule).collect();
-        Ok(match self.mode {
-            Mode::DryRun => Plan::DryRun { ids, rules, live },
-            Mode::Enforce => Plan::Revoke {
+        decision.record(out);
+        notes.extend(decision.notes);
+        Ok(match (decision.action, self.mode) {
+            (Action::Revoke { ids, rules }, Mode::Enforce) => Plan::Revoke {
                 access,
                 ids,
                 rules,
                 live,
             },
+            (action, _) => Plan::Unchanged { action, live },
         })
     }
 }
 
 /// What to do with a group that may be touched, once its live rules are selected.
 enum Plan {
-    /// Nothing to revoke (`nothing_kept`: not even a shadowed or review rule).
-    Compliant { nothing_kept: bool },
-    /// A dry run: report what would be revoked (or narrowed).
-    DryRun {
-        ids: Vec<RuleId>,
-        rules: Vec<Permission>,
-        /// The live rules the decision was made on.
+    /// Nothing changes: compliant, or a dry run reporting what would be revoked (or narrowed).
+    Unchanged {
+        action: Action,
+        /// The live rules the decision was made on (a dry run's narrowing plans on them).
         live: Vec<Permission>,
     },
     /// Revoke (or narrow) and verify.

@@ -236,6 +236,7 @@ impl Invoke {
             resource,
             account,
             &self.config().exempt_tag,
+            std::time::SystemTime::now(),
             reads,
             &mut p.seen,
         )

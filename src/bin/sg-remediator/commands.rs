@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use acs_openapi::{ApiError, CallContext};
 use serde_json::{json, Value};
-use sg_remediator::cli::scan::{scan_group, Scanned};
+use sg_remediator::cli::scan::{scan_group, watch, Scanned, Watch, EXPIRING_WITHIN};
 use sg_remediator::config::Mode;
+use sg_remediator::escape;
 use sg_remediator::event::SECURITY_GROUP;
+use sg_remediator::exemption::Exemption;
 use sg_remediator::render::{self, GroupRules};
 use sg_remediator::report::{Report, ResourceResult, Status};
 use sg_remediator::rules::Permission;
@@ -88,6 +90,8 @@ pub(crate) async fn scan(
                 .map_err(failed)?;
         listed.extend(inventory.groups);
     }
+    // One clock reading for the whole scan: every exemption is judged at the same instant.
+    let now = std::time::SystemTime::now();
     let progress = Progress::new(listed.len() as u64, "scanning");
     let outcomes = for_each(
         &session,
@@ -104,6 +108,7 @@ pub(crate) async fn scan(
                 &session.config,
                 &session.selector,
                 &group,
+                now,
             )
             .await
         },
@@ -112,6 +117,7 @@ pub(crate) async fn scan(
     progress.finish();
     let mut tables = BTreeMap::new();
     let mut results = Vec::new();
+    let mut watched = Vec::new();
     for (group, scanned) in listed.iter().zip(outcomes) {
         let scanned = scanned.unwrap_or_else(|| Scanned {
             result: ResourceResult::new(
@@ -123,7 +129,11 @@ pub(crate) async fn scan(
             )
             .with_reason("internal error while scanning this group"),
             rules: Vec::new(),
+            exemption: Exemption::NotExempt,
         });
+        if let Some(w) = watch(&scanned.exemption, now) {
+            watched.push((group, w));
+        }
         tables.insert(
             group.security_group_id.clone(),
             GroupRules {
@@ -136,11 +146,50 @@ pub(crate) async fn scan(
     }
     let report = Report::new(request_id(), Mode::DryRun, results);
     let flagged = report.summary.would_remediate > 0 || report.summary.failed > 0;
-    let report = with_source(
+    let mut report = with_source(
         serde_json::to_value(&report).expect("the report serializes"),
         &session,
     );
-    Ok(finish(report, &tables, &session, flagged))
+    report["exemptions"] = watched
+        .iter()
+        .map(|(group, w)| {
+            let mut entry = json!({
+                "resourceId": group.security_group_id,
+                "regionId": group.region_id,
+            });
+            if let (Some(entry), Value::Object(w)) = (entry.as_object_mut(), json!(w)) {
+                entry.extend(w);
+            }
+            entry
+        })
+        .collect();
+    let mut outcome = finish(report, &tables, &session, flagged);
+    outcome
+        .table
+        .push_str(&exemptions_table(&watched, &session.config.exempt_tag.key));
+    Ok(outcome)
+}
+
+/// The scan's lines for exemptions that end within a week, have ended or cannot be read; nothing
+/// when there are none.
+fn exemptions_table(watched: &[(&ecs_inventory::ListedGroup, Watch)], key: &str) -> String {
+    if watched.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "Exemptions (tag {}) ending within {} days, ended or unreadable:\n",
+        escape::control(key),
+        EXPIRING_WITHIN.as_secs() / 86_400
+    );
+    for (group, w) in watched {
+        out.push_str(&format!(
+            "  {}  {}  {}\n",
+            escape::control(&group.security_group_id),
+            escape::control(&group.region_id),
+            escape::control(&w.to_string())
+        ));
+    }
+    out
 }
 
 /// `check` (dry run) and `remediate` (enforce): the function's engine, one group per invocation
