@@ -328,6 +328,48 @@ async fn a_source_the_group_already_allows_identically_is_not_added_again() {
     );
 }
 
+/// ECS's identity of a rule leaves out its priority and description: authorizing a rule that
+/// differs from an existing one only there succeeds and creates nothing. The source is already
+/// allowed, so nothing is sent for it, and the world rule still goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_the_group_allows_at_another_priority_is_not_added_again() {
+    let emulator = groups().await;
+    let mut rules = emulator.live_rules("sg-ssh-world").unwrap();
+    let mut office = rules[0].clone();
+    office["SecurityGroupRuleId"] = json!("sgr-office-ssh");
+    office["SourceCidrIp"] = json!("203.0.113.0/24");
+    office["Priority"] = json!("7");
+    rules.push(office);
+    emulator.set_live_rules("sg-ssh-world", rules.clone());
+    emulator.set_snapshot_rules("sg-ssh-world", rules);
+
+    let (answer, _f) = narrow(
+        &emulator,
+        "sg-ssh-world",
+        &narrow_env("203.0.113.0/24", &[]),
+    )
+    .await;
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.status_of("sg-ssh-world"), "remediated");
+    assert!(calls(&emulator, "AuthorizeSecurityGroup").is_empty());
+    assert!(live_rule_with(
+        &emulator,
+        "sg-ssh-world",
+        "SecurityGroupRuleId",
+        "sgr-ssh-world"
+    )
+    .is_none());
+    let office = live_rule_with(
+        &emulator,
+        "sg-ssh-world",
+        "SecurityGroupRuleId",
+        "sgr-office-ssh",
+    );
+    assert_eq!(office.unwrap()["Priority"], "7", "left as it was");
+    let reason = answer.reason_of("sg-ssh-world");
+    assert!(reason.contains("already allows 203.0.113.0/24"), "{reason}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_reports_what_it_would_add_and_revoke_and_writes_nothing() {
     let emulator = groups().await;

@@ -16,7 +16,7 @@ use crate::event::ResourceRef;
 use crate::note::Note;
 use crate::remediation::access::Access;
 use crate::remediation::notes::{self, record_retried};
-use crate::remediation::restore::same_access;
+use crate::remediation::restore::{same_access, same_rule};
 use crate::remediation::{audit, Invoke};
 use crate::report::{NarrowedRule, ResourceResult, RevokedRule, Status, WouldNarrow};
 use crate::rules::{Address, AllowedSources, Cidr, Permission, Policy, RuleId};
@@ -137,7 +137,7 @@ pub(super) fn plan(rule: &Permission, allowed: &AllowedSources, live: &[Permissi
     let mut present = Vec::new();
     for cidr in &to {
         let candidate = replacement(rule, *cidr, ipv6);
-        if live.iter().any(|l| same_access(l, &candidate)) {
+        if live.iter().any(|l| same_rule(l, &candidate)) {
             present.push(*cidr);
         } else {
             add.push(candidate);

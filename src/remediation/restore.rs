@@ -19,19 +19,36 @@ use crate::rules::{Permission, RuleId};
 use crate::seal::{Place, Purpose, Sealer};
 use crate::services::ecs;
 
-/// Whether two rules grant the same access (every attribute but the id, the creation time and
-/// the description): re-adding such a rule would duplicate it.
-pub(super) fn same_access(a: &Permission, b: &Permission) -> bool {
-    let access = |p: &Permission| {
-        let mut v = p.to_json();
-        if let Some(m) = v.as_object_mut() {
-            for k in ["SecurityGroupRuleId", "CreateTime", "Description"] {
-                m.remove(k);
-            }
+/// `rule`'s record without the attributes in `leave_out`.
+fn record_without(rule: &Permission, leave_out: &[&str]) -> serde_json::Value {
+    let mut v = rule.to_json();
+    if let Some(m) = v.as_object_mut() {
+        for k in leave_out {
+            m.remove(*k);
         }
-        v
-    };
-    access(a) == access(b)
+    }
+    v
+}
+
+/// Whether two rules grant the same access (every attribute but the id, the creation time and
+/// the description): a rule a restore removes must still be exactly the one it sealed.
+pub(super) fn same_access(a: &Permission, b: &Permission) -> bool {
+    let leave_out = ["SecurityGroupRuleId", "CreateTime", "Description"];
+    record_without(a, &leave_out) == record_without(b, &leave_out)
+}
+
+/// Whether ECS counts two rules as one: every attribute but the id, the creation time, the
+/// description and the priority. AuthorizeSecurityGroup's reference says a rule the group
+/// already has in this sense is accepted and nothing is created, so adding it is pointless and
+/// its verify would look for a rule that never appears.
+pub(super) fn same_rule(a: &Permission, b: &Permission) -> bool {
+    let leave_out = [
+        "SecurityGroupRuleId",
+        "CreateTime",
+        "Description",
+        "Priority",
+    ];
+    record_without(a, &leave_out) == record_without(b, &leave_out)
 }
 
 /// The entries whose seal does not verify for this account, region and group (missing,
@@ -105,7 +122,7 @@ pub(super) fn to_add(
     let mut add: Vec<Permission> = Vec::new();
     let mut present = Vec::new();
     for rule in rules {
-        if live.iter().any(|l| same_access(l, &rule)) || add.iter().any(|q| same_access(q, &rule)) {
+        if live.iter().any(|l| same_rule(l, &rule)) || add.iter().any(|q| same_rule(q, &rule)) {
             present.push(rule);
         } else {
             add.push(rule);
@@ -506,6 +523,16 @@ mod tests {
             &rule("sgr-a", "x", "22/22"),
             &rule("sgr-a", "x", "23/23")
         ));
+    }
+
+    #[test]
+    fn rules_differing_only_in_priority_are_one_rule_to_ecs_but_not_the_same_access() {
+        let mut other = rule("sgr-b", "y", "22/22");
+        other.priority = crate::rules::Priority(7);
+        let first = rule("sgr-a", "x", "22/22");
+        assert!(same_rule(&first, &other));
+        assert!(!same_access(&first, &other));
+        assert!(!same_rule(&first, &rule("sgr-a", "x", "23/23")));
     }
 
     fn sealer() -> Sealer {
