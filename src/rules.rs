@@ -439,7 +439,7 @@ pub enum AllowedSourcesError {
     /// An empty item between commas.
     EmptyEntry(usize),
     #[error("entry {index} {text:?} is not a CIDR block like 203.0.113.0/24 or 2001:db8::/32")]
-    /// Not an address with an optional prefix length.
+    /// Not an address with its prefix length.
     Malformed {
         /// 1-based position in the list.
         index: usize,
@@ -498,10 +498,16 @@ impl FromStr for AllowedSources {
             if item.is_empty() {
                 return Err(AllowedSourcesError::EmptyEntry(index));
             }
-            let cidr: Cidr = item.parse().map_err(|_| AllowedSourcesError::Malformed {
-                index,
-                text: text.clone(),
-            })?;
+            // The prefix is spelled out: a bare address is refused rather than read as a /32,
+            // as the Terraform module refuses it, so both judge a list alike.
+            let cidr: Cidr = item
+                .contains('/')
+                .then(|| item.parse().ok())
+                .flatten()
+                .ok_or_else(|| AllowedSourcesError::Malformed {
+                    index,
+                    text: text.clone(),
+                })?;
             if cidr.is_world() {
                 return Err(AllowedSourcesError::World { index, text });
             }

@@ -2636,3 +2636,40 @@ fn maximum_execution_frequency_takes_the_providers_values_and_defaults_to_a_day(
     .and_then(string_literal);
     assert_eq!(default, Some("TwentyFour_Hours"));
 }
+
+/// The module refuses at plan time exactly the blocks the function would refuse at start, so a
+/// plan that passes never deploys a function that cannot start (and the reverse).
+#[test]
+fn allowed_source_cidrs_are_judged_by_the_module_as_the_function_judges_them() {
+    use sg_remediator::rules::AllowedSources;
+    for entry in [
+        "203.0.113.0/24",
+        "192.0.2.7/32",
+        "10.0.0.0/8",
+        "10.0.0.0/7",
+        "10.0.0.1/8",
+        "0.0.0.0/0",
+        "0.0.0.0/8",
+        "10.0.0.0",
+        "010.0.0.0/8",
+        "10.0.0.0/33",
+        "256.0.0.0/8",
+        "bogus",
+        "2001:db8:1234::/48",
+        "2001:DB8::/32",
+        "2001::/16",
+        "2000::/15",
+        "2001:db8::1/32",
+        "2001:db8::/129",
+        "::/0",
+        "::/16",
+        "::ffff:203.0.113.0/120",
+    ] {
+        let module = cidr_refusals(&[entry]).is_empty();
+        let function = entry.parse::<AllowedSources>().is_ok();
+        assert_eq!(
+            module, function,
+            "{entry}: module accepts {module}, function {function}"
+        );
+    }
+}
