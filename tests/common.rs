@@ -39,3 +39,20 @@ pub(crate) async fn call_whole(
 ) -> Result<serde_json::Value, acs_openapi::ApiError> {
     Ok(client.call::<Whole>(req, cx).await.result?.value.0)
 }
+
+/// Re-reads one resource from Config, the errors of retried attempts dropped.
+pub(crate) async fn get_discovered_resource(
+    client: &acs_openapi::Client,
+    cx: &acs_openapi::CallContext<'_>,
+    endpoint: &acs_openapi::Endpoint,
+    query: &ResourceQuery,
+) -> Result<sg_remediator::services::config::DiscoveredResource, acs_openapi::ApiError> {
+    sg_remediator::services::config::get_discovered_resource_traced(
+        client,
+        cx,
+        endpoint,
+        query,
+        &mut Vec::new(),
+    )
+    .await
+}

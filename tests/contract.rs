@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use crate::common::get_discovered_resource;
 use crate::common::group_query;
 use acs_emulator::contract::Contract;
 use acs_emulator::{Fixture, JournalEntry};
@@ -19,8 +20,7 @@ use acs_openapi::{ApiError, ClientSettings, Endpoint, Params, RpcRequest};
 use serde_json::{json, Value};
 use sg_remediator::rules::{Permission, RuleId};
 use sg_remediator::services::config::{
-    get_discovered_resource, AggregatorScope, ResourceQuery, GET_AGGREGATE_DISCOVERED_RESOURCE,
-    GET_DISCOVERED_RESOURCE,
+    AggregatorScope, ResourceQuery, GET_AGGREGATE_DISCOVERED_RESOURCE, GET_DISCOVERED_RESOURCE,
 };
 use sg_remediator::services::ecs::{
     authorize_security_group, describe_security_group_attribute, revoke_security_group,

@@ -119,7 +119,7 @@ pub async fn lookup_events(
 /// model (`[]map[string]interface{}`): each entry is kept as a tree and read by
 /// [`parse_event`].
 #[derive(Debug, Deserialize)]
-pub struct LookupEventsAnswer {
+struct LookupEventsAnswer {
     #[serde(flatten)]
     envelope: Envelope,
     #[serde(rename = "Events", default)]
@@ -134,19 +134,7 @@ impl Reply for LookupEventsAnswer {
     }
 }
 
-/// Reads a page from its bytes (as a successful answer: an error body is its error); an entry
-/// that is not an object with an `eventName` is skipped. `request_id` is the call's; the
-/// answer's own `RequestId` is used when it is `None`.
-pub fn parse_page(body: &[u8], request_id: Option<String>) -> Result<EventPage, ApiError> {
-    let (answer, answered_id) = acs_openapi::response::read_response::<LookupEventsAnswer>(
-        200,
-        body,
-        None,
-        &Default::default(),
-    )?;
-    Ok(page_of(answer, request_id.or(answered_id)))
-}
-
+/// The page of an answer; an entry that is not an object with an `eventName` is skipped.
 fn page_of(answer: LookupEventsAnswer, request_id: Option<String>) -> EventPage {
     EventPage {
         events: answer
@@ -187,6 +175,19 @@ fn parse_event(v: &Value) -> Option<Event> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Reads a page from its bytes (as a successful answer: an error body is its error); an entry
+    /// that is not an object with an `eventName` is skipped. `request_id` is the call's; the
+    /// answer's own `RequestId` is used when it is `None`.
+    fn parse_page(body: &[u8], request_id: Option<String>) -> Result<EventPage, ApiError> {
+        let (answer, answered_id) = acs_openapi::response::read_response::<LookupEventsAnswer>(
+            200,
+            body,
+            None,
+            &Default::default(),
+        )?;
+        Ok(page_of(answer, request_id.or(answered_id)))
+    }
 
     #[test]
     fn a_page_asks_for_one_resource_over_the_given_window_in_utc() {

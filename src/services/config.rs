@@ -236,18 +236,8 @@ fn collect_tag_list(items: &[Value], pairs: &mut Vec<(String, String)>) -> Resul
     Ok(())
 }
 
-/// Re-reads one resource from Config.
-pub async fn get_discovered_resource(
-    client: &Client,
-    cx: &CallContext<'_>,
-    endpoint: &Endpoint,
-    query: &ResourceQuery,
-) -> Result<DiscoveredResource, ApiError> {
-    get_discovered_resource_traced(client, cx, endpoint, query, &mut Vec::new()).await
-}
-
-/// [`get_discovered_resource`], pushing the errors of retried attempts to `retried` (oldest
-/// first), whether the read succeeds or not.
+/// Re-reads one resource from Config, pushing the errors of retried attempts to `retried`
+/// (oldest first), whether the read succeeds or not.
 pub async fn get_discovered_resource_traced(
     client: &Client,
     cx: &CallContext<'_>,
@@ -292,7 +282,7 @@ fn decode(detail: impl Into<String>) -> ApiError {
 /// `DiscoveredResourceDetail`. Keys are PascalCase (the 2020-09-07 SDK model); the camelCase
 /// of Config's older API is read too.
 #[derive(Debug, Deserialize)]
-pub struct DetailAnswer {
+struct DetailAnswer {
     #[serde(flatten)]
     envelope: Envelope,
     #[serde(

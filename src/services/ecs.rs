@@ -223,7 +223,7 @@ pub struct Page {
 /// (`describe_security_group_attribute_response_body_model.go`): its envelope and the members a
 /// page is made of, every rule a [`Record`]; the rest is skipped.
 #[derive(Debug, Deserialize)]
-pub struct PageAnswer {
+struct PageAnswer {
     #[serde(flatten)]
     envelope: Envelope,
     #[serde(rename = "SecurityGroupId", default, deserialize_with = "text")]

@@ -133,7 +133,7 @@ pub async fn describe_regions(
 
 /// A DescribeRegions answer: `Regions.Region[].RegionId`.
 #[derive(Debug, Deserialize)]
-pub struct RegionsAnswer {
+struct RegionsAnswer {
     #[serde(flatten)]
     envelope: Envelope,
     #[serde(rename = "Regions", default)]
@@ -187,7 +187,7 @@ pub struct Page {
 
 /// A DescribeSecurityGroups answer (`describe_security_groups_response_body_model.go`).
 #[derive(Debug, Deserialize)]
-pub struct GroupsAnswer {
+struct GroupsAnswer {
     #[serde(flatten)]
     envelope: Envelope,
     #[serde(rename = "RegionId", default, deserialize_with = "text")]
@@ -227,14 +227,7 @@ struct Group {
     tags: Option<Value>,
 }
 
-/// Reads one `DescribeSecurityGroups` page from its bytes (as a successful answer). A group
-/// without an id fails the page.
-pub fn parse_page(body: &[u8], region: &str) -> Result<Page, ApiError> {
-    let (answer, _) =
-        acs_openapi::response::read_response::<GroupsAnswer>(200, body, None, &Default::default())?;
-    page_of(answer, region)
-}
-
+/// One page of an answer. A group without an id fails the page.
 fn page_of(answer: GroupsAnswer, region: &str) -> Result<Page, ApiError> {
     let decode = |detail: String| ApiError::Decode {
         status: 200,
@@ -275,6 +268,18 @@ fn page_of(answer: GroupsAnswer, region: &str) -> Result<Page, ApiError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Reads one `DescribeSecurityGroups` page from its bytes (as a successful answer). A group
+    /// without an id fails the page.
+    fn parse_page(body: &[u8], region: &str) -> Result<Page, ApiError> {
+        let (answer, _) = acs_openapi::response::read_response::<GroupsAnswer>(
+            200,
+            body,
+            None,
+            &Default::default(),
+        )?;
+        page_of(answer, region)
+    }
 
     #[test]
     fn a_page_reads_ids_names_tags_and_the_managed_flag() {

@@ -88,7 +88,7 @@ pub async fn assume_role(
 
 /// An AssumeRole answer (`sts-20150401/client/assume_role_response_body_model.go`).
 #[derive(Deserialize)]
-pub struct AssumeRoleAnswer {
+struct AssumeRoleAnswer {
     #[serde(flatten)]
     envelope: Envelope,
     #[serde(rename = "Credentials", default)]

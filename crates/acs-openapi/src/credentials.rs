@@ -210,12 +210,13 @@ impl Scrubber {
     }
 
     /// How many secrets (or pieces of very long ones) are live.
-    pub fn live_secrets(&self) -> usize {
+    fn live_secrets(&self) -> usize {
         self.lock().live()
     }
 
     /// The heap the registry holds: the stored secrets, their slots and the gram index.
-    pub fn heap_bytes(&self) -> usize {
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
         self.lock().heap_bytes()
     }
 }
@@ -261,6 +262,7 @@ impl Registry {
         self.slots.iter().flatten().count()
     }
 
+    #[cfg(test)]
     fn heap_bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Option<Live>>()
             + self

@@ -17,7 +17,7 @@ pub mod error;
 pub mod json;
 pub mod redact;
 pub mod response;
-pub mod retry;
+mod retry;
 pub mod signing;
 mod transport;
 
@@ -25,10 +25,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use endpoint::{Endpoint, EndpointError};
-pub use error::{ApiError, RetryClass};
+pub use error::ApiError;
+use error::RetryClass;
 pub use redact::Redactor;
 pub use signing::{Params, SignatureVersion};
-pub use transport::MAX_BODY_BYTES;
 
 use crate::credentials::Credentials;
 

@@ -67,7 +67,7 @@ impl Reply for Envelope {
 
 /// The body as UTF-8 text: JSON is UTF-8 (RFC 8259 §8.1), and reading from a validated `&str`
 /// spares serde_json a validation of each string it meets.
-pub fn utf8(body: &[u8]) -> Result<&str, serde_json::Error> {
+fn utf8(body: &[u8]) -> Result<&str, serde_json::Error> {
     std::str::from_utf8(body).map_err(|e| {
         serde::de::Error::custom(format_args!("invalid UTF-8 at byte {}", e.valid_up_to()))
     })
