@@ -2,8 +2,8 @@
 //!
 //! Config snapshots and ECS responses disagree on types (`Priority` as `"1"` or `1`, `Policy` as
 //! `Accept` or `accept`, empty strings for absent values). [`Permission`] absorbs those quirks
-//! when it is deserialized, so everything downstream (selection, revoke, backup, restore) works
-//! with types. A value that cannot be understood is kept verbatim in an `Unparsed` variant rather
+//! when it is read (a derived [`Record`], typed at the edge), so everything downstream
+//! (selection, revoke, backup, restore) works with types. A value that cannot be understood is kept verbatim in an `Unparsed` variant rather
 //! than dropped: a rule we cannot read must be reported for review, never silently ignored.
 
 use std::borrow::Cow;
