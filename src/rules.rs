@@ -506,19 +506,19 @@ macro_rules! rule_fields {
         /// keys are ignored. [`Record::into_permission`] types it.
         #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
         #[allow(non_snake_case)]
-        pub struct Record {
+        pub struct Record<'a> {
             $(
                 #[doc = concat!("`", stringify!($field), "` as it arrived.")]
-                #[serde(default)]
-                pub $field: Option<Value>,
+                #[serde(default, borrow)]
+                pub $field: Option<Leaf<'a>>,
             )*
         }
 
-        impl Record {
+        impl Record<'_> {
             /// The first field of the table (in its order) that holds a list or an object.
             fn compound(&self) -> Option<(&'static str, &Value)> {
                 $(
-                    if let Some(v @ (Value::Array(_) | Value::Object(_))) = &self.$field {
+                    if let Some(Leaf::Other(v)) = &self.$field {
                         return Some((stringify!($field), v));
                     }
                 )*
@@ -556,20 +556,52 @@ impl Field {
     }
 }
 
-/// A field's text as a rule reads it: a string as it is, a number or a boolean as JSON prints
-/// it; a blank string (what trimming leaves empty) or `null` as absent. (A list or an object
-/// has already refused the whole rule: see [`Record::into_permission`].)
-fn text(v: Option<Value>) -> Option<String> {
-    match v? {
-        Value::String(s) if s.trim().is_empty() => None,
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Null | Value::Array(_) | Value::Object(_) => None,
+/// One field of a rule as it arrived (`null` is `None` around it): a string, borrowed from the
+/// answer when it has no escapes, a number, a boolean, or a list or an object (which makes the
+/// rule unreadable).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Leaf<'a> {
+    /// A string.
+    Text(#[serde(borrow)] Cow<'a, str>),
+    /// A number, read as JSON prints it.
+    Number(serde_json::Number),
+    /// `true` or `false`, read as text.
+    Bool(bool),
+    /// A list or an object.
+    Other(Value),
+}
+
+impl Leaf<'_> {
+    /// The field's text as a rule reads it: a string as it is, a number or a boolean as JSON
+    /// prints it; a blank string (what trimming leaves empty) as absent. (A list or an object
+    /// has already refused the whole rule: see [`Record::into_permission`].)
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Leaf::Text(s) if s.trim().is_empty() => None,
+            Leaf::Text(s) => Some(Cow::Borrowed(s)),
+            Leaf::Number(n) => Some(Cow::Owned(n.to_string())),
+            Leaf::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            Leaf::Other(_) => None,
+        }
     }
 }
 
-impl Record {
+/// A field's text, owned (a string read with escapes is moved, not copied).
+fn text(v: Option<Leaf<'_>>) -> Option<String> {
+    match v? {
+        Leaf::Text(s) if s.trim().is_empty() => None,
+        Leaf::Text(s) => Some(s.into_owned()),
+        other => other.text().map(Cow::into_owned),
+    }
+}
+
+/// A field's text, borrowed where it can be; `""` when absent.
+fn or_blank<'a>(v: &'a Option<Leaf<'_>>) -> Cow<'a, str> {
+    v.as_ref().and_then(Leaf::text).unwrap_or_default()
+}
+
+impl Record<'_> {
     /// The typed rule, tolerating the documented type quirks (`Priority` as `"1"` or `1`, any
     /// case, blank strings for absent values); or why it cannot be read, with its id when that
     /// much could be read.
@@ -579,7 +611,7 @@ impl Record {
     /// into a revocable Accept or make it outrank every other rule. So is a priority outside
     /// 1-100.
     pub fn into_permission(self) -> Result<Permission, BadRule> {
-        let refuse = |record: &Record, reason: String| BadRule {
+        let refuse = |record: &Record<'_>, reason: String| BadRule {
             id: text(record.SecurityGroupRuleId.clone()),
             reason,
         };
@@ -589,7 +621,7 @@ impl Record {
                 format!("{name} must be a string or a number, got {v}"),
             ));
         }
-        let priority = match text(self.Priority.clone()) {
+        let priority = match self.Priority.as_ref().and_then(Leaf::text) {
             None => Priority::default(),
             Some(p) => match p.trim().parse::<u8>() {
                 Ok(n) if (1..=100).contains(&n) => Priority(n),
@@ -601,16 +633,17 @@ impl Record {
                 }
             },
         };
-        let or_blank = |v: Option<Value>| text(v).unwrap_or_default();
+        let address =
+            |v: &Option<Leaf<'_>>| v.as_ref().and_then(Leaf::text).map(|t| Address::parse(&t));
         Ok(Permission {
-            rule_id: text(self.SecurityGroupRuleId).map(RuleId),
-            direction: Direction::parse(&or_blank(self.Direction)),
-            policy: Policy::parse(&or_blank(self.Policy)),
+            direction: Direction::parse(&or_blank(&self.Direction)),
+            policy: Policy::parse(&or_blank(&self.Policy)),
             priority,
-            protocol: Protocol::parse(&or_blank(self.IpProtocol)),
-            port_range: PortRange::parse(&or_blank(self.PortRange)),
-            source_cidr: text(self.SourceCidrIp).as_deref().map(Address::parse),
-            ipv6_source_cidr: text(self.Ipv6SourceCidrIp).as_deref().map(Address::parse),
+            protocol: Protocol::parse(&or_blank(&self.IpProtocol)),
+            port_range: PortRange::parse(&or_blank(&self.PortRange)),
+            source_cidr: address(&self.SourceCidrIp),
+            ipv6_source_cidr: address(&self.Ipv6SourceCidrIp),
+            rule_id: text(self.SecurityGroupRuleId).map(RuleId),
             source_group_id: text(self.SourceGroupId),
             source_group_owner_account: text(self.SourceGroupOwnerAccount),
             source_prefix_list_id: text(self.SourcePrefixListId),
