@@ -1,6 +1,6 @@
 //! Rule lists as the answers carry them: the `Permissions` of a DescribeSecurityGroupAttribute
 //! page and of the configuration Config recorded, read by serde's derived `Deserialize` into
-//! [`Record`]s and typed at the edge.
+//! [`Record`](crate::rules::Record)s and typed at the edge.
 //!
 //! The two sources differ, so each says what a shape means: ECS answers are strict (the
 //! `{"Permission": [...]}` of the SDK model, no `Permissions` is an error), Config snapshots

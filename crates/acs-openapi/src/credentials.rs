@@ -28,8 +28,8 @@
 //!    12 consecutive bytes of a secret contain one of those grams whole (12 − 8 + 1 = 5
 //!    offsets, one of them a multiple of 5), so a gram hit, extended left and right byte by
 //!    byte against the secret, finds every such run. The index is ~1/5 of a byte per secret
-//!    byte in postings of 8 bytes, which is what bounds the memory (see
-//!    [`Scrubber::heap_bytes`]).
+//!    byte in postings of 8 bytes, which is what bounds the memory (a unit test measures the
+//!    registry's heap).
 //!
 //! Because masks cover whole units of the original, a mask never splits a JSON escape or a
 //! UTF-8 character: a JSON text stays JSON.
