@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use acs_openapi::credentials::Credentials;
-use acs_openapi::response::{self, read_response};
-use acs_openapi::{signed_uri, Endpoint, Params, Redactor, RpcRequest};
+use acs_openapi::{signed_uri, Endpoint, Params, RpcRequest};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
@@ -159,18 +158,10 @@ fn cpu(c: &mut Criterion) {
     count_allocations("sign_request", sign);
     group.bench_function("sign_request", |b| b.iter(sign));
 
-    // Each parse is what the function does with an answer's bytes: one pass of the service's
-    // reader, which reads the envelope too, judged by the client (`read_response`).
-    let no_secrets = Redactor::default();
+    // Each parse is what the function does with an answer's bytes: one pass of the answer's
+    // derived reader (the envelope too, judged as the client judges it), then the typed page.
     let describe = Bytes::from(describe_body());
-    let read_page = |body: &Bytes| {
-        read_response(200, body, None, &no_secrets, |b| {
-            ecs::read_page(response::text(b)?, SG)
-        })
-        .unwrap()
-        .0
-        .unwrap()
-    };
+    let read_page = |body: &Bytes| ecs::parse_page(body, SG).unwrap();
     let page = read_page(&describe);
     assert_eq!(page.permissions.len(), 10);
     count_allocations("parse_describe_page", || read_page(&describe));
@@ -201,14 +192,10 @@ fn cpu(c: &mut Criterion) {
     let config = Bytes::from(config_body());
     let q = query();
     let read_config = |body: &Bytes| {
-        read_response(200, body, None, &no_secrets, |b| {
-            config::read_discovered_resource(response::text(b)?, &q)
-        })
-        .unwrap()
-        .0
-        .unwrap()
-        .snapshot
-        .unwrap()
+        config::parse_discovered_resource(body, None, &q)
+            .unwrap()
+            .snapshot
+            .unwrap()
     };
     assert_eq!(read_config(&config).len(), 10);
     count_allocations("parse_config_resource", || read_config(&config));

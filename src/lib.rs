@@ -33,7 +33,7 @@
 //!   CIDRs) and `FIELDS`, the one table of a rule's fields used by parsing, rendering, the
 //!   canonical form and the `Permissions.N` parameters.
 //! - [`rule_lists`]: the `Permissions` of an ECS page and of Config's recorded configuration,
-//!   read straight off the wire into rules (strict for ECS, tolerant for Config).
+//!   read by serde's derived `Deserialize` into rules (strict for ECS, tolerant for Config).
 //! - [`select`]: which rules are risky — the JMESPath selector with its guard rails (a custom
 //!   query can narrow, never widen), the default query's native path, shadowing.
 //! - [`exemption`]: whether a group's exempt tag exempts it and until when (`until=`), the one

@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::common::get_discovered_resource;
 use crate::common::{group_query, ids};
 use acs_emulator::{Fault, FaultKind, Fixture};
 use acs_openapi::credentials::{Credentials, Scrubber};
 use acs_openapi::{ApiError, CallContext, ClientSettings, SignatureVersion};
 use serde_json::{json, Value};
 use sg_remediator::rules::{Permission, RuleId};
-use sg_remediator::services::config::{get_discovered_resource, AggregatorScope, ResourceQuery};
+use sg_remediator::services::config::{AggregatorScope, ResourceQuery};
 use sg_remediator::services::ecs::{
     authorize_security_group, describe_security_group_attribute, revoke_security_group,
 };

@@ -19,3 +19,40 @@ pub(crate) fn group_query(id: &str) -> ResourceQuery {
 pub(crate) fn ids(names: &[&str]) -> Vec<RuleId> {
     names.iter().map(|n| RuleId(n.to_string())).collect()
 }
+
+/// An answer read whole, as a tree, for tests that look at any of its members.
+#[derive(Debug, serde::Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Whole(pub(crate) serde_json::Value);
+
+impl acs_openapi::response::Reply for Whole {
+    fn envelope(&mut self) -> acs_openapi::response::Envelope {
+        serde::Deserialize::deserialize(&self.0).unwrap_or_default()
+    }
+}
+
+/// One call through `client`, its answer read whole.
+pub(crate) async fn call_whole(
+    client: &acs_openapi::Client,
+    req: &acs_openapi::RpcRequest<'_>,
+    cx: &acs_openapi::CallContext<'_>,
+) -> Result<serde_json::Value, acs_openapi::ApiError> {
+    Ok(client.call::<Whole>(req, cx).await.result?.value.0)
+}
+
+/// Re-reads one resource from Config, the errors of retried attempts dropped.
+pub(crate) async fn get_discovered_resource(
+    client: &acs_openapi::Client,
+    cx: &acs_openapi::CallContext<'_>,
+    endpoint: &acs_openapi::Endpoint,
+    query: &ResourceQuery,
+) -> Result<sg_remediator::services::config::DiscoveredResource, acs_openapi::ApiError> {
+    sg_remediator::services::config::get_discovered_resource_traced(
+        client,
+        cx,
+        endpoint,
+        query,
+        &mut Vec::new(),
+    )
+    .await
+}

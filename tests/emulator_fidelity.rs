@@ -66,7 +66,7 @@ async fn call(
         version: "2014-05-26",
         params,
     };
-    client.call(&req, &cx).await?.json()
+    crate::common::call_whole(client, &req, &cx).await
 }
 
 fn ids_of(body: &Value) -> Vec<String> {

@@ -38,7 +38,7 @@ async fn call(emulator: &Emulator, pairs: &[(&str, &str)]) -> Result<Value, ApiE
         version: "2014-05-26",
         params,
     };
-    client.call(&request, &cx).await?.json()
+    crate::common::call_whole(&client, &request, &cx).await
 }
 
 async fn demo() -> Emulator {

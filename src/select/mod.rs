@@ -83,7 +83,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use jmespath::{Context, Expression, JmespathError, Rcvar, Runtime, Variable};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::rule_lists::{Recorded, Unreadable};
@@ -175,9 +174,7 @@ impl From<Unreadable> for SelectError {
 /// The same reader as the function's own (it reads the answer's bytes): [`Recorded`], here
 /// over a parsed tree.
 pub fn rules_from_configuration(cfg: &Value) -> Result<Vec<Permission>, SelectError> {
-    let recorded =
-        Recorded::deserialize(cfg).map_err(|e| SelectError::InvalidConfiguration(e.to_string()))?;
-    Ok(recorded.rules?)
+    Ok(Recorded::from_value(cfg).rules?)
 }
 
 /// The rules of one `DescribeSecurityGroupAttribute` response page (`Permissions.Permission[]`).

@@ -14,10 +14,12 @@
 
 use std::time::{Duration, SystemTime};
 
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{invoke, Api};
-use acs_openapi::json::{field, text_field};
+use super::{call, Api};
+use acs_openapi::json::text;
+use acs_openapi::response::{Envelope, Reply};
 use acs_openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 /// Looks up the events that name a resource.
@@ -107,20 +109,42 @@ pub async fn lookup_events(
     endpoint: &Endpoint,
     params: Params,
 ) -> Result<EventPage, ApiError> {
-    let response = invoke(client, cx, endpoint, LOOKUP_EVENTS, params).await?;
-    Ok(parse_page(&response.json()?, response.request_id))
+    let answer = call::<LookupEventsAnswer>(client, cx, endpoint, LOOKUP_EVENTS, params)
+        .await
+        .result?;
+    Ok(page_of(answer.value, answer.request_id))
 }
 
-/// Reads a page; an entry that is not an object with an `eventName` is skipped.
-pub fn parse_page(body: &Value, request_id: Option<String>) -> EventPage {
-    let events = field(body, "Events")
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(parse_event).collect())
-        .unwrap_or_default();
+/// A LookupEvents answer (`lookup_events_response_body_model.go`). `Events` is untyped in the
+/// model (`[]map[string]interface{}`): each entry is kept as a tree and read by
+/// [`parse_event`].
+#[derive(Debug, Deserialize)]
+struct LookupEventsAnswer {
+    #[serde(flatten)]
+    envelope: Envelope,
+    #[serde(rename = "Events", default)]
+    events: Option<Vec<Value>>,
+    #[serde(rename = "NextToken", default, deserialize_with = "text")]
+    next_token: Option<String>,
+}
+
+impl Reply for LookupEventsAnswer {
+    fn envelope(&mut self) -> Envelope {
+        std::mem::take(&mut self.envelope)
+    }
+}
+
+/// The page of an answer; an entry that is not an object with an `eventName` is skipped.
+fn page_of(answer: LookupEventsAnswer, request_id: Option<String>) -> EventPage {
     EventPage {
-        events,
-        next_token: text_field(body, "NextToken").filter(|t| !t.is_empty()),
-        request_id: request_id.or_else(|| text_field(body, "RequestId")),
+        events: answer
+            .events
+            .unwrap_or_default()
+            .iter()
+            .filter_map(parse_event)
+            .collect(),
+        next_token: answer.next_token,
+        request_id,
     }
 }
 
@@ -152,6 +176,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Reads a page from its bytes (as a successful answer: an error body is its error); an entry
+    /// that is not an object with an `eventName` is skipped. `request_id` is the call's; the
+    /// answer's own `RequestId` is used when it is `None`.
+    fn parse_page(body: &[u8], request_id: Option<String>) -> Result<EventPage, ApiError> {
+        let (answer, answered_id) = acs_openapi::response::read_response::<LookupEventsAnswer>(
+            200,
+            body,
+            None,
+            &Default::default(),
+        )?;
+        Ok(page_of(answer, request_id.or(answered_id)))
+    }
+
     #[test]
     fn a_page_asks_for_one_resource_over_the_given_window_in_utc() {
         let end = humantime::parse_rfc3339("2026-12-07T10:00:00Z").unwrap();
@@ -167,14 +204,17 @@ mod tests {
     #[test]
     fn events_without_a_name_are_skipped_and_an_empty_token_ends_the_paging() {
         let page = parse_page(
-            &json!({"RequestId": "r", "NextToken": "", "Events": [
+            json!({"RequestId": "r", "NextToken": "", "Events": [
                 {"eventId": "e1", "eventName": "AuthorizeSecurityGroup",
                  "userIdentity": {"type": "ram-user", "userName": "alice"},
                  "requestParameters": "{\"PortRange\":\"22/22\"}"},
                 {"eventId": "e2"}, 7
-            ]}),
+            ]})
+            .to_string()
+            .as_bytes(),
             None,
-        );
+        )
+        .unwrap();
         assert_eq!(page.events.len(), 1);
         assert_eq!(page.events[0].principal.user_name.as_deref(), Some("alice"));
         assert_eq!(page.events[0].request_parameters["PortRange"], "22/22");

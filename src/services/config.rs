@@ -5,17 +5,14 @@
 //! string that does not parse is an error, never a silent `null`: an unreadable snapshot must
 //! not look like an empty one.
 
-use std::fmt;
-
-use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{invoke_reading, Api};
+use super::{call, Api};
 use crate::rule_lists::{Recorded, Unreadable};
 use crate::rules::Permission;
-use acs_openapi::json::{field, lookup, text_field, Key, Scalar, Seen};
-use acs_openapi::response::{self, Envelope, EnvelopeMembers};
+use acs_openapi::json::{kind, text, Object};
+use acs_openapi::response::{Envelope, Reply};
 use acs_openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 /// Re-reads one resource in the function's own account; the RAM policy must allow
@@ -166,7 +163,7 @@ impl Tags {
             other => {
                 return Err(format!(
                     "tags must be an object or a list, got {}",
-                    acs_openapi::json::kind(other)
+                    kind(other)
                 ))
             }
         }
@@ -205,26 +202,32 @@ fn scalar(v: &Value, key: &str) -> Result<String, String> {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(format!(
-            "tag {key:?} has {} as its value",
-            acs_openapi::json::kind(other)
-        )),
+        other => Err(format!("tag {key:?} has {} as its value", kind(other))),
     }
+}
+
+/// The member `name` of a tag entry: the exact name, else any case (the shape is undocumented).
+fn member<'a>(item: &'a Value, name: &str) -> Option<&'a Value> {
+    let map = item.as_object()?;
+    map.get(name).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 fn collect_tag_list(items: &[Value], pairs: &mut Vec<(String, String)>) -> Result<(), String> {
     for (i, item) in items.iter().enumerate() {
         if !item.is_object() {
-            return Err(format!(
-                "tag entry {i} is {}, not an object",
-                acs_openapi::json::kind(item)
-            ));
+            return Err(format!("tag entry {i} is {}, not an object", kind(item)));
         }
-        let key = text_field(item, "Key")
-            .or_else(|| text_field(item, "TagKey"))
+        let key = ["Key", "TagKey"]
+            .iter()
+            .filter_map(|name| member(item, name))
+            .find_map(|v| scalar(v, "").ok().filter(|k| !k.is_empty()))
             .ok_or_else(|| format!("tag entry {i} has no Key/TagKey"))?;
-        let value = field(item, "Value")
-            .or_else(|| field(item, "TagValue"))
+        let value = member(item, "Value")
+            .or_else(|| member(item, "TagValue"))
             .map(|v| scalar(v, &key))
             .transpose()?
             .unwrap_or_default();
@@ -233,18 +236,8 @@ fn collect_tag_list(items: &[Value], pairs: &mut Vec<(String, String)>) -> Resul
     Ok(())
 }
 
-/// Re-reads one resource from Config.
-pub async fn get_discovered_resource(
-    client: &Client,
-    cx: &CallContext<'_>,
-    endpoint: &Endpoint,
-    query: &ResourceQuery,
-) -> Result<DiscoveredResource, ApiError> {
-    get_discovered_resource_traced(client, cx, endpoint, query, &mut Vec::new()).await
-}
-
-/// [`get_discovered_resource`], pushing the errors of retried attempts to `retried` (oldest
-/// first), whether the read succeeds or not.
+/// Re-reads one resource from Config, pushing the errors of retried attempts to `retried`
+/// (oldest first), whether the read succeeds or not.
 pub async fn get_discovered_resource_traced(
     client: &Client,
     cx: &CallContext<'_>,
@@ -271,17 +264,11 @@ pub async fn get_discovered_resource_traced(
             GET_AGGREGATE_DISCOVERED_RESOURCE
         }
     };
-    let traced = invoke_reading(client, cx, endpoint, api, params, |body| {
-        read_discovered_resource(response::text(body)?, query)
-    })
-    .await;
+    let traced = call::<DetailAnswer>(client, cx, endpoint, api, params).await;
     retried.extend(traced.earlier);
     let answer = traced.result?;
     // The call's request id: the answer's `RequestId`, else the `x-acs-request-id` header.
-    Ok(DiscoveredResource {
-        request_id: answer.request_id,
-        ..answer.value?
-    })
+    resource_of(answer.value, answer.request_id, query)
 }
 
 fn decode(detail: impl Into<String>) -> ApiError {
@@ -291,225 +278,94 @@ fn decode(detail: impl Into<String>) -> ApiError {
     }
 }
 
-/// The `Configuration` member as it arrived.
-#[derive(Debug)]
-enum ConfigurationMember {
-    /// `null`, or a string of blanks: Config sent none.
-    None,
-    /// An object, or a string holding JSON: read into the rules and `ServiceManaged`.
-    Read(Recorded),
-    /// A string that is not JSON: the serde message.
-    NotJson(String),
-    /// Any other value: its kind.
-    Other(&'static str),
+/// A GetDiscoveredResource (or GetAggregateDiscoveredResource) answer: its envelope and its
+/// `DiscoveredResourceDetail`. Keys are PascalCase (the 2020-09-07 SDK model); the camelCase
+/// of Config's older API is read too.
+#[derive(Debug, Deserialize)]
+struct DetailAnswer {
+    #[serde(flatten)]
+    envelope: Envelope,
+    #[serde(
+        rename = "DiscoveredResourceDetail",
+        alias = "discoveredResourceDetail",
+        default
+    )]
+    detail: Option<Object<Detail>>,
 }
 
-impl<'de> Deserialize<'de> for ConfigurationMember {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ConfigurationMember;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a configuration")
-            }
-            // The real shape: JSON inside a string, read directly from the unescaped text.
-            fn visit_str<E>(self, v: &str) -> Result<ConfigurationMember, E> {
-                if v.trim().is_empty() {
-                    return Ok(ConfigurationMember::None);
-                }
-                Ok(match serde_json::from_str::<Recorded>(v) {
-                    Ok(recorded) => ConfigurationMember::Read(recorded),
-                    Err(e) => ConfigurationMember::NotJson(e.to_string()),
-                })
-            }
-            // Tolerated: a configuration already delivered as an object.
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                Recorded::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(ConfigurationMember::Read)
-            }
-            fn visit_unit<E>(self) -> Result<ConfigurationMember, E> {
-                Ok(ConfigurationMember::None)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ConfigurationMember::Other("an array"))
-            }
-            acs_openapi::visit_other_scalars!(ConfigurationMember::Other);
-        }
-        d.deserialize_any(V)
+impl Reply for DetailAnswer {
+    fn envelope(&mut self) -> Envelope {
+        std::mem::take(&mut self.envelope)
     }
 }
 
-/// The members of a `DiscoveredResourceDetail` the function reads, in the order [`Detail`]
-/// keeps them.
-const DETAIL_MEMBERS: [&str; 7] = [
-    "ResourceId",
-    "ResourceType",
-    "Region",
-    "ResourceDeleted",
-    "Configuration",
-    "Tags",
-    "AccountId",
-];
-
-/// A `DiscoveredResourceDetail` as read off the wire.
-#[derive(Debug, Default)]
-struct Detail<'de> {
-    resource_id: Option<Scalar<'de>>,
-    resource_type: Option<Scalar<'de>>,
-    region: Option<Scalar<'de>>,
-    resource_deleted: Option<Scalar<'de>>,
-    configuration: Option<ConfigurationMember>,
+/// The members of a `DiscoveredResourceDetail` the function reads; the rest is skipped.
+#[derive(Debug, Deserialize)]
+struct Detail {
+    #[serde(
+        rename = "ResourceId",
+        alias = "resourceId",
+        default,
+        deserialize_with = "text"
+    )]
+    resource_id: Option<String>,
+    #[serde(
+        rename = "ResourceType",
+        alias = "resourceType",
+        default,
+        deserialize_with = "text"
+    )]
+    resource_type: Option<String>,
+    #[serde(
+        rename = "Region",
+        alias = "region",
+        default,
+        deserialize_with = "text"
+    )]
+    region: Option<String>,
+    /// `1` (exists) or `0` (deleted), as a number or a string.
+    #[serde(rename = "ResourceDeleted", alias = "resourceDeleted", default)]
+    resource_deleted: Option<Value>,
+    /// JSON inside a string (the real shape), or an object.
+    #[serde(rename = "Configuration", alias = "configuration", default)]
+    configuration: Option<Value>,
     /// Small and of undocumented shape: kept as a tree for [`Tags::from_json`].
+    #[serde(rename = "Tags", alias = "tags", default)]
     tags: Option<Value>,
-    account_id: Option<Scalar<'de>>,
+    /// The owner's UID, a number (kept as text).
+    #[serde(
+        rename = "AccountId",
+        alias = "accountId",
+        default,
+        deserialize_with = "text"
+    )]
+    account_id: Option<String>,
 }
 
-/// The answer's envelope and its `DiscoveredResourceDetail` (`None` when it is not an object).
-#[derive(Debug, Default)]
-struct DetailAnswer<'de> {
-    envelope: EnvelopeMembers<'de>,
-    detail: Option<Option<Detail<'de>>>,
-}
-
-impl<'de> Deserialize<'de> for Detail<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(DetailVisitor)
-    }
-}
-
-struct DetailVisitor;
-
-impl<'de> Visitor<'de> for DetailVisitor {
-    type Value = Detail<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a DiscoveredResourceDetail object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Detail<'de>, A::Error> {
-        let mut seen = Seen::<7>::default();
-        let mut d = Detail::default();
-        while let Some(Key(key)) = map.next_key()? {
-            match lookup(&key, &DETAIL_MEMBERS) {
-                Some((i, exact)) if seen.take(i, exact, &key) => match i {
-                    0 => d.resource_id = Some(map.next_value()?),
-                    1 => d.resource_type = Some(map.next_value()?),
-                    2 => d.region = Some(map.next_value()?),
-                    3 => d.resource_deleted = Some(map.next_value()?),
-                    4 => d.configuration = Some(map.next_value()?),
-                    5 => d.tags = Some(map.next_value()?),
-                    _ => d.account_id = Some(map.next_value()?),
-                },
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(d)
-    }
-}
-
-/// `DiscoveredResourceDetail` when it is an object, `None` (skipped) when it is anything else.
-struct MaybeDetail<'de>(Option<Detail<'de>>);
-
-impl<'de> Deserialize<'de> for MaybeDetail<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MaybeDetail<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                DetailVisitor.visit_map(map).map(|d| MaybeDetail(Some(d)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(MaybeDetail(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(MaybeDetail(None))
-            }
-            acs_openapi::visit_other_scalars!(|_| MaybeDetail(None));
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(MaybeDetail(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for DetailAnswer<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = DetailAnswer<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a GetDiscoveredResource answer (a JSON object)")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut seen = Seen::<1>::default();
-                let mut answer = DetailAnswer::default();
-                while let Some(Key(key)) = map.next_key()? {
-                    if answer.envelope.read(&key, &mut map)? {
-                        continue;
-                    }
-                    match lookup(&key, &["DiscoveredResourceDetail"]) {
-                        Some((0, exact)) if seen.take(0, exact, &key) => {
-                            answer.detail = Some(map.next_value::<MaybeDetail<'de>>()?.0);
-                        }
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(answer)
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// Reads a `DiscoveredResourceDetail` answer straight from its bytes, checking it describes
-/// the resource asked for. The `Configuration` string is read directly into rules.
-/// `request_id` is the call's; the answer's own `RequestId` is used when it is `None`.
+/// Reads a `DiscoveredResourceDetail` answer from its bytes, checking it describes the resource
+/// asked for. `request_id` is the call's; the answer's own `RequestId` is used when it is
+/// `None`.
 pub fn parse_discovered_resource(
     body: &[u8],
     request_id: Option<String>,
     query: &ResourceQuery,
 ) -> Result<DiscoveredResource, ApiError> {
-    let (envelope, resource) = response::text(body)
-        .and_then(|text| read_discovered_resource(text, query))
-        .map_err(|e| decode(format!("GetDiscoveredResource answer: {e}")))?;
-    let mut resource = resource?;
-    resource.request_id = request_id.or(envelope.request_id);
-    Ok(resource)
+    let (answer, answered_id) =
+        acs_openapi::response::read_response::<DetailAnswer>(200, body, None, &Default::default())?;
+    resource_of(answer, request_id.or(answered_id), query)
 }
 
-/// Reads a GetDiscoveredResource answer in one pass: its envelope (for the client to judge the
-/// answer) and the resource, or why it cannot be used (which only counts once the envelope says
-/// the answer is a success). The resource's `request_id` is the answer's `RequestId`.
-pub fn read_discovered_resource(
-    text: &str,
-    query: &ResourceQuery,
-) -> Result<(Envelope, Result<DiscoveredResource, ApiError>), serde_json::Error> {
-    let mut answer: DetailAnswer<'_> = serde_json::from_str(text)?;
-    let envelope = std::mem::take(&mut answer.envelope).finish();
-    let resource = resource_of(answer, envelope.request_id.clone(), query);
-    Ok((envelope, resource))
-}
-
-/// The resource of an answer read by [`read_discovered_resource`].
+/// The resource of an answer, or why it cannot be used.
 fn resource_of(
-    answer: DetailAnswer<'_>,
+    answer: DetailAnswer,
     request_id: Option<String>,
     query: &ResourceQuery,
 ) -> Result<DiscoveredResource, ApiError> {
-    let detail = answer
+    let Object(detail) = answer
         .detail
-        .flatten()
         .ok_or_else(|| decode("response has no DiscoveredResourceDetail object"))?;
-    let text = |s: &Option<Scalar<'_>>| s.as_ref().and_then(Scalar::text);
-    let resource_id = text(&detail.resource_id)
+    let resource_id = detail
+        .resource_id
         .ok_or_else(|| decode("DiscoveredResourceDetail has no ResourceId"))?;
     if resource_id != query.resource_id {
         return Err(decode(format!(
@@ -517,30 +373,40 @@ fn resource_of(
             query.resource_id
         )));
     }
-    let resource_type = text(&detail.resource_type).unwrap_or_else(|| query.resource_type.clone());
-    let region = text(&detail.region).unwrap_or_else(|| query.region.clone());
+    let resource_type = detail
+        .resource_type
+        .unwrap_or_else(|| query.resource_type.clone());
+    let region = detail.region.unwrap_or_else(|| query.region.clone());
     let deleted = match &detail.resource_deleted {
-        None | Some(Scalar::Null) => false,
-        Some(v) => match v.text().as_deref() {
-            Some("0") => true,
-            Some("1") => false,
-            _ => {
+        None | Some(Value::Null) => false,
+        Some(v) => match v {
+            Value::Number(n) if n.as_u64() == Some(0) => true,
+            Value::Number(n) if n.as_u64() == Some(1) => false,
+            Value::String(s) if s == "0" => true,
+            Value::String(s) if s == "1" => false,
+            other => {
                 return Err(decode(format!(
                     "ResourceDeleted is {}, not 0 or 1",
-                    v.kind()
+                    kind(other)
                 )))
             }
         },
     };
     let recorded = match detail.configuration {
-        None | Some(ConfigurationMember::None) => Recorded::not_an_object("null"),
-        Some(ConfigurationMember::Read(recorded)) => recorded,
-        Some(ConfigurationMember::NotJson(e)) => {
-            return Err(decode(format!("Configuration is not valid JSON: {e}")))
-        }
-        Some(ConfigurationMember::Other(kind)) => {
-            return Err(decode(format!("Configuration is {kind}")))
-        }
+        None | Some(Value::Null) => Recorded::not_an_object("null"),
+        Some(Value::String(s)) if s.trim().is_empty() => Recorded::not_an_object("null"),
+        Some(Value::String(s)) => match Recorded::from_text(&s) {
+            Ok(recorded) => recorded,
+            Err(e) if e.is_data() => Recorded {
+                rules: Err(Unreadable::Configuration(format!(
+                    "Configuration cannot be read: {e}"
+                ))),
+                service_managed: None,
+            },
+            Err(e) => return Err(decode(format!("Configuration is not valid JSON: {e}"))),
+        },
+        Some(v @ Value::Object(_)) => Recorded::from_value(&v),
+        Some(other) => return Err(decode(format!("Configuration is {}", kind(&other)))),
     };
     let tags_json = match detail.tags {
         None | Some(Value::Null) => Value::Null,
@@ -558,7 +424,7 @@ fn resource_of(
     })?;
     Ok(DiscoveredResource {
         request_id,
-        account_id: text(&detail.account_id),
+        account_id: detail.account_id,
         region,
         resource_id,
         resource_type,

@@ -10,17 +10,15 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fmt;
 
-use serde::de::{IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{invoke_reading, invoke_traced, Api};
-use crate::rule_lists::{Inner, Listed, Rules};
-use crate::rules::{Authorize, Direction, Permission, PortRange, RuleId, FIELDS};
-use acs_openapi::json::{lookup, Key, Scalar, Seen};
-use acs_openapi::response::{self, Envelope, EnvelopeMembers};
+use super::{call, Api};
+use crate::rule_lists::typed;
+use crate::rules::{Authorize, Direction, Entry, Permission, PortRange, RuleId, FIELDS};
+use acs_openapi::json::{text, Object};
+use acs_openapi::response::{Envelope, Reply};
 use acs_openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 /// Reads a group's live rules: the truth a revoke is decided on, not Config's snapshot.
@@ -163,13 +161,12 @@ impl Read<'_, '_> {
             if let Some(token) = &next_token {
                 params.insert("NextToken".into(), token.clone());
             }
-            let traced = invoke_reading(
+            let traced = call::<PageAnswer>(
                 client,
                 cx,
                 endpoint,
                 DESCRIBE_SECURITY_GROUP_ATTRIBUTE,
                 params,
-                |body| read_page(response::text(body)?, sg_id),
             )
             .await;
             self.retried.extend(traced.earlier);
@@ -179,7 +176,7 @@ impl Read<'_, '_> {
             if let Some(id) = &answer.request_id {
                 rules.request_ids.push(id.clone());
             }
-            let page = answer.value?;
+            let page = page_of(answer.value, sg_id)?;
             rules.permissions.extend(page.permissions);
             let vpc_id = vpc_id.get_or_insert(page.vpc_id).clone();
             match page.next_token {
@@ -222,119 +219,72 @@ pub struct Page {
     pub vpc_id: Option<String>,
 }
 
-/// The members of a DescribeSecurityGroupAttribute answer that a page is made of, in the order
-/// [`PageAnswer`] keeps them.
-const PAGE_MEMBERS: [&str; 4] = ["SecurityGroupId", "Permissions", "NextToken", "VpcId"];
-
-/// A DescribeSecurityGroupAttribute answer as read off the wire: its envelope, the page's
-/// members with every rule already typed, nothing else kept.
-#[derive(Default)]
-struct PageAnswer<'de> {
-    envelope: EnvelopeMembers<'de>,
-    security_group_id: Option<Scalar<'de>>,
-    permissions: Option<Listed>,
-    next_token: Option<Scalar<'de>>,
-    vpc_id: Option<Scalar<'de>>,
+/// A DescribeSecurityGroupAttribute answer as the SDK model writes it
+/// (`describe_security_group_attribute_response_body_model.go`): its envelope and the members a
+/// page is made of, every rule a [`Record`]; the rest is skipped.
+#[derive(Debug, Deserialize)]
+struct PageAnswer {
+    #[serde(flatten)]
+    envelope: Envelope,
+    #[serde(rename = "SecurityGroupId", default, deserialize_with = "text")]
+    security_group_id: Option<String>,
+    #[serde(rename = "Permissions", default)]
+    permissions: Option<Object<Permissions>>,
+    #[serde(rename = "NextToken", default, deserialize_with = "text")]
+    next_token: Option<String>,
+    #[serde(rename = "VpcId", default, deserialize_with = "text")]
+    vpc_id: Option<String>,
 }
 
-impl<'de> Deserialize<'de> for PageAnswer<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = PageAnswer<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a DescribeSecurityGroupAttribute answer (a JSON object)")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut seen = Seen::<4>::default();
-                let mut answer = PageAnswer::default();
-                while let Some(Key(key)) = map.next_key()? {
-                    if answer.envelope.read(&key, &mut map)? {
-                        continue;
-                    }
-                    match lookup(&key, &PAGE_MEMBERS) {
-                        Some((i, exact)) if seen.take(i, exact, &key) => match i {
-                            0 => answer.security_group_id = Some(map.next_value()?),
-                            1 => answer.permissions = Some(map.next_value()?),
-                            2 => answer.next_token = Some(map.next_value()?),
-                            _ => answer.vpc_id = Some(map.next_value()?),
-                        },
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(answer)
-            }
-        }
-        d.deserialize_map(V)
+impl Reply for PageAnswer {
+    fn envelope(&mut self) -> Envelope {
+        std::mem::take(&mut self.envelope)
     }
 }
 
-/// Reads one DescribeSecurityGroupAttribute page straight from the answer's bytes into typed
-/// rules. Every rule must parse; a rule that does not fails the page, naming the rule.
+/// `Permissions`: `{"Permission": [...]}` (`{}` or a `null` list is how an empty list is
+/// sometimes serialised).
+#[derive(Debug, Deserialize)]
+struct Permissions {
+    #[serde(rename = "Permission", default)]
+    permission: Option<Vec<Entry>>,
+}
+
+/// Reads one DescribeSecurityGroupAttribute answer from its bytes into typed rules (as a
+/// successful answer: an error body is its error). Every rule must parse; a rule that does not
+/// fails the page, naming the rule.
 pub fn parse_page(body: &[u8], sg_id: &str) -> Result<Page, ApiError> {
-    let (_, page) = response::text(body)
-        .and_then(|text| read_page(text, sg_id))
-        .map_err(|e| ApiError::Decode {
-            status: 200,
-            detail: format!("DescribeSecurityGroupAttribute answer: {e}"),
-        })?;
-    page
+    let (answer, _) =
+        acs_openapi::response::read_response::<PageAnswer>(200, body, None, &Default::default())?;
+    page_of(answer, sg_id)
 }
 
-/// Reads a DescribeSecurityGroupAttribute answer in one pass: its envelope (for the client to
-/// judge the answer) and its page, or why the page cannot be used (which only counts once the
-/// envelope says the answer is a success).
-pub fn read_page(
-    text: &str,
-    sg_id: &str,
-) -> Result<(Envelope, Result<Page, ApiError>), serde_json::Error> {
-    let mut answer: PageAnswer<'_> = serde_json::from_str(text)?;
-    let envelope = std::mem::take(&mut answer.envelope).finish();
-    Ok((envelope, page_of(answer, sg_id)))
-}
-
-/// The page of an answer read by [`read_page`].
-fn page_of(answer: PageAnswer<'_>, sg_id: &str) -> Result<Page, ApiError> {
+/// The page of an answer, or why it cannot be used.
+fn page_of(answer: PageAnswer, sg_id: &str) -> Result<Page, ApiError> {
     let decode = |detail: String| ApiError::Decode {
         status: 200,
         detail,
     };
-    let text = |s: &Option<Scalar<'_>>| s.as_ref().and_then(Scalar::text);
-    if let Some(answered) = text(&answer.security_group_id) {
+    if let Some(answered) = &answer.security_group_id {
         if answered != sg_id {
             return Err(decode(format!(
                 "ECS answered for {answered:?}, not the requested {sg_id:?}"
             )));
         }
     }
-    let rules = match answer.permissions {
-        None | Some(Listed::Null) => {
-            return Err(decode("response has no Permissions".into()));
-        }
-        Some(Listed::List(list)) => list,
-        Some(Listed::Wrapped { permission, keys }) => match permission {
-            Some(Inner::List(list)) => list,
-            // `{}` is how an empty list is sometimes serialised.
-            None if keys == 0 => Rules::default(),
-            _ => return Err(decode("Permissions.Permission is not a list".into())),
-        },
-        Some(Listed::Blank | Listed::Other(_)) => {
-            return Err(decode("Permissions is not a list".into()))
-        }
+    let Some(Object(listed)) = answer.permissions else {
+        return Err(decode("response has no Permissions".into()));
     };
-    let permissions = rules.into_result().map_err(|(i, bad)| {
+    let permissions = typed(listed.permission.unwrap_or_default()).map_err(|(i, bad)| {
         let id = bad
             .id
             .unwrap_or_else(|| format!("#{} (no SecurityGroupRuleId)", i + 1));
         decode(format!("rule {id} could not be read: {}", bad.reason))
     })?;
-    let next_token = text(&answer.next_token).filter(|t| !t.trim().is_empty());
     Ok(Page {
         permissions,
-        next_token,
-        vpc_id: text(&answer.vpc_id),
+        next_token: answer.next_token.filter(|t| !t.trim().is_empty()),
+        vpc_id: answer.vpc_id,
     })
 }
 
@@ -429,7 +379,7 @@ pub async fn revoke_security_group(
     let mut out = Vec::new();
     for chunk in revoke_chunks(ids) {
         let params = revoke_params(invocation, region, sg_id, &chunk);
-        let traced = invoke_traced(client, cx, endpoint, REVOKE_SECURITY_GROUP, params).await;
+        let traced = call::<Envelope>(client, cx, endpoint, REVOKE_SECURITY_GROUP, params).await;
         out.push(RevokeChunk {
             ids: chunk,
             result: traced.result.map(|r| r.request_id.unwrap_or_default()),
@@ -562,7 +512,7 @@ pub async fn authorize_security_group(
         let (result, retried) = match authorize_params(invocation, region, sg_id, chunk) {
             Ok(params) => {
                 let traced =
-                    invoke_traced(client, cx, endpoint, AUTHORIZE_SECURITY_GROUP, params).await;
+                    call::<Envelope>(client, cx, endpoint, AUTHORIZE_SECURITY_GROUP, params).await;
                 (
                     traced.result.map(|r| r.request_id.unwrap_or_default()),
                     traced.earlier,
@@ -843,19 +793,19 @@ mod tests {
     }
 
     #[test]
-    fn an_error_answer_is_read_in_the_same_pass_as_a_page() {
-        let (envelope, page) = read_page(
+    fn an_error_answer_is_judged_by_its_envelope_in_the_same_pass_as_the_page() {
+        use acs_openapi::response::read_response;
+        let read = |body: &str| {
+            read_response::<PageAnswer>(200, body.as_bytes(), None, &Default::default())
+                .unwrap_err()
+        };
+        let err = read(
             r#"{"RequestId":"R","Code":"Throttling.User","Message":"m","Permissions":{"Permission":[]}}"#,
-            "sg-1",
-        )
-        .unwrap();
-        assert_eq!(envelope.code.as_deref(), Some("Throttling.User"));
-        assert_eq!(envelope.request_id.as_deref(), Some("R"));
-        // The page reads, but the client judges the answer by its envelope first.
-        assert!(page.is_ok());
-        let (envelope, page) = read_page(r#"{"code":"Forbidden.RAM"}"#, "sg-1").unwrap();
-        assert_eq!(envelope.code.as_deref(), Some("Forbidden.RAM"));
-        assert!(page.is_err(), "no Permissions");
+        );
+        assert_eq!(err.code(), Some("Throttling.User"));
+        assert_eq!(err.request_id(), Some("R"));
+        let err = read(r#"{"code":"Forbidden.RAM"}"#);
+        assert_eq!(err.code(), Some("Forbidden.RAM"), "camelCase envelope");
     }
 
     #[test]

@@ -15,11 +15,13 @@
 
 use std::collections::HashSet;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::config::Tags;
-use super::{invoke, Api};
-use acs_openapi::json::{field, text_field};
+use super::{call, Api};
+use acs_openapi::json::{text, Object};
+use acs_openapi::response::{Envelope, Reply};
 use acs_openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 /// Lists the groups of a region, for `scan`.
@@ -92,10 +94,12 @@ pub async fn describe_security_groups(
         if let Some(token) = &next_token {
             params.insert("NextToken".into(), token.clone());
         }
-        let response = invoke(client, cx, endpoint, DESCRIBE_SECURITY_GROUPS, params).await?;
+        let answer = call::<GroupsAnswer>(client, cx, endpoint, DESCRIBE_SECURITY_GROUPS, params)
+            .await
+            .result?;
         inventory.pages += 1;
-        inventory.request_ids.extend(response.request_id.clone());
-        let page = parse_page(&response.json()?, region)?;
+        inventory.request_ids.extend(answer.request_id);
+        let page = page_of(answer.value, region)?;
         inventory.groups.extend(page.groups);
         match page.next_token {
             None => return Ok(inventory),
@@ -121,22 +125,54 @@ pub async fn describe_regions(
     cx: &CallContext<'_>,
     endpoint: &Endpoint,
 ) -> Result<Vec<String>, ApiError> {
-    let response = invoke(client, cx, endpoint, DESCRIBE_REGIONS, Params::new()).await?;
-    parse_regions(&response.json()?)
+    let answer = call::<RegionsAnswer>(client, cx, endpoint, DESCRIBE_REGIONS, Params::new())
+        .await
+        .result?;
+    regions_of(answer.value)
 }
 
-/// Reads a `DescribeRegions` answer: `Regions.Region[].RegionId`.
-pub fn parse_regions(body: &Value) -> Result<Vec<String>, ApiError> {
+/// A DescribeRegions answer: `Regions.Region[].RegionId`.
+#[derive(Debug, Deserialize)]
+struct RegionsAnswer {
+    #[serde(flatten)]
+    envelope: Envelope,
+    #[serde(rename = "Regions", default)]
+    regions: Option<Object<Regions>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Regions {
+    #[serde(rename = "Region", default)]
+    region: Option<Vec<Object<Region>>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Region {
+    #[serde(rename = "RegionId", default, deserialize_with = "text")]
+    region_id: Option<String>,
+}
+
+impl Reply for RegionsAnswer {
+    fn envelope(&mut self) -> Envelope {
+        std::mem::take(&mut self.envelope)
+    }
+}
+
+/// The region ids of a `DescribeRegions` answer, in ECS's order.
+fn regions_of(answer: RegionsAnswer) -> Result<Vec<String>, ApiError> {
     let decode = |detail: &str| ApiError::Decode {
         status: 200,
         detail: format!("DescribeRegions response: {detail}"),
     };
-    let list = field(body, "Regions")
-        .and_then(|r| field(r, "Region"))
-        .and_then(Value::as_array)
+    let list = answer
+        .regions
+        .and_then(|Object(r)| r.region)
         .ok_or_else(|| decode("no Regions.Region list"))?;
-    list.iter()
-        .map(|r| text_field(r, "RegionId").ok_or_else(|| decode("a region without RegionId")))
+    list.into_iter()
+        .map(|Object(r)| {
+            r.region_id
+                .ok_or_else(|| decode("a region without RegionId"))
+        })
         .collect()
 }
 
@@ -149,44 +185,82 @@ pub struct Page {
     pub next_token: Option<String>,
 }
 
-/// Reads one `DescribeSecurityGroups` page. A group without an id fails the page.
-pub fn parse_page(body: &Value, region: &str) -> Result<Page, ApiError> {
+/// A DescribeSecurityGroups answer (`describe_security_groups_response_body_model.go`).
+#[derive(Debug, Deserialize)]
+struct GroupsAnswer {
+    #[serde(flatten)]
+    envelope: Envelope,
+    #[serde(rename = "RegionId", default, deserialize_with = "text")]
+    region_id: Option<String>,
+    #[serde(rename = "NextToken", default, deserialize_with = "text")]
+    next_token: Option<String>,
+    #[serde(rename = "SecurityGroups", default)]
+    security_groups: Option<Object<Groups>>,
+}
+
+impl Reply for GroupsAnswer {
+    fn envelope(&mut self) -> Envelope {
+        std::mem::take(&mut self.envelope)
+    }
+}
+
+/// `SecurityGroups`: `{"SecurityGroup": [...]}` (`{}` for none).
+#[derive(Debug, Deserialize)]
+struct Groups {
+    #[serde(rename = "SecurityGroup", default)]
+    security_group: Option<Vec<Object<Group>>>,
+}
+
+/// One listed group, the members `scan` reads.
+#[derive(Debug, Deserialize)]
+struct Group {
+    #[serde(rename = "SecurityGroupId", default, deserialize_with = "text")]
+    security_group_id: Option<String>,
+    #[serde(rename = "SecurityGroupName", default, deserialize_with = "text")]
+    security_group_name: Option<String>,
+    #[serde(rename = "VpcId", default, deserialize_with = "text")]
+    vpc_id: Option<String>,
+    #[serde(rename = "ServiceManaged", default)]
+    service_managed: Option<Value>,
+    /// `{"Tag": [{"TagKey", "TagValue"}]}`, read by [`Tags::from_json`].
+    #[serde(rename = "Tags", default)]
+    tags: Option<Value>,
+}
+
+/// One page of an answer. A group without an id fails the page.
+fn page_of(answer: GroupsAnswer, region: &str) -> Result<Page, ApiError> {
     let decode = |detail: String| ApiError::Decode {
         status: 200,
         detail: format!("DescribeSecurityGroups response: {detail}"),
     };
-    let entries: &[Value] = match field(body, "SecurityGroups") {
-        None | Some(Value::Null) => return Err(decode("no SecurityGroups".into())),
-        Some(Value::Array(list)) => list,
-        Some(obj @ Value::Object(_)) => match field(obj, "SecurityGroup") {
-            Some(Value::Array(list)) => list,
-            None if obj.as_object().is_some_and(|m| m.is_empty()) => &[],
-            _ => return Err(decode("SecurityGroups.SecurityGroup is not a list".into())),
-        },
-        Some(_) => return Err(decode("SecurityGroups is not a list".into())),
+    let Some(Object(listed)) = answer.security_groups else {
+        return Err(decode("no SecurityGroups".into()));
     };
+    let entries = listed.security_group.unwrap_or_default();
+    let region_id = answer.region_id.unwrap_or_else(|| region.to_string());
     let mut groups = Vec::with_capacity(entries.len());
-    for (i, entry) in entries.iter().enumerate() {
-        let id = text_field(entry, "SecurityGroupId")
+    for (i, Object(entry)) in entries.into_iter().enumerate() {
+        let id = entry
+            .security_group_id
             .ok_or_else(|| decode(format!("group #{} has no SecurityGroupId", i + 1)))?;
-        let tags = Tags::from_json(field(entry, "Tags").unwrap_or(&Value::Null))
+        let tags = Tags::from_json(entry.tags.as_ref().unwrap_or(&Value::Null))
             .map_err(|e| decode(format!("{id}: Tags: {e}")))?;
-        let service_managed = match field(entry, "ServiceManaged") {
+        let service_managed = match entry.service_managed {
             None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
+            Some(Value::Bool(b)) => b,
             Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
             Some(_) => return Err(decode(format!("{id}: ServiceManaged is not a boolean"))),
         };
         groups.push(ListedGroup {
-            security_group_name: text_field(entry, "SecurityGroupName").unwrap_or_default(),
-            region_id: text_field(body, "RegionId").unwrap_or_else(|| region.to_string()),
-            vpc_id: text_field(entry, "VpcId"),
+            security_group_name: entry.security_group_name.unwrap_or_default(),
+            region_id: region_id.clone(),
+            vpc_id: entry.vpc_id,
             service_managed,
             tags,
             security_group_id: id,
         });
     }
-    let next_token = text_field(body, "NextToken").filter(|t| !t.trim().is_empty());
+    let next_token = answer.next_token.filter(|t| !t.trim().is_empty());
     Ok(Page { groups, next_token })
 }
 
@@ -195,10 +269,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Reads one `DescribeSecurityGroups` page from its bytes (as a successful answer). A group
+    /// without an id fails the page.
+    fn parse_page(body: &[u8], region: &str) -> Result<Page, ApiError> {
+        let (answer, _) = acs_openapi::response::read_response::<GroupsAnswer>(
+            200,
+            body,
+            None,
+            &Default::default(),
+        )?;
+        page_of(answer, region)
+    }
+
     #[test]
     fn a_page_reads_ids_names_tags_and_the_managed_flag() {
         let page = parse_page(
-            &json!({
+            json!({
                 "RequestId": "r", "RegionId": "cn-hangzhou", "NextToken": "abc",
                 "SecurityGroups": {"SecurityGroup": [
                     {"SecurityGroupId": "sg-1", "SecurityGroupName": "web", "VpcId": "vpc-1",
@@ -206,7 +292,9 @@ mod tests {
                      "Tags": {"Tag": [{"TagKey": "env", "TagValue": "prod"}]}},
                     {"SecurityGroupId": "sg-2", "ServiceManaged": true, "Tags": {"Tag": []}}
                 ]}
-            }),
+            })
+            .to_string()
+            .as_bytes(),
             "cn-hangzhou",
         )
         .unwrap();
@@ -224,17 +312,28 @@ mod tests {
             {"RegionId": "cn-hangzhou", "LocalName": "China (Hangzhou)"},
             {"RegionId": "ap-southeast-1"}
         ]}});
+        let regions = |body: serde_json::Value| {
+            acs_openapi::response::read_response::<RegionsAnswer>(
+                200,
+                body.to_string().as_bytes(),
+                None,
+                &Default::default(),
+            )
+            .and_then(|(answer, _)| regions_of(answer))
+        };
         assert_eq!(
-            parse_regions(&body).unwrap(),
+            regions(body).unwrap(),
             vec!["cn-hangzhou".to_string(), "ap-southeast-1".to_string()]
         );
-        assert!(parse_regions(&json!({"RequestId": "r"})).is_err());
+        assert!(regions(json!({"RequestId": "r"})).is_err());
     }
 
     #[test]
     fn an_empty_next_token_is_the_last_page() {
         let page = parse_page(
-            &json!({"NextToken": "", "SecurityGroups": {"SecurityGroup": []}}),
+            json!({"NextToken": "", "SecurityGroups": {"SecurityGroup": []}})
+                .to_string()
+                .as_bytes(),
             "cn-hangzhou",
         )
         .unwrap();
@@ -244,11 +343,11 @@ mod tests {
 
     #[test]
     fn a_page_without_the_group_list_is_an_error_not_an_empty_region() {
-        assert!(parse_page(&json!({"RequestId": "r"}), "cn-hangzhou").is_err());
-        assert!(parse_page(
-            &json!({"SecurityGroups": {"SecurityGroup": [{"SecurityGroupName": "x"}]}}),
-            "cn-hangzhou"
-        )
-        .is_err());
+        let page = |body: serde_json::Value| parse_page(body.to_string().as_bytes(), "cn-hangzhou");
+        assert!(page(json!({"RequestId": "r"})).is_err());
+        assert!(
+            page(json!({"SecurityGroups": {"SecurityGroup": [{"SecurityGroupName": "x"}]}}))
+                .is_err()
+        );
     }
 }

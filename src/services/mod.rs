@@ -11,10 +11,10 @@ pub mod ecs_inventory;
 pub mod endpoints;
 pub mod sts;
 
+#[cfg(doc)]
 use acs_openapi::response::Envelope;
-use acs_openapi::{
-    Answer, ApiError, CallContext, Client, Endpoint, Params, RpcRequest, RpcResponse, Traced,
-};
+use acs_openapi::response::Reply;
+use acs_openapi::{CallContext, Client, Endpoint, Params, RpcRequest, Traced};
 
 /// One OpenAPI action as sent on the wire, with its service prefix for RAM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,14 +40,16 @@ impl Api {
     }
 }
 
-/// Sends one call of `api` to `endpoint`.
-pub(crate) async fn invoke(
+/// Sends one call of `api` to `endpoint`, its answer read as a `T` (the service's members and
+/// the envelope, in one pass; [`Envelope`] when only the request id matters), keeping the
+/// errors of retried attempts (`earlier`) beside the outcome (`result`).
+pub(crate) async fn call<T: Reply>(
     client: &Client,
     cx: &CallContext<'_>,
     endpoint: &Endpoint,
     api: Api,
     params: Params,
-) -> Result<RpcResponse, ApiError> {
+) -> Traced<T> {
     let req = RpcRequest {
         endpoint,
         action: api.action,
@@ -55,42 +57,6 @@ pub(crate) async fn invoke(
         params,
     };
     client.call(&req, cx).await
-}
-
-/// Sends one call of `api` to `endpoint`, keeping the errors of retried attempts.
-pub(crate) async fn invoke_traced(
-    client: &Client,
-    cx: &CallContext<'_>,
-    endpoint: &Endpoint,
-    api: Api,
-    params: Params,
-) -> Traced {
-    let req = RpcRequest {
-        endpoint,
-        action: api.action,
-        version: api.version,
-        params,
-    };
-    client.call_traced(&req, cx).await
-}
-
-/// Sends one call of `api` to `endpoint`, its answer read by `read` in one pass (the envelope
-/// and the service's data together), keeping the errors of retried attempts.
-pub(crate) async fn invoke_reading<T>(
-    client: &Client,
-    cx: &CallContext<'_>,
-    endpoint: &Endpoint,
-    api: Api,
-    params: Params,
-    read: impl Fn(&bytes::Bytes) -> Result<(Envelope, T), serde_json::Error>,
-) -> Traced<Answer<T>> {
-    let req = RpcRequest {
-        endpoint,
-        action: api.action,
-        version: api.version,
-        params,
-    };
-    client.call_reading(&req, cx, read).await
 }
 
 /// When the function role needs an action.

@@ -17,9 +17,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{invoke, Api};
+use serde::Deserialize;
+
+use super::{call, Api};
 use acs_openapi::credentials::{Credentials, Scrubber};
-use acs_openapi::json::{field, text_field};
+use acs_openapi::json::{text, Object};
+use acs_openapi::response::{Envelope, Reply};
 use acs_openapi::{ApiError, CallContext, Client, Endpoint, Params};
 
 /// Borrows a member account's role (`CROSS_ACCOUNT_ROLE_NAME`) to remediate its groups.
@@ -77,32 +80,77 @@ pub async fn assume_role(
     params.insert("RoleArn".into(), role_arn.into());
     params.insert("RoleSessionName".into(), session_name.into());
     params.insert("DurationSeconds".into(), duration_seconds.to_string());
-    let response = invoke(client, cx, endpoint, ASSUME_ROLE, params).await?;
-    parse_assumed_role(&response.json()?, response.request_id)
+    let answer = call::<AssumeRoleAnswer>(client, cx, endpoint, ASSUME_ROLE, params)
+        .await
+        .result?;
+    assumed_role(answer.value, answer.request_id)
 }
 
-/// Reads the `Credentials` object. Errors name fields only: the body holds a secret.
+/// An AssumeRole answer (`sts-20150401/client/assume_role_response_body_model.go`).
+#[derive(Deserialize)]
+struct AssumeRoleAnswer {
+    #[serde(flatten)]
+    envelope: Envelope,
+    #[serde(rename = "Credentials", default)]
+    credentials: Option<Object<AnswerCredentials>>,
+}
+
+impl Reply for AssumeRoleAnswer {
+    fn envelope(&mut self) -> Envelope {
+        std::mem::take(&mut self.envelope)
+    }
+}
+
+/// The answer's `Credentials`. No `Debug`: it holds a secret.
+#[derive(Deserialize)]
+struct AnswerCredentials {
+    #[serde(rename = "AccessKeyId", default, deserialize_with = "text")]
+    access_key_id: Option<String>,
+    #[serde(rename = "AccessKeySecret", default, deserialize_with = "text")]
+    access_key_secret: Option<String>,
+    #[serde(rename = "SecurityToken", default, deserialize_with = "text")]
+    security_token: Option<String>,
+    #[serde(rename = "Expiration", default, deserialize_with = "text")]
+    expiration: Option<String>,
+}
+
+/// Reads an AssumeRole answer from its bytes (as a successful answer: an error body is its
+/// error). `request_id` is the call's; the answer's own `RequestId` is used when it is `None`.
 pub fn parse_assumed_role(
-    body: &serde_json::Value,
+    body: &[u8],
+    request_id: Option<String>,
+) -> Result<AssumedRole, ApiError> {
+    let (answer, answered_id) = acs_openapi::response::read_response::<AssumeRoleAnswer>(
+        200,
+        body,
+        None,
+        &Default::default(),
+    )?;
+    assumed_role(answer, request_id.or(answered_id))
+}
+
+/// The credentials of an answer. Errors name fields only: the answer holds a secret.
+fn assumed_role(
+    answer: AssumeRoleAnswer,
     request_id: Option<String>,
 ) -> Result<AssumedRole, ApiError> {
     let decode = |detail: &str| ApiError::Decode {
         status: 200,
         detail: format!("AssumeRole response: {detail}"),
     };
-    let creds = field(body, "Credentials")
-        .filter(|c| c.is_object())
+    let Object(creds) = answer
+        .credentials
         .ok_or_else(|| decode("no Credentials object"))?;
-    let get = |name: &str| text_field(creds, name).ok_or_else(|| decode(&format!("no {name}")));
-    let access_key_id = get("AccessKeyId")?;
-    let secret = get("AccessKeySecret")?;
-    let token = get("SecurityToken")?;
-    let expiration = humantime::parse_rfc3339(get("Expiration")?.trim())
+    let get = |v: Option<String>, name: &str| v.ok_or_else(|| decode(&format!("no {name}")));
+    let access_key_id = get(creds.access_key_id, "AccessKeyId")?;
+    let secret = get(creds.access_key_secret, "AccessKeySecret")?;
+    let token = get(creds.security_token, "SecurityToken")?;
+    let expiration = humantime::parse_rfc3339(get(creds.expiration, "Expiration")?.trim())
         .map_err(|_| decode("Expiration is not an RFC 3339 UTC time"))?;
     Ok(AssumedRole {
         credentials: Credentials::new(access_key_id, secret, Some(token)),
         expiration,
-        request_id: request_id.or_else(|| text_field(body, "RequestId")),
+        request_id,
     })
 }
 
@@ -318,7 +366,7 @@ mod tests {
     fn an_assume_role_response_parses_into_credentials_and_expiry() {
         let body = json!({"RequestId": "R", "Credentials": {"AccessKeyId": "STS.x",
             "AccessKeySecret": "s3cret", "SecurityToken": "tok+/=", "Expiration": "2024-05-01T09:00:03Z"}});
-        let r = parse_assumed_role(&body, None).unwrap();
+        let r = parse_assumed_role(body.to_string().as_bytes(), None).unwrap();
         assert_eq!(r.credentials.access_key_id, "STS.x");
         assert_eq!(r.credentials.access_key_secret.expose(), "s3cret");
         assert_eq!(
@@ -337,7 +385,7 @@ mod tests {
     fn a_bad_expiration_is_an_error_that_does_not_quote_the_secret() {
         let body = json!({"Credentials": {"AccessKeyId": "STS.x", "AccessKeySecret": "s3cret",
             "SecurityToken": "t", "Expiration": "soon"}});
-        let err = parse_assumed_role(&body, None).unwrap_err();
+        let err = parse_assumed_role(body.to_string().as_bytes(), None).unwrap_err();
         assert!(!err.to_string().contains("s3cret"));
         assert!(err.to_string().contains("Expiration"));
     }
@@ -346,7 +394,7 @@ mod tests {
     fn a_response_without_a_token_is_an_error() {
         let body = json!({"Credentials": {"AccessKeyId": "STS.x", "AccessKeySecret": "s",
             "Expiration": "2024-05-01T09:00:03Z"}});
-        assert!(parse_assumed_role(&body, None).is_err());
+        assert!(parse_assumed_role(body.to_string().as_bytes(), None).is_err());
     }
 
     fn entry(expires_in: Duration, now: SystemTime) -> AssumedRole {

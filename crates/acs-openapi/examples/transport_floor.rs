@@ -152,7 +152,11 @@ fn client(port: u16, calls: usize) {
                 credentials: &credentials,
                 deadline: Instant::now() + Duration::from_secs(60),
             };
-            client.call(&req, &cx).await.expect("call");
+            client
+                .call::<acs_openapi::response::Envelope>(&req, &cx)
+                .await
+                .result
+                .expect("call");
         }
     });
 }

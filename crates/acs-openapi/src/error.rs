@@ -48,10 +48,10 @@ pub enum ApiError {
 
 /// The most bytes of a cloud's text (an error message, code, request id, recommendation, a
 /// transport error) an [`ApiError`] keeps: a thousand errors stay within a response's budget.
-pub const MAX_MESSAGE_BYTES: usize = 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 1024;
 
 /// `text` cut to [`MAX_MESSAGE_BYTES`] (see [`cut_to`]); unchanged when it fits.
-pub fn cap_message(mut text: String) -> String {
+pub(crate) fn cap_message(mut text: String) -> String {
     cut_to(&mut text, MAX_MESSAGE_BYTES);
     text
 }
@@ -93,7 +93,7 @@ impl From<crate::endpoint::EndpointError> for ApiError {
 
 /// How a failed attempt may be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryClass {
+pub(crate) enum RetryClass {
     /// Flow control: back off longer (base 200 ms).
     Throttled,
     /// Server-side or network trouble: back off (base 100 ms).
@@ -200,7 +200,7 @@ impl ApiError {
     }
 
     /// How (and whether) the attempt that produced this error may be retried.
-    pub fn retry_class(&self) -> RetryClass {
+    pub(crate) fn retry_class(&self) -> RetryClass {
         match self {
             ApiError::Service { status, code, .. } => {
                 if code == "SignatureNonceUsed" {
@@ -284,11 +284,6 @@ impl ApiError {
     /// processed (`LastTokenProcessing`, `OperationConflict`): that attempt may have applied.
     pub fn is_in_progress(&self) -> bool {
         self.code().is_some_and(is_in_progress_code)
-    }
-
-    /// Whether the deadline stopped the call.
-    pub fn is_deadline_exceeded(&self) -> bool {
-        matches!(self, ApiError::DeadlineExceeded { .. })
     }
 }
 

@@ -17,20 +17,18 @@ pub mod error;
 pub mod json;
 pub mod redact;
 pub mod response;
-pub mod retry;
+mod retry;
 pub mod signing;
 mod transport;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::Value;
-
 pub use endpoint::{Endpoint, EndpointError};
-pub use error::{ApiError, RetryClass};
+pub use error::ApiError;
+use error::RetryClass;
 pub use redact::Redactor;
 pub use signing::{Params, SignatureVersion};
-pub use transport::MAX_BODY_BYTES;
 
 use crate::credentials::Credentials;
 
@@ -89,40 +87,26 @@ pub struct CallContext<'a> {
     pub deadline: Instant,
 }
 
-/// A successful answer read by a service's own reader (see [`Client::call_reading`]).
+/// A successful answer, read as the caller asked (see [`Client::call`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer<T> {
     /// The `RequestId` the service returned, kept for the audit trail.
     pub request_id: Option<String>,
-    /// What the reader read.
+    /// The answer read (its envelope taken out).
     pub value: T,
     /// Attempts it took, the successful one included.
     pub attempts: u32,
 }
 
-/// A successful response whose value is the answer as received: one JSON object (checked),
-/// for callers without a reader of their own ([`Client::call`], [`Client::call_traced`]).
-pub type RpcResponse = Answer<bytes::Bytes>;
-
-impl RpcResponse {
-    /// The answer as a [`Value`] tree, for answers read rarely (STS, the command line's
-    /// listings), where a typed reader would not pay for itself.
-    pub fn json(&self) -> Result<Value, ApiError> {
-        serde_json::from_slice(&self.value).map_err(|e| ApiError::Decode {
-            status: 200,
-            detail: format!("body is not JSON ({e}; {} bytes)", self.value.len()),
-        })
-    }
-}
-
 /// The outcome of a call with the errors of its retried attempts, oldest first (the final
 /// error, if any, is in `result`, not repeated here).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Traced<T = RpcResponse> {
+pub struct Traced<T> {
     /// The last attempt's outcome.
-    pub result: Result<T, ApiError>,
+    pub result: Result<Answer<T>, ApiError>,
     /// The retried attempts' errors, so a report can tell that a call was throttled before it
-    /// succeeded or failed.
+    /// succeeded or failed (a write whose first attempt got no answer may have applied even if
+    /// a later attempt was refused). A caller that needs only the outcome takes `result`.
     pub earlier: Vec<ApiError>,
 }
 
@@ -158,51 +142,28 @@ impl Client {
         &self.inner.settings
     }
 
-    /// One RPC call with retries. `params` are the API's own parameters (common ones are added).
-    pub async fn call(
+    /// One RPC call with retries: the one way to call. `params` are the API's own parameters
+    /// (the common ones are added). Each attempt's answer is read as a `T` in one pass (the
+    /// service's members and the envelope; [`response::Envelope`] alone when the caller needs
+    /// only the request id) and judged by its envelope: a `Code`, even in a 200, is an error
+    /// and may be retried.
+    pub async fn call<T: response::Reply>(
         &self,
         req: &RpcRequest<'_>,
         cx: &CallContext<'_>,
-    ) -> Result<RpcResponse, ApiError> {
-        self.call_traced(req, cx).await.result
-    }
-
-    /// Like [`Client::call`], also returning the errors of the attempts that were retried: a
-    /// write whose first attempt got no answer may have applied even if a later attempt was
-    /// refused, and the report must show every error seen along the way.
-    pub async fn call_traced(&self, req: &RpcRequest<'_>, cx: &CallContext<'_>) -> Traced {
-        self.call_reading(req, cx, |body| {
-            Ok((
-                response::read_envelope(response::text(body)?)?,
-                body.clone(),
-            ))
-        })
-        .await
-    }
-
-    /// Like [`Client::call_traced`], with the answer read by `read` in one pass: the service's
-    /// reader reads the envelope members too (with [`response::EnvelopeMembers`]), and each
-    /// attempt's answer is judged from that envelope (a `Code`, even in a 200, is an error and
-    /// may be retried). `read` runs once per attempt that gets an answer.
-    pub async fn call_reading<T>(
-        &self,
-        req: &RpcRequest<'_>,
-        cx: &CallContext<'_>,
-        read: impl Fn(&bytes::Bytes) -> Result<(response::Envelope, T), serde_json::Error>,
-    ) -> Traced<Answer<T>> {
+    ) -> Traced<T> {
         let mut earlier = Vec::new();
-        let result = self.call_inner(req, cx, &mut earlier, &read).await;
+        let result = self.call_inner(req, cx, &mut earlier).await;
         Traced { result, earlier }
     }
 
     /// The retry loop. Each retried attempt's error is pushed to `earlier`; the error returned
     /// (directly or as a `DeadlineExceeded`'s `last`) is the last attempt's and is not pushed.
-    async fn call_inner<T>(
+    async fn call_inner<T: response::Reply>(
         &self,
         req: &RpcRequest<'_>,
         cx: &CallContext<'_>,
         earlier: &mut Vec<ApiError>,
-        read: &impl Fn(&bytes::Bytes) -> Result<(response::Envelope, T), serde_json::Error>,
     ) -> Result<Answer<T>, ApiError> {
         let settings = &self.inner.settings;
         if req.endpoint.is_plain_http() && !settings.allow_http {
@@ -227,7 +188,7 @@ impl Client {
             }
             attempt += 1;
             let timeout = settings.attempt_timeout.min(cutoff - now);
-            let outcome = self.attempt(req, cx.credentials, timeout, read).await;
+            let outcome = self.attempt::<T>(req, cx.credentials, timeout).await;
             let (err, retry_after) = match outcome {
                 Ok((value, request_id)) => {
                     return Ok(Answer {
@@ -278,12 +239,11 @@ impl Client {
     }
 
     /// One signed attempt. On failure also returns the server's `x-acs-retry-after` hint.
-    async fn attempt<T>(
+    async fn attempt<T: response::Reply>(
         &self,
         req: &RpcRequest<'_>,
         credentials: &Credentials,
         timeout: Duration,
-        read: &impl Fn(&bytes::Bytes) -> Result<(response::Envelope, T), serde_json::Error>,
     ) -> Result<(T, Option<String>), (ApiError, Option<Duration>)> {
         let signed = sign_request(
             req,
@@ -303,7 +263,6 @@ impl Client {
             &reply.body,
             reply.request_id.as_deref(),
             &redactor,
-            read,
         )
         .map_err(|e| (e, reply.retry_after))
     }
@@ -430,7 +389,11 @@ mod tests {
             credentials: &creds,
             deadline: Instant::now() + Duration::from_secs(30),
         };
-        let err = client.call(&request(&endpoint), &cx).await.unwrap_err();
+        let err = client
+            .call::<response::Envelope>(&request(&endpoint), &cx)
+            .await
+            .result
+            .unwrap_err();
         assert_eq!(
             err,
             ApiError::InvalidRequest(
@@ -552,7 +515,11 @@ mod tests {
             credentials: &creds,
             deadline: Instant::now() + Duration::from_millis(500),
         };
-        let err = client.call(&request(&endpoint), &cx).await.unwrap_err();
+        let err = client
+            .call::<response::Envelope>(&request(&endpoint), &cx)
+            .await
+            .result
+            .unwrap_err();
         assert_eq!(err, ApiError::DeadlineExceeded { last: None });
     }
 }

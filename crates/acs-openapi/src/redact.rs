@@ -10,7 +10,7 @@ use crate::credentials::{Credentials, Scrubber};
 /// Masks the credentials' secrets in every form a server or library might echo, with the same
 /// algorithm as the process's [`Scrubber`] (raw, percent-encoded once or twice in either hex
 /// case, form-decoded, JSON-escaped, cut short to [`crate::credentials::LEAK_WINDOW`]
-/// characters), and caps the text at [`crate::error::MAX_MESSAGE_BYTES`].
+/// characters), and caps the text at 1 KiB (marked `…[cut, N bytes]`).
 ///
 /// Free to make (it only borrows the credentials): the scrubber is built when a text is
 /// redacted, which happens only on an error path, not once per call.

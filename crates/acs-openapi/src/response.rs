@@ -1,104 +1,73 @@
 //! How one HTTP answer is read: its request id, or the [`ApiError`] that an error body (or a
 //! 200 carrying a `Code`, or an unreadable body) stands for.
 //!
-//! The envelope (`RequestId`, `Code`, `Message`, `Recommend`) and the service's own data are
-//! read in **one pass**: a service's reader walks the answer's top-level object and
-//! hands the envelope members it meets to [`EnvelopeMembers`]; [`read_response`] then decides
-//! from the [`Envelope`] whether the answer is a success. [`parse_response`] is the same with a
-//! reader that keeps nothing but the envelope.
+//! Every answer is read in **one pass** by serde's derived `Deserialize` into the type the
+//! caller asks for (a [`Reply`]): the service's own members and, flattened in, the
+//! [`Envelope`] (`RequestId`, `Code`, `Message`, `Recommend`). [`read_response`] then decides
+//! from the envelope whether the answer is a success.
+//!
+//! Keys are PascalCase, as every RPC answer spells them; the envelope also takes the camelCase
+//! spelling some gateways' error bodies use. A key repeated in one object makes the answer
+//! unreadable (serde refuses a duplicate field): an ambiguous answer is never acted on.
 
-use std::fmt;
-
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::json::{lookup, Key, Scalar, Seen};
+use crate::json::{text, Object};
 use crate::redact::Redactor;
 
-/// The members every OpenAPI answer may carry, in the order [`EnvelopeMembers`] keeps them.
-pub const ENVELOPE_MEMBERS: [&str; 4] = ["RequestId", "Code", "Message", "Recommend"];
-
-/// The envelope of one answer: what tells a success from an error.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The envelope of one answer: what tells a success from an error. Each member is read as text
+/// (a number as JSON prints it; empty, `null` or compound as absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Envelope {
     /// `RequestId`.
+    #[serde(
+        rename = "RequestId",
+        alias = "requestId",
+        default,
+        deserialize_with = "text"
+    )]
     pub request_id: Option<String>,
     /// `Code`: present only on an error, whatever the HTTP status.
+    #[serde(rename = "Code", alias = "code", default, deserialize_with = "text")]
     pub code: Option<String>,
     /// `Message`.
+    #[serde(
+        rename = "Message",
+        alias = "message",
+        default,
+        deserialize_with = "text"
+    )]
     pub message: Option<String>,
     /// `Recommend`: the diagnosis link of an error.
+    #[serde(
+        rename = "Recommend",
+        alias = "recommend",
+        default,
+        deserialize_with = "text"
+    )]
     pub recommend: Option<String>,
 }
 
-/// The envelope members met while a reader walks an answer's top-level object (any spelling of
-/// their names, with the same precedence as [`crate::json::field`]).
-#[derive(Debug, Default)]
-pub struct EnvelopeMembers<'de> {
-    seen: Seen<4>,
-    members: [Option<Scalar<'de>>; 4],
+/// One answer as a service reads it: a derived `Deserialize` of the whole answer object, with
+/// the [`Envelope`] flattened in (`#[serde(flatten)] envelope: Envelope`). The client judges
+/// each attempt's answer by that envelope.
+pub trait Reply: DeserializeOwned {
+    /// Takes the envelope out of the answer read.
+    fn envelope(&mut self) -> Envelope;
 }
 
-impl<'de> EnvelopeMembers<'de> {
-    /// When `key` names an envelope member, reads its value (or skips it, when a better spelled
-    /// one wins) and answers `true`; otherwise leaves the value to the caller and answers
-    /// `false`.
-    pub fn read<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        match lookup(key, &ENVELOPE_MEMBERS) {
-            Some((i, exact)) => {
-                if self.seen.take(i, exact, key) {
-                    self.members[i] = Some(map.next_value()?);
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+/// An answer read for its envelope alone (the rest is checked to be JSON and skipped).
+impl Reply for Envelope {
+    fn envelope(&mut self) -> Envelope {
+        std::mem::take(self)
     }
-
-    /// The envelope, its members as text (empty strings and `null` count as absent).
-    pub fn finish(self) -> Envelope {
-        let [request_id, code, message, recommend] = self.members.map(|m| m.and_then(|m| m.text()));
-        Envelope {
-            request_id,
-            code,
-            message,
-            recommend,
-        }
-    }
-}
-
-/// Reads nothing but the envelope of an answer that must be one JSON object.
-struct EnvelopeOnly;
-
-impl<'de> Visitor<'de> for EnvelopeOnly {
-    type Value = Envelope;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an answer (a JSON object)")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
-        let mut envelope = EnvelopeMembers::default();
-        while let Some(Key(key)) = map.next_key()? {
-            if !envelope.read(&key, &mut map)? {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(envelope.finish())
-    }
-}
-
-/// The envelope of `text`, the rest skipped (checked to be JSON, not kept).
-pub fn read_envelope(text: &str) -> Result<Envelope, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let envelope = de.deserialize_map(EnvelopeOnly)?;
-    de.end()?;
-    Ok(envelope)
 }
 
 /// The body as UTF-8 text: JSON is UTF-8 (RFC 8259 §8.1), and reading from a validated `&str`
 /// spares serde_json a validation of each string it meets.
-pub fn text(body: &[u8]) -> Result<&str, serde_json::Error> {
+fn utf8(body: &[u8]) -> Result<&str, serde_json::Error> {
     std::str::from_utf8(body).map_err(|e| {
         serde::de::Error::custom(format_args!("invalid UTF-8 at byte {}", e.valid_up_to()))
     })
@@ -142,33 +111,69 @@ impl Envelope {
     }
 }
 
-/// Reads one HTTP response with a service's `read`er, which reads the envelope and its own data
-/// in one pass: the reader's data and the request id of a success, or the [`ApiError`] the
-/// answer stands for. A body that is not one JSON object is a `Decode` error that does not
-/// quote it.
-pub fn read_response<T>(
+/// serde's message with the text of every quoted string replaced by `…`: a message about an
+/// answer's shape names its keys and kinds, never a value (a value may be a secret).
+fn without_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '"' {
+            out.push('…');
+            let mut escaped = false;
+            for c in chars.by_ref() {
+                match c {
+                    '"' if !escaped => break,
+                    '\\' if !escaped => escaped = true,
+                    _ => escaped = false,
+                }
+            }
+            out.push('"');
+        }
+    }
+    out
+}
+
+/// The `Decode` error of a body that could not be read as a `T`; it never quotes the body.
+fn unreadable(status: u16, body: &[u8], e: &serde_json::Error) -> ApiError {
+    let detail = if body.iter().all(u8::is_ascii_whitespace) {
+        "empty body".to_string()
+    } else if e.classify() == serde_json::error::Category::Data && std::str::from_utf8(body).is_ok()
+    {
+        // Well-formed JSON: of another type (every answer is an object), or an object of an
+        // unexpected shape (a repeated key, a member of the wrong kind).
+        if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            format!(
+                "answer has an unexpected shape: {}",
+                without_strings(&e.to_string())
+            )
+        } else {
+            "body is not a JSON object".to_string()
+        }
+    } else {
+        // A syntax error (serde_json names its place, not the text), or a body that is not
+        // UTF-8 (which `utf8` reports as a `Data` error and falls through here).
+        format!("body is not JSON ({e}; {} bytes)", body.len())
+    };
+    ApiError::Decode { status, detail }
+}
+
+/// Reads one HTTP response as a `T` (the service's answer with its envelope, in one pass): the
+/// answer and the request id of a success, or the [`ApiError`] it stands for. A body that is
+/// not one JSON object of `T`'s shape is a `Decode` error that does not quote it.
+pub fn read_response<T: Reply>(
     status: u16,
-    body: &bytes::Bytes,
+    body: &[u8],
     header_request_id: Option<&str>,
     redactor: &Redactor,
-    read: impl FnOnce(&bytes::Bytes) -> Result<(Envelope, T), serde_json::Error>,
 ) -> Result<(T, Option<String>), ApiError> {
-    let (envelope, value) = read(body).map_err(|e| ApiError::Decode {
-        status,
-        detail: if body.iter().all(u8::is_ascii_whitespace) {
-            "empty body".to_string()
-        } else if e.classify() == serde_json::error::Category::Data
-            && std::str::from_utf8(body).is_ok()
-        {
-            // Well-formed JSON of another type: every reader asks for an object. (A body that
-            // is not UTF-8 also fails as `Data`, from `text`, and falls through.)
-            "body is not a JSON object".to_string()
-        } else {
-            format!("body is not JSON ({e}; {} bytes)", body.len())
-        },
-    })?;
-    let request_id = envelope.verdict(status, header_request_id, redactor)?;
-    Ok((value, request_id))
+    let Object(mut answer) = utf8(body)
+        .and_then(serde_json::from_str::<Object<T>>)
+        .map_err(|e| unreadable(status, body, &e))?;
+    let request_id = answer
+        .envelope()
+        .verdict(status, header_request_id, redactor)?;
+    Ok((answer, request_id))
 }
 
 /// Reads one HTTP response's envelope only: the request id of a success, or the [`ApiError`]
@@ -179,11 +184,7 @@ pub fn parse_response(
     header_request_id: Option<&str>,
     redactor: &Redactor,
 ) -> Result<Option<String>, ApiError> {
-    let body = bytes::Bytes::copy_from_slice(body);
-    read_response(status, &body, header_request_id, redactor, |body| {
-        Ok((read_envelope(text(body)?)?, ()))
-    })
-    .map(|((), request_id)| request_id)
+    read_response::<Envelope>(status, body, header_request_id, redactor).map(|(_, id)| id)
 }
 
 #[cfg(test)]
@@ -267,6 +268,29 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_key_makes_the_answer_unreadable_naming_the_key_not_its_values() {
+        let body = br#"{"RequestId":"R-1","RequestId":"secret-ish"}"#;
+        let err = parse_response(200, body, None, &no_secrets()).unwrap_err();
+        let ApiError::Decode {
+            status: 200,
+            detail,
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert!(detail.contains("duplicate field `RequestId`"), "{detail}");
+        assert!(!detail.contains("secret-ish"), "{detail}");
+    }
+
+    #[test]
+    fn a_shape_error_names_no_string_value() {
+        assert_eq!(
+            without_strings(r#"invalid type: string "sec\"ret", expected a rule at line 1"#),
+            r#"invalid type: string "…", expected a rule at line 1"#
+        );
+    }
+
+    #[test]
     fn a_syntax_error_deep_in_a_skipped_field_is_still_a_decode_error() {
         let body = br#"{"RequestId":"R","Permissions":{"Permission":[{"PortRange":"22/22",}]}}"#;
         let err = parse_response(200, body, None, &no_secrets()).unwrap_err();
@@ -317,7 +341,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_read_case_insensitively_when_not_pascal_case() {
+    fn envelope_keys_are_read_in_camel_case_too() {
         let err = parse_response(
             400,
             br#"{"requestId":"r","code":"NoPermission","message":"m"}"#,

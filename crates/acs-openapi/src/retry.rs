@@ -11,16 +11,16 @@ use std::time::{Duration, Instant};
 use super::error::RetryClass;
 
 /// First step for throttling errors.
-pub const THROTTLE_BASE: Duration = Duration::from_millis(200);
+pub(crate) const THROTTLE_BASE: Duration = Duration::from_millis(200);
 /// First step for other transient errors.
-pub const TRANSIENT_BASE: Duration = Duration::from_millis(100);
+pub(crate) const TRANSIENT_BASE: Duration = Duration::from_millis(100);
 /// Largest step for throttling errors.
-pub const THROTTLE_CAP: Duration = Duration::from_secs(5);
+pub(crate) const THROTTLE_CAP: Duration = Duration::from_secs(5);
 /// Largest step for other transient errors.
-pub const TRANSIENT_CAP: Duration = Duration::from_secs(2);
+pub(crate) const TRANSIENT_CAP: Duration = Duration::from_secs(2);
 
 /// The wait before retry number `retry` (0 = the first retry), with `random` as jitter source.
-pub fn backoff_delay(class: RetryClass, retry: u32, random: u64) -> Duration {
+pub(crate) fn backoff_delay(class: RetryClass, retry: u32, random: u64) -> Duration {
     let (base, cap) = match class {
         RetryClass::Throttled => (THROTTLE_BASE, THROTTLE_CAP),
         _ => (TRANSIENT_BASE, TRANSIENT_CAP),
@@ -36,7 +36,7 @@ pub fn backoff_delay(class: RetryClass, retry: u32, random: u64) -> Duration {
 /// The delay to actually sleep: the server's hint if it gave one, else the computed backoff —
 /// or `None` if sleeping would reach the cut-off (then the caller gives up with
 /// `DeadlineExceeded`).
-pub fn sleep_before_retry(
+pub(crate) fn sleep_before_retry(
     now: Instant,
     cutoff: Instant,
     computed: Duration,
@@ -48,7 +48,7 @@ pub fn sleep_before_retry(
 }
 
 /// Random bits for jitter, from the v4 UUID generator the crate already uses for nonces.
-pub fn jitter_bits() -> u64 {
+pub(crate) fn jitter_bits() -> u64 {
     uuid::Uuid::new_v4().as_u64_pair().0
 }
 

@@ -33,7 +33,7 @@ use crate::redact::Redactor;
 
 /// Bodies larger than this are refused: a DescribeSecurityGroupAttribute page of 1000 rules is
 /// under 1 MiB.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// An answer as received: what the client reads to judge an attempt.
 #[derive(Debug)]

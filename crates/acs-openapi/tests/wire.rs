@@ -1,16 +1,18 @@
 //! The client's wire behaviour against a scripted HTTP stub: what exactly goes on the wire, how
-//! each kind of failure is retried, and when it stops. (The emulator tests in `client.rs`
-//! cover the real services' semantics; this stub controls raw bytes the emulator cannot.)
+//! each kind of failure is retried, and when it stops. (The product's emulator tests cover the
+//! real services' semantics; this stub controls raw bytes the emulator cannot.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use acs_openapi::credentials::Credentials;
+use acs_openapi::response::{self, Envelope};
 use acs_openapi::{
-    acs3, ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
+    acs3, Answer, ApiError, CallContext, Client, ClientSettings, Endpoint, Params, RpcRequest,
     SignatureVersion,
 };
+use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -207,6 +209,30 @@ fn request(endpoint: &Endpoint) -> RpcRequest<'_> {
     }
 }
 
+/// One call whose answer is read for its envelope alone.
+async fn call(
+    client: &Client,
+    req: &RpcRequest<'_>,
+    cx: &CallContext<'_>,
+) -> Result<Answer<Envelope>, ApiError> {
+    client.call::<Envelope>(req, cx).await.result
+}
+
+/// An answer with one member of its own besides the envelope.
+#[derive(Debug, Deserialize)]
+struct WithX {
+    #[serde(flatten)]
+    envelope: Envelope,
+    #[serde(rename = "X")]
+    x: i64,
+}
+
+impl response::Reply for WithX {
+    fn envelope(&mut self) -> Envelope {
+        std::mem::take(&mut self.envelope)
+    }
+}
+
 fn in_secs(s: u64) -> Instant {
     Instant::now() + Duration::from_secs(s)
 }
@@ -220,7 +246,7 @@ async fn a_v3_call_is_a_post_with_the_parameters_in_the_query_and_the_common_one
         credentials: &creds,
         deadline: in_secs(30),
     };
-    let response = client(100).call(&request(&s.base), &cx).await.unwrap();
+    let response = call(&client(100), &request(&s.base), &cx).await.unwrap();
     assert_eq!(response.request_id.as_deref(), Some("R-ok"));
 
     let seen = &s.seen()[0];
@@ -255,7 +281,7 @@ async fn the_v3_signature_on_the_wire_verifies_with_the_secret() {
         credentials: &creds,
         deadline: in_secs(30),
     };
-    client(100).call(&request(&s.base), &cx).await.unwrap();
+    call(&client(100), &request(&s.base), &cx).await.unwrap();
     let seen = &s.seen()[0];
     let auth = acs3::Authorization::parse(&seen.headers["authorization"])
         .unwrap()
@@ -286,12 +312,13 @@ async fn a_v2_call_is_a_post_with_every_signed_parameter_in_the_query_and_an_emp
         deadline: in_secs(30),
     };
     let response = client_signing(100, SignatureVersion::V2)
-        .call(&request(&s.base), &cx)
+        .call::<WithX>(&request(&s.base), &cx)
         .await
+        .result
         .unwrap();
     assert_eq!(response.request_id.as_deref(), Some("R-ok"));
     assert_eq!(response.attempts, 1);
-    assert_eq!(response.json().unwrap()["X"], 1);
+    assert_eq!(response.value.x, 1);
 
     let seen = s.seen();
     assert_eq!(seen.len(), 1);
@@ -325,10 +352,13 @@ async fn the_v2_signature_on_the_wire_verifies_with_the_secret() {
         credentials: &creds,
         deadline: in_secs(30),
     };
-    client_signing(100, SignatureVersion::V2)
-        .call(&request(&s.base), &cx)
-        .await
-        .unwrap();
+    call(
+        &client_signing(100, SignatureVersion::V2),
+        &request(&s.base),
+        &cx,
+    )
+    .await
+    .unwrap();
     let mut params: Params = s.seen()[0].params().into_iter().collect();
     let sent = params.remove("Signature").unwrap();
     let canonical = acs_openapi::signing::canonical_query(&params);
@@ -352,7 +382,7 @@ async fn throttling_is_retried_with_a_fresh_nonce_and_timestamp_each_time() {
         credentials: &creds,
         deadline: in_secs(30),
     };
-    let response = client(100).call(&request(&s.base), &cx).await.unwrap();
+    let response = call(&client(100), &request(&s.base), &cx).await.unwrap();
     assert_eq!(response.attempts, 3);
     let nonces: std::collections::BTreeSet<String> = s.seen().iter().map(Seen::nonce).collect();
     assert_eq!(nonces.len(), 3, "every attempt has its own nonce");
@@ -366,7 +396,9 @@ async fn a_200_carrying_an_error_code_is_an_error() {
         credentials: &creds,
         deadline: in_secs(30),
     };
-    let e = client(100).call(&request(&s.base), &cx).await.unwrap_err();
+    let e = call(&client(100), &request(&s.base), &cx)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("InvalidParameter"));
     assert_eq!(s.seen().len(), 1);
 }
@@ -387,7 +419,9 @@ async fn a_signature_mismatch_is_not_retried_and_its_message_is_redacted() {
         credentials: &creds,
         deadline: in_secs(30),
     };
-    let e = client(100).call(&request(&s.base), &cx).await.unwrap_err();
+    let e = call(&client(100), &request(&s.base), &cx)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("SignatureDoesNotMatch"));
     assert_eq!(s.seen().len(), 1);
     let printed = format!("{e} {e:?}");
@@ -403,7 +437,9 @@ async fn a_reused_nonce_is_retried_exactly_once() {
         credentials: &creds,
         deadline: in_secs(30),
     };
-    let e = client(100).call(&request(&s.base), &cx).await.unwrap_err();
+    let e = call(&client(100), &request(&s.base), &cx)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("SignatureNonceUsed"));
     assert_eq!(s.seen().len(), 2);
 }
@@ -423,7 +459,7 @@ async fn retries_stop_after_max_attempts() {
         ..ClientSettings::default()
     })
     .unwrap();
-    let e = c.call(&request(&s.base), &cx).await.unwrap_err();
+    let e = call(&c, &request(&s.base), &cx).await.unwrap_err();
     assert_eq!(e.code(), Some("ServiceUnavailable"));
     assert_eq!(s.seen().len(), 3);
 }
@@ -436,7 +472,7 @@ async fn a_dropped_connection_is_retried() {
         credentials: &creds,
         deadline: in_secs(30),
     };
-    let response = client(100).call(&request(&s.base), &cx).await.unwrap();
+    let response = call(&client(100), &request(&s.base), &cx).await.unwrap();
     assert_eq!(response.attempts, 2);
 }
 
@@ -457,7 +493,7 @@ async fn a_transport_error_never_carries_the_token() {
             ..ClientSettings::default()
         })
         .unwrap();
-        let e = c.call(&request(&s.base), &cx).await.unwrap_err();
+        let e = call(&c, &request(&s.base), &cx).await.unwrap_err();
         assert!(matches!(e, ApiError::Transport(_)), "{e:?}");
         let printed = format!("{e} {e:?}");
         assert!(!printed.contains("TOK"), "{printed}");
@@ -480,8 +516,7 @@ async fn a_malformed_5xx_body_is_retried_but_a_malformed_200_is_not() {
         deadline: in_secs(30),
     };
     assert_eq!(
-        client(100)
-            .call(&request(&s.base), &cx)
+        call(&client(100), &request(&s.base), &cx)
             .await
             .unwrap()
             .attempts,
@@ -489,7 +524,9 @@ async fn a_malformed_5xx_body_is_retried_but_a_malformed_200_is_not() {
     );
 
     let s = stub(vec![garbage(200), ok(r#"{"RequestId":"R"}"#)]).await;
-    let e = client(100).call(&request(&s.base), &cx).await.unwrap_err();
+    let e = call(&client(100), &request(&s.base), &cx)
+        .await
+        .unwrap_err();
     assert!(matches!(e, ApiError::Decode { status: 200, .. }), "{e:?}");
     assert_eq!(s.seen().len(), 1);
 }
@@ -510,7 +547,7 @@ async fn endless_throttling_ends_in_deadline_exceeded_before_the_deadline() {
         ..ClientSettings::default()
     })
     .unwrap();
-    let e = c.call(&request(&s.base), &cx).await.unwrap_err();
+    let e = call(&c, &request(&s.base), &cx).await.unwrap_err();
     assert!(Instant::now() < deadline, "returned after the deadline");
     match &e {
         ApiError::DeadlineExceeded { last: Some(last) } => {
@@ -534,7 +571,9 @@ async fn a_retry_after_longer_than_the_time_left_stops_at_once() {
         credentials: &creds,
         deadline: in_secs(20),
     };
-    let e = client(100).call(&request(&s.base), &cx).await.unwrap_err();
+    let e = call(&client(100), &request(&s.base), &cx)
+        .await
+        .unwrap_err();
     assert!(matches!(e, ApiError::DeadlineExceeded { .. }), "{e:?}");
     assert_eq!(s.seen().len(), 1, "no sleep past the deadline");
 }
@@ -552,7 +591,9 @@ async fn redirects_are_not_followed() {
         credentials: &creds,
         deadline: in_secs(30),
     };
-    let e = client(100).call(&request(&s.base), &cx).await.unwrap_err();
+    let e = call(&client(100), &request(&s.base), &cx)
+        .await
+        .unwrap_err();
     assert_eq!(e.status(), Some(302));
     assert_eq!(s.seen().len(), 1);
 }
@@ -566,74 +607,7 @@ async fn plain_http_endpoints_are_refused_by_default() {
         deadline: in_secs(30),
     };
     let c = Client::new(ClientSettings::default()).unwrap();
-    let e = c.call(&request(&s.base), &cx).await.unwrap_err();
+    let e = call(&c, &request(&s.base), &cx).await.unwrap_err();
     assert!(matches!(e, ApiError::InvalidRequest(_)), "{e:?}");
     assert!(s.seen().is_empty());
-}
-
-fn page(next_token: &str, rule_id: &str) -> Reply {
-    ok(&format!(
-        r#"{{"RequestId":"R-{rule_id}","SecurityGroupId":"sg-1","VpcId":"vpc-1","NextToken":"{next_token}","Permissions":{{"Permission":[{{"SecurityGroupRuleId":"{rule_id}","Direction":"ingress","Policy":"Accept","Priority":1,"IpProtocol":"TCP","PortRange":"22/22","SourceCidrIp":"0.0.0.0/0"}}]}}}}"#
-    ))
-}
-
-async fn describe_against(
-    s: &Stub,
-) -> Result<sg_remediator::services::ecs::SecurityGroupRules, ApiError> {
-    let creds = sts_creds();
-    let cx = CallContext {
-        credentials: &creds,
-        deadline: in_secs(30),
-    };
-    sg_remediator::services::ecs::describe_security_group_attribute(
-        &client(100),
-        &cx,
-        &s.base,
-        "cn-hangzhou",
-        "sg-1",
-    )
-    .await
-}
-
-#[tokio::test]
-async fn an_error_on_a_later_page_fails_the_whole_describe() {
-    let s = stub(vec![page("t2", "sgr-1"), err(403, "Forbidden.RAM")]).await;
-    let e = describe_against(&s).await.unwrap_err();
-    assert_eq!(e.code(), Some("Forbidden.RAM"));
-    let seen = s.seen();
-    assert_eq!(seen.len(), 2);
-    assert_eq!(seen[1].params()["NextToken"], "t2");
-}
-
-#[tokio::test]
-async fn a_repeated_next_token_is_an_error_not_an_endless_loop() {
-    let s = stub(vec![
-        page("t2", "sgr-1"),
-        page("t3", "sgr-2"),
-        page("t2", "sgr-3"),
-    ])
-    .await;
-    let e = describe_against(&s).await.unwrap_err();
-    assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
-    assert!(e.to_string().contains("NextToken"), "{e}");
-    assert_eq!(s.seen().len(), 3);
-}
-
-#[tokio::test]
-async fn pages_are_collected_in_order_until_the_token_is_empty() {
-    let s = stub(vec![
-        page("t2", "sgr-1"),
-        page("t3", "sgr-2"),
-        page("", "sgr-3"),
-    ])
-    .await;
-    let rules = describe_against(&s).await.unwrap();
-    assert_eq!(rules.pages, 3);
-    assert_eq!(rules.request_ids, ["R-sgr-1", "R-sgr-2", "R-sgr-3"]);
-    let ids: Vec<_> = rules
-        .permissions
-        .iter()
-        .map(|p| p.rule_id.as_ref().unwrap().as_str().to_string())
-        .collect();
-    assert_eq!(ids, ["sgr-1", "sgr-2", "sgr-3"]);
 }
