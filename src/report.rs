@@ -317,7 +317,7 @@ impl Summary {
 }
 
 /// The most bytes a report takes as JSON, so that the answer (the report, plus `errorType` and
-/// an `errorMessage` naming at most [`FAILED_IDS_NAMED`] ids when it is a function error) stays
+/// an `errorMessage` naming at most `FAILED_IDS_NAMED` (20) ids when it is a function error) stays
 /// within 4 MiB whatever the number of resources and failures.
 pub const MAX_REPORT_BYTES: usize = 4 * 1024 * 1024 - 16 * 1024;
 

@@ -4,7 +4,7 @@
 //! Configured by `NOTIFY_WEBHOOK_URL`, `NOTIFY_WEBHOOK_SECRET`, `NOTIFY_FORMAT` and
 //! `NOTIFY_DRY_RUN` ([`NotifyConfig::from_lookup`], called by [`crate::config::Config`]). The
 //! message is built from the report ([`message`]), scrubbed like every other output
-//! ([`acs_openapi::credentials::scrub`]), cut to the platform's size, signed as the platform documents
+//! ([`acs_openapi::credentials::Scrubber::scrub`]), cut to the platform's size, signed as the platform documents
 //! (one module per platform) and posted with no redirects. A webhook that fails or hangs is tried
 //! again briefly within the invocation's deadline; the outcome is the report's `notification`
 //! ([`Notification`]) and never changes the remediation or its report otherwise.
