@@ -5,6 +5,15 @@ use hcl::expr::Expression;
 
 use super::{attr, blocks, Module};
 
+/// A function of `n` string parameters, for `hcl::eval`.
+pub(super) fn string_func(n: usize, f: hcl::eval::Func) -> hcl::eval::FuncDef {
+    let mut b = hcl::eval::FuncDef::builder();
+    for _ in 0..n {
+        b = b.param(hcl::eval::ParamType::String);
+    }
+    b.build(f)
+}
+
 /// Terraform's functions the module's expressions use, for `hcl::eval`. `regex` answers
 /// whether the pattern matches and `can` passes that through: the module uses them only as
 /// `can(regex(pattern, value))`.
@@ -14,13 +23,7 @@ pub fn terraform_functions(ctx: &mut hcl::eval::Context) {
     fn text(args: &FuncArgs, i: usize) -> String {
         args[i].as_str().expect("a string argument").to_string()
     }
-    let strings = |n: usize, f: hcl::eval::Func| {
-        let mut b = FuncDef::builder();
-        for _ in 0..n {
-            b = b.param(ParamType::String);
-        }
-        b.build(f)
-    };
+    let strings = string_func;
     ctx.declare_func(
         "lower",
         strings(1, |a| Ok(Value::from(text(&a, 0).to_lowercase()))),

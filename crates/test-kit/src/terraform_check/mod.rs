@@ -23,6 +23,7 @@
 //! and `s.yaml` live in its tests (tests/terraform.rs, tests/serverless_devs.rs).
 
 pub mod eval;
+pub mod tf;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
