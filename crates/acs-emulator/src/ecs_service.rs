@@ -1,7 +1,7 @@
 //! ECS 2014-05-26: DescribeSecurityGroupAttribute (real pagination), RevokeSecurityGroup and
 //! AuthorizeSecurityGroup (with ClientToken idempotency), against the *live* view of a group.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde_json::{json, Map, Value};
@@ -886,6 +886,13 @@ pub(crate) fn authorize(
     let group_copy = live_group(state, caller, params)?.clone();
     let classic = is_classic(&group_copy);
     let mut new_rules: Vec<Value> = Vec::new();
+    // The identities of the group's rules, and of those this call adds, computed once.
+    let mut known: HashSet<Vec<String>> = group_copy
+        .live
+        .rules
+        .iter()
+        .map(|r| authorize_identity(r, classic))
+        .collect();
     for (i, p) in perms.iter().enumerate() {
         let mut rule = validate_permission(state, &group_copy, i + 1, p)?;
         // "If the specified security group rule already exists in the security group, the call
@@ -896,14 +903,7 @@ pub(crate) fn authorize(
         // operation succeeds but no rule is created"). An older Chinese edition of that page
         // said the call fails; every current edition says it succeeds. Two equal entries of one
         // call likewise make one rule. "Exists" is [`authorize_identity`].
-        let key = authorize_identity(&rule, classic);
-        let exists = group_copy
-            .live
-            .rules
-            .iter()
-            .chain(new_rules.iter())
-            .any(|r| authorize_identity(r, classic) == key);
-        if !exists {
+        if known.insert(authorize_identity(&rule, classic)) {
             rule["SecurityGroupRuleId"] = json!(new_rule_id());
             new_rules.push(rule);
         }
