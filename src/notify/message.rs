@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::config::Mode;
-use crate::report::{Report, ResourceResult, RestoreReport, RestoreStatus, Status};
+use crate::report::{
+    NarrowedRule, Report, ResourceResult, RestoreReport, RestoreStatus, Status, WouldNarrow,
+};
 use crate::rules::Permission;
 
 /// Groups listed in one message; the rest are counted ("and N more"), the report has them all.
@@ -142,11 +144,35 @@ fn group(text: &mut String, r: &ResourceResult) {
             rule_list(r.revoked_rules.iter().map(|x| &x.rule))
         );
     }
+    // A narrowing's original is among the revoked rules; what now stands in its place (only the
+    // allowed sources) is said too, so a reader does not take the access for removed.
+    let added: Vec<&Permission> = r
+        .narrowed_rules
+        .iter()
+        .flat_map(|n| n.added.iter().map(|a| &a.rule))
+        .collect();
+    if !added.is_empty() {
+        let _ = writeln!(
+            text,
+            "  added in their place: {}",
+            rule_list(added.into_iter())
+        );
+    }
     if let Some(openers) = openers(r) {
         let _ = writeln!(text, "  opened by: {openers}");
     }
     if let Some(rules) = &r.would_revoke_rules {
         let _ = writeln!(text, "  would revoke: {}", rule_list(rules.iter()));
+    }
+    if let Some(would) = &r.would_narrow_rules {
+        let added: Vec<&Permission> = would.iter().flat_map(|w| w.added.iter()).collect();
+        if !added.is_empty() {
+            let _ = writeln!(
+                text,
+                "  would add in their place: {}",
+                rule_list(added.into_iter())
+            );
+        }
     }
     if !r.unverified_rules.is_empty() {
         let _ = writeln!(
@@ -266,6 +292,30 @@ pub fn results_from_json(results: &[serde_json::Value]) -> Vec<ResourceResult> {
             if v.get("wouldRevokeRules").is_some() {
                 r.would_revoke_rules = Some(rules(v, "wouldRevokeRules"));
             }
+            let original =
+                |n: &Value| serde_json::from_value::<Permission>(n.get("original")?.clone()).ok();
+            let entries = |key: &str| v.get(key).and_then(Value::as_array).cloned();
+            r.narrowed_rules = entries("narrowedRules")
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|n| {
+                    Some(NarrowedRule {
+                        original: original(n)?.into(),
+                        added: rules(n, "added").into_iter().map(Into::into).collect(),
+                        original_revoked: n.get("originalRevoked").and_then(Value::as_bool)?,
+                    })
+                })
+                .collect();
+            r.would_narrow_rules = entries("wouldNarrowRules").map(|list| {
+                list.iter()
+                    .filter_map(|w| {
+                        Some(WouldNarrow {
+                            original: original(w)?,
+                            added: rules(w, "added"),
+                        })
+                    })
+                    .collect()
+            });
             Some(r)
         })
         .collect()
@@ -287,6 +337,14 @@ pub fn bounded(text: &str, max_bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rule(id: &str, source: &str) -> Permission {
+        serde_json::from_value(serde_json::json!({
+            "SecurityGroupRuleId": id, "Direction": "ingress", "Policy": "accept",
+            "Priority": "1", "IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": source
+        }))
+        .unwrap()
+    }
 
     fn result(id: &str, status: Status) -> ResourceResult {
         ResourceResult::new(
@@ -329,6 +387,47 @@ mod tests {
             text.contains("  opened by: alice (ram-user) from 203.0.113.7\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_narrowed_group_says_what_was_added_in_place_of_the_revoked_rule() {
+        use crate::report::RevokedRule;
+        let world = rule("sgr-1", "0.0.0.0/0");
+        let office = rule("sgr-2", "203.0.113.0/24");
+        let mut r = result("sg-1", Status::Remediated);
+        r.revoked_rules = vec![world.clone().into()];
+        r.narrowed_rules = vec![NarrowedRule {
+            original: RevokedRule::from(world.clone()),
+            added: vec![office.clone().into()],
+            original_revoked: true,
+        }];
+        let mut dry = result("sg-2", Status::WouldRemediate);
+        dry.would_revoke_rules = Some(vec![world.clone()]);
+        dry.would_narrow_rules = Some(vec![WouldNarrow {
+            original: world,
+            added: vec![office],
+        }]);
+        for (mode, r, line) in [
+            (
+                Mode::Enforce,
+                r,
+                "  added in their place: sgr-2 TCP 22/22 from 203.0.113.0/24\n",
+            ),
+            (
+                Mode::DryRun,
+                dry,
+                "  would add in their place: sgr-2 TCP 22/22 from 203.0.113.0/24\n",
+            ),
+        ] {
+            let report = Report::new("r".into(), mode, vec![r]);
+            let text = remediation(&report, &origin()).unwrap();
+            assert!(text.contains(line), "{text}");
+            // The command line's message, told from the report's JSON, says the same.
+            let json = serde_json::to_value(&report).unwrap();
+            let read = results_from_json(json["results"].as_array().unwrap());
+            let again = Report::new("r".into(), mode, read);
+            assert_eq!(remediation(&again, &origin()), Some(text));
+        }
     }
 
     #[test]
