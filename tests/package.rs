@@ -33,7 +33,10 @@ fn package() -> &'static Package {
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"));
         let dist = target.join("package-check-dist");
+        // The musl build has a target directory of its own, so it never waits for the lock of
+        // the directory the tests were built in (and `.ci/run` can start it early, beside them).
         let output = Command::new("bash")
+            .env("CARGO_TARGET_DIR", target.join("package-check"))
             .arg(root.join("scripts/package.sh"))
             .args(["--profile", "package-check", "--out"])
             .arg(&dist)
