@@ -17,10 +17,12 @@ build:
 	$(CARGO) build --release
 
 # --workspace: the product at the root and the crates under crates/ (acs-openapi, fc-runtime,
-# acs-emulator, test-kit). Every target but the criterion benches, which `make bench` runs and
-# `make lint` checks: building criterion for the tests would only slow the suite.
+# acs-emulator, test-kit). Every target that holds tests: not the examples (demo, bench,
+# transport_floor: no tests; `make demo` and `make bench` run them, `make lint` checks them) nor
+# the criterion benches (`make bench` runs them, `make lint` checks them); building them here
+# would only slow the suite.
 test: setup
-	$(CARGO) test --workspace --lib --bins --tests --examples
+	$(CARGO) test --workspace --lib --bins --tests
 	$(CARGO) test --workspace --doc
 
 lint: setup
