@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use crate::event::ResourceRef;
 use crate::note::Note;
 use crate::remediation::access::Access;
-use crate::remediation::notes::{self, record_retried};
+use crate::remediation::notes::{self, record_answer};
 use crate::remediation::restore::{same_access, same_rule};
 use crate::remediation::{audit, Invoke};
 use crate::report::{NarrowedRule, ResourceResult, RevokedRule, Status, WouldNarrow};
@@ -279,19 +279,14 @@ impl Invoke {
                         )
                         .await
                         {
-                            record_retried(
+                            if let Err(e) = record_answer(
                                 "AuthorizeSecurityGroup",
                                 &chunk.retried,
+                                chunk.result,
                                 &mut out,
                                 &mut notes,
-                            );
-                            match chunk.result {
-                                Ok(request_id) => out.api_request_ids.push(request_id),
-                                Err(e) => {
-                                    out.api_request_ids
-                                        .extend(e.request_id().map(str::to_string));
-                                    error.get_or_insert(e);
-                                }
+                            ) {
+                                error.get_or_insert(e);
                             }
                         }
                     }

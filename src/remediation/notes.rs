@@ -35,7 +35,7 @@ impl Stop {
 pub(super) type Step<T> = Result<T, Stop>;
 
 /// Records the retried attempts of one call: their RequestIds and a note each.
-pub(super) fn record_retried(
+fn record_retried(
     action: &'static str,
     retried: &[ApiError],
     out: &mut ResourceResult,
@@ -48,6 +48,29 @@ pub(super) fn record_retried(
             action,
             error: e.clone(),
         });
+    }
+}
+
+/// One answer of a write call in the resource's record: its retried errors noted and every
+/// request id kept (a failed call's too, when it has one). The error is the caller's to report.
+pub(super) fn record_answer(
+    action: &'static str,
+    retried: &[ApiError],
+    result: Result<String, ApiError>,
+    out: &mut ResourceResult,
+    notes: &mut Vec<Note>,
+) -> Result<(), ApiError> {
+    record_retried(action, retried, out, notes);
+    match result {
+        Ok(request_id) => {
+            out.api_request_ids.push(request_id);
+            Ok(())
+        }
+        Err(e) => {
+            out.api_request_ids
+                .extend(e.request_id().map(str::to_string));
+            Err(e)
+        }
     }
 }
 

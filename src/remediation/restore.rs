@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use crate::event::{self, ResourceRef, RestoreRequest};
 use crate::note::Note;
 use crate::remediation::access::Access;
-use crate::remediation::notes::{record_retried, Step, Stop};
+use crate::remediation::notes::{record_answer, Step, Stop};
 use crate::remediation::{audit, gate, Invoke};
 use crate::report::{RefusedRule, ResourceResult, RestoreReport, RestoreStatus, Status};
 use crate::rules::{Permission, RuleId};
@@ -401,27 +401,21 @@ impl Invoke {
         )
         .await
         {
-            record_retried(
+            match record_answer(
                 "AuthorizeSecurityGroup",
                 &chunk.retried,
+                chunk.result,
                 &mut p.out,
                 &mut p.seen,
-            );
-            match chunk.result {
-                Ok(id) => {
-                    p.out.api_request_ids.push(id);
+            ) {
+                Ok(()) => {
                     audit::rules("rule_restored", resource, &chunk.rules);
                     p.restored_rules.extend(chunk.rules);
                 }
-                Err(e) => {
-                    p.out
-                        .api_request_ids
-                        .extend(e.request_id().map(str::to_string));
-                    errors.push(Note::ApiFailure {
-                        step: "AuthorizeSecurityGroup",
-                        error: e,
-                    });
-                }
+                Err(error) => errors.push(Note::ApiFailure {
+                    step: "AuthorizeSecurityGroup",
+                    error,
+                }),
             }
         }
         errors
@@ -456,23 +450,17 @@ impl Invoke {
         )
         .await
         {
-            record_retried(
+            if let Err(error) = record_answer(
                 "RevokeSecurityGroup",
                 &chunk.retried,
+                chunk.result,
                 &mut p.out,
                 &mut p.seen,
-            );
-            match chunk.result {
-                Ok(id) => p.out.api_request_ids.push(id),
-                Err(e) => {
-                    p.out
-                        .api_request_ids
-                        .extend(e.request_id().map(str::to_string));
-                    errors.push(Note::ApiFailure {
-                        step: "RevokeSecurityGroup",
-                        error: e,
-                    });
-                }
+            ) {
+                errors.push(Note::ApiFailure {
+                    step: "RevokeSecurityGroup",
+                    error,
+                });
             }
         }
         errors
