@@ -6,7 +6,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all setup build test lint fmt demo demo-org package bench clean
+.PHONY: all setup build test test-build lint fmt demo demo-org package bench clean
 
 all: build
 
@@ -21,9 +21,16 @@ build:
 # transport_floor: no tests; `make demo` and `make bench` run them, `make lint` checks them) nor
 # the criterion benches (`make bench` runs them, `make lint` checks them); building them here
 # would only slow the suite.
+TEST_TARGETS := --workspace --lib --bins --tests
+
 test: setup
-	$(CARGO) test --workspace --lib --bins --tests
+	$(CARGO) test $(TEST_TARGETS)
 	$(CARGO) test --workspace --doc
+
+# The build `make test` needs, without running anything (`.ci/run` builds first, then runs the
+# tests and the lint side by side).
+test-build: setup
+	$(CARGO) test $(TEST_TARGETS) --no-run
 
 lint: setup
 	$(CARGO) fmt --all --check

@@ -35,7 +35,16 @@ fn package() -> &'static Package {
         let dist = target.join("package-check-dist");
         // The musl build has a target directory of its own, so it never waits for the lock of
         // the directory the tests were built in (and `.ci/run` can start it early, beside them).
-        let output = Command::new("bash")
+        let mut command = Command::new("bash");
+        // As from a shell: without the variables cargo sets for this test process. ring's build
+        // script reruns when `CARGO_MANIFEST_DIR` differs, so inheriting it would rebuild half
+        // the graph that `.ci/run` built beforehand.
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(set_by_cargo_for_a_test) {
+                command.env_remove(name);
+            }
+        }
+        let output = command
             .env("CARGO_TARGET_DIR", target.join("package-check"))
             .arg(root.join("scripts/package.sh"))
             .args(["--profile", "package-check", "--out"])
@@ -54,6 +63,21 @@ fn package() -> &'static Package {
             binary: read(&dist.join("bootstrap")),
         }
     })
+}
+
+/// The variables `cargo test` adds to a test's environment (the Cargo book, "Environment
+/// variables Cargo sets for crates"), which no shell running `scripts/package.sh` has.
+fn set_by_cargo_for_a_test(name: &str) -> bool {
+    matches!(
+        name,
+        "CARGO"
+            | "CARGO_MANIFEST_DIR"
+            | "CARGO_MANIFEST_PATH"
+            | "CARGO_CRATE_NAME"
+            | "CARGO_PRIMARY_PACKAGE"
+            | "CARGO_TARGET_TMPDIR"
+    ) || name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_BIN_EXE_")
 }
 
 fn read(path: &Path) -> Vec<u8> {
