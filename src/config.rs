@@ -20,6 +20,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 // The one wording of a bad numeric variable, shared with the runtime's own `MAX_EVENT_BYTES`.
 use fc_runtime::options::parse_number;
@@ -303,6 +304,51 @@ pub struct Endpoints {
     sts: Endpoint,
     /// `ACTIONTRAIL_ENDPOINT` (may contain `{region}`), checked with a sample region.
     actiontrail_template: String,
+    /// The ECS endpoints of the regions met so far, parsed once each.
+    ecs_parsed: ParsedByRegion,
+}
+
+/// Endpoints already parsed, by region: each call of a group needs its region's ECS endpoint,
+/// and parsing it (the host checked, the client's URL built) once per region rather than once
+/// per call spares that work on every call. At most [`ParsedByRegion::MAX`] regions are kept
+/// (region ids come from events), past which an endpoint is parsed each time as before. Not part
+/// of what the endpoints are: equal and printed regardless of what has been parsed.
+#[derive(Clone, Default)]
+struct ParsedByRegion(Arc<Mutex<Vec<(String, Endpoint)>>>);
+
+impl ParsedByRegion {
+    /// More than there are regions (about 30), so every real region fits.
+    const MAX: usize = 64;
+
+    fn get_or_parse(
+        &self,
+        region: &str,
+        parse: impl FnOnce() -> Result<Endpoint, EndpointError>,
+    ) -> Result<Endpoint, EndpointError> {
+        let mut parsed = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, endpoint)) = parsed.iter().find(|(r, _)| r == region) {
+            return Ok(endpoint.clone());
+        }
+        let endpoint = parse()?;
+        if parsed.len() < Self::MAX {
+            parsed.push((region.to_string(), endpoint.clone()));
+        }
+        Ok(endpoint)
+    }
+}
+
+impl PartialEq for ParsedByRegion {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ParsedByRegion {}
+
+impl fmt::Debug for ParsedByRegion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ParsedByRegion")
+    }
 }
 
 /// The region put in place of `{region}` to check `ECS_ENDPOINT` at start-up.
@@ -320,6 +366,7 @@ impl Endpoints {
             ecs_template: Some(ecs_template.to_string()),
             sts,
             actiontrail_template: DEFAULT_ACTIONTRAIL_ENDPOINT.to_string(),
+            ecs_parsed: ParsedByRegion::default(),
         })
     }
 
@@ -345,10 +392,11 @@ impl Endpoints {
     /// the official SDK's endpoint for that region. An error when the region cannot be part of
     /// a host name (the call is then not made).
     pub fn ecs(&self, region: &str) -> Result<Endpoint, EndpointError> {
-        match &self.ecs_template {
-            Some(template) => Endpoint::parse(&template.replace("{region}", region)),
-            None => crate::services::endpoints::default_ecs_endpoint(region),
-        }
+        self.ecs_parsed
+            .get_or_parse(region, || match &self.ecs_template {
+                Some(template) => Endpoint::parse(&template.replace("{region}", region)),
+                None => crate::services::endpoints::default_ecs_endpoint(region),
+            })
     }
 
     /// `ECS_ENDPOINT` as configured, before substitution (`None`: the official map).
@@ -395,6 +443,7 @@ impl Default for Endpoints {
             ecs_template: None,
             sts: https(DEFAULT_STS_ENDPOINT),
             actiontrail_template: DEFAULT_ACTIONTRAIL_ENDPOINT.to_string(),
+            ecs_parsed: ParsedByRegion::default(),
         }
     }
 }

@@ -333,6 +333,21 @@ fn finance_and_government_regions_default_to_the_official_sdks_endpoints() {
 }
 
 #[test]
+fn each_region_keeps_its_own_ecs_endpoint_however_many_regions_are_asked_for() {
+    let c = parse(&[("ECS_ENDPOINT", "https://ecs.{region}.example.com")]).unwrap();
+    // Past the regions an instance keeps parsed, and asked again in another order.
+    let regions: Vec<String> = (0..100).map(|i| format!("xx-region-{i}")).collect();
+    for region in regions.iter().chain(regions.iter().rev()) {
+        assert_eq!(
+            c.endpoints.ecs(region).unwrap(),
+            *format!("https://ecs.{region}.example.com")
+        );
+    }
+    assert!(c.endpoints.ecs("bad/region").is_err());
+    assert!(c.endpoints.ecs("bad/region").is_err());
+}
+
+#[test]
 fn an_explicit_ecs_endpoint_wins_over_the_official_map() {
     let c = parse(&[("ECS_ENDPOINT", "https://ecs.{region}.aliyuncs.com")]).unwrap();
     assert_eq!(

@@ -21,6 +21,9 @@ pub struct Endpoint {
     /// query, without parsing the whole URL again.
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
+    /// `scheme://host[:port]/` as the HTTP client takes it, parsed once: each call's URL is a
+    /// clone with the signed query set, so the host is not parsed again for every call.
+    base: reqwest::Url,
 }
 
 /// Why a value is not an endpoint. `Display` is `"<value>" <problem>`, in words an operator can
@@ -136,6 +139,8 @@ impl Endpoint {
         // Host names are case-insensitive; TLS and the pool see them in lower case.
         let authority = http::uri::Authority::try_from(authority.to_ascii_lowercase())
             .map_err(|_| err(Problem::InvalidHostName))?;
+        let base = reqwest::Url::parse(&format!("{scheme}{authority}/"))
+            .map_err(|_| err(Problem::InvalidHostName))?;
         Ok(Endpoint {
             url,
             plain_http: scheme == "http://",
@@ -145,6 +150,7 @@ impl Endpoint {
                 http::uri::Scheme::HTTPS
             },
             authority,
+            base,
         })
     }
 
@@ -156,6 +162,14 @@ impl Endpoint {
     /// `host[:port]` in lower case, parsed.
     pub fn authority(&self) -> &http::uri::Authority {
         &self.authority
+    }
+
+    /// The URL of one call: `scheme://host[:port]/?query`, `query` already percent-encoded
+    /// (the signer's), which the URL keeps as it is.
+    pub(crate) fn call_url(&self, query: Option<&str>) -> reqwest::Url {
+        let mut url = self.base.clone();
+        url.set_query(query);
+        url
     }
 
     /// `scheme://host[:port]`, without a trailing slash.

@@ -253,10 +253,11 @@ impl Client {
         )
         .map_err(|e| (e, None))?;
         let redactor = Redactor::new(credentials);
+        let url = req.endpoint.call_url(signed.uri.query());
         let reply = self
             .inner
             .http
-            .post(&signed.uri, signed.headers, timeout, &redactor)
+            .post(url, signed.headers, timeout, &redactor)
             .await?;
         response::read_response(
             reply.status,

@@ -170,29 +170,23 @@ impl Transport {
         })
     }
 
-    /// `POST uri` with `headers` and an empty body, the whole exchange (connect, send, read the
+    /// `POST url` with `headers` and an empty body, the whole exchange (connect, send, read the
     /// body) bounded by `timeout`. A failure before a status arrives is a transport error; a
     /// body over [`MAX_BODY_BYTES`] is refused as undecodable (with the status and retry hint it
     /// came with).
     pub(crate) async fn post(
         &self,
-        uri: &Uri,
+        url: reqwest::Url,
         mut headers: HeaderMap,
         timeout: Duration,
         redactor: &Redactor<'_>,
     ) -> Result<Reply, (ApiError, Option<Duration>)> {
-        if uri.scheme() != Some(&Scheme::HTTPS) && !self.allow_http {
+        if url.scheme() != "https" && !self.allow_http {
             return Err((
                 ApiError::Transport("connect failed: plain http refused".into()),
                 None,
             ));
         }
-        let url = reqwest::Url::parse(&uri.to_string()).map_err(|e| {
-            (
-                ApiError::InvalidRequest(format!("bad request URL: {e}")),
-                None,
-            )
-        })?;
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         // RFC 9110 §8.6: a POST says `Content-Length: 0` when it has no content; without it
         // an empty body would be sent with no length at all, which some front ends refuse.
@@ -338,8 +332,9 @@ mod tests {
     /// redactor knows.
     async fn post(transport: &Transport, uri: Uri, timeout: Duration) -> Result<Reply, ApiError> {
         let creds = Credentials::new("id", "secret", Some("tok+secret".into()));
+        let url = reqwest::Url::parse(&uri.to_string()).expect("a URL");
         transport
-            .post(&uri, HeaderMap::new(), timeout, &Redactor::new(&creds))
+            .post(url, HeaderMap::new(), timeout, &Redactor::new(&creds))
             .await
             .map_err(|(e, _)| e)
     }
