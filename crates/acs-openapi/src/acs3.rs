@@ -21,7 +21,6 @@
 //! `Action`, `Version` and the other common parameters travel as `x-acs-*` headers instead.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -41,9 +40,11 @@ pub type SignedHeaders = BTreeMap<String, String>;
 
 /// Lower-case hex.
 fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(out, "{b:02x}");
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     out
 }

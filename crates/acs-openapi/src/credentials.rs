@@ -651,8 +651,24 @@ fn normalise(text: &[u8], decode: bool) -> Normalised {
     let mut bytes = Vec::with_capacity(text.len());
     let plain = !decode || !text.iter().any(|b| matches!(b, b'%' | b'\\'));
     let mut origin = (!plain).then(|| Vec::with_capacity(text.len() + 1));
+    // Where a unit may be more than the byte it starts with (an escape), or become another byte
+    // (a space); every other byte is its own canonical byte, so runs of them are copied at once.
+    let special = |b: &u8| *b == b' ' || (decode && matches!(b, b'%' | b'\\'));
     let mut at = 0;
     while at < text.len() {
+        let run = text[at..]
+            .iter()
+            .position(special)
+            .unwrap_or(text.len() - at);
+        if run > 0 {
+            bytes.extend_from_slice(&text[at..at + run]);
+            if let Some(origin) = &mut origin {
+                // Offsets fit in u32: outputs are bounded far below 4 GiB.
+                origin.extend(at as u32..(at + run) as u32);
+            }
+            at += run;
+            continue;
+        }
         let before = bytes.len();
         let took = if decode {
             decode_unit(&text[at..], &mut bytes)
@@ -667,7 +683,6 @@ fn normalise(text: &[u8], decode: bool) -> Normalised {
             }
         }
         if let Some(origin) = &mut origin {
-            // Offsets fit in u32: outputs are bounded far below 4 GiB.
             origin.extend(std::iter::repeat_n(at as u32, bytes.len() - before));
         }
         at += took;
