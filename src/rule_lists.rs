@@ -8,7 +8,11 @@
 //! for a list of one, no or blank `Permissions` for no rules). A rule that cannot be read is
 //! never dropped: it fails the list, named.
 
-use serde::Deserialize;
+use std::fmt;
+
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::rules::{BadRule, Entry, Permission};
@@ -64,8 +68,7 @@ struct Configuration {
 }
 
 /// The shapes of a configuration's `Permissions` (`null` is `None` around it).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum Listed {
     /// `[...]`, the bare list of Config's custom-rule samples.
     List(Vec<Entry>),
@@ -84,11 +87,57 @@ struct Wrapped {
 
 /// The list, or one rule object where a list was expected (how XML-to-JSON converters write a
 /// list of one).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum OneOrMany {
     Many(Vec<Entry>),
     One(Box<Entry>),
+}
+
+// `Listed` and `OneOrMany` are read by the JSON type met, as `#[serde(untagged)]` would read
+// them, without its copy of the whole value (every rule of the list) into serde's private buffer
+// before the variants are tried on it.
+
+impl<'de> Deserialize<'de> for Listed {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ByType;
+        impl<'de> Visitor<'de> for ByType {
+            type Value = Listed;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of rules, an object holding `Permission`, or a string")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Listed, A::Error> {
+                Vec::deserialize(SeqAccessDeserializer::new(seq)).map(Listed::List)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Listed, A::Error> {
+                Wrapped::deserialize(MapAccessDeserializer::new(map))
+                    .map(|w| Listed::Wrapped(Object(w)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Listed, E> {
+                Ok(Listed::Text(s.to_owned()))
+            }
+        }
+        d.deserialize_any(ByType)
+    }
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ByType;
+        impl<'de> Visitor<'de> for ByType {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of rules or one rule object")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<OneOrMany, A::Error> {
+                Vec::deserialize(SeqAccessDeserializer::new(seq)).map(OneOrMany::Many)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<OneOrMany, A::Error> {
+                Entry::deserialize(MapAccessDeserializer::new(map))
+                    .map(|one| OneOrMany::One(Box::new(one)))
+            }
+        }
+        d.deserialize_any(ByType)
+    }
 }
 
 impl Recorded {

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use acs_openapi::json::{kind, Object};
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -755,17 +756,61 @@ impl Field {
 /// One field of a rule as it arrived (`null` is `None` around it): a string, borrowed from the
 /// answer when it has no escapes, a number, a boolean, or a list or an object (which makes the
 /// rule unreadable).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Leaf<'a> {
     /// A string.
-    Text(#[serde(borrow)] Cow<'a, str>),
+    Text(Cow<'a, str>),
     /// A number, read as JSON prints it.
     Number(serde_json::Number),
     /// `true` or `false`, read as text.
     Bool(bool),
     /// A list or an object.
     Other(Value),
+}
+
+/// Read by the JSON type met, as `#[serde(untagged)]` would, but without its first step: an
+/// untagged enum copies each value into serde's private buffer and then tries the variants on
+/// the copy, which for the eighteen fields of every rule was most of an answer's reading.
+impl<'de: 'a, 'a> Deserialize<'de> for Leaf<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ByType<'a>(std::marker::PhantomData<Leaf<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for ByType<'a> {
+            type Value = Leaf<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a number, a boolean, a list or an object")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Text(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Text(Cow::Owned(s)))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Number(n.into()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Number(n.into()))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Leaf<'a>, E> {
+                serde_json::Number::from_f64(n)
+                    .map(Leaf::Number)
+                    .ok_or_else(|| E::custom("a number JSON cannot hold"))
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Bool(b))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Leaf<'a>, A::Error> {
+                Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Leaf::Other)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Leaf<'a>, A::Error> {
+                Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Leaf::Other)
+            }
+        }
+        d.deserialize_any(ByType(std::marker::PhantomData))
+    }
 }
 
 impl Leaf<'_> {
