@@ -944,6 +944,41 @@ async fn a_two_hundred_resource_event_accounts_for_every_resource_exactly_once()
     assert_eq!(calls(&emulator, "GetDiscoveredResource").len(), 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_are_processed_at_most_max_concurrency_at_a_time() {
+    // Eight compliant groups, each one round trip (its two reads go out together), every call
+    // answered 300 ms after it arrives. Two at a time is four round trips: never fewer (that
+    // would be more than two at once), and well under the eight of one at a time.
+    const LATENCY: Duration = Duration::from_millis(300);
+    let mut world = fixture("groups");
+    let groups = world["securityGroups"].as_array_mut().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let id = format!("sg-paced{i}");
+        groups.push(json!({"accountId": FUNCTION_ACCOUNT, "regionId": REGION,
+                           "securityGroupId": id, "vpcId": "vpc-paced",
+                           "rules": [ssh_rule(&format!("sgr-paced{i}"), "443/443")]}));
+        ids.push(id);
+    }
+    let emulator = emulator(&world).await;
+    let function = Function::start(bootstrap!(), &emulator, &[("MAX_CONCURRENCY", "2")]);
+    emulator.set_latency(LATENCY);
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let started = Instant::now();
+    let answer = function.invoke(&event(&refs)).await;
+    let took = started.elapsed();
+    assert!(answer.is_success(), "{:#}", answer.body);
+    assert_eq!(answer.body["summary"]["compliant"], 8);
+    assert!(
+        took >= 4 * LATENCY,
+        "more than two groups at once: {took:?}"
+    );
+    assert!(
+        took < 7 * LATENCY,
+        "fewer than two groups at once: {took:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The event
 // ---------------------------------------------------------------------------------------------

@@ -30,7 +30,6 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use serde_json::Value;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -358,40 +357,29 @@ impl Remediator {
 
     /// Processes the items concurrently (at most `MAX_CONCURRENCY` at once); one result per
     /// item, in the items' order, whatever happens to a task.
+    ///
+    /// A task is spawned only when one of the running ones has been joined: a finished task
+    /// keeps its whole allocation (the size of its future, several KiB) until it is joined, so
+    /// joining them only at the end held one per item of the event.
     async fn process_all(&self, invoke: &Arc<Invoke>, items: &[Item]) -> Vec<ResourceResult> {
-        let permits = Arc::new(Semaphore::new(usize::from(
-            self.config.max_concurrency.max(1),
-        )));
+        let at_once = usize::from(self.config.max_concurrency.max(1));
         let mut tasks = JoinSet::new();
         let mut slot_of = HashMap::new();
         let mut results: Vec<Option<ResourceResult>> = vec![None; items.len()];
         for (slot, item) in items.iter().cloned().enumerate() {
-            let permit = Arc::clone(&permits)
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
+            if tasks.len() >= at_once {
+                if let Some(joined) = tasks.join_next_with_id().await {
+                    settle(joined, &mut slot_of, items, &mut results);
+                }
+            }
             let invoke = Arc::clone(invoke);
             let handle = tasks.spawn(
-                async move {
-                    let _permit = permit;
-                    invoke.process(item).await
-                }
-                .instrument(tracing::Span::current()),
+                async move { invoke.process(item).await }.instrument(tracing::Span::current()),
             );
             slot_of.insert(handle.id(), slot);
         }
         while let Some(joined) = tasks.join_next_with_id().await {
-            match joined {
-                Ok((id, result)) => results[slot_of[&id]] = Some(result),
-                Err(e) => {
-                    let slot = slot_of[&e.id()];
-                    tracing::error!(error = %e, "a resource task panicked");
-                    results[slot] = Some(
-                        identity(&items[slot], Status::Failed)
-                            .with_reason("internal error while processing this resource"),
-                    );
-                }
-            }
+            settle(joined, &mut slot_of, items, &mut results);
         }
         results
             .into_iter()
@@ -465,6 +453,31 @@ fn dedup(items: Vec<Item>, function_account: Option<&str>) -> Vec<Item> {
             Item::Invalid(_) => true,
         })
         .collect()
+}
+
+/// Puts a joined task's result in its item's slot: its report, or `failed` if it panicked.
+fn settle(
+    joined: Result<(tokio::task::Id, ResourceResult), tokio::task::JoinError>,
+    slot_of: &mut HashMap<tokio::task::Id, usize>,
+    items: &[Item],
+    results: &mut [Option<ResourceResult>],
+) {
+    match joined {
+        Ok((id, result)) => {
+            if let Some(slot) = slot_of.remove(&id) {
+                results[slot] = Some(result);
+            }
+        }
+        Err(e) => {
+            if let Some(slot) = slot_of.remove(&e.id()) {
+                tracing::error!(error = %e, "a resource task panicked");
+                results[slot] = Some(
+                    identity(&items[slot], Status::Failed)
+                        .with_reason("internal error while processing this resource"),
+                );
+            }
+        }
+    }
 }
 
 /// A result carrying the item's identifying fields.
