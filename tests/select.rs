@@ -542,6 +542,19 @@ fn empty_permissions_in_either_shape_have_no_rules() {
 }
 
 #[test]
+fn permissions_of_a_shape_no_reading_takes_fail_the_configuration() {
+    for cfg in [
+        json!({"Permissions": 5}),
+        json!({"Permissions": true}),
+        json!({"Permissions": {"Permission": "sgr-1"}}),
+        json!({"Permissions": {"Permission": 7}}),
+        json!({"Permissions": [1, 2]}),
+    ] {
+        assert!(rules_from_configuration(&cfg).is_err(), "{cfg}");
+    }
+}
+
+#[test]
 fn a_single_permission_object_counts_as_a_one_rule_list() {
     let cfg = json!({"Permissions": {"Permission": fixture_rules()[0].clone()}});
     assert_eq!(rules_from_configuration(&cfg).unwrap().len(), 1);
