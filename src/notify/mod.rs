@@ -115,8 +115,19 @@ impl FromStr for WebhookUrl {
     type Err = String;
     /// `https://` (or an explicit `http://`) with a host, no user or password. The value never
     /// appears in an error: it carries the token.
+    ///
+    /// An internationalised host must be written in its ASCII (`xn--`) form: the URL parser is
+    /// built without a Unicode back end, so it maps no name itself.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let url = Url::parse(s.trim()).map_err(|e| format!("is not a URL ({e})"))?;
+        let url = Url::parse(s.trim()).map_err(|e| {
+            if s.is_ascii() {
+                format!("is not a URL ({e})")
+            } else {
+                format!(
+                    "is not a URL ({e}); write an internationalised host in its ASCII (xn--) form"
+                )
+            }
+        })?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(format!(
                 "must start with https:// (or an explicit http://), not {}://",
@@ -522,6 +533,23 @@ mod tests {
         assert!(c.dry_run);
         assert_eq!(c.secret.unwrap().expose(), "SECparse-test-secret-1234");
         assert_eq!(c.url.origin(), "https://oapi.dingtalk.com");
+    }
+
+    #[test]
+    fn an_internationalised_host_is_taken_in_its_ascii_form() {
+        let url: WebhookUrl = "https://xn--bcher-kva.example/hook?token=t"
+            .parse()
+            .unwrap();
+        assert_eq!(url.origin(), "https://xn--bcher-kva.example");
+    }
+
+    #[test]
+    fn an_internationalised_host_outside_ascii_is_refused_with_the_form_to_use() {
+        let e = "https://bücher.example/hook?token=t"
+            .parse::<WebhookUrl>()
+            .unwrap_err();
+        assert!(e.contains("ASCII (xn--) form"), "{e}");
+        assert!(!e.contains("token"), "{e}");
     }
 
     #[test]
