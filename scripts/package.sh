@@ -42,8 +42,9 @@ command -v cargo >/dev/null 2>&1 || die "cargo not found"
 scripts/setup.sh
 
 # cc-rs (ring's build script) finds x86_64-linux-musl-gcc by itself for this target; no CC
-# override, so this build shares its cache with a plain `cargo build --target $TARGET`.
-cargo build --profile "$profile" --locked --target "$TARGET" --bin bootstrap
+# override, so this build shares its dependencies with a plain `cargo build --target $TARGET`.
+# Without the default `cli` feature: the command line's own dependencies are not built.
+cargo build --profile "$profile" --locked --target "$TARGET" --no-default-features --bin bootstrap
 
 target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
 binary="$target_dir/$TARGET/$profile/bootstrap"
