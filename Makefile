@@ -6,7 +6,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all setup build test test-build lint fmt demo demo-org package bench clean
+.PHONY: all setup build test build-all lint lint-source fmt demo demo-org package bench clean
 
 all: build
 
@@ -27,14 +27,19 @@ test: setup
 	$(CARGO) test $(TEST_TARGETS)
 	$(CARGO) test --workspace --doc
 
-# The build `make test` needs, without running anything (`.ci/run` builds first, then runs the
-# tests and the lint side by side).
-test-build: setup
-	$(CARGO) test $(TEST_TARGETS) --no-run
+# Every target of the workspace built, nothing run. With clippy-driver as this workspace's
+# compiler and warnings as errors (as `.ci/run` sets them), this one build is also clippy's lint
+# of every target, and leaves `make test` nothing to compile.
+build-all: setup
+	$(CARGO) test --workspace --all-targets --no-run
 
-lint: setup
-	$(CARGO) fmt --all --check
+lint: lint-source
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Every check of `make lint` but clippy's: formatting, the crates' layering, Terraform's
+# formatting.
+lint-source: setup
+	$(CARGO) fmt --all --check
 	scripts/check-layering.sh
 	@if command -v terraform >/dev/null 2>&1; then \
 		echo "terraform fmt -check -recursive terraform/"; \
