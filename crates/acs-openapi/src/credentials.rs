@@ -18,8 +18,9 @@
 //!    JSON escape (`\uXXXX`, `\/`, `\"`, …) becomes its character, and a space becomes `+`.
 //!    A backslash before a backslash is read as itself, so whatever precedes an escape, the
 //!    escape is decoded. The text is also read a second time with nothing decoded (spaces
-//!    still `+`), so a raw echo is found whatever stands before it. Each canonical byte remembers which unit
-//!    of the original text it came from. A secret is stored once, normalised the same way, so
+//!    still `+`), so a raw echo is found whatever stands before it. Only for a text where a run
+//!    is found (step 2) is the reading done again to learn which unit of the original each
+//!    canonical byte came from. A secret is stored once, normalised the same way, so
 //!    every echoed form of a secret becomes the secret itself (for secrets made of the
 //!    characters STS and RAM issue: letters, digits, `+/=` and `-_.~`).
 //! 2. **Match.** Every maximal run of 12 ([`LEAK_WINDOW`]) or more canonical bytes equal to a
@@ -246,6 +247,9 @@ struct Registry {
     starts: Vec<u64>,
 }
 
+/// The length of [`Registry::starts`]: a bit for each pair of bytes.
+const STARTS_WORDS: usize = (1 << 16) / 64;
+
 /// The bit of [`Registry::starts`] for the gram starting with `bytes[0..2]`.
 fn start_bit(bytes: &[u8]) -> usize {
     usize::from(u16::from_le_bytes([bytes[0], bytes[1]]))
@@ -276,7 +280,7 @@ impl Registry {
     }
 
     fn rebuild_starts(&mut self) {
-        self.starts = vec![0; (1 << 16) / 64];
+        self.starts = vec![0; STARTS_WORDS];
         for p in &self.postings {
             let bit = start_bit(&p.gram.to_le_bytes());
             self.starts[bit / 64] |= 1 << (bit % 64);
@@ -285,16 +289,16 @@ impl Registry {
 
     /// Adds `secret` (normalised) or extends the time of the slots that already hold it.
     fn add(&mut self, secret: &str, until: Option<Instant>) {
-        let canonical = normalise(secret.as_bytes(), false).bytes;
-        if canonical.len() < LEAK_WINDOW {
+        let secret = canonical(secret.as_bytes(), false);
+        if secret.len() < LEAK_WINDOW {
             // Shorter than a leak: such a value cannot be told from ordinary text.
             return;
         }
         let mut start = 0;
         loop {
-            let end = (start + MAX_PIECE).min(canonical.len());
-            self.add_piece(&canonical[start..end], until);
-            if end == canonical.len() {
+            let end = (start + MAX_PIECE).min(secret.len());
+            self.add_piece(&secret[start..end], until);
+            if end == secret.len() {
                 break;
             }
             start = end - (LEAK_WINDOW - 1);
@@ -356,7 +360,7 @@ impl Registry {
             until,
         });
         if self.starts.is_empty() {
-            self.starts = vec![0; (1 << 16) / 64];
+            self.starts = vec![0; STARTS_WORDS];
         }
         for p in &new {
             let bit = start_bit(&p.gram.to_le_bytes());
@@ -410,14 +414,21 @@ impl Registry {
         }
     }
 
-    /// Adds to `spans` the original byte ranges of every run of [`LEAK_WINDOW`] or more bytes of
-    /// `norm` (a reading of `text`) equal to a run of a live secret, widened to whole characters
-    /// and whole JSON escapes.
-    fn find_runs(&self, text: &str, norm: &Normalised, spans: &mut Vec<(usize, usize)>) {
-        let bytes = &norm.bytes;
-        for i in 0..bytes.len().saturating_sub(GRAM - 1) {
-            let bit = start_bit(&bytes[i..]);
-            if self.starts[bit / 64] & (1 << (bit % 64)) == 0 {
+    /// Adds to `runs` the ranges of every run of [`LEAK_WINDOW`] or more of `bytes` (a reading
+    /// of a text) equal to a run of a live secret.
+    fn find_runs(&self, bytes: &[u8], runs: &mut Vec<(usize, usize)>) {
+        let Ok(starts) = <&[u64; STARTS_WORDS]>::try_from(self.starts.as_slice()) else {
+            return;
+        };
+        if bytes.len() < GRAM {
+            return;
+        }
+        // Most positions are passed over with one bit test of the pair of bytes there.
+        let last = bytes.len() - GRAM;
+        let pairs = &bytes[..=last + 1];
+        for i in 0..=last {
+            let bit = usize::from(u16::from_le_bytes([pairs[i], pairs[i + 1]]));
+            if starts[bit / 64] & (1 << (bit % 64)) == 0 {
                 continue;
             }
             let gram = gram_at(bytes, i);
@@ -440,7 +451,7 @@ impl Registry {
                     right += 1;
                 }
                 if left + right >= LEAK_WINDOW {
-                    spans.push(norm.span(text, i - left, i + right));
+                    runs.push((i - left, i + right));
                 }
             }
         }
@@ -455,9 +466,15 @@ impl Registry {
         // no escape to decode: the readings are then the same).
         let mut spans: Vec<(usize, usize)> = Vec::new();
         let escapes = text.bytes().any(|b| matches!(b, b'%' | b'\\'));
+        let mut runs = Vec::new();
         for decode in [true, false] {
             if decode || escapes {
-                self.find_runs(text, &normalise(text.as_bytes(), decode), &mut spans);
+                runs.clear();
+                self.find_runs(&canonical(text.as_bytes(), decode), &mut runs);
+                if !runs.is_empty() {
+                    let origins = origins(text.as_bytes(), decode);
+                    spans.extend(runs.iter().map(|&(from, to)| origins.span(text, from, to)));
+                }
             }
         }
         if spans.is_empty() {
@@ -492,16 +509,15 @@ fn later(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// A text decoded to its canonical bytes, with where each byte came from.
-struct Normalised {
-    bytes: Vec<u8>,
+/// Where each canonical byte of a text came from.
+struct Origins {
     /// `origin[k]`: the offset in the original of the unit canonical byte `k` came from, and
     /// one more entry, the original's length. `None` when every unit was one byte that became
     /// one byte (the offsets are the identity).
     origin: Option<Vec<u32>>,
 }
 
-impl Normalised {
+impl Origins {
     fn origin(&self, k: usize) -> usize {
         match &self.origin {
             Some(o) => o[k] as usize,
@@ -647,50 +663,62 @@ fn decode_unit(s: &[u8], out: &mut Vec<u8>) -> usize {
 
 /// Step 1 of the algorithm (see the module doc): the canonical bytes of `text`, with escapes
 /// decoded or (`decode` false) read as they are.
-fn normalise(text: &[u8], decode: bool) -> Normalised {
+fn canonical(text: &[u8], decode: bool) -> Vec<u8> {
+    read_units(text, decode, None)
+}
+
+/// Where each byte of [`canonical`] came from: worked out only for a text where a run of a
+/// secret was found, which is rare.
+fn origins(text: &[u8], decode: bool) -> Origins {
+    if !decode || memchr::memchr2(b'%', b'\\', text).is_none() {
+        // Every byte is its own unit: the offsets are the identity.
+        return Origins { origin: None };
+    }
+    let mut origin = Vec::with_capacity(text.len() + 1);
+    read_units(text, decode, Some(&mut origin));
+    origin.push(text.len() as u32);
+    Origins {
+        origin: Some(origin),
+    }
+}
+
+/// The canonical bytes of `text`'s units, and into `origin` the offset of the unit each came
+/// from.
+fn read_units(text: &[u8], decode: bool, mut origin: Option<&mut Vec<u32>>) -> Vec<u8> {
+    // Form decoding reads `+` as a space: both are `+` here.
+    let canonical = |b: u8| if b == b' ' { b'+' } else { b };
+    let escape = |text: &[u8]| {
+        if decode {
+            memchr::memchr2(b'%', b'\\', text)
+        } else {
+            None
+        }
+    };
     let mut bytes = Vec::with_capacity(text.len());
-    let plain = !decode || !text.iter().any(|b| matches!(b, b'%' | b'\\'));
-    let mut origin = (!plain).then(|| Vec::with_capacity(text.len() + 1));
-    // Where a unit may be more than the byte it starts with (an escape), or become another byte
-    // (a space); every other byte is its own canonical byte, so runs of them are copied at once.
-    let special = |b: &u8| *b == b' ' || (decode && matches!(b, b'%' | b'\\'));
     let mut at = 0;
     while at < text.len() {
-        let run = text[at..]
-            .iter()
-            .position(special)
-            .unwrap_or(text.len() - at);
-        if run > 0 {
-            bytes.extend_from_slice(&text[at..at + run]);
-            if let Some(origin) = &mut origin {
-                // Offsets fit in u32: outputs are bounded far below 4 GiB.
-                origin.extend(at as u32..(at + run) as u32);
-            }
-            at += run;
-            continue;
+        // Up to the next escape every byte is its own unit: the run is copied at once.
+        let run_end = escape(&text[at..]).map_or(text.len(), |n| at + n);
+        bytes.extend(text[at..run_end].iter().map(|&b| canonical(b)));
+        if let Some(origin) = origin.as_deref_mut() {
+            // Offsets fit in u32: outputs are bounded far below 4 GiB.
+            origin.extend(at as u32..run_end as u32);
+        }
+        at = run_end;
+        if at == text.len() {
+            break;
         }
         let before = bytes.len();
-        let took = if decode {
-            decode_unit(&text[at..], &mut bytes)
-        } else {
-            bytes.push(text[at]);
-            1
-        };
+        let took = decode_unit(&text[at..], &mut bytes);
         for b in &mut bytes[before..] {
-            if *b == b' ' {
-                // Form decoding reads `+` as a space: both are `+` here.
-                *b = b'+';
-            }
+            *b = canonical(*b);
         }
-        if let Some(origin) = &mut origin {
+        if let Some(origin) = origin.as_deref_mut() {
             origin.extend(std::iter::repeat_n(at as u32, bytes.len() - before));
         }
         at += took;
     }
-    if let Some(origin) = &mut origin {
-        origin.push(text.len() as u32);
-    }
-    Normalised { bytes, origin }
+    bytes
 }
 
 #[cfg(test)]
@@ -951,11 +979,11 @@ mod tests {
             for s in &secrets {
                 scrubber.register_secret(s, None);
             }
-            let canonical = normalise(text.as_bytes(), true).bytes;
-            let raw = normalise(text.as_bytes(), false).bytes;
+            let decoded = canonical(text.as_bytes(), true);
+            let raw = canonical(text.as_bytes(), false);
             proptest::prop_assume!(secrets.iter().all(|s| {
-                let s = normalise(s.as_bytes(), false).bytes;
-                !canonical.windows(LEAK_WINDOW).chain(raw.windows(LEAK_WINDOW))
+                let s = canonical(s.as_bytes(), false);
+                !decoded.windows(LEAK_WINDOW).chain(raw.windows(LEAK_WINDOW))
                     .any(|w| s.windows(LEAK_WINDOW).any(|x| x == w))
             }));
             proptest::prop_assert_eq!(scrubber.scrub(&text).into_owned(), text);
