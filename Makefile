@@ -1,5 +1,6 @@
 # sg-remediator: build, test, lint, demo, package, bench.
-# `make test` is the project's test command; `.ci/run` runs `make lint` and `make test`.
+# `make test` is the project's test command; `.ci/run` runs every check of `make lint` (clippy
+# compiled into `make build-all`) and `make test`.
 # `make test` and `make lint` first run scripts/setup.sh, the one list of prerequisites: it installs
 # what is missing (musl-tools, python3, the musl target, rustfmt, clippy) or stops with the command
 # to run, and takes ~0.1 s when everything is present.
