@@ -465,7 +465,7 @@ impl Registry {
         // Original byte ranges to mask, from both readings of the text (one when there is
         // no escape to decode: the readings are then the same).
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        let escapes = text.bytes().any(|b| matches!(b, b'%' | b'\\'));
+        let escapes = first_escape(text.as_bytes()).is_some();
         let mut runs = Vec::new();
         for decode in [true, false] {
             if decode || escapes {
@@ -667,10 +667,15 @@ fn canonical(text: &[u8], decode: bool) -> Vec<u8> {
     read_units(text, decode, None)
 }
 
+/// Where the first percent or JSON escape of `text` may start.
+fn first_escape(text: &[u8]) -> Option<usize> {
+    memchr::memchr2(b'%', b'\\', text)
+}
+
 /// Where each byte of [`canonical`] came from: worked out only for a text where a run of a
 /// secret was found, which is rare.
 fn origins(text: &[u8], decode: bool) -> Origins {
-    if !decode || memchr::memchr2(b'%', b'\\', text).is_none() {
+    if !decode || first_escape(text).is_none() {
         // Every byte is its own unit: the offsets are the identity.
         return Origins { origin: None };
     }
@@ -687,13 +692,7 @@ fn origins(text: &[u8], decode: bool) -> Origins {
 fn read_units(text: &[u8], decode: bool, mut origin: Option<&mut Vec<u32>>) -> Vec<u8> {
     // Form decoding reads `+` as a space: both are `+` here.
     let canonical = |b: u8| if b == b' ' { b'+' } else { b };
-    let escape = |text: &[u8]| {
-        if decode {
-            memchr::memchr2(b'%', b'\\', text)
-        } else {
-            None
-        }
-    };
+    let escape = |text: &[u8]| if decode { first_escape(text) } else { None };
     let mut bytes = Vec::with_capacity(text.len());
     let mut at = 0;
     while at < text.len() {
