@@ -961,6 +961,11 @@ mod tests {
                 text.push_str(filler);
                 let forms = forms(&secrets[which % secrets.len()]);
                 let piece: String = forms[*form].chars().skip(*from % 40).take(*len).collect();
+                // The one reading the module documents as ambiguous: a stray `%` right before
+                // an echo whose first two characters are hex digits of a reserved byte.
+                proptest::prop_assume!(
+                    !(text.ends_with('%') && hex_byte(piece.as_bytes()).is_some())
+                );
                 text.push_str(&piece);
             }
             text.push_str(&tail);
