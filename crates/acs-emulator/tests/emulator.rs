@@ -2035,10 +2035,15 @@ fn v3_request(
         security_token: k.token.as_deref(),
     };
     let signed = acs3::sign_post(&p, &common, &k.id, &k.secret);
+    let mut headers: BTreeMap<String, String> = common
+        .signed()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    headers.insert("authorization".into(), signed.authorization);
     V3Request {
         endpoint: endpoint.to_string(),
         query: signed.query,
-        headers: signed.headers,
+        headers,
         body: Vec::new(),
     }
 }

@@ -34,8 +34,8 @@ pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
 pub const EMPTY_PAYLOAD_SHA256: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// The signed headers of one request: lower-case names to trimmed values, in name order (what
-/// a `BTreeMap<String, _>` keeps).
+/// The signed headers of a request as the emulator reads them back: lower-case names to trimmed
+/// values, in name order (what a `BTreeMap<String, _>` keeps).
 pub type SignedHeaders = BTreeMap<String, String>;
 
 /// Lower-case hex.
@@ -63,37 +63,44 @@ pub fn canonical_query(params: &Params) -> String {
 }
 
 /// The signed header names, `;`-joined in name order.
-pub fn signed_header_names(headers: &SignedHeaders) -> String {
-    let mut out = String::new();
-    for name in headers.keys() {
-        if !out.is_empty() {
-            out.push(';');
-        }
-        out.push_str(name);
-    }
+///
+/// Every function here that takes a request's signed headers takes them as `(name, value)`
+/// pairs already in name order: a [`SignedHeaders`] map (`&map`) or [`CommonHeaders::signed`].
+pub fn signed_header_names<K: AsRef<str>, V>(headers: impl IntoIterator<Item = (K, V)>) -> String {
+    let mut out = String::with_capacity(160);
+    push_names(&mut out, headers);
     out
 }
 
+fn push_names<K: AsRef<str>, V>(out: &mut String, headers: impl IntoIterator<Item = (K, V)>) {
+    for (i, (name, _)) in headers.into_iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name.as_ref());
+    }
+}
+
 /// The canonical request of an RPC call (canonical URI `/`).
-pub fn canonical_request(
+pub fn canonical_request<K: AsRef<str>, V: AsRef<str>>(
     method: &str,
     canonical_query: &str,
-    headers: &SignedHeaders,
+    headers: impl IntoIterator<Item = (K, V)> + Clone,
     hashed_payload: &str,
 ) -> String {
-    let mut out = String::with_capacity(256 + canonical_query.len());
+    let mut out = String::with_capacity(512 + canonical_query.len());
     out.push_str(method);
     out.push_str("\n/\n");
     out.push_str(canonical_query);
     out.push('\n');
-    for (name, value) in headers {
-        out.push_str(name);
+    for (name, value) in headers.clone() {
+        out.push_str(name.as_ref());
         out.push(':');
-        out.push_str(value.trim());
+        out.push_str(value.as_ref().trim());
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&signed_header_names(headers));
+    push_names(&mut out, headers);
     out.push('\n');
     out.push_str(hashed_payload);
     out
@@ -116,11 +123,20 @@ pub fn signature(access_key_secret: &str, string_to_sign: &str) -> String {
 }
 
 /// The `Authorization` header's value.
-pub fn authorization(access_key_id: &str, headers: &SignedHeaders, signature: &str) -> String {
-    format!(
-        "{ALGORITHM} Credential={access_key_id},SignedHeaders={},Signature={signature}",
-        signed_header_names(headers)
-    )
+pub fn authorization<K: AsRef<str>, V>(
+    access_key_id: &str,
+    headers: impl IntoIterator<Item = (K, V)>,
+    signature: &str,
+) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(ALGORITHM);
+    out.push_str(" Credential=");
+    out.push_str(access_key_id);
+    out.push_str(",SignedHeaders=");
+    push_names(&mut out, headers);
+    out.push_str(",Signature=");
+    out.push_str(signature);
+    out
 }
 
 /// An `Authorization` header's parts, as the emulator reads them.
@@ -192,35 +208,33 @@ pub struct CommonHeaders<'a> {
     pub security_token: Option<&'a str>,
 }
 
-impl CommonHeaders<'_> {
+impl<'a> CommonHeaders<'a> {
     /// Every header the request signs (all it sends but `Authorization` and transport headers),
-    /// for an empty body.
-    pub fn signed(&self) -> SignedHeaders {
-        let mut headers = SignedHeaders::new();
-        let mut put = |name: &str, value: &str| {
-            headers.insert(name.to_string(), value.to_string());
-        };
-        put("host", self.host);
-        put("x-acs-action", self.action);
-        put("x-acs-content-sha256", EMPTY_PAYLOAD_SHA256);
-        put("x-acs-date", self.date);
-        put("x-acs-signature-nonce", self.nonce);
-        if let Some(token) = self.security_token {
-            put("x-acs-security-token", token);
-        }
-        put("x-acs-version", self.version);
-        headers
+    /// for an empty body: `(lower-case name, value)` in name order, the order the canonical
+    /// request lists them in. The names are constants, so the request can send them as they are.
+    pub fn signed(&self) -> impl Iterator<Item = (&'static str, &'a str)> + Clone {
+        [
+            Some(("host", self.host)),
+            Some(("x-acs-action", self.action)),
+            Some(("x-acs-content-sha256", EMPTY_PAYLOAD_SHA256)),
+            Some(("x-acs-date", self.date)),
+            self.security_token.map(|t| ("x-acs-security-token", t)),
+            Some(("x-acs-signature-nonce", self.nonce)),
+            Some(("x-acs-version", self.version)),
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
 /// One V3-signed RPC `POST` with an empty body: the query to send after `/?` (empty when there
-/// are no parameters) and the headers to send, `Authorization` included.
+/// are no parameters) and the `Authorization` header to send beside [`CommonHeaders::signed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {
     /// The canonical query, sent as it is.
     pub query: String,
-    /// The signed headers, then `authorization`.
-    pub headers: SignedHeaders,
+    /// The `Authorization` header's value.
+    pub authorization: String,
 }
 
 /// Signs a `POST` of `params` (in the query, empty body) with `common`.
@@ -231,12 +245,12 @@ pub fn sign_post(
     access_key_secret: &str,
 ) -> Signed {
     let query = canonical_query(params);
-    let mut headers = common.signed();
-    let request = canonical_request("POST", &query, &headers, EMPTY_PAYLOAD_SHA256);
+    let request = canonical_request("POST", &query, common.signed(), EMPTY_PAYLOAD_SHA256);
     let signature = signature(access_key_secret, &string_to_sign(&request));
-    let value = authorization(access_key_id, &headers, &signature);
-    headers.insert("authorization".into(), value);
-    Signed { query, headers }
+    Signed {
+        authorization: authorization(access_key_id, common.signed(), &signature),
+        query,
+    }
 }
 
 #[cfg(test)]
@@ -298,9 +312,26 @@ mod tests {
             nonce: "n",
             security_token: None,
         };
-        assert!(!common.signed().contains_key("x-acs-security-token"));
+        assert!(!common
+            .signed()
+            .any(|(name, _)| name == "x-acs-security-token"));
         common.security_token = Some("t");
-        assert_eq!(common.signed()["x-acs-security-token"], "t");
+        assert!(common.signed().any(|h| h == ("x-acs-security-token", "t")));
+    }
+
+    #[test]
+    fn the_common_headers_come_in_name_order_without_repeats() {
+        let common = CommonHeaders {
+            host: "h",
+            action: "A",
+            version: "v",
+            date: "d",
+            nonce: "n",
+            security_token: Some("t"),
+        };
+        let names: Vec<&str> = common.signed().map(|(name, _)| name).collect();
+        assert_eq!(names.len(), 7);
+        assert!(names.windows(2).all(|pair| pair[0] < pair[1]), "{names:?}");
     }
 
     #[test]
@@ -318,9 +349,13 @@ mod tests {
         };
         let signed = sign_post(&params, &common, "STS.id", "secret");
         assert_eq!(signed.query, "Description=a%20b%2Ac~&RegionId=cn-hangzhou");
-        let mut headers = signed.headers.clone();
-        let auth = headers.remove("authorization").unwrap();
-        let parsed = Authorization::parse(&auth).unwrap().unwrap();
+        let headers: SignedHeaders = common
+            .signed()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        let parsed = Authorization::parse(&signed.authorization)
+            .unwrap()
+            .unwrap();
         assert_eq!(parsed.credential, "STS.id");
         assert_eq!(
             parsed.signed_headers.join(";"),

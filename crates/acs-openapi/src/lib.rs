@@ -253,7 +253,9 @@ impl Client {
         )
         .map_err(|e| (e, None))?;
         let redactor = Redactor::new(credentials);
-        let url = req.endpoint.call_url(signed.uri.query());
+        let url = req
+            .endpoint
+            .call_url(Some(signed.query.as_str()).filter(|q| !q.is_empty()));
         let reply = self
             .inner
             .http
@@ -269,11 +271,12 @@ impl Client {
     }
 }
 
-/// One signed attempt: where to `POST` and the headers that carry (under V3) the signature.
+/// One signed attempt: the query to send after `/?` and the headers that carry (under V3) the
+/// signature.
 #[derive(Debug, Clone)]
 pub struct SignedRequest {
-    /// `scheme://authority/?query`.
-    pub uri: http::Uri,
+    /// The signed query, percent-encoded; empty when there is none.
+    pub query: String,
     /// Under V3 `host`, the `x-acs-*` headers and `Authorization`; none under V2.
     pub headers: http::HeaderMap,
 }
@@ -289,7 +292,7 @@ pub fn sign_request(
 ) -> Result<SignedRequest, ApiError> {
     if version == SignatureVersion::V2 {
         return Ok(SignedRequest {
-            uri: signed_uri(req, credentials, now),
+            query: v2_query(req, credentials, now),
             headers: http::HeaderMap::new(),
         });
     }
@@ -310,35 +313,36 @@ pub fn sign_request(
         &credentials.access_key_id,
         credentials.access_key_secret.expose(),
     );
-    let mut headers = http::HeaderMap::with_capacity(signed.headers.len());
-    for (name, value) in signed.headers {
-        let name = http::HeaderName::from_bytes(name.as_bytes());
-        let value = http::HeaderValue::from_str(&value);
-        let (Ok(name), Ok(mut value)) = (name, value) else {
-            // The value may be the token: never echo it.
-            return Err(ApiError::InvalidRequest(
-                "a credential or parameter cannot be sent in an HTTP header".into(),
-            ));
-        };
-        if name == http::header::AUTHORIZATION || name == "x-acs-security-token" {
+    // The names are the signer's constants; only the values are checked (and copied).
+    let unsendable = || {
+        // The value may be the token: never echo it.
+        ApiError::InvalidRequest(
+            "a credential or parameter cannot be sent in an HTTP header".into(),
+        )
+    };
+    let mut headers = http::HeaderMap::with_capacity(8);
+    for (name, value) in common.signed() {
+        let mut value = http::HeaderValue::from_str(value).map_err(|_| unsendable())?;
+        if name == "x-acs-security-token" {
             value.set_sensitive(true);
         }
-        headers.insert(name, value);
+        headers.insert(http::HeaderName::from_static(name), value);
     }
+    let mut authorization =
+        http::HeaderValue::from_maybe_shared(bytes::Bytes::from(signed.authorization))
+            .map_err(|_| unsendable())?;
+    authorization.set_sensitive(true);
+    headers.insert(http::header::AUTHORIZATION, authorization);
     Ok(SignedRequest {
-        uri: transport::call_uri(
-            req.endpoint.scheme(),
-            req.endpoint.authority(),
-            signed.query,
-        ),
+        query: signed.query,
         headers,
     })
 }
 
-/// The URI of one V2 attempt: the endpoint, then the API's parameters with the common ones (a
-/// fresh `SignatureNonce`, the `Timestamp` of `now`) and their `Signature`, built in one string
-/// without copying the parameters, behind the endpoint's parsed scheme and authority.
-pub fn signed_uri(req: &RpcRequest<'_>, credentials: &Credentials, now: SystemTime) -> http::Uri {
+/// The query of one V2 attempt: the API's parameters with the common ones (a fresh
+/// `SignatureNonce`, the `Timestamp` of `now`) and their `Signature`, built in one string
+/// without copying the parameters.
+fn v2_query(req: &RpcRequest<'_>, credentials: &Credentials, now: SystemTime) -> String {
     let mut nonce = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let nonce = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut nonce);
     let timestamp = signing::Timestamp::new(now);
@@ -361,7 +365,7 @@ pub fn signed_uri(req: &RpcRequest<'_>, credentials: &Credentials, now: SystemTi
         &common,
         credentials.access_key_secret.expose(),
     );
-    transport::call_uri(req.endpoint.scheme(), req.endpoint.authority(), query)
+    query
 }
 
 #[cfg(test)]
@@ -412,8 +416,9 @@ mod tests {
         req.params.insert("RegionId".into(), "cn-hangzhou".into());
         let creds = Credentials::new("id", "secret", Some("tok+en".into()));
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_550_400);
-        let uri = signed_uri(&req, &creds, at).to_string();
-        let query = uri
+        let signed = sign_request(&req, &creds, at, SignatureVersion::V2).unwrap();
+        let url = endpoint.call_url(Some(&signed.query)).to_string();
+        let query = url
             .strip_prefix("https://ecs.cn-hangzhou.aliyuncs.com/?")
             .unwrap();
         // The nonce is random: sign the same parameters with it through the map-based path.
@@ -442,10 +447,7 @@ mod tests {
         let creds = Credentials::new("STS.id", "secret", Some("tok+en".into()));
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_550_400);
         let signed = sign_request(&req, &creds, at, SignatureVersion::V3).unwrap();
-        assert_eq!(
-            signed.uri.to_string(),
-            "https://ecs.cn-hangzhou.aliyuncs.com/?RegionId=cn-hangzhou"
-        );
+        assert_eq!(signed.query, "RegionId=cn-hangzhou");
         let h = |name: &str| signed.headers[name].to_str().unwrap().to_string();
         assert_eq!(h("host"), "ecs.cn-hangzhou.aliyuncs.com");
         assert_eq!(h("x-acs-action"), "DescribeRegions");
@@ -473,6 +475,7 @@ mod tests {
             acs3::authorization("STS.id", &headers, &signature)
         );
         assert!(signed.headers["authorization"].is_sensitive());
+        assert!(signed.headers["x-acs-security-token"].is_sensitive());
     }
 
     #[test]
@@ -486,11 +489,7 @@ mod tests {
         )
         .unwrap();
         assert!(signed.headers.is_empty());
-        assert!(signed
-            .uri
-            .query()
-            .unwrap()
-            .contains("SignatureMethod=HMAC-SHA1"));
+        assert!(signed.query.contains("SignatureMethod=HMAC-SHA1"));
     }
 
     #[test]

@@ -24,9 +24,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_LENGTH};
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::Uri;
-use reqwest::{Certificate, NoProxy, Proxy};
+use reqwest::{Certificate, Method, NoProxy, Proxy, Request};
 
 use crate::error::ApiError;
 use crate::redact::Redactor;
@@ -191,10 +189,12 @@ impl Transport {
         // RFC 9110 §8.6: a POST says `Content-Length: 0` when it has no content; without it
         // an empty body would be sent with no length at all, which some front ends refuse.
         headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-        let request = self.http.post(url).headers(headers);
+        let mut request = Request::new(Method::POST, url);
+        *request.headers_mut() = headers;
         let exchange = async {
-            let mut response = request
-                .send()
+            let mut response = self
+                .http
+                .execute(request)
                 .await
                 .map_err(|e| (self.transport_error(e, redactor), None))?;
             let status = response.status().as_u16();
@@ -278,22 +278,6 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// The URI of one call: `scheme://authority/?query`. The query is checked once by `http` (it
-/// is percent-encoded by the signer, so it always passes).
-pub(crate) fn call_uri(scheme: &Scheme, authority: &Authority, query: String) -> Uri {
-    let mut path = String::with_capacity(query.len() + 2);
-    path.push('/');
-    if !query.is_empty() {
-        path.push('?');
-        path.push_str(&query);
-    }
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(scheme.clone());
-    parts.authority = Some(authority.clone());
-    parts.path_and_query = PathAndQuery::from_maybe_shared(Bytes::from(path)).ok();
-    Uri::from_parts(parts).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     //! The transport against local servers: TLS with the tests' own certificate authority
@@ -330,9 +314,12 @@ mod tests {
 
     /// `POST uri` through `transport`, signed by STS-like credentials whose secret and token the
     /// redactor knows.
-    async fn post(transport: &Transport, uri: Uri, timeout: Duration) -> Result<Reply, ApiError> {
+    async fn post(
+        transport: &Transport,
+        url: reqwest::Url,
+        timeout: Duration,
+    ) -> Result<Reply, ApiError> {
         let creds = Credentials::new("id", "secret", Some("tok+secret".into()));
-        let url = reqwest::Url::parse(&uri.to_string()).expect("a URL");
         transport
             .post(url, HeaderMap::new(), timeout, &Redactor::new(&creds))
             .await
@@ -417,12 +404,13 @@ mod tests {
         (port, rx)
     }
 
-    fn uri(host: &str, port: u16) -> Uri {
-        call_uri(
-            &Scheme::HTTPS,
-            &Authority::try_from(format!("{host}:{port}")).unwrap(),
-            QUERY.to_string(),
-        )
+    /// `scheme://host:port/?QUERY`.
+    fn url(scheme: &str, host: &str, port: u16) -> reqwest::Url {
+        reqwest::Url::parse(&format!("{scheme}://{host}:{port}/?{QUERY}")).unwrap()
+    }
+
+    fn uri(host: &str, port: u16) -> reqwest::Url {
+        url("https", host, port)
     }
 
     #[tokio::test]
@@ -495,11 +483,7 @@ mod tests {
     async fn a_plain_http_uri_is_refused_by_an_https_only_transport() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let plain = call_uri(
-            &Scheme::HTTP,
-            &Authority::try_from(format!("127.0.0.1:{port}")).unwrap(),
-            QUERY.to_string(),
-        );
+        let plain = url("http", "127.0.0.1", port);
         let err = post(
             &transport(test_ca(), no_proxy()),
             plain,
@@ -646,12 +630,8 @@ mod tests {
         (port, rx)
     }
 
-    fn plain_uri(port: u16) -> Uri {
-        call_uri(
-            &Scheme::HTTP,
-            &Authority::try_from(format!("127.0.0.1:{port}")).unwrap(),
-            QUERY.to_string(),
-        )
+    fn plain_uri(port: u16) -> reqwest::Url {
+        url("http", "127.0.0.1", port)
     }
 
     #[tokio::test]

@@ -152,13 +152,13 @@ fn the_client_signs_the_official_sdks_vectors_the_same() {
             nonce: h("x-acs-signature-nonce"),
             security_token: v.headers.get("x-acs-security-token").map(String::as_str),
         };
-        assert_eq!(common.signed(), v.headers, "{}", v.name);
+        let signed_headers: acs3::SignedHeaders = common
+            .signed()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        assert_eq!(signed_headers, v.headers, "{}", v.name);
         let signed = acs3::sign_post(&v.query, &common, &v.access_key_id, &v.secret);
-        assert_eq!(
-            signed.headers["authorization"], v.authorization,
-            "{}",
-            v.name
-        );
+        assert_eq!(signed.authorization, v.authorization, "{}", v.name);
         assert_eq!(
             signed.query,
             v.canonical_request.lines().nth(2).unwrap(),
