@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::fmt::Write as _;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -318,7 +319,8 @@ fn client_token(prefix: &str, material: &str) -> String {
     let mut token = String::with_capacity(prefix.len() + 32);
     token.push_str(prefix);
     for b in digest.iter().take(16) {
-        token.push_str(&format!("{b:02x}"));
+        // Writing to a String cannot fail.
+        let _ = write!(token, "{b:02x}");
     }
     token
 }
