@@ -424,9 +424,11 @@ impl Registry {
             return;
         }
         // Most positions are passed over with one bit test of the pair of bytes there.
-        let last = bytes.len() - GRAM;
-        let pairs = &bytes[..=last + 1];
-        for i in 0..=last {
+        // A half-open range (an inclusive one costs a check per step) over the gram starts,
+        // within which the pair at `i` is in bounds without a check.
+        let starts_end = bytes.len() - GRAM + 1;
+        let pairs = &bytes[..starts_end + 1];
+        for i in 0..starts_end {
             let bit = usize::from(u16::from_le_bytes([pairs[i], pairs[i + 1]]));
             if starts[bit / 64] & (1 << (bit % 64)) == 0 {
                 continue;
