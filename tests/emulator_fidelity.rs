@@ -47,7 +47,7 @@ fn client(attempt_timeout: Duration, max_attempts: u32) -> Client {
 async fn call(
     client: &Client,
     endpoint: &str,
-    action: &str,
+    action: &'static str,
     params: &[(&str, &str)],
 ) -> Result<Value, ApiError> {
     let creds = Credentials::new(FC_KEY_ID, FC_SECRET, Some(FC_TOKEN.into()));

@@ -17,10 +17,11 @@ pub struct Endpoint {
     /// `scheme://authority`.
     url: String,
     plain_http: bool,
-    /// The scheme and authority, parsed once: each call's URI is made of them and its signed
-    /// query, without parsing the whole URL again.
-    scheme: http::uri::Scheme,
+    /// The authority, parsed once.
     authority: http::uri::Authority,
+    /// The authority as the `host` header every call sends, made once: each call's header is a
+    /// clone that shares its bytes.
+    host_header: http::HeaderValue,
     /// `scheme://host[:port]/` as the HTTP client takes it, parsed once: each call's URL is a
     /// clone with the signed query set, so the host is not parsed again for every call.
     base: reqwest::Url,
@@ -141,27 +142,25 @@ impl Endpoint {
             .map_err(|_| err(Problem::InvalidHostName))?;
         let base = reqwest::Url::parse(&format!("{scheme}{authority}/"))
             .map_err(|_| err(Problem::InvalidHostName))?;
+        let host_header = http::HeaderValue::from_str(authority.as_str())
+            .map_err(|_| err(Problem::InvalidHostName))?;
         Ok(Endpoint {
             url,
             plain_http: scheme == "http://",
-            scheme: if scheme == "http://" {
-                http::uri::Scheme::HTTP
-            } else {
-                http::uri::Scheme::HTTPS
-            },
             authority,
+            host_header,
             base,
         })
-    }
-
-    /// The scheme (`https`, or `http` for a plain endpoint), parsed.
-    pub fn scheme(&self) -> &http::uri::Scheme {
-        &self.scheme
     }
 
     /// `host[:port]` in lower case, parsed.
     pub fn authority(&self) -> &http::uri::Authority {
         &self.authority
+    }
+
+    /// [`Endpoint::authority`] as a `host` header value.
+    pub(crate) fn host_header(&self) -> &http::HeaderValue {
+        &self.host_header
     }
 
     /// The URL of one call: `scheme://host[:port]/?query`, `query` already percent-encoded

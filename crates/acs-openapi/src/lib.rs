@@ -70,10 +70,11 @@ impl Default for ClientSettings {
 pub struct RpcRequest<'a> {
     /// Where to send it (`http://` only when the client allows it).
     pub endpoint: &'a Endpoint,
-    /// The API action, e.g. `RevokeSecurityGroup`.
-    pub action: &'a str,
-    /// The API version the action belongs to, e.g. `2014-05-26` for ECS.
-    pub version: &'a str,
+    /// The API action, e.g. `RevokeSecurityGroup`: a constant of the caller's API table, so
+    /// its header is sent without a copy.
+    pub action: &'static str,
+    /// The API version the action belongs to, e.g. `2014-05-26` for ECS (a constant too).
+    pub version: &'static str,
     /// The action's own parameters.
     pub params: Params,
 }
@@ -313,7 +314,9 @@ pub fn sign_request(
         &credentials.access_key_id,
         credentials.access_key_secret.expose(),
     );
-    // The names are the signer's constants; only the values are checked (and copied).
+    // Every header sent is one the signer signed, under its constant name. The values that
+    // are constants (or made once per endpoint) are sent without a copy; the others are
+    // checked and copied.
     let unsendable = || {
         // The value may be the token: never echo it.
         ApiError::InvalidRequest(
@@ -322,10 +325,17 @@ pub fn sign_request(
     };
     let mut headers = http::HeaderMap::with_capacity(8);
     for (name, value) in common.signed() {
-        let mut value = http::HeaderValue::from_str(value).map_err(|_| unsendable())?;
-        if name == "x-acs-security-token" {
-            value.set_sensitive(true);
-        }
+        let value = match name {
+            "host" => req.endpoint.host_header().clone(),
+            "x-acs-action" => http::HeaderValue::from_static(req.action),
+            "x-acs-version" => http::HeaderValue::from_static(req.version),
+            "x-acs-content-sha256" => http::HeaderValue::from_static(acs3::EMPTY_PAYLOAD_SHA256),
+            _ => {
+                let mut value = http::HeaderValue::from_str(value).map_err(|_| unsendable())?;
+                value.set_sensitive(name == "x-acs-security-token");
+                value
+            }
+        };
         headers.insert(http::HeaderName::from_static(name), value);
     }
     let mut authorization =
