@@ -9,11 +9,12 @@
 //!   nothing but the head's `content-length`. What is left is the system calls and the
 //!   loopback delivery (the sender's context carries the receiver's network processing).
 //! - **hyper's connection**: one `hyper::client::conn::http1` connection, the same request line
-//!   and headers as a signed call, the body collected; no pool, no signing, no envelope. What
-//!   is left above the kernel floor is hyper's and tokio's.
+//!   and headers as a call signed with the client's default signature (V3: the API's parameters
+//!   in the query, the common ones and the signature in headers), the body collected; no pool,
+//!   no signing, no envelope. What is left above the kernel floor is hyper's and tokio's.
 //! - **`Client::call`**: the real client on a current-thread runtime, as `bootstrap` runs it:
-//!   sign (fresh nonce and timestamp, HMAC-SHA1), reqwest's pooled connection, the envelope
-//!   check of the answer.
+//!   sign (V3 by default: fresh nonce and date, SHA-256, HMAC-SHA256), reqwest's pooled
+//!   connection, the envelope check of the answer.
 //!
 //! `cargo run --release -p acs-openapi --example transport_floor [calls]` (default 20,000).
 //! With `TRANSPORT_FLOOR_JSON=<path>`, the rounds are also written there as JSON (`make bench`
@@ -162,19 +163,42 @@ fn client(port: u16, calls: usize) {
 }
 
 /// hyper's own HTTP/1.1 connection, no pool, no signing, no envelope: the same request line
-/// and headers a signed call sends (the server ignores the query), the body collected.
+/// and headers a V3-signed call sends (the server ignores them), the body collected.
 fn hyper_conn(port: u16, calls: usize) {
     use http_body_util::{BodyExt, Empty};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let uri = "/?AccessKeyId=STS.NUgYrLnoC37mZZCNnAbez2&Action=DescribeSecurityGroupAttribute\
-               &Format=JSON&RegionId=cn-hangzhou&SecurityGroupId=sg-reltemplate0000000\
-               &SecurityToken=CAIS%2Btoken%2F0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij%3D%3D\
-               &SignatureMethod=HMAC-SHA1&SignatureNonce=0b7c1c3e-58f4-4a53-9d2c-6f1d8a0e3b27\
-               &SignatureVersion=1.0&Timestamp=2026-12-01T03%3A00%3A00Z&Version=2014-05-26\
-               &Signature=q0cL1m2B3n4V5c6X7z8A9s0D1f2%3D";
+    let uri = "/?RegionId=cn-hangzhou&SecurityGroupId=sg-reltemplate0000000";
+    let headers = [
+        ("host", "127.0.0.1"),
+        ("x-acs-action", "DescribeSecurityGroupAttribute"),
+        (
+            "x-acs-content-sha256",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ),
+        ("x-acs-date", "2026-12-01T03:00:00Z"),
+        (
+            "x-acs-security-token",
+            "CAIS+token/0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij==",
+        ),
+        (
+            "x-acs-signature-nonce",
+            "0b7c1c3e-58f4-4a53-9d2c-6f1d8a0e3b27",
+        ),
+        ("x-acs-version", "2014-05-26"),
+        (
+            "authorization",
+            "ACS3-HMAC-SHA256 Credential=STS.NUgYrLnoC37mZZCNnAbez2,SignedHeaders=host;\
+             x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-security-token;\
+             x-acs-signature-nonce;x-acs-version,\
+             Signature=9f2c1b0a8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3",
+        ),
+        ("accept", "application/json"),
+        ("content-length", "0"),
+        ("user-agent", "sg-remediator/0.1.0"),
+    ];
     rt.block_on(async {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -187,11 +211,11 @@ fn hyper_conn(port: u16, calls: usize) {
         .expect("handshake");
         tokio::spawn(conn);
         for _ in 0..calls {
-            let req = http::Request::post(uri)
-                .header(http::header::HOST, "127.0.0.1")
-                .header(http::header::CONTENT_LENGTH, "0")
-                .body(Empty::new())
-                .expect("request");
+            let mut req = http::Request::post(uri);
+            for (name, value) in headers {
+                req = req.header(name, value);
+            }
+            let req = req.body(Empty::new()).expect("request");
             send.ready().await.expect("ready");
             let answer = send.send_request(req).await.expect("send");
             let body = answer.into_body().collect().await.expect("body");
