@@ -18,7 +18,10 @@
 //!    JSON escape (`\uXXXX`, `\/`, `\"`, …) becomes its character, and a space becomes `+`.
 //!    A backslash before a backslash is read as itself, so whatever precedes an escape, the
 //!    escape is decoded. The text is also read a second time with nothing decoded (spaces
-//!    still `+`), so a raw echo is found whatever stands before it. Only for a text where a run
+//!    still `+`), so a raw echo is found whatever stands before it. That second reading is
+//!    skipped when the only escape in the text is `\"` (a JSON text inside a JSON string) and
+//!    no live secret holds `"` or `\`: a run of a secret then holds neither character, so it
+//!    stands in both readings alike and the first finds it. Only for a text where a run
 //!    is found (step 2) is the reading done again to learn which unit of the original each
 //!    canonical byte came from. A secret is stored once, normalised the same way, so
 //!    every echoed form of a secret becomes the secret itself (for secrets made of the
@@ -245,10 +248,24 @@ struct Registry {
     /// One bit per pair of bytes that starts an indexed gram (8 KiB): most positions of a text
     /// are passed over with one bit test instead of a binary search.
     starts: Vec<u64>,
+    /// Whether a live secret holds `"` or `\`, the two characters of the `\"` escape (see
+    /// [`only_quote_escapes`]).
+    quote_in_secrets: bool,
 }
 
 /// The length of [`Registry::starts`]: a bit for each pair of bytes.
 const STARTS_WORDS: usize = (1 << 16) / 64;
+
+/// The first position at or after `from` whose pair of bytes (`pairs[i]`, `pairs[i + 1]`)
+/// starts an indexed gram. Most positions of a text are passed over here with one bit test;
+/// kept out of line so that this loop has the registers to itself.
+#[inline(never)]
+fn next_start(starts: &[u64; STARTS_WORDS], pairs: &[u8], from: usize) -> Option<usize> {
+    (from..pairs.len().saturating_sub(1)).find(|&i| {
+        let bit = usize::from(u16::from_le_bytes([pairs[i], pairs[i + 1]]));
+        starts[bit / 64] & (1 << (bit % 64)) != 0
+    })
+}
 
 /// The bit of [`Registry::starts`] for the gram starting with `bytes[0..2]`.
 fn start_bit(bytes: &[u8]) -> usize {
@@ -355,6 +372,7 @@ impl Registry {
             self.postings[pos + k] = *p;
             end = pos;
         }
+        self.quote_in_secrets |= holds_quote(piece);
         self.slots[slot] = Some(Live {
             canonical: piece.into(),
             until,
@@ -382,6 +400,11 @@ impl Registry {
         while matches!(self.slots.last(), Some(None)) {
             self.slots.pop();
         }
+        self.quote_in_secrets = self
+            .slots
+            .iter()
+            .flatten()
+            .any(|l| holds_quote(&l.canonical));
         self.rebuild_starts();
     }
 
@@ -423,16 +446,10 @@ impl Registry {
         if bytes.len() < GRAM {
             return;
         }
-        // Most positions are passed over with one bit test of the pair of bytes there.
-        // A half-open range (an inclusive one costs a check per step) over the gram starts,
-        // within which the pair at `i` is in bounds without a check.
         let starts_end = bytes.len() - GRAM + 1;
-        let pairs = &bytes[..starts_end + 1];
-        for i in 0..starts_end {
-            let bit = usize::from(u16::from_le_bytes([pairs[i], pairs[i + 1]]));
-            if starts[bit / 64] & (1 << (bit % 64)) == 0 {
-                continue;
-            }
+        let mut from = 0;
+        while let Some(i) = next_start(starts, &bytes[..starts_end + 1], from) {
+            from = i + 1;
             let gram = gram_at(bytes, i);
             let first = self.postings.partition_point(|p| p.gram < gram);
             for p in self.postings[first..].iter().take_while(|p| p.gram == gram) {
@@ -467,10 +484,11 @@ impl Registry {
         // Original byte ranges to mask, from both readings of the text (one when there is
         // no escape to decode: the readings are then the same).
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        let escapes = first_escape(text.as_bytes()).is_some();
+        let raw_reading = first_escape(text.as_bytes()).is_some()
+            && (self.quote_in_secrets || !only_quote_escapes(text.as_bytes()));
         let mut runs = Vec::new();
         for decode in [true, false] {
-            if decode || escapes {
+            if decode || raw_reading {
                 runs.clear();
                 self.find_runs(&canonical(text.as_bytes(), decode), &mut runs);
                 if !runs.is_empty() {
@@ -674,6 +692,28 @@ fn first_escape(text: &[u8]) -> Option<usize> {
     memchr::memchr2(b'%', b'\\', text)
 }
 
+/// Whether `s` holds `"` or `\`.
+fn holds_quote(s: &[u8]) -> bool {
+    memchr::memchr2(b'"', b'\\', s).is_some()
+}
+
+/// Whether the only escape [`decode_unit`] decodes in `text` is `\"`: no `%`, and each
+/// backslash, read unit by unit as decoding reads it, is followed by `"`, by another backslash
+/// (then read as itself) or by a character no escape starts with.
+fn only_quote_escapes(text: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(n) = first_escape(&text[at..]) {
+        let i = at + n;
+        match (text[i], text.get(i + 1)) {
+            (b'%', _) => return false,
+            (_, Some(b'"')) => at = i + 2,
+            (_, Some(b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'u')) => return false,
+            _ => at = i + 1,
+        }
+    }
+    true
+}
+
 /// Where each byte of [`canonical`] came from: worked out only for a text where a run of a
 /// secret was found, which is rare.
 fn origins(text: &[u8], decode: bool) -> Origins {
@@ -794,6 +834,69 @@ mod tests {
         let s = registered(TOKEN);
         let text = format!("a {} b", &TOKEN[10..21]);
         assert_eq!(s.scrub(&text), text);
+    }
+
+    #[test]
+    fn a_secret_between_json_quote_escapes_is_masked() {
+        // An audit line holding a JSON text as a string: its only escapes are `\"`.
+        let s = registered(TOKEN);
+        let text = format!(
+            r#"{{"result":"{{\"message\":\"{TOKEN}\",\"id\":\"{}\"}}"}}"#,
+            &TOKEN[3..40]
+        );
+        let out = s.scrub(&text);
+        assert!(
+            !out.contains(&TOKEN[..12]) && !out.contains(&TOKEN[30..42]),
+            "{out}"
+        );
+        assert_eq!(out, r#"{"result":"{\"message\":\"***\",\"id\":\"***\"}"}"#);
+    }
+
+    #[test]
+    fn a_secret_holding_a_backslash_and_a_quote_is_masked_as_echoed_raw() {
+        // Ten characters either side of `\"`: decoded, neither side is a leak on its own, so
+        // only the reading with nothing decoded finds the echo.
+        let secret = r#"abcdefghij\"klmnopqrst"#;
+        let s = Scrubber::new();
+        s.register_secret(secret, None);
+        let text = format!(r#"{{"a":"\"x\"","b":"{secret}"}}"#);
+        assert_eq!(s.scrub(&text), r#"{"a":"\"x\"","b":"***"}"#);
+    }
+
+    #[test]
+    fn only_a_quote_escape_leaves_the_readings_alike() {
+        let cases = [
+            (r#"{"a":"b"}"#, true),
+            (r#"{\"a\":\"b\"}"#, true),
+            (r"a\\c", true),
+            // The second backslash is read with the `b` after it: a backspace.
+            (r"a\\b", false),
+            (r#"a\\\"b"#, true),
+            (r"a\x", true),
+            (r"trailing\", true),
+            (r"a\nb", false),
+            (r"a\tb", false),
+            (r"a\/b", false),
+            (r"a\u002bb", false),
+            (r"a%2Bb", false),
+            (r"100%", false),
+            (r"a\\\nb", false),
+        ];
+        for (text, alike) in cases {
+            assert_eq!(only_quote_escapes(text.as_bytes()), alike, "{text}");
+        }
+    }
+
+    #[test]
+    fn forgetting_the_last_secret_holding_a_quote_drops_the_raw_reading_for_quote_escapes() {
+        let mut registry = Registry::default();
+        let past = Instant::now() - Duration::from_millis(1);
+        registry.add(r#"quoted"secret-value"#, Some(past));
+        registry.add("plain-secret-value-0123", None);
+        assert!(registry.quote_in_secrets);
+        registry.forget_expired(Instant::now());
+        assert!(!registry.quote_in_secrets);
+        assert_eq!(registry.live(), 1);
     }
 
     #[test]
