@@ -224,23 +224,35 @@ impl Transport {
             {
                 return Err(too_large());
             }
-            let mut body = BytesMut::new();
+            // Most answers arrive as one chunk, which is the body as it is; only a body in
+            // several chunks is copied into one buffer.
+            let mut first: Option<Bytes> = None;
+            let mut joined = BytesMut::new();
             while let Some(chunk) = response
                 .chunk()
                 .await
                 // The connection dropped mid-body: no usable answer.
                 .map_err(|e| (self.transport_error(e, redactor), retry_after))?
             {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                let held = first.as_ref().map_or(0, Bytes::len) + joined.len();
+                if held + chunk.len() > MAX_BODY_BYTES {
                     return Err(too_large());
                 }
-                body.extend_from_slice(&chunk);
+                match first.take() {
+                    None if joined.is_empty() => first = Some(chunk),
+                    earlier => {
+                        if let Some(earlier) = earlier {
+                            joined.extend_from_slice(&earlier);
+                        }
+                        joined.extend_from_slice(&chunk);
+                    }
+                }
             }
             Ok(Reply {
                 status,
                 request_id,
                 retry_after,
-                body: body.freeze(),
+                body: first.unwrap_or_else(|| joined.freeze()),
             })
         };
         tokio::time::timeout(timeout, exchange)
@@ -652,6 +664,21 @@ mod tests {
             "{head}"
         );
         assert!(proxied.try_recv().is_err(), "the proxy saw nothing");
+    }
+
+    #[tokio::test]
+    async fn a_body_in_several_chunks_arrives_whole_and_in_order() {
+        let (port, _seen) = plain_server(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n\
+              6\r\n{\"a\":1\r\n7\r\n,\"b\":2}\r\n0\r\n\r\n"
+                .to_vec(),
+        );
+        let transport =
+            Transport::with(test_ca(), no_proxy(), Duration::from_secs(5), true).unwrap();
+        let reply = post(&transport, plain_uri(port), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(&reply.body[..], br#"{"a":1,"b":2}"#);
     }
 
     #[tokio::test]
