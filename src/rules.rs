@@ -16,6 +16,9 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+/// A rule field's text: a string that holds up to 24 bytes inline.
+pub type Text = compact_str::CompactString;
+
 /// A `SecurityGroupRuleId` (`sgr-…`): the key RevokeSecurityGroup deletes by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -616,27 +619,27 @@ pub struct Permission {
     /// `Ipv6SourceCidrIp`: the IPv6 source; `::/0` is the whole internet.
     pub ipv6_source_cidr: Option<Address>,
     /// `SourceGroupId`: a security group as the source instead of a CIDR (never world-open).
-    pub source_group_id: Option<String>,
+    pub source_group_id: Option<Text>,
     /// `SourceGroupOwnerAccount`: the account of that source group.
-    pub source_group_owner_account: Option<String>,
+    pub source_group_owner_account: Option<Text>,
     /// `SourcePrefixListId`: a prefix list as the source; its entries are not known here, so such a
     /// rule goes to review.
-    pub source_prefix_list_id: Option<String>,
+    pub source_prefix_list_id: Option<Text>,
     /// `SourcePortRange`: the source ports, kept to restore the rule as it was.
-    pub source_port_range: Option<String>,
+    pub source_port_range: Option<Text>,
     /// `DestCidrIp`: the destination inside the group, kept to restore the rule as it was.
-    pub dest_cidr: Option<String>,
+    pub dest_cidr: Option<Text>,
     /// `Ipv6DestCidrIp`: the IPv6 destination, kept to restore the rule as it was.
-    pub ipv6_dest_cidr: Option<String>,
+    pub ipv6_dest_cidr: Option<Text>,
     /// `PortRangeListId`: a port list instead of a range; its ports are not known here, so such a
     /// rule goes to review.
-    pub port_range_list_id: Option<String>,
+    pub port_range_list_id: Option<Text>,
     /// `NicType`: `intranet` or `internet` (classic network), kept to restore the rule as it was.
-    pub nic_type: Option<String>,
+    pub nic_type: Option<Text>,
     /// `Description`: the owner's note on why the rule exists, kept to restore it.
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// `CreateTime`: when ECS created the rule; informative only, never sent back.
-    pub create_time: Option<String>,
+    pub create_time: Option<Text>,
 }
 
 /// How a field goes into AuthorizeSecurityGroup's `Permissions.N.*` parameters
@@ -837,6 +840,16 @@ fn text(v: Option<Leaf<'_>>) -> Option<String> {
     }
 }
 
+/// A field's text as a rule keeps it: inline when short (ids, dates, NIC types are), so most
+/// fields of a rule cost no allocation of their own.
+fn short_text(v: Option<Leaf<'_>>) -> Option<Text> {
+    match v? {
+        Leaf::Text(s) if s.trim().is_empty() => None,
+        Leaf::Text(s) => Some(Text::from(s)),
+        other => other.text().map(Text::from),
+    }
+}
+
 /// A field's text, borrowed where it can be; `""` when absent.
 fn or_blank<'a>(v: &'a Option<Leaf<'_>>) -> Cow<'a, str> {
     v.as_ref().and_then(Leaf::text).unwrap_or_default()
@@ -885,16 +898,16 @@ impl Record<'_> {
             source_cidr: address(&self.SourceCidrIp),
             ipv6_source_cidr: address(&self.Ipv6SourceCidrIp),
             rule_id: text(self.SecurityGroupRuleId).map(RuleId),
-            source_group_id: text(self.SourceGroupId),
-            source_group_owner_account: text(self.SourceGroupOwnerAccount),
-            source_prefix_list_id: text(self.SourcePrefixListId),
-            source_port_range: text(self.SourcePortRange),
-            dest_cidr: text(self.DestCidrIp),
-            ipv6_dest_cidr: text(self.Ipv6DestCidrIp),
-            port_range_list_id: text(self.PortRangeListId),
-            nic_type: text(self.NicType),
-            description: text(self.Description),
-            create_time: text(self.CreateTime),
+            source_group_id: short_text(self.SourceGroupId),
+            source_group_owner_account: short_text(self.SourceGroupOwnerAccount),
+            source_prefix_list_id: short_text(self.SourcePrefixListId),
+            source_port_range: short_text(self.SourcePortRange),
+            dest_cidr: short_text(self.DestCidrIp),
+            ipv6_dest_cidr: short_text(self.Ipv6DestCidrIp),
+            port_range_list_id: short_text(self.PortRangeListId),
+            nic_type: short_text(self.NicType),
+            description: short_text(self.Description),
+            create_time: short_text(self.CreateTime),
         })
     }
 }
@@ -932,7 +945,7 @@ impl Permission {
 
     /// One field's text in the record (see [`Permission::to_json`]); `None` when absent.
     pub fn text(&self, field: Field) -> Option<Cow<'_, str>> {
-        fn opt(v: &Option<String>) -> Option<Cow<'_, str>> {
+        fn opt(v: &Option<Text>) -> Option<Cow<'_, str>> {
             v.as_deref().map(Cow::Borrowed)
         }
         fn addr(a: &Option<Address>) -> Option<Cow<'_, str>> {

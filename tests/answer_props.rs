@@ -169,7 +169,11 @@ impl Spec {
             ipv6_dest_cidr: None,
             port_range_list_id: None,
             nic_type: None,
-            description: self.description.clone().filter(|d| !d.trim().is_empty()),
+            description: self
+                .description
+                .clone()
+                .filter(|d| !d.trim().is_empty())
+                .map(Into::into),
             create_time: None,
         }
     }

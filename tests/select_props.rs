@@ -171,9 +171,8 @@ fn is_candidate(p: &Permission, risky: &RiskyPorts) -> bool {
         && !risky.opened_by(&p.port_range).is_empty()
 }
 
-fn unrestricted(v: &Option<String>) -> bool {
-    v.as_deref()
-        .is_none_or(|s| matches!(s, "" | "-1/-1" | "1/65535" | "0.0.0.0/0" | "::/0"))
+fn unrestricted(v: Option<&str>) -> bool {
+    v.is_none_or(|s| matches!(s, "" | "-1/-1" | "1/65535" | "0.0.0.0/0" | "::/0"))
 }
 
 fn is_v4(a: &Address) -> Option<bool> {
@@ -195,9 +194,9 @@ fn denied(a: &Permission, rules: &[Permission], v4: bool, proto: &Protocol, port
             && d.port_range_list_id.is_none()
             && !matches!(d.port_range, PortRange::Unparsed(_))
             && d.port_range.contains(port)
-            && unrestricted(&d.source_port_range)
-            && unrestricted(&d.dest_cidr)
-            && unrestricted(&d.ipv6_dest_cidr)
+            && unrestricted(d.source_port_range.as_deref())
+            && unrestricted(d.dest_cidr.as_deref())
+            && unrestricted(d.ipv6_dest_cidr.as_deref())
             && [&d.source_cidr, &d.ipv6_source_cidr]
                 .into_iter()
                 .flatten()
@@ -452,7 +451,7 @@ fn built_rule() -> impl Strategy<Value = Permission> {
                 source_port_range: None,
                 dest_cidr: None,
                 ipv6_dest_cidr: None,
-                port_range_list_id: list,
+                port_range_list_id: list.map(Into::into),
                 nic_type: None,
                 description: None,
                 create_time: None,

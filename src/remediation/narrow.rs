@@ -105,7 +105,7 @@ pub(super) fn replacement(original: &Permission, source: Cidr, ipv6: bool) -> Pe
     let mut rule = original.clone();
     rule.rule_id = None;
     rule.create_time = None;
-    rule.description = Some(replacement_description(original));
+    rule.description = Some(replacement_description(original).into());
     if ipv6 {
         rule.ipv6_source_cidr = Some(Address::Cidr(source));
     } else {
@@ -541,7 +541,7 @@ mod tests {
     #[test]
     fn the_description_is_cut_to_what_ecs_takes_at_a_character() {
         let mut long = world_ssh();
-        long.description = Some("é".repeat(600));
+        long.description = Some("é".repeat(600).into());
         let d = replacement_description(&long);
         assert_eq!(d.chars().count(), MAX_DESCRIPTION_CHARS);
         assert!(d.starts_with("sg-remediator narrowed sgr-ssh (was from 0.0.0.0/0): é"));

@@ -68,7 +68,7 @@ fn interval(range: &PortRange) -> Option<(u16, u16)> {
 }
 
 /// A source-port or destination restriction that is not "everything".
-fn restricts(v: &Option<String>) -> bool {
+fn restricts(v: &Option<crate::rules::Text>) -> bool {
     v.as_deref().is_some_and(|s| {
         let s = s.trim();
         !(s.is_empty() || s == "-1/-1" || s == "1/65535" || s == "0.0.0.0/0" || s == "::/0")
