@@ -698,17 +698,20 @@ fn holds_quote(s: &[u8]) -> bool {
 }
 
 /// Whether the only escape [`decode_unit`] decodes in `text` is `\"`: no `%`, and each
-/// backslash, read unit by unit as decoding reads it, is followed by `"`, by another backslash
-/// (then read as itself) or by a character no escape starts with.
+/// backslash, read unit by unit as decoding reads it, is either read as itself or starts `\"`.
 fn only_quote_escapes(text: &[u8]) -> bool {
+    let mut unit = Vec::new();
     let mut at = 0;
     while let Some(n) = first_escape(&text[at..]) {
         let i = at + n;
-        match (text[i], text.get(i + 1)) {
-            (b'%', _) => return false,
-            (_, Some(b'"')) => at = i + 2,
-            (_, Some(b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'u')) => return false,
-            _ => at = i + 1,
+        if text[i] == b'%' {
+            return false;
+        }
+        unit.clear();
+        match (decode_unit(&text[i..], &mut unit), unit.as_slice()) {
+            (1, _) => at = i + 1,
+            (2, [b'"']) => at = i + 2,
+            _ => return false,
         }
     }
     true
