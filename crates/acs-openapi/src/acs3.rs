@@ -34,6 +34,25 @@ pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
 pub const EMPTY_PAYLOAD_SHA256: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+/// The names of the headers a request signs, in name order (as [`CommonHeaders::signed`] lists
+/// them).
+pub mod header {
+    /// `host`.
+    pub const HOST: &str = "host";
+    /// `x-acs-action`.
+    pub const ACTION: &str = "x-acs-action";
+    /// `x-acs-content-sha256`.
+    pub const CONTENT_SHA256: &str = "x-acs-content-sha256";
+    /// `x-acs-date`.
+    pub const DATE: &str = "x-acs-date";
+    /// `x-acs-security-token`.
+    pub const SECURITY_TOKEN: &str = "x-acs-security-token";
+    /// `x-acs-signature-nonce`.
+    pub const SIGNATURE_NONCE: &str = "x-acs-signature-nonce";
+    /// `x-acs-version`.
+    pub const VERSION: &str = "x-acs-version";
+}
+
 /// The signed headers of a request as the emulator reads them back: lower-case names to trimmed
 /// values, in name order (what a `BTreeMap<String, _>` keeps).
 pub type SignedHeaders = BTreeMap<String, String>;
@@ -214,13 +233,13 @@ impl<'a> CommonHeaders<'a> {
     /// request lists them in. The names are constants, so the request can send them as they are.
     pub fn signed(&self) -> impl Iterator<Item = (&'static str, &'a str)> + Clone {
         [
-            Some(("host", self.host)),
-            Some(("x-acs-action", self.action)),
-            Some(("x-acs-content-sha256", EMPTY_PAYLOAD_SHA256)),
-            Some(("x-acs-date", self.date)),
-            self.security_token.map(|t| ("x-acs-security-token", t)),
-            Some(("x-acs-signature-nonce", self.nonce)),
-            Some(("x-acs-version", self.version)),
+            Some((header::HOST, self.host)),
+            Some((header::ACTION, self.action)),
+            Some((header::CONTENT_SHA256, EMPTY_PAYLOAD_SHA256)),
+            Some((header::DATE, self.date)),
+            self.security_token.map(|t| (header::SECURITY_TOKEN, t)),
+            Some((header::SIGNATURE_NONCE, self.nonce)),
+            Some((header::VERSION, self.version)),
         ]
         .into_iter()
         .flatten()

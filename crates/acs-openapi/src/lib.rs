@@ -326,13 +326,15 @@ pub fn sign_request(
     let mut headers = http::HeaderMap::with_capacity(8);
     for (name, value) in common.signed() {
         let value = match name {
-            "host" => req.endpoint.host_header().clone(),
-            "x-acs-action" => http::HeaderValue::from_static(req.action),
-            "x-acs-version" => http::HeaderValue::from_static(req.version),
-            "x-acs-content-sha256" => http::HeaderValue::from_static(acs3::EMPTY_PAYLOAD_SHA256),
+            acs3::header::HOST => req.endpoint.host_header().clone(),
+            acs3::header::ACTION => http::HeaderValue::from_static(req.action),
+            acs3::header::VERSION => http::HeaderValue::from_static(req.version),
+            acs3::header::CONTENT_SHA256 => {
+                http::HeaderValue::from_static(acs3::EMPTY_PAYLOAD_SHA256)
+            }
             _ => {
                 let mut value = http::HeaderValue::from_str(value).map_err(|_| unsendable())?;
-                value.set_sensitive(name == "x-acs-security-token");
+                value.set_sensitive(name == acs3::header::SECURITY_TOKEN);
                 value
             }
         };
