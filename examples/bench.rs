@@ -299,7 +299,8 @@ fn rule(id: String, description: &str, fields: &[(&str, &str)]) -> Value {
 /// A realistic group: eight rules that must stay (web ports, private and security-group
 /// sources, egress, ICMP, a Drop rule), plus an SSH-from-anywhere rule when `risky`.
 fn group(sg: &str, risky: bool) -> Value {
-    let id = |n: usize| format!("sgr-{}-{n:02}", &sg[3..]);
+    // ECS's shape, `sgr-` and 20 characters: the group id's last 18 and the rule's number.
+    let id = |n: usize| format!("sgr-{}{n:02}", &sg[sg.len().saturating_sub(18).max(3)..]);
     let mut rules = vec![
         rule(
             id(1),
