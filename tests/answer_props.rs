@@ -142,7 +142,7 @@ impl Spec {
         let address = Address::Cidr(self.cidr.parse().unwrap());
         let v6 = self.cidr.contains(':');
         Permission {
-            rule_id: Some(RuleId(self.id.clone())),
+            rule_id: Some(RuleId(self.id.as_str().into())),
             direction: if self.ingress {
                 Direction::Ingress
             } else {

@@ -312,7 +312,7 @@ async fn revoking_150_rules_sends_chunks_of_100_and_50() {
     let w = world().await;
     let targets: Vec<RuleId> = api::many_rule_ids("b", 150)
         .into_iter()
-        .map(RuleId)
+        .map(|id| RuleId(id.into()))
         .collect();
     let chunks = revoke_security_group(
         &w.client,

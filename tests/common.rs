@@ -17,7 +17,7 @@ pub(crate) fn group_query(id: &str) -> ResourceQuery {
 
 /// Rule ids from their names.
 pub(crate) fn ids(names: &[&str]) -> Vec<RuleId> {
-    names.iter().map(|n| RuleId(n.to_string())).collect()
+    names.iter().map(|n| RuleId((*n).into())).collect()
 }
 
 /// An answer read whole, as a tree, for tests that look at any of its members.

@@ -422,7 +422,7 @@ async fn revoke_batches_pass_the_contract() {
     let w = world().await;
     let ids: Vec<RuleId> = api::many_rule_ids("b", 250)
         .into_iter()
-        .map(RuleId)
+        .map(|id| RuleId(id.into()))
         .collect();
     let chunks = revoke_security_group(
         &w.client,

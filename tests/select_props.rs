@@ -437,7 +437,7 @@ fn built_rule() -> impl Strategy<Value = Permission> {
     )
         .prop_map(
             |((direction, policy, protocol, port_range), (v4, v6), (list, id))| Permission {
-                rule_id: id.map(RuleId),
+                rule_id: id.map(|id| RuleId(id.into())),
                 direction,
                 policy,
                 priority: Default::default(),

@@ -519,13 +519,11 @@ impl Invoke {
     }
 
     async fn process(&self, item: Item) -> ResourceResult {
-        let r = match &item {
-            Item::Invalid(i) => {
-                return identity(&item, Status::Failed).with_reason(i.reason.clone())
-            }
-            Item::Resource(r) => r.clone(),
-        };
         let mut out = identity(&item, Status::Failed);
+        let r = match item {
+            Item::Invalid(i) => return out.with_reason(i.reason),
+            Item::Resource(r) => r,
+        };
         let mut notes = Vec::new();
         match self.plan(&r, &mut out, &mut notes).await {
             Err(stop) => finish(out, stop.status, Some(stop.lead), notes),

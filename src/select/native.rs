@@ -22,7 +22,12 @@ pub(super) fn default_query_ids(rules: &[Permission], risky: &RiskyPorts) -> Vec
     rules
         .iter()
         .filter(|p| selected(p, risky))
-        .map(|p| p.rule_id.as_ref().map(|r| r.0.clone()).unwrap_or_default())
+        .map(|p| {
+            p.rule_id
+                .as_ref()
+                .map(|r| r.0.to_string())
+                .unwrap_or_default()
+        })
         .collect()
 }
 

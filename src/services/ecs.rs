@@ -358,7 +358,7 @@ pub fn revoke_params(invocation: &str, region: &str, sg_id: &str, ids: &[RuleId]
         revoke_client_token(invocation, sg_id, ids),
     );
     for (i, id) in ids.iter().enumerate() {
-        params.insert(format!("SecurityGroupRuleId.{}", i + 1), id.0.clone());
+        params.insert(format!("SecurityGroupRuleId.{}", i + 1), id.0.to_string());
     }
     params
 }
@@ -562,7 +562,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn ids(names: &[&str]) -> Vec<RuleId> {
-        names.iter().map(|n| RuleId(n.to_string())).collect()
+        names.iter().map(|n| RuleId((*n).into())).collect()
     }
 
     fn rule(v: Value) -> Permission {
@@ -608,7 +608,7 @@ mod tests {
     fn revoke_ids_are_sorted_deduplicated_and_chunked_by_100() {
         let many: Vec<RuleId> = (0..250)
             .rev()
-            .map(|i| RuleId(format!("sgr-{i:04}")))
+            .map(|i| RuleId(format!("sgr-{i:04}").into()))
             .collect();
         let mut with_dupes = many.clone();
         with_dupes.extend(many.iter().take(10).cloned());
