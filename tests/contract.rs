@@ -117,7 +117,7 @@ impl Contractual for World {
     async fn raw(&self, api: Api, pairs: &[(&str, &str)]) -> Result<Value, ApiError> {
         let params: Params = pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string().into(), v.to_string()))
             .collect();
         let endpoint = self.endpoint(api);
         let req = RpcRequest {

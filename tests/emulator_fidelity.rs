@@ -57,7 +57,7 @@ async fn call(
     };
     let params: Params = params
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string().into(), v.to_string()))
         .collect();
     let endpoint = Endpoint::parse(endpoint).unwrap();
     let req = RpcRequest {

@@ -29,7 +29,7 @@ async fn call(emulator: &Emulator, pairs: &[(&str, &str)]) -> Result<Value, ApiE
     };
     let mut params = Params::new();
     for (k, v) in pairs {
-        params.insert(k.to_string(), v.to_string());
+        params.insert(k.to_string().into(), v.to_string());
     }
     let endpoint = Endpoint::parse(&emulator.ecs_endpoint()).unwrap();
     let request = RpcRequest {

@@ -358,7 +358,10 @@ pub fn revoke_params(invocation: &str, region: &str, sg_id: &str, ids: &[RuleId]
         revoke_client_token(invocation, sg_id, ids),
     );
     for (i, id) in ids.iter().enumerate() {
-        params.insert(format!("SecurityGroupRuleId.{}", i + 1), id.0.to_string());
+        params.insert(
+            format!("SecurityGroupRuleId.{}", i + 1).into(),
+            id.0.to_string(),
+        );
     }
     params
 }
@@ -421,7 +424,7 @@ pub fn permission_params(n: usize, rule: &Permission) -> Result<Params, String> 
     let mut params = Params::new();
     let mut put = |name: &str, value: Option<String>| {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
-            params.insert(format!("Permissions.{n}.{name}"), value);
+            params.insert(format!("Permissions.{n}.{name}").into(), value);
         }
     };
     for spec in &FIELDS {
@@ -646,7 +649,7 @@ mod tests {
             .unwrap()
             .iter()
             .filter(|(k, _)| k.starts_with("Permissions."))
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .map(|(k, v)| (k.clone().into(), v.as_str().unwrap().to_string()))
             .collect()
     }
 

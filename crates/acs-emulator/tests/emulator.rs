@@ -91,7 +91,7 @@ fn params(k: &Key, action: &str, version: &str, extra: &[(&str, &str)]) -> Param
     let creds = Credentials::new(k.id.clone(), k.secret.clone(), k.token.clone());
     let mut p = Params::new();
     for (n, v) in extra {
-        p.insert(n.to_string(), v.to_string());
+        p.insert(n.to_string().into(), v.to_string());
     }
     let nonce = uuid::Uuid::new_v4().to_string();
     add_common_params(
@@ -2021,7 +2021,7 @@ fn v3_request(
 ) -> V3Request {
     let mut p = Params::new();
     for (n, v) in extra {
-        p.insert(n.to_string(), v.to_string());
+        p.insert(n.to_string().into(), v.to_string());
     }
     let date = format_timestamp(at);
     let nonce = uuid::Uuid::new_v4().to_string();

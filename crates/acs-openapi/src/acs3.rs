@@ -75,7 +75,9 @@ pub fn hashed_payload(body: &[u8]) -> String {
 
 /// `name=value&…`, both sides percent-encoded (RFC 3986 unreserved set, as V2), in byte order of
 /// the raw names; empty when there are no parameters.
-pub fn canonical_query(params: &Params) -> String {
+pub fn canonical_query<K: AsRef<str>, V: AsRef<str>>(
+    params: impl IntoIterator<Item = (K, V)> + Clone,
+) -> String {
     // V2's canonical query is the same encoding and order; it leaves out only `Signature`, a V2
     // parameter a V3 request never carries.
     crate::signing::canonical_query(params)

@@ -6,6 +6,7 @@
 //! order, percent-encode (RFC 3986 unreserved set, space as `%20`, `*` as `%2A`), encode the
 //! canonical string a second time inside the string-to-sign, and HMAC-SHA1 with `secret + "&"`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::time::SystemTime;
@@ -16,8 +17,10 @@ use sha1::Sha1;
 
 use crate::credentials::Credentials;
 
-/// Parameters of one request, sorted by name in byte order (what `BTreeMap<String, _>` does).
-pub type Params = BTreeMap<String, String>;
+/// Parameters of one request, sorted by name in byte order (what a `BTreeMap` of strings
+/// does). A name is most often a constant of the API (`RegionId`), kept without a copy; a
+/// numbered one (`SecurityGroupRuleId.3`) is made for the call.
+pub type Params = BTreeMap<Cow<'static, str>, String>;
 
 /// Percent-encodes every byte outside `A-Z a-z 0-9 - _ . ~`, in upper-case hex.
 pub fn percent_encode(value: &str) -> String {
@@ -83,15 +86,30 @@ fn update_percent_encoded(mac: &mut Hmac<Sha1>, value: &str) {
 
 /// `name=value&…` with both sides percent-encoded, in byte order of the raw names.
 /// `Signature` is never part of it.
-pub fn canonical_query(params: &Params) -> String {
-    let mut out = String::new();
-    for (name, value) in params.iter().filter(|(n, _)| n.as_str() != "Signature") {
+///
+/// Takes the parameters as `(name, value)` pairs already in name order: `&params` of a
+/// [`Params`] or of any other map of strings (the emulator reads a request into its own).
+pub fn canonical_query<K: AsRef<str>, V: AsRef<str>>(
+    params: impl IntoIterator<Item = (K, V)> + Clone,
+) -> String {
+    // Encoding adds about half again to a parameter's length.
+    let raw: usize = params
+        .clone()
+        .into_iter()
+        .map(|(n, v)| n.as_ref().len() + v.as_ref().len() + 2)
+        .sum();
+    let mut out = String::with_capacity(raw + raw / 2);
+    for (name, value) in params {
+        let name = name.as_ref();
+        if name == "Signature" {
+            continue;
+        }
         if !out.is_empty() {
             out.push('&');
         }
         percent_encode_into(&mut out, name);
         out.push('=');
-        percent_encode_into(&mut out, value);
+        percent_encode_into(&mut out, value.as_ref());
     }
     out
 }
@@ -259,8 +277,8 @@ pub fn write_signed_query(
     let start = out.len();
     let mut own = params
         .iter()
-        .filter(|(n, _)| n.as_str() != "Signature")
-        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .filter(|(n, _)| *n != "Signature")
+        .map(|(n, v)| (n.as_ref(), v.as_str()))
         .peekable();
     let mut shared = common.sorted().peekable();
     loop {
@@ -396,9 +414,9 @@ mod tests {
     fn byte_order_sorts_rule_id_10_before_2() {
         let mut p = Params::new();
         for i in [1, 2, 10, 11] {
-            p.insert(format!("SecurityGroupRuleId.{i}"), i.to_string());
+            p.insert(format!("SecurityGroupRuleId.{i}").into(), i.to_string());
         }
-        let names: Vec<_> = p.keys().map(String::as_str).collect();
+        let names: Vec<_> = p.keys().map(|n| n.as_ref()).collect();
         assert_eq!(
             names,
             [
@@ -429,7 +447,10 @@ mod tests {
         let mut varied = Params::new();
         varied.insert("Description".into(), "恢复 * ~ 'quoted' a+b=c&d".into());
         for i in [1, 2, 10] {
-            varied.insert(format!("SecurityGroupRuleId.{i}"), format!("sgr-{i}"));
+            varied.insert(
+                format!("SecurityGroupRuleId.{i}").into(),
+                format!("sgr-{i}"),
+            );
         }
         varied.insert("A".into(), String::new());
         for creds in [&with_token, &without] {

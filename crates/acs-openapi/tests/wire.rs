@@ -359,7 +359,11 @@ async fn the_v2_signature_on_the_wire_verifies_with_the_secret() {
     )
     .await
     .unwrap();
-    let mut params: Params = s.seen()[0].params().into_iter().collect();
+    let mut params: Params = s.seen()[0]
+        .params()
+        .into_iter()
+        .map(|(k, v)| (k.into(), v))
+        .collect();
     let sent = params.remove("Signature").unwrap();
     let canonical = acs_openapi::signing::canonical_query(&params);
     let expected = acs_openapi::signing::signature(
