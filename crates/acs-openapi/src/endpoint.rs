@@ -9,11 +9,21 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// A validated OpenAPI endpoint: `https://host[:port]` or `http://host[:port]`, the scheme in
 /// lower case, no trailing slash.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Every call of a group takes its region's endpoint, so it is shared rather than copied: a
+/// clone is a reference count.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
+    parts: Arc<Parts>,
+}
+
+/// What an endpoint is, parsed once.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Parts {
     /// `scheme://authority`.
     url: String,
     plain_http: bool,
@@ -145,40 +155,42 @@ impl Endpoint {
         let host_header = http::HeaderValue::from_str(authority.as_str())
             .map_err(|_| err(Problem::InvalidHostName))?;
         Ok(Endpoint {
-            url,
-            plain_http: scheme == "http://",
-            authority,
-            host_header,
-            base,
+            parts: Arc::new(Parts {
+                url,
+                plain_http: scheme == "http://",
+                authority,
+                host_header,
+                base,
+            }),
         })
     }
 
     /// `host[:port]` in lower case, parsed.
     pub fn authority(&self) -> &http::uri::Authority {
-        &self.authority
+        &self.parts.authority
     }
 
     /// [`Endpoint::authority`] as a `host` header value.
     pub(crate) fn host_header(&self) -> &http::HeaderValue {
-        &self.host_header
+        &self.parts.host_header
     }
 
     /// The URL of one call: `scheme://host[:port]/?query`, `query` already percent-encoded
     /// (the signer's), which the URL keeps as it is.
     pub(crate) fn call_url(&self, query: Option<&str>) -> reqwest::Url {
-        let mut url = self.base.clone();
+        let mut url = self.parts.base.clone();
         url.set_query(query);
         url
     }
 
     /// `scheme://host[:port]`, without a trailing slash.
     pub fn as_str(&self) -> &str {
-        &self.url
+        &self.parts.url
     }
 
     /// Whether this endpoint skips TLS (`http://`).
     pub fn is_plain_http(&self) -> bool {
-        self.plain_http
+        self.parts.plain_http
     }
 }
 
@@ -187,6 +199,15 @@ fn starts_with_ignore_case(value: &str, prefix: &str) -> bool {
         .as_bytes()
         .get(..prefix.len())
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.parts.url)
+            .field("plain_http", &self.parts.plain_http)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FromStr for Endpoint {
@@ -198,25 +219,25 @@ impl FromStr for Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.url)
+        f.write_str(&self.parts.url)
     }
 }
 
 impl AsRef<str> for Endpoint {
     fn as_ref(&self) -> &str {
-        &self.url
+        &self.parts.url
     }
 }
 
 impl PartialEq<str> for Endpoint {
     fn eq(&self, other: &str) -> bool {
-        self.url == other
+        self.parts.url == other
     }
 }
 
 impl PartialEq<&str> for Endpoint {
     fn eq(&self, other: &&str) -> bool {
-        self.url == *other
+        self.parts.url == *other
     }
 }
 
