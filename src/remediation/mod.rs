@@ -321,7 +321,7 @@ impl Remediator {
             );
         }
         let invoke = self.start(&input, mode, views);
-        let items = dedup(request.items, input.account_id.as_deref());
+        let items: Arc<[Item]> = dedup(request.items, input.account_id.as_deref()).into();
         tracing::info!(
             resources = items.len(),
             mode = mode.as_str(),
@@ -331,7 +331,7 @@ impl Remediator {
         // One audit line per resource; invalid items (which named no usable resource) share
         // one summary line, so a body of junk cannot multiply the log.
         let mut invalid = Vec::new();
-        for (r, item) in results.iter().zip(&items) {
+        for (r, item) in results.iter().zip(items.iter()) {
             match item {
                 Item::Resource(_) => audit::resource(r),
                 Item::Invalid(i) => invalid.push(i),
@@ -361,20 +361,23 @@ impl Remediator {
     /// A task is spawned only when one of the running ones has been joined: a finished task
     /// keeps its whole allocation (the size of its future, several KiB) until it is joined, so
     /// joining them only at the end held one per item of the event.
-    async fn process_all(&self, invoke: &Arc<Invoke>, items: &[Item]) -> Vec<ResourceResult> {
+    ///
+    /// Each task reads its item from the shared list, so no item is copied for its task.
+    async fn process_all(&self, invoke: &Arc<Invoke>, items: &Arc<[Item]>) -> Vec<ResourceResult> {
         let at_once = usize::from(self.config.max_concurrency.max(1));
         let mut tasks = JoinSet::new();
         let mut slot_of = HashMap::new();
         let mut results: Vec<Option<ResourceResult>> = vec![None; items.len()];
-        for (slot, item) in items.iter().cloned().enumerate() {
+        for slot in 0..items.len() {
             if tasks.len() >= at_once {
                 if let Some(joined) = tasks.join_next_with_id().await {
                     settle(joined, &mut slot_of, items, &mut results);
                 }
             }
-            let invoke = Arc::clone(invoke);
+            let (invoke, items) = (Arc::clone(invoke), Arc::clone(items));
             let handle = tasks.spawn(
-                async move { invoke.process(item).await }.instrument(tracing::Span::current()),
+                async move { invoke.process(&items[slot]).await }
+                    .instrument(tracing::Span::current()),
             );
             slot_of.insert(handle.id(), slot);
         }
@@ -383,7 +386,7 @@ impl Remediator {
         }
         results
             .into_iter()
-            .zip(items)
+            .zip(items.iter())
             .map(|(r, item)| {
                 r.unwrap_or_else(|| {
                     identity(item, Status::Failed).with_reason("the resource was not processed")
@@ -518,14 +521,14 @@ impl Invoke {
         }
     }
 
-    async fn process(&self, item: Item) -> ResourceResult {
-        let mut out = identity(&item, Status::Failed);
+    async fn process(&self, item: &Item) -> ResourceResult {
+        let mut out = identity(item, Status::Failed);
         let r = match item {
-            Item::Invalid(i) => return out.with_reason(i.reason),
+            Item::Invalid(i) => return out.with_reason(i.reason.clone()),
             Item::Resource(r) => r,
         };
         let mut notes = Vec::new();
-        match self.plan(&r, &mut out, &mut notes).await {
+        match self.plan(r, &mut out, &mut notes).await {
             Err(stop) => finish(out, stop.status, Some(stop.lead), notes),
             Ok(Plan::Unchanged { action, live }) => {
                 let mut out = out;
@@ -555,15 +558,15 @@ impl Invoke {
                             .iter()
                             .map(|rule| narrow::plan(rule, allowed, &live))
                             .collect();
-                        self.narrow_and_verify(&access, &r, plans, &live, out, notes)
+                        self.narrow_and_verify(&access, r, plans, &live, out, notes)
                             .await
                     }
                     None => {
-                        self.revoke_and_verify(&access, &r, ids, &rules, out, notes)
+                        self.revoke_and_verify(&access, r, ids, &rules, out, notes)
                             .await
                     }
                 };
-                self.who_opened(&access, &r, out).await
+                self.who_opened(&access, r, out).await
             }
         }
     }
