@@ -249,7 +249,7 @@ struct Registry {
     /// are passed over with one bit test instead of a binary search.
     starts: Vec<u64>,
     /// Whether a live secret holds `"` or `\`, the two characters of the `\"` escape (see
-    /// [`only_quote_escapes`]).
+    /// [`Reading::only_quote_escapes`]).
     quote_in_secrets: bool,
 }
 
@@ -484,13 +484,20 @@ impl Registry {
         // Original byte ranges to mask, from both readings of the text (one when there is
         // no escape to decode: the readings are then the same).
         let mut spans: Vec<(usize, usize)> = Vec::new();
+        // The decoded reading also tells whether its only escapes were `\"`, so the text's
+        // escapes are decoded once.
+        let decoded = read_units(text.as_bytes(), true, None);
         let raw_reading = first_escape(text.as_bytes()).is_some()
-            && (self.quote_in_secrets || !only_quote_escapes(text.as_bytes()));
+            && (self.quote_in_secrets || !decoded.only_quote_escapes);
         let mut runs = Vec::new();
         for decode in [true, false] {
             if decode || raw_reading {
                 runs.clear();
-                self.find_runs(&canonical(text.as_bytes(), decode), &mut runs);
+                if decode {
+                    self.find_runs(&decoded.bytes, &mut runs);
+                } else {
+                    self.find_runs(&canonical(text.as_bytes(), false), &mut runs);
+                }
                 if !runs.is_empty() {
                     let origins = origins(text.as_bytes(), decode);
                     spans.extend(runs.iter().map(|&(from, to)| origins.span(text, from, to)));
@@ -684,7 +691,7 @@ fn decode_unit(s: &[u8], out: &mut Vec<u8>) -> usize {
 /// Step 1 of the algorithm (see the module doc): the canonical bytes of `text`, with escapes
 /// decoded or (`decode` false) read as they are.
 fn canonical(text: &[u8], decode: bool) -> Vec<u8> {
-    read_units(text, decode, None)
+    read_units(text, decode, None).bytes
 }
 
 /// Where the first percent or JSON escape of `text` may start.
@@ -699,22 +706,9 @@ fn holds_quote(s: &[u8]) -> bool {
 
 /// Whether the only escape [`decode_unit`] decodes in `text` is `\"`: no `%`, and each
 /// backslash, read unit by unit as decoding reads it, is either read as itself or starts `\"`.
+#[cfg(test)]
 fn only_quote_escapes(text: &[u8]) -> bool {
-    let mut unit = Vec::new();
-    let mut at = 0;
-    while let Some(n) = first_escape(&text[at..]) {
-        let i = at + n;
-        if text[i] == b'%' {
-            return false;
-        }
-        unit.clear();
-        match (decode_unit(&text[i..], &mut unit), unit.as_slice()) {
-            (1, _) => at = i + 1,
-            (2, [b'"']) => at = i + 2,
-            _ => return false,
-        }
-    }
-    true
+    read_units(text, true, None).only_quote_escapes
 }
 
 /// Where each byte of [`canonical`] came from: worked out only for a text where a run of a
@@ -732,13 +726,21 @@ fn origins(text: &[u8], decode: bool) -> Origins {
     }
 }
 
+/// One reading of a text: its canonical bytes, and (for the decoded reading) whether the only
+/// escape decoded was `\"`: no `%`, and each backslash either read as itself or starting `\"`.
+struct Reading {
+    bytes: Vec<u8>,
+    only_quote_escapes: bool,
+}
+
 /// The canonical bytes of `text`'s units, and into `origin` the offset of the unit each came
 /// from.
-fn read_units(text: &[u8], decode: bool, mut origin: Option<&mut Vec<u32>>) -> Vec<u8> {
+fn read_units(text: &[u8], decode: bool, mut origin: Option<&mut Vec<u32>>) -> Reading {
     // Form decoding reads `+` as a space: both are `+` here.
     let canonical = |b: u8| if b == b' ' { b'+' } else { b };
     let escape = |text: &[u8]| if decode { first_escape(text) } else { None };
     let mut bytes = Vec::with_capacity(text.len());
+    let mut only_quote_escapes = true;
     let mut at = 0;
     while at < text.len() {
         // Up to the next escape every byte is its own unit: the run is copied at once.
@@ -754,6 +756,8 @@ fn read_units(text: &[u8], decode: bool, mut origin: Option<&mut Vec<u32>>) -> V
         }
         let before = bytes.len();
         let took = decode_unit(&text[at..], &mut bytes);
+        only_quote_escapes &=
+            text[at] != b'%' && (took == 1 || (took == 2 && bytes[before..] == [b'"']));
         for b in &mut bytes[before..] {
             *b = canonical(*b);
         }
@@ -762,7 +766,10 @@ fn read_units(text: &[u8], decode: bool, mut origin: Option<&mut Vec<u32>>) -> V
         }
         at += took;
     }
-    bytes
+    Reading {
+        bytes,
+        only_quote_escapes,
+    }
 }
 
 #[cfg(test)]
@@ -881,6 +888,9 @@ mod tests {
             (r"a\tb", false),
             (r"a\/b", false),
             (r"a\u002bb", false),
+            // A quote decoded from another escape is not the `\"` escape.
+            (r"a\u0022b", false),
+            (r"a%22b", false),
             (r"a%2Bb", false),
             (r"100%", false),
             (r"a\\\nb", false),
