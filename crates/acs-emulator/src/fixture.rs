@@ -261,7 +261,7 @@ pub struct Settings {
     /// `AuthorizationLimitExceed`. ECS's default is 200 ("The total number of outbound and
     /// inbound security group rules in each security group cannot exceed 200", AuthorizeSecurityGroup
     /// API reference, `AlibabaCloudDocs/ecs` `intl.en-US/API Reference/Security groups/AuthorizeSecurityGroup.md`
-    /// and https://www.alibabacloud.com/help/doc-detail/25554.htm); a test sets a small one to fill a
+    /// and <https://www.alibabacloud.com/help/doc-detail/25554.htm>); a test sets a small one to fill a
     /// group cheaply.
     #[serde(default = "default_rule_quota")]
     pub security_group_rule_quota: usize,
