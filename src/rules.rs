@@ -833,22 +833,14 @@ impl Leaf<'_> {
     }
 }
 
-/// A field's text, owned (a string read with escapes is moved, not copied).
-fn text(v: Option<Leaf<'_>>) -> Option<String> {
+/// A field's text, owned: as a rule keeps it ([`Text`], inline when short, as ids, dates and NIC
+/// types are, so most fields cost no allocation of their own) or as a `String`. A string read
+/// with escapes is moved where the type can take it, not copied.
+fn text<T: for<'a> From<Cow<'a, str>>>(v: Option<Leaf<'_>>) -> Option<T> {
     match v? {
         Leaf::Text(s) if s.trim().is_empty() => None,
-        Leaf::Text(s) => Some(s.into_owned()),
-        other => other.text().map(Cow::into_owned),
-    }
-}
-
-/// A field's text as a rule keeps it: inline when short (ids, dates, NIC types are), so most
-/// fields of a rule cost no allocation of their own.
-fn short_text(v: Option<Leaf<'_>>) -> Option<Text> {
-    match v? {
-        Leaf::Text(s) if s.trim().is_empty() => None,
-        Leaf::Text(s) => Some(Text::from(s)),
-        other => other.text().map(Text::from),
+        Leaf::Text(s) => Some(T::from(s)),
+        other => other.text().map(T::from),
     }
 }
 
@@ -899,17 +891,17 @@ impl Record<'_> {
             port_range: PortRange::parse(&or_blank(&self.PortRange)),
             source_cidr: address(&self.SourceCidrIp),
             ipv6_source_cidr: address(&self.Ipv6SourceCidrIp),
-            rule_id: short_text(self.SecurityGroupRuleId).map(RuleId),
-            source_group_id: short_text(self.SourceGroupId),
-            source_group_owner_account: short_text(self.SourceGroupOwnerAccount),
-            source_prefix_list_id: short_text(self.SourcePrefixListId),
-            source_port_range: short_text(self.SourcePortRange),
-            dest_cidr: short_text(self.DestCidrIp),
-            ipv6_dest_cidr: short_text(self.Ipv6DestCidrIp),
-            port_range_list_id: short_text(self.PortRangeListId),
-            nic_type: short_text(self.NicType),
-            description: short_text(self.Description),
-            create_time: short_text(self.CreateTime),
+            rule_id: text(self.SecurityGroupRuleId).map(RuleId),
+            source_group_id: text(self.SourceGroupId),
+            source_group_owner_account: text(self.SourceGroupOwnerAccount),
+            source_prefix_list_id: text(self.SourcePrefixListId),
+            source_port_range: text(self.SourcePortRange),
+            dest_cidr: text(self.DestCidrIp),
+            ipv6_dest_cidr: text(self.Ipv6DestCidrIp),
+            port_range_list_id: text(self.PortRangeListId),
+            nic_type: text(self.NicType),
+            description: text(self.Description),
+            create_time: text(self.CreateTime),
         })
     }
 }
