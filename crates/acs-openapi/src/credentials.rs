@@ -481,28 +481,25 @@ impl Registry {
         if self.postings.is_empty() {
             return Cow::Borrowed(text);
         }
-        // Original byte ranges to mask, from both readings of the text (one when there is
-        // no escape to decode: the readings are then the same).
+        // Original byte ranges to mask, from both readings of the text (the decoded one alone
+        // when the undecoded one cannot find more: see the module doc).
         let mut spans: Vec<(usize, usize)> = Vec::new();
         // The decoded reading also tells whether its only escapes were `\"`, so the text's
         // escapes are decoded once.
         let decoded = read_units(text.as_bytes(), true, None);
         let raw_reading = first_escape(text.as_bytes()).is_some()
             && (self.quote_in_secrets || !decoded.only_quote_escapes);
-        let mut runs = Vec::new();
-        for decode in [true, false] {
-            if decode || raw_reading {
-                runs.clear();
-                if decode {
-                    self.find_runs(&decoded.bytes, &mut runs);
-                } else {
-                    self.find_runs(&canonical(text.as_bytes(), false), &mut runs);
-                }
-                if !runs.is_empty() {
-                    let origins = origins(text.as_bytes(), decode);
-                    spans.extend(runs.iter().map(|&(from, to)| origins.span(text, from, to)));
-                }
+        let mut add_spans = |reading: &[u8], decode: bool| {
+            let mut runs = Vec::new();
+            self.find_runs(reading, &mut runs);
+            if !runs.is_empty() {
+                let origins = origins(text.as_bytes(), decode);
+                spans.extend(runs.iter().map(|&(from, to)| origins.span(text, from, to)));
             }
+        };
+        add_spans(&decoded.bytes, true);
+        if raw_reading {
+            add_spans(&canonical(text.as_bytes(), false), false);
         }
         if spans.is_empty() {
             return Cow::Borrowed(text);
